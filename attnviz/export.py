@@ -1,0 +1,167 @@
+"""Write a Trace to NPZ or JSON (and read an NPZ back), atomically and byte for byte the same.
+
+Every file goes to a temporary file in the destination's folder and is renamed over the
+destination only once it is complete, so a failed or interrupted run leaves no partial file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from .errors import ConfigError, RunError
+from .tokens import Token
+from .trace import AttentionConfig, Trace
+
+NPZ_KEYS = (
+    "tokens", "x", "w_q", "w_k", "w_v", "w_o", "allowed", "weights", "head_outputs", "output",
+    "config",
+)  # fmt: skip
+EXPORT_FORMATS = (".npz", ".json")
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold: no clock in the file
+
+
+def check_output(path: str | os.PathLike[str], suffixes: tuple[str, ...]) -> Path:
+    """Fail early, before any work: a wrong extension (ConfigError) or no such folder (RunError)."""
+    p = Path(path)
+    if p.suffix.lower() not in suffixes:
+        got = f"{p.suffix!r}" if p.suffix else "no extension"
+        raise ConfigError(f"cannot write {str(p)!r}: {got}; use one of {', '.join(suffixes)}")
+    if p.is_dir():
+        raise RunError(f"cannot write {str(p)!r}: it is a folder")
+    if not p.parent.is_dir():
+        raise RunError(f"cannot write {str(p)!r}: the folder {str(p.parent)!r} does not exist")
+    return p
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
+    """Open a temporary file beside ``path`` for binary writing; rename it to ``path`` on success.
+
+    On any exception (KeyboardInterrupt included) the temporary file is removed and ``path``,
+    if it existed, is left as it was. Raises RunError when the file cannot be written.
+    """
+    p = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    except OSError as e:
+        raise RunError(f"cannot write {str(p)!r}: {e.strerror or e}") from e
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+        os.replace(tmp, p)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise RunError(f"cannot write {str(p)!r}: {e.strerror or e}") from e
+        raise
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write UTF-8 text atomically."""
+    with atomic_open(path) as f:
+        f.write(text.encode("utf-8"))
+
+
+def _config_json(trace: Trace) -> str:
+    d = trace.config.to_dict()
+    d["token_spans"] = [[t.start, t.end] for t in trace.tokens]
+    return json.dumps(d, ensure_ascii=False)
+
+
+def save_npz(trace: Trace, path: str | os.PathLike[str]) -> None:
+    """Write the NPZ: the arrays of NPZ_KEYS, loadable with ``np.load(allow_pickle=False)``.
+
+    The zip is written here rather than with ``np.savez``, which stamps the current time
+    into each entry: these entries carry a fixed time, so the same run gives the same bytes.
+    """
+    arrays: dict[str, np.ndarray] = {"tokens": np.array(trace.texts, dtype=str)}
+    arrays.update({name: getattr(trace, name) for name in NPZ_KEYS[1:-1]})
+    arrays["config"] = np.array(_config_json(trace))
+    with atomic_open(path) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
+        for name in NPZ_KEYS:
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_TIME)
+            info.external_attr = 0o644 << 16
+            with zf.open(info, "w", force_zip64=True) as entry:
+                np.lib.format.write_array(entry, arrays[name], allow_pickle=False)
+
+
+def trace_json(trace: Trace, heads: list[int] | None = None) -> dict[str, Any]:
+    """The JSON view of a run: tokens, config, allowed, weights (of ``heads``, default all), output."""
+    chosen = list(range(trace.config.heads)) if heads is None else heads
+    return {
+        "tokens": trace.texts,
+        "config": trace.config.to_dict(),
+        "heads": chosen,
+        "allowed": trace.allowed.tolist(),
+        "weights": trace.weights[chosen].tolist(),
+        "output": trace.output.tolist(),
+    }
+
+
+def save_json(trace: Trace, path: str | os.PathLike[str]) -> None:
+    """Write the JSON view; numbers are written in full (shortest round-trip repr)."""
+    write_text(path, json.dumps(trace_json(trace), ensure_ascii=False) + "\n")
+
+
+def save(trace: Trace, path: str | os.PathLike[str]) -> None:
+    """Write ``trace`` as NPZ or JSON, chosen by the extension of ``path``."""
+    p = check_output(path, EXPORT_FORMATS)
+    (save_npz if p.suffix.lower() == ".npz" else save_json)(trace, p)
+
+
+def _tokens(texts: list[str], spans: list[list[int]]) -> tuple[Token, ...]:
+    if len(texts) != len(spans):
+        raise ConfigError(f"{len(texts)} tokens but {len(spans)} token spans")
+    tokens = []
+    for text, (start, end) in zip(texts, spans, strict=True):
+        # NumPy's unicode arrays drop trailing NUL characters: the span says how many there were
+        text = text + "\0" * (end - start - len(text)) if end > start else text
+        tokens.append(Token(text, start, end, special=end == start))
+    return tuple(tokens)
+
+
+def load(path: str | os.PathLike[str]) -> Trace:
+    """Rebuild the Trace saved by ``save_npz``, bit for bit. Never unpickles.
+
+    Raises ConfigError for a file that is missing, not an NPZ, or not a consistent run.
+    """
+    name = str(path)
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except OSError as e:
+        raise ConfigError(f"cannot read {name!r}: {e.strerror or e}") from e
+    except ValueError as e:
+        raise ConfigError(f"cannot read {name!r}: not an attnviz NPZ ({e})") from e
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise ConfigError(f"cannot read {name!r}: not an NPZ archive")
+    with npz:
+        missing = [k for k in NPZ_KEYS if k not in npz.files]
+        if missing:
+            raise ConfigError(f"cannot read {name!r}: missing {', '.join(missing)}")
+        try:
+            arrays = {k: npz[k] for k in NPZ_KEYS}
+            config = json.loads(str(arrays.pop("config")[()]))
+            spans = config.pop("token_spans")
+            tokens = _tokens([str(t) for t in arrays.pop("tokens")], spans)
+            return Trace(tokens=tokens, config=AttentionConfig.from_dict(config), **arrays)
+        except ConfigError as e:
+            raise ConfigError(f"cannot read {name!r}: {e}") from e
+        except (ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile) as e:
+            raise ConfigError(f"cannot read {name!r}: not a consistent attnviz run ({e})") from e

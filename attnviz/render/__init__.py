@@ -1,0 +1,1 @@
+"""Renderers: they take a Trace and show it; they never compute attention."""

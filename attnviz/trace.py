@@ -1,0 +1,233 @@
+"""AttentionConfig, Trace and the pipeline text -> tokens -> X -> attention -> Trace.
+
+Shapes: T tokens, H heads, D = d_model, Dh = d_k = D / H.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from . import attention
+from .errors import ConfigError
+from .masks import build_mask, parse_masks
+from .model import embed, seeded_weights
+from .tokens import TOKENIZERS, Token, tokenize
+
+POSITIONS = ("sinusoidal", "none")
+DTYPES = ("float64", "float32")
+
+
+def _whole(name: str, value: object, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        raise ConfigError(f"{name} must be a whole number >= {least}, not {value!r}")
+    return int(value)
+
+
+def _one_of(name: str, value: object, choices: Sequence[str]) -> str:
+    if value not in choices:
+        raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(choices)}")
+    return str(value)
+
+
+@dataclass(frozen=True)
+class AttentionConfig:
+    """Every option of a run. Defaults follow the paper: d_model 512, 8 heads (d_k 64)."""
+
+    heads: int = 8
+    d_model: int = 512
+    seed: int = 0
+    mask: tuple[str, ...] = ("causal",)
+    tokenizer: str = "word"
+    positions: str = "sinusoidal"
+    scaled: bool = True
+    dtype: str = "float64"
+    bos: bool = False
+    pad_to: int | None = None
+
+    def __post_init__(self) -> None:
+        heads = _whole("heads", self.heads, 1)
+        d_model = _whole("d_model", self.d_model, 1)
+        if d_model % heads:
+            raise ConfigError(
+                f"d_model {d_model} is not a multiple of heads {heads}: each head gets d_model / heads"
+            )
+        _whole("seed", self.seed, 0)
+        object.__setattr__(self, "mask", parse_masks(self.mask))
+        _one_of("tokenizer", self.tokenizer, TOKENIZERS)
+        _one_of("positions", self.positions, POSITIONS)
+        _one_of("dtype", self.dtype, DTYPES)
+        if self.pad_to is not None:
+            _whole("pad_to", self.pad_to, 1)
+        if "padding" in self.mask and self.pad_to is None:
+            raise ConfigError("mask 'padding' needs --pad-to N: without it there is no <pad> token")
+
+    @property
+    def d_k(self) -> int:
+        """Width of one head, Dh = d_model / heads."""
+        return self.d_model // self.heads
+
+    def to_dict(self) -> dict[str, Any]:
+        """The options as JSON-ready values."""
+        d = asdict(self)
+        d["mask"] = list(self.mask)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AttentionConfig:
+        """Inverse of to_dict; unknown keys are an error."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ConfigError(f"unknown config keys: {', '.join(unknown)}")
+        values: dict[str, Any] = {k: tuple(v) if k == "mask" else v for k, v in d.items()}
+        return cls(**values)
+
+
+_ARRAYS = ("x", "w_q", "w_k", "w_v", "w_o", "allowed", "weights", "head_outputs", "output")
+
+
+@dataclass(frozen=True, eq=False)
+class Trace:
+    """Everything a renderer may show about one run. Arrays are read-only.
+
+    x (T, D); w_q, w_k, w_v (H, D, Dh); w_o (H*Dh, D); allowed (T, T) bool;
+    weights (H, T, T); head_outputs (H, T, Dh); output (T, D).
+    The T x T intermediates of one head are recomputed on demand: scores(h), scaled(h), masked(h).
+    """
+
+    tokens: tuple[Token, ...]
+    config: AttentionConfig
+    x: np.ndarray
+    w_q: np.ndarray
+    w_k: np.ndarray
+    w_v: np.ndarray
+    w_o: np.ndarray
+    allowed: np.ndarray
+    weights: np.ndarray
+    head_outputs: np.ndarray
+    output: np.ndarray
+
+    def __post_init__(self) -> None:
+        T, H, D, Dh = len(self.tokens), self.config.heads, self.config.d_model, self.config.d_k
+        expected = {
+            "x": (T, D),
+            "w_q": (H, D, Dh),
+            "w_k": (H, D, Dh),
+            "w_v": (H, D, Dh),
+            "w_o": (H * Dh, D),
+            "allowed": (T, T),
+            "weights": (H, T, T),
+            "head_outputs": (H, T, Dh),
+            "output": (T, D),
+        }
+        for name in _ARRAYS:
+            array = getattr(self, name)
+            if not isinstance(array, np.ndarray) or array.shape != expected[name]:
+                shape = getattr(array, "shape", type(array).__name__)
+                raise ConfigError(f"{name} has shape {shape}, expected {expected[name]}")
+            want = np.bool_ if name == "allowed" else np.dtype(self.config.dtype)
+            if array.dtype != want:
+                raise ConfigError(f"{name} has dtype {array.dtype}, expected {np.dtype(want)}")
+            array.setflags(write=False)
+
+    @property
+    def texts(self) -> list[str]:
+        """The token texts, in order."""
+        return [t.text for t in self.tokens]
+
+    def q(self, h: int) -> np.ndarray:
+        """Q = X·W_Q[h]: (T, D) @ (D, Dh) -> (T, Dh)."""
+        return self.x @ self.w_q[h]
+
+    def k(self, h: int) -> np.ndarray:
+        """K = X·W_K[h]: (T, Dh)."""
+        return self.x @ self.w_k[h]
+
+    def v(self, h: int) -> np.ndarray:
+        """V = X·W_V[h]: (T, Dh)."""
+        return self.x @ self.w_v[h]
+
+    def scores(self, h: int) -> np.ndarray:
+        """scores = Q·Kᵀ of head h: (T, T)."""
+        return attention.scores(self.q(h), self.k(h))
+
+    def scaled(self, h: int) -> np.ndarray:
+        """scaled = scores / √d_k of head h (the scores themselves when unscaled): (T, T)."""
+        s = self.scores(h)
+        return attention.scale(s, self.config.d_k) if self.config.scaled else s
+
+    def masked(self, h: int) -> np.ndarray:
+        """masked = scaled where allowed, −∞ elsewhere, of head h: (T, T)."""
+        return attention.apply_mask(self.scaled(h), self.allowed)
+
+    def concat(self) -> np.ndarray:
+        """The heads' outputs side by side: (H, T, Dh) -> (T, H*Dh)."""
+        return attention.concat_heads(self.head_outputs)
+
+
+def run(text: str, config: AttentionConfig) -> Trace:
+    """Tokenise ``text`` and run the seeded multi-head attention that ``config`` describes."""
+    c = config
+    tokens = tokenize(text, c.tokenizer, bos=c.bos, pad_to=c.pad_to)
+    texts = [t.text for t in tokens]
+    dtype = np.dtype(c.dtype)
+    x = embed(texts, c.d_model, c.seed, c.positions).astype(dtype)
+    w = seeded_weights(c.heads, c.d_model, c.seed)
+    w_q, w_k, w_v, w_o = (a.astype(dtype) for a in (w.w_q, w.w_k, w.w_v, w.w_o))
+    allowed = build_mask(c.mask, np.array([t.special and t.text == "<pad>" for t in tokens]))
+    q, k, v = x @ w_q, x @ w_k, x @ w_v  # (T,D) @ (H,D,Dh) -> (H,T,Dh)
+    weights, head_outputs = attention.scaled_dot_product_attention(
+        q, k, v, allowed, scaled=c.scaled
+    )
+    return Trace(
+        tokens=tuple(tokens),
+        config=c,
+        x=x,
+        w_q=w_q,
+        w_k=w_k,
+        w_v=w_v,
+        w_o=w_o,
+        allowed=allowed,
+        weights=weights,
+        head_outputs=head_outputs,
+        output=attention.concat_heads(head_outputs) @ w_o,  # (T,H*Dh) @ (H*Dh,D) -> (T,D)
+    )
+
+
+def attend(
+    text: str,
+    *,
+    heads: int = 8,
+    d_model: int = 512,
+    seed: int = 0,
+    mask: str | Sequence[str] = "causal",
+    tokenizer: str = "word",
+    positions: str = "sinusoidal",
+    scaled: bool = True,
+    dtype: str = "float64",
+    bos: bool = False,
+    pad_to: int | None = None,
+) -> Trace:
+    """Run seeded multi-head masked attention on ``text`` and return the Trace.
+
+    >>> trace = attend("The cat sat on the mat", heads=2, d_model=16)
+    >>> trace.weights.shape            # (H, T, T)
+    (2, 6, 6)
+    """
+    config = AttentionConfig(
+        heads=heads,
+        d_model=d_model,
+        seed=seed,
+        mask=parse_masks(mask),
+        tokenizer=tokenizer,
+        positions=positions,
+        scaled=scaled,
+        dtype=dtype,
+        bos=bos,
+        pad_to=pad_to,
+    )
+    return run(text, config)

@@ -1,0 +1,72 @@
+"""A slow, independent reference: the computation of DESIGN.md with explicit Python loops.
+
+Nothing here calls attnviz or uses NumPy's linear algebra; arrays come in and go out as
+NumPy only for the convenience of the tests.
+"""
+
+import math
+
+import numpy as np
+
+
+def matmul(a, b):
+    """(n, m) x (m, p) by three loops, summing in float64."""
+    n, m, p = len(a), len(b), len(b[0])
+    return [
+        [sum(float(a[i][t]) * float(b[t][j]) for t in range(m)) for j in range(p)] for i in range(n)
+    ]
+
+
+def softmax_row(row, allowed_row):
+    """Weights of one query row: 0 on hidden keys, all 0 when no key is allowed."""
+    keys = [j for j, ok in enumerate(allowed_row) if ok]
+    if not keys:
+        return [0.0] * len(row)
+    top = max(row[j] for j in keys)
+    e = {j: math.exp(row[j] - top) for j in keys}
+    total = sum(e.values())
+    return [e[j] / total if j in e else 0.0 for j in range(len(row))]
+
+
+def attention_head(q, k, v, allowed, scaled=True):
+    """One head: returns (scores, scaled, weights, output) as nested lists."""
+    T, Tk, Dh = len(q), len(k), len(q[0])
+    scores = [
+        [sum(float(q[i][d]) * float(k[j][d]) for d in range(Dh)) for j in range(Tk)]
+        for i in range(T)
+    ]
+    factor = 1.0 / math.sqrt(Dh) if scaled else 1.0
+    sc = [[scores[i][j] * factor for j in range(Tk)] for i in range(T)]
+    weights = [softmax_row(sc[i], allowed[i]) for i in range(T)]
+    out = [
+        [sum(weights[i][j] * float(v[j][d]) for j in range(Tk)) for d in range(len(v[0]))]
+        for i in range(T)
+    ]
+    return scores, sc, weights, out
+
+
+def multi_head(x, w_q, w_k, w_v, w_o, allowed, scaled=True):
+    """The whole layer: returns dict of NumPy float64 arrays (weights, head_outputs, output, ...)."""
+    H = len(w_q)
+    res = {"q": [], "k": [], "v": [], "scores": [], "scaled": [], "weights": [], "head_outputs": []}
+    for h in range(H):
+        q, k, v = matmul(x, w_q[h]), matmul(x, w_k[h]), matmul(x, w_v[h])
+        s, sc, w, o = attention_head(q, k, v, allowed, scaled)
+        for name, value in zip(res, (q, k, v, s, sc, w, o), strict=True):
+            res[name].append(value)
+    T = len(x)
+    concat = [[val for h in range(H) for val in res["head_outputs"][h][i]] for i in range(T)]
+    out = {name: np.array(value) for name, value in res.items()}
+    out["concat"] = np.array(concat)
+    out["output"] = np.array(matmul(concat, w_o))
+    return out
+
+
+def sinusoidal(T, D):
+    """PE[pos, 2i] = sin(pos / 10000^(2i/D)), PE[pos, 2i+1] = cos(same angle)."""
+    pe = [[0.0] * D for _ in range(T)]
+    for pos in range(T):
+        for c in range(D):
+            angle = pos / 10000 ** ((c - c % 2) / D)
+            pe[pos][c] = math.sin(angle) if c % 2 == 0 else math.cos(angle)
+    return np.array(pe)

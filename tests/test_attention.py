@@ -1,0 +1,108 @@
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from reference import attention_head
+
+from attnviz import scaled_dot_product_attention, softmax
+from attnviz.masks import causal, none, prefix, window
+
+MASKS = {
+    "none": none,
+    "causal": causal,
+    "window=2": lambda T: window(T, 2),
+    "prefix=2": lambda T: prefix(T, 2),
+    "empty rows": lambda T: causal(T) & (np.arange(T) % 3 != 1)[:, None],
+}
+
+
+def random_qkv(H, T, Dh, seed, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal((H, T, Dh)).astype(dtype) * 2 for _ in range(3)]
+
+
+@pytest.mark.parametrize("H, T, Dh", [(1, 1, 1), (2, 5, 3), (3, 9, 8), (1, 17, 4)])
+@pytest.mark.parametrize("mask", list(MASKS))
+@pytest.mark.parametrize("scaled", [True, False])
+def test_kernel_matches_the_loop_reference_float64(H, T, Dh, mask, scaled):
+    q, k, v = random_qkv(H, T, Dh, seed=H * 100 + T)
+    allowed = MASKS[mask](T)
+    weights, outputs = scaled_dot_product_attention(q, k, v, allowed, scaled=scaled)
+    for h in range(H):
+        _, _, ref_w, ref_o = attention_head(q[h], k[h], v[h], allowed.tolist(), scaled)
+        np.testing.assert_allclose(weights[h], ref_w, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(outputs[h], ref_o, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("mask", list(MASKS))
+def test_kernel_matches_the_loop_reference_float32(mask):
+    q, k, v = random_qkv(4, 11, 16, seed=7, dtype=np.float32)
+    allowed = MASKS[mask](11)
+    weights, outputs = scaled_dot_product_attention(q, k, v, allowed)
+    assert weights.dtype == outputs.dtype == np.float32
+    for h in range(4):
+        _, _, ref_w, ref_o = attention_head(q[h], k[h], v[h], allowed.tolist())
+        np.testing.assert_allclose(weights[h], ref_w, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(outputs[h], ref_o, rtol=1e-5, atol=1e-5)
+
+
+def test_one_head_without_the_head_axis():
+    q, k, v = random_qkv(1, 6, 4, seed=1)
+    w3, o3 = scaled_dot_product_attention(q, k, v, causal(6))
+    w2, o2 = scaled_dot_product_attention(q[0], k[0], v[0], causal(6))
+    np.testing.assert_array_equal(w2, w3[0])
+    np.testing.assert_array_equal(o2, o3[0])
+
+
+def test_no_allowed_key_gives_zero_weights_and_zero_output_not_nan():
+    q, k, v = random_qkv(2, 4, 3, seed=2)
+    allowed = causal(4)
+    allowed[2] = False
+    weights, outputs = scaled_dot_product_attention(q, k, v, allowed)
+    assert not np.isnan(weights).any() and not np.isnan(outputs).any()
+    assert (weights[:, 2] == 0).all() and (outputs[:, 2] == 0).all()
+
+
+def test_huge_logits_do_not_overflow():
+    q = np.full((1, 3, 2), 1e150)
+    weights, _ = scaled_dot_product_attention(q, q, q, causal(3))
+    assert np.isfinite(weights).all()
+    np.testing.assert_allclose(weights.sum(-1), 1)
+
+
+def test_shape_errors():
+    q, k, v = random_qkv(1, 4, 3, seed=0)
+    with pytest.raises(ValueError, match="allowed has shape"):
+        scaled_dot_product_attention(q, k, v, causal(3))
+    with pytest.raises(ValueError, match="do not fit"):
+        scaled_dot_product_attention(q, k[..., :2], v)
+
+
+finite = st.floats(-1e3, 1e3, allow_nan=False)
+
+
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(1, 3), st.integers(1, 8), st.integers(1, 4)),
+        elements=finite,
+    ),
+    st.data(),
+)
+def test_rows_sum_to_one_and_hidden_weights_are_exactly_zero(q, data):
+    H, T, Dh = q.shape
+    k = data.draw(arrays(np.float64, (H, T, Dh), elements=finite))
+    allowed = data.draw(arrays(np.bool_, (T, T)))
+    weights, outputs = scaled_dot_product_attention(q, k, k, allowed)
+    assert np.isfinite(weights).all() and np.isfinite(outputs).all()
+    assert (weights[:, ~allowed] == 0).all()
+    assert (weights >= 0).all()
+    has_key = allowed.any(axis=1)
+    np.testing.assert_allclose(weights.sum(-1)[:, has_key], 1, rtol=1e-12)
+    assert (weights[:, ~has_key] == 0).all() and (outputs[:, ~has_key] == 0).all()
+
+
+def test_softmax_of_a_row_of_minus_infinity_is_zero():
+    row = np.array([[-np.inf, -np.inf], [0.0, -np.inf]])
+    assert softmax(row).tolist() == [[0.0, 0.0], [1.0, 0.0]]
