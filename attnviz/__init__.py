@@ -10,6 +10,7 @@ from .attention import scaled_dot_product_attention, softmax
 from .errors import AttnvizError, ConfigError, RunError
 from .export import load, save, save_json, save_npz
 from .masks import build_mask, parse_masks
+from .render.figures import heatmap_figure, save_figure
 from .tokens import Token, tokenize
 from .trace import AttentionConfig, Trace, attend, run
 
@@ -25,10 +26,12 @@ __all__ = [
     "__version__",
     "attend",
     "build_mask",
+    "heatmap_figure",
     "load",
     "parse_masks",
     "run",
     "save",
+    "save_figure",
     "save_json",
     "save_npz",
     "scaled_dot_product_attention",

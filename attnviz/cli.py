@@ -7,6 +7,7 @@ Every error ends here as one line on stderr and an exit code: 2 for bad usage or
 
 from __future__ import annotations
 
+import json
 import sys
 import traceback
 from pathlib import Path
@@ -163,9 +164,7 @@ def _read_text(text: str | None, file: Path | None) -> str:
         raise ConfigError(f"{source} is not valid UTF-8 (byte {e.start})") from None
 
 
-def _trace(
-    text: str | None,
-    file: Path | None,
+def _config(
     heads: int,
     d_model: int,
     seed: int,
@@ -176,8 +175,8 @@ def _trace(
     dtype: str,
     bos: bool,
     pad_to: int | None,
-) -> Trace:
-    config = AttentionConfig(
+) -> AttentionConfig:
+    return AttentionConfig(
         heads=heads,
         d_model=d_model,
         seed=seed,
@@ -189,7 +188,6 @@ def _trace(
         bos=bos,
         pad_to=pad_to,
     )
-    return run(_read_text(text, file), config)
 
 
 def _console() -> Any:
@@ -227,13 +225,11 @@ def tokens(
 
 @app.command()
 def export(
-    text: TextArg = None,
     output: Annotated[
         Path,
-        typer.Option(
-            "--output", "-o", help="Where to write: a .npz or .json file.", show_default=False
-        ),
-    ] = Path("attnviz.npz"),
+        typer.Option("--output", "-o", help="Where to write: a .npz or .json file."),
+    ],
+    text: TextArg = None,
     file: FileOpt = None,
     heads: HeadsOpt = 8,
     d_model: DModelOpt = 512,
@@ -253,11 +249,148 @@ def export(
     from .export import EXPORT_FORMATS, check_output, save
 
     check_output(output, EXPORT_FORMATS)
-    trace = _trace(
-        text, file, heads, d_model, seed, mask, tokenizer, positions, unscaled, dtype, bos, pad_to
-    )
-    save(trace, output)
+    config = _config(heads, d_model, seed, mask, tokenizer, positions, unscaled, dtype, bos, pad_to)
+    save(run(_read_text(text, file), config), output)
     print(f"wrote {visible(str(output))}", file=sys.stderr)
+
+
+STDOUT_FORMATS = ("table", "heat", "json", "csv")
+
+
+@app.command()
+def heatmap(
+    text: TextArg = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write a figure: .png, .svg or .pdf.", show_default=False
+        ),
+    ] = None,
+    format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="What goes to standard output: table | heat | json | csv "
+            "(default: table without -o, nothing with it).",
+            show_default=False,
+        ),
+    ] = None,
+    head: Annotated[
+        str | None,
+        typer.Option(
+            "--head", help="Heads to show, e.g. 2 or 0,3 (default: all).", show_default=False
+        ),
+    ] = None,
+    scale: Annotated[
+        str,
+        typer.Option("--scale", help="Colour scale: fixed (0 to 1) | head (each head's max)."),
+    ] = "fixed",
+    title: Annotated[
+        str | None,
+        typer.Option(
+            "--title", help="Replace the figure's configuration line.", show_default=False
+        ),
+    ] = None,
+    annotate: Annotated[
+        bool | None,
+        typer.Option(
+            "--annotate/--no-annotate",
+            help="Print each weight in its cell (default: when there are at most 12 tokens).",
+            show_default=False,
+        ),
+    ] = None,
+    cmap: Annotated[
+        str, typer.Option("--cmap", help="Colour map: any Matplotlib name.")
+    ] = "viridis",
+    dpi: Annotated[
+        int | None,
+        typer.Option(
+            "--dpi", help="Resolution of a PNG (default: the preset's).", show_default=False
+        ),
+    ] = None,
+    theme: Annotated[str, typer.Option("--theme", help="light | dark.")] = "light",
+    preset: Annotated[
+        str, typer.Option("--preset", help="screen | slides (16:9) | paper (one column).")
+    ] = "screen",
+    lang: Annotated[str, typer.Option("--lang", help="Language of the labels: en | es.")] = "en",
+    file: FileOpt = None,
+    heads: HeadsOpt = 8,
+    d_model: DModelOpt = 512,
+    seed: SeedOpt = 0,
+    mask: MaskOpt = None,
+    tokenizer: TokenizerOpt = "word",
+    positions: PositionsOpt = "sinusoidal",
+    unscaled: UnscaledOpt = False,
+    dtype: DtypeOpt = "float64",
+    bos: BosOpt = False,
+    pad_to: PadToOpt = None,
+) -> None:
+    """Per-head attention heatmaps with the mask drawn over them, in the terminal or as a figure.
+
+    Examples: attnviz heatmap "The cat sat on the mat"
+              attnviz heatmap "The cat sat on the mat" -o cat.png --preset slides
+    """
+    from .export import check_output
+    from .render import colors, figures
+    from .render.labels import strings
+
+    shown = format or (None if output else "table")
+    if shown is not None and shown not in STDOUT_FORMATS:
+        raise ConfigError(f"unknown --format {shown!r}; choose one of: {', '.join(STDOUT_FORMATS)}")
+    if output is not None:
+        check_output(output, figures.FIGURE_FORMATS)
+        figures.check_figure_options(dpi=dpi, theme=theme, preset=preset, scale=scale)
+    strings(lang)
+    colors.lut(cmap)
+    config = _config(heads, d_model, seed, mask, tokenizer, positions, unscaled, dtype, bos, pad_to)
+    selected = figures.parse_heads(head, config.heads)
+    trace = run(_read_text(text, file), config)
+    if output is not None:
+        fig = figures.heatmap_figure(
+            trace,
+            selected,
+            scale=scale,
+            annotate=annotate,
+            cmap=cmap,
+            theme=theme,
+            preset=preset,
+            title=title,
+            lang=lang,
+        )
+        figures.save_figure(fig, output, dpi)
+        print(f"wrote {visible(str(output))}", file=sys.stderr)
+    if shown is not None:
+        _print_weights(trace, selected, shown, cmap, lang)
+
+
+def _print_weights(trace: Trace, heads: list[int], fmt: str, cmap: str, lang: str) -> None:
+    """Write the selected heads to standard output as table, heat, json or csv."""
+    if fmt in ("json", "csv"):
+        from .export import weights_csv, weights_json
+
+        if fmt == "json":
+            sys.stdout.write(json.dumps(weights_json(trace, heads), ensure_ascii=False) + "\n")
+        else:
+            sys.stdout.write(weights_csv(trace, heads))
+        return
+    from .render import terminal
+
+    console = _console()
+    if fmt == "table":
+        tables = [terminal.weight_table(trace, h, cmap=cmap, lang=lang) for h in heads]
+        if all(terminal.fits(console, t) for t in tables):
+            for h, t in zip(heads, tables, strict=True):
+                console.print(t)
+                console.print(terminal.caption(trace, h, lang))
+                console.print()
+            return
+        console.print(
+            f"too wide for {console.width} columns: heat view (or widen the terminal)",
+            style="dim",
+            no_wrap=True,
+            overflow="ellipsis",
+        )
+    console.print(terminal.heat_view(trace, heads, cmap=cmap, width=console.width, lang=lang))
 
 
 def main() -> None:

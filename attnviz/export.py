@@ -7,11 +7,13 @@ destination only once it is complete, so a failed or interrupted run leaves no p
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -102,17 +104,34 @@ def save_npz(trace: Trace, path: str | os.PathLike[str]) -> None:
                 np.lib.format.write_array(entry, arrays[name], allow_pickle=False)
 
 
-def trace_json(trace: Trace, heads: list[int] | None = None) -> dict[str, Any]:
-    """The JSON view of a run: tokens, config, allowed, weights (of ``heads``, default all), output."""
-    chosen = list(range(trace.config.heads)) if heads is None else heads
+def weights_json(trace: Trace, heads: Sequence[int] | None = None) -> dict[str, Any]:
+    """Tokens, config, heads, allowed and the weights of ``heads`` (default all), in that order."""
+    chosen = list(range(trace.config.heads)) if heads is None else list(heads)
     return {
         "tokens": trace.texts,
         "config": trace.config.to_dict(),
         "heads": chosen,
         "allowed": trace.allowed.tolist(),
         "weights": trace.weights[chosen].tolist(),
-        "output": trace.output.tolist(),
     }
+
+
+def trace_json(trace: Trace) -> dict[str, Any]:
+    """The JSON export of a run: ``weights_json`` of every head, and the output (T x D)."""
+    return {**weights_json(trace), "output": trace.output.tolist()}
+
+
+def weights_csv(trace: Trace, heads: Sequence[int] | None = None) -> str:
+    """A long table, one row per cell: head,query_index,query,key_index,key,weight,allowed."""
+    chosen = list(range(trace.config.heads)) if heads is None else list(heads)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["head", "query_index", "query", "key_index", "key", "weight", "allowed"])
+    texts = trace.texts
+    for h in chosen:
+        for (i, j), w in np.ndenumerate(trace.weights[h]):
+            writer.writerow([h, i, texts[i], j, texts[j], repr(float(w)), int(trace.allowed[i, j])])
+    return out.getvalue()
 
 
 def save_json(trace: Trace, path: str | os.PathLike[str]) -> None:

@@ -231,3 +231,21 @@ def attend(
         pad_to=pad_to,
     )
     return run(text, config)
+
+
+def row_entropy(weights: np.ndarray) -> np.ndarray:
+    """Entropy in nats of each row of attention weights, −Σ w log w: (..., T, T) -> (..., T).
+
+    A row of zeros (a query with no allowed key) has entropy 0.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    logs = np.log(w, out=np.zeros_like(w), where=w > 0)  # 0 log 0 = 0
+    return -(w * logs).sum(axis=-1)
+
+
+def mean_entropy(weights: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Mean row entropy per head over the queries that have an allowed key: (H, T, T) -> (H,)."""
+    rows = allowed.any(axis=1)  # (T,)
+    if not rows.any():
+        return np.zeros(weights.shape[0])
+    return row_entropy(weights)[:, rows].mean(axis=1)

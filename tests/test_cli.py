@@ -128,16 +128,17 @@ def test_export_json_with_every_model_option(tmp_path):
         (["tokens"], 2, "no text"),
         (["tokens", "a", "--tokenizer", "bpe"], 2, "unknown tokenizer"),
         (["export", "a", "-o", "x.txt"], 2, "use one of .npz, .json"),
-        (["export", "a", "--heads", "3"], 2, "not a multiple of heads"),
-        (["export", "a", "--heads", "0"], 2, "heads must be"),
-        (["export", "a", "--seed", "-1"], 2, "seed must be"),
-        (["export", "a", "--seed", "x"], 2, "Invalid value for '--seed'"),
-        (["export", "a", "--mask", "diagonal"], 2, "valid masks: none, causal"),
-        (["export", "a", "--mask", "padding"], 2, "needs --pad-to"),
-        (["export", "a b c", "--pad-to", "2"], 2, "smaller than the text"),
-        (["export", "a", "--dtype", "float16"], 2, "unknown dtype"),
+        (["export", "-o", "x.npz", "a", "--heads", "3"], 2, "not a multiple of heads"),
+        (["export", "-o", "x.npz", "a", "--heads", "0"], 2, "heads must be"),
+        (["export", "-o", "x.npz", "a", "--seed", "-1"], 2, "seed must be"),
+        (["export", "-o", "x.npz", "a", "--seed", "x"], 2, "Invalid value for '--seed'"),
+        (["export", "-o", "x.npz", "a", "--mask", "diagonal"], 2, "valid masks: none, causal"),
+        (["export", "-o", "x.npz", "a", "--mask", "padding"], 2, "needs --pad-to"),
+        (["export", "-o", "x.npz", "a b c", "--pad-to", "2"], 2, "smaller than the text"),
+        (["export", "-o", "x.npz", "a", "--dtype", "float16"], 2, "unknown dtype"),
         (["export", "a", "-o", "no/such/folder/x.npz"], 1, "does not exist"),
-        (["export", "a", "--bogus"], 2, "No such option: --bogus"),
+        (["export", "-o", "x.npz", "a", "--bogus"], 2, "No such option: --bogus"),
+        (["export", "a"], 2, "Missing option '--output'"),
         (["frobnicate"], 2, "No such command"),
     ],
 )
@@ -175,7 +176,7 @@ def test_debug_shows_the_traceback():
 
 
 def test_control_characters_in_an_error_are_made_visible():
-    result = invoke("export", "a", "--mask", "evil\x1b]0;title\x07")
+    result = invoke("export", "-o", "x.npz", "a", "--mask", "evil\x1b]0;title\x07")
     assert result.exit_code == 2 and "\x1b" not in result.stderr and "\x07" not in result.stderr
     assert "bad mask 'evil\\x1b]0;title\\x07'" in result.stderr
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from typing import Any
 
 # Bidirectional controls can reorder what follows them on screen (the "Trojan Source" trick).
 _BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -29,3 +30,79 @@ def visible(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(_visible_char(ch) for ch in text)
+
+
+LANGS = ("en", "es")
+
+# Every word a figure or a table shows, per language (the Spanish terms are the course's).
+STRINGS: dict[str, dict[str, str]] = {
+    "en": {
+        "attention_weights": "attention weights",
+        "query": "query",
+        "key": "key",
+        "head": "head",
+        "heads": "heads",
+        "mask": "mask",
+        "seed": "seed",
+        "tokenizer": "tokenizer",
+        "unscaled": "unscaled",
+        "weight": "attention weight",
+        "weight_head_max": "weight ÷ the head's largest weight",
+        "entropy": "mean row entropy",
+        "nats": "nats",
+        "hidden": "hidden by the mask",
+        "every_kth": "every {k}th label shown",
+    },
+    "es": {
+        "attention_weights": "pesos de atención",
+        "query": "consulta",
+        "key": "clave",
+        "head": "cabeza",
+        "heads": "cabezas",
+        "mask": "máscara",
+        "seed": "semilla",
+        "tokenizer": "tokenizador",
+        "unscaled": "sin escalar",
+        "weight": "peso de atención",
+        "weight_head_max": "peso ÷ el mayor peso de la cabeza",
+        "entropy": "entropía media por fila",
+        "nats": "nats",
+        "hidden": "oculto por la máscara",
+        "every_kth": "una etiqueta de cada {k}",
+    },
+}
+
+
+def strings(lang: str) -> dict[str, str]:
+    """The label table of a language; unknown languages raise ConfigError."""
+    from ..errors import ConfigError
+
+    if lang not in STRINGS:
+        raise ConfigError(f"unknown language {lang!r}; choose one of: {', '.join(LANGS)}")
+    return STRINGS[lang]
+
+
+def shorten(text: str, limit: int = 12) -> str:
+    """A label at most ``limit`` characters long, cut with an ellipsis; control characters shown."""
+    shown = visible(text)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+def mask_text(specs: tuple[str, ...]) -> str:
+    """The mask specs as one short phrase: "causal + window=3"."""
+    return " + ".join(specs)
+
+
+def config_line(config: Any, lang: str = "en") -> str:
+    """The configuration as one title line: heads, d_model, mask, seed, tokeniser (unscaled)."""
+    s = strings(lang)
+    parts = [
+        f"{config.heads} {s['heads']}",
+        f"d_model {config.d_model}",
+        f"{s['mask']} {mask_text(config.mask)}",
+        f"{s['seed']} {config.seed}",
+        f"{s['tokenizer']} {config.tokenizer}",
+    ]
+    if not config.scaled:
+        parts.append(s["unscaled"])
+    return " · ".join(parts)

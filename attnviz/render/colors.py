@@ -1,0 +1,76 @@
+"""Colour maps shared by the figures and the terminal, without importing Matplotlib.
+
+The default map, viridis, is perceptually uniform and readable with colour-blindness; its
+256 colours are stored here (tests check them against Matplotlib's) so that the terminal
+path never pays for importing Matplotlib. Any other name is looked up in Matplotlib.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+
+from ..errors import ConfigError
+
+DEFAULT_CMAP = "viridis"
+_VIRIDIS_HEX = (
+    "44015444025645045745055946075a46085c460a5d460b5e470d60470e61471063471164471365481467481668481769"
+    "48186a481a6c481b6d481c6e481d6f481f70482071482173482374482475482576482677482878482979472a7a472c7a"
+    "472d7b472e7c472f7d46307e46327e46337f463480453581453781453882443983443a83443b84433d84433e85423f85"
+    "4240864241864142874144874045884046883f47883f48893e49893e4a893e4c8a3d4d8a3d4e8a3c4f8a3c508b3b518b"
+    "3b528b3a538b3a548c39558c39568c38588c38598c375a8c375b8d365c8d365d8d355e8d355f8d34608d34618d33628d"
+    "33638d32648e32658e31668e31678e31688e30698e306a8e2f6b8e2f6c8e2e6d8e2e6e8e2e6f8e2d708e2d718e2c718e"
+    "2c728e2c738e2b748e2b758e2a768e2a778e2a788e29798e297a8e297b8e287c8e287d8e277e8e277f8e27808e26818e"
+    "26828e26828e25838e25848e25858e24868e24878e23888e23898e238a8d228b8d228c8d228d8d218e8d218f8d21908d"
+    "21918c20928c20928c20938c1f948c1f958b1f968b1f978b1f988b1f998a1f9a8a1e9b8a1e9c891e9d891f9e891f9f88"
+    "1fa0881fa1881fa1871fa28720a38620a48621a58521a68522a78522a88423a98324aa8325ab8225ac8226ad8127ad81"
+    "28ae8029af7f2ab07f2cb17e2db27d2eb37c2fb47c31b57b32b67a34b67935b77937b87838b9773aba763bbb753dbc74"
+    "3fbc7340bd7242be7144bf7046c06f48c16e4ac16d4cc26c4ec36b50c46a52c56954c56856c66758c7655ac8645cc863"
+    "5ec96260ca6063cb5f65cb5e67cc5c69cd5b6ccd5a6ece5870cf5773d05675d05477d1537ad1517cd2507fd34e81d34d"
+    "84d44b86d54989d5488bd6468ed64590d74393d74195d84098d83e9bd93c9dd93ba0da39a2da37a5db36a8db34aadc32"
+    "addc30b0dd2fb2dd2db5de2bb8de29bade28bddf26c0df25c2df23c5e021c8e020cae11fcde11dd0e11cd2e21bd5e21a"
+    "d8e219dae319dde318dfe318e2e418e5e419e7e419eae51aece51befe51cf1e51df4e61ef6e620f8e621fbe723fde725"
+)
+# Cells hidden by the mask: a neutral grey that viridis never takes, hatched in the figures.
+HIDDEN = {"light": "#d0d0d0", "dark": "#505050"}
+HATCH = {"light": "#8c8c8c", "dark": "#8c8c8c"}
+BOUNDARY = {"light": "#000000", "dark": "#ffffff"}
+THEMES = ("light", "dark")
+
+
+@cache
+def lut(name: str = DEFAULT_CMAP) -> np.ndarray:
+    """The 256 colours of a colour map as (256, 3) uint8 RGB. Unknown names: ConfigError."""
+    if name == DEFAULT_CMAP:
+        return np.frombuffer(bytes.fromhex(_VIRIDIS_HEX), dtype=np.uint8).reshape(256, 3)
+    import matplotlib
+
+    try:
+        cmap = matplotlib.colormaps[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown colour map {name!r}; try viridis, cividis, magma, inferno, plasma, "
+            "Greys, Blues (any Matplotlib colour map name)"
+        ) from None
+    rgba = cmap(np.linspace(0, 1, 256))  # (256, 4) floats in [0, 1]
+    return (rgba[:, :3] * 255).round().astype(np.uint8)
+
+
+def rgb(table: np.ndarray, value: float) -> tuple[int, int, int]:
+    """The colour of ``value`` in [0, 1], indexed as Matplotlib indexes a 256-colour map."""
+    i = min(max(int(value * 256), 0), 255)
+    r, g, b = table[i]
+    return int(r), int(g), int(b)
+
+
+def luminance(color: tuple[int, int, int]) -> float:
+    """Relative luminance (WCAG 2) of an sRGB colour, 0 (black) to 1 (white)."""
+    c = np.array(color) / 255.0
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return float(lin @ [0.2126, 0.7152, 0.0722])
+
+
+def ink(color: tuple[int, int, int]) -> str:
+    """Black or white, whichever contrasts more with a cell of this colour."""
+    return "#000000" if luminance(color) > 0.179 else "#ffffff"

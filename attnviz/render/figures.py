@@ -1,0 +1,379 @@
+"""Matplotlib figures of a Trace. Data are prepared by pure functions first, then drawn.
+
+Matplotlib is imported inside the drawing functions only, so that importing this module (as
+``attnviz`` does, for ``heatmap_figure``) costs nothing on the terminal path.
+
+Shapes: T tokens (Tq query rows, Tk key columns), H heads.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..trace import Trace
+from . import colors
+from .labels import config_line, shorten, strings
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+FIGURE_FORMATS = (".png", ".svg", ".pdf")
+SCALES = ("fixed", "head")
+MAX_DPI = 1200
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Sizes for one use: ``width`` x ``height`` inches (None: from the panels), fonts in points."""
+
+    panel: float  # inches per panel side when the figure size is not fixed
+    font: float
+    dpi: int
+    max_cols: int
+    width: float | None = None
+    height: float | None = None
+
+
+PRESETS = {
+    "screen": Preset(panel=2.6, font=9, dpi=100, max_cols=4),
+    "slides": Preset(panel=2.6, font=15, dpi=100, max_cols=4, width=13.333, height=7.5),  # 16:9
+    "paper": Preset(panel=1.5, font=7, dpi=300, max_cols=2, width=3.4),  # one column
+}
+
+
+# --- prepared data: pure functions, testable without drawing ------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Panel:
+    """What one heatmap panel shows.
+
+    weights (Tq, Tk): the attention weights; color (Tq, Tk): the value mapped to the colour
+    map, in [0, 1], NaN on hidden cells; hidden (Tq, Tk) bool: cells the mask hides.
+    """
+
+    head: int
+    title: str
+    weights: np.ndarray
+    color: np.ndarray
+    hidden: np.ndarray
+
+
+def parse_heads(spec: str | Sequence[int] | None, n_heads: int) -> list[int]:
+    """Selected heads from "0,3" or [0, 3] (None: all), checked against the number of heads."""
+    if spec is None:
+        return list(range(n_heads))
+    if isinstance(spec, str):
+        try:
+            heads = [int(part) for part in spec.split(",") if part.strip()]
+        except ValueError:
+            raise ConfigError(f"--head takes head numbers such as 0 or 0,3, not {spec!r}") from None
+    else:
+        heads = [int(h) for h in spec]
+    if not heads:
+        raise ConfigError("no head selected")
+    bad = [h for h in heads if not 0 <= h < n_heads]
+    if bad:
+        raise ConfigError(f"no head {bad[0]}: this run has heads 0 to {n_heads - 1}")
+    return list(dict.fromkeys(heads))
+
+
+def prepare_heatmap(
+    trace: Trace, heads: Sequence[int], scale: str, lang: str = "en"
+) -> list[Panel]:
+    """One Panel per selected head; ``scale`` "fixed" maps [0, 1], "head" each panel's max."""
+    check_figure_options(scale=scale)
+    s = strings(lang)
+    hidden = ~trace.allowed
+    panels = []
+    for h in heads:
+        w = trace.weights[h].astype(np.float64)
+        top = w[~hidden].max(initial=0.0) if scale == "head" else 1.0
+        color = np.where(hidden, np.nan, w / top if top > 0 else w)
+        panels.append(Panel(h, f"{s['head']} {h}", w, color, hidden))
+    return panels
+
+
+def tick_labels(
+    texts: Sequence[str], axis_points: float, font: float
+) -> tuple[list[int], list[str]]:
+    """Positions and texts of the token labels along an axis ``axis_points`` long.
+
+    Every label when they all fit (a label needs about 1.3 x the font size); otherwise every
+    k-th one, prefixed with its index so that the reader can count.
+    """
+    T = len(texts)
+    fit = max(1, int(axis_points / (1.3 * font)))
+    if T <= fit:
+        return list(range(T)), [shorten(t) for t in texts]
+    k = math.ceil(T / fit)
+    positions = list(range(0, T, k))
+    return positions, [f"{i} {shorten(texts[i])}" for i in positions]
+
+
+def boundary_segments(hidden: np.ndarray) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+    """Line segments between allowed and hidden cells, in data coordinates (cell i at i ± 0.5).
+
+    Collinear neighbours are merged, so a causal staircase is 2T segments, not T² edges.
+    """
+    segments = []
+    rows, cols = hidden.shape
+    # vertical edges: x = j + 0.5 between columns j and j+1, runs of rows where they differ
+    v = hidden[:, 1:] != hidden[:, :-1]  # (Tq, Tk-1)
+    for j in range(cols - 1):
+        for start, stop in _runs(v[:, j]):
+            segments.append(((j + 0.5, start - 0.5), (j + 0.5, stop - 0.5)))
+    hz = hidden[1:, :] != hidden[:-1, :]  # (Tq-1, Tk)
+    for i in range(rows - 1):
+        for start, stop in _runs(hz[i]):
+            segments.append(((start - 0.5, i + 0.5), (stop - 0.5, i + 0.5)))
+    return segments
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """[start, stop) of each run of True in a 1-D bool array."""
+    padded = np.concatenate([[False], flags, [False]])
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+def hidden_runs(hidden: np.ndarray) -> list[tuple[int, int, int]]:
+    """(row, start, stop) of each run of hidden cells: the rectangles that get the hatch."""
+    return [(i, a, b) for i in range(hidden.shape[0]) for a, b in _runs(hidden[i])]
+
+
+def cell_text(weight: float) -> str:
+    """A weight in a cell: two decimals without the leading zero (.25), 1 as 1.0."""
+    return "1.0" if weight >= 0.995 else f"{weight:.2f}".removeprefix("0")
+
+
+# --- drawing ------------------------------------------------------------------------------------
+
+
+def _theme_rc(theme: str, font: float) -> dict[Any, Any]:
+    fg, bg = ("#e8e8e8", "#161616") if theme == "dark" else ("#111111", "#ffffff")
+    return {
+        "font.size": font,
+        "text.color": fg,
+        "axes.labelcolor": fg,
+        "axes.edgecolor": fg,
+        "xtick.color": fg,
+        "ytick.color": fg,
+        "figure.facecolor": bg,
+        "axes.facecolor": bg,
+        "savefig.facecolor": bg,
+        "hatch.linewidth": 0.6,
+    }
+
+
+def _grid(n: int, max_cols: int) -> tuple[int, int]:
+    cols = min(n, max_cols)
+    return math.ceil(n / cols), cols
+
+
+def _layout(p: Preset, rows: int, cols: int, texts: Sequence[str]) -> tuple[float, float, float]:
+    """Figure width and height and panel side, in inches, leaving room for the labels.
+
+    Text widths are estimated (0.6 em a character) so that no drawing is needed to lay out.
+    """
+    em = p.font / 72  # inches
+    label = 0.6 * 0.85 * em * max(len(shorten(t)) + 3 for t in texts)  # "12 token" when thinned
+    side = label + 2.2 * em  # tick labels and the axis title, left of the grid and below it
+    extra_w = side + 5.5 * em + 0.1  # the colour bar with its ticks and label
+    extra_h = side + 4.0 * em + 0.1  # the title line and the panel titles
+    if p.width is None:
+        panel = p.panel
+    elif p.height is None:
+        panel = (p.width - extra_w) / cols
+    else:
+        panel = min((p.width - extra_w) / cols, (p.height - extra_h - 1.5 * em * rows) / rows)
+    panel = max(panel, 0.5)
+    width = p.width or cols * panel + extra_w
+    height = p.height or rows * (panel + 1.5 * em) + extra_h
+    return width, height, panel
+
+
+def _wrap(text: str, max_chars: float) -> str:
+    """Break a " · "-separated title line into lines of at most ``max_chars`` characters."""
+    lines: list[str] = []
+    for part in text.split(" · "):
+        if lines and len(lines[-1]) + 3 + len(part) <= max_chars:
+            lines[-1] += " · " + part
+        else:
+            lines.append(part)
+    return "\n".join(lines)
+
+
+def draw_panel(
+    ax: Axes,
+    panel: Panel,
+    texts: Sequence[str],
+    *,
+    cmap: str,
+    theme: str,
+    annotate: bool,
+    font: float,
+    axis_points: float,
+    show_rows: bool,
+    show_cols: bool,
+    s: dict[str, str],
+) -> Any:
+    """Draw one panel on ``ax``: the image, the hatched hidden cells, their outline, the labels."""
+    from matplotlib.collections import LineCollection, PatchCollection
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Rectangle
+
+    table = colors.lut(cmap)
+    mapped = ListedColormap(table / 255.0, name=cmap).with_extremes(bad=colors.HIDDEN[theme])
+    image = ax.imshow(
+        np.ma.masked_invalid(panel.color), cmap=mapped, vmin=0.0, vmax=1.0, interpolation="nearest"
+    )
+    runs = hidden_runs(panel.hidden)
+    if runs:
+        rects = [Rectangle((a - 0.5, i - 0.5), b - a, 1.0) for i, a, b in runs]
+        ax.add_collection(
+            PatchCollection(
+                rects,
+                facecolors="none",
+                edgecolors="none",
+                hatch="///",
+                hatchcolors=colors.HATCH[theme],
+                linewidths=0,
+            )
+        )
+        ax.add_collection(
+            LineCollection(
+                boundary_segments(panel.hidden), colors=colors.BOUNDARY[theme], linewidths=1.0
+            )
+        )
+    if annotate:
+        size = min(font * 0.8, 0.42 * axis_points / max(panel.weights.shape))
+        for (i, j), w in np.ndenumerate(panel.weights):
+            if not panel.hidden[i, j]:
+                ink = colors.ink(colors.rgb(table, panel.color[i, j]))
+                ax.text(j, i, cell_text(w), ha="center", va="center", fontsize=size, color=ink)
+    Tq, Tk = panel.weights.shape
+    ax.set_xlim(-0.5, Tk - 0.5)
+    ax.set_ylim(Tq - 0.5, -0.5)
+    ax.set_title(panel.title, fontsize=font)
+    ax.tick_params(length=0, labelsize=font * 0.85)
+    xs, xl = tick_labels(texts, axis_points, font * 0.85)
+    ax.set_xticks(xs, xl if show_cols else [], rotation=90)
+    ys, yl = tick_labels(texts, axis_points, font * 0.85)
+    ax.set_yticks(ys, yl if show_rows else [])
+    if show_cols:
+        ax.set_xlabel(s["key"])
+    if show_rows:
+        ax.set_ylabel(s["query"])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    return image
+
+
+def heatmap_figure(
+    trace: Trace,
+    heads: str | Sequence[int] | None = None,
+    *,
+    scale: str = "fixed",
+    annotate: bool | None = None,
+    cmap: str = colors.DEFAULT_CMAP,
+    theme: str = "light",
+    preset: str = "screen",
+    title: str | None = None,
+    lang: str = "en",
+) -> Figure:
+    """A grid of per-head attention heatmaps with the mask drawn over them.
+
+    ``heads`` selects heads (default all); ``scale`` "fixed" colours [0, 1], "head" stretches
+    each panel to its own largest weight; ``annotate`` prints each weight (default: when
+    T <= 12); ``title`` replaces the configuration line.
+    """
+    from matplotlib import rc_context
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import ListedColormap, Normalize
+    from matplotlib.figure import Figure
+
+    check_figure_options(theme=theme, preset=preset, scale=scale)
+    p = PRESETS[preset]
+    s = strings(lang)
+    chosen = parse_heads(heads, trace.config.heads)
+    panels = prepare_heatmap(trace, chosen, scale, lang)
+    colors.lut(cmap)  # an unknown colour map fails before any drawing
+    T = len(trace.tokens)
+    if annotate is None:
+        annotate = T <= 12
+    rows, cols = _grid(len(panels), p.max_cols)
+    width, height, panel_in = _layout(p, rows, cols, trace.texts)
+    heading = title if title is not None else config_line(trace.config, lang)
+    with rc_context(_theme_rc(theme, p.font)):
+        fig = Figure(figsize=(width, height), dpi=p.dpi, layout="constrained")
+        axes = fig.subplots(rows, cols, squeeze=False)
+        texts = trace.texts
+        for n, ax in enumerate(axes.flat):
+            if n >= len(panels):
+                ax.set_axis_off()
+                continue
+            c = n % cols
+            last_in_col = n + cols >= len(panels)
+            draw_panel(
+                ax,
+                panels[n],
+                texts,
+                cmap=cmap,
+                theme=theme,
+                annotate=annotate,
+                font=p.font,
+                axis_points=panel_in * 72,
+                show_rows=c == 0,
+                show_cols=last_in_col,
+                s=s,
+            )
+        mapped = ListedColormap(colors.lut(cmap) / 255.0, name=cmap)
+        bar = fig.colorbar(
+            ScalarMappable(Normalize(0, 1), mapped), ax=axes, shrink=0.8, fraction=0.04
+        )
+        bar.set_label(s["weight_head_max"] if scale == "head" else s["weight"])
+        bar.outline.set_visible(False)
+        fig.suptitle(_wrap(heading, width * 72 / (0.6 * p.font * 1.1)), fontsize=p.font * 1.1)
+    return fig
+
+
+def check_figure_options(
+    *, dpi: int | None = None, theme: str = "light", preset: str = "screen", scale: str = "fixed"
+) -> None:
+    """Raise ConfigError for a figure option out of range, before any work is done."""
+    if dpi is not None and not 1 <= dpi <= MAX_DPI:
+        raise ConfigError(f"--dpi must be between 1 and {MAX_DPI}, not {dpi}")
+    for name, value, choices in (
+        ("theme", theme, colors.THEMES),
+        ("preset", preset, tuple(PRESETS)),
+        ("scale", scale, SCALES),
+    ):
+        if value not in choices:
+            raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(choices)}")
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int | None = None) -> None:
+    """Write ``fig`` as PNG, SVG or PDF (by extension), atomically, the same bytes every time.
+
+    SVG and PDF keep their text as text (editable in slide software, fonts embedded).
+    """
+    from matplotlib import rc_context
+
+    from ..export import atomic_open, check_output
+
+    p = check_output(path, FIGURE_FORMATS)
+    fmt = p.suffix.lower().lstrip(".")
+    check_figure_options(dpi=dpi)
+    metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
+    rc: dict[Any, Any] = {"svg.fonttype": "none", "pdf.fonttype": 42, "svg.hashsalt": "attnviz"}
+    with rc_context(rc), atomic_open(p) as f:
+        fig.savefig(f, format=fmt, dpi=dpi or fig.dpi, metadata=metadata[fmt])

@@ -1,0 +1,373 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from matplotlib.collections import LineCollection, PatchCollection
+from typer.testing import CliRunner
+
+import attnviz
+from attnviz import ConfigError, attend
+from attnviz.cli import app
+from attnviz.render import colors
+from attnviz.render.figures import (
+    boundary_segments,
+    cell_text,
+    heatmap_figure,
+    hidden_runs,
+    parse_heads,
+    prepare_heatmap,
+    tick_labels,
+)
+
+SENTENCE = "The cat sat on the mat"
+runner = CliRunner()
+
+
+def invoke(*args, columns=80):
+    return runner.invoke(app, list(args), env={"COLUMNS": str(columns), "NO_COLOR": None})
+
+
+@pytest.fixture(scope="module")
+def trace():
+    return attend(SENTENCE, heads=4, d_model=32)
+
+
+# --- prepared data --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mask", ["causal", "none", "window=2", "prefix=3", ["causal", "padding"]])
+def test_panel_data_follows_the_weights_and_the_mask(mask):
+    trace = attend(SENTENCE, heads=2, d_model=8, mask=mask, pad_to=8)
+    panels = prepare_heatmap(trace, [1, 0], "fixed")
+    assert [p.head for p in panels] == [1, 0] and [p.title for p in panels] == ["head 1", "head 0"]
+    for p in panels:
+        np.testing.assert_array_equal(p.weights, trace.weights[p.head])
+        np.testing.assert_array_equal(p.hidden, ~trace.allowed)
+        assert np.isnan(p.color[p.hidden]).all()
+        np.testing.assert_array_equal(p.color[~p.hidden], p.weights[~p.hidden])
+
+
+def test_head_scale_stretches_each_panel_to_its_max(trace):
+    for p in prepare_heatmap(trace, [0, 1, 2, 3], "head"):
+        visible = p.color[~p.hidden]
+        assert visible.max() == 1.0
+        np.testing.assert_allclose(visible, p.weights[~p.hidden] / p.weights[~p.hidden].max())
+
+
+def test_parse_heads():
+    assert parse_heads(None, 3) == [0, 1, 2]
+    assert parse_heads("2", 3) == [2]
+    assert parse_heads("0, 2,0", 3) == [0, 2]
+    with pytest.raises(ConfigError, match="no head 3: this run has heads 0 to 2"):
+        parse_heads("0,3", 3)
+    with pytest.raises(ConfigError, match="head numbers"):
+        parse_heads("first", 3)
+
+
+def test_every_label_when_they_fit_every_kth_with_index_when_not():
+    texts = [f"t{i}" for i in range(40)]
+    assert tick_labels(texts[:5], axis_points=200, font=10) == ([0, 1, 2, 3, 4], texts[:5])
+    positions, labels = tick_labels(texts, axis_points=130, font=10)  # 10 fit
+    assert positions == list(range(0, 40, 4))
+    assert labels[:2] == ["0 t0", "4 t4"]
+    long = ["a" * 30]
+    assert tick_labels(long, 100, 10)[1] == ["a" * 11 + "…"]
+
+
+def test_hidden_runs_and_the_causal_staircase():
+    hidden = ~np.tri(3, 3, 0, dtype=bool)
+    assert hidden_runs(hidden) == [(0, 1, 3), (1, 2, 3)]
+    assert sorted(boundary_segments(hidden)) == sorted(
+        [
+            ((0.5, -0.5), (0.5, 0.5)),  # right of cell (0, 0)
+            ((1.5, 0.5), (1.5, 1.5)),  # right of cell (1, 1)
+            ((0.5, 0.5), (1.5, 0.5)),  # below cell (0, 1)
+            ((1.5, 1.5), (2.5, 1.5)),  # below cell (1, 2)
+        ]
+    )
+    assert boundary_segments(np.zeros((4, 4), dtype=bool)) == []
+
+
+def test_window_boundary_is_merged_into_long_segments():
+    trace = attend("a b c d e f g h", heads=1, d_model=4, mask="window=3")
+    segments = boundary_segments(~trace.allowed)
+    # 2 edges per row for the band's two sides, merged where collinear: fewer than T² edges
+    assert 0 < len(segments) <= 4 * 8
+
+
+def test_cell_text():
+    assert [cell_text(w) for w in (0.0, 0.004, 0.25, 0.996, 1.0)] == [
+        ".00",
+        ".00",
+        ".25",
+        "1.0",
+        "1.0",
+    ]
+
+
+def test_embedded_viridis_is_matplotlibs():
+    import matplotlib
+
+    expected = (matplotlib.colormaps["viridis"](np.arange(256))[:, :3] * 255).round()
+    np.testing.assert_array_equal(colors.lut("viridis"), expected)
+    assert colors.rgb(colors.lut(), 1.0) == (253, 231, 37)
+    with pytest.raises(ConfigError, match="unknown colour map"):
+        colors.lut("no-such-map")
+
+
+def test_ink_contrasts_with_the_cell():
+    assert colors.ink((253, 231, 37)) == "#000000"  # yellow: black text
+    assert colors.ink((68, 1, 84)) == "#ffffff"  # dark purple: white text
+
+
+# --- the figure's artists --------------------------------------------------------------------
+
+
+def panels_of(fig):
+    return [ax for ax in fig.axes if ax.get_images() and ax.get_title()]
+
+
+def test_figure_grid_titles_labels_and_colour_bar():
+    trace = attend(SENTENCE)  # 8 heads: 2 rows x 4
+    fig = heatmap_figure(trace)
+    axes = panels_of(fig)
+    assert [ax.get_title() for ax in axes] == [f"head {h}" for h in range(8)]
+    rows = {round(ax.get_position().y0, 3) for ax in axes}
+    cols = {round(ax.get_position().x0, 3) for ax in axes}
+    assert len(rows) == 2 and len(cols) == 4
+    left = [ax for ax in axes if ax.get_ylabel()]
+    bottom = [ax for ax in axes if ax.get_xlabel()]
+    assert len(left) == 2 and {ax.get_ylabel() for ax in left} == {"query"}
+    assert len(bottom) == 4 and {ax.get_xlabel() for ax in bottom} == {"key"}
+    assert [t.get_text() for t in left[0].get_yticklabels()] == trace.texts
+    assert [t.get_text() for t in bottom[0].get_xticklabels()] == trace.texts
+    bars = [ax for ax in fig.axes if ax not in axes and ax.get_ylabel()]
+    assert len(bars) == 1 and bars[0].get_ylabel() == "attention weight"
+    assert bars[0].get_ylim() == (0.0, 1.0)
+    title = fig.get_suptitle()
+    for part in ("8 heads", "d_model 512", "mask causal", "seed 0", "tokenizer word"):
+        assert part in title
+    assert "unscaled" not in title
+
+
+def test_hatch_covers_exactly_the_hidden_cells():
+    trace = attend(SENTENCE, heads=2, d_model=8, mask=["causal", "window=3"])
+    for ax in panels_of(heatmap_figure(trace)):
+        (hatches,) = [c for c in ax.collections if isinstance(c, PatchCollection)]
+        assert hatches.get_hatch() == "///"
+        covered = np.zeros((6, 6), dtype=bool)
+        for path in hatches.get_paths():
+            (x0, y0), (x1, y1) = path.get_extents().min, path.get_extents().max
+            covered[round(y0 + 0.5) : round(y1 + 0.5), round(x0 + 0.5) : round(x1 + 0.5)] = True
+        np.testing.assert_array_equal(covered, ~trace.allowed)
+        (outline,) = [c for c in ax.collections if isinstance(c, LineCollection)]
+        assert len(outline.get_segments()) == len(boundary_segments(~trace.allowed))
+        image = ax.get_images()[0].get_array()
+        np.testing.assert_array_equal(np.ma.getmaskarray(image), ~trace.allowed)
+
+
+def test_no_mask_no_hatch():
+    fig = heatmap_figure(attend(SENTENCE, heads=1, d_model=4, mask="none"))
+    assert not panels_of(fig)[0].collections
+
+
+def test_annotations_are_the_allowed_weights_in_contrasting_ink():
+    trace = attend(SENTENCE, heads=2, d_model=8)
+    ax = panels_of(heatmap_figure(trace, [1]))[0]
+    texts = {(t.get_position()): t for t in ax.texts}
+    assert len(texts) == int(trace.allowed.sum())
+    for (j, i), t in texts.items():
+        w = trace.weights[1, i, j]
+        assert t.get_text() == cell_text(w)
+        assert t.get_color() == colors.ink(colors.rgb(colors.lut(), w))
+
+
+def test_annotation_defaults_to_short_texts_only():
+    long = attend(" ".join(f"w{i}" for i in range(13)), heads=1, d_model=4)
+    assert not panels_of(heatmap_figure(long))[0].texts
+    assert panels_of(heatmap_figure(long, annotate=True))[0].texts
+    short = attend(SENTENCE, heads=1, d_model=4)
+    assert not panels_of(heatmap_figure(short, annotate=False))[0].texts
+
+
+def test_options_change_the_figure():
+    trace = attend(SENTENCE, heads=2, d_model=8, scaled=False)
+    fig = heatmap_figure(
+        trace, scale="head", title="My title", theme="dark", preset="slides", lang="es"
+    )
+    assert fig.get_suptitle() == "My title"
+    assert abs(fig.get_figwidth() / fig.get_figheight() - 16 / 9) < 0.01
+    assert [ax.get_title() for ax in panels_of(fig)] == ["cabeza 0", "cabeza 1"]
+    assert panels_of(fig)[0].get_ylabel() == "consulta"
+    bar = next(ax for ax in fig.axes if ax.get_ylabel() and ax not in panels_of(fig))
+    assert "÷" in bar.get_ylabel()
+    assert fig.get_facecolor()[0] < 0.2  # dark background
+    assert "unscaled" in heatmap_figure(trace).get_suptitle()
+
+
+def test_paper_preset_is_one_column_wide():
+    fig = heatmap_figure(attend(SENTENCE, heads=4, d_model=8), preset="paper")
+    assert fig.get_figwidth() == pytest.approx(3.4)
+    assert len({round(ax.get_position().x0, 3) for ax in panels_of(fig)}) == 2
+
+
+def test_accents_survive_in_labels():
+    fig = heatmap_figure(attend("¿Qué es la atención?", heads=1, d_model=4))
+    labels = [t.get_text() for t in panels_of(fig)[0].get_yticklabels()]
+    assert labels == ["¿", "Qué", "es", "la", "atención", "?"]
+
+
+def test_figure_is_in_the_public_api():
+    assert attnviz.heatmap_figure is heatmap_figure
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+def test_table_is_the_default_output():
+    result = invoke("heatmap", SENTENCE, "--head", "0")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["query", "\\", "key", "The", "cat", "sat", "on", "the", "mat"]
+    assert lines[1].split() == ["The", "1.00", "·", "·", "·", "·", "·"]
+    assert "0.00" not in result.stdout
+    assert lines[7].startswith("head 0 · mean row entropy") and "mask causal" in lines[7]
+
+
+def test_table_numbers_are_the_weights():
+    result = invoke("heatmap", SENTENCE, "--head", "2", "--heads", "4", "--d-model", "32")
+    trace = attend(SENTENCE, heads=4, d_model=32)
+    rows = [line.split()[1:] for line in result.stdout.splitlines()[1:7]]
+    for i, row in enumerate(rows):
+        shown = [float(x) for x in row if x != "·"]
+        np.testing.assert_allclose(shown, trace.weights[2, i, : i + 1], atol=0.005)
+
+
+def test_one_table_per_selected_head():
+    result = invoke("heatmap", SENTENCE, "--head", "1,3")
+    assert [line.split()[:2] for line in result.stdout.splitlines() if "entropy" in line] == [
+        ["head", "1"],
+        ["head", "3"],
+    ]
+
+
+def test_narrow_terminal_switches_to_heat():
+    result = invoke("heatmap", SENTENCE, "--head", "0", columns=30)
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0].startswith("too wide for 30 columns")
+    assert "hidden by the mask" in result.stdout  # the heat legend
+
+
+def test_heat_format_fits_80_columns_for_35_tokens():
+    text = " ".join(f"w{i}" for i in range(35))
+    result = invoke(
+        "heatmap", text, "--format", "heat", "--head", "0", "--heads", "1", "--d-model", "4"
+    )
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "do not fit" not in result.stdout
+    assert sum(1 for line in lines if line.lstrip()[:2].strip().isdigit()) >= 35
+
+
+def test_json_format():
+    result = invoke("heatmap", SENTENCE, "--format", "json", "--head", "3,1")
+    data = json.loads(result.stdout)
+    assert list(data) == ["tokens", "config", "heads", "allowed", "weights"]
+    assert data["heads"] == [3, 1] and data["tokens"] == SENTENCE.split()
+    w = np.array(data["weights"])
+    assert w.shape == (2, 6, 6)
+    np.testing.assert_allclose(w.sum(-1), 1, rtol=1e-12)
+    np.testing.assert_array_equal(w, attend(SENTENCE).weights[[3, 1]])
+
+
+def test_csv_format():
+    result = invoke(
+        "heatmap", "a [b]", "--format", "csv", "--head", "0", "--heads", "1", "--d-model", "4"
+    )
+    lines = result.stdout.splitlines()
+    assert lines[0] == "head,query_index,query,key_index,key,weight,allowed"
+    assert len(lines) == 1 + 16
+    assert lines[1].split(",")[:5] == ["0", "0", "a", "0", "a"] and lines[1].endswith(",1.0,1")
+    assert lines[2].endswith(",0.0,0")
+
+
+def test_user_text_is_shown_literally_in_the_table():
+    result = invoke("heatmap", "[b]x[/b] \x1b[31m", "--tokenizer", "whitespace", "--head", "0")
+    assert result.exit_code == 0
+    assert "[b]x[/b]" in result.stdout and "\x1b" not in result.stdout and "␛[31m" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "ext, magic", [(".png", b"\x89PNG\r\n\x1a\n"), (".svg", b"<?xml"), (".pdf", b"%PDF-")]
+)
+def test_figure_files_are_valid_and_byte_identical(tmp_path, ext, magic):
+    paths = [tmp_path / f"a{ext}", tmp_path / f"b{ext}"]
+    for path in paths:
+        result = invoke("heatmap", SENTENCE, "-o", str(path), "--heads", "2", "--d-model", "8")
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout == ""  # with -o and no --format, nothing on stdout
+    data = [p.read_bytes() for p in paths]
+    assert data[0].startswith(magic) and data[0] == data[1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a" + ext, "b" + ext]
+
+
+def test_svg_and_pdf_keep_text_as_text(tmp_path):
+    invoke(
+        "heatmap", "la atención", "-o", str(tmp_path / "f.svg"), "--heads", "1", "--d-model", "4"
+    )
+    svg = (tmp_path / "f.svg").read_text(encoding="utf-8")
+    assert "atención" in svg and "<text" in svg
+    invoke(
+        "heatmap", "la atención", "-o", str(tmp_path / "f.pdf"), "--heads", "1", "--d-model", "4"
+    )
+    assert b"/FontFile2" in (tmp_path / "f.pdf").read_bytes()  # TrueType embedded (type 42)
+
+
+def test_format_and_output_together(tmp_path):
+    result = invoke(
+        "heatmap", SENTENCE, "-o", str(tmp_path / "x.png"), "--format", "json", "--head", "0"
+    )
+    assert result.exit_code == 0 and json.loads(result.stdout)["heads"] == [0]
+    assert (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["-o", "x.gif"], 2, "use one of .png, .svg, .pdf"),
+        (["--head", "8"], 2, "no head 8"),
+        (["--head", "x"], 2, "head numbers"),
+        (["--cmap", "nope"], 2, "unknown colour map"),
+        (["--mask", "diagonal"], 2, "valid masks"),
+        (["--format", "xml"], 2, "unknown --format"),
+        (["--lang", "fr"], 2, "unknown language"),
+        (["-o", "x.png", "--theme", "blue"], 2, "unknown theme"),
+        (["-o", "x.png", "--preset", "poster"], 2, "unknown preset"),
+        (["-o", "x.png", "--scale", "log"], 2, "unknown scale"),
+        (["-o", "x.png", "--dpi", "0"], 2, "--dpi must be between"),
+        (["-o", "x.png", "--dpi", "100000"], 2, "--dpi must be between"),
+        (["-o", "missing/x.png"], 1, "does not exist"),
+    ],
+)
+def test_bad_heatmap_options(args, code, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = invoke("heatmap", SENTENCE, *args)
+    assert result.exit_code == code, result.stderr
+    assert len(result.stderr.splitlines()) == 1 and message in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_terminal_path_does_not_import_matplotlib():
+    code = (
+        "import sys; from typer.testing import CliRunner; from attnviz.cli import app;"
+        "r = CliRunner().invoke(app, ['heatmap', 'The cat sat', '--format', '{}']);"
+        "assert r.exit_code == 0, r.output; print('matplotlib' in sys.modules)"
+    )
+    for fmt in ("table", "heat", "json", "csv"):
+        done = subprocess.run(
+            [sys.executable, "-c", code.format(fmt)], capture_output=True, text=True
+        )
+        assert done.stdout.strip() == "False", (fmt, done.stderr)
