@@ -390,7 +390,10 @@ def _print_weights(trace: Trace, heads: list[int], fmt: str, cmap: str, lang: st
             no_wrap=True,
             overflow="ellipsis",
         )
-    console.print(terminal.heat_view(trace, heads, cmap=cmap, width=console.width, lang=lang))
+    color = console.color_system is not None and not console.no_color
+    console.print(
+        terminal.heat_view(trace, heads, cmap=cmap, width=console.width, color=color, lang=lang)
+    )
 
 
 def main() -> None:

@@ -174,6 +174,25 @@ def _theme_rc(theme: str, font: float) -> dict[Any, Any]:
     }
 
 
+def _annotation_size(font: float, axis_points: float, T: int) -> float:
+    """Font size of the numbers in the cells: as large as a cell allows, at most 0.8 x font."""
+    return min(font * 0.8, 0.42 * axis_points / T)
+
+
+def _hidden_patch(theme: str, label: str) -> Any:
+    """The legend entry of hidden cells: the same grey and hatch as in the panels."""
+    from matplotlib.patches import Patch
+
+    return Patch(
+        facecolor=colors.HIDDEN[theme],
+        edgecolor=colors.BOUNDARY[theme],
+        hatch="///",
+        hatchcolor=colors.HATCH[theme],
+        linewidth=0.8,
+        label=label,
+    )
+
+
 def _grid(n: int, max_cols: int) -> tuple[int, int]:
     cols = min(n, max_cols)
     return math.ceil(n / cols), cols
@@ -255,7 +274,7 @@ def draw_panel(
             )
         )
     if annotate:
-        size = min(font * 0.8, 0.42 * axis_points / max(panel.weights.shape))
+        size = _annotation_size(font, axis_points, max(panel.weights.shape))
         for (i, j), w in np.ndenumerate(panel.weights):
             if not panel.hidden[i, j]:
                 ink = colors.ink(colors.rgb(table, panel.color[i, j]))
@@ -307,11 +326,11 @@ def heatmap_figure(
     chosen = parse_heads(heads, trace.config.heads)
     panels = prepare_heatmap(trace, chosen, scale, lang)
     colors.lut(cmap)  # an unknown colour map fails before any drawing
-    T = len(trace.tokens)
-    if annotate is None:
-        annotate = T <= 12
     rows, cols = _grid(len(panels), p.max_cols)
     width, height, panel_in = _layout(p, rows, cols, trace.texts)
+    T = len(trace.tokens)
+    if annotate is None:  # numbers only where they are few and large enough to read
+        annotate = T <= 12 and _annotation_size(p.font, panel_in * 72, T) >= 4.5
     heading = title if title is not None else config_line(trace.config, lang)
     with rc_context(_theme_rc(theme, p.font)):
         fig = Figure(figsize=(width, height), dpi=p.dpi, layout="constrained")
@@ -342,6 +361,13 @@ def heatmap_figure(
         )
         bar.set_label(s["weight_head_max"] if scale == "head" else s["weight"])
         bar.outline.set_visible(False)
+        if any(panel.hidden.any() for panel in panels):
+            fig.legend(
+                handles=[_hidden_patch(theme, s["hidden"])],
+                loc="outside lower right",
+                frameon=False,
+                fontsize=p.font * 0.85,
+            )
         fig.suptitle(_wrap(heading, width * 72 / (0.6 * p.font * 1.1)), fontsize=p.font * 1.1)
     return fig
 

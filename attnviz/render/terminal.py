@@ -21,6 +21,7 @@ from . import colors
 from .labels import mask_text, shorten, strings, visible
 
 HIDDEN_CELL = "·"
+SHADES = " ░▒▓█"  # the heat view's blocks where the terminal shows no colour (NO_COLOR, pipes)
 
 
 def tokens_table(tokens: Sequence[Token]) -> Table:
@@ -92,8 +93,17 @@ def _ruler(T: int, indent: int) -> Text:
     return Text("".join(line).rstrip(), style="dim")
 
 
-def heat_rows(trace: Trace, h: int, *, cmap: str, width: int, lang: str = "en") -> Iterator[Text]:
-    """One head in compact form: a row per query, a two-character coloured block per key."""
+def _block(lut: np.ndarray, value: float, color: bool) -> tuple[str, Style | str]:
+    """A two-character heat cell: coloured spaces, or shade characters without colour."""
+    if color:
+        return "  ", Style(bgcolor="rgb({},{},{})".format(*colors.rgb(lut, value)))
+    return SHADES[min(int(value * len(SHADES)), len(SHADES) - 1)] * 2, ""
+
+
+def heat_rows(
+    trace: Trace, h: int, *, cmap: str, width: int, color: bool = True, lang: str = "en"
+) -> Iterator[Text]:
+    """One head in compact form: a row per query, a two-character block per key."""
     lut = colors.lut(cmap)
     T = len(trace.tokens)
     labels = [f"{i:>{len(str(T - 1))}} {shorten(t.text, 10)}" for i, t in enumerate(trace.tokens)]
@@ -106,7 +116,7 @@ def heat_rows(trace: Trace, h: int, *, cmap: str, width: int, lang: str = "en") 
         row = Text(labels[i].ljust(indent))
         for j in range(shown):
             if trace.allowed[i, j]:
-                row.append("  ", style=_cell_style(lut, float(w[i, j])))
+                row.append(*_block(lut, float(w[i, j]), color))
             else:
                 row.append(f" {HIDDEN_CELL}", style="dim")
         yield row
@@ -114,23 +124,29 @@ def heat_rows(trace: Trace, h: int, *, cmap: str, width: int, lang: str = "en") 
         yield Text(f"keys {shown} to {T - 1} do not fit this terminal: widen it, or use -o", "dim")
 
 
-def legend(cmap: str, lang: str = "en") -> Text:
+def legend(cmap: str, color: bool = True, lang: str = "en") -> Text:
     """The colour scale of the heat view: 0 to 1, and the mark of hidden cells."""
     lut = colors.lut(cmap)
     text = Text("0 ")
     for n in range(11):
-        text.append("  ", style=Style(bgcolor="rgb({},{},{})".format(*colors.rgb(lut, n / 10))))
+        text.append(*_block(lut, n / 10, color))
     text.append(f" 1   {HIDDEN_CELL} {strings(lang)['hidden']}")
     return text
 
 
 def heat_view(
-    trace: Trace, heads: Sequence[int], *, cmap: str, width: int, lang: str = "en"
+    trace: Trace,
+    heads: Sequence[int],
+    *,
+    cmap: str,
+    width: int,
+    color: bool = True,
+    lang: str = "en",
 ) -> Group:
     """Every selected head in the compact heat form, then the legend."""
     parts: list[Text] = []
     for h in heads:
-        parts.extend(heat_rows(trace, h, cmap=cmap, width=width, lang=lang))
+        parts.extend(heat_rows(trace, h, cmap=cmap, width=width, color=color, lang=lang))
         parts.append(Text(""))
-    parts.append(legend(cmap, lang))
+    parts.append(legend(cmap, color, lang))
     return Group(*parts)

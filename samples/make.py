@@ -1,0 +1,52 @@
+"""Remake every figure and captured terminal view that the README shows.
+
+Run from the repository root:  python samples/make.py
+Each entry is the exact command the README prints next to its output.
+"""
+
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+FIGURES = [
+    'attnviz heatmap "The cat sat on the mat" -o samples/cat.png',
+    'attnviz heatmap "The cat sat on the mat because it was tired" --theme dark'
+    " --mask causal --mask window=3 --head 0,1,2,3 -o samples/cat-dark.png",
+]
+TERMINAL = {
+    "samples/cat-table.txt": 'attnviz heatmap "The cat sat on the mat" --head 0',
+    "samples/cat-heat.txt": 'attnviz heatmap "The cat sat on the mat" --head 0 --format heat',
+}
+
+
+def run(command: str) -> str:
+    """Run one README command with this Python's attnviz; return its standard output."""
+    args = shlex.split(command)
+    assert args[0] == "attnviz"
+    env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "attnviz", *args[1:]],
+        cwd=HERE.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
+
+
+def main() -> None:
+    for command in FIGURES:
+        run(command)
+        print(command)
+    for path, command in TERMINAL.items():
+        (HERE.parent / path).write_text(f"$ {command}\n{run(command)}", encoding="utf-8")
+        print(command, ">", path)
+
+
+if __name__ == "__main__":
+    main()
