@@ -20,7 +20,7 @@ from . import __version__
 from .errors import AttnvizError, ConfigError, RunError
 from .render.labels import visible
 from .tokens import TOKENIZERS
-from .trace import DTYPES, POSITIONS, AttentionConfig, Trace, run
+from .trace import DTYPES, POSITIONS, AttentionConfig, Trace, run, select_heads
 
 
 def _error(message: str, code: int) -> None:
@@ -343,7 +343,7 @@ def heatmap(
     strings(lang)
     colors.lut(cmap)
     config = _config(heads, d_model, seed, mask, tokenizer, positions, unscaled, dtype, bos, pad_to)
-    selected = figures.parse_heads(head, config.heads)
+    selected = select_heads(head, config.heads)
     trace = run(_read_text(text, file), config)
     if output is not None:
         fig = figures.heatmap_figure(

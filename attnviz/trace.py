@@ -6,7 +6,7 @@ Shapes: T tokens, H heads, D = d_model, Dh = d_k = D / H.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -169,6 +169,33 @@ class Trace:
         return attention.concat_heads(self.head_outputs)
 
 
+def select_heads(spec: str | Sequence[int] | None, n_heads: int) -> list[int]:
+    """Selected heads from "0,3" or [0, 3] (None: all), checked against the number of heads."""
+    if spec is None:
+        return list(range(n_heads))
+    if isinstance(spec, str):
+        try:
+            heads = [int(part) for part in spec.split(",") if part.strip()]
+        except ValueError:
+            raise ConfigError(f"--head takes head numbers such as 0 or 0,3, not {spec!r}") from None
+    else:
+        heads = [int(h) for h in spec]
+    if not heads:
+        raise ConfigError("no head selected")
+    bad = [h for h in heads if not 0 <= h < n_heads]
+    if bad:
+        raise ConfigError(f"no head {bad[0]}: this run has heads 0 to {n_heads - 1}")
+    return list(dict.fromkeys(heads))
+
+
+def config_against(config: AttentionConfig, against: str | Sequence[str]) -> AttentionConfig:
+    """The config of run B of a comparison: ``config`` with other masks, or "unscaled"."""
+    specs = [against] if isinstance(against, str) else list(against)
+    if [s.strip().lower() for s in specs] == ["unscaled"]:
+        return replace(config, scaled=False)
+    return replace(config, mask=parse_masks(specs))
+
+
 def run(text: str, config: AttentionConfig) -> Trace:
     """Tokenise ``text`` and run the seeded multi-head attention that ``config`` describes."""
     c = config
@@ -231,21 +258,3 @@ def attend(
         pad_to=pad_to,
     )
     return run(text, config)
-
-
-def row_entropy(weights: np.ndarray) -> np.ndarray:
-    """Entropy in nats of each row of attention weights, −Σ w log w: (..., T, T) -> (..., T).
-
-    A row of zeros (a query with no allowed key) has entropy 0.
-    """
-    w = np.asarray(weights, dtype=np.float64)
-    logs = np.log(w, out=np.zeros_like(w), where=w > 0)  # 0 log 0 = 0
-    return -(w * logs).sum(axis=-1)
-
-
-def mean_entropy(weights: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-    """Mean row entropy per head over the queries that have an allowed key: (H, T, T) -> (H,)."""
-    rows = allowed.any(axis=1)  # (T,)
-    if not rows.any():
-        return np.zeros(weights.shape[0])
-    return row_entropy(weights)[:, rows].mean(axis=1)

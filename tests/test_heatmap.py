@@ -16,10 +16,10 @@ from attnviz.render.figures import (
     cell_text,
     heatmap_figure,
     hidden_runs,
-    parse_heads,
     prepare_heatmap,
     tick_labels,
 )
+from attnviz.trace import select_heads
 
 SENTENCE = "The cat sat on the mat"
 runner = CliRunner()
@@ -56,14 +56,14 @@ def test_head_scale_stretches_each_panel_to_its_max(trace):
         np.testing.assert_allclose(visible, p.weights[~p.hidden] / p.weights[~p.hidden].max())
 
 
-def test_parse_heads():
-    assert parse_heads(None, 3) == [0, 1, 2]
-    assert parse_heads("2", 3) == [2]
-    assert parse_heads("0, 2,0", 3) == [0, 2]
+def test_select_heads():
+    assert select_heads(None, 3) == [0, 1, 2]
+    assert select_heads("2", 3) == [2]
+    assert select_heads("0, 2,0", 3) == [0, 2]
     with pytest.raises(ConfigError, match="no head 3: this run has heads 0 to 2"):
-        parse_heads("0,3", 3)
+        select_heads("0,3", 3)
     with pytest.raises(ConfigError, match="head numbers"):
-        parse_heads("first", 3)
+        select_heads("first", 3)
 
 
 def test_every_label_when_they_fit_every_kth_with_index_when_not():

@@ -15,8 +15,9 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from ..stats import mean_entropy
 from ..tokens import Token
-from ..trace import Trace, mean_entropy
+from ..trace import Trace
 from . import colors
 from .labels import mask_text, shorten, strings, visible
 

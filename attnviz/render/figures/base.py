@@ -1,4 +1,4 @@
-"""Matplotlib figures of a Trace. Data are prepared by pure functions first, then drawn.
+"""What every figure shares: presets, themes, layout, the heatmap panel, and the writer.
 
 Matplotlib is imported inside the drawing functions only, so that importing this module (as
 ``attnviz`` does, for ``heatmap_figure``) costs nothing on the terminal path.
@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..trace import Trace
-from . import colors
-from .labels import config_line, shorten, strings
+from ...errors import ConfigError
+from .. import colors
+from ..labels import shorten
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -65,41 +64,6 @@ class Panel:
     weights: np.ndarray
     color: np.ndarray
     hidden: np.ndarray
-
-
-def parse_heads(spec: str | Sequence[int] | None, n_heads: int) -> list[int]:
-    """Selected heads from "0,3" or [0, 3] (None: all), checked against the number of heads."""
-    if spec is None:
-        return list(range(n_heads))
-    if isinstance(spec, str):
-        try:
-            heads = [int(part) for part in spec.split(",") if part.strip()]
-        except ValueError:
-            raise ConfigError(f"--head takes head numbers such as 0 or 0,3, not {spec!r}") from None
-    else:
-        heads = [int(h) for h in spec]
-    if not heads:
-        raise ConfigError("no head selected")
-    bad = [h for h in heads if not 0 <= h < n_heads]
-    if bad:
-        raise ConfigError(f"no head {bad[0]}: this run has heads 0 to {n_heads - 1}")
-    return list(dict.fromkeys(heads))
-
-
-def prepare_heatmap(
-    trace: Trace, heads: Sequence[int], scale: str, lang: str = "en"
-) -> list[Panel]:
-    """One Panel per selected head; ``scale`` "fixed" maps [0, 1], "head" each panel's max."""
-    check_figure_options(scale=scale)
-    s = strings(lang)
-    hidden = ~trace.allowed
-    panels = []
-    for h in heads:
-        w = trace.weights[h].astype(np.float64)
-        top = w[~hidden].max(initial=0.0) if scale == "head" else 1.0
-        color = np.where(hidden, np.nan, w / top if top > 0 else w)
-        panels.append(Panel(h, f"{s['head']} {h}", w, color, hidden))
-    return panels
 
 
 def tick_labels(
@@ -158,7 +122,7 @@ def cell_text(weight: float) -> str:
 # --- drawing ------------------------------------------------------------------------------------
 
 
-def _theme_rc(theme: str, font: float) -> dict[Any, Any]:
+def theme_rc(theme: str, font: float) -> dict[Any, Any]:
     fg, bg = ("#e8e8e8", "#161616") if theme == "dark" else ("#111111", "#ffffff")
     return {
         "font.size": font,
@@ -174,12 +138,12 @@ def _theme_rc(theme: str, font: float) -> dict[Any, Any]:
     }
 
 
-def _annotation_size(font: float, axis_points: float, T: int) -> float:
+def annotation_size(font: float, axis_points: float, T: int) -> float:
     """Font size of the numbers in the cells: as large as a cell allows, at most 0.8 x font."""
     return min(font * 0.8, 0.42 * axis_points / T)
 
 
-def _hidden_patch(theme: str, label: str) -> Any:
+def hidden_patch(theme: str, label: str) -> Any:
     """The legend entry of hidden cells: the same grey and hatch as in the panels."""
     from matplotlib.patches import Patch
 
@@ -193,12 +157,12 @@ def _hidden_patch(theme: str, label: str) -> Any:
     )
 
 
-def _grid(n: int, max_cols: int) -> tuple[int, int]:
+def grid(n: int, max_cols: int) -> tuple[int, int]:
     cols = min(n, max_cols)
     return math.ceil(n / cols), cols
 
 
-def _layout(p: Preset, rows: int, cols: int, texts: Sequence[str]) -> tuple[float, float, float]:
+def layout(p: Preset, rows: int, cols: int, texts: Sequence[str]) -> tuple[float, float, float]:
     """Figure width and height and panel side, in inches, leaving room for the labels.
 
     Text widths are estimated (0.6 em a character) so that no drawing is needed to lay out.
@@ -220,7 +184,7 @@ def _layout(p: Preset, rows: int, cols: int, texts: Sequence[str]) -> tuple[floa
     return width, height, panel
 
 
-def _wrap(text: str, max_chars: float) -> str:
+def wrap(text: str, max_chars: float) -> str:
     """Break a " · "-separated title line into lines of at most ``max_chars`` characters."""
     lines: list[str] = []
     for part in text.split(" · "):
@@ -274,7 +238,7 @@ def draw_panel(
             )
         )
     if annotate:
-        size = _annotation_size(font, axis_points, max(panel.weights.shape))
+        size = annotation_size(font, axis_points, max(panel.weights.shape))
         for (i, j), w in np.ndenumerate(panel.weights):
             if not panel.hidden[i, j]:
                 ink = colors.ink(colors.rgb(table, panel.color[i, j]))
@@ -295,81 +259,6 @@ def draw_panel(
     for spine in ax.spines.values():
         spine.set_visible(False)
     return image
-
-
-def heatmap_figure(
-    trace: Trace,
-    heads: str | Sequence[int] | None = None,
-    *,
-    scale: str = "fixed",
-    annotate: bool | None = None,
-    cmap: str = colors.DEFAULT_CMAP,
-    theme: str = "light",
-    preset: str = "screen",
-    title: str | None = None,
-    lang: str = "en",
-) -> Figure:
-    """A grid of per-head attention heatmaps with the mask drawn over them.
-
-    ``heads`` selects heads (default all); ``scale`` "fixed" colours [0, 1], "head" stretches
-    each panel to its own largest weight; ``annotate`` prints each weight (default: when
-    T <= 12); ``title`` replaces the configuration line.
-    """
-    from matplotlib import rc_context
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import ListedColormap, Normalize
-    from matplotlib.figure import Figure
-
-    check_figure_options(theme=theme, preset=preset, scale=scale)
-    p = PRESETS[preset]
-    s = strings(lang)
-    chosen = parse_heads(heads, trace.config.heads)
-    panels = prepare_heatmap(trace, chosen, scale, lang)
-    colors.lut(cmap)  # an unknown colour map fails before any drawing
-    rows, cols = _grid(len(panels), p.max_cols)
-    width, height, panel_in = _layout(p, rows, cols, trace.texts)
-    T = len(trace.tokens)
-    if annotate is None:  # numbers only where they are few and large enough to read
-        annotate = T <= 12 and _annotation_size(p.font, panel_in * 72, T) >= 4.5
-    heading = title if title is not None else config_line(trace.config, lang)
-    with rc_context(_theme_rc(theme, p.font)):
-        fig = Figure(figsize=(width, height), dpi=p.dpi, layout="constrained")
-        axes = fig.subplots(rows, cols, squeeze=False)
-        texts = trace.texts
-        for n, ax in enumerate(axes.flat):
-            if n >= len(panels):
-                ax.set_axis_off()
-                continue
-            c = n % cols
-            last_in_col = n + cols >= len(panels)
-            draw_panel(
-                ax,
-                panels[n],
-                texts,
-                cmap=cmap,
-                theme=theme,
-                annotate=annotate,
-                font=p.font,
-                axis_points=panel_in * 72,
-                show_rows=c == 0,
-                show_cols=last_in_col,
-                s=s,
-            )
-        mapped = ListedColormap(colors.lut(cmap) / 255.0, name=cmap)
-        bar = fig.colorbar(
-            ScalarMappable(Normalize(0, 1), mapped), ax=axes, shrink=0.8, fraction=0.04
-        )
-        bar.set_label(s["weight_head_max"] if scale == "head" else s["weight"])
-        bar.outline.set_visible(False)
-        if any(panel.hidden.any() for panel in panels):
-            fig.legend(
-                handles=[_hidden_patch(theme, s["hidden"])],
-                loc="outside lower right",
-                frameon=False,
-                fontsize=p.font * 0.85,
-            )
-        fig.suptitle(_wrap(heading, width * 72 / (0.6 * p.font * 1.1)), fontsize=p.font * 1.1)
-    return fig
 
 
 def check_figure_options(
@@ -394,7 +283,7 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int | None = Non
     """
     from matplotlib import rc_context
 
-    from ..export import atomic_open, check_output
+    from ...export import atomic_open, check_output
 
     p = check_output(path, FIGURE_FORMATS)
     fmt = p.suffix.lower().lstrip(".")

@@ -1,0 +1,34 @@
+"""Matplotlib figures of Traces. Data are prepared by pure functions first, then drawn.
+
+Matplotlib is imported inside the drawing functions only, so that importing this package (as
+``attnviz`` does) costs nothing on the terminal path.
+"""
+
+from .base import (
+    FIGURE_FORMATS,
+    PRESETS,
+    SCALES,
+    Panel,
+    boundary_segments,
+    cell_text,
+    check_figure_options,
+    hidden_runs,
+    save_figure,
+    tick_labels,
+)
+from .heatmap import heatmap_figure, prepare_heatmap
+
+__all__ = [
+    "FIGURE_FORMATS",
+    "PRESETS",
+    "SCALES",
+    "Panel",
+    "boundary_segments",
+    "cell_text",
+    "check_figure_options",
+    "heatmap_figure",
+    "hidden_runs",
+    "prepare_heatmap",
+    "save_figure",
+    "tick_labels",
+]
