@@ -191,7 +191,7 @@ def _config(
 
 
 def _console() -> Any:
-    from rich.console import Console
+    from rich.console import Console  # only when printing: --help does not pay for it
 
     return Console(highlight=False)
 
@@ -254,65 +254,106 @@ def export(
     print(f"wrote {visible(str(output))}", file=sys.stderr)
 
 
-STDOUT_FORMATS = ("table", "heat", "json", "csv")
+# --- options of the commands that draw --------------------------------------------------------
+
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write a figure: .png, .svg or .pdf.", show_default=False),
+]
+HeadOpt = Annotated[
+    str | None,
+    typer.Option("--head", help="Heads to show, e.g. 2 or 0,3 (default: all).", show_default=False),
+]
+TitleOpt = Annotated[
+    str | None,
+    typer.Option("--title", help="Replace the figure's configuration line.", show_default=False),
+]
+AnnotateOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--annotate/--no-annotate",
+        help="Print each number in its cell (default: up to 12 tokens, when cells are large enough).",
+        show_default=False,
+    ),
+]
+CmapOpt = Annotated[str, typer.Option("--cmap", help="Colour map: any Matplotlib name.")]
+DpiOpt = Annotated[
+    int | None,
+    typer.Option("--dpi", help="Resolution of a PNG (default: the preset's).", show_default=False),
+]
+ThemeOpt = Annotated[str, typer.Option("--theme", help="light | dark.")]
+PresetOpt = Annotated[
+    str, typer.Option("--preset", help="screen | slides (16:9) | paper (one column).")
+]
+LangOpt = Annotated[str, typer.Option("--lang", help="Language of the labels: en | es.")]
+
+
+def _format_opt(formats: tuple[str, ...]) -> Any:
+    return typer.Option(
+        "--format",
+        help=f"What goes to standard output: {' | '.join(formats)} "
+        "(default: table without -o, nothing with it).",
+        show_default=False,
+    )
+
+
+def _outputs(
+    output: Path | None,
+    format: str | None,
+    formats: tuple[str, ...],
+    *,
+    dpi: int | None,
+    theme: str,
+    preset: str,
+    cmap: str,
+    lang: str,
+    scale: str = "fixed",
+) -> str | None:
+    """Check every output option before any work; return the standard output format, if any."""
+    from .export import check_output
+    from .render import colors
+    from .render.labels import strings
+
+    shown = format or (None if output else "table")
+    if shown is not None and shown not in formats:
+        raise ConfigError(f"unknown --format {shown!r}; choose one of: {', '.join(formats)}")
+    if output is not None:
+        from .render.figures import FIGURE_FORMATS, check_figure_options
+
+        check_output(output, FIGURE_FORMATS)
+        check_figure_options(dpi=dpi, theme=theme, preset=preset, scale=scale)
+    strings(lang)
+    colors.lut(cmap)
+    return shown
+
+
+def _save(fig: Any, output: Path, dpi: int | None) -> None:
+    from .render.figures import save_figure
+
+    save_figure(fig, output, dpi)
+    print(f"wrote {visible(str(output))}", file=sys.stderr)
+
+
+HEATMAP_FORMATS = ("table", "heat", "json", "csv")
 
 
 @app.command()
 def heatmap(
     text: TextArg = None,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output", "-o", help="Write a figure: .png, .svg or .pdf.", show_default=False
-        ),
-    ] = None,
-    format: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            help="What goes to standard output: table | heat | json | csv "
-            "(default: table without -o, nothing with it).",
-            show_default=False,
-        ),
-    ] = None,
-    head: Annotated[
-        str | None,
-        typer.Option(
-            "--head", help="Heads to show, e.g. 2 or 0,3 (default: all).", show_default=False
-        ),
-    ] = None,
+    output: OutputOpt = None,
+    format: Annotated[str | None, _format_opt(HEATMAP_FORMATS)] = None,
+    head: HeadOpt = None,
     scale: Annotated[
         str,
         typer.Option("--scale", help="Colour scale: fixed (0 to 1) | head (each head's max)."),
     ] = "fixed",
-    title: Annotated[
-        str | None,
-        typer.Option(
-            "--title", help="Replace the figure's configuration line.", show_default=False
-        ),
-    ] = None,
-    annotate: Annotated[
-        bool | None,
-        typer.Option(
-            "--annotate/--no-annotate",
-            help="Print each weight in its cell (default: when there are at most 12 tokens).",
-            show_default=False,
-        ),
-    ] = None,
-    cmap: Annotated[
-        str, typer.Option("--cmap", help="Colour map: any Matplotlib name.")
-    ] = "viridis",
-    dpi: Annotated[
-        int | None,
-        typer.Option(
-            "--dpi", help="Resolution of a PNG (default: the preset's).", show_default=False
-        ),
-    ] = None,
-    theme: Annotated[str, typer.Option("--theme", help="light | dark.")] = "light",
-    preset: Annotated[
-        str, typer.Option("--preset", help="screen | slides (16:9) | paper (one column).")
-    ] = "screen",
-    lang: Annotated[str, typer.Option("--lang", help="Language of the labels: en | es.")] = "en",
+    title: TitleOpt = None,
+    annotate: AnnotateOpt = None,
+    cmap: CmapOpt = "viridis",
+    dpi: DpiOpt = None,
+    theme: ThemeOpt = "light",
+    preset: PresetOpt = "screen",
+    lang: LangOpt = "en",
     file: FileOpt = None,
     heads: HeadsOpt = 8,
     d_model: DModelOpt = 512,
@@ -330,37 +371,253 @@ def heatmap(
     Examples: attnviz heatmap "The cat sat on the mat"
               attnviz heatmap "The cat sat on the mat" -o cat.png --preset slides
     """
-    from .export import check_output
-    from .render import colors, figures
-    from .render.labels import strings
-
-    shown = format or (None if output else "table")
-    if shown is not None and shown not in STDOUT_FORMATS:
-        raise ConfigError(f"unknown --format {shown!r}; choose one of: {', '.join(STDOUT_FORMATS)}")
-    if output is not None:
-        check_output(output, figures.FIGURE_FORMATS)
-        figures.check_figure_options(dpi=dpi, theme=theme, preset=preset, scale=scale)
-    strings(lang)
-    colors.lut(cmap)
+    shown = _outputs(
+        output, format, HEATMAP_FORMATS, dpi=dpi, theme=theme, preset=preset, cmap=cmap,
+        lang=lang, scale=scale,
+    )  # fmt: skip
     config = _config(heads, d_model, seed, mask, tokenizer, positions, unscaled, dtype, bos, pad_to)
     selected = select_heads(head, config.heads)
     trace = run(_read_text(text, file), config)
     if output is not None:
-        fig = figures.heatmap_figure(
-            trace,
-            selected,
-            scale=scale,
-            annotate=annotate,
-            cmap=cmap,
-            theme=theme,
-            preset=preset,
-            title=title,
-            lang=lang,
-        )
-        figures.save_figure(fig, output, dpi)
-        print(f"wrote {visible(str(output))}", file=sys.stderr)
+        from .render.figures import heatmap_figure
+
+        fig = heatmap_figure(
+            trace, selected, scale=scale, annotate=annotate, cmap=cmap, theme=theme,
+            preset=preset, title=title, lang=lang,
+        )  # fmt: skip
+        _save(fig, output, dpi)
     if shown is not None:
         _print_weights(trace, selected, shown, cmap, lang)
+
+
+COMPARE_FORMATS = ("table", "heat", "json")
+
+
+@app.command()
+def compare(
+    text: TextArg = None,
+    against: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--against",
+            help="Run B: a mask spec (repeat to combine) or 'unscaled' (same mask, no 1/√d_k).",
+            show_default="none",
+        ),
+    ] = None,
+    output: OutputOpt = None,
+    format: Annotated[str | None, _format_opt(COMPARE_FORMATS)] = None,
+    head: HeadOpt = None,
+    title: TitleOpt = None,
+    annotate: AnnotateOpt = None,
+    cmap: CmapOpt = "viridis",
+    dpi: DpiOpt = None,
+    theme: ThemeOpt = "light",
+    preset: PresetOpt = "screen",
+    lang: LangOpt = "en",
+    file: FileOpt = None,
+    heads: HeadsOpt = 8,
+    d_model: DModelOpt = 512,
+    seed: SeedOpt = 0,
+    mask: MaskOpt = None,
+    tokenizer: TokenizerOpt = "word",
+    positions: PositionsOpt = "sinusoidal",
+    unscaled: UnscaledOpt = False,
+    dtype: DtypeOpt = "float64",
+    bos: BosOpt = False,
+    pad_to: PadToOpt = None,
+) -> None:
+    """Compare run A (--mask, default causal) with run B (--against, default none).
+
+    Same text, same seeded weights; one thing differs. Shows both, B − A, and the numbers
+    that sum the difference up.
+
+    Examples: attnviz compare "The cat sat on the mat"
+              attnviz compare "The cat sat on the mat" --against unscaled -o unscaled.png
+    """
+    from .stats import compare as compare_runs
+    from .trace import config_against
+
+    shown = _outputs(
+        output, format, COMPARE_FORMATS, dpi=dpi, theme=theme, preset=preset, cmap=cmap, lang=lang
+    )
+    config_a = _config(
+        heads, d_model, seed, mask, tokenizer, positions, unscaled, dtype, bos, pad_to
+    )
+    config_b = config_against(config_a, against or ["none"])
+    selected = select_heads(head, config_a.heads)
+    text_in = _read_text(text, file)
+    cmp = compare_runs(run(text_in, config_a), run(text_in, config_b))
+    if output is not None:
+        from .render.figures import compare_figure
+
+        fig = compare_figure(
+            cmp, selected, annotate=annotate, cmap=cmap, theme=theme, preset=preset,
+            title=title, lang=lang,
+        )  # fmt: skip
+        _save(fig, output, dpi)
+    if shown is not None:
+        _print_comparison(cmp, selected, shown, cmap, lang)
+
+
+STEPS_FORMATS = ("table", "json")
+
+
+@app.command()
+def steps(
+    text: TextArg = None,
+    head: Annotated[int, typer.Option("--head", help="The head to follow.")] = 0,
+    query: Annotated[
+        int | None,
+        typer.Option(
+            "--query", help="Work one query row out by hand (its index).", show_default=False
+        ),
+    ] = None,
+    columns: Annotated[
+        int, typer.Option("--columns", help="Columns shown of wide matrices (Q, K, V, outputs).")
+    ] = 8,
+    precision: Annotated[int, typer.Option("--precision", help="Decimals in the tables.")] = 2,
+    output: OutputOpt = None,
+    format: Annotated[str | None, _format_opt(STEPS_FORMATS)] = None,
+    title: TitleOpt = None,
+    annotate: AnnotateOpt = None,
+    cmap: CmapOpt = "viridis",
+    dpi: DpiOpt = None,
+    theme: ThemeOpt = "light",
+    preset: PresetOpt = "screen",
+    lang: LangOpt = "en",
+    file: FileOpt = None,
+    heads: HeadsOpt = 8,
+    d_model: DModelOpt = 512,
+    seed: SeedOpt = 0,
+    mask: MaskOpt = None,
+    tokenizer: TokenizerOpt = "word",
+    positions: PositionsOpt = "sinusoidal",
+    unscaled: UnscaledOpt = False,
+    dtype: DtypeOpt = "float64",
+    bos: BosOpt = False,
+    pad_to: PadToOpt = None,
+) -> None:
+    """The computation of one head, step by step: Q, K, V, scores, scaled, masked, weights,
+    head output, then concat and output, with the names of the paper.
+
+    Examples: attnviz steps "The cat sat on the mat" --head 0 --query 3
+              attnviz steps "¿Qué es la atención?" --lang es -o pasos.png --preset slides
+    """
+    from .render.stages import head_stages, json_values, worked_row
+
+    shown = _outputs(
+        output, format, STEPS_FORMATS, dpi=dpi, theme=theme, preset=preset, cmap=cmap, lang=lang
+    )
+    if columns < 1 or not 0 <= precision <= 12:
+        raise ConfigError("--columns must be at least 1 and --precision between 0 and 12")
+    config = _config(heads, d_model, seed, mask, tokenizer, positions, unscaled, dtype, bos, pad_to)
+    select_heads([head], config.heads)
+    trace = run(_read_text(text, file), config)
+    stages = head_stages(trace, head, lang)
+    row = worked_row(trace, head, query) if query is not None else None
+    if output is not None:
+        from .render.figures import steps_figure
+
+        fig = steps_figure(
+            trace, head, annotate=annotate, cmap=cmap, theme=theme, preset=preset, title=title,
+            lang=lang,
+        )  # fmt: skip
+        _save(fig, output, dpi)
+    if shown == "json":
+        data: dict[str, Any] = {
+            "tokens": trace.texts,
+            "config": trace.config.to_dict(),
+            "head": head,
+            "stages": [
+                {
+                    "number": st.number,
+                    "name": st.name,
+                    "formula": st.formula,
+                    "shape": list(st.shape),
+                    "values": json_values(st),
+                }
+                for st in stages
+            ],
+        }
+        if row is not None:
+            data["query"] = {
+                "index": row.query,
+                **{
+                    k: getattr(row, k).tolist()
+                    for k in ("scores", "scaled", "allowed", "exp", "weights")
+                },
+                "head_output": row.output.tolist(),
+            }
+        sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+    elif shown == "table":
+        from .render import terminal
+
+        console = _console()
+        for st in stages:
+            console.print(
+                terminal.stage_table(
+                    st, trace.texts, precision=precision, columns=columns, cmap=cmap, lang=lang
+                )
+            )
+            console.print()
+        if row is not None:
+            console.print(
+                terminal.worked_row_tables(
+                    row, trace.texts, precision=precision, columns=columns, lang=lang
+                )
+            )
+
+
+def _print_comparison(cmp: Any, heads: list[int], fmt: str, cmap: str, lang: str) -> None:
+    """Write a comparison to standard output as table, heat or json."""
+    if fmt == "json":
+        data = {
+            "tokens": cmp.a.texts,
+            "config_a": cmp.a.config.to_dict(),
+            "config_b": cmp.b.config.to_dict(),
+            "heads": heads,
+            **{
+                key: getattr(cmp, key)[heads].tolist()
+                for key in ("tv_distance", "mass_moved", "entropy_a", "entropy_b")
+            },
+            "output_difference": cmp.output_difference.tolist(),
+        }
+        sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+        return
+    from rich.console import Group
+    from rich.text import Text
+
+    from .render import terminal
+    from .render.figures.compare import run_label
+
+    console = _console()
+    label_a, label_b = f"A: {run_label(cmp.a.config, lang)}", f"B: {run_label(cmp.b.config, lang)}"
+    for h in heads:
+        views = []
+        for trace, label in ((cmp.a, label_a), (cmp.b, label_b)):
+            table = terminal.weight_table(trace, h, cmap=cmap, lang=lang)
+            views.append((table, terminal.caption(trace, h, lang), label))
+        pair = terminal.side_by_side(*(v[0] for v in views))
+        if fmt == "table" and terminal.fits(console, pair):
+            console.print(
+                terminal.side_by_side(*(Group(Text(v[2], "bold"), v[0], v[1]) for v in views))
+            )
+        elif fmt == "table" and all(terminal.fits(console, v[0]) for v in views):
+            for table, caption, label in views:
+                console.print(Text(label, "bold"), table, caption)
+        else:
+            color = console.color_system is not None and not console.no_color
+            for trace, label in ((cmp.a, label_a), (cmp.b, label_b)):
+                console.print(Text(label, "bold"))
+                console.print(
+                    terminal.heat_view(
+                        trace, [h], cmap=cmap, width=console.width, color=color, lang=lang
+                    )
+                )
+        console.print()
+    console.print(terminal.compare_summary(cmp, heads, lang))
+    console.print()
+    console.print(terminal.output_difference(cmp, lang))
 
 
 def _print_weights(trace: Trace, heads: list[int], fmt: str, cmap: str, lang: str) -> None:

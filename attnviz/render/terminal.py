@@ -15,11 +15,12 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from ..stats import mean_entropy
+from ..stats import Comparison, mean_entropy
 from ..tokens import Token
 from ..trace import Trace
 from . import colors
 from .labels import mask_text, shorten, strings, visible
+from .stages import Stage, WorkedRow
 
 HIDDEN_CELL = "·"
 SHADES = " ░▒▓█"  # the heat view's blocks where the terminal shows no colour (NO_COLOR, pipes)
@@ -151,3 +152,125 @@ def heat_view(
         parts.append(Text(""))
     parts.append(legend(cmap, color, lang))
     return Group(*parts)
+
+
+def side_by_side(*renderables: ConsoleRenderable) -> Table:
+    """Renderables next to each other, two spaces apart."""
+    grid = Table.grid(padding=(0, 2))
+    for _ in renderables:
+        grid.add_column()
+    grid.add_row(*renderables)
+    return grid
+
+
+def compare_summary(cmp: Comparison, heads: Sequence[int], lang: str = "en") -> Table:
+    """Per head and over all selected heads: TV distance, mass moved, entropy of A and of B."""
+    s = strings(lang)
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column(s["head"], justify="right")
+    for key in ("tv_distance", "mass_moved", "entropy_a", "entropy_b"):
+        table.add_column(s[key], justify="right")
+    columns = (cmp.tv_distance, cmp.mass_moved, cmp.entropy_a, cmp.entropy_b)
+    for h in heads:
+        table.add_row(str(h), *(f"{c[h]:.3f}" for c in columns))
+    if len(heads) > 1:
+        chosen = list(heads)
+        table.add_row(s["all_heads"], *(f"{c[chosen].mean():.3f}" for c in columns), style="bold")
+    return table
+
+
+def output_difference(cmp: Comparison, lang: str = "en", bar_width: int = 30) -> Table:
+    """‖output_A[i] − output_B[i]‖ per token, with a bar to read the shape at a glance."""
+    s = strings(lang)
+    values = cmp.output_difference
+    top = float(values.max(initial=0.0)) or 1.0
+    table = Table(box=None, header_style="bold", pad_edge=False, title_justify="left")
+    table.add_column("#", justify="right", style="dim")
+    table.add_column(s["token"])
+    table.add_column(s["output_difference"], justify="right")
+    table.add_column("")
+    for i, (t, v) in enumerate(zip(cmp.a.tokens, values, strict=True)):
+        table.add_row(str(i), shorten(t.text), f"{v:.4g}", "█" * round(bar_width * v / top))
+    return table
+
+
+def _number(value: float, precision: int) -> str:
+    return "−∞" if value == -np.inf else f"{value:.{precision}f}".replace("-", "−")
+
+
+def stage_table(
+    stage: Stage, texts: Sequence[str], *, precision: int, columns: int, cmap: str, lang: str = "en"
+) -> Group:
+    """One stage as a titled table, its shape below; wide matrices show their first columns."""
+    s = strings(lang)
+    values = stage.values
+    square = stage.kind != "matrix"
+    shown = values.shape[1] if square else min(columns, values.shape[1])
+    table = Table(box=None, pad_edge=False, header_style="bold", padding=(0, 0, 0, 1))
+    table.add_column("", no_wrap=True)
+    headers = [shorten(t, 6) for t in texts] if square else [str(c) for c in range(shown)]
+    for header in headers:
+        table.add_column(Text(header), justify="right", no_wrap=True)
+    lut = colors.lut(cmap)
+    for i, t in enumerate(texts):
+        cells: list[Text] = [Text(shorten(t, 12), style="bold")]
+        for j in range(shown):
+            v = float(values[i, j])
+            if stage.kind == "masked" and v == -np.inf:
+                cells.append(Text("−∞", style="dim"))
+            elif stage.kind == "weights":
+                cells.append(Text(_number(v, precision), style=_cell_style(lut, v)))
+            else:
+                cells.append(Text(_number(v, precision)))
+        table.add_row(*cells)
+    shape = " × ".join(str(n) for n in values.shape)
+    note = f"({shape})"
+    if shown < values.shape[1]:
+        note += " · " + s["columns_left_out"].format(n=values.shape[1] - shown)
+    return Group(Text(stage.title, style="bold"), table, Text(note, style="dim"))
+
+
+def worked_row_tables(
+    row: WorkedRow, texts: Sequence[str], *, precision: int, columns: int, lang: str = "en"
+) -> Group:
+    """The row by hand: per key the score, scaled score, mask, exp and weight, with sums;
+    then the weighted sum of the V rows that gives the head's output for this query."""
+    s = strings(lang)
+    title = s["worked_row"].format(i=row.query, token=visible(texts[row.query]), h=row.head)
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for name, justify in (
+        ("#", "right"), (s["key"], "left"), (s["score"], "right"), (s["scaled"], "right"),
+        (s["masked"], "left"), (s["exp"], "right"), (s["weight"], "right"),
+    ):  # fmt: skip
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    p = precision + 2  # the row by hand gets more digits: it is where the rounding shows
+    for j, t in enumerate(texts):
+        ok = bool(row.allowed[j])
+        table.add_row(
+            str(j),
+            shorten(t, 12),
+            _number(float(row.scores[j]), p),
+            _number(float(row.scaled[j]), p),
+            s["no"] if ok else Text(s["hidden_short"] + " → −∞", style="dim"),
+            _number(float(row.exp[j]), p),
+            _number(float(row.weights[j]), p),
+            style=None if ok else "dim",
+        )
+    table.add_row("", s["sum"], "", "", "", _number(float(row.exp.sum()), p),
+                  _number(float(row.weights.sum()), p), style="bold")  # fmt: skip
+    shown = min(columns, row.v.shape[1])
+    values = Table(box=None, pad_edge=False, header_style="bold")
+    values.add_column("#", justify="right")
+    values.add_column(s["key"])
+    values.add_column(s["weight"], justify="right")
+    for c in range(shown):
+        values.add_column(f"V[{c}]", justify="right")
+    for j in np.flatnonzero(row.allowed).tolist():
+        values.add_row(str(j), shorten(texts[j], 12), _number(float(row.weights[j]), p),
+                       *(_number(float(row.v[j, c]), precision) for c in range(shown)))  # fmt: skip
+    values.add_row("", "Σ", "", *(_number(float(row.output[c]), precision) for c in range(shown)),
+                   style="bold")  # fmt: skip
+    note = s["weighted_sum"]
+    if shown < row.v.shape[1]:
+        note += " · " + s["columns_left_out"].format(n=row.v.shape[1] - shown)
+    return Group(Text(title, style="bold"), table, Text(""), values, Text(note, style="dim"))

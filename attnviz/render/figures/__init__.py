@@ -16,7 +16,9 @@ from .base import (
     save_figure,
     tick_labels,
 )
+from .compare import compare_figure, prepare_compare
 from .heatmap import heatmap_figure, prepare_heatmap
+from .steps import stage_panel, steps_figure
 
 __all__ = [
     "FIGURE_FORMATS",
@@ -26,9 +28,13 @@ __all__ = [
     "boundary_segments",
     "cell_text",
     "check_figure_options",
+    "compare_figure",
     "heatmap_figure",
     "hidden_runs",
+    "prepare_compare",
     "prepare_heatmap",
     "save_figure",
+    "stage_panel",
+    "steps_figure",
     "tick_labels",
 ]

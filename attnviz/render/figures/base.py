@@ -64,6 +64,7 @@ class Panel:
     weights: np.ndarray
     color: np.ndarray
     hidden: np.ndarray
+    signed: bool = False  # annotate as differences (+.12, −.05) rather than weights
 
 
 def tick_labels(
@@ -119,6 +120,14 @@ def cell_text(weight: float) -> str:
     return "1.0" if weight >= 0.995 else f"{weight:.2f}".removeprefix("0")
 
 
+def signed_text(value: float) -> str:
+    """A difference in a cell: +.12, −.05, 0 (a true minus sign, as typeset)."""
+    if abs(value) < 0.005:
+        return "0"
+    text = f"{abs(value):.2f}".removeprefix("0")
+    return ("+" if value > 0 else "−") + text
+
+
 # --- drawing ------------------------------------------------------------------------------------
 
 
@@ -162,7 +171,7 @@ def grid(n: int, max_cols: int) -> tuple[int, int]:
     return math.ceil(n / cols), cols
 
 
-def layout(p: Preset, rows: int, cols: int, texts: Sequence[str]) -> tuple[float, float, float]:
+def layout(p: Preset, rows: float, cols: int, texts: Sequence[str]) -> tuple[float, float, float]:
     """Figure width and height and panel side, in inches, leaving room for the labels.
 
     Text widths are estimated (0.6 em a character) so that no drawing is needed to lay out.
@@ -193,6 +202,20 @@ def wrap(text: str, max_chars: float) -> str:
         else:
             lines.append(part)
     return "\n".join(lines)
+
+
+def colorbar(fig: Figure, axes: Any, cmap: str, vmin: float, vmax: float, label: str) -> Any:
+    """A colour bar for ``axes``, from ``vmin`` to ``vmax`` in the named colour map."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import ListedColormap, Normalize
+
+    mapped = ListedColormap(colors.lut(cmap) / 255.0, name=cmap)
+    bar = fig.colorbar(
+        ScalarMappable(Normalize(vmin, vmax), mapped), ax=axes, shrink=0.8, fraction=0.04
+    )
+    bar.set_label(label)
+    bar.outline.set_visible(False)
+    return bar
 
 
 def draw_panel(
@@ -242,7 +265,8 @@ def draw_panel(
         for (i, j), w in np.ndenumerate(panel.weights):
             if not panel.hidden[i, j]:
                 ink = colors.ink(colors.rgb(table, panel.color[i, j]))
-                ax.text(j, i, cell_text(w), ha="center", va="center", fontsize=size, color=ink)
+                shown = signed_text(w) if panel.signed else cell_text(w)
+                ax.text(j, i, shown, ha="center", va="center", fontsize=size, color=ink)
     Tq, Tk = panel.weights.shape
     ax.set_xlim(-0.5, Tk - 0.5)
     ax.set_ylim(Tq - 0.5, -0.5)

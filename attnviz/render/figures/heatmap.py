@@ -15,6 +15,7 @@ from .base import (
     Panel,
     annotation_size,
     check_figure_options,
+    colorbar,
     draw_panel,
     grid,
     hidden_patch,
@@ -62,8 +63,6 @@ def heatmap_figure(
     T <= 12); ``title`` replaces the configuration line.
     """
     from matplotlib import rc_context
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import ListedColormap, Normalize
     from matplotlib.figure import Figure
 
     check_figure_options(theme=theme, preset=preset, scale=scale)
@@ -101,12 +100,7 @@ def heatmap_figure(
                 show_cols=last_in_col,
                 s=s,
             )
-        mapped = ListedColormap(colors.lut(cmap) / 255.0, name=cmap)
-        bar = fig.colorbar(
-            ScalarMappable(Normalize(0, 1), mapped), ax=axes, shrink=0.8, fraction=0.04
-        )
-        bar.set_label(s["weight_head_max"] if scale == "head" else s["weight"])
-        bar.outline.set_visible(False)
+        colorbar(fig, axes, cmap, 0, 1, s["weight_head_max"] if scale == "head" else s["weight"])
         if any(panel.hidden.any() for panel in panels):
             fig.legend(
                 handles=[hidden_patch(theme, s["hidden"])],

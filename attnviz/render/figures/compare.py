@@ -1,0 +1,183 @@
+"""The comparison figure: per head, run A, run B and B − A; below, the output difference."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ...stats import Comparison
+from ...trace import AttentionConfig, select_heads
+from .. import colors
+from ..labels import config_line, mask_text, strings
+from .base import (
+    PRESETS,
+    Panel,
+    annotation_size,
+    check_figure_options,
+    colorbar,
+    draw_panel,
+    hidden_patch,
+    layout,
+    theme_rc,
+    tick_labels,
+    wrap,
+)
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+DIVERGING_CMAP = "RdBu_r"  # blue below 0, red above: B put less / more weight than A
+
+
+def run_label(config: AttentionConfig, lang: str = "en") -> str:
+    """What distinguishes a run: its mask, and "unscaled" when scaling is off."""
+    s = strings(lang)
+    text = mask_text(config.mask)
+    return text if config.scaled else f"{text}, {s['unscaled']}"
+
+
+def prepare_compare(cmp: Comparison, heads: Sequence[int], lang: str = "en") -> list[Panel]:
+    """Three Panels per head, in order A, B, B − A; B − A is coloured on a symmetric scale.
+
+    The difference panel maps B − A to [0, 1] with 0.5 at no change; it hides only the
+    cells that both runs hide.
+    """
+    s = strings(lang)
+    a, b = cmp.a, cmp.b
+    diff = b.weights.astype(np.float64) - a.weights.astype(np.float64)  # (H,T,T)
+    top = max(float(np.abs(diff[list(heads)]).max()), 1e-12)
+    both_hidden = ~a.allowed & ~b.allowed
+    panels = []
+    for h in heads:
+        ent_a, ent_b = cmp.entropy_a[h], cmp.entropy_b[h]
+        wa, wb, d = a.weights[h].astype(np.float64), b.weights[h].astype(np.float64), diff[h]
+        panels += [
+            Panel(
+                h,
+                f"{s['head']} {h} · A: {run_label(a.config, lang)}\n{s['entropy_a']} {ent_a:.2f}",
+                wa,
+                np.where(a.allowed, wa, np.nan),
+                ~a.allowed,
+            ),
+            Panel(
+                h,
+                f"B: {run_label(b.config, lang)}\n{s['entropy_b']} {ent_b:.2f}",
+                wb,
+                np.where(b.allowed, wb, np.nan),
+                ~b.allowed,
+            ),
+            Panel(
+                h,
+                f"{s['difference']}\n{s['tv_short']} {cmp.tv_distance[h]:.2f}"
+                f" · {s['moved_short']} {cmp.mass_moved[h]:.2f}",
+                d,
+                np.where(both_hidden, np.nan, (d / top + 1) / 2),
+                both_hidden,
+                signed=True,
+            ),
+        ]
+    return panels
+
+
+def summary_line(cmp: Comparison, heads: Sequence[int], lang: str = "en") -> str:
+    """The caption: the summary numbers averaged over the selected heads."""
+    s = strings(lang)
+    h = list(heads)
+    return (
+        f"{s['mean_over_heads']}: {s['tv_distance']} {cmp.tv_distance[h].mean():.3f}"
+        f" · {s['mass_moved']} {cmp.mass_moved[h].mean():.3f}"
+        f" · {s['entropy_a']} {cmp.entropy_a[h].mean():.3f}"
+        f" · {s['entropy_b']} {cmp.entropy_b[h].mean():.3f} {s['nats']}"
+    )
+
+
+def compare_figure(
+    cmp: Comparison,
+    heads: str | Sequence[int] | None = None,
+    *,
+    annotate: bool | None = None,
+    cmap: str = colors.DEFAULT_CMAP,
+    theme: str = "light",
+    preset: str = "screen",
+    title: str | None = None,
+    lang: str = "en",
+) -> Figure:
+    """Rows of A | B | B − A per selected head, then a bar per token of ‖output_A − output_B‖."""
+    from matplotlib import rc_context
+    from matplotlib.figure import Figure
+
+    check_figure_options(theme=theme, preset=preset)
+    p = PRESETS[preset]
+    s = strings(lang)
+    chosen = select_heads(heads, cmp.a.config.heads)
+    panels = prepare_compare(cmp, chosen, lang)
+    colors.lut(cmap)
+    texts = cmp.a.texts
+    T = len(texts)
+    bar_rows = 0.8
+    width, height, panel_in = layout(p, len(chosen) + bar_rows, 3, texts)
+    if annotate is None:
+        annotate = T <= 12 and annotation_size(p.font, panel_in * 72, T) >= 4.5
+    diff = cmp.b.weights[chosen].astype(np.float64) - cmp.a.weights[chosen].astype(np.float64)
+    top = max(float(np.abs(diff).max()), 1e-12)
+    heading = title if title is not None else config_line(cmp.a.config, lang)
+    with rc_context(theme_rc(theme, p.font)):
+        fig = Figure(figsize=(width, height), dpi=p.dpi, layout="constrained")
+        grid = fig.add_gridspec(len(chosen) + 1, 3, height_ratios=[1] * len(chosen) + [bar_rows])
+        axes = np.array(
+            [[fig.add_subplot(grid[r, c]) for c in range(3)] for r in range(len(chosen))]
+        )
+        for n, panel in enumerate(panels):
+            r, c = divmod(n, 3)
+            draw_panel(
+                axes[r, c],
+                panel,
+                texts,
+                cmap=DIVERGING_CMAP if panel.signed else cmap,
+                theme=theme,
+                annotate=annotate,
+                font=p.font,
+                axis_points=panel_in * 72,
+                show_rows=c == 0,
+                show_cols=r == len(chosen) - 1,
+                s=s,
+            )
+        colorbar(fig, axes[:, :2], cmap, 0, 1, s["weight"])
+        colorbar(fig, axes[:, 2], DIVERGING_CMAP, -top, top, s["weight_difference"])
+        bars = fig.add_subplot(grid[-1, :])
+        _draw_output_difference(bars, cmp.output_difference, texts, p.font, width * 72)
+        bars.set_title(s["output_difference"], fontsize=p.font)
+        if any(panel.hidden.any() for panel in panels):
+            fig.legend(
+                handles=[hidden_patch(theme, s["hidden"])],
+                loc="outside upper right",
+                frameon=False,
+                fontsize=p.font * 0.85,
+            )
+        fig.suptitle(wrap(heading, width * 72 / (0.6 * p.font * 1.1)), fontsize=p.font * 1.1)
+        fig.supxlabel(
+            wrap(summary_line(cmp, chosen, lang), width * 72 / (0.6 * p.font)), fontsize=p.font
+        )
+    return fig
+
+
+def _draw_output_difference(
+    ax: object, values: np.ndarray, texts: Sequence[str], font: float, axis_points: float
+) -> None:
+    """Bars of ‖output_A[i] − output_B[i]‖, each labelled with its value while they fit."""
+    from matplotlib.axes import Axes
+
+    assert isinstance(ax, Axes)
+    T = len(values)
+    rects = ax.bar(range(T), values, color="#5b8fc7", width=0.7)
+    if T <= 24:  # a zero bar is invisible: its printed 0.00 says "no change" (causal vs none)
+        ax.bar_label(rects, fmt="%.2f", fontsize=font * 0.75, padding=2)
+    xs, xl = tick_labels(texts, axis_points * 0.8, font * 0.85)
+    ax.set_xticks(xs, xl, rotation=90, fontsize=font * 0.85)
+    ax.set_xlim(-0.6, T - 0.4)
+    ax.set_ylim(0, float(values.max(initial=0.0)) * 1.25 or 1.0)
+    ax.tick_params(length=0)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)

@@ -1,0 +1,159 @@
+"""The steps figure: the computation of one head, a numbered panel per stage, in order."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ...trace import Trace
+from .. import colors
+from ..labels import config_line, strings
+from ..stages import Stage, head_stages
+from .base import (
+    PRESETS,
+    Panel,
+    annotation_size,
+    check_figure_options,
+    colorbar,
+    draw_panel,
+    grid,
+    hidden_patch,
+    layout,
+    theme_rc,
+    tick_labels,
+    wrap,
+)
+from .compare import DIVERGING_CMAP
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+
+def stage_title(stage: Stage, max_chars: float) -> str:
+    """ "2. attention scores" over its formula, each wrapped to the panel's width."""
+    width = max(int(max_chars), 12)
+    return "\n".join(
+        [
+            *textwrap.wrap(f"{stage.number}. {stage.name}", width),
+            *textwrap.wrap(stage.formula, width),
+        ]
+    )
+
+
+def stage_panel(stage: Stage, head: int, title: str = "") -> Panel:
+    """A T x T stage as a Panel: weights on [0, 1], signed stages on a symmetric scale."""
+    values = stage.values.astype(np.float64)
+    hidden = np.zeros(values.shape, dtype=bool) if stage.hidden is None else stage.hidden
+    title = title or f"{stage.number}. {stage.name}\n{stage.formula}"
+    if stage.kind == "weights":
+        return Panel(head, title, values, np.where(hidden, np.nan, values), hidden)
+    top = max(float(np.abs(values[~hidden]).max(initial=0.0)), 1e-12)
+    color = np.where(hidden, np.nan, (np.where(hidden, 0.0, values) / top + 1) / 2)
+    return Panel(head, title, np.where(hidden, 0.0, values), color, hidden, signed=True)
+
+
+def signed_limit(stage: Stage) -> float:
+    """The symmetric colour limit of a signed stage: its largest finite magnitude."""
+    finite = stage.values[np.isfinite(stage.values)]
+    return max(float(np.abs(finite).max(initial=0.0)), 1e-12)
+
+
+def _draw_matrix(
+    ax: Axes, stage: Stage, title: str, texts: list[str], font: float, axis_points: float
+) -> Any:
+    """A T x columns stage (Q, K, V, head output, concat, output): rows are tokens."""
+    top = signed_limit(stage)
+    lut = colors.lut(DIVERGING_CMAP)
+    from matplotlib.colors import ListedColormap
+
+    image = ax.imshow(
+        stage.values.astype(np.float64),
+        cmap=ListedColormap(lut / 255.0),
+        vmin=-top,
+        vmax=top,
+        aspect="auto",
+        interpolation="nearest",
+    )
+    ax.set_title(title, fontsize=font)
+    ys, yl = tick_labels(texts, axis_points, font * 0.85)
+    ax.set_yticks(ys, yl, fontsize=font * 0.85)
+    ax.tick_params(length=0, labelsize=font * 0.75)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    return image
+
+
+def steps_figure(
+    trace: Trace,
+    head: int = 0,
+    *,
+    annotate: bool | None = None,
+    cmap: str = colors.DEFAULT_CMAP,
+    theme: str = "light",
+    preset: str = "screen",
+    title: str | None = None,
+    lang: str = "en",
+) -> Figure:
+    """Every stage of head ``head`` (Q, K, V, scores, scaled, masked, weights, head output,
+    concat, output), numbered, left to right and top to bottom."""
+    from matplotlib import rc_context
+    from matplotlib.figure import Figure
+
+    check_figure_options(theme=theme, preset=preset)
+    p = PRESETS[preset]
+    s = strings(lang)
+    stages = head_stages(trace, head, lang)
+    colors.lut(cmap)
+    texts = trace.texts
+    T = len(texts)
+    rows, cols = grid(len(stages), 5)
+    width, height, panel_in = layout(p, rows, cols, texts)
+    if annotate is None:
+        annotate = T <= 12 and annotation_size(p.font, panel_in * 72, T) >= 4.5
+    heading = (
+        title if title is not None else f"{s['head']} {head} · " + config_line(trace.config, lang)
+    )
+    with rc_context(theme_rc(theme, p.font)):
+        fig = Figure(figsize=(width, height), dpi=p.dpi, layout="constrained")
+        axes = fig.subplots(rows, cols, squeeze=False)
+        for n, (ax, stage) in enumerate(zip(axes.flat, stages, strict=False)):
+            shape = " × ".join(str(d) for d in stage.shape)
+            title = stage_title(stage, panel_in * 72 / (0.6 * p.font * 0.85))
+            if stage.kind == "matrix":
+                _draw_matrix(ax, stage, title, texts, p.font * 0.85, panel_in * 72)
+                bar = colorbar(
+                    fig, ax, DIVERGING_CMAP, -signed_limit(stage), signed_limit(stage), ""
+                )
+            else:
+                panel = stage_panel(stage, head, title)
+                draw_panel(
+                    ax, panel, texts, cmap=DIVERGING_CMAP if panel.signed else cmap, theme=theme,
+                    annotate=annotate and stage.kind == "weights", font=p.font,
+                    axis_points=panel_in * 72, show_rows=True, show_cols=True, s=s,
+                )  # fmt: skip
+                ax.set_xlabel("")
+                ax.set_ylabel("")
+                if panel.signed:
+                    bar = colorbar(
+                        fig, ax, DIVERGING_CMAP, -signed_limit(stage), signed_limit(stage), ""
+                    )
+                else:
+                    bar = colorbar(fig, ax, cmap, 0, 1, "")
+            bar.ax.tick_params(labelsize=p.font * 0.7)
+            ax.set_xlabel(f"({shape})", fontsize=p.font * 0.85)
+            ax.set_title(title, fontsize=p.font * 0.85)
+            if n % cols:
+                ax.set_yticks(ax.get_yticks(), [])
+        for ax in list(axes.flat)[len(stages) :]:
+            ax.set_axis_off()
+        fig.legend(
+            handles=[hidden_patch(theme, s["hidden"] + " (−∞)")],
+            loc="outside lower right",
+            frameon=False,
+            fontsize=p.font * 0.85,
+        )
+        fig.suptitle(wrap(heading, width * 72 / (0.6 * p.font * 1.1)), fontsize=p.font * 1.1)
+    return fig

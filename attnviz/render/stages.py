@@ -1,0 +1,104 @@
+"""The computation of one head, stage by stage, as data every renderer shares (pure NumPy).
+
+Shapes: T tokens, H heads, D = d_model, Dh = d_k. The stages follow DESIGN.md:
+1 Q, K, V · 2 scores · 3 scaled · 4 masked · 5 weights · 6 head output · 7 concat, output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..trace import Trace
+from .labels import strings
+
+
+@dataclass(frozen=True, eq=False)
+class Stage:
+    """One stage: its number, name, formula and values; ``kind`` says how to show them.
+
+    kind: "matrix" (T x columns, signed), "square" (T x T, signed), "masked" (T x T, −∞ where
+    hidden), "weights" (T x T in [0, 1]).
+    """
+
+    number: str
+    name: str
+    formula: str
+    values: np.ndarray
+    kind: str
+    hidden: np.ndarray | None = None  # (T, T) bool: the cells the mask hides, where it applies
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.values.shape)
+
+    @property
+    def title(self) -> str:
+        return f"{self.number}. {self.name}: {self.formula}"
+
+
+def head_stages(trace: Trace, h: int, lang: str = "en") -> list[Stage]:
+    """Every stage of head ``h``, then the multi-head part (concat, output)."""
+    if not 0 <= h < trace.config.heads:
+        raise ConfigError(f"no head {h}: this run has heads 0 to {trace.config.heads - 1}")
+    s = strings(lang)
+    hidden = ~trace.allowed
+    scaled = s["f_scaled"].format(d_k=trace.config.d_k) if trace.config.scaled else s["skipped"]
+    last = trace.config.heads - 1
+    return [
+        Stage("1", s["stage_q"], f"Q = X·W_Q[{h}]", trace.q(h), "matrix"),
+        Stage("1", s["stage_k"], f"K = X·W_K[{h}]", trace.k(h), "matrix"),
+        Stage("1", s["stage_v"], f"V = X·W_V[{h}]", trace.v(h), "matrix"),
+        Stage("2", s["stage_scores"], s["f_scores"], trace.scores(h), "square"),
+        Stage("3", s["stage_scaled"], scaled, trace.scaled(h), "square"),
+        Stage("4", s["stage_masked"], s["f_masked"], trace.masked(h), "masked", hidden),
+        Stage("5", s["stage_weights"], s["f_weights"], trace.weights[h], "weights", hidden),
+        Stage("6", s["stage_head_output"], s["f_head_output"], trace.head_outputs[h], "matrix"),
+        Stage("7", s["stage_concat"], s["f_concat"].format(last=last), trace.concat(), "matrix"),
+        Stage("7", s["stage_output"], s["f_output"], trace.output, "matrix"),
+    ]
+
+
+@dataclass(frozen=True, eq=False)
+class WorkedRow:
+    """One query row computed by hand: per key (T,) the raw and scaled score, whether the
+    key is allowed, exp(masked − max), and the weight; then the weighted sum of V rows."""
+
+    query: int
+    head: int
+    scores: np.ndarray
+    scaled: np.ndarray
+    allowed: np.ndarray
+    exp: np.ndarray
+    weights: np.ndarray
+    v: np.ndarray  # (T, Dh)
+    output: np.ndarray  # (Dh,)
+
+
+def worked_row(trace: Trace, h: int, i: int) -> WorkedRow:
+    """The numbers a student writes down for query ``i`` of head ``h``."""
+    T = len(trace.tokens)
+    if not 0 <= i < T:
+        raise ConfigError(f"no query {i}: this text has tokens 0 to {T - 1}")
+    scaled = trace.scaled(h)[i].astype(np.float64)
+    allowed = trace.allowed[i]
+    top = scaled[allowed].max() if allowed.any() else 0.0
+    exp = np.where(allowed, np.exp(scaled - top), 0.0)
+    return WorkedRow(
+        query=i,
+        head=h,
+        scores=trace.scores(h)[i],
+        scaled=scaled,
+        allowed=allowed,
+        exp=exp,
+        weights=trace.weights[h, i],
+        v=trace.v(h),
+        output=trace.head_outputs[h, i],
+    )
+
+
+def json_values(stage: Stage) -> list[object]:
+    """Nested lists of a stage's values; −∞ (hidden) becomes null, as JSON has no infinity."""
+    return [[None if v == -np.inf else v for v in row] for row in stage.values.tolist()]
