@@ -10,7 +10,8 @@ from .attention import scaled_dot_product_attention, softmax
 from .errors import AttnvizError, ConfigError, RunError
 from .export import load, save, save_json, save_npz
 from .masks import build_mask, parse_masks
-from .render.figures import heatmap_figure, save_figure
+from .render.figures import compare_figure, heatmap_figure, save_figure, steps_figure
+from .stats import Comparison, compare
 from .tokens import Token, tokenize
 from .trace import AttentionConfig, Trace, attend, run
 
@@ -19,6 +20,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AttentionConfig",
     "AttnvizError",
+    "Comparison",
     "ConfigError",
     "RunError",
     "Token",
@@ -26,6 +28,8 @@ __all__ = [
     "__version__",
     "attend",
     "build_mask",
+    "compare",
+    "compare_figure",
     "heatmap_figure",
     "load",
     "parse_masks",
@@ -36,5 +40,6 @@ __all__ = [
     "save_npz",
     "scaled_dot_product_attention",
     "softmax",
+    "steps_figure",
     "tokenize",
 ]

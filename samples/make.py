@@ -16,10 +16,19 @@ FIGURES = [
     'attnviz heatmap "The cat sat on the mat" -o samples/cat.png',
     'attnviz heatmap "The cat sat on the mat because it was tired" --theme dark'
     " --mask causal --mask window=3 --head 0,1,2,3 -o samples/cat-dark.png",
+    'attnviz compare "The cat sat on the mat" --head 0,1 -o samples/compare.png',
+    'attnviz compare "The cat sat on the mat" --against unscaled --head 0 -o samples/unscaled.png',
+    'attnviz steps "The cat sat on the mat" --head 0 -o samples/steps.png',
+    "attnviz steps --file samples/texts/es-short.txt --lang es --preset slides"
+    " -o samples/pasos.png",
+    "attnviz compare --file samples/texts/es-sentence.txt --lang es --head 0 --preset slides"
+    " -o samples/comparar.png",
 ]
 TERMINAL = {
     "samples/cat-table.txt": 'attnviz heatmap "The cat sat on the mat" --head 0',
-    "samples/cat-heat.txt": 'attnviz heatmap "The cat sat on the mat" --head 0 --format heat',
+    "samples/compare.txt": 'attnviz compare "The cat sat on the mat" --head 0',
+    "samples/steps-query.txt": 'attnviz steps "The cat sat on the mat" --head 0 --query 3'
+    " --columns 4",
 }
 
 
@@ -27,7 +36,7 @@ def run(command: str) -> str:
     """Run one README command with this Python's attnviz; return its standard output."""
     args = shlex.split(command)
     assert args[0] == "attnviz"
-    env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1"}
+    env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
     done = subprocess.run(
         [sys.executable, "-m", "attnviz", *args[1:]],
         cwd=HERE.parent,

@@ -51,6 +51,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "entropy": "mean row entropy",
         "nats": "nats",
         "hidden": "hidden by the mask",
+        "mask_none": "none",
         # compare
         "run_a": "A",
         "run_b": "B",
@@ -115,6 +116,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "entropy": "entropía media por fila",
         "nats": "nats",
         "hidden": "oculto por la máscara",
+        "mask_none": "ninguna",
         "run_a": "A",
         "run_b": "B",
         "difference": "B − A",
@@ -180,9 +182,9 @@ def shorten(text: str, limit: int = 12) -> str:
     return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
-def mask_text(specs: tuple[str, ...]) -> str:
-    """The mask specs as one short phrase: "causal + window=3"."""
-    return " + ".join(specs)
+def mask_text(specs: tuple[str, ...], lang: str = "en") -> str:
+    """The mask specs as one short phrase: "causal + window=3" ("none" in the language)."""
+    return " + ".join(strings(lang)["mask_none"] if spec == "none" else spec for spec in specs)
 
 
 def config_line(config: Any, lang: str = "en") -> str:
@@ -191,7 +193,7 @@ def config_line(config: Any, lang: str = "en") -> str:
     parts = [
         f"{config.heads} {s['heads']}",
         f"d_model {config.d_model}",
-        f"{s['mask']} {mask_text(config.mask)}",
+        f"{s['mask']} {mask_text(config.mask, lang)}",
         f"{s['seed']} {config.seed}",
         f"{s['tokenizer']} {config.tokenizer}",
     ]

@@ -50,7 +50,7 @@ def caption(trace: Trace, h: int, lang: str = "en") -> Text:
     entropy = float(mean_entropy(trace.weights[[h]], trace.allowed)[0])
     return Text(
         f"{s['head']} {h} · {s['entropy']} {entropy:.2f} {s['nats']}"
-        f" · {s['mask']} {mask_text(trace.config.mask)}",
+        f" · {s['mask']} {mask_text(trace.config.mask, lang)}",
         style="dim",
     )
 
@@ -190,7 +190,7 @@ def output_difference(cmp: Comparison, lang: str = "en", bar_width: int = 30) ->
     table.add_column(s["output_difference"], justify="right")
     table.add_column("")
     for i, (t, v) in enumerate(zip(cmp.a.tokens, values, strict=True)):
-        table.add_row(str(i), shorten(t.text), f"{v:.4g}", "█" * round(bar_width * v / top))
+        table.add_row(str(i), shorten(t.text), f"{v:.3f}", "█" * round(bar_width * v / top))
     return table
 
 

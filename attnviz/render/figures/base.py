@@ -147,9 +147,11 @@ def theme_rc(theme: str, font: float) -> dict[Any, Any]:
     }
 
 
-def annotation_size(font: float, axis_points: float, T: int) -> float:
-    """Font size of the numbers in the cells: as large as a cell allows, at most 0.8 x font."""
-    return min(font * 0.8, 0.42 * axis_points / T)
+def annotation_size(font: float, axis_points: float, T: int, chars: int = 3) -> float:
+    """Font size of ``chars``-character numbers in cells: three quarters of a cell's width
+    (a character is about 0.6 em; the panel estimate gets a 10% margin), at most 0.8 x font."""
+    cell = 0.9 * axis_points / T
+    return min(font * 0.8, 0.75 * cell / (0.6 * chars))
 
 
 def hidden_patch(theme: str, label: str) -> Any:
@@ -261,7 +263,9 @@ def draw_panel(
             )
         )
     if annotate:
-        size = annotation_size(font, axis_points, max(panel.weights.shape))
+        size = annotation_size(
+            font, axis_points, max(panel.weights.shape), 4 if panel.signed else 3
+        )
         for (i, j), w in np.ndenumerate(panel.weights):
             if not panel.hidden[i, j]:
                 ink = colors.ink(colors.rgb(table, panel.color[i, j]))

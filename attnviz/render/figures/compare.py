@@ -34,7 +34,7 @@ DIVERGING_CMAP = "RdBu_r"  # blue below 0, red above: B put less / more weight t
 def run_label(config: AttentionConfig, lang: str = "en") -> str:
     """What distinguishes a run: its mask, and "unscaled" when scaling is off."""
     s = strings(lang)
-    text = mask_text(config.mask)
+    text = mask_text(config.mask, lang)
     return text if config.scaled else f"{text}, {s['unscaled']}"
 
 
@@ -149,10 +149,10 @@ def compare_figure(
         bars = fig.add_subplot(grid[-1, :])
         _draw_output_difference(bars, cmp.output_difference, texts, p.font, width * 72)
         bars.set_title(s["output_difference"], fontsize=p.font)
-        if any(panel.hidden.any() for panel in panels):
+        if any(panel.hidden.any() for panel in panels):  # in the right margin, clear of titles
             fig.legend(
                 handles=[hidden_patch(theme, s["hidden"])],
-                loc="outside upper right",
+                loc="outside right upper",
                 frameon=False,
                 fontsize=p.font * 0.85,
             )
