@@ -7,12 +7,20 @@ Every error ends here as one line on stderr and an exit code: 2 for bad usage or
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
+import re
+import signal
 import sys
 import traceback
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 from typer.core import TyperGroup
 
@@ -29,6 +37,36 @@ def _error(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def _warn(message: str) -> None:
+    print(f"attnviz: warning: {' '.join(visible(message).split())}", file=sys.stderr)
+
+
+def _repeated_option(command: Any, args: list[str]) -> str | None:
+    """The first option given twice that takes one value (click would keep the last silently)."""
+    from typer.core import TyperOption
+
+    names: dict[
+        str, tuple[str, bool, bool]
+    ] = {}  # option -> (its long name, takes a value, repeatable)
+    for param in getattr(command, "params", []):
+        if isinstance(param, TyperOption):
+            for opt in param.opts + param.secondary_opts:
+                name = "/".join([max(param.opts, key=len), *param.secondary_opts])  # --a/--no-a
+                names[opt] = (name, not param.is_flag, param.multiple)
+    seen: set[str] = set()
+    i = 0
+    while i < len(args) and args[i] != "--":
+        key = args[i].split("=", 1)[0]
+        if key in names:
+            name, takes_value, repeatable = names[key]
+            if name in seen and not repeatable:
+                return name
+            seen.add(name)
+            i += takes_value and "=" not in args[i]
+        i += 1
+    return None
+
+
 class _Group(TyperGroup):
     """Runs the app and turns every exception into one line on stderr and an exit code."""
 
@@ -39,20 +77,31 @@ class _Group(TyperGroup):
         argv = [a for a in argv[:end] if a != "--debug"] + argv[end:]
         kwargs["standalone_mode"] = False
         try:
-            code = super().main(argv, *pos, **kwargs)
+            if argv and argv[0] in self.commands:
+                twice = _repeated_option(self.commands[argv[0]], argv[1:])
+                if twice:
+                    raise ConfigError(f"{twice} is given more than once: give it once")
+            with warnings.catch_warnings():
+                warnings.showwarning = _show_warning
+                code = super().main(argv, *pos, **kwargs)
         except Exception as e:
             if debug:
                 traceback.print_exc()
             _handle(e)
         except KeyboardInterrupt:
-            if debug:
-                traceback.print_exc()
+            code = 130
+        if code == 130:  # typer turns Ctrl-C into exit code 130 itself
             _error("interrupted", 130)
         sys.exit(code if isinstance(code, int) else 0)
 
 
+def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+    """Warnings (ours, and any a library raises) as one line each, never a stack."""
+    _warn(str(message))
+
+
 def _handle(e: Exception) -> None:
-    from typer._click.exceptions import ClickException  # typer's own click
+    from typer._click.exceptions import ClickException  # the click that Typer bundles
 
     if isinstance(e, ClickException):
         _error(e.format_message(), e.exit_code)
@@ -164,30 +213,115 @@ def _read_text(text: str | None, file: Path | None) -> str:
         raise ConfigError(f"{source} is not valid UTF-8 (byte {e.start})") from None
 
 
-def _config(
-    heads: int,
-    d_model: int,
-    seed: int,
-    mask: list[str] | None,
-    tokenizer: str,
-    positions: str,
-    unscaled: bool,
-    dtype: str,
-    bos: bool,
-    pad_to: int | None,
-) -> AttentionConfig:
-    return AttentionConfig(
-        heads=heads,
-        d_model=d_model,
-        seed=seed,
-        mask=tuple(mask or ["causal"]),
-        tokenizer=tokenizer,
-        positions=positions,
-        scaled=not unscaled,
-        dtype=dtype,
-        bos=bos,
-        pad_to=pad_to,
-    )
+MaxTokensOpt = Annotated[
+    int,
+    typer.Option("--max-tokens", help="Refuse texts with more tokens than this (or --truncate)."),
+]
+TruncateOpt = Annotated[
+    bool,
+    typer.Option("--truncate", help="Cut a text longer than --max-tokens instead of refusing it."),
+]
+BudgetOpt = Annotated[
+    str,
+    typer.Option(
+        "--memory-budget", help="Refuse runs estimated to need more memory (e.g. 2GiB, 500MB)."
+    ),
+]
+
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6,
+          "mib": 2**20, "g": 10**9, "gb": 10**9, "gib": 2**30}  # fmt: skip
+
+
+def _bytes(text: str) -> int:
+    """A size such as 2GiB, 500MB or 1000000, in bytes."""
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", text)
+    if not m or m.group(2).lower() not in _UNITS or float(m.group(1)) <= 0:
+        raise ConfigError(f"--memory-budget takes a size such as 2GiB or 500MB, not {text!r}")
+    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The options of every command that computes: the text source, the model, the limits."""
+
+    file: Path | None
+    heads: int
+    d_model: int
+    seed: int
+    mask: list[str] | None
+    tokenizer: str
+    positions: str
+    unscaled: bool
+    dtype: str
+    bos: bool
+    pad_to: int | None
+    max_tokens: int
+    truncate: bool
+    memory_budget: str
+
+    def config(self) -> AttentionConfig:
+        return AttentionConfig(
+            heads=self.heads,
+            d_model=self.d_model,
+            seed=self.seed,
+            mask=tuple(self.mask or ["causal"]),
+            tokenizer=self.tokenizer,
+            positions=self.positions,
+            scaled=not self.unscaled,
+            dtype=self.dtype,
+            bos=self.bos,
+            pad_to=self.pad_to,
+        )
+
+    def run(self, text: str, config: AttentionConfig | None = None, extra_bytes: int = 0) -> Trace:
+        """Run ``config`` (default: these options) within the memory budget."""
+        trace = run(
+            text,
+            config or self.config(),
+            max_tokens=self.max_tokens,
+            truncate=self.truncate,
+            memory_budget=_bytes(self.memory_budget),
+            extra_bytes=extra_bytes,
+        )
+        _warn_blind_queries(trace)
+        return trace
+
+
+_RUN_PARAMS = [
+    ("file", FileOpt, None), ("heads", HeadsOpt, 8), ("d_model", DModelOpt, 512),
+    ("seed", SeedOpt, 0), ("mask", MaskOpt, None), ("tokenizer", TokenizerOpt, "word"),
+    ("positions", PositionsOpt, "sinusoidal"), ("unscaled", UnscaledOpt, False),
+    ("dtype", DtypeOpt, "float64"), ("bos", BosOpt, False), ("pad_to", PadToOpt, None),
+    ("max_tokens", MaxTokensOpt, 1024), ("truncate", TruncateOpt, False),
+    ("memory_budget", BudgetOpt, "2GiB"),
+]  # fmt: skip
+
+
+def with_run_options(fn: Callable[..., None]) -> Callable[..., None]:
+    """Give a command the shared options: Typer sees them as parameters, the command gets
+    them gathered in one RunOptions argument named ``opts``."""
+    own = [p for p in inspect.signature(fn, eval_str=True).parameters.values() if p.name != "opts"]
+    shared = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind)
+        for name, kind, default in _RUN_PARAMS
+    ]
+
+    @functools.wraps(fn)
+    def command(**kwargs: Any) -> None:
+        opts = RunOptions(**{name: kwargs.pop(name) for name, _, _ in _RUN_PARAMS})
+        fn(**kwargs, opts=opts)
+
+    command.__signature__ = inspect.Signature(own + shared)  # type: ignore[attr-defined]
+    return command
+
+
+def _warn_blind_queries(trace: Trace) -> None:
+    """Say so when the mask leaves real queries with no key to attend to (their weights are 0)."""
+    blind = ~trace.allowed.any(axis=1) & ~np.array([t.special for t in trace.tokens])
+    if blind.all():
+        _warn("the mask hides every key from every query: every weight is 0")
+    elif blind.any():
+        _warn(f"{int(blind.sum())} queries see no key under this mask: their weights are 0")
 
 
 def _console() -> Any:
@@ -224,23 +358,15 @@ def tokens(
 
 
 @app.command()
+@with_run_options
 def export(
     output: Annotated[
         Path,
         typer.Option("--output", "-o", help="Where to write: a .npz or .json file."),
     ],
     text: TextArg = None,
-    file: FileOpt = None,
-    heads: HeadsOpt = 8,
-    d_model: DModelOpt = 512,
-    seed: SeedOpt = 0,
-    mask: MaskOpt = None,
-    tokenizer: TokenizerOpt = "word",
-    positions: PositionsOpt = "sinusoidal",
-    unscaled: UnscaledOpt = False,
-    dtype: DtypeOpt = "float64",
-    bos: BosOpt = False,
-    pad_to: PadToOpt = None,
+    *,
+    opts: RunOptions,
 ) -> None:
     """Write every array of a run to NPZ (all of them) or JSON (tokens, weights, output).
 
@@ -249,8 +375,7 @@ def export(
     from .export import EXPORT_FORMATS, check_output, save
 
     check_output(output, EXPORT_FORMATS)
-    config = _config(heads, d_model, seed, mask, tokenizer, positions, unscaled, dtype, bos, pad_to)
-    save(run(_read_text(text, file), config), output)
+    save(opts.run(_read_text(text, opts.file)), output)
     print(f"wrote {visible(str(output))}", file=sys.stderr)
 
 
@@ -320,11 +445,29 @@ def _outputs(
     if output is not None:
         from .render.figures import FIGURE_FORMATS, check_figure_options
 
+        suffix = output.suffix.lower().lstrip(".")
+        if suffix in formats and suffix not in (
+            "table",
+            "heat",
+        ):  # -o x.json: numbers, not a figure
+            raise ConfigError(
+                f"-o writes a figure (.png, .svg, .pdf); for {suffix.upper()} use "
+                f"--format {suffix} > {visible(str(output))}"
+            )
         check_output(output, FIGURE_FORMATS)
         check_figure_options(dpi=dpi, theme=theme, preset=preset, scale=scale)
     strings(lang)
     colors.lut(cmap)
     return shown
+
+
+def _pixels(output: Path | None, preset: str, panels: int, dpi: int | None) -> int:
+    """The memory a figure's pixels will take, for the budget; 0 without a figure."""
+    if output is None:
+        return 0
+    from .render.figures.base import figure_bytes
+
+    return figure_bytes(preset, panels, dpi)
 
 
 def _save(fig: Any, output: Path, dpi: int | None) -> None:
@@ -338,6 +481,7 @@ HEATMAP_FORMATS = ("table", "heat", "json", "csv")
 
 
 @app.command()
+@with_run_options
 def heatmap(
     text: TextArg = None,
     output: OutputOpt = None,
@@ -354,30 +498,24 @@ def heatmap(
     theme: ThemeOpt = "light",
     preset: PresetOpt = "screen",
     lang: LangOpt = "en",
-    file: FileOpt = None,
-    heads: HeadsOpt = 8,
-    d_model: DModelOpt = 512,
-    seed: SeedOpt = 0,
-    mask: MaskOpt = None,
-    tokenizer: TokenizerOpt = "word",
-    positions: PositionsOpt = "sinusoidal",
-    unscaled: UnscaledOpt = False,
-    dtype: DtypeOpt = "float64",
-    bos: BosOpt = False,
-    pad_to: PadToOpt = None,
+    *,
+    opts: RunOptions,
 ) -> None:
     """Per-head attention heatmaps with the mask drawn over them, in the terminal or as a figure.
 
-    Examples: attnviz heatmap "The cat sat on the mat"
-              attnviz heatmap "The cat sat on the mat" -o cat.png --preset slides
+    Example: attnviz heatmap "The cat sat on the mat"
+
+    Example: attnviz heatmap "The cat sat on the mat" -o cat.png --preset slides
     """
     shown = _outputs(
         output, format, HEATMAP_FORMATS, dpi=dpi, theme=theme, preset=preset, cmap=cmap,
         lang=lang, scale=scale,
     )  # fmt: skip
-    config = _config(heads, d_model, seed, mask, tokenizer, positions, unscaled, dtype, bos, pad_to)
+    config = opts.config()
     selected = select_heads(head, config.heads)
-    trace = run(_read_text(text, file), config)
+    trace = opts.run(
+        _read_text(text, opts.file), extra_bytes=_pixels(output, preset, len(selected), dpi)
+    )
     if output is not None:
         from .render.figures import heatmap_figure
 
@@ -394,6 +532,7 @@ COMPARE_FORMATS = ("table", "heat", "json")
 
 
 @app.command()
+@with_run_options
 def compare(
     text: TextArg = None,
     against: Annotated[
@@ -414,25 +553,16 @@ def compare(
     theme: ThemeOpt = "light",
     preset: PresetOpt = "screen",
     lang: LangOpt = "en",
-    file: FileOpt = None,
-    heads: HeadsOpt = 8,
-    d_model: DModelOpt = 512,
-    seed: SeedOpt = 0,
-    mask: MaskOpt = None,
-    tokenizer: TokenizerOpt = "word",
-    positions: PositionsOpt = "sinusoidal",
-    unscaled: UnscaledOpt = False,
-    dtype: DtypeOpt = "float64",
-    bos: BosOpt = False,
-    pad_to: PadToOpt = None,
+    *,
+    opts: RunOptions,
 ) -> None:
     """Compare run A (--mask, default causal) with run B (--against, default none).
 
-    Same text, same seeded weights; one thing differs. Shows both, B − A, and the numbers
-    that sum the difference up.
+    Same text, same seeded weights; one thing differs. Shows both, B − A, and the numbers that sum the difference up.
 
-    Examples: attnviz compare "The cat sat on the mat"
-              attnviz compare "The cat sat on the mat" --against unscaled -o unscaled.png
+    Example: attnviz compare "The cat sat on the mat"
+
+    Example: attnviz compare "The cat sat on the mat" --against unscaled -o unscaled.png
     """
     from .stats import compare as compare_runs
     from .trace import config_against
@@ -440,13 +570,12 @@ def compare(
     shown = _outputs(
         output, format, COMPARE_FORMATS, dpi=dpi, theme=theme, preset=preset, cmap=cmap, lang=lang
     )
-    config_a = _config(
-        heads, d_model, seed, mask, tokenizer, positions, unscaled, dtype, bos, pad_to
-    )
+    config_a = opts.config()
     config_b = config_against(config_a, against or ["none"])
     selected = select_heads(head, config_a.heads)
-    text_in = _read_text(text, file)
-    cmp = compare_runs(run(text_in, config_a), run(text_in, config_b))
+    text_in = _read_text(text, opts.file)
+    pixels = _pixels(output, preset, 3 * len(selected) + 3, dpi)
+    cmp = compare_runs(opts.run(text_in, config_a, pixels), opts.run(text_in, config_b, pixels))
     if output is not None:
         from .render.figures import compare_figure
 
@@ -463,6 +592,7 @@ STEPS_FORMATS = ("table", "json")
 
 
 @app.command()
+@with_run_options
 def steps(
     text: TextArg = None,
     head: Annotated[int, typer.Option("--head", help="The head to follow.")] = 0,
@@ -485,23 +615,16 @@ def steps(
     theme: ThemeOpt = "light",
     preset: PresetOpt = "screen",
     lang: LangOpt = "en",
-    file: FileOpt = None,
-    heads: HeadsOpt = 8,
-    d_model: DModelOpt = 512,
-    seed: SeedOpt = 0,
-    mask: MaskOpt = None,
-    tokenizer: TokenizerOpt = "word",
-    positions: PositionsOpt = "sinusoidal",
-    unscaled: UnscaledOpt = False,
-    dtype: DtypeOpt = "float64",
-    bos: BosOpt = False,
-    pad_to: PadToOpt = None,
+    *,
+    opts: RunOptions,
 ) -> None:
-    """The computation of one head, step by step: Q, K, V, scores, scaled, masked, weights,
-    head output, then concat and output, with the names of the paper.
+    """The computation of one head, step by step, with the names of the paper.
 
-    Examples: attnviz steps "The cat sat on the mat" --head 0 --query 3
-              attnviz steps "¿Qué es la atención?" --lang es -o pasos.png --preset slides
+    Q, K, V, scores, scaled, masked, weights, head output, then concat and output.
+
+    Example: attnviz steps "The cat sat on the mat" --head 0 --query 3
+
+    Example: attnviz steps "¿Qué es la atención?" --lang es -o pasos.png --preset slides
     """
     from .render.stages import head_stages, json_values, worked_row
 
@@ -510,9 +633,9 @@ def steps(
     )
     if columns < 1 or not 0 <= precision <= 12:
         raise ConfigError("--columns must be at least 1 and --precision between 0 and 12")
-    config = _config(heads, d_model, seed, mask, tokenizer, positions, unscaled, dtype, bos, pad_to)
+    config = opts.config()
     select_heads([head], config.heads)
-    trace = run(_read_text(text, file), config)
+    trace = opts.run(_read_text(text, opts.file), extra_bytes=_pixels(output, preset, 10, dpi))
     stages = head_stages(trace, head, lang)
     row = worked_row(trace, head, query) if query is not None else None
     if output is not None:
@@ -655,4 +778,6 @@ def _print_weights(trace: Trace, heads: list[int], fmt: str, cmap: str, lang: st
 
 def main() -> None:
     """The console script's entry point."""
+    if hasattr(signal, "SIGPIPE"):  # a closed pipe (| head) ends us quietly, as other Unix tools
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     app()

@@ -84,6 +84,7 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
 def _config_json(trace: Trace) -> str:
     d = trace.config.to_dict()
     d["token_spans"] = [[t.start, t.end] for t in trace.tokens]
+    d["truncated"] = trace.truncated
     return json.dumps(d, ensure_ascii=False)
 
 
@@ -178,8 +179,14 @@ def load(path: str | os.PathLike[str]) -> Trace:
             arrays = {k: npz[k] for k in NPZ_KEYS}
             config = json.loads(str(arrays.pop("config")[()]))
             spans = config.pop("token_spans")
+            truncated = int(config.pop("truncated", 0))
             tokens = _tokens([str(t) for t in arrays.pop("tokens")], spans)
-            return Trace(tokens=tokens, config=AttentionConfig.from_dict(config), **arrays)
+            return Trace(
+                tokens=tokens,
+                config=AttentionConfig.from_dict(config),
+                truncated=truncated,
+                **arrays,
+            )
         except ConfigError as e:
             raise ConfigError(f"cannot read {name!r}: {e}") from e
         except (ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile) as e:

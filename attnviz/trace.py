@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from . import attention
-from .errors import ConfigError
+from .errors import ConfigError, RunError
 from .masks import build_mask, parse_masks
 from .model import embed, seeded_weights
 from .tokens import TOKENIZERS, Token, tokenize
@@ -110,6 +110,7 @@ class Trace:
     weights: np.ndarray
     head_outputs: np.ndarray
     output: np.ndarray
+    truncated: int = 0  # tokens cut from the end of the text (max_tokens with truncate=True)
 
     def __post_init__(self) -> None:
         T, H, D, Dh = len(self.tokens), self.config.heads, self.config.d_model, self.config.d_k
@@ -196,10 +197,53 @@ def config_against(config: AttentionConfig, against: str | Sequence[str]) -> Att
     return replace(config, mask=parse_masks(specs))
 
 
-def run(text: str, config: AttentionConfig) -> Trace:
-    """Tokenise ``text`` and run the seeded multi-head attention that ``config`` describes."""
+def estimate_bytes(config: AttentionConfig, n_tokens: int) -> int:
+    """The memory a run needs, roughly: the (H, T, T) weights it keeps and the three T x T
+    temporaries per head the kernel makes (scores, masked, exp), the weights of the model,
+    and the (T, D) arrays."""
+    T, H, D = n_tokens, config.heads, config.d_model
+    item = np.dtype(config.dtype).itemsize
+    return item * (4 * H * T * T + 4 * D * D + 4 * T * D) + T * T
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
+
+
+def run(
+    text: str,
+    config: AttentionConfig,
+    *,
+    max_tokens: int | None = None,
+    truncate: bool = False,
+    memory_budget: int | None = None,
+    extra_bytes: int = 0,
+) -> Trace:
+    """Tokenise ``text`` and run the seeded multi-head attention that ``config`` describes.
+
+    A text of more than ``max_tokens`` tokens is refused (ConfigError), or cut to that length
+    with ``truncate``. With ``memory_budget`` (bytes), a run whose estimate (plus
+    ``extra_bytes``, such as a figure's pixels) exceeds it is refused with RunError before
+    anything is computed.
+    """
     c = config
     tokens = tokenize(text, c.tokenizer, bos=c.bos, pad_to=c.pad_to)
+    truncated = 0
+    if max_tokens is not None and len(tokens) > _whole("max_tokens", max_tokens, 1):
+        if not truncate:
+            raise ConfigError(
+                f"the text has {len(tokens)} tokens, more than --max-tokens {max_tokens}: "
+                "raise --max-tokens, or cut the text with --truncate"
+            )
+        truncated = len(tokens) - max_tokens
+        tokens = tokens[:max_tokens]
+    need = estimate_bytes(c, len(tokens)) + extra_bytes
+    if memory_budget is not None and need > memory_budget:
+        raise RunError(
+            f"this run needs about {_gib(need)} ({c.heads} heads x {len(tokens)}² weights, "
+            f"{c.dtype}), over --memory-budget {_gib(memory_budget)}: try fewer --heads, "
+            "--head for fewer panels, --dtype float32, or a shorter text (--max-tokens N --truncate)"
+        )
     texts = [t.text for t in tokens]
     dtype = np.dtype(c.dtype)
     x = embed(texts, c.d_model, c.seed, c.positions).astype(dtype)
@@ -222,6 +266,7 @@ def run(text: str, config: AttentionConfig) -> Trace:
         weights=weights,
         head_outputs=head_outputs,
         output=attention.concat_heads(head_outputs) @ w_o,  # (T,H*Dh) @ (H*Dh,D) -> (T,D)
+        truncated=truncated,
     )
 
 
@@ -238,6 +283,8 @@ def attend(
     dtype: str = "float64",
     bos: bool = False,
     pad_to: int | None = None,
+    max_tokens: int | None = None,
+    truncate: bool = False,
 ) -> Trace:
     """Run seeded multi-head masked attention on ``text`` and return the Trace.
 
@@ -257,4 +304,4 @@ def attend(
         bos=bos,
         pad_to=pad_to,
     )
-    return run(text, config)
+    return run(text, config, max_tokens=max_tokens, truncate=truncate)

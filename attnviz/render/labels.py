@@ -52,6 +52,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "nats": "nats",
         "hidden": "hidden by the mask",
         "mask_none": "none",
+        "truncated": "truncated to {n} tokens ({cut} cut)",
         # compare
         "run_a": "A",
         "run_b": "B",
@@ -117,6 +118,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "nats": "nats",
         "hidden": "oculto por la máscara",
         "mask_none": "ninguna",
+        "truncated": "recortado a {n} tokens ({cut} fuera)",
         "run_a": "A",
         "run_b": "B",
         "difference": "B − A",
@@ -187,8 +189,9 @@ def mask_text(specs: tuple[str, ...], lang: str = "en") -> str:
     return " + ".join(strings(lang)["mask_none"] if spec == "none" else spec for spec in specs)
 
 
-def config_line(config: Any, lang: str = "en") -> str:
-    """The configuration as one title line: heads, d_model, mask, seed, tokeniser (unscaled)."""
+def config_line(config: Any, lang: str = "en", truncated: int = 0, n_tokens: int = 0) -> str:
+    """The configuration as one title line: heads, d_model, mask, seed, tokeniser (unscaled,
+    and how many tokens were cut when the text was truncated)."""
     s = strings(lang)
     parts = [
         f"{config.heads} {s['heads']}",
@@ -199,4 +202,6 @@ def config_line(config: Any, lang: str = "en") -> str:
     ]
     if not config.scaled:
         parts.append(s["unscaled"])
+    if truncated:
+        parts.append(s["truncated"].format(n=n_tokens, cut=truncated))
     return " · ".join(parts)

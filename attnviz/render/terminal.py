@@ -1,7 +1,7 @@
 """Terminal renderers: Rich renderables built from a Trace (or its tokens). No Matplotlib here.
 
 User text reaches the terminal only through ``visible`` (control characters shown) and
-``rich.text.Text`` (no markup parsing).
+``rich.text.Text`` (no markup parsing): a plain str given to Rich is parsed as markup.
 """
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ def output_difference(cmp: Comparison, lang: str = "en", bar_width: int = 30) ->
     table.add_column(s["output_difference"], justify="right")
     table.add_column("")
     for i, (t, v) in enumerate(zip(cmp.a.tokens, values, strict=True)):
-        table.add_row(str(i), shorten(t.text), f"{v:.3f}", "█" * round(bar_width * v / top))
+        table.add_row(str(i), Text(shorten(t.text)), f"{v:.3f}", "█" * round(bar_width * v / top))
     return table
 
 
@@ -248,7 +248,7 @@ def worked_row_tables(
         ok = bool(row.allowed[j])
         table.add_row(
             str(j),
-            shorten(t, 12),
+            Text(shorten(t, 12)),
             _number(float(row.scores[j]), p),
             _number(float(row.scaled[j]), p),
             s["no"] if ok else Text(s["hidden_short"] + " → −∞", style="dim"),
@@ -266,7 +266,7 @@ def worked_row_tables(
     for c in range(shown):
         values.add_column(f"V[{c}]", justify="right")
     for j in np.flatnonzero(row.allowed).tolist():
-        values.add_row(str(j), shorten(texts[j], 12), _number(float(row.weights[j]), p),
+        values.add_row(str(j), Text(shorten(texts[j], 12)), _number(float(row.weights[j]), p),
                        *(_number(float(row.v[j, c]), precision) for c in range(shown)))  # fmt: skip
     values.add_row("", "Σ", "", *(_number(float(row.output[c]), precision) for c in range(shown)),
                    style="bold")  # fmt: skip

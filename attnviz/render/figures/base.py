@@ -8,9 +8,12 @@ Shapes: T tokens (Tq query rows, Tk key columns), H heads.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
-from collections.abc import Sequence
+import re
+import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -318,5 +321,40 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int | None = Non
     check_figure_options(dpi=dpi)
     metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
     rc: dict[Any, Any] = {"svg.fonttype": "none", "pdf.fonttype": 42, "svg.hashsalt": "attnviz"}
-    with rc_context(rc), atomic_open(p) as f:
+    with rc_context(rc), atomic_open(p) as f, one_glyph_warning():
         fig.savefig(f, format=fmt, dpi=dpi or fig.dpi, metadata=metadata[fmt])
+
+
+@contextlib.contextmanager
+def one_glyph_warning() -> Iterator[None]:
+    """Matplotlib warns once per character its font lacks (CJK, emoji...): say it once."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    missing: list[str] = []
+    for w in caught:
+        m = _MISSING_GLYPH.search(str(w.message))
+        if m is None:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        elif chr(int(m.group(1))) not in missing:
+            missing.append(chr(int(m.group(1))))
+    if missing:
+        sample = " ".join(missing[:8]) + (" …" if len(missing) > 8 else "")
+        warnings.warn(
+            f"the figure's font has no glyph for {len(missing)} characters ({sample}): "
+            "they show as empty boxes",
+            stacklevel=3,
+        )
+
+
+_MISSING_GLYPH = re.compile(r"Glyph (\d+) .*missing from")
+
+
+def figure_bytes(preset: str, panels: int, dpi: int | None = None) -> int:
+    """A rough upper estimate of the memory a figure's pixels take while it is drawn."""
+    p = PRESETS[preset]
+    rows, cols = grid(max(panels, 1), p.max_cols)
+    width = p.width or cols * p.panel + 2
+    height = p.height or rows * p.panel + 2
+    d = dpi or p.dpi
+    return int(width * d * height * d * 4 * 3)  # RGBA, drawn and copied for encoding

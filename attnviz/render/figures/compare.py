@@ -122,7 +122,11 @@ def compare_figure(
         annotate = T <= 12 and annotation_size(p.font, panel_in * 72, T) >= 4.5
     diff = cmp.b.weights[chosen].astype(np.float64) - cmp.a.weights[chosen].astype(np.float64)
     top = max(float(np.abs(diff).max()), 1e-12)
-    heading = title if title is not None else config_line(cmp.a.config, lang)
+    heading = (
+        title
+        if title is not None
+        else config_line(cmp.a.config, lang, cmp.a.truncated, len(cmp.a.tokens))
+    )
     with rc_context(theme_rc(theme, p.font)):
         fig = Figure(figsize=(width, height), dpi=p.dpi, layout="constrained")
         grid = fig.add_gridspec(len(chosen) + 1, 3, height_ratios=[1] * len(chosen) + [bar_rows])

@@ -76,7 +76,11 @@ def heatmap_figure(
     T = len(trace.tokens)
     if annotate is None:  # numbers only where they are few and large enough to read
         annotate = T <= 12 and annotation_size(p.font, panel_in * 72, T) >= 4.5
-    heading = title if title is not None else config_line(trace.config, lang)
+    heading = (
+        title
+        if title is not None
+        else config_line(trace.config, lang, trace.truncated, len(trace.tokens))
+    )
     with rc_context(theme_rc(theme, p.font)):
         fig = Figure(figsize=(width, height), dpi=p.dpi, layout="constrained")
         axes = fig.subplots(rows, cols, squeeze=False)

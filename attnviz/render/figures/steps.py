@@ -114,7 +114,10 @@ def steps_figure(
     if annotate is None:
         annotate = T <= 12 and annotation_size(p.font, panel_in * 72, T) >= 4.5
     heading = (
-        title if title is not None else f"{s['head']} {head} · " + config_line(trace.config, lang)
+        title
+        if title is not None
+        else f"{s['head']} {head} · "
+        + config_line(trace.config, lang, trace.truncated, len(trace.tokens))
     )
     with rc_context(theme_rc(theme, p.font)):
         fig = Figure(figsize=(width, height), dpi=p.dpi, layout="constrained")
