@@ -297,22 +297,35 @@ _RUN_PARAMS = [
 ]  # fmt: skip
 
 
-def with_run_options(fn: Callable[..., None]) -> Callable[..., None]:
-    """Give a command the shared options: Typer sees them as parameters, the command gets
-    them gathered in one RunOptions argument named ``opts``."""
-    own = [p for p in inspect.signature(fn, eval_str=True).parameters.values() if p.name != "opts"]
-    shared = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind)
-        for name, kind, default in _RUN_PARAMS
-    ]
+Command = Callable[..., None]
 
-    @functools.wraps(fn)
-    def command(**kwargs: Any) -> None:
-        opts = RunOptions(**{name: kwargs.pop(name) for name, _, _ in _RUN_PARAMS})
-        fn(**kwargs, opts=opts)
 
-    command.__signature__ = inspect.Signature(own + shared)  # type: ignore[attr-defined]
-    return command
+def _option_group(
+    cls: type, params: list[tuple[str, Any, Any]], name: str
+) -> Callable[[Command], Command]:
+    """A decorator that gives a command a group of shared options: Typer sees them as
+    parameters; the command gets them gathered in one ``cls`` argument called ``name``."""
+
+    def decorate(fn: Command) -> Command:
+        sig = inspect.signature(fn, eval_str=True)
+        own = [p for p in sig.parameters.values() if p.name != name]
+        shared = [
+            inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind)
+            for n, kind, default in params
+        ]
+
+        @functools.wraps(fn)
+        def command(**kwargs: Any) -> None:
+            group = cls(**{n: kwargs.pop(n) for n, _, _ in params})
+            fn(**kwargs, **{name: group})
+
+        command.__signature__ = inspect.Signature(own + shared)  # type: ignore[attr-defined]
+        return command
+
+    return decorate
+
+
+with_run_options = _option_group(RunOptions, _RUN_PARAMS, "opts")
 
 
 def _warn_blind_queries(trace: Trace) -> None:
@@ -422,84 +435,93 @@ def _format_opt(formats: tuple[str, ...]) -> Any:
     )
 
 
-def _outputs(
-    output: Path | None,
-    format: str | None,
-    formats: tuple[str, ...],
-    *,
-    dpi: int | None,
-    theme: str,
-    preset: str,
-    cmap: str,
-    lang: str,
-    scale: str = "fixed",
-) -> str | None:
-    """Check every output option before any work; return the standard output format, if any."""
-    from .export import check_output
-    from .render import colors
-    from .render.labels import strings
+@dataclass(frozen=True)
+class FigureOptions:
+    """The options of every command that draws: where the figure goes and how it looks."""
 
-    shown = format or (None if output else "table")
-    if shown is not None and shown not in formats:
-        raise ConfigError(f"unknown --format {shown!r}; choose one of: {', '.join(formats)}")
-    if output is not None:
-        from .render.figures import FIGURE_FORMATS, check_figure_options
+    output: Path | None
+    title: str | None
+    annotate: bool | None
+    cmap: str
+    dpi: int | None
+    theme: str
+    preset: str
+    lang: str
 
-        suffix = output.suffix.lower().lstrip(".")
-        if suffix in formats and suffix not in (
-            "table",
-            "heat",
-        ):  # -o x.json: numbers, not a figure
-            raise ConfigError(
-                f"-o writes a figure (.png, .svg, .pdf); for {suffix.upper()} use "
-                f"--format {suffix} > {visible(str(output))}"
-            )
-        check_output(output, FIGURE_FORMATS)
-        check_figure_options(dpi=dpi, theme=theme, preset=preset, scale=scale)
-    strings(lang)
-    colors.lut(cmap)
-    return shown
+    def check(
+        self, format: str | None, formats: tuple[str, ...], scale: str = "fixed"
+    ) -> str | None:
+        """Check every output option before any work; return the standard output format."""
+        from .export import check_output
+        from .render import colors
+        from .render.labels import strings
+
+        shown = format or (None if self.output else "table")
+        if shown is not None and shown not in formats:
+            raise ConfigError(f"unknown --format {shown!r}; choose one of: {', '.join(formats)}")
+        if self.output is not None:
+            from .render.figures import FIGURE_FORMATS, check_figure_options
+
+            suffix = self.output.suffix.lower().lstrip(".")
+            if suffix in ("json", "csv"):  # -o x.json: numbers are for standard output
+                raise ConfigError(
+                    f"-o writes a figure (.png, .svg, .pdf); for {suffix.upper()} use "
+                    f"--format {suffix} > {visible(str(self.output))}"
+                )
+            check_output(self.output, FIGURE_FORMATS)
+            check_figure_options(dpi=self.dpi, theme=self.theme, preset=self.preset, scale=scale)
+        strings(self.lang)
+        colors.lut(self.cmap)
+        return shown
+
+    def pixels(self, panels: int) -> int:
+        """The memory the figure's pixels will take, for the budget; 0 without a figure."""
+        if self.output is None:
+            return 0
+        from .render.figures.base import figure_bytes
+
+        return figure_bytes(self.preset, panels, self.dpi)
+
+    def style(self) -> dict[str, Any]:
+        """The keyword arguments every figure function takes."""
+        return {
+            "annotate": self.annotate, "cmap": self.cmap, "theme": self.theme,
+            "preset": self.preset, "title": self.title, "lang": self.lang,
+        }  # fmt: skip
+
+    def save(self, fig: Any) -> None:
+        from .render.figures import save_figure
+
+        assert self.output is not None
+        save_figure(fig, self.output, self.dpi)
+        print(f"wrote {visible(str(self.output))}", file=sys.stderr)
 
 
-def _pixels(output: Path | None, preset: str, panels: int, dpi: int | None) -> int:
-    """The memory a figure's pixels will take, for the budget; 0 without a figure."""
-    if output is None:
-        return 0
-    from .render.figures.base import figure_bytes
-
-    return figure_bytes(preset, panels, dpi)
-
-
-def _save(fig: Any, output: Path, dpi: int | None) -> None:
-    from .render.figures import save_figure
-
-    save_figure(fig, output, dpi)
-    print(f"wrote {visible(str(output))}", file=sys.stderr)
+_FIGURE_PARAMS = [
+    ("output", OutputOpt, None), ("title", TitleOpt, None), ("annotate", AnnotateOpt, None),
+    ("cmap", CmapOpt, "viridis"), ("dpi", DpiOpt, None), ("theme", ThemeOpt, "light"),
+    ("preset", PresetOpt, "screen"), ("lang", LangOpt, "en"),
+]  # fmt: skip
+with_figure_options = _option_group(FigureOptions, _FIGURE_PARAMS, "look")
 
 
 HEATMAP_FORMATS = ("table", "heat", "json", "csv")
 
 
 @app.command()
+@with_figure_options
 @with_run_options
 def heatmap(
     text: TextArg = None,
-    output: OutputOpt = None,
     format: Annotated[str | None, _format_opt(HEATMAP_FORMATS)] = None,
     head: HeadOpt = None,
     scale: Annotated[
         str,
         typer.Option("--scale", help="Colour scale: fixed (0 to 1) | head (each head's max)."),
     ] = "fixed",
-    title: TitleOpt = None,
-    annotate: AnnotateOpt = None,
-    cmap: CmapOpt = "viridis",
-    dpi: DpiOpt = None,
-    theme: ThemeOpt = "light",
-    preset: PresetOpt = "screen",
-    lang: LangOpt = "en",
     *,
     opts: RunOptions,
+    look: FigureOptions,
 ) -> None:
     """Per-head attention heatmaps with the mask drawn over them, in the terminal or as a figure.
 
@@ -507,31 +529,22 @@ def heatmap(
 
     Example: attnviz heatmap "The cat sat on the mat" -o cat.png --preset slides
     """
-    shown = _outputs(
-        output, format, HEATMAP_FORMATS, dpi=dpi, theme=theme, preset=preset, cmap=cmap,
-        lang=lang, scale=scale,
-    )  # fmt: skip
-    config = opts.config()
-    selected = select_heads(head, config.heads)
-    trace = opts.run(
-        _read_text(text, opts.file), extra_bytes=_pixels(output, preset, len(selected), dpi)
-    )
-    if output is not None:
+    shown = look.check(format, HEATMAP_FORMATS, scale)
+    selected = select_heads(head, opts.config().heads)
+    trace = opts.run(_read_text(text, opts.file), extra_bytes=look.pixels(len(selected)))
+    if look.output is not None:
         from .render.figures import heatmap_figure
 
-        fig = heatmap_figure(
-            trace, selected, scale=scale, annotate=annotate, cmap=cmap, theme=theme,
-            preset=preset, title=title, lang=lang,
-        )  # fmt: skip
-        _save(fig, output, dpi)
+        look.save(heatmap_figure(trace, selected, scale=scale, **look.style()))
     if shown is not None:
-        _print_weights(trace, selected, shown, cmap, lang)
+        _print_weights(trace, selected, shown, look.cmap, look.lang)
 
 
 COMPARE_FORMATS = ("table", "heat", "json")
 
 
 @app.command()
+@with_figure_options
 @with_run_options
 def compare(
     text: TextArg = None,
@@ -543,18 +556,11 @@ def compare(
             show_default="none",
         ),
     ] = None,
-    output: OutputOpt = None,
     format: Annotated[str | None, _format_opt(COMPARE_FORMATS)] = None,
     head: HeadOpt = None,
-    title: TitleOpt = None,
-    annotate: AnnotateOpt = None,
-    cmap: CmapOpt = "viridis",
-    dpi: DpiOpt = None,
-    theme: ThemeOpt = "light",
-    preset: PresetOpt = "screen",
-    lang: LangOpt = "en",
     *,
     opts: RunOptions,
+    look: FigureOptions,
 ) -> None:
     """Compare run A (--mask, default causal) with run B (--against, default none).
 
@@ -567,31 +573,26 @@ def compare(
     from .stats import compare as compare_runs
     from .trace import config_against
 
-    shown = _outputs(
-        output, format, COMPARE_FORMATS, dpi=dpi, theme=theme, preset=preset, cmap=cmap, lang=lang
-    )
+    shown = look.check(format, COMPARE_FORMATS)
     config_a = opts.config()
     config_b = config_against(config_a, against or ["none"])
     selected = select_heads(head, config_a.heads)
     text_in = _read_text(text, opts.file)
-    pixels = _pixels(output, preset, 3 * len(selected) + 3, dpi)
+    pixels = look.pixels(3 * len(selected) + 3)
     cmp = compare_runs(opts.run(text_in, config_a, pixels), opts.run(text_in, config_b, pixels))
-    if output is not None:
+    if look.output is not None:
         from .render.figures import compare_figure
 
-        fig = compare_figure(
-            cmp, selected, annotate=annotate, cmap=cmap, theme=theme, preset=preset,
-            title=title, lang=lang,
-        )  # fmt: skip
-        _save(fig, output, dpi)
+        look.save(compare_figure(cmp, selected, **look.style()))
     if shown is not None:
-        _print_comparison(cmp, selected, shown, cmap, lang)
+        _print_comparison(cmp, selected, shown, look.cmap, look.lang)
 
 
 STEPS_FORMATS = ("table", "json")
 
 
 @app.command()
+@with_figure_options
 @with_run_options
 def steps(
     text: TextArg = None,
@@ -606,17 +607,10 @@ def steps(
         int, typer.Option("--columns", help="Columns shown of wide matrices (Q, K, V, outputs).")
     ] = 8,
     precision: Annotated[int, typer.Option("--precision", help="Decimals in the tables.")] = 2,
-    output: OutputOpt = None,
     format: Annotated[str | None, _format_opt(STEPS_FORMATS)] = None,
-    title: TitleOpt = None,
-    annotate: AnnotateOpt = None,
-    cmap: CmapOpt = "viridis",
-    dpi: DpiOpt = None,
-    theme: ThemeOpt = "light",
-    preset: PresetOpt = "screen",
-    lang: LangOpt = "en",
     *,
     opts: RunOptions,
+    look: FigureOptions,
 ) -> None:
     """The computation of one head, step by step, with the names of the paper.
 
@@ -628,24 +622,18 @@ def steps(
     """
     from .render.stages import head_stages, json_values, worked_row
 
-    shown = _outputs(
-        output, format, STEPS_FORMATS, dpi=dpi, theme=theme, preset=preset, cmap=cmap, lang=lang
-    )
+    shown = look.check(format, STEPS_FORMATS)
     if columns < 1 or not 0 <= precision <= 12:
         raise ConfigError("--columns must be at least 1 and --precision between 0 and 12")
-    config = opts.config()
-    select_heads([head], config.heads)
-    trace = opts.run(_read_text(text, opts.file), extra_bytes=_pixels(output, preset, 10, dpi))
+    select_heads([head], opts.config().heads)
+    trace = opts.run(_read_text(text, opts.file), extra_bytes=look.pixels(10))
+    lang = look.lang
     stages = head_stages(trace, head, lang)
     row = worked_row(trace, head, query) if query is not None else None
-    if output is not None:
+    if look.output is not None:
         from .render.figures import steps_figure
 
-        fig = steps_figure(
-            trace, head, annotate=annotate, cmap=cmap, theme=theme, preset=preset, title=title,
-            lang=lang,
-        )  # fmt: skip
-        _save(fig, output, dpi)
+        look.save(steps_figure(trace, head, **look.style()))
     if shown == "json":
         data: dict[str, Any] = {
             "tokens": trace.texts,
@@ -665,23 +653,19 @@ def steps(
         if row is not None:
             data["query"] = {
                 "index": row.query,
-                **{
-                    k: getattr(row, k).tolist()
-                    for k in ("scores", "scaled", "allowed", "exp", "weights")
-                },
+                **{k: getattr(row, k).tolist() for k in ("scores", "scaled", "allowed", "exp", "weights")},
                 "head_output": row.output.tolist(),
-            }
+            }  # fmt: skip
         sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
     elif shown == "table":
         from .render import terminal
 
         console = _console()
         for st in stages:
-            console.print(
-                terminal.stage_table(
-                    st, trace.texts, precision=precision, columns=columns, cmap=cmap, lang=lang
-                )
+            table = terminal.stage_table(
+                st, trace.texts, precision=precision, columns=columns, cmap=look.cmap, lang=lang
             )
+            console.print(table)
             console.print()
         if row is not None:
             console.print(

@@ -95,18 +95,7 @@ def test_worked_row_in_the_terminal():
 
 def test_json_has_every_stage_with_null_for_minus_infinity():
     data = json.loads(steps("--format", "json", "--query", "2").stdout)
-    assert [st["number"] for st in data["stages"]] == [
-        "1",
-        "1",
-        "1",
-        "2",
-        "3",
-        "4",
-        "5",
-        "6",
-        "7",
-        "7",
-    ]
+    assert [st["number"] for st in data["stages"]] == list("1112345677")
     masked = data["stages"][5]
     assert masked["shape"] == [6, 6] and masked["values"][0][1] is None
     assert data["query"]["index"] == 2 and sum(data["query"]["weights"]) == pytest.approx(1)
@@ -115,18 +104,7 @@ def test_json_has_every_stage_with_null_for_minus_infinity():
 def test_steps_figure_has_a_numbered_panel_per_stage(trace):
     fig = steps_figure(trace, 3)
     titled = [ax for ax in fig.axes if ax.get_title()]
-    assert [ax.get_title().split(".")[0] for ax in titled] == [
-        "1",
-        "1",
-        "1",
-        "2",
-        "3",
-        "4",
-        "5",
-        "6",
-        "7",
-        "7",
-    ]
+    assert [ax.get_title().split(".")[0] for ax in titled] == list("1112345677")
     assert "head 3" in fig.get_suptitle()
 
 

@@ -171,6 +171,17 @@ def hidden_patch(theme: str, label: str) -> Any:
     )
 
 
+def add_hidden_legend(fig: Figure, theme: str, label: str, font: float, loc: str) -> None:
+    """The legend entry that says what the grey hatched cells are."""
+    handles = [hidden_patch(theme, label)]
+    fig.legend(handles=handles, loc=loc, frameon=False, fontsize=font * 0.85)  # type: ignore[call-overload]
+
+
+def add_title(fig: Figure, heading: str, width: float, font: float) -> None:
+    """The figure's title line, wrapped to the figure's width (``width`` in inches)."""
+    fig.suptitle(wrap(heading, width * 72 / (0.6 * font * 1.1)), fontsize=font * 1.1)
+
+
 def grid(n: int, max_cols: int) -> tuple[int, int]:
     cols = min(n, max_cols)
     return math.ceil(n / cols), cols

@@ -14,11 +14,12 @@ from ..labels import config_line, mask_text, strings
 from .base import (
     PRESETS,
     Panel,
+    add_hidden_legend,
+    add_title,
     annotation_size,
     check_figure_options,
     colorbar,
     draw_panel,
-    hidden_patch,
     layout,
     theme_rc,
     tick_labels,
@@ -154,13 +155,8 @@ def compare_figure(
         _draw_output_difference(bars, cmp.output_difference, texts, p.font, width * 72)
         bars.set_title(s["output_difference"], fontsize=p.font)
         if any(panel.hidden.any() for panel in panels):  # in the right margin, clear of titles
-            fig.legend(
-                handles=[hidden_patch(theme, s["hidden"])],
-                loc="outside right upper",
-                frameon=False,
-                fontsize=p.font * 0.85,
-            )
-        fig.suptitle(wrap(heading, width * 72 / (0.6 * p.font * 1.1)), fontsize=p.font * 1.1)
+            add_hidden_legend(fig, theme, s["hidden"], p.font, "outside right upper")
+        add_title(fig, heading, width, p.font)
         fig.supxlabel(
             wrap(summary_line(cmp, chosen, lang), width * 72 / (0.6 * p.font)), fontsize=p.font
         )

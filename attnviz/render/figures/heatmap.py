@@ -13,15 +13,15 @@ from ..labels import config_line, strings
 from .base import (
     PRESETS,
     Panel,
+    add_hidden_legend,
+    add_title,
     annotation_size,
     check_figure_options,
     colorbar,
     draw_panel,
     grid,
-    hidden_patch,
     layout,
     theme_rc,
-    wrap,
 )
 
 if TYPE_CHECKING:
@@ -106,11 +106,6 @@ def heatmap_figure(
             )
         colorbar(fig, axes, cmap, 0, 1, s["weight_head_max"] if scale == "head" else s["weight"])
         if any(panel.hidden.any() for panel in panels):
-            fig.legend(
-                handles=[hidden_patch(theme, s["hidden"])],
-                loc="outside lower right",
-                frameon=False,
-                fontsize=p.font * 0.85,
-            )
-        fig.suptitle(wrap(heading, width * 72 / (0.6 * p.font * 1.1)), fontsize=p.font * 1.1)
+            add_hidden_legend(fig, theme, s["hidden"], p.font, "outside lower right")
+        add_title(fig, heading, width, p.font)
     return fig

@@ -14,16 +14,16 @@ from ..stages import Stage, head_stages
 from .base import (
     PRESETS,
     Panel,
+    add_hidden_legend,
+    add_title,
     annotation_size,
     check_figure_options,
     colorbar,
     draw_panel,
     grid,
-    hidden_patch,
     layout,
     theme_rc,
     tick_labels,
-    wrap,
 )
 from .compare import DIVERGING_CMAP
 
@@ -152,11 +152,6 @@ def steps_figure(
                 ax.set_yticks(ax.get_yticks(), [])
         for ax in list(axes.flat)[len(stages) :]:
             ax.set_axis_off()
-        fig.legend(
-            handles=[hidden_patch(theme, s["hidden"] + " (−∞)")],
-            loc="outside lower right",
-            frameon=False,
-            fontsize=p.font * 0.85,
-        )
-        fig.suptitle(wrap(heading, width * 72 / (0.6 * p.font * 1.1)), fontsize=p.font * 1.1)
+        add_hidden_legend(fig, theme, s["hidden"] + " (−∞)", p.font, "outside lower right")
+        add_title(fig, heading, width, p.font)
     return fig
