@@ -6,6 +6,9 @@ The leading head axis is optional everywhere: (T, Dh) works as one head.
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -54,6 +57,10 @@ def scaled_dot_product_attention(
     allowed: (Tq, Tk) bool, True where query i may attend to key j; None allows all.
     Returns (weights (..., Tq, Tk), outputs (..., Tq, Dh)). Weights of hidden keys are
     exactly 0, and a query with no allowed key gets all-zero weights and a zero output.
+
+    Large inputs go through a blocked kernel (``_blocked``): the same numbers, computed a
+    block of queries at a time so that the temporaries stay in cache, only over the span of
+    keys the mask allows each block, on every core.
     """
     if q.ndim not in (2, 3) or q.shape[-1] != k.shape[-1] or k.shape[:-1] != v.shape[:-1]:
         raise ValueError(f"q, k, v shapes do not fit: {q.shape}, {k.shape}, {v.shape}")
@@ -61,8 +68,120 @@ def scaled_dot_product_attention(
         raise ValueError(
             f"allowed has shape {allowed.shape}, expected {(q.shape[-2], k.shape[-2])}"
         )
+    if q.ndim == 2:
+        weights, outputs = scaled_dot_product_attention(
+            q[None], k[None], v[None], allowed, scaled=scaled
+        )
+        return weights[0], outputs[0]
+    if q.shape[0] * q.shape[1] * k.shape[1] >= _BLOCKED_FROM:
+        return _blocked(q, k, v, allowed, scaled)
     s = scores(q, k)  # (H,T,Dh) @ (H,Dh,T) -> (H,T,T)
     if scaled:
         s = scale(s, q.shape[-1])
     weights = softmax(apply_mask(s, allowed))  # (H,T,T)
     return weights, weights @ v  # (H,T,T) @ (H,T,Dh) -> (H,T,Dh)
+
+
+_BLOCKED_FROM = 1 << 20  # H·Tq·Tk from which the blocked kernel pays for its set-up
+_BLOCK_BYTES = 1 << 20  # one block of scores: about the 1 MiB L2 cache of a core
+
+
+@dataclass(frozen=True)
+class _Block:
+    """Queries i0..i1-1 and the keys j0..j1-1 that any of them may see; ``hidden`` marks
+    the cells of that (i1-i0, j1-j0) rectangle the mask hides (None: it hides none)."""
+
+    i0: int
+    i1: int
+    j0: int
+    j1: int
+    hidden: np.ndarray | None
+
+
+def _blocks(allowed: np.ndarray | None, Tq: int, Tk: int, rows: int) -> list[_Block]:
+    blocks = []
+    for i0 in range(0, Tq, rows):
+        i1 = min(i0 + rows, Tq)
+        if allowed is None:
+            blocks.append(_Block(i0, i1, 0, Tk, None))
+            continue
+        seen = np.flatnonzero(allowed[i0:i1].any(axis=0))
+        if seen.size == 0:
+            continue  # no query of the block sees a key: its weights and outputs stay 0
+        j0, j1 = int(seen[0]), int(seen[-1]) + 1
+        sub = allowed[i0:i1, j0:j1]
+        blocks.append(_Block(i0, i1, j0, j1, None if sub.all() else ~sub))
+    return blocks
+
+
+def _attend_block(
+    q: np.ndarray,  # (Tq, Dh)
+    kt: np.ndarray,  # (Dh, Tk)
+    v: np.ndarray,  # (Tk, Dh)
+    w: np.ndarray,  # (Tq, Tk) out: zeros outside the blocks' spans
+    out: np.ndarray,  # (Tq, Dh) out
+    b: _Block,
+    factor: np.floating | None,  # 1/√d_k, or None when unscaled
+    scratch: np.ndarray,  # flat, at least rows x Tk
+) -> None:
+    """One block of one head, in place: scores, mask, softmax into ``w``, then ``w``·V."""
+    rows, span = b.i1 - b.i0, b.j1 - b.j0
+    s = scratch[: rows * span].reshape(rows, span)
+    np.matmul(q[b.i0 : b.i1], kt[:, b.j0 : b.j1], out=s)  # (B,Dh) @ (Dh,S) -> (B,S)
+    if factor is not None:
+        s *= factor  # scores scaled as the straightforward version scales them, to the bit
+    if b.hidden is not None:
+        np.copyto(s, -np.inf, where=b.hidden)
+    top = s.max(axis=1, keepdims=True)  # (B,1)
+    if b.hidden is not None:
+        top[np.isneginf(top)] = 0  # a row with no allowed key: exp(−∞) = 0 everywhere
+    s -= top
+    np.exp(s, out=s)
+    total = s.sum(axis=1, keepdims=True)  # (B,1)
+    total[total == 0] = 1
+    ws = w[b.i0 : b.i1, b.j0 : b.j1]
+    np.multiply(s, 1 / total, out=ws)  # one division a row, then multiplications
+    np.matmul(ws, v[b.j0 : b.j1], out=out[b.i0 : b.i1])  # (B,S) @ (S,Dh) -> (B,Dh)
+
+
+def _blocked(
+    q: np.ndarray, k: np.ndarray, v: np.ndarray, allowed: np.ndarray | None, scaled: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """The blocked kernel over (H, T, Dh) inputs; see scaled_dot_product_attention."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+    H, Tq, Dh = q.shape
+    Tk = k.shape[1]
+    dtype = np.result_type(q, k, v)
+    factor = dtype.type(1.0 / np.sqrt(Dh)) if scaled else None
+    rows = max(16, min(256, _BLOCK_BYTES // (Tk * dtype.itemsize)))
+    blocks = _blocks(allowed, Tq, Tk, rows)
+    # zeros come from the allocator untouched: cells outside every span cost nothing
+    weights = np.zeros((H, Tq, Tk), dtype=dtype)
+    outputs = np.zeros((H, Tq, Dh), dtype=dtype)
+    kt = k.swapaxes(-2, -1)
+    threads = max(1, min(len(os.sched_getaffinity(0)), H * len(blocks)))
+    # task t takes every threads-th block of every head: a causal mask's cheap early
+    # blocks and dear late ones are shared out evenly
+    tasks = (
+        [(t, h) for h in range(H) for t in range(threads)]
+        if H < threads
+        else [(None, h) for h in range(H)]
+    )
+
+    def work(task: tuple[int | None, int]) -> None:
+        t, h = task
+        scratch = np.empty(rows * Tk, dtype=dtype)
+        for b in blocks if t is None else blocks[t::threads]:
+            _attend_block(q[h], kt[h], v[h], weights[h], outputs[h], b, factor, scratch)
+
+    with threadpool_limits(limits=1, user_api="blas"):  # our threads, not BLAS's, use the cores
+        if threads == 1:
+            for task in tasks:
+                work(task)
+        else:
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(work, tasks))
+    return weights, outputs

@@ -712,6 +712,7 @@ def _print_comparison(cmp: Any, heads: list[int], fmt: str, cmap: str, lang: str
         elif fmt == "table" and all(terminal.fits(console, v[0]) for v in views):
             for table, caption, label in views:
                 console.print(Text(label, "bold"), table, caption)
+                console.print()
         else:
             color = console.color_system is not None and not console.no_color
             for trace, label in ((cmp.a, label_a), (cmp.b, label_b)):

@@ -106,3 +106,55 @@ def test_rows_sum_to_one_and_hidden_weights_are_exactly_zero(q, data):
 def test_softmax_of_a_row_of_minus_infinity_is_zero():
     row = np.array([[-np.inf, -np.inf], [0.0, -np.inf]])
     assert softmax(row).tolist() == [[0.0, 0.0], [1.0, 0.0]]
+
+
+def straightforward(q, k, v, allowed, scaled=True):
+    """The textbook NumPy version the blocked kernel must equal."""
+    s = q @ k.swapaxes(-2, -1)
+    if scaled:
+        s = s * s.dtype.type(1 / np.sqrt(q.shape[-1]))
+    s = np.where(allowed, s, -np.inf)
+    top = s.max(-1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0)
+    e = np.exp(s - top)
+    total = e.sum(-1, keepdims=True)
+    w = np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+    return w, w @ v
+
+
+BIG_MASKS = {
+    **MASKS,
+    "window=64": lambda T: window(T, 64),
+    "prefix=300": lambda T: prefix(T, 300),
+    "padding": lambda T: np.outer(np.arange(T) < T - 100, np.arange(T) < T - 100),
+    "random": lambda T: np.random.default_rng(5).random((T, T)) < 0.3,
+    "none hidden": lambda T: np.zeros((T, T), dtype=bool),
+}
+
+
+@pytest.mark.parametrize("mask", list(BIG_MASKS))
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-6)])
+def test_blocked_kernel_equals_the_straightforward_version(mask, dtype, tol):
+    from attnviz import attention
+
+    rng = np.random.default_rng(3)  # unit variance, as the benchmark's inputs
+    q, k, v = (rng.standard_normal((2, 777, 16)).astype(dtype) for _ in range(3))
+    assert 2 * 777 * 777 >= attention._BLOCKED_FROM  # this size takes the blocked path
+    allowed = BIG_MASKS[mask](777)
+    for scaled in (True, False):
+        w, o = scaled_dot_product_attention(q, k, v, allowed, scaled=scaled)
+        ref_w, ref_o = straightforward(q, k, v, allowed, scaled)
+        assert w.dtype == o.dtype == dtype
+        np.testing.assert_allclose(w, ref_w, rtol=tol, atol=tol)
+        np.testing.assert_allclose(o, ref_o, rtol=tol, atol=tol * 10)
+        assert (w[:, ~allowed] == 0).all()
+        empty = ~allowed.any(axis=1)
+        assert (w[:, empty] == 0).all() and (o[:, empty] == 0).all()
+
+
+def test_blocked_kernel_with_one_head_splits_the_blocks():
+    q, k, v = random_qkv(1, 1100, 8, seed=4)
+    w, o = scaled_dot_product_attention(q[0], k[0], v[0], causal(1100))
+    ref_w, ref_o = straightforward(q[0], k[0], v[0], causal(1100))
+    np.testing.assert_allclose(w, ref_w, atol=1e-12)
+    np.testing.assert_allclose(o, ref_o, atol=1e-11)
