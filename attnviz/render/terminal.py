@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import numpy as np
+from rich.cells import cell_len
 from rich.console import Console, ConsoleRenderable, Group
 from rich.measure import Measurement
 from rich.style import Style
@@ -55,33 +56,41 @@ def caption(trace: Trace, h: int, lang: str = "en") -> Text:
     )
 
 
-def weight_table(trace: Trace, h: int, *, cmap: str, lang: str = "en") -> Table:
-    """One head as a table: query tokens down, key tokens across, each weight on its colour."""
+def weight_table(trace: Trace, h: int, *, cmap: str, lang: str = "en") -> Text:
+    """One head as a table: query tokens down, key tokens across, each weight on its colour.
+
+    Laid out here, column by column, as one Text: a Rich Table measures every cell twice,
+    which for T² cells costs more than the whole computation.
+    """
     s = strings(lang)
     lut = colors.lut(cmap)
-    table = Table(
-        box=None,
-        pad_edge=False,
-        padding=0,  # coloured cells touch, as in the figure
-        header_style="bold",
-    )
-    table.add_column(Text(f"{s['query']} \\ {s['key']} ", style="dim"), no_wrap=True)
-    for t in trace.tokens:
-        table.add_column(Text(" " + shorten(t.text, 6) + " "), justify="right", no_wrap=True)
+    corner = f"{s['query']} \\ {s['key']} "
+    rows = [shorten(t.text, 12) for t in trace.tokens]
+    left = max(cell_len(corner), *(cell_len(r) + 1 for r in rows))
+    heads = [shorten(t.text, 6) for t in trace.tokens]
+    widths = [max(6, cell_len(x) + 2) for x in heads]  # " 0.50 " or " token "
+    text = Text(no_wrap=True, overflow="ignore")
+    text.append(corner + " " * (left - cell_len(corner)), style="dim")
+    for head, width in zip(heads, widths, strict=True):
+        text.append(" " * (width - 1 - cell_len(head)) + head + " ", style="bold")
     w = trace.weights[h]
-    for i, t in enumerate(trace.tokens):
-        cells = [Text(shorten(t.text, 12), style="bold")]
-        for j in range(len(trace.tokens)):
+    for i, row in enumerate(rows):
+        text.append("\n")
+        text.append(row, style="bold")
+        text.append(" " * (left - cell_len(row)))
+        for j, width in enumerate(widths):
+            pad = " " * (width - 6)
             if trace.allowed[i, j]:
-                cells.append(Text(f" {w[i, j]:.2f} ", style=_cell_style(lut, float(w[i, j]))))
+                text.append(f"{pad} {w[i, j]:.2f} ", style=_cell_style(lut, float(w[i, j])))
             else:
-                cells.append(Text(f"{HIDDEN_CELL}  ", style="dim"))
-        table.add_row(*cells)
-    return table
+                text.append(f"{pad}   {HIDDEN_CELL}  ", style="dim")
+    return text
 
 
 def fits(console: Console, renderable: ConsoleRenderable) -> bool:
     """Whether ``renderable`` fits the console's width without squeezing."""
+    if isinstance(renderable, Text):
+        return max(cell_len(line) for line in renderable.plain.split("\n")) <= console.width
     natural = console.options.update_width(1_000_000)  # measure without squeezing
     return Measurement.get(console, natural, renderable).maximum <= console.width
 

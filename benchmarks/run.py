@@ -1,0 +1,228 @@
+"""attnviz's benchmark suite: start-up, terminal, figure, kernel, long text.
+
+Usage: python benchmarks/run.py [--json] [--quick]
+
+Every comparison is a ratio measured in this run (the machine is shared and noisy: absolute
+times drift, ratios hold better). Times are medians over repeated runs, with min-max.
+Benchmarks measure; tests assert: nothing here fails because the machine is slow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+PY = sys.executable
+SENTENCE = "The quick brown fox jumps over the lazy dog"  # 9 tokens
+ATTNVIZ = [PY, "-m", "attnviz"]
+CLI = [str(Path(PY).with_name("attnviz"))] if Path(PY).with_name("attnviz").exists() else ATTNVIZ
+
+
+def timed(command: list[str], repeat: int) -> list[float]:
+    """Wall times of a command run ``repeat`` times (after one warm-up run)."""
+    subprocess.run(command, check=True, capture_output=True)
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def timed_call(fn, repeat: int) -> list[float]:
+    fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def summary(times: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(times), "min": min(times), "max": max(times)}
+
+
+def naive_numpy(q, k, v, allowed):
+    """The straightforward NumPy version: every T x T pass a full array."""
+    s = q @ k.swapaxes(-2, -1) * q.dtype.type(1 / np.sqrt(q.shape[-1]))
+    s = np.where(allowed, s, -np.inf)
+    s = s - s.max(-1, keepdims=True)
+    e = np.exp(s)
+    w = e / e.sum(-1, keepdims=True)
+    return w, w @ v
+
+
+def torch_explicit(torch, q, k, v, allowed):
+    """PyTorch on the CPU computing the same explicit weights."""
+    s = (q @ k.transpose(-2, -1)) * (1 / q.shape[-1] ** 0.5)
+    s = s.masked_fill(~allowed, float("-inf"))
+    w = torch.softmax(s, dim=-1)
+    return w, w @ v
+
+
+def peak_extra_bytes(fn) -> int:
+    """The most memory a call holds above what was held before it (NumPy reports to tracemalloc)."""
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    tracemalloc.reset_peak()
+    result = fn()
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    del result
+    return peak
+
+
+def rows_startup(repeat: int) -> list[dict]:
+    floor = summary(timed([PY, "-c", "import numpy, typer, rich.table"], repeat))
+    help_ = summary(timed([*CLI, "--help"], repeat))
+    table = summary(timed([*CLI, "heatmap", SENTENCE, "--format", "table"], repeat))
+    return [
+        {"case": "import floor: numpy, typer, rich.table", **floor},
+        {"case": "attnviz --help", **help_, "ratio": help_["median"] / floor["median"],
+         "against": "import floor", "target": 1.5},
+        {"case": "attnviz heatmap (9 tokens) --format table", **table,
+         "ratio": table["median"] / floor["median"], "against": "import floor", "target": 2.0},
+    ]  # fmt: skip
+
+
+def rows_figure(repeat: int, out: Path) -> list[dict]:
+    ref = summary(timed([PY, str(HERE / "reference_pyplot.py"), str(out / "ref.png")], repeat))
+    ours = summary(timed([*CLI, "heatmap", SENTENCE, "-o", str(out / "ours.png")], repeat))
+    return [
+        {"case": "reference_pyplot.py (plt.subplots 2x4, tight_layout)", **ref},
+        {"case": "attnviz heatmap (9 tokens) -o out.png", **ours,
+         "ratio": ours["median"] / ref["median"], "against": "reference_pyplot.py", "target": 0.75},
+    ]  # fmt: skip
+
+
+def rows_kernel(sizes: list[int], repeat: int) -> list[dict]:
+    from attnviz import scaled_dot_product_attention
+    from attnviz.masks import causal
+
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    rows = []
+    for T in sizes:
+        for dtype in (np.float32, np.float64):
+            rng = np.random.default_rng(0)
+            q, k, v = (rng.standard_normal((8, T, 64)).astype(dtype) for _ in range(3))
+            for mask, allowed in (("causal", causal(T)), ("none", np.ones((T, T), dtype=bool))):
+                n = repeat if T <= 2048 else max(2, repeat // 2)
+                ours = summary(timed_call(lambda: scaled_dot_product_attention(q, k, v, allowed), n))
+                naive = summary(timed_call(lambda: naive_numpy(q, k, v, allowed), n))
+                w, o = scaled_dot_product_attention(q, k, v, allowed)
+                wn, on = naive_numpy(q, k, v, allowed)
+                tol = 1e-6 if dtype == np.float32 else 1e-12
+                same = bool(np.allclose(w, wn, rtol=tol, atol=tol) and np.allclose(o, on, rtol=tol, atol=tol * 10))
+                extra = peak_extra_bytes(lambda: scaled_dot_product_attention(q, k, v, allowed))
+                name = f"kernel T={T} {np.dtype(dtype).name} {mask}"
+                targets = {("causal", "float32"): (0.35, 0.45), ("none", "float32"): (0.5, 0.65)}
+                t_naive, t_torch = targets.get((mask, np.dtype(dtype).name), (None, None)) if T == 2048 else (None, None)
+                rows.append({"case": name, **ours, "ratio": ours["median"] / naive["median"],
+                             "against": "straightforward NumPy", "target": t_naive,
+                             "equal": same, "memory": extra / w.nbytes})  # fmt: skip
+                if torch is not None:
+                    tq, tk, tv, ta = (torch.from_numpy(a) for a in (q, k, v, allowed))
+                    tt = summary(timed_call(lambda: torch_explicit(torch, tq, tk, tv, ta), n))
+                    rows.append({"case": name, **ours, "ratio": ours["median"] / tt["median"],
+                                 "against": "PyTorch explicit (CPU)", "target": t_torch})  # fmt: skip
+                del w, o, wn, on
+    return rows
+
+
+def rows_long_text(out: Path) -> list[dict]:
+    """A 4,096-token text to PNG: wall time and the peak RSS of the process."""
+    words = [f"w{i % 997}" for i in range(4096)]
+    text = out / "long.txt"
+    text.write_text(" ".join(words), encoding="utf-8")
+    command = [*CLI, "heatmap", "--file", str(text), "--dtype", "float32", "--max-tokens", "4096",
+               "-o", str(out / "long.png")]  # fmt: skip
+    probe = (
+        "import resource, subprocess, sys, time; t = time.perf_counter(); "
+        "subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    done = subprocess.run([PY, "-c", probe, *command], check=True, capture_output=True, text=True)
+    wall, rss_kib = done.stdout.split()
+    return [
+        {"case": "long text: 4,096 tokens, 8 heads, float32, to PNG", "median": float(wall),
+         "min": float(wall), "max": float(wall), "target_s": 8.0,
+         "rss_gb": int(rss_kib) * 1024 / 1e9, "target_rss_gb": 1.5},
+    ]  # fmt: skip
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}, NumPy {np.__version__}"
+
+
+def show(rows: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"attnviz benchmarks — {machine()}", title_justify="left")
+    for col in ("case", "median s", "min–max s", "ratio", "against", "target", "notes"):
+        table.add_column(col, justify="left" if col in ("case", "against", "notes") else "right")
+    for r in rows:
+        notes = []
+        if "equal" in r:
+            notes.append("equal" if r["equal"] else "NOT EQUAL")
+        if "memory" in r:
+            notes.append(f"peak extra {r['memory']:.2f}x weights (target ≤ 1.2)")
+        if "rss_gb" in r:
+            notes.append(f"peak RSS {r['rss_gb']:.2f} GB (target ≤ {r['target_rss_gb']})")
+        target = r.get("target") or r.get("target_s")
+        ratio = r.get("ratio")
+        met = "" if target is None else ("✓ " if (ratio if ratio is not None else r["median"]) <= target else "✗ ")
+        table.add_row(
+            r["case"], f"{r['median']:.3f}", f"{r['min']:.3f}–{r['max']:.3f}",
+            "" if ratio is None else f"{ratio:.2f}", r.get("against", ""),
+            "" if target is None else f"{met}≤ {target}" + ("" if ratio is not None else " s"),
+            "; ".join(notes),
+        )  # fmt: skip
+    Console(width=200).print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--quick", action="store_true", help="fewer runs and sizes (a smoke test)")
+    args = parser.parse_args()
+    repeat = 3 if args.quick else 7
+    sizes = [128, 512] if args.quick else [128, 512, 2048, 4096]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        rows = rows_startup(repeat) + rows_figure(repeat, out) + rows_kernel(sizes, repeat // 2 + 1)
+        if not args.quick:
+            rows += rows_long_text(out)
+    if args.json:
+        print(json.dumps({"machine": machine(), "rows": rows}, indent=1))
+    else:
+        show(rows)
+
+
+if __name__ == "__main__":
+    main()
