@@ -4,18 +4,43 @@
 >>> trace = attnviz.attend("The cat sat on the mat", heads=2, d_model=16)
 >>> trace.weights.shape              # (heads, tokens, tokens)
 (2, 6, 6)
+
+Names are imported when first used (PEP 562), so that ``import attnviz`` and the command
+line's start-up pay only for what they touch.
 """
 
-from .attention import scaled_dot_product_attention, softmax
-from .errors import AttnvizError, ConfigError, RunError
-from .export import load, save, save_json, save_npz
-from .masks import build_mask, parse_masks
-from .render.figures import compare_figure, heatmap_figure, save_figure, steps_figure
-from .stats import Comparison, compare
-from .tokens import Token, tokenize
-from .trace import AttentionConfig, Trace, attend, run
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+_WHERE = {
+    "scaled_dot_product_attention": "attention",
+    "softmax": "attention",
+    "AttnvizError": "errors",
+    "ConfigError": "errors",
+    "RunError": "errors",
+    "load": "export",
+    "save": "export",
+    "save_json": "export",
+    "save_npz": "export",
+    "build_mask": "masks",
+    "parse_masks": "masks",
+    "compare_figure": "render.figures",
+    "heatmap_figure": "render.figures",
+    "save_figure": "render.figures",
+    "steps_figure": "render.figures",
+    "Comparison": "stats",
+    "compare": "stats",
+    "Token": "tokens",
+    "tokenize": "tokens",
+    "AttentionConfig": "trace",
+    "Trace": "trace",
+    "attend": "trace",
+    "run": "trace",
+}
 
 __all__ = [
     "AttentionConfig",
@@ -43,3 +68,25 @@ __all__ = [
     "steps_figure",
     "tokenize",
 ]
+
+if TYPE_CHECKING:
+    from .attention import scaled_dot_product_attention, softmax
+    from .errors import AttnvizError, ConfigError, RunError
+    from .export import load, save, save_json, save_npz
+    from .masks import build_mask, parse_masks
+    from .render.figures import compare_figure, heatmap_figure, save_figure, steps_figure
+    from .stats import Comparison, compare
+    from .tokens import Token, tokenize
+    from .trace import AttentionConfig, Trace, attend, run
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'attnviz' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value  # the next lookup is an ordinary one
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])

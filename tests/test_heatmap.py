@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import matplotlib.colors
 import numpy as np
 import pytest
 from matplotlib.collections import LineCollection, PatchCollection
@@ -19,6 +20,7 @@ from attnviz.render.figures import (
     prepare_heatmap,
     tick_labels,
 )
+from attnviz.render.figures.base import cell_numbers
 from attnviz.trace import select_heads
 
 SENTENCE = "The cat sat on the mat"
@@ -155,7 +157,7 @@ def test_figure_grid_titles_labels_and_colour_bar():
 def test_hatch_covers_exactly_the_hidden_cells():
     trace = attend(SENTENCE, heads=2, d_model=8, mask=["causal", "window=3"])
     for ax in panels_of(heatmap_figure(trace)):
-        (hatches,) = [c for c in ax.collections if isinstance(c, PatchCollection)]
+        (hatches,) = [c for c in ax.collections if isinstance(c, PatchCollection)]  # fmt: skip
         assert hatches.get_hatch() == "///"
         covered = np.zeros((6, 6), dtype=bool)
         for path in hatches.get_paths():
@@ -169,27 +171,36 @@ def test_hatch_covers_exactly_the_hidden_cells():
 
 
 def test_no_mask_no_hatch():
-    fig = heatmap_figure(attend(SENTENCE, heads=1, d_model=4, mask="none"))
+    fig = heatmap_figure(attend(SENTENCE, heads=1, d_model=4, mask="none"), annotate=False)
     assert not panels_of(fig)[0].collections
+
+
+def numbers_of(ax):
+    found = [c for c in ax.collections if c.get_gid() == "cell-numbers"]
+    return found[0] if found else None
 
 
 def test_annotations_are_the_allowed_weights_in_contrasting_ink():
     trace = attend(SENTENCE, heads=2, d_model=8)
     ax = panels_of(heatmap_figure(trace, [1]))[0]
-    texts = {(t.get_position()): t for t in ax.texts}
-    assert len(texts) == int(trace.allowed.sum())
-    for (j, i), t in texts.items():
-        w = trace.weights[1, i, j]
-        assert t.get_text() == cell_text(w)
-        assert t.get_color() == colors.ink(colors.rgb(colors.lut(), w))
+    numbers = numbers_of(ax)
+    offsets = [tuple(xy) for xy in numbers.get_offsets()]
+    assert sorted(offsets) == sorted((j, i) for i, j in np.argwhere(trace.allowed))
+    (panel,) = prepare_heatmap(trace, [1], "fixed")
+    cells = cell_numbers(panel, colors.lut())
+    assert [c[2] for c in cells] == [cell_text(trace.weights[1, i, j]) for i, j, _, _ in cells]
+    inks = [matplotlib.colors.to_hex(c) for c in numbers.get_facecolors()]
+    for (i, j, _, ink), shown in zip(cells, inks, strict=True):
+        assert shown == ink == colors.ink(colors.rgb(colors.lut(), trace.weights[1, i, j]))
 
 
 def test_annotation_defaults_to_short_texts_only():
     long = attend(" ".join(f"w{i}" for i in range(13)), heads=1, d_model=4)
-    assert not panels_of(heatmap_figure(long))[0].texts
-    assert panels_of(heatmap_figure(long, annotate=True))[0].texts
-    short = attend(SENTENCE, heads=1, d_model=4)
-    assert not panels_of(heatmap_figure(short, annotate=False))[0].texts
+    assert numbers_of(panels_of(heatmap_figure(long))[0]) is None
+    assert numbers_of(panels_of(heatmap_figure(long, annotate=True))[0]) is not None
+    short = attend(SENTENCE, heads=4, d_model=8)
+    assert numbers_of(panels_of(heatmap_figure(short, annotate=False))[0]) is None
+    assert numbers_of(panels_of(heatmap_figure(short, preset="paper"))[0]) is None  # too small
 
 
 def test_options_change_the_figure():

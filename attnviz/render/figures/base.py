@@ -9,6 +9,7 @@ Shapes: T tokens (Tq query rows, Tk key columns), H heads.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import re
@@ -150,6 +151,11 @@ def theme_rc(theme: str, font: float) -> dict[Any, Any]:
     }
 
 
+def auto_annotate(font: float, axis_points: float, T: int) -> bool:
+    """The default of ``annotate``: numbers only where they are few and large enough to read."""
+    return T <= 12 and annotation_size(font, axis_points, T) >= 5
+
+
 def annotation_size(font: float, axis_points: float, T: int, chars: int = 3) -> float:
     """Font size of ``chars``-character numbers in cells: three quarters of a cell's width
     (a character is about 0.6 em; the panel estimate gets a 10% margin), at most 0.8 x font."""
@@ -209,6 +215,92 @@ def layout(p: Preset, rows: float, cols: int, texts: Sequence[str]) -> tuple[flo
     return width, height, panel
 
 
+def text_width(texts: Sequence[str], font: float) -> float:
+    """The width in inches of the widest of ``texts`` at ``font`` points, measured with the
+    font itself (no drawing, no layout engine)."""
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.font_manager import FontProperties
+
+    renderer = RendererAgg(1, 1, 72)  # type: ignore[no-untyped-call]  # 72 dpi: pixels are points
+    prop = FontProperties(size=font)
+    measure = renderer.get_text_width_height_descent
+    with warnings.catch_warnings():  # a glyph the font lacks is reported once, when saving
+        warnings.filterwarnings("ignore", message="Glyph .* missing from")
+        widths = [measure(t, prop, ismath=False)[0] for t in texts]  # type: ignore[no-untyped-call]
+    return max(widths, default=0.0) / 72
+
+
+@dataclass(frozen=True)
+class GridLayout:
+    """Where a grid of square panels goes, in inches: the figure, each panel, the colour bar.
+
+    Computed from measured label widths, so that the figure is drawn once, at save time,
+    with no layout engine drawing it beforehand to measure it.
+    """
+
+    width: float
+    height: float
+    panel: float
+    left: float
+    top: float
+    wgap: float
+    hgap: float
+    rows: int
+    cols: int
+
+    def panel_rect(self, r: int, c: int) -> tuple[float, float, float, float]:
+        """[left, bottom, width, height] of panel (r, c) in figure fractions."""
+        x = self.left + c * (self.panel + self.wgap)
+        y = self.top + r * (self.panel + self.hgap) + self.panel
+        return (
+            x / self.width,
+            1 - y / self.height,
+            self.panel / self.width,
+            self.panel / self.height,
+        )
+
+    def colorbar_rect(self, em: float) -> tuple[float, float, float, float]:
+        """A bar right of the grid, 80% of its height, centred on it."""
+        grid_w = self.cols * self.panel + (self.cols - 1) * self.wgap
+        grid_h = self.rows * self.panel + (self.rows - 1) * self.hgap
+        x = self.left + grid_w + 1.0 * em
+        y = self.top + 0.9 * grid_h
+        return (
+            x / self.width,
+            1 - y / self.height,
+            1.0 * em / self.width,
+            0.8 * grid_h / self.height,
+        )
+
+
+def grid_layout(
+    p: Preset, rows: int, cols: int, row_labels: float, col_labels: float, title_lines: int
+) -> GridLayout:
+    """Lay out ``rows`` x ``cols`` square panels with query labels ``row_labels`` wide on the
+    left, key labels ``col_labels`` tall below (inches), a title, and a colour bar on the right."""
+    em = p.font / 72
+    pad = 0.5 * em
+    left = pad + 1.6 * em + row_labels + 0.4 * em  # axis title, tick labels
+    bottom = pad + 1.6 * em + col_labels + 0.4 * em + 1.6 * em  # ... and the legend line
+    top = pad + title_lines * 1.5 * em + 1.8 * em  # the title, the panel titles
+    right = 1.0 * em + 1.0 * em + 3.0 * em + 1.8 * em + pad  # gap, bar, ticks, bar title
+    wgap, hgap = 0.8 * em, 2.0 * em
+    fixed_w = left + right + (cols - 1) * wgap
+    fixed_h = top + bottom + (rows - 1) * hgap
+    if p.width is None:
+        panel = p.panel
+    elif p.height is None:
+        panel = (p.width - fixed_w) / cols
+    else:
+        panel = min((p.width - fixed_w) / cols, (p.height - fixed_h) / rows)
+    panel = max(panel, 0.4)
+    width = p.width or fixed_w + cols * panel
+    height = p.height or fixed_h + rows * panel
+    left += (width - fixed_w - cols * panel) / 2  # centre what a fixed size leaves over
+    top += (height - fixed_h - rows * panel) / 2
+    return GridLayout(width, height, panel, left, top, wgap, hgap, rows, cols)
+
+
 def wrap(text: str, max_chars: float) -> str:
     """Break a " · "-separated title line into lines of at most ``max_chars`` characters."""
     lines: list[str] = []
@@ -220,15 +312,20 @@ def wrap(text: str, max_chars: float) -> str:
     return "\n".join(lines)
 
 
-def colorbar(fig: Figure, axes: Any, cmap: str, vmin: float, vmax: float, label: str) -> Any:
-    """A colour bar for ``axes``, from ``vmin`` to ``vmax`` in the named colour map."""
+def colorbar(
+    fig: Figure, axes: Any, cmap: str, vmin: float, vmax: float, label: str, *, cax: bool = False
+) -> Any:
+    """A colour bar from ``vmin`` to ``vmax`` in the named colour map: beside ``axes``, or in
+    ``axes`` itself when ``cax`` (an axes placed for it)."""
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import ListedColormap, Normalize
 
     mapped = ListedColormap(colors.lut(cmap) / 255.0, name=cmap)
-    bar = fig.colorbar(
-        ScalarMappable(Normalize(vmin, vmax), mapped), ax=axes, shrink=0.8, fraction=0.04
-    )
+    mappable = ScalarMappable(Normalize(vmin, vmax), mapped)
+    if cax:
+        bar = fig.colorbar(mappable, cax=axes)
+    else:
+        bar = fig.colorbar(mappable, ax=axes, shrink=0.8, fraction=0.04)
     bar.set_label(label)
     bar.outline.set_visible(False)
     return bar
@@ -280,20 +377,20 @@ def draw_panel(
         size = annotation_size(
             font, axis_points, max(panel.weights.shape), 4 if panel.signed else 3
         )
-        for (i, j), w in np.ndenumerate(panel.weights):
-            if not panel.hidden[i, j]:
-                ink = colors.ink(colors.rgb(table, panel.color[i, j]))
-                shown = signed_text(w) if panel.signed else cell_text(w)
-                ax.text(j, i, shown, ha="center", va="center", fontsize=size, color=ink)
+        ax.add_collection(_numbers(cell_numbers(panel, table), size, ax))
     Tq, Tk = panel.weights.shape
     ax.set_xlim(-0.5, Tk - 0.5)
     ax.set_ylim(Tq - 0.5, -0.5)
     ax.set_title(panel.title, fontsize=font)
     ax.tick_params(length=0, labelsize=font * 0.85)
-    xs, xl = tick_labels(texts, axis_points, font * 0.85)
-    ax.set_xticks(xs, xl if show_cols else [], rotation=90)
-    ys, yl = tick_labels(texts, axis_points, font * 0.85)
-    ax.set_yticks(ys, yl if show_rows else [])
+    if show_cols:
+        ax.set_xticks(*tick_labels(texts, axis_points, font * 0.85), rotation=90)
+    else:
+        ax.set_xticks([])
+    if show_rows:
+        ax.set_yticks(*tick_labels(texts, axis_points, font * 0.85))
+    else:
+        ax.set_yticks([])
     if show_cols:
         ax.set_xlabel(s["key"])
     if show_rows:
@@ -301,6 +398,58 @@ def draw_panel(
     for spine in ax.spines.values():
         spine.set_visible(False)
     return image
+
+
+def cell_numbers(panel: Panel, table: np.ndarray) -> list[tuple[int, int, str, str]]:
+    """(row, column, text, ink) of the number printed in each visible cell of a panel, the
+    ink black or white by the contrast with the cell's colour in ``table``."""
+    out = []
+    for (i, j), w in np.ndenumerate(panel.weights):
+        if not panel.hidden[i, j]:
+            shown = signed_text(w) if panel.signed else cell_text(w)
+            out.append((i, j, shown, colors.ink(colors.rgb(table, panel.color[i, j]))))
+    return out
+
+
+@functools.lru_cache(maxsize=1024)
+def _glyphs(text: str, size: float) -> Any:
+    """The outline of ``text`` at ``size`` points, centred on the origin (cached: a figure
+    prints the same few numbers many times)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+
+    path = TextPath((0, 0), text, prop=FontProperties(size=size))
+    lo, hi = path.vertices.min(axis=0), path.vertices.max(axis=0)  # control points: close enough
+    return path.transformed(_translate(-(lo + hi) / 2))
+
+
+def _translate(by: np.ndarray) -> Any:
+    from matplotlib.transforms import Affine2D
+
+    return Affine2D().translate(float(by[0]), float(by[1]))
+
+
+def _numbers(cells: list[tuple[int, int, str, str]], size: float, ax: Axes) -> Any:
+    """The numbers of the cells as one collection of glyph outlines, centred in their cells.
+
+    One artist instead of a Text per cell: drawing a few hundred Text artists costs more
+    than the rest of the figure. (In SVG and PDF these numbers are outlines; titles and
+    labels stay text.)
+    """
+    from matplotlib.collections import PathCollection
+    from matplotlib.transforms import IdentityTransform
+
+    numbers = PathCollection(
+        [_glyphs(text, size) for _, _, text, _ in cells],
+        sizes=[1.0],  # as scatter does: paths in points, scaled to pixels at draw time
+        offsets=[(j, i) for i, j, _, _ in cells],
+        offset_transform=ax.transData,
+        facecolors=[ink for _, _, _, ink in cells],
+        edgecolors="none",
+        gid="cell-numbers",
+    )
+    numbers.set_transform(IdentityTransform())
+    return numbers
 
 
 def check_figure_options(

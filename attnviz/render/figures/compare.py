@@ -16,7 +16,7 @@ from .base import (
     Panel,
     add_hidden_legend,
     add_title,
-    annotation_size,
+    auto_annotate,
     check_figure_options,
     colorbar,
     draw_panel,
@@ -120,7 +120,7 @@ def compare_figure(
     bar_rows = 0.8
     width, height, panel_in = layout(p, len(chosen) + bar_rows, 3, texts)
     if annotate is None:
-        annotate = T <= 12 and annotation_size(p.font, panel_in * 72, T) >= 4.5
+        annotate = auto_annotate(p.font, panel_in * 72, T)
     diff = cmp.b.weights[chosen].astype(np.float64) - cmp.a.weights[chosen].astype(np.float64)
     top = max(float(np.abs(diff).max()), 1e-12)
     heading = (

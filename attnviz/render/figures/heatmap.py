@@ -9,19 +9,20 @@ import numpy as np
 
 from ...trace import Trace, select_heads
 from .. import colors
-from ..labels import config_line, strings
+from ..labels import config_line, shorten, strings
 from .base import (
     PRESETS,
     Panel,
     add_hidden_legend,
-    add_title,
-    annotation_size,
+    auto_annotate,
     check_figure_options,
     colorbar,
     draw_panel,
     grid,
-    layout,
+    grid_layout,
+    text_width,
     theme_rc,
+    wrap,
 )
 
 if TYPE_CHECKING:
@@ -72,40 +73,46 @@ def heatmap_figure(
     panels = prepare_heatmap(trace, chosen, scale, lang)
     colors.lut(cmap)  # an unknown colour map fails before any drawing
     rows, cols = grid(len(panels), p.max_cols)
-    width, height, panel_in = layout(p, rows, cols, trace.texts)
-    T = len(trace.tokens)
-    if annotate is None:  # numbers only where they are few and large enough to read
-        annotate = T <= 12 and annotation_size(p.font, panel_in * 72, T) >= 4.5
+    texts = trace.texts
+    T = len(texts)
     heading = (
         title
         if title is not None
         else config_line(trace.config, lang, trace.truncated, len(trace.tokens))
     )
+    em = p.font / 72
     with rc_context(theme_rc(theme, p.font)):
-        fig = Figure(figsize=(width, height), dpi=p.dpi, layout="constrained")
-        axes = fig.subplots(rows, cols, squeeze=False)
-        texts = trace.texts
-        for n, ax in enumerate(axes.flat):
-            if n >= len(panels):
-                ax.set_axis_off()
-                continue
-            c = n % cols
-            last_in_col = n + cols >= len(panels)
+        # measure the labels as they would be if every one fitted: thinning only shortens them
+        labels = [f"{T - 1} {shorten(t)}" for t in texts] if T > 1 else [shorten(texts[0])]
+        label_w = text_width(labels, p.font * 0.85)
+        fixed_width = p.width or 0
+        lines = wrap(heading, (fixed_width or 6.0 + cols * p.panel) * 72 / (0.6 * p.font * 1.1))
+        box = grid_layout(p, rows, cols, label_w, label_w, lines.count("\n") + 1)
+        if annotate is None:
+            annotate = auto_annotate(p.font, box.panel * 72, T)
+        fig = Figure(figsize=(box.width, box.height), dpi=p.dpi)
+        axes = []
+        for n, panel in enumerate(panels):
+            r, c = divmod(n, cols)
+            ax = fig.add_axes(box.panel_rect(r, c))
             draw_panel(
                 ax,
-                panels[n],
+                panel,
                 texts,
                 cmap=cmap,
                 theme=theme,
                 annotate=annotate,
                 font=p.font,
-                axis_points=panel_in * 72,
+                axis_points=box.panel * 72,
                 show_rows=c == 0,
-                show_cols=last_in_col,
+                show_cols=n + cols >= len(panels),  # the last panel of its column
                 s=s,
             )
-        colorbar(fig, axes, cmap, 0, 1, s["weight_head_max"] if scale == "head" else s["weight"])
+            axes.append(ax)
+        bar = fig.add_axes(box.colorbar_rect(em))
+        label = s["weight_head_max"] if scale == "head" else s["weight"]
+        colorbar(fig, bar, cmap, 0, 1, label, cax=True)
         if any(panel.hidden.any() for panel in panels):
-            add_hidden_legend(fig, theme, s["hidden"], p.font, "outside lower right")
-        add_title(fig, heading, width, p.font)
+            add_hidden_legend(fig, theme, s["hidden"], p.font, "lower right")
+        fig.suptitle(lines, y=1 - 0.5 * em / box.height, va="top", fontsize=p.font * 1.1)
     return fig

@@ -16,7 +16,7 @@ from .base import (
     Panel,
     add_hidden_legend,
     add_title,
-    annotation_size,
+    auto_annotate,
     check_figure_options,
     colorbar,
     draw_panel,
@@ -112,7 +112,7 @@ def steps_figure(
     rows, cols = grid(len(stages), 5)
     width, height, panel_in = layout(p, rows, cols, texts)
     if annotate is None:
-        annotate = T <= 12 and annotation_size(p.font, panel_in * 72, T) >= 4.5
+        annotate = auto_annotate(p.font, panel_in * 72, T)
     heading = (
         title
         if title is not None
