@@ -276,7 +276,12 @@ class RunOptions:
             pad_to=self.pad_to,
         )
 
-    def run(self, text: str, config: AttentionConfig | None = None, extra_bytes: int = 0) -> Trace:
+    def run(
+        self,
+        text: str,
+        config: AttentionConfig | None = None,
+        extra_bytes: Callable[[int], int] | None = None,
+    ) -> Trace:
         """Run ``config`` (default: these options) within the memory budget."""
         trace = run(
             text,
@@ -477,13 +482,13 @@ class FigureOptions:
         colors.lut(self.cmap)
         return shown
 
-    def pixels(self, panels: int) -> int:
-        """The memory the figure's pixels will take, for the budget; 0 without a figure."""
+    def memory(self, panels: int) -> Callable[[int], int] | None:
+        """The memory the figure will take for T tokens, for the budget; None without one."""
         if self.output is None:
-            return 0
+            return None
         from .render.figures.base import figure_bytes
 
-        return figure_bytes(self.preset, panels, self.dpi)
+        return lambda T: figure_bytes(self.preset, panels, self.dpi, T)
 
     def style(self) -> dict[str, Any]:
         """The keyword arguments every figure function takes."""
@@ -534,7 +539,7 @@ def heatmap(
     """
     shown = look.check(format, HEATMAP_FORMATS, scale)
     selected = select_heads(head, opts.config().heads)
-    trace = opts.run(_read_text(text, opts.file), extra_bytes=look.pixels(len(selected)))
+    trace = opts.run(_read_text(text, opts.file), extra_bytes=look.memory(len(selected)))
     if look.output is not None:
         from .render.figures import heatmap_figure
 
@@ -581,7 +586,7 @@ def compare(
     config_b = config_against(config_a, against or ["none"])
     selected = select_heads(head, config_a.heads)
     text_in = _read_text(text, opts.file)
-    pixels = look.pixels(3 * len(selected) + 3)
+    pixels = look.memory(3 * len(selected) + 3)
     cmp = compare_runs(opts.run(text_in, config_a, pixels), opts.run(text_in, config_b, pixels))
     if look.output is not None:
         from .render.figures import compare_figure
@@ -629,7 +634,7 @@ def steps(
     if columns < 1 or not 0 <= precision <= 12:
         raise ConfigError("--columns must be at least 1 and --precision between 0 and 12")
     select_heads([head], opts.config().heads)
-    trace = opts.run(_read_text(text, opts.file), extra_bytes=look.pixels(10))
+    trace = opts.run(_read_text(text, opts.file), extra_bytes=look.memory(10))
     lang = look.lang
     stages = head_stages(trace, head, lang)
     row = worked_row(trace, head, query) if query is not None else None

@@ -5,7 +5,7 @@ Shapes: T tokens, H heads, D = d_model, Dh = d_k = D / H.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -198,12 +198,13 @@ def config_against(config: AttentionConfig, against: str | Sequence[str]) -> Att
 
 
 def estimate_bytes(config: AttentionConfig, n_tokens: int) -> int:
-    """The memory a run needs, roughly: the (H, T, T) weights it keeps and the three T x T
-    temporaries per head the kernel makes (scores, masked, exp), the weights of the model,
-    and the (T, D) arrays."""
+    """The memory a run needs, roughly: the (H, T, T) weights it keeps (the blocked kernel's
+    temporaries are a few blocks; small runs make three T x T temporaries per head), the
+    weights of the model, the (T, D) arrays and the masks."""
     T, H, D = n_tokens, config.heads, config.d_model
     item = np.dtype(config.dtype).itemsize
-    return item * (4 * H * T * T + 4 * D * D + 4 * T * D) + T * T
+    temporaries = 0 if H * T * T >= attention._BLOCKED_FROM else 3 * H * T * T
+    return item * (H * T * T + temporaries + 4 * D * D + 4 * T * D) + 2 * T * T
 
 
 def _gib(n: float) -> str:
@@ -217,13 +218,13 @@ def run(
     max_tokens: int | None = None,
     truncate: bool = False,
     memory_budget: int | None = None,
-    extra_bytes: int = 0,
+    extra_bytes: Callable[[int], int] | None = None,
 ) -> Trace:
     """Tokenise ``text`` and run the seeded multi-head attention that ``config`` describes.
 
     A text of more than ``max_tokens`` tokens is refused (ConfigError), or cut to that length
     with ``truncate``. With ``memory_budget`` (bytes), a run whose estimate (plus
-    ``extra_bytes``, such as a figure's pixels) exceeds it is refused with RunError before
+    ``extra_bytes(T)``, such as a figure's) exceeds it is refused with RunError before
     anything is computed.
     """
     c = config
@@ -237,7 +238,7 @@ def run(
             )
         truncated = len(tokens) - max_tokens
         tokens = tokens[:max_tokens]
-    need = estimate_bytes(c, len(tokens)) + extra_bytes
+    need = estimate_bytes(c, len(tokens)) + (extra_bytes(len(tokens)) if extra_bytes else 0)
     if memory_budget is not None and need > memory_budget:
         raise RunError(
             f"this run needs about {_gib(need)} ({c.heads} heads x {len(tokens)}² weights, "

@@ -5,7 +5,7 @@ import sys
 import matplotlib.colors
 import numpy as np
 import pytest
-from matplotlib.collections import LineCollection, PatchCollection
+from matplotlib.collections import LineCollection
 from typer.testing import CliRunner
 
 import attnviz
@@ -42,7 +42,7 @@ def trace():
 @pytest.mark.parametrize("mask", ["causal", "none", "window=2", "prefix=3", ["causal", "padding"]])
 def test_panel_data_follows_the_weights_and_the_mask(mask):
     trace = attend(SENTENCE, heads=2, d_model=8, mask=mask, pad_to=8)
-    panels = prepare_heatmap(trace, [1, 0], "fixed")
+    panels = list(prepare_heatmap(trace, [1, 0], "fixed"))
     assert [p.head for p in panels] == [1, 0] and [p.title for p in panels] == ["head 1", "head 0"]
     for p in panels:
         np.testing.assert_array_equal(p.weights, trace.weights[p.head])
@@ -154,25 +154,52 @@ def test_figure_grid_titles_labels_and_colour_bar():
     assert "unscaled" not in title
 
 
+def hatch_of(ax):
+    found = [p for p in ax.patches if p.get_gid() == "hidden-cells"]
+    return found[0] if found else None
+
+
+def covered_cells(path, shape):
+    """The cells whose centres lie inside one of the path's rectangles."""
+    covered = np.zeros(shape, dtype=bool)
+    for box in path.to_polygons(closed_only=False):
+        (x0, y0), (x1, y1) = box.min(axis=0), box.max(axis=0)
+        covered[round(y0 + 0.5) : round(y1 + 0.5), round(x0 + 0.5) : round(x1 + 0.5)] = True
+    return covered
+
+
 def test_hatch_covers_exactly_the_hidden_cells():
     trace = attend(SENTENCE, heads=2, d_model=8, mask=["causal", "window=3"])
     for ax in panels_of(heatmap_figure(trace)):
-        (hatches,) = [c for c in ax.collections if isinstance(c, PatchCollection)]  # fmt: skip
-        assert hatches.get_hatch() == "///"
-        covered = np.zeros((6, 6), dtype=bool)
-        for path in hatches.get_paths():
-            (x0, y0), (x1, y1) = path.get_extents().min, path.get_extents().max
-            covered[round(y0 + 0.5) : round(y1 + 0.5), round(x0 + 0.5) : round(x1 + 0.5)] = True
-        np.testing.assert_array_equal(covered, ~trace.allowed)
+        hatch = hatch_of(ax)
+        assert hatch.get_hatch() == "///"
+        np.testing.assert_array_equal(covered_cells(hatch.get_path(), (6, 6)), ~trace.allowed)
         (outline,) = [c for c in ax.collections if isinstance(c, LineCollection)]
         assert len(outline.get_segments()) == len(boundary_segments(~trace.allowed))
         image = ax.get_images()[0].get_array()
         np.testing.assert_array_equal(np.ma.getmaskarray(image), ~trace.allowed)
 
 
+def test_long_panels_are_pooled_keeping_the_strongest_cell():
+    from attnviz.render.figures.base import MAX_CELLS, Panel, pooled
+
+    T = 3 * MAX_CELLS // 2 + 7  # pooled by 2, with a ragged edge
+    w = np.zeros((T, T))
+    w[700, 5] = 0.9  # one strong cell among zeros, below the diagonal
+    hidden = ~np.tri(T, T, dtype=bool)
+    color, pooled_hidden, f = pooled(Panel(0, "", w, hidden))
+    assert f == 2 and color.shape == pooled_hidden.shape == (-(-T // 2),) * 2
+    assert color[350, 2] == 0.9 and np.nanmax(color) == 0.9
+    # a block is hidden only when all its cells are: the diagonal blocks stay visible
+    assert not pooled_hidden[np.arange(color.shape[0]), np.arange(color.shape[0])].any()
+    assert pooled_hidden[0, 1] and np.isnan(color[0, 1])
+    signed = Panel(0, "", -w, np.zeros((T, T), dtype=bool), signed=True)
+    assert pooled(signed)[0][350, 2] == pytest.approx((-0.9 + 1) / 2)  # the sign survives
+
+
 def test_no_mask_no_hatch():
     fig = heatmap_figure(attend(SENTENCE, heads=1, d_model=4, mask="none"), annotate=False)
-    assert not panels_of(fig)[0].collections
+    assert not panels_of(fig)[0].collections and hatch_of(panels_of(fig)[0]) is None
 
 
 def numbers_of(ax):

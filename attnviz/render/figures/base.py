@@ -59,16 +59,27 @@ PRESETS = {
 class Panel:
     """What one heatmap panel shows.
 
-    weights (Tq, Tk): the attention weights; color (Tq, Tk): the value mapped to the colour
-    map, in [0, 1], NaN on hidden cells; hidden (Tq, Tk) bool: cells the mask hides.
+    weights (Tq, Tk): the values (attention weights, or signed values when ``signed``);
+    hidden (Tq, Tk) bool: the cells the mask hides. ``limit`` is the value at the top of the
+    colour scale: a weight w is coloured at w / limit, a signed value v at (v / limit + 1) / 2.
     """
 
     head: int
     title: str
     weights: np.ndarray
-    color: np.ndarray
     hidden: np.ndarray
-    signed: bool = False  # annotate as differences (+.12, −.05) rather than weights
+    limit: float = 1.0
+    signed: bool = False  # a diverging scale centred at 0; numbers printed as +.12, −.05
+
+    def to_color(self, values: np.ndarray) -> np.ndarray:
+        """Values mapped to the colour scale, in [0, 1]."""
+        scaled = np.asarray(values, dtype=np.float64) / self.limit
+        return (scaled + 1) / 2 if self.signed else scaled
+
+    @property
+    def color(self) -> np.ndarray:
+        """(Tq, Tk): each cell's place on the colour scale, NaN where hidden."""
+        return np.where(self.hidden, np.nan, self.to_color(self.weights))
 
 
 def tick_labels(
@@ -221,6 +232,7 @@ def text_width(texts: Sequence[str], font: float) -> float:
     from matplotlib.backends.backend_agg import RendererAgg
     from matplotlib.font_manager import FontProperties
 
+    texts = sorted(texts, key=len)[-24:]  # the widest is among the longest: measure those
     renderer = RendererAgg(1, 1, 72)  # type: ignore[no-untyped-call]  # 72 dpi: pixels are points
     prop = FontProperties(size=font)
     measure = renderer.get_text_width_height_descent
@@ -331,6 +343,53 @@ def colorbar(
     return bar
 
 
+MAX_CELLS = 512  # a panel shows at most this many cells a side: more than its pixels
+
+
+def pooled(panel: Panel) -> tuple[np.ndarray, np.ndarray, int]:
+    """The panel's colour matrix and hidden cells shrunk by a factor f so that at most
+    MAX_CELLS cells a side remain: each f x f block shows its strongest value (the largest
+    weight, or the signed value of largest magnitude: a strong cell never disappears) and is
+    hidden only when all of it is. Returns (color with NaN where hidden, hidden, f).
+
+    Without this, a 4,096-token panel would be drawn by sampling one cell in sixteen.
+    """
+    f = -(-max(panel.weights.shape) // MAX_CELLS)  # ceiling division
+    if f == 1:
+        return panel.color, panel.hidden, 1
+    Tq, Tk = panel.weights.shape
+    rows, cols = -(-Tq // f), -(-Tk // f)
+    values = np.zeros((rows * f, cols * f), dtype=panel.weights.dtype)
+    values[:Tq, :Tk] = np.where(panel.hidden, 0, panel.weights)  # hidden cells never win
+    blocks = values.reshape(rows, f, cols, f).swapaxes(1, 2).reshape(rows, cols, f * f)
+    if panel.signed:
+        strongest = np.take_along_axis(blocks, np.abs(blocks).argmax(axis=2)[..., None], axis=2)
+        shown = strongest[..., 0]
+    else:
+        shown = blocks.max(axis=2)
+    full = np.ones((rows * f, cols * f), dtype=bool)
+    full[:Tq, :Tk] = panel.hidden
+    hidden = np.asarray(full.reshape(rows, f, cols, f).all(axis=(1, 3)))
+    return np.where(hidden, np.nan, panel.to_color(shown)), hidden, f
+
+
+def hatch_path(runs: list[tuple[int, int, int]], f: int, Tq: int, Tk: int) -> Any:
+    """All hidden runs as one compound path of rectangles (cells of f x f): one hatched
+    artist per panel, however many runs."""
+    from matplotlib.path import Path
+
+    boxes = []
+    for i, a, b in runs:
+        x0, x1 = a * f - 0.5, min(b * f, Tk) - 0.5
+        y0, y1 = i * f - 0.5, min((i + 1) * f, Tq) - 0.5
+        boxes.append([(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)])
+    vertices = np.array(boxes, dtype=float).reshape(-1, 2)
+    codes = np.tile(
+        [Path.MOVETO, Path.LINETO, Path.LINETO, Path.LINETO, Path.CLOSEPOLY], len(boxes)
+    )
+    return Path(vertices, codes)
+
+
 def draw_panel(
     ax: Axes,
     panel: Panel,
@@ -346,33 +405,41 @@ def draw_panel(
     s: dict[str, str],
 ) -> Any:
     """Draw one panel on ``ax``: the image, the hatched hidden cells, their outline, the labels."""
-    from matplotlib.collections import LineCollection, PatchCollection
+    from matplotlib.collections import LineCollection
     from matplotlib.colors import ListedColormap
-    from matplotlib.patches import Rectangle
+    from matplotlib.patches import PathPatch
 
     table = colors.lut(cmap)
     mapped = ListedColormap(table / 255.0, name=cmap).with_extremes(bad=colors.HIDDEN[theme])
+    Tq, Tk = panel.weights.shape
+    color, hidden, f = pooled(panel)
     image = ax.imshow(
-        np.ma.masked_invalid(panel.color), cmap=mapped, vmin=0.0, vmax=1.0, interpolation="nearest"
+        np.ma.masked_invalid(color),
+        cmap=mapped,
+        vmin=0.0,
+        vmax=1.0,
+        interpolation="nearest",
+        extent=(-0.5, Tk - 0.5, Tq - 0.5, -0.5),  # pooled or not, cell i spans i ± 0.5
     )
-    runs = hidden_runs(panel.hidden)
+    runs = hidden_runs(hidden)
     if runs:
-        rects = [Rectangle((a - 0.5, i - 0.5), b - a, 1.0) for i, a, b in runs]
-        ax.add_collection(
-            PatchCollection(
-                rects,
-                facecolors="none",
-                edgecolors="none",
+        ax.add_patch(
+            PathPatch(
+                hatch_path(runs, f, Tq, Tk),
+                facecolor="none",
+                edgecolor="none",
                 hatch="///",
-                hatchcolors=colors.HATCH[theme],
-                linewidths=0,
+                hatchcolor=colors.HATCH[theme],
+                linewidth=0,
+                gid="hidden-cells",
             )
         )
-        ax.add_collection(
-            LineCollection(
-                boundary_segments(panel.hidden), colors=colors.BOUNDARY[theme], linewidths=1.0
-            )
-        )
+        segments = [
+            ((min((x0 + 0.5) * f, Tk) - 0.5, min((y0 + 0.5) * f, Tq) - 0.5),
+             (min((x1 + 0.5) * f, Tk) - 0.5, min((y1 + 0.5) * f, Tq) - 0.5))
+            for (x0, y0), (x1, y1) in boundary_segments(hidden)
+        ]  # fmt: skip
+        ax.add_collection(LineCollection(segments, colors=colors.BOUNDARY[theme], linewidths=1.0))
     if annotate:
         size = annotation_size(
             font, axis_points, max(panel.weights.shape), 4 if panel.signed else 3
@@ -407,7 +474,8 @@ def cell_numbers(panel: Panel, table: np.ndarray) -> list[tuple[int, int, str, s
     for (i, j), w in np.ndenumerate(panel.weights):
         if not panel.hidden[i, j]:
             shown = signed_text(w) if panel.signed else cell_text(w)
-            out.append((i, j, shown, colors.ink(colors.rgb(table, panel.color[i, j]))))
+            cell = float(panel.to_color(w))
+            out.append((i, j, shown, colors.ink(colors.rgb(table, cell))))
     return out
 
 
@@ -510,11 +578,13 @@ def one_glyph_warning() -> Iterator[None]:
 _MISSING_GLYPH = re.compile(r"Glyph (\d+) .*missing from")
 
 
-def figure_bytes(preset: str, panels: int, dpi: int | None = None) -> int:
-    """A rough upper estimate of the memory a figure's pixels take while it is drawn."""
+def figure_bytes(preset: str, panels: int, dpi: int | None = None, n_tokens: int = 0) -> int:
+    """A rough upper estimate of the memory a figure takes while it is drawn: its pixels,
+    and the colour matrix of the panel being made (T x T, before pooling)."""
     p = PRESETS[preset]
     rows, cols = grid(max(panels, 1), p.max_cols)
     width = p.width or cols * p.panel + 2
     height = p.height or rows * p.panel + 2
     d = dpi or p.dpi
-    return int(width * d * height * d * 4 * 3)  # RGBA, drawn and copied for encoding
+    pixels = int(width * d * height * d * 4 * 3)  # RGBA, drawn and copied for encoding
+    return pixels + 2 * 8 * n_tokens * n_tokens

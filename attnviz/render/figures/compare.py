@@ -59,14 +59,12 @@ def prepare_compare(cmp: Comparison, heads: Sequence[int], lang: str = "en") -> 
                 h,
                 f"{s['head']} {h} · A: {run_label(a.config, lang)}\n{s['entropy_a']} {ent_a:.2f}",
                 wa,
-                np.where(a.allowed, wa, np.nan),
                 ~a.allowed,
             ),
             Panel(
                 h,
                 f"B: {run_label(b.config, lang)}\n{s['entropy_b']} {ent_b:.2f}",
                 wb,
-                np.where(b.allowed, wb, np.nan),
                 ~b.allowed,
             ),
             Panel(
@@ -74,8 +72,8 @@ def prepare_compare(cmp: Comparison, heads: Sequence[int], lang: str = "en") -> 
                 f"{s['difference']}\n{s['tv_short']} {cmp.tv_distance[h]:.2f}"
                 f" · {s['moved_short']} {cmp.mass_moved[h]:.2f}",
                 d,
-                np.where(both_hidden, np.nan, (d / top + 1) / 2),
                 both_hidden,
+                limit=top,
                 signed=True,
             ),
         ]

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
-
-import numpy as np
 
 from ...trace import Trace, select_heads
 from .. import colors
@@ -31,18 +29,18 @@ if TYPE_CHECKING:
 
 def prepare_heatmap(
     trace: Trace, heads: Sequence[int], scale: str, lang: str = "en"
-) -> list[Panel]:
-    """One Panel per selected head; ``scale`` "fixed" maps [0, 1], "head" each panel's max."""
+) -> Iterator[Panel]:
+    """One Panel per selected head; ``scale`` "fixed" maps [0, 1], "head" each panel's max.
+
+    A generator: a long text's panels (T² values each) are made one at a time, as drawn.
+    """
     check_figure_options(scale=scale)
     s = strings(lang)
     hidden = ~trace.allowed
-    panels = []
     for h in heads:
-        w = trace.weights[h].astype(np.float64)
-        top = w[~hidden].max(initial=0.0) if scale == "head" else 1.0
-        color = np.where(hidden, np.nan, w / top if top > 0 else w)
-        panels.append(Panel(h, f"{s['head']} {h}", w, color, hidden))
-    return panels
+        w = trace.weights[h]  # a view, in the run's dtype: no T x T copy
+        top = float(w.max(initial=0.0)) if scale == "head" else 1.0  # hidden weights are 0
+        yield Panel(h, f"{s['head']} {h}", w, hidden, limit=top if top > 0 else 1.0)
 
 
 def heatmap_figure(
@@ -71,8 +69,9 @@ def heatmap_figure(
     s = strings(lang)
     chosen = select_heads(heads, trace.config.heads)
     panels = prepare_heatmap(trace, chosen, scale, lang)
+    n_panels = len(chosen)
     colors.lut(cmap)  # an unknown colour map fails before any drawing
-    rows, cols = grid(len(panels), p.max_cols)
+    rows, cols = grid(n_panels, p.max_cols)
     texts = trace.texts
     T = len(texts)
     heading = (
@@ -105,14 +104,14 @@ def heatmap_figure(
                 font=p.font,
                 axis_points=box.panel * 72,
                 show_rows=c == 0,
-                show_cols=n + cols >= len(panels),  # the last panel of its column
+                show_cols=n + cols >= n_panels,  # the last panel of its column
                 s=s,
             )
             axes.append(ax)
         bar = fig.add_axes(box.colorbar_rect(em))
         label = s["weight_head_max"] if scale == "head" else s["weight"]
         colorbar(fig, bar, cmap, 0, 1, label, cax=True)
-        if any(panel.hidden.any() for panel in panels):
+        if not trace.allowed.all():
             add_hidden_legend(fig, theme, s["hidden"], p.font, "lower right")
         fig.suptitle(lines, y=1 - 0.5 * em / box.height, va="top", fontsize=p.font * 1.1)
     return fig

@@ -49,10 +49,9 @@ def stage_panel(stage: Stage, head: int, title: str = "") -> Panel:
     hidden = np.zeros(values.shape, dtype=bool) if stage.hidden is None else stage.hidden
     title = title or f"{stage.number}. {stage.name}\n{stage.formula}"
     if stage.kind == "weights":
-        return Panel(head, title, values, np.where(hidden, np.nan, values), hidden)
+        return Panel(head, title, values, hidden)
     top = max(float(np.abs(values[~hidden]).max(initial=0.0)), 1e-12)
-    color = np.where(hidden, np.nan, (np.where(hidden, 0.0, values) / top + 1) / 2)
-    return Panel(head, title, np.where(hidden, 0.0, values), color, hidden, signed=True)
+    return Panel(head, title, np.where(hidden, 0.0, values), hidden, limit=top, signed=True)
 
 
 def signed_limit(stage: Stage) -> float:
