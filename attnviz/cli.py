@@ -15,6 +15,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import traceback
 import warnings
 from collections.abc import Callable
@@ -69,6 +70,50 @@ def _repeated_option(command: Any, args: list[str]) -> str | None:
     return None
 
 
+class _Progress:
+    """A spinner on stderr for work that lasts more than a second, saying which step runs;
+    nothing at all when stderr is not a terminal (pipes, CI, tests)."""
+
+    def __init__(self) -> None:
+        self.label = "starting"
+        self.status: Any = None
+        self.lock = threading.Lock()
+        self.timer: threading.Timer | None = None
+
+    def __enter__(self) -> _Progress:
+        if sys.stderr.isatty():
+            self.timer = threading.Timer(1.0, self._show)
+            self.timer.daemon = True
+            self.timer.start()
+        return self
+
+    def _show(self) -> None:
+        from rich.console import Console
+
+        with self.lock:
+            if self.timer is not None:  # not finished in the meantime
+                self.status = Console(stderr=True).status(self.label)
+                self.status.start()
+
+    def step(self, label: str) -> None:
+        with self.lock:
+            self.label = label
+            if self.status is not None:
+                self.status.update(label)
+
+    def __exit__(self, *exc: object) -> None:
+        with self.lock:
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
+            if self.status is not None:
+                self.status.stop()
+                self.status = None
+
+
+_progress = _Progress()  # the one spinner of this process; step() is harmless when unseen
+
+
 class _Group(TyperGroup):
     """Runs the app and turns every exception into one line on stderr and an exit code."""
 
@@ -83,7 +128,7 @@ class _Group(TyperGroup):
                 twice = _repeated_option(self.commands[argv[0]], argv[1:])
                 if twice:
                     raise ConfigError(f"{twice} is given more than once: give it once")
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), _progress:
                 warnings.showwarning = _show_warning
                 code = super().main(argv, *pos, **kwargs)
         except Exception as e:
@@ -283,6 +328,7 @@ class RunOptions:
         extra_bytes: Callable[[int], int] | None = None,
     ) -> Trace:
         """Run ``config`` (default: these options) within the memory budget."""
+        _progress.step("computing attention")
         trace = run(
             text,
             config or self.config(),
@@ -501,6 +547,7 @@ class FigureOptions:
         from .render.figures import save_figure
 
         assert self.output is not None
+        _progress.step(f"drawing and writing {visible(str(self.output))}")
         save_figure(fig, self.output, self.dpi)
         print(f"wrote {visible(str(self.output))}", file=sys.stderr)
 
@@ -543,6 +590,7 @@ def heatmap(
     if look.output is not None:
         from .render.figures import heatmap_figure
 
+        _progress.step("laying out the figure")
         look.save(heatmap_figure(trace, selected, scale=scale, **look.style()))
     if shown is not None:
         _print_weights(trace, selected, shown, look.cmap, look.lang)
@@ -591,6 +639,7 @@ def compare(
     if look.output is not None:
         from .render.figures import compare_figure
 
+        _progress.step("laying out the figure")
         look.save(compare_figure(cmp, selected, **look.style()))
     if shown is not None:
         _print_comparison(cmp, selected, shown, look.cmap, look.lang)
@@ -641,6 +690,7 @@ def steps(
     if look.output is not None:
         from .render.figures import steps_figure
 
+        _progress.step("laying out the figure")
         look.save(steps_figure(trace, head, **look.style()))
     if shown == "json":
         data: dict[str, Any] = {
