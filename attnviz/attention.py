@@ -88,14 +88,16 @@ _BLOCK_BYTES = 1 << 20  # one block of scores: about the 1 MiB L2 cache of a cor
 
 @dataclass(frozen=True)
 class _Block:
-    """Queries i0..i1-1 and the keys j0..j1-1 that any of them may see; ``hidden`` marks
-    the cells of that (i1-i0, j1-j0) rectangle the mask hides (None: it hides none)."""
+    """Queries i0..i1-1 and the keys j0..j1-1 that any of them may see; ``hidden`` marks the
+    cells the mask hides in the rectangle's columns from ``c0`` on (None: it hides none; for
+    a causal mask only the last square of the span has hidden cells)."""
 
     i0: int
     i1: int
     j0: int
     j1: int
     hidden: np.ndarray | None
+    c0: int = 0
 
 
 def _blocks(allowed: np.ndarray | None, Tq: int, Tk: int, rows: int) -> list[_Block]:
@@ -109,8 +111,13 @@ def _blocks(allowed: np.ndarray | None, Tq: int, Tk: int, rows: int) -> list[_Bl
         if seen.size == 0:
             continue  # no query of the block sees a key: its weights and outputs stay 0
         j0, j1 = int(seen[0]), int(seen[-1]) + 1
-        sub = allowed[i0:i1, j0:j1]
-        blocks.append(_Block(i0, i1, j0, j1, None if sub.all() else ~sub))
+        hidden = ~allowed[i0:i1, j0:j1]
+        cols = np.flatnonzero(hidden.any(axis=0))
+        if cols.size == 0:
+            blocks.append(_Block(i0, i1, j0, j1, None))
+        else:
+            c0 = int(cols[0])
+            blocks.append(_Block(i0, i1, j0, j1, np.ascontiguousarray(hidden[:, c0:]), c0))
     return blocks
 
 
@@ -131,7 +138,7 @@ def _attend_block(
     if factor is not None:
         s *= factor  # scores scaled as the straightforward version scales them, to the bit
     if b.hidden is not None:
-        np.copyto(s, -np.inf, where=b.hidden)
+        np.copyto(s[:, b.c0 :], -np.inf, where=b.hidden)
     top = s.max(axis=1, keepdims=True)  # (B,1)
     if b.hidden is not None:
         top[np.isneginf(top)] = 0  # a row with no allowed key: exp(−∞) = 0 everywhere

@@ -42,8 +42,9 @@ def timed(command: list[str], repeat: int) -> list[float]:
     return times
 
 
-def timed_call(fn, repeat: int) -> list[float]:
-    fn()
+def timed_call(fn, repeat: int, warm: bool = True) -> list[float]:
+    if warm:
+        fn()
     times = []
     for _ in range(repeat):
         t = time.perf_counter()
@@ -123,23 +124,32 @@ def rows_kernel(sizes: list[int], repeat: int) -> list[dict]:
             rng = np.random.default_rng(0)
             q, k, v = (rng.standard_normal((8, T, 64)).astype(dtype) for _ in range(3))
             for mask, allowed in (("causal", causal(T)), ("none", np.ones((T, T), dtype=bool))):
-                n = repeat if T <= 2048 else max(2, repeat // 2)
-                ours = summary(timed_call(lambda: scaled_dot_product_attention(q, k, v, allowed), n))
-                naive = summary(timed_call(lambda: naive_numpy(q, k, v, allowed), n))
+                n, warm = (repeat, True) if T <= 2048 else (2, False)
+                ours = summary(
+                    timed_call(lambda: scaled_dot_product_attention(q, k, v, allowed), n, warm)
+                )
+                naive = summary(timed_call(lambda: naive_numpy(q, k, v, allowed), n, warm))
                 w, o = scaled_dot_product_attention(q, k, v, allowed)
                 wn, on = naive_numpy(q, k, v, allowed)
                 tol = 1e-6 if dtype == np.float32 else 1e-12
-                same = bool(np.allclose(w, wn, rtol=tol, atol=tol) and np.allclose(o, on, rtol=tol, atol=tol * 10))
+                same = bool(
+                    np.allclose(w, wn, rtol=tol, atol=tol)
+                    and np.allclose(o, on, rtol=tol, atol=tol * 10)
+                )
                 extra = peak_extra_bytes(lambda: scaled_dot_product_attention(q, k, v, allowed))
                 name = f"kernel T={T} {np.dtype(dtype).name} {mask}"
                 targets = {("causal", "float32"): (0.35, 0.45), ("none", "float32"): (0.5, 0.65)}
-                t_naive, t_torch = targets.get((mask, np.dtype(dtype).name), (None, None)) if T == 2048 else (None, None)
+                t_naive, t_torch = (
+                    targets.get((mask, np.dtype(dtype).name), (None, None))
+                    if T == 2048
+                    else (None, None)
+                )
                 rows.append({"case": name, **ours, "ratio": ours["median"] / naive["median"],
                              "against": "straightforward NumPy", "target": t_naive,
                              "equal": same, "memory": extra / w.nbytes})  # fmt: skip
                 if torch is not None:
                     tq, tk, tv, ta = (torch.from_numpy(a) for a in (q, k, v, allowed))
-                    tt = summary(timed_call(lambda: torch_explicit(torch, tq, tk, tv, ta), n))
+                    tt = summary(timed_call(lambda: torch_explicit(torch, tq, tk, tv, ta), n, warm))
                     rows.append({"case": name, **ours, "ratio": ours["median"] / tt["median"],
                                  "against": "PyTorch explicit (CPU)", "target": t_torch})  # fmt: skip
                 del w, o, wn, on
@@ -196,7 +206,11 @@ def show(rows: list[dict]) -> None:
             notes.append(f"peak RSS {r['rss_gb']:.2f} GB (target ≤ {r['target_rss_gb']})")
         target = r.get("target") or r.get("target_s")
         ratio = r.get("ratio")
-        met = "" if target is None else ("✓ " if (ratio if ratio is not None else r["median"]) <= target else "✗ ")
+        met = (
+            ""
+            if target is None
+            else ("✓ " if (ratio if ratio is not None else r["median"]) <= target else "✗ ")
+        )
         table.add_row(
             r["case"], f"{r['median']:.3f}", f"{r['min']:.3f}–{r['max']:.3f}",
             "" if ratio is None else f"{ratio:.2f}", r.get("against", ""),
@@ -215,7 +229,7 @@ def main() -> None:
     sizes = [128, 512] if args.quick else [128, 512, 2048, 4096]
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        rows = rows_startup(repeat) + rows_figure(repeat, out) + rows_kernel(sizes, repeat // 2 + 1)
+        rows = rows_startup(repeat) + rows_figure(repeat, out) + rows_kernel(sizes, 5)
         if not args.quick:
             rows += rows_long_text(out)
     if args.json:

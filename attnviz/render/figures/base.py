@@ -453,11 +453,11 @@ def draw_panel(
     if show_cols:
         ax.set_xticks(*tick_labels(texts, axis_points, font * 0.85), rotation=90)
     else:
-        ax.set_xticks([])
+        ax.xaxis.set_visible(False)  # no ticks made or drawn: inner panels share the outer labels
     if show_rows:
         ax.set_yticks(*tick_labels(texts, axis_points, font * 0.85))
     else:
-        ax.set_yticks([])
+        ax.yaxis.set_visible(False)
     if show_cols:
         ax.set_xlabel(s["key"])
     if show_rows:

@@ -47,13 +47,13 @@ def prepare_compare(cmp: Comparison, heads: Sequence[int], lang: str = "en") -> 
     """
     s = strings(lang)
     a, b = cmp.a, cmp.b
-    diff = b.weights.astype(np.float64) - a.weights.astype(np.float64)  # (H,T,T)
-    top = max(float(np.abs(diff[list(heads)]).max()), 1e-12)
+    diff = {h: b.weights[h] - a.weights[h] for h in heads}  # (T,T) each, selected heads only
+    top = difference_limit(cmp, heads)
     both_hidden = ~a.allowed & ~b.allowed
     panels = []
     for h in heads:
         ent_a, ent_b = cmp.entropy_a[h], cmp.entropy_b[h]
-        wa, wb, d = a.weights[h].astype(np.float64), b.weights[h].astype(np.float64), diff[h]
+        wa, wb, d = a.weights[h], b.weights[h], diff[h]
         panels += [
             Panel(
                 h,
@@ -78,6 +78,12 @@ def prepare_compare(cmp: Comparison, heads: Sequence[int], lang: str = "en") -> 
             ),
         ]
     return panels
+
+
+def difference_limit(cmp: Comparison, heads: Sequence[int]) -> float:
+    """The symmetric limit of the B − A colour scale: the largest |B − A| of the heads shown."""
+    top = max(float(np.abs(cmp.b.weights[h] - cmp.a.weights[h]).max()) for h in heads)
+    return max(top, 1e-12)
 
 
 def summary_line(cmp: Comparison, heads: Sequence[int], lang: str = "en") -> str:
@@ -119,8 +125,7 @@ def compare_figure(
     width, height, panel_in = layout(p, len(chosen) + bar_rows, 3, texts)
     if annotate is None:
         annotate = auto_annotate(p.font, panel_in * 72, T)
-    diff = cmp.b.weights[chosen].astype(np.float64) - cmp.a.weights[chosen].astype(np.float64)
-    top = max(float(np.abs(diff).max()), 1e-12)
+    top = difference_limit(cmp, chosen)
     heading = (
         title
         if title is not None
