@@ -10,10 +10,10 @@ import sys
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-tokens = "The quick brown fox jumps over the lazy dog".split()
+tokens = ["The", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog"]
 T, D, H = len(tokens), 512, 8
 rng = np.random.default_rng(0)
 x = rng.standard_normal((T, D))

@@ -13,13 +13,13 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -31,15 +31,18 @@ ATTNVIZ = [PY, "-m", "attnviz"]
 CLI = [str(Path(PY).with_name("attnviz"))] if Path(PY).with_name("attnviz").exists() else ATTNVIZ
 
 
-def timed(command: list[str], repeat: int) -> list[float]:
-    """Wall times of a command run ``repeat`` times (after one warm-up run)."""
-    subprocess.run(command, check=True, capture_output=True)
-    times = []
+def timed_pair(a: list[str], b: list[str], repeat: int) -> tuple[list[float], list[float]]:
+    """Wall times of two commands run in turn, ``repeat`` times each: whatever else the
+    machine does then weighs on both alike, so their ratio holds."""
+    subprocess.run(a, check=True, capture_output=True)
+    subprocess.run(b, check=True, capture_output=True)
+    times_a, times_b = [], []
     for _ in range(repeat):
-        t = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True)
-        times.append(time.perf_counter() - t)
-    return times
+        for command, times in ((a, times_a), (b, times_b)):
+            t = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True)
+            times.append(time.perf_counter() - t)
+    return times_a, times_b
 
 
 def timed_call(fn, repeat: int, warm: bool = True) -> list[float]:
@@ -88,9 +91,12 @@ def peak_extra_bytes(fn) -> int:
 
 
 def rows_startup(repeat: int) -> list[dict]:
-    floor = summary(timed([PY, "-c", "import numpy, typer, rich.table"], repeat))
-    help_ = summary(timed([*CLI, "--help"], repeat))
-    table = summary(timed([*CLI, "heatmap", SENTENCE, "--format", "table"], repeat))
+    floor_command = [PY, "-c", "import numpy, typer, rich.table"]
+    floors, helps = timed_pair(floor_command, [*CLI, "--help"], repeat)
+    more_floors, tables = timed_pair(
+        floor_command, [*CLI, "heatmap", SENTENCE, "--format", "table"], repeat
+    )
+    floor, help_, table = summary(floors + more_floors), summary(helps), summary(tables)
     return [
         {"case": "import floor: numpy, typer, rich.table", **floor},
         {"case": "attnviz --help", **help_, "ratio": help_["median"] / floor["median"],
@@ -101,8 +107,12 @@ def rows_startup(repeat: int) -> list[dict]:
 
 
 def rows_figure(repeat: int, out: Path) -> list[dict]:
-    ref = summary(timed([PY, str(HERE / "reference_pyplot.py"), str(out / "ref.png")], repeat))
-    ours = summary(timed([*CLI, "heatmap", SENTENCE, "-o", str(out / "ours.png")], repeat))
+    refs, ourses = timed_pair(
+        [PY, str(HERE / "reference_pyplot.py"), str(out / "ref.png")],
+        [*CLI, "heatmap", SENTENCE, "-o", str(out / "ours.png")],
+        repeat,
+    )
+    ref, ours = summary(refs), summary(ourses)
     return [
         {"case": "reference_pyplot.py (plt.subplots 2x4, tight_layout)", **ref},
         {"case": "attnviz heatmap (9 tokens) -o out.png", **ours,
@@ -125,10 +135,9 @@ def rows_kernel(sizes: list[int], repeat: int) -> list[dict]:
             q, k, v = (rng.standard_normal((8, T, 64)).astype(dtype) for _ in range(3))
             for mask, allowed in (("causal", causal(T)), ("none", np.ones((T, T), dtype=bool))):
                 n, warm = (repeat, True) if T <= 2048 else (2, False)
-                ours = summary(
-                    timed_call(lambda: scaled_dot_product_attention(q, k, v, allowed), n, warm)
-                )
-                naive = summary(timed_call(lambda: naive_numpy(q, k, v, allowed), n, warm))
+                call = partial(scaled_dot_product_attention, q, k, v, allowed)
+                ours = summary(timed_call(call, n, warm))
+                naive = summary(timed_call(partial(naive_numpy, q, k, v, allowed), n, warm))
                 w, o = scaled_dot_product_attention(q, k, v, allowed)
                 wn, on = naive_numpy(q, k, v, allowed)
                 tol = 1e-6 if dtype == np.float32 else 1e-12
@@ -136,7 +145,7 @@ def rows_kernel(sizes: list[int], repeat: int) -> list[dict]:
                     np.allclose(w, wn, rtol=tol, atol=tol)
                     and np.allclose(o, on, rtol=tol, atol=tol * 10)
                 )
-                extra = peak_extra_bytes(lambda: scaled_dot_product_attention(q, k, v, allowed))
+                extra = peak_extra_bytes(call)
                 name = f"kernel T={T} {np.dtype(dtype).name} {mask}"
                 targets = {("causal", "float32"): (0.35, 0.45), ("none", "float32"): (0.5, 0.65)}
                 t_naive, t_torch = (
@@ -149,7 +158,9 @@ def rows_kernel(sizes: list[int], repeat: int) -> list[dict]:
                              "equal": same, "memory": extra / w.nbytes})  # fmt: skip
                 if torch is not None:
                     tq, tk, tv, ta = (torch.from_numpy(a) for a in (q, k, v, allowed))
-                    tt = summary(timed_call(lambda: torch_explicit(torch, tq, tk, tv, ta), n, warm))
+                    tt = summary(
+                        timed_call(partial(torch_explicit, torch, tq, tk, tv, ta), n, warm)
+                    )
                     rows.append({"case": name, **ours, "ratio": ours["median"] / tt["median"],
                                  "against": "PyTorch explicit (CPU)", "target": t_torch})  # fmt: skip
                 del w, o, wn, on
@@ -225,7 +236,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--quick", action="store_true", help="fewer runs and sizes (a smoke test)")
     args = parser.parse_args()
-    repeat = 3 if args.quick else 7
+    repeat = 3 if args.quick else 9
     sizes = [128, 512] if args.quick else [128, 512, 2048, 4096]
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)

@@ -204,7 +204,9 @@ def grid(n: int, max_cols: int) -> tuple[int, int]:
     return math.ceil(n / cols), cols
 
 
-def layout(p: Preset, rows: float, cols: int, texts: Sequence[str]) -> tuple[float, float, float]:
+def layout(
+    p: Preset, rows: float, cols: int, texts: Sequence[str], more_width: float = 0.0
+) -> tuple[float, float, float]:
     """Figure width and height and panel side, in inches, leaving room for the labels.
 
     Text widths are estimated (0.6 em a character) so that no drawing is needed to lay out.
@@ -212,7 +214,7 @@ def layout(p: Preset, rows: float, cols: int, texts: Sequence[str]) -> tuple[flo
     em = p.font / 72  # inches
     label = 0.6 * 0.85 * em * max(len(shorten(t)) + 3 for t in texts)  # "12 token" when thinned
     side = label + 2.2 * em  # tick labels and the axis title, left of the grid and below it
-    extra_w = side + 5.5 * em + 0.1  # the colour bar with its ticks and label
+    extra_w = side + 5.5 * em + 0.1 + more_width  # the colour bar with its ticks and label
     extra_h = side + 4.0 * em + 0.1  # the title line and the panel titles
     if p.width is None:
         panel = p.panel
@@ -403,11 +405,14 @@ def draw_panel(
     show_rows: bool,
     show_cols: bool,
     s: dict[str, str],
+    query_title: bool = True,
 ) -> Any:
-    """Draw one panel on ``ax``: the image, the hatched hidden cells, their outline, the labels."""
+    """Draw one panel on ``ax``: the image, the hatched hidden cells, their outline, the labels
+    (with the "query" title beside the row labels unless ``query_title`` is False)."""
     from matplotlib.collections import LineCollection
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import PathPatch
+    from matplotlib.transforms import offset_copy
 
     table = colors.lut(cmap)
     mapped = ListedColormap(table / 255.0, name=cmap).with_extremes(bad=colors.HIDDEN[theme])
@@ -449,22 +454,46 @@ def draw_panel(
     ax.set_xlim(-0.5, Tk - 0.5)
     ax.set_ylim(Tq - 0.5, -0.5)
     ax.set_title(panel.title, fontsize=font)
-    ax.tick_params(length=0, labelsize=font * 0.85)
+    ax.set_xticks([])
+    ax.set_yticks([])
     if show_cols:
-        ax.set_xticks(*tick_labels(texts, axis_points, font * 0.85), rotation=90)
-    else:
-        ax.xaxis.set_visible(False)  # no ticks made or drawn: inner panels share the outer labels
+        labels = tick_labels(texts, axis_points, font * 0.85)
+        ax.set_xlabel(s["key"], labelpad=token_labels(ax, "x", *labels, font * 0.85))
     if show_rows:
-        ax.set_yticks(*tick_labels(texts, axis_points, font * 0.85))
-    else:
-        ax.yaxis.set_visible(False)
-    if show_cols:
-        ax.set_xlabel(s["key"])
-    if show_rows:
-        ax.set_ylabel(s["query"])
+        room = token_labels(ax, "y", *tick_labels(texts, axis_points, font * 0.85), font * 0.85)
+    if show_rows and query_title:  # a text, placed beyond the labels
+        fig = ax.get_figure(root=True)
+        at = offset_copy(ax.transAxes, fig=fig, x=-room, units="points")
+        ax.text(0, 0.5, s["query"], transform=at, rotation=90, ha="right", va="center",
+                gid="query-title")  # fmt: skip
     for spine in ax.spines.values():
         spine.set_visible(False)
     return image
+
+
+def token_labels(
+    ax: Axes, axis: str, positions: list[int], labels: list[str], size: float
+) -> float:
+    """Token labels along an axis as plain Text artists (gid "key-label" or "query-label"):
+    a fifth of the cost of Matplotlib's ticks, which build three lines and two texts per
+    label. Returns the room they take, in points, for the axis title to sit beyond them."""
+    from matplotlib.figure import Figure
+    from matplotlib.transforms import offset_copy
+
+    pad = 0.35 * size
+    fig = ax.get_figure(root=True)
+    assert isinstance(fig, Figure)
+    if axis == "x":  # keys, below the panel, read bottom to top
+        where = offset_copy(ax.get_xaxis_transform(), fig=fig, y=-pad, units="points")
+        for pos, label in zip(positions, labels, strict=True):
+            ax.text(pos, 0, label, transform=where, rotation=90, ha="center", va="top",
+                    fontsize=size, gid="key-label")  # fmt: skip
+    else:  # queries, left of the panel
+        where = offset_copy(ax.get_yaxis_transform(), fig=fig, x=-pad, units="points")
+        for pos, label in zip(positions, labels, strict=True):
+            ax.text(0, pos, label, transform=where, ha="right", va="center",
+                    fontsize=size, gid="query-label")  # fmt: skip
+    return text_width(labels, size) * 72 + 2 * pad
 
 
 def cell_numbers(panel: Panel, table: np.ndarray) -> list[tuple[int, int, str, str]]:

@@ -122,7 +122,8 @@ def compare_figure(
     texts = cmp.a.texts
     T = len(texts)
     bar_rows = 0.8
-    width, height, panel_in = layout(p, len(chosen) + bar_rows, 3, texts)
+    em = p.font / 72  # a second colour bar, and the legend in the right margin
+    width, height, panel_in = layout(p, len(chosen) + bar_rows, 3, texts, 7 * em + 1.6 * p.font / 9)
     if annotate is None:
         annotate = auto_annotate(p.font, panel_in * 72, T)
     top = difference_limit(cmp, chosen)
@@ -151,6 +152,7 @@ def compare_figure(
                 show_rows=c == 0,
                 show_cols=r == len(chosen) - 1,
                 s=s,
+                query_title=False,  # one for all rows: the constrained layout makes room for it
             )
         colorbar(fig, axes[:, :2], cmap, 0, 1, s["weight"])
         colorbar(fig, axes[:, 2], DIVERGING_CMAP, -top, top, s["weight_difference"])
@@ -160,6 +162,7 @@ def compare_figure(
         if any(panel.hidden.any() for panel in panels):  # in the right margin, clear of titles
             add_hidden_legend(fig, theme, s["hidden"], p.font, "outside right upper")
         add_title(fig, heading, width, p.font)
+        fig.supylabel(s["query"], fontsize=p.font)
         fig.supxlabel(
             wrap(summary_line(cmp, chosen, lang), width * 72 / (0.6 * p.font)), fontsize=p.font
         )

@@ -134,7 +134,7 @@ def steps_figure(
                 draw_panel(
                     ax, panel, texts, cmap=DIVERGING_CMAP if panel.signed else cmap, theme=theme,
                     annotate=annotate and stage.kind == "weights", font=p.font,
-                    axis_points=panel_in * 72, show_rows=True, show_cols=True, s=s,
+                    axis_points=panel_in * 72, show_rows=n % cols == 0, show_cols=True, s=s,
                 )  # fmt: skip
                 ax.set_xlabel("")
                 ax.set_ylabel("")
@@ -147,7 +147,7 @@ def steps_figure(
             bar.ax.tick_params(labelsize=p.font * 0.7)
             ax.set_xlabel(f"({shape})", fontsize=p.font * 0.85)
             ax.set_title(title, fontsize=p.font * 0.85)
-            if n % cols:
+            if n % cols and stage.kind == "matrix":
                 ax.set_yticks(ax.get_yticks(), [])
         for ax in list(axes.flat)[len(stages) :]:
             ax.set_axis_off()
