@@ -48,9 +48,8 @@ def _repeated_option(command: Any, args: list[str]) -> str | None:
     """The first option given twice that takes one value (click would keep the last silently)."""
     from typer.core import TyperOption
 
-    names: dict[
-        str, tuple[str, bool, bool]
-    ] = {}  # option -> (its long name, takes a value, repeatable)
+    # option -> (its long name, whether it takes a value, whether it may be repeated)
+    names: dict[str, tuple[str, bool, bool]] = {}
     for param in getattr(command, "params", []):
         if isinstance(param, TyperOption):
             for opt in param.opts + param.secondary_opts:
