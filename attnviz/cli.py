@@ -732,6 +732,58 @@ def steps(
             )
 
 
+STATS_FORMATS = ("table", "json", "csv")
+
+
+@app.command()
+@with_run_options
+def stats(
+    text: TextArg = None,
+    head: HeadOpt = None,
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format", help=f"What goes to standard output: {' | '.join(STATS_FORMATS)}."
+        ),
+    ] = "table",
+    cmap: CmapOpt = "viridis",
+    lang: LangOpt = "en",
+    *,
+    opts: RunOptions,
+) -> None:
+    """Numbers that sum each head up: entropy, distance, where the weight goes.
+
+    Per head, averaged over the query rows: entropy (and divided by log of the row's keys), mean attention distance, the share of weight on the query itself, on the previous token and on the first, the largest weight, and the keys that hold 90% of the weight.
+
+    Example: attnviz stats "The cat sat on the mat because the cat was tired"
+    """
+    from .render import colors
+    from .render.labels import strings
+    from .stats import HEAD_METRICS, head_stats
+
+    if format not in STATS_FORMATS:
+        raise ConfigError(f"unknown --format {format!r}; choose one of: {', '.join(STATS_FORMATS)}")
+    strings(lang)
+    colors.lut(cmap)
+    selected = select_heads(head, opts.config().heads)
+    trace = opts.run(_read_text(text, opts.file))
+    numbers = head_stats(trace, selected)
+    if format == "json":
+        data = {"tokens": trace.texts, "config": trace.config.to_dict(), "heads": selected,
+                **{m: numbers[m].tolist() for m in (*HEAD_METRICS, "rows")}}  # fmt: skip
+        sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+    elif format == "csv":
+        lines = [",".join(("head", *HEAD_METRICS, "rows"))]
+        for n, h in enumerate(selected):
+            values = (repr(float(numbers[m][n])) for m in HEAD_METRICS)
+            lines.append(",".join((str(h), *values, str(int(numbers["rows"][n])))))
+        sys.stdout.write("\n".join(lines) + "\n")
+    else:
+        from .render import terminal
+
+        _console().print(terminal.stats_table(numbers, selected, cmap=cmap, lang=lang))
+
+
 def _print_comparison(cmp: Any, heads: list[int], fmt: str, cmap: str, lang: str) -> None:
     """Write a comparison to standard output as table, heat or json."""
     if fmt == "json":

@@ -79,3 +79,47 @@ def compare(a: Trace, b: Trace) -> Comparison:
         entropy_b=mean_entropy(wb, b.allowed),
         output_difference=np.sqrt((diff**2).sum(axis=1)),
     )
+
+
+HEAD_METRICS = (
+    "entropy", "normalized_entropy", "distance", "self", "previous", "first", "max_weight",
+    "keys_90",
+)  # fmt: skip
+
+
+def head_stats(trace: Trace, heads: list[int] | None = None) -> dict[str, np.ndarray]:
+    """Numbers that sum up each head, averaged over the query rows that have an allowed key.
+
+    Per head (len(heads),): ``entropy`` (nats) and ``normalized_entropy`` (divided by the log
+    of the row's number of allowed keys; rows with a single key are left out of it), mean
+    attention ``distance`` Σ w_ij |i − j|, the share of weight on the query itself (``self``),
+    on the token before it (``previous``; the first row, which has none, is left out) and on
+    the first token (``first``), the largest weight of the row (``max_weight``), and the
+    number of keys that together hold 90% of the row's weight (``keys_90``).
+    ``rows`` says how many rows entered the means: rows with no allowed key are left out.
+    """
+    chosen = list(range(trace.config.heads)) if heads is None else list(heads)
+    w = trace.weights[chosen].astype(np.float64)  # (h,T,T)
+    T = w.shape[-1]
+    rows = _has_key(trace.allowed)  # (T,)
+    n_keys = trace.allowed.sum(axis=1)  # (T,)
+    index = np.arange(T)
+    entropy = row_entropy(w)  # (h,T)
+    several = rows & (n_keys > 1)
+    normalized = np.divide(entropy, np.log(np.maximum(n_keys, 2)))  # (h,T)
+    distance = (w * np.abs(index[:, None] - index[None, :])).sum(axis=-1)  # (h,T)
+    previous = np.zeros_like(entropy)
+    previous[:, 1:] = w[:, index[1:], index[1:] - 1]
+    top = -np.sort(-w, axis=-1)  # (h,T,T) each row's weights, largest first
+    keys_90 = (np.cumsum(top, axis=-1) < 0.9 - 1e-12).sum(axis=-1) + 1.0  # (h,T)
+    return {
+        "entropy": _row_mean(entropy, rows),
+        "normalized_entropy": _row_mean(normalized, several),
+        "distance": _row_mean(distance, rows),
+        "self": _row_mean(w[:, index, index], rows),
+        "previous": _row_mean(previous, rows & (index > 0)),
+        "first": _row_mean(w[:, :, 0], rows),
+        "max_weight": _row_mean(w.max(axis=-1), rows),
+        "keys_90": _row_mean(keys_90, rows),
+        "rows": np.full(len(chosen), int(rows.sum())),
+    }

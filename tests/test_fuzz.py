@@ -54,6 +54,7 @@ ACCEPTS = {
     "heatmap": MODEL | {"--head", "--format", "-o"},
     "compare": MODEL | {"--head", "--format", "-o"},
     "steps": MODEL | {"--head", "--format", "-o"},
+    "stats": MODEL | {"--head", "--format"},
 }
 
 

@@ -283,3 +283,27 @@ def worked_row_tables(
     if shown < row.v.shape[1]:
         note += " · " + s["columns_left_out"].format(n=row.v.shape[1] - shown)
     return Group(Text(title, style="bold"), table, Text(""), values, Text(note, style="dim"))
+
+
+def stats_table(
+    stats: dict[str, np.ndarray], heads: Sequence[int], *, cmap: str, lang: str = "en"
+) -> Group:
+    """Heads as rows, metrics as columns; each column shaded from its own smallest to largest."""
+    from ..stats import HEAD_METRICS
+
+    s = strings(lang)
+    lut = colors.lut(cmap)
+    table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 1, 0, 0))
+    table.add_column(s["head"], justify="right")
+    for m in HEAD_METRICS:
+        table.add_column(Text(s[f"m_{m}"]), justify="right")
+    for n, h in enumerate(heads):
+        cells: list[Text] = [Text(str(h))]
+        for m in HEAD_METRICS:
+            column = stats[m]
+            span = float(column.max() - column.min())
+            place = (float(column[n]) - float(column.min())) / span if span > 0 else 0.5
+            cells.append(Text(f" {column[n]:.3f} ", style=_cell_style(lut, place)))
+        table.add_row(*cells)
+    rows = int(stats["rows"][0]) if len(heads) else 0
+    return Group(table, Text(s["stats_caption"].format(rows=rows), style="dim"))

@@ -1,0 +1,74 @@
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from attnviz import attend
+from attnviz.cli import app
+from attnviz.stats import HEAD_METRICS, head_stats
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def hand_made():
+    """One head over 4 tokens with rows worked out by hand:
+    row 0 sees one key; row 1 is one-hot on key 0; row 2 is uniform over 3 keys; row 3 sees none.
+    """
+    trace = attend("a b c d", heads=1, d_model=4)
+    allowed = np.array([[1, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0], [0, 0, 0, 0]], dtype=bool)
+    third = 1 / 3
+    weights = np.array([[[1, 0, 0, 0], [1, 0, 0, 0], [third, third, third, 0], [0, 0, 0, 0]]])
+    return dataclasses.replace(trace, allowed=allowed, weights=weights)
+
+
+def test_every_metric_by_hand(hand_made):
+    stats = head_stats(hand_made)
+    expected = {
+        "entropy": math.log(3) / 3,  # rows 0, 1 are certain; row 2 is log 3
+        "normalized_entropy": 0.5,  # rows with two keys or more: row 1 (0) and row 2 (1)
+        "distance": 2 / 3,  # 0, 1, (2 + 1 + 0) / 3
+        "self": 4 / 9,  # 1, 0, 1/3
+        "previous": 2 / 3,  # row 0 has no previous token: row 1 (1) and row 2 (1/3)
+        "first": 7 / 9,  # 1, 1, 1/3
+        "max_weight": 7 / 9,  # 1, 1, 1/3
+        "keys_90": 5 / 3,  # 1, 1, 3
+    }
+    for metric, value in expected.items():
+        assert stats[metric][0] == pytest.approx(value, abs=1e-12), metric
+    assert stats["rows"][0] == 3  # row 3, with no allowed key, is left out and counted out
+
+
+def test_stats_match_a_loop_over_a_real_run():
+    trace = attend("The cat sat on the mat because the cat was tired", heads=3, d_model=12)
+    stats = head_stats(trace, [2, 0])
+    for n, h in enumerate([2, 0]):
+        w = trace.weights[h]
+        rows = range(w.shape[0])
+        ent = [-sum(x * math.log(x) for x in w[i] if x > 0) for i in rows]
+        assert stats["entropy"][n] == pytest.approx(np.mean(ent), abs=1e-12)
+        dist = [sum(w[i, j] * abs(i - j) for j in rows) for i in rows]
+        assert stats["distance"][n] == pytest.approx(np.mean(dist), abs=1e-12)
+        k90 = [
+            next(k for k in range(1, 12) if sum(sorted(w[i])[::-1][:k]) >= 0.9 - 1e-12)
+            for i in rows
+        ]
+        assert stats["keys_90"][n] == pytest.approx(np.mean(k90))
+
+
+def test_stats_command_formats():
+    text = "The cat sat on the mat"
+    result = runner.invoke(app, ["stats", text, "--format", "json", "--head", "1,3"])
+    data = json.loads(result.stdout)
+    assert data["heads"] == [1, 3] and set(HEAD_METRICS) <= set(data)
+    expected = head_stats(attend(text), [1, 3])
+    np.testing.assert_array_equal(data["entropy"], expected["entropy"])
+    csv = runner.invoke(app, ["stats", text, "--format", "csv"]).stdout.splitlines()
+    assert csv[0].split(",") == ["head", *HEAD_METRICS, "rows"] and len(csv) == 9
+    table = runner.invoke(app, ["stats", text, "--head", "0"], env={"COLUMNS": "120"})
+    assert table.exit_code == 0 and "means over the 6 query rows" in table.stdout
+    bad = runner.invoke(app, ["stats", text, "--format", "xml"])
+    assert bad.exit_code == 2 and "unknown --format" in bad.stderr
