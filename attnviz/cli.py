@@ -736,52 +736,49 @@ STATS_FORMATS = ("table", "json", "csv")
 
 
 @app.command()
+@with_figure_options
 @with_run_options
 def stats(
     text: TextArg = None,
     head: HeadOpt = None,
-    format: Annotated[
-        str,
-        typer.Option(
-            "--format", help=f"What goes to standard output: {' | '.join(STATS_FORMATS)}."
-        ),
-    ] = "table",
-    cmap: CmapOpt = "viridis",
-    lang: LangOpt = "en",
+    format: Annotated[str | None, _format_opt(STATS_FORMATS)] = None,
     *,
     opts: RunOptions,
+    look: FigureOptions,
 ) -> None:
     """Numbers that sum each head up: entropy, distance, where the weight goes.
 
     Per head, averaged over the query rows: entropy (and divided by log of the row's keys), mean attention distance, the share of weight on the query itself, on the previous token and on the first, the largest weight, and the keys that hold 90% of the weight.
 
     Example: attnviz stats "The cat sat on the mat because the cat was tired"
+
+    Example: attnviz stats "The cat sat on the mat" -o stats.png
     """
-    from .render import colors
-    from .render.labels import strings
     from .stats import HEAD_METRICS, head_stats
 
-    if format not in STATS_FORMATS:
-        raise ConfigError(f"unknown --format {format!r}; choose one of: {', '.join(STATS_FORMATS)}")
-    strings(lang)
-    colors.lut(cmap)
+    shown = look.check(format, STATS_FORMATS)
     selected = select_heads(head, opts.config().heads)
-    trace = opts.run(_read_text(text, opts.file))
+    trace = opts.run(_read_text(text, opts.file), extra_bytes=look.memory(1))
     numbers = head_stats(trace, selected)
-    if format == "json":
+    if look.output is not None:
+        from .render.figures import stats_figure
+
+        style = {k: v for k, v in look.style().items() if k != "annotate"}
+        look.save(stats_figure(numbers, selected, trace.config, **style))
+    if shown == "json":
         data = {"tokens": trace.texts, "config": trace.config.to_dict(), "heads": selected,
                 **{m: numbers[m].tolist() for m in (*HEAD_METRICS, "rows")}}  # fmt: skip
         sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
-    elif format == "csv":
+    elif shown == "csv":
         lines = [",".join(("head", *HEAD_METRICS, "rows"))]
         for n, h in enumerate(selected):
             values = (repr(float(numbers[m][n])) for m in HEAD_METRICS)
             lines.append(",".join((str(h), *values, str(int(numbers["rows"][n])))))
         sys.stdout.write("\n".join(lines) + "\n")
-    else:
+    elif shown == "table":
         from .render import terminal
 
-        _console().print(terminal.stats_table(numbers, selected, cmap=cmap, lang=lang))
+        _console().print(terminal.stats_table(numbers, selected, cmap=look.cmap, lang=look.lang))
 
 
 def _print_comparison(cmp: Any, heads: list[int], fmt: str, cmap: str, lang: str) -> None:

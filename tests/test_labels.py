@@ -2,9 +2,9 @@ import pytest
 from matplotlib.text import Text
 
 from attnviz import ConfigError, attend
-from attnviz.render.figures import compare_figure, heatmap_figure, steps_figure
+from attnviz.render.figures import compare_figure, heatmap_figure, stats_figure, steps_figure
 from attnviz.render.labels import STRINGS, strings, visible
-from attnviz.stats import compare
+from attnviz.stats import compare, head_stats
 from attnviz.trace import config_against
 
 
@@ -41,6 +41,7 @@ def test_no_english_label_in_a_spanish_figure():
         heatmap_figure(trace, lang="es"),
         compare_figure(compare(trace, b), lang="es"),
         steps_figure(trace, 1, lang="es"),
+        stats_figure(head_stats(trace), [0, 1], trace.config, lang="es"),
     ):
         assert english_left(fig, tokens) == []
 

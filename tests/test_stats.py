@@ -72,3 +72,26 @@ def test_stats_command_formats():
     assert table.exit_code == 0 and "means over the 6 query rows" in table.stdout
     bad = runner.invoke(app, ["stats", text, "--format", "xml"])
     assert bad.exit_code == 2 and "unknown --format" in bad.stderr
+
+
+def test_stats_figure_shades_each_column_and_prints_every_value(tmp_path):
+    from attnviz.render.figures import stats_figure
+    from attnviz.render.figures.stats import column_shades
+
+    trace = attend("The cat sat on the mat", heads=4, d_model=16)
+    stats = head_stats(trace)
+    shades = column_shades(stats)
+    assert shades.shape == (4, len(HEAD_METRICS))
+    np.testing.assert_allclose(shades.min(axis=0), 0) and np.testing.assert_allclose(
+        shades.max(axis=0), 1
+    )
+    fig = stats_figure(stats, [0, 1, 2, 3], trace.config)
+    (ax,) = fig.axes
+    np.testing.assert_array_equal(ax.get_images()[0].get_array(), shades)
+    assert len(ax.texts) == 4 * len(HEAD_METRICS)
+    assert ax.texts[0].get_text() == f"{stats['entropy'][0]:.2f}"
+    result = runner.invoke(
+        app, ["stats", "The cat sat", "-o", str(tmp_path / "s.png"), "--lang", "es"]
+    )
+    assert result.exit_code == 0 and (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+    assert result.stdout == ""  # with -o and no --format, nothing on standard output

@@ -110,6 +110,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "m_max_weight": "largest weight",
         "m_keys_90": "keys for 90%",
         "stats_caption": "means over the {rows} query rows that see a key",
+        "stats_shading": "each column shaded from its smallest to its largest value",
     },
     "es": {
         "attention_weights": "pesos de atención",
@@ -183,6 +184,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "m_max_weight": "mayor peso",
         "m_keys_90": "claves para el 90%",
         "stats_caption": "medias de las {rows} filas de consulta que ven alguna clave",
+        "stats_shading": "cada columna sombreada de su menor a su mayor valor",
     },
 }
 

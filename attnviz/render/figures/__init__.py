@@ -18,6 +18,7 @@ from .base import (
 )
 from .compare import compare_figure, prepare_compare
 from .heatmap import heatmap_figure, prepare_heatmap
+from .stats import stats_figure
 from .steps import stage_panel, steps_figure
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "prepare_heatmap",
     "save_figure",
     "stage_panel",
+    "stats_figure",
     "steps_figure",
     "tick_labels",
 ]
