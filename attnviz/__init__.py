@@ -34,6 +34,7 @@ _WHERE = {
     "steps_figure": "render.figures",
     "Comparison": "stats",
     "compare": "stats",
+    "head_stats": "stats",
     "Token": "tokens",
     "tokenize": "tokens",
     "AttentionConfig": "trace",
@@ -55,6 +56,7 @@ __all__ = [
     "build_mask",
     "compare",
     "compare_figure",
+    "head_stats",
     "heatmap_figure",
     "load",
     "parse_masks",
@@ -75,7 +77,7 @@ if TYPE_CHECKING:
     from .export import load, save, save_json, save_npz
     from .masks import build_mask, parse_masks
     from .render.figures import compare_figure, heatmap_figure, save_figure, steps_figure
-    from .stats import Comparison, compare
+    from .stats import Comparison, compare, head_stats
     from .tokens import Token, tokenize
     from .trace import AttentionConfig, Trace, attend, run
 

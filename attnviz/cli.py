@@ -559,7 +559,7 @@ _FIGURE_PARAMS = [
 with_figure_options = _option_group(FigureOptions, _FIGURE_PARAMS, "look")
 
 
-HEATMAP_FORMATS = ("table", "heat", "json", "csv")
+HEATMAP_FORMATS = ("table", "heat", "top", "json", "csv")
 
 
 @app.command()
@@ -573,6 +573,9 @@ def heatmap(
         str,
         typer.Option("--scale", help="Colour scale: fixed (0 to 1) | head (each head's max)."),
     ] = "fixed",
+    top: Annotated[
+        int, typer.Option("--top", help="With --format top: the strongest keys shown per query.")
+    ] = 3,
     *,
     opts: RunOptions,
     look: FigureOptions,
@@ -584,6 +587,8 @@ def heatmap(
     Example: attnviz heatmap "The cat sat on the mat" -o cat.png --preset slides
     """
     shown = look.check(format, HEATMAP_FORMATS, scale)
+    if top < 1:
+        raise ConfigError(f"--top must be at least 1, not {top}")
     selected = select_heads(head, opts.config().heads)
     trace = opts.run(_read_text(text, opts.file), extra_bytes=look.memory(len(selected)))
     if look.output is not None:
@@ -591,7 +596,14 @@ def heatmap(
 
         _progress.step("laying out the figure")
         look.save(heatmap_figure(trace, selected, scale=scale, **look.style()))
-    if shown is not None:
+    if shown == "top":
+        from .render import terminal
+
+        console = _console()
+        for h in selected:
+            console.print(terminal.top_lines(trace, h, top, look.lang))
+            console.print()
+    elif shown is not None:
         _print_weights(trace, selected, shown, look.cmap, look.lang)
 
 

@@ -421,3 +421,30 @@ def test_terminal_path_does_not_import_matplotlib():
             [sys.executable, "-c", code.format(fmt)], capture_output=True, text=True
         )
         assert done.stdout.strip() == "False", (fmt, done.stderr)
+
+
+def test_top_format_lists_the_strongest_keys_of_each_query():
+    text = "The cat sat on the mat because the cat was tired"
+    result = invoke("heatmap", text, "--format", "top", "--top", "2", "--head", "3", columns=200)
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("head 3 ·")
+    w = attend(text).weights[3]
+    tokens = text.split()
+    for i, line in enumerate(lines[1:12]):
+        number, query, arrow, rest = line.split(maxsplit=3)
+        assert (int(number), query, arrow) == (i, tokens[i], "->")
+        shown = [part.rsplit(" ", 1) for part in rest.split(" · ")]
+        best = np.argsort(-w[i, : i + 1], kind="stable")[:2]
+        assert [key for key, _ in shown] == [tokens[j] for j in best]
+        assert [float(x) for _, x in shown] == pytest.approx(w[i, best], abs=0.005)
+    assert invoke("heatmap", text, "--format", "top", "--top", "0").exit_code == 2
+
+
+def test_top_format_reads_a_long_text_line_by_line():
+    text = " ".join(f"w{i}" for i in range(500))
+    result = invoke(
+        "heatmap", text, "--format", "top", "--head", "0", "--heads", "1", "--d-model", "8"
+    )
+    assert result.exit_code == 0 and len(result.stdout.splitlines()) == 1 + 500 + 1
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80

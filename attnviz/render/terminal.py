@@ -307,3 +307,29 @@ def stats_table(
         table.add_row(*cells)
     rows = int(stats["rows"][0]) if len(heads) else 0
     return Group(table, Text(s["stats_caption"].format(rows=rows), style="dim"))
+
+
+def top_lines(trace: Trace, h: int, k: int, lang: str = "en") -> Group:
+    """For each query, its k strongest keys with their weights, one line per query: readable
+    in a terminal at any length (``12 sat  ->  cat 0.61 · The 0.22 · sat 0.09``)."""
+    w = trace.weights[h]
+    T = len(trace.tokens)
+    width = len(str(T - 1))
+    labels = [shorten(t.text, 12) for t in trace.tokens]
+    pad = max(cell_len(x) for x in labels)
+    lines: list[Text] = [caption(trace, h, lang)]
+    for i in range(T):
+        line = Text(f"{i:>{width}} ", style="dim")
+        line.append(labels[i] + " " * (pad - cell_len(labels[i])), style="bold")
+        line.append("  ->  ", style="dim")
+        keys = np.flatnonzero(trace.allowed[i])
+        best = keys[np.argsort(-w[i, keys], kind="stable")[:k]]
+        for n, j in enumerate(best.tolist()):
+            if n:
+                line.append(" · ", style="dim")
+            line.append(labels[j])
+            line.append(f" {w[i, j]:.2f}")
+        if not len(best):
+            line.append(HIDDEN_CELL, style="dim")
+        lines.append(line)
+    return Group(*lines)
