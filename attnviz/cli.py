@@ -477,6 +477,14 @@ PresetOpt = Annotated[
     str, typer.Option("--preset", help="screen | slides (16:9) | paper (one column).")
 ]
 LangOpt = Annotated[str, typer.Option("--lang", help="Language of the labels: en | es.")]
+LabelsOpt = Annotated[
+    str,
+    typer.Option(
+        "--labels",
+        help="Token labels in figures: auto (all that fit, else every k-th with its index) "
+        "| all | none | every:K.",
+    ),
+]
 
 
 def _format_opt(formats: tuple[str, ...]) -> Any:
@@ -500,6 +508,7 @@ class FigureOptions:
     theme: str
     preset: str
     lang: str
+    labels: str
 
     def check(
         self, format: str | None, formats: tuple[str, ...], scale: str = "fixed"
@@ -522,7 +531,9 @@ class FigureOptions:
                     f"--format {suffix} > {visible(str(self.output))}"
                 )
             check_output(self.output, FIGURE_FORMATS)
-            check_figure_options(dpi=self.dpi, theme=self.theme, preset=self.preset, scale=scale)
+            check_figure_options(
+                dpi=self.dpi, theme=self.theme, preset=self.preset, scale=scale, labels=self.labels
+            )
         strings(self.lang)
         colors.lut(self.cmap)
         return shown
@@ -539,7 +550,7 @@ class FigureOptions:
         """The keyword arguments every figure function takes."""
         return {
             "annotate": self.annotate, "cmap": self.cmap, "theme": self.theme,
-            "preset": self.preset, "title": self.title, "lang": self.lang,
+            "preset": self.preset, "title": self.title, "lang": self.lang, "labels": self.labels,
         }  # fmt: skip
 
     def save(self, fig: Any) -> None:
@@ -554,7 +565,7 @@ class FigureOptions:
 _FIGURE_PARAMS = [
     ("output", OutputOpt, None), ("title", TitleOpt, None), ("annotate", AnnotateOpt, None),
     ("cmap", CmapOpt, "viridis"), ("dpi", DpiOpt, None), ("theme", ThemeOpt, "light"),
-    ("preset", PresetOpt, "screen"), ("lang", LangOpt, "en"),
+    ("preset", PresetOpt, "screen"), ("lang", LangOpt, "en"), ("labels", LabelsOpt, "auto"),
 ]  # fmt: skip
 with_figure_options = _option_group(FigureOptions, _FIGURE_PARAMS, "look")
 
@@ -775,7 +786,7 @@ def stats(
     if look.output is not None:
         from .render.figures import stats_figure
 
-        style = {k: v for k, v in look.style().items() if k != "annotate"}
+        style = {k: v for k, v in look.style().items() if k not in ("annotate", "labels")}
         look.save(stats_figure(numbers, selected, trace.config, **style))
     if shown == "json":
         data = {"tokens": trace.texts, "config": trace.config.to_dict(), "heads": selected,

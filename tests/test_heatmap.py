@@ -448,3 +448,19 @@ def test_top_format_reads_a_long_text_line_by_line():
     )
     assert result.exit_code == 0 and len(result.stdout.splitlines()) == 1 + 500 + 1
     assert max(len(line) for line in result.stdout.splitlines()) <= 80
+
+
+def test_labels_option_overrides_the_thinning():
+    texts = [f"t{i}" for i in range(40)]
+    assert tick_labels(texts, 130, 10, "none") == ([], [])
+    assert tick_labels(texts, 130, 10, "all") == (list(range(40)), texts)
+    assert tick_labels(texts, 130, 10, "every:5")[1][:2] == ["0 t0", "5 t5"]
+    trace = attend(" ".join(texts), heads=1, d_model=4)
+    ax = panels_of(heatmap_figure(trace, labels="every:10"))[0]
+    assert row_labels(ax) == ["0 t0", "10 t10", "20 t20", "30 t30"]
+    assert row_labels(panels_of(heatmap_figure(trace, labels="none"))[0]) == []
+    for bad in ("some", "every:0", "every:x"):
+        with pytest.raises(ConfigError, match="bad --labels"):
+            heatmap_figure(trace, labels=bad)
+    result = invoke("heatmap", "a b", "-o", "x.png", "--labels", "most")
+    assert result.exit_code == 2 and "bad --labels" in result.stderr

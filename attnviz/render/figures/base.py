@@ -82,19 +82,37 @@ class Panel:
         return np.where(self.hidden, np.nan, self.to_color(self.weights))
 
 
+LABELS = ("auto", "none", "all", "every:K")
+
+
+def label_step(spec: str) -> int | None:
+    """The K of ``every:K``; 0 for "all", -1 for "none", None for "auto". Bad specs: ConfigError."""
+    fixed = {"auto": None, "all": 0, "none": -1}
+    if spec in fixed:
+        return fixed[spec]
+    name, _, value = spec.partition(":")
+    if name == "every" and value.isdigit() and int(value) >= 1:
+        return int(value)
+    raise ConfigError(f"bad --labels {spec!r}; use one of: {', '.join(LABELS)}")
+
+
 def tick_labels(
-    texts: Sequence[str], axis_points: float, font: float
+    texts: Sequence[str], axis_points: float, font: float, spec: str = "auto"
 ) -> tuple[list[int], list[str]]:
     """Positions and texts of the token labels along an axis ``axis_points`` long.
 
-    Every label when they all fit (a label needs about 1.3 x the font size); otherwise every
-    k-th one, prefixed with its index so that the reader can count.
+    "auto": every label when they all fit (a label needs about 1.3 x the font size),
+    otherwise every k-th one, prefixed with its index so that the reader can count;
+    "all", "none" and "every:K" choose for themselves.
     """
     T = len(texts)
+    step = label_step(spec)
+    if step == -1:
+        return [], []
     fit = max(1, int(axis_points / (1.3 * font)))
-    if T <= fit:
+    if step == 0 or (step is None and T <= fit):
         return list(range(T)), [shorten(t) for t in texts]
-    k = math.ceil(T / fit)
+    k = step or math.ceil(T / fit)
     positions = list(range(0, T, k))
     return positions, [f"{i} {shorten(texts[i])}" for i in positions]
 
@@ -406,6 +424,7 @@ def draw_panel(
     show_cols: bool,
     s: dict[str, str],
     query_title: bool = True,
+    labels: str = "auto",
 ) -> Any:
     """Draw one panel on ``ax``: the image, the hatched hidden cells, their outline, the labels
     (with the "query" title beside the row labels unless ``query_title`` is False)."""
@@ -457,10 +476,11 @@ def draw_panel(
     ax.set_xticks([])
     ax.set_yticks([])
     if show_cols:
-        labels = tick_labels(texts, axis_points, font * 0.85)
-        ax.set_xlabel(s["key"], labelpad=token_labels(ax, "x", *labels, font * 0.85))
+        keys = tick_labels(texts, axis_points, font * 0.85, labels)
+        ax.set_xlabel(s["key"], labelpad=token_labels(ax, "x", *keys, font * 0.85))
     if show_rows:
-        room = token_labels(ax, "y", *tick_labels(texts, axis_points, font * 0.85), font * 0.85)
+        queries = tick_labels(texts, axis_points, font * 0.85, labels)
+        room = token_labels(ax, "y", *queries, font * 0.85)
     if show_rows and query_title:  # a text, placed beyond the labels
         fig = ax.get_figure(root=True)
         at = offset_copy(ax.transAxes, fig=fig, x=-room, units="points")
@@ -550,9 +570,15 @@ def _numbers(cells: list[tuple[int, int, str, str]], size: float, ax: Axes) -> A
 
 
 def check_figure_options(
-    *, dpi: int | None = None, theme: str = "light", preset: str = "screen", scale: str = "fixed"
+    *,
+    dpi: int | None = None,
+    theme: str = "light",
+    preset: str = "screen",
+    scale: str = "fixed",
+    labels: str = "auto",
 ) -> None:
     """Raise ConfigError for a figure option out of range, before any work is done."""
+    label_step(labels)
     if dpi is not None and not 1 <= dpi <= MAX_DPI:
         raise ConfigError(f"--dpi must be between 1 and {MAX_DPI}, not {dpi}")
     for name, value, choices in (

@@ -108,12 +108,13 @@ def compare_figure(
     preset: str = "screen",
     title: str | None = None,
     lang: str = "en",
+    labels: str = "auto",
 ) -> Figure:
     """Rows of A | B | B − A per selected head, then a bar per token of ‖output_A − output_B‖."""
     from matplotlib import rc_context
     from matplotlib.figure import Figure
 
-    check_figure_options(theme=theme, preset=preset)
+    check_figure_options(theme=theme, preset=preset, labels=labels)
     p = PRESETS[preset]
     s = strings(lang)
     chosen = select_heads(heads, cmp.a.config.heads)
@@ -152,12 +153,13 @@ def compare_figure(
                 show_rows=c == 0,
                 show_cols=r == len(chosen) - 1,
                 s=s,
+                labels=labels,
                 query_title=False,  # one for all rows: the constrained layout makes room for it
             )
         colorbar(fig, axes[:, :2], cmap, 0, 1, s["weight"])
         colorbar(fig, axes[:, 2], DIVERGING_CMAP, -top, top, s["weight_difference"])
         bars = fig.add_subplot(grid[-1, :])
-        _draw_output_difference(bars, cmp.output_difference, texts, p.font, width * 72)
+        _draw_output_difference(bars, cmp.output_difference, texts, p.font, width * 72, labels)
         bars.set_title(s["output_difference"], fontsize=p.font)
         if any(panel.hidden.any() for panel in panels):  # in the right margin, clear of titles
             add_hidden_legend(fig, theme, s["hidden"], p.font, "outside right upper")
@@ -170,7 +172,12 @@ def compare_figure(
 
 
 def _draw_output_difference(
-    ax: object, values: np.ndarray, texts: Sequence[str], font: float, axis_points: float
+    ax: object,
+    values: np.ndarray,
+    texts: Sequence[str],
+    font: float,
+    axis_points: float,
+    labels: str = "auto",
 ) -> None:
     """Bars of ‖output_A[i] − output_B[i]‖, each labelled with its value while they fit."""
     from matplotlib.axes import Axes
@@ -180,7 +187,7 @@ def _draw_output_difference(
     rects = ax.bar(range(T), values, color="#5b8fc7", width=0.7)
     if T <= 24:  # a zero bar is invisible: its printed 0.00 says "no change" (causal vs none)
         ax.bar_label(rects, fmt="%.2f", fontsize=font * 0.75, padding=2)
-    xs, xl = tick_labels(texts, axis_points * 0.8, font * 0.85)
+    xs, xl = tick_labels(texts, axis_points * 0.8, font * 0.85, labels)
     ax.set_xticks(xs, xl, rotation=90, fontsize=font * 0.85)
     ax.set_xlim(-0.6, T - 0.4)
     ax.set_ylim(0, float(values.max(initial=0.0)) * 1.25 or 1.0)

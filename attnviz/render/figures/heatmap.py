@@ -54,6 +54,7 @@ def heatmap_figure(
     preset: str = "screen",
     title: str | None = None,
     lang: str = "en",
+    labels: str = "auto",
 ) -> Figure:
     """A grid of per-head attention heatmaps with the mask drawn over them.
 
@@ -64,7 +65,7 @@ def heatmap_figure(
     from matplotlib import rc_context
     from matplotlib.figure import Figure
 
-    check_figure_options(theme=theme, preset=preset, scale=scale)
+    check_figure_options(theme=theme, preset=preset, scale=scale, labels=labels)
     p = PRESETS[preset]
     s = strings(lang)
     chosen = select_heads(heads, trace.config.heads)
@@ -82,8 +83,8 @@ def heatmap_figure(
     em = p.font / 72
     with rc_context(theme_rc(theme, p.font)):
         # measure the labels as they would be if every one fitted: thinning only shortens them
-        labels = [f"{T - 1} {shorten(t)}" for t in texts] if T > 1 else [shorten(texts[0])]
-        label_w = text_width(labels, p.font * 0.85)
+        widest = [f"{T - 1} {shorten(t)}" for t in texts] if T > 1 else [shorten(texts[0])]
+        label_w = 0.0 if labels == "none" else text_width(widest, p.font * 0.85)
         fixed_width = p.width or 0
         lines = wrap(heading, (fixed_width or 6.0 + cols * p.panel) * 72 / (0.6 * p.font * 1.1))
         box = grid_layout(p, rows, cols, label_w, label_w, lines.count("\n") + 1)
@@ -106,6 +107,7 @@ def heatmap_figure(
                 show_rows=c == 0,
                 show_cols=n + cols >= n_panels,  # the last panel of its column
                 s=s,
+                labels=labels,
             )
             axes.append(ax)
         bar = fig.add_axes(box.colorbar_rect(em))

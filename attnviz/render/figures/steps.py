@@ -61,7 +61,13 @@ def signed_limit(stage: Stage) -> float:
 
 
 def _draw_matrix(
-    ax: Axes, stage: Stage, title: str, texts: list[str], font: float, axis_points: float
+    ax: Axes,
+    stage: Stage,
+    title: str,
+    texts: list[str],
+    font: float,
+    axis_points: float,
+    labels: str = "auto",
 ) -> Any:
     """A T x columns stage (Q, K, V, head output, concat, output): rows are tokens."""
     top = signed_limit(stage)
@@ -77,7 +83,7 @@ def _draw_matrix(
         interpolation="nearest",
     )
     ax.set_title(title, fontsize=font)
-    ys, yl = tick_labels(texts, axis_points, font * 0.85)
+    ys, yl = tick_labels(texts, axis_points, font * 0.85, labels)
     ax.set_yticks(ys, yl, fontsize=font * 0.85)
     ax.tick_params(length=0, labelsize=font * 0.75)
     for spine in ax.spines.values():
@@ -95,13 +101,14 @@ def steps_figure(
     preset: str = "screen",
     title: str | None = None,
     lang: str = "en",
+    labels: str = "auto",
 ) -> Figure:
     """Every stage of head ``head`` (Q, K, V, scores, scaled, masked, weights, head output,
     concat, output), numbered, left to right and top to bottom."""
     from matplotlib import rc_context
     from matplotlib.figure import Figure
 
-    check_figure_options(theme=theme, preset=preset)
+    check_figure_options(theme=theme, preset=preset, labels=labels)
     p = PRESETS[preset]
     s = strings(lang)
     stages = head_stages(trace, head, lang)
@@ -125,7 +132,7 @@ def steps_figure(
             shape = " × ".join(str(d) for d in stage.shape)
             title = stage_title(stage, panel_in * 72 / (0.6 * p.font * 0.85))
             if stage.kind == "matrix":
-                _draw_matrix(ax, stage, title, texts, p.font * 0.85, panel_in * 72)
+                _draw_matrix(ax, stage, title, texts, p.font * 0.85, panel_in * 72, labels)
                 bar = colorbar(
                     fig, ax, DIVERGING_CMAP, -signed_limit(stage), signed_limit(stage), ""
                 )
@@ -135,6 +142,7 @@ def steps_figure(
                     ax, panel, texts, cmap=DIVERGING_CMAP if panel.signed else cmap, theme=theme,
                     annotate=annotate and stage.kind == "weights", font=p.font,
                     axis_points=panel_in * 72, show_rows=n % cols == 0, show_cols=True, s=s,
+                    labels=labels,
                 )  # fmt: skip
                 ax.set_xlabel("")
                 ax.set_ylabel("")
