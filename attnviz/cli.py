@@ -607,15 +607,8 @@ def heatmap(
 
         _progress.step("laying out the figure")
         look.save(heatmap_figure(trace, selected, scale=scale, **look.style()))
-    if shown == "top":
-        from .render import terminal
-
-        console = _console()
-        for h in selected:
-            console.print(terminal.top_lines(trace, h, top, look.lang))
-            console.print()
-    elif shown is not None:
-        _print_weights(trace, selected, shown, look.cmap, look.lang)
+    if shown is not None:
+        _print_weights(trace, selected, shown, look.cmap, look.lang, top)
 
 
 COMPARE_FORMATS = ("table", "heat", "json")
@@ -857,8 +850,10 @@ def _print_comparison(cmp: Any, heads: list[int], fmt: str, cmap: str, lang: str
     console.print(terminal.output_difference(cmp, lang))
 
 
-def _print_weights(trace: Trace, heads: list[int], fmt: str, cmap: str, lang: str) -> None:
-    """Write the selected heads to standard output as table, heat, json or csv."""
+def _print_weights(
+    trace: Trace, heads: list[int], fmt: str, cmap: str, lang: str, top: int = 3
+) -> None:
+    """Write the selected heads to standard output as table, heat, top, json or csv."""
     if fmt in ("json", "csv"):
         from .export import weights_csv, weights_json
 
@@ -870,6 +865,11 @@ def _print_weights(trace: Trace, heads: list[int], fmt: str, cmap: str, lang: st
     from .render import terminal
 
     console = _console()
+    if fmt == "top":
+        for h in heads:
+            console.print(terminal.top_lines(trace, h, top, lang))
+            console.print()
+        return
     if fmt == "table":
         tables = [terminal.weight_table(trace, h, cmap=cmap, lang=lang) for h in heads]
         if all(terminal.fits(console, t) for t in tables):
