@@ -51,10 +51,12 @@ def scaled_dot_product_attention(
     allowed: np.ndarray | None = None,
     *,
     scaled: bool = True,
+    bias: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """softmax(mask(Q·Kᵀ / √d_k))·V for one head (T, Dh) or many (H, T, Dh).
+    """softmax(mask(Q·Kᵀ / √d_k + bias))·V for one head (T, Dh) or many (H, T, Dh).
 
     allowed: (Tq, Tk) bool, True where query i may attend to key j; None allows all.
+    bias: (..., Tq, Tk) added to the scaled scores before the mask (planted heads); None: 0.
     Returns (weights (..., Tq, Tk), outputs (..., Tq, Dh)). Weights of hidden keys are
     exactly 0, and a query with no allowed key gets all-zero weights and a zero output.
 
@@ -68,16 +70,21 @@ def scaled_dot_product_attention(
         raise ValueError(
             f"allowed has shape {allowed.shape}, expected {(q.shape[-2], k.shape[-2])}"
         )
+    if bias is not None and bias.shape != (*q.shape[:-1], k.shape[-2]):
+        raise ValueError(f"bias has shape {bias.shape}, expected {(*q.shape[:-1], k.shape[-2])}")
     if q.ndim == 2:
         weights, outputs = scaled_dot_product_attention(
-            q[None], k[None], v[None], allowed, scaled=scaled
-        )
+            q[None], k[None], v[None], allowed, scaled=scaled,
+            bias=None if bias is None else bias[None],
+        )  # fmt: skip
         return weights[0], outputs[0]
     if q.shape[0] * q.shape[1] * k.shape[1] >= _BLOCKED_FROM:
-        return _blocked(q, k, v, allowed, scaled)
+        return _blocked(q, k, v, allowed, scaled, bias)
     s = scores(q, k)  # (H,T,Dh) @ (H,Dh,T) -> (H,T,T)
     if scaled:
         s = scale(s, q.shape[-1])
+    if bias is not None:
+        s = s + bias
     weights = softmax(apply_mask(s, allowed))  # (H,T,T)
     return weights, weights @ v  # (H,T,T) @ (H,T,Dh) -> (H,T,Dh)
 
@@ -130,13 +137,16 @@ def _attend_block(
     b: _Block,
     factor: np.floating | None,  # 1/√d_k, or None when unscaled
     scratch: np.ndarray,  # flat, at least rows x Tk
+    bias: np.ndarray | None,  # (Tq, Tk) or None
 ) -> None:
-    """One block of one head, in place: scores, mask, softmax into ``w``, then ``w``·V."""
+    """One block of one head, in place: scores, bias, mask, softmax into ``w``, then ``w``·V."""
     rows, span = b.i1 - b.i0, b.j1 - b.j0
     s = scratch[: rows * span].reshape(rows, span)
     np.matmul(q[b.i0 : b.i1], kt[:, b.j0 : b.j1], out=s)  # (B,Dh) @ (Dh,S) -> (B,S)
     if factor is not None:
         s *= factor  # scores scaled as the straightforward version scales them, to the bit
+    if bias is not None:
+        s += bias[b.i0 : b.i1, b.j0 : b.j1]
     if b.hidden is not None:
         np.copyto(s[:, b.c0 :], -np.inf, where=b.hidden)
     top = s.max(axis=1, keepdims=True)  # (B,1)
@@ -152,7 +162,12 @@ def _attend_block(
 
 
 def _blocked(
-    q: np.ndarray, k: np.ndarray, v: np.ndarray, allowed: np.ndarray | None, scaled: bool
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    allowed: np.ndarray | None,
+    scaled: bool,
+    bias: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The blocked kernel over (H, T, Dh) inputs; see scaled_dot_product_attention."""
     from concurrent.futures import ThreadPoolExecutor
@@ -182,7 +197,10 @@ def _blocked(
         t, h = task
         scratch = np.empty(rows * Tk, dtype=dtype)
         for b in blocks if t is None else blocks[t::threads]:
-            _attend_block(q[h], kt[h], v[h], weights[h], outputs[h], b, factor, scratch)
+            _attend_block(
+                q[h], kt[h], v[h], weights[h], outputs[h], b, factor, scratch,
+                None if bias is None else bias[h],
+            )  # fmt: skip
 
     with threadpool_limits(limits=1, user_api="blas"):  # our threads, not BLAS's, use the cores
         if threads == 1:

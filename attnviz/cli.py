@@ -29,6 +29,7 @@ from typer.core import TyperGroup
 
 from . import __version__
 from .errors import AttnvizError, ConfigError, RunError
+from .model import PATTERNS
 from .render.labels import visible
 from .tokens import TOKENIZERS
 from .trace import DTYPES, POSITIONS, AttentionConfig, Trace, run, select_heads
@@ -230,6 +231,21 @@ PadToOpt = Annotated[
         "--pad-to", help="Append <pad> tokens up to this many tokens.", show_default=False
     ),
 ]
+PlantOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--plant",
+        help=f"Give a head a known pattern, HEAD=PATTERN with PATTERN {' | '.join(PATTERNS)}; "
+        "repeat for more heads.",
+        show_default=False,
+    ),
+]
+PlantStrengthOpt = Annotated[
+    float,
+    typer.Option(
+        "--plant-strength", help="Multiply the planted heads' W_Q and position bias by this."
+    ),
+]
 
 
 def _read_text(text: str | None, file: Path | None) -> str:
@@ -302,6 +318,8 @@ class RunOptions:
     dtype: str
     bos: bool
     pad_to: int | None
+    plant: list[str] | None
+    plant_strength: float
     max_tokens: int
     truncate: bool
     memory_budget: str
@@ -318,6 +336,8 @@ class RunOptions:
             dtype=self.dtype,
             bos=self.bos,
             pad_to=self.pad_to,
+            plant=tuple(self.plant or ()),
+            plant_strength=self.plant_strength,
         )
 
     def run(
@@ -345,6 +365,7 @@ _RUN_PARAMS = [
     ("seed", SeedOpt, 0), ("mask", MaskOpt, None), ("tokenizer", TokenizerOpt, "word"),
     ("positions", PositionsOpt, "sinusoidal"), ("unscaled", UnscaledOpt, False),
     ("dtype", DtypeOpt, "float64"), ("bos", BosOpt, False), ("pad_to", PadToOpt, None),
+    ("plant", PlantOpt, None), ("plant_strength", PlantStrengthOpt, 1.0),
     ("max_tokens", MaxTokensOpt, 1024), ("truncate", TruncateOpt, False),
     ("memory_budget", BudgetOpt, "2GiB"),
 ]  # fmt: skip
@@ -728,6 +749,7 @@ def steps(
                 "index": row.query,
                 **{k: getattr(row, k).tolist() for k in ("scores", "scaled", "allowed", "exp", "weights")},
                 "head_output": row.output.tolist(),
+                **({} if row.bias is None else {"bias": row.bias.tolist()}),
             }  # fmt: skip
         sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
     elif shown == "table":
@@ -794,7 +816,11 @@ def stats(
     elif shown == "table":
         from .render import terminal
 
-        _console().print(terminal.stats_table(numbers, selected, cmap=look.cmap, lang=look.lang))
+        _console().print(
+            terminal.stats_table(
+                numbers, selected, cmap=look.cmap, lang=look.lang, config=trace.config
+            )
+        )
 
 
 def _print_comparison(cmp: Any, heads: list[int], fmt: str, cmap: str, lang: str) -> None:

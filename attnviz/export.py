@@ -27,6 +27,8 @@ NPZ_KEYS = (
     "tokens", "x", "w_q", "w_k", "w_v", "w_o", "allowed", "weights", "head_outputs", "output",
     "config",
 )  # fmt: skip
+# written only when the run plants a head (it is zero otherwise): the position bias (H, T, T)
+BIAS_KEY = "bias"
 EXPORT_FORMATS = (".npz", ".json")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold: no clock in the file
 
@@ -89,7 +91,8 @@ def _config_json(trace: Trace) -> str:
 
 
 def save_npz(trace: Trace, path: str | os.PathLike[str]) -> None:
-    """Write the NPZ: the arrays of NPZ_KEYS, loadable with ``np.load(allow_pickle=False)``.
+    """Write the NPZ: the arrays of NPZ_KEYS, loadable with ``np.load(allow_pickle=False)``,
+    and ``bias`` when the run plants a head.
 
     The zip is written here rather than with ``np.savez``, which stamps the current time
     into each entry: these entries carry a fixed time, so the same run gives the same bytes.
@@ -97,8 +100,10 @@ def save_npz(trace: Trace, path: str | os.PathLike[str]) -> None:
     arrays: dict[str, np.ndarray] = {"tokens": np.array(trace.texts, dtype=str)}
     arrays.update({name: getattr(trace, name) for name in NPZ_KEYS[1:-1]})
     arrays["config"] = np.array(_config_json(trace))
+    if trace.config.plant:
+        arrays[BIAS_KEY] = np.ascontiguousarray(trace.bias)
     with atomic_open(path) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
-        for name in NPZ_KEYS:
+        for name in arrays:
             info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_TIME)
             info.external_attr = 0o644 << 16
             with zf.open(info, "w", force_zip64=True) as entry:
@@ -118,8 +123,10 @@ def weights_json(trace: Trace, heads: Sequence[int] | None = None) -> dict[str, 
 
 
 def trace_json(trace: Trace) -> dict[str, Any]:
-    """The JSON export of a run: ``weights_json`` of every head, and the output (T x D)."""
-    return {**weights_json(trace), "output": trace.output.tolist()}
+    """The JSON export of a run: ``weights_json`` of every head, the output (T x D), and the
+    position bias (H x T x T) when the run plants a head."""
+    bias = {BIAS_KEY: trace.bias.tolist()} if trace.config.plant else {}
+    return {**weights_json(trace), "output": trace.output.tolist(), **bias}
 
 
 def weights_csv(trace: Trace, heads: Sequence[int] | None = None) -> str:
@@ -178,6 +185,10 @@ def load(path: str | os.PathLike[str]) -> Trace:
         try:
             arrays = {k: npz[k] for k in NPZ_KEYS}
             config = json.loads(str(arrays.pop("config")[()]))
+            if BIAS_KEY in npz.files:
+                arrays[BIAS_KEY] = npz[BIAS_KEY]
+            elif config.get("plant"):
+                raise ConfigError("missing bias, which a run with planted heads has")
             spans = config.pop("token_spans")
             truncated = int(config.pop("truncated", 0))
             tokens = _tokens([str(t) for t in arrays.pop("tokens")], spans)

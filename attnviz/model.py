@@ -88,3 +88,86 @@ def seeded_weights(heads: int, d_model: int, seed: int) -> Weights:
     )
     w_o = _rng(seed, _WEIGHT_STREAM, 3).standard_normal((heads * d_k, d_model))
     return Weights(w_q, w_k, w_v, w_o / np.sqrt(heads * d_k))
+
+
+# --- planted heads ----------------------------------------------------------------------------
+#
+# A planted head has a pattern known in advance, made with the two mechanisms trained models
+# use. Content: the head's W_Q and W_K. Position: a relative-position bias b(i − j) added to
+# the head's scaled scores before the mask (Shaw et al., 2018; T5; ALiBi). Token vectors are
+# N(0, 1) in every dimension, so no linear map pulls the position out of x cleanly: the
+# position patterns switch content off (W_Q = 0) and use the bias alone.
+#
+#   uniform   W_Q = 0, no bias: every allowed key scores 0, the same weight on each
+#   self      W_Q = 0, b(0) = 10: weight e^10 / (e^10 + n − 1) >= 0.997 on itself, n <= 64 keys
+#   previous  W_Q = 0, b(1) = 10: the same on the token before; the first query keeps uniform
+#   first     W_Q = 0, b(d) = 3d: a query's farthest key to the left, the first token, gets
+#             at least 1 − e^−3 = 0.95 of the weight, whatever the length
+#   same      W_K reads the d_k dimensions where the positional encoding stays nearest 0,
+#             W_Q = 4·W_K, so x_i·W_Q·W_Kᵀ·x_j / √d_k is about 4√d_k (32) for the same token
+#             and N(0, 4²) for another; b(d) = −10 for d <= 0 turns the query itself and
+#             later keys away, leaving the earlier occurrences
+#
+# --plant-strength multiplies every one of these numbers (W_Q and the bias).
+
+PATTERNS = ("previous", "self", "first", "uniform", "same")
+_PEAK = 10.0  # self, previous: the bias on the target
+_SLOPE = 3.0  # first: the bias per token of distance
+_MATCH = 4.0  # same: W_Q = _MATCH · W_K
+_AWAY = -10.0  # same: the bias on the query itself and on later keys
+
+
+def slow_dimensions(d_model: int, count: int) -> np.ndarray:
+    """The ``count`` dimensions where the sinusoidal encoding stays nearest 0, so that K holds
+    the token and hardly its position: the sines of the lowest frequencies (sin(pos·ω) <= 0.065
+    for 64 positions at d_model 512, d_k 64), then, when d_k > d_model / 2, the cosines of the
+    lowest frequencies. Returns (count,) int."""
+    sines = np.arange(0, d_model, 2)[::-1]
+    cosines = np.arange(1, d_model, 2)[::-1]
+    return np.concatenate([sines, cosines])[:count]
+
+
+def planted_weights(w: Weights, planted: dict[int, str], strength: float) -> Weights:
+    """``w`` with the W_Q (and, for ``same``, W_K) of each planted head replaced."""
+    if not planted:
+        return w
+    w_q, w_k = w.w_q.copy(), w.w_k.copy()
+    D, Dh = w_q.shape[1:]
+    for h, pattern in planted.items():
+        w_q[h] = 0.0
+        if pattern == "same":
+            w_k[h] = 0.0
+            w_k[h, slow_dimensions(D, Dh), np.arange(Dh)] = 1.0  # K = the slow dimensions of X
+            w_q[h] = strength * _MATCH * w_k[h]
+    return Weights(w_q, w_k, w.w_v, w.w_o)
+
+
+def relative_bias(pattern: str, T: int, strength: float) -> np.ndarray:
+    """b(d) of one head for d = i − j from −(T − 1) to T − 1: (2T − 1,) float64."""
+    d = np.arange(-(T - 1), T, dtype=np.float64)
+    if pattern == "self":
+        return np.where(d == 0, strength * _PEAK, 0.0)
+    if pattern == "previous":
+        return np.where(d == 1, strength * _PEAK, 0.0)
+    if pattern == "first":
+        return strength * _SLOPE * d
+    if pattern == "same":
+        return np.where(d <= 0, strength * _AWAY, 0.0)
+    return np.zeros_like(d)
+
+
+def position_bias(
+    planted: dict[int, str], heads: int, T: int, strength: float, dtype: str = "float64"
+) -> np.ndarray:
+    """The bias of every head, B[h, i, j] = b_h(i − j): (H, T, T), read-only.
+
+    A view of an (H, 2T − 1) table of b(d), not T x T numbers per head.
+    """
+    if T == 0:
+        return np.zeros((heads, 0, 0), dtype=dtype)
+    table = np.zeros((heads, 2 * T - 1), dtype=dtype)  # table[h, d + T − 1] = b_h(d)
+    for h, pattern in planted.items():
+        table[h] = relative_bias(pattern, T, strength)
+    # window s of the reversed table is b(T − 1 − s − j) over j: window T − 1 − i is row i
+    windows = np.lib.stride_tricks.sliding_window_view(table[:, ::-1], T, axis=1)  # (H,T,T)
+    return windows[:, ::-1, :]

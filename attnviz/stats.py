@@ -82,8 +82,8 @@ def compare(a: Trace, b: Trace) -> Comparison:
 
 
 HEAD_METRICS = (
-    "entropy", "normalized_entropy", "distance", "self", "previous", "first", "max_weight",
-    "keys_90",
+    "entropy", "normalized_entropy", "distance", "self", "previous", "first", "same",
+    "max_weight", "keys_90",
 )  # fmt: skip
 
 
@@ -94,7 +94,8 @@ def head_stats(trace: Trace, heads: list[int] | None = None) -> dict[str, np.nda
     of the row's number of allowed keys; rows with a single key are left out of it), mean
     attention ``distance`` Σ w_ij |i − j|, the share of weight on the query itself (``self``),
     on the token before it (``previous``; the first row, which has none, is left out) and on
-    the first token (``first``), the largest weight of the row (``max_weight``), and the
+    the first token (``first``), on earlier occurrences of the query's token (``same``; only
+    rows whose token occurred before enter it, and it is 0 when none did), the largest weight of the row (``max_weight``), and the
     number of keys that together hold 90% of the row's weight (``keys_90``).
     ``rows`` says how many rows entered the means: rows with no allowed key are left out.
     """
@@ -110,6 +111,9 @@ def head_stats(trace: Trace, heads: list[int] | None = None) -> dict[str, np.nda
     distance = (w * np.abs(index[:, None] - index[None, :])).sum(axis=-1)  # (h,T)
     previous = np.zeros_like(entropy)
     previous[:, 1:] = w[:, index[1:], index[1:] - 1]
+    texts = np.array(trace.texts, dtype=object)
+    earlier = (texts[:, None] == texts[None, :]) & (index[None, :] < index[:, None])  # (T,T)
+    same = (w * earlier).sum(axis=-1)  # (h,T)
     top = -np.sort(-w, axis=-1)  # (h,T,T) each row's weights, largest first
     keys_90 = (np.cumsum(top, axis=-1) < 0.9 - 1e-12).sum(axis=-1) + 1.0  # (h,T)
     return {
@@ -119,6 +123,7 @@ def head_stats(trace: Trace, heads: list[int] | None = None) -> dict[str, np.nda
         "self": _row_mean(w[:, index, index], rows),
         "previous": _row_mean(previous, rows & (index > 0)),
         "first": _row_mean(w[:, :, 0], rows),
+        "same": _row_mean(same, rows & earlier.any(axis=1)),
         "max_weight": _row_mean(w.max(axis=-1), rows),
         "keys_90": _row_mean(keys_90, rows),
         "rows": np.full(len(chosen), int(rows.sum())),

@@ -14,7 +14,7 @@ import numpy as np
 from . import attention
 from .errors import ConfigError, RunError
 from .masks import build_mask, parse_masks
-from .model import embed, seeded_weights
+from .model import PATTERNS, embed, planted_weights, position_bias, seeded_weights
 from .tokens import TOKENIZERS, Token, tokenize
 
 POSITIONS = ("sinusoidal", "none")
@@ -33,6 +33,24 @@ def _one_of(name: str, value: object, choices: Sequence[str]) -> str:
     return str(value)
 
 
+def parse_plants(specs: str | Sequence[str], heads: int) -> tuple[str, ...]:
+    """Planted heads from specs such as "0=previous", checked and written the same way."""
+    planted: dict[int, str] = {}
+    for spec in [specs] if isinstance(specs, str) else specs:
+        head, _, pattern = str(spec).partition("=")
+        pattern = pattern.strip().lower()
+        if not head.strip().isdigit() or not pattern:
+            raise ConfigError(f"--plant takes HEAD=PATTERN such as 0=previous, not {spec!r}")
+        h = int(head)
+        if h >= heads:
+            raise ConfigError(f"--plant {spec!r}: no head {h}, this run has heads 0 to {heads - 1}")
+        _one_of("pattern", pattern, PATTERNS)
+        if h in planted:
+            raise ConfigError(f"head {h} is planted twice: give one pattern per head")
+        planted[h] = pattern
+    return tuple(f"{h}={p}" for h, p in planted.items())
+
+
 @dataclass(frozen=True)
 class AttentionConfig:
     """Every option of a run. Defaults follow the paper: d_model 512, 8 heads (d_k 64)."""
@@ -47,6 +65,8 @@ class AttentionConfig:
     dtype: str = "float64"
     bos: bool = False
     pad_to: int | None = None
+    plant: tuple[str, ...] = ()  # planted heads, "HEAD=PATTERN"
+    plant_strength: float = 1.0
 
     def __post_init__(self) -> None:
         heads = _whole("heads", self.heads, 1)
@@ -64,6 +84,18 @@ class AttentionConfig:
             _whole("pad_to", self.pad_to, 1)
         if "padding" in self.mask and self.pad_to is None:
             raise ConfigError("mask 'padding' needs --pad-to N: without it there is no <pad> token")
+        object.__setattr__(self, "plant", parse_plants(self.plant, heads))
+        strength = self.plant_strength
+        if isinstance(strength, bool) or not isinstance(strength, (int, float)):
+            raise ConfigError(f"plant strength must be a number, not {strength!r}")
+        if not (np.isfinite(strength) and strength >= 0):
+            raise ConfigError(f"plant strength must be a finite number >= 0, not {strength!r}")
+        object.__setattr__(self, "plant_strength", float(strength))
+
+    @property
+    def planted(self) -> dict[int, str]:
+        """The planted heads: head -> pattern."""
+        return {int(h): p for h, _, p in (spec.partition("=") for spec in self.plant)}
 
     @property
     def d_k(self) -> int:
@@ -74,6 +106,7 @@ class AttentionConfig:
         """The options as JSON-ready values."""
         d = asdict(self)
         d["mask"] = list(self.mask)
+        d["plant"] = list(self.plant)
         return d
 
     @classmethod
@@ -83,11 +116,15 @@ class AttentionConfig:
         unknown = sorted(set(d) - names)
         if unknown:
             raise ConfigError(f"unknown config keys: {', '.join(unknown)}")
-        values: dict[str, Any] = {k: tuple(v) if k == "mask" else v for k, v in d.items()}
+        values: dict[str, Any] = {
+            k: tuple(v) if k in ("mask", "plant") else v for k, v in d.items()
+        }
         return cls(**values)
 
 
-_ARRAYS = ("x", "w_q", "w_k", "w_v", "w_o", "allowed", "weights", "head_outputs", "output")
+_ARRAYS = (
+    "x", "w_q", "w_k", "w_v", "w_o", "allowed", "weights", "head_outputs", "output", "bias",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,8 +132,10 @@ class Trace:
     """Everything a renderer may show about one run. Arrays are read-only.
 
     x (T, D); w_q, w_k, w_v (H, D, Dh); w_o (H*Dh, D); allowed (T, T) bool;
-    weights (H, T, T); head_outputs (H, T, Dh); output (T, D).
-    The T x T intermediates of one head are recomputed on demand: scores(h), scaled(h), masked(h).
+    weights (H, T, T); head_outputs (H, T, Dh); output (T, D); bias (H, T, T), the position
+    bias of planted heads (zero for the others; None when building means zero everywhere).
+    The T x T intermediates of one head are recomputed on demand: scores(h), scaled(h),
+    biased(h), masked(h).
     """
 
     tokens: tuple[Token, ...]
@@ -111,9 +150,13 @@ class Trace:
     head_outputs: np.ndarray
     output: np.ndarray
     truncated: int = 0  # tokens cut from the end of the text (max_tokens with truncate=True)
+    bias: np.ndarray = None  # type: ignore[assignment]  # made zero in __post_init__
 
     def __post_init__(self) -> None:
         T, H, D, Dh = len(self.tokens), self.config.heads, self.config.d_model, self.config.d_k
+        if self.bias is None:  # zero, without H x T x T memory
+            zero = np.zeros((), dtype=self.config.dtype)
+            object.__setattr__(self, "bias", np.broadcast_to(zero, (H, T, T)))
         expected = {
             "x": (T, D),
             "w_q": (H, D, Dh),
@@ -124,6 +167,7 @@ class Trace:
             "weights": (H, T, T),
             "head_outputs": (H, T, Dh),
             "output": (T, D),
+            "bias": (H, T, T),
         }
         for name in _ARRAYS:
             array = getattr(self, name)
@@ -161,9 +205,14 @@ class Trace:
         s = self.scores(h)
         return attention.scale(s, self.config.d_k) if self.config.scaled else s
 
+    def biased(self, h: int) -> np.ndarray:
+        """scaled + the position bias of head h (the scaled scores of an unplanted head): (T, T)."""
+        s = self.scaled(h)
+        return s + self.bias[h] if h in self.config.planted else s
+
     def masked(self, h: int) -> np.ndarray:
-        """masked = scaled where allowed, −∞ elsewhere, of head h: (T, T)."""
-        return attention.apply_mask(self.scaled(h), self.allowed)
+        """masked = biased where allowed, −∞ elsewhere, of head h: (T, T)."""
+        return attention.apply_mask(self.biased(h), self.allowed)
 
     def concat(self) -> np.ndarray:
         """The heads' outputs side by side: (H, T, Dh) -> (T, H*Dh)."""
@@ -248,12 +297,13 @@ def run(
     texts = [t.text for t in tokens]
     dtype = np.dtype(c.dtype)
     x = embed(texts, c.d_model, c.seed, c.positions).astype(dtype)
-    w = seeded_weights(c.heads, c.d_model, c.seed)
+    w = planted_weights(seeded_weights(c.heads, c.d_model, c.seed), c.planted, c.plant_strength)
     w_q, w_k, w_v, w_o = (a.astype(dtype) for a in (w.w_q, w.w_k, w.w_v, w.w_o))
     allowed = build_mask(c.mask, np.array([t.special and t.text == "<pad>" for t in tokens]))
+    bias = position_bias(c.planted, c.heads, len(tokens), c.plant_strength, c.dtype)
     q, k, v = x @ w_q, x @ w_k, x @ w_v  # (T,D) @ (H,D,Dh) -> (H,T,Dh)
     weights, head_outputs = attention.scaled_dot_product_attention(
-        q, k, v, allowed, scaled=c.scaled
+        q, k, v, allowed, scaled=c.scaled, bias=bias if c.plant else None
     )
     return Trace(
         tokens=tuple(tokens),
@@ -268,6 +318,7 @@ def run(
         head_outputs=head_outputs,
         output=attention.concat_heads(head_outputs) @ w_o,  # (T,H*Dh) @ (H*Dh,D) -> (T,D)
         truncated=truncated,
+        bias=bias,
     )
 
 

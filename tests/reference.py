@@ -28,8 +28,9 @@ def softmax_row(row, allowed_row):
     return [e[j] / total if j in e else 0.0 for j in range(len(row))]
 
 
-def attention_head(q, k, v, allowed, scaled=True):
-    """One head: returns (scores, scaled, weights, output) as nested lists."""
+def attention_head(q, k, v, allowed, scaled=True, bias=None):
+    """One head: returns (scores, scaled, weights, output) as nested lists; ``bias`` (T x Tk)
+    is added to the scaled scores before the mask."""
     T, Tk, Dh = len(q), len(k), len(q[0])
     scores = [
         [sum(float(q[i][d]) * float(k[j][d]) for d in range(Dh)) for j in range(Tk)]
@@ -37,7 +38,9 @@ def attention_head(q, k, v, allowed, scaled=True):
     ]
     factor = 1.0 / math.sqrt(Dh) if scaled else 1.0
     sc = [[scores[i][j] * factor for j in range(Tk)] for i in range(T)]
-    weights = [softmax_row(sc[i], allowed[i]) for i in range(T)]
+    biased = [[sc[i][j] + (float(bias[i][j]) if bias is not None else 0.0) for j in range(Tk)]
+              for i in range(T)]  # fmt: skip
+    weights = [softmax_row(biased[i], allowed[i]) for i in range(T)]
     out = [
         [sum(weights[i][j] * float(v[j][d]) for j in range(Tk)) for d in range(len(v[0]))]
         for i in range(T)
@@ -45,13 +48,14 @@ def attention_head(q, k, v, allowed, scaled=True):
     return scores, sc, weights, out
 
 
-def multi_head(x, w_q, w_k, w_v, w_o, allowed, scaled=True):
-    """The whole layer: returns dict of NumPy float64 arrays (weights, head_outputs, output, ...)."""
+def multi_head(x, w_q, w_k, w_v, w_o, allowed, scaled=True, bias=None):
+    """The whole layer: returns dict of NumPy float64 arrays (weights, head_outputs, output, ...);
+    ``bias`` is one T x T position bias per head, or None."""
     H = len(w_q)
     res = {"q": [], "k": [], "v": [], "scores": [], "scaled": [], "weights": [], "head_outputs": []}
     for h in range(H):
         q, k, v = matmul(x, w_q[h]), matmul(x, w_k[h]), matmul(x, w_v[h])
-        s, sc, w, o = attention_head(q, k, v, allowed, scaled)
+        s, sc, w, o = attention_head(q, k, v, allowed, scaled, None if bias is None else bias[h])
         for name, value in zip(res, (q, k, v, s, sc, w, o), strict=True):
             res[name].append(value)
     T = len(x)

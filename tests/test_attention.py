@@ -108,11 +108,13 @@ def test_softmax_of_a_row_of_minus_infinity_is_zero():
     assert softmax(row).tolist() == [[0.0, 0.0], [1.0, 0.0]]
 
 
-def straightforward(q, k, v, allowed, scaled=True):
+def straightforward(q, k, v, allowed, scaled=True, bias=None):
     """The textbook NumPy version the blocked kernel must equal."""
     s = q @ k.swapaxes(-2, -1)
     if scaled:
         s = s * s.dtype.type(1 / np.sqrt(q.shape[-1]))
+    if bias is not None:
+        s = s + bias
     s = np.where(allowed, s, -np.inf)
     top = s.max(-1, keepdims=True)
     top = np.where(np.isfinite(top), top, 0)
@@ -150,6 +152,31 @@ def test_blocked_kernel_equals_the_straightforward_version(mask, dtype, tol):
         assert (w[:, ~allowed] == 0).all()
         empty = ~allowed.any(axis=1)
         assert (w[:, empty] == 0).all() and (o[:, empty] == 0).all()
+
+
+@pytest.mark.parametrize("mask", ["causal", "none", "window=64"])
+def test_bias_is_added_before_the_mask_in_both_kernels(mask):
+    """A bias (H, T, T), also a strided read-only view: the blocked kernel equals the textbook
+    version, and a small case equals the loop reference."""
+    rng = np.random.default_rng(9)
+    q, k, v = (rng.standard_normal((2, 777, 16)) for _ in range(3))
+    table = rng.standard_normal((2, 2 * 777 - 1)) * 3
+    bias = np.lib.stride_tricks.sliding_window_view(table[:, ::-1], 777, axis=1)[:, ::-1]
+    allowed = BIG_MASKS[mask](777)
+    w, o = scaled_dot_product_attention(q, k, v, allowed, bias=bias)
+    ref_w, ref_o = straightforward(q, k, v, allowed, bias=np.array(bias))
+    np.testing.assert_allclose(w, ref_w, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(o, ref_o, rtol=1e-12, atol=1e-11)
+    assert not np.array_equal(w, straightforward(q, k, v, allowed)[0])  # the bias did count
+    small = MASKS[mask](9) if mask in MASKS else window(9, 3)
+    w, o = scaled_dot_product_attention(q[:, :9], k[:, :9], v[:, :9], small, bias=bias[:, :9, :9])
+    for h in range(2):
+        _, _, ref_w, ref_o = attention_head(q[h, :9], k[h, :9], v[h, :9], small.tolist(),
+                                            bias=bias[h, :9, :9].tolist())  # fmt: skip
+        np.testing.assert_allclose(w[h], ref_w, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(o[h], ref_o, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="bias has shape"):
+        scaled_dot_product_attention(q, k, v, allowed, bias=bias[:, :5])
 
 
 def test_blocked_kernel_with_one_head_splits_the_blocks():

@@ -40,6 +40,13 @@ CASES = [
     ([TEXT, "--pad-to", "3", "-o", "out.png"], 2, "smaller than the text"),
     ([TEXT, "--max-tokens", "4", "-o", "out.png"], 2, "more than --max-tokens 4"),
     ([TEXT, "--memory-budget", "lots", "-o", "out.png"], 2, "--memory-budget takes a size"),
+    # planted heads
+    ([TEXT, "--plant", "0", "-o", "out.png"], 2, "--plant takes HEAD=PATTERN"),
+    ([TEXT, "--plant", "0=diagonal", "-o", "out.png"], 2, "unknown pattern 'diagonal'"),
+    ([TEXT, "--plant", "8=self", "-o", "out.png"], 2, "no head 8"),
+    ([TEXT, "--plant", "1=self", "--plant", "1=first", "-o", "out.png"], 2, "planted twice"),
+    ([TEXT, "--plant-strength", "-1", "-o", "out.png"], 2, "plant strength must be"),
+    ([TEXT, "--plant-strength", "x", "-o", "out.png"], 2, "--plant-strength"),
     # masks
     ([TEXT, "--mask", "diagonal", "-o", "out.png"], 2, "unknown mask"),
     ([TEXT, "--mask", "window=0", "-o", "out.png"], 2, "window must be at least 1"),
@@ -74,7 +81,7 @@ def _adapt(command, args):
     outputs = {"out.gif", "folder.png", "missing/out.png", "out.json", "b.png"}
     if command == "tokens":
         if figure_only or outputs & set(args) or {"--heads", "--d-model", "--seed", "--dtype", "--mask", "--max-tokens",
-                           "--memory-budget"} & set(args):  # fmt: skip
+                           "--memory-budget", "--plant", "--plant-strength"} & set(args):  # fmt: skip
             return None
         if "-o" in args:
             i = args.index("-o")

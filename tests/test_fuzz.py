@@ -35,6 +35,7 @@ option_values = {
     "--head": st.sampled_from(["0", "1", "0,1", "9", "a"]),
     "--format": st.sampled_from(["json", "csv", "table", "heat", "xml"]),
     "--max-tokens": st.sampled_from(["3", "50", "0"]),
+    "--plant": st.sampled_from(["0=previous", "1=same", "0=first", "7=self", "0=x", "uniform"]),
     "-o": st.sampled_from(["fuzz.png", "fuzz.svg", "fuzz.txt"]),
 }
 OUT = Path(tempfile.mkdtemp(prefix="attnviz-fuzz-"))
@@ -47,6 +48,7 @@ MODEL = {
     "--dtype",
     "--pad-to",
     "--max-tokens",
+    "--plant",
 }
 ACCEPTS = {
     "tokens": {"--tokenizer", "--pad-to"},

@@ -42,6 +42,26 @@ def test_every_metric_by_hand(hand_made):
     assert stats["rows"][0] == 3  # row 3, with no allowed key, is left out and counted out
 
 
+def test_same_token_share_by_hand():
+    """Tokens a b a a: row 2 has an earlier a at key 0, row 3 at keys 0 and 2; rows 0 and 1
+    have none and are left out of the mean."""
+    trace = attend("a b a a", heads=1, d_model=4, mask="none")
+    weights = np.array(
+        [
+            [
+                [0.1, 0.2, 0.3, 0.4],
+                [0.25, 0.25, 0.25, 0.25],
+                [0.5, 0.3, 0.2, 0.0],
+                [0.1, 0.2, 0.3, 0.4],
+            ]
+        ]
+    )
+    stats = head_stats(dataclasses.replace(trace, weights=weights))
+    assert stats["same"][0] == pytest.approx((0.5 + (0.1 + 0.3)) / 2, abs=1e-12)
+    no_repeat = attend("a b c", heads=1, d_model=4)
+    assert head_stats(no_repeat)["same"][0] == 0  # no row has an earlier copy: 0, as documented
+
+
 def test_stats_match_a_loop_over_a_real_run():
     trace = attend("The cat sat on the mat because the cat was tired", heads=3, d_model=12)
     stats = head_stats(trace, [2, 0])
@@ -78,7 +98,7 @@ def test_stats_figure_shades_each_column_and_prints_every_value(tmp_path):
     from attnviz.render.figures import stats_figure
     from attnviz.render.figures.stats import column_shades
 
-    trace = attend("The cat sat on the mat", heads=4, d_model=16)
+    trace = attend("The cat sat on the mat because the cat", heads=4, d_model=16)
     stats = head_stats(trace)
     shades = column_shades(stats)
     assert shades.shape == (4, len(HEAD_METRICS))

@@ -111,6 +111,27 @@ STRINGS: dict[str, dict[str, str]] = {
         "m_keys_90": "keys for 90%",
         "stats_caption": "means over the {rows} query rows that see a key",
         "stats_shading": "each column shaded from its smallest to its largest value",
+        # planted heads
+        "stage_bias": "position bias",
+        "f_bias": "biased = scaled + b(i − j)",
+        "f_masked_biased": "masked = biased, −∞ where hidden",
+        "bias": "+ bias",
+        "plant_strength": "plant strength {k:g}",
+        "p_previous": "previous",
+        "p_self": "self",
+        "p_first": "first",
+        "p_uniform": "uniform",
+        "p_same": "same token",
+        "m_same": "on same token",
+        "planted": "planted heads",
+        # the stats table's short headers, for 80 columns, and the line that explains them
+        "t_normalized_entropy": "entropy ÷ log n",
+        "t_self": "self",
+        "t_previous": "previous",
+        "t_first": "first",
+        "t_same": "same",
+        "t_shares": "self, previous, first, same: the share of weight on the query itself, on "
+        "the token before it, on the first token, on earlier copies of its token",
     },
     "es": {
         "attention_weights": "pesos de atención",
@@ -185,6 +206,25 @@ STRINGS: dict[str, dict[str, str]] = {
         "m_keys_90": "claves para el 90%",
         "stats_caption": "medias de las {rows} filas de consulta que ven alguna clave",
         "stats_shading": "cada columna sombreada de su menor a su mayor valor",
+        "stage_bias": "sesgo de posición",
+        "f_bias": "con sesgo = escalado + b(i − j)",
+        "f_masked_biased": "con máscara = con sesgo, −∞ si oculto",
+        "bias": "+ sesgo",
+        "plant_strength": "intensidad de los patrones {k:g}",
+        "p_previous": "anterior",
+        "p_self": "sí mismo",
+        "p_first": "primero",
+        "p_uniform": "uniforme",
+        "p_same": "mismo token",
+        "m_same": "en el mismo token",
+        "planted": "cabezas con patrón",
+        "t_normalized_entropy": "entropía ÷ log n",
+        "t_self": "propio",
+        "t_previous": "anterior",
+        "t_first": "primero",
+        "t_same": "igual",
+        "t_shares": "propio, anterior, primero, igual: la parte del peso en la consulta misma, "
+        "en el token anterior, en el primero, en las apariciones previas de su token",
     },
 }
 
@@ -202,6 +242,18 @@ def shorten(text: str, limit: int = 12) -> str:
     """A label at most ``limit`` characters long, cut with an ellipsis; control characters shown."""
     shown = visible(text)
     return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+def pattern_label(config: Any, h: int, lang: str = "en") -> str:
+    """The pattern planted in head ``h`` ("previous"), or "" for a head that is not planted."""
+    pattern = config.planted.get(h)
+    return strings(lang)[f"p_{pattern}"] if pattern else ""
+
+
+def head_label(config: Any, h: int, lang: str = "en") -> str:
+    """ "head 2", or "head 2 · previous" for a planted head."""
+    pattern = pattern_label(config, h, lang)
+    return f"{strings(lang)['head']} {h}" + (f" · {pattern}" if pattern else "")
 
 
 def mask_text(specs: tuple[str, ...], lang: str = "en") -> str:
@@ -222,6 +274,8 @@ def config_line(config: Any, lang: str = "en", truncated: int = 0, n_tokens: int
     ]
     if not config.scaled:
         parts.append(s["unscaled"])
+    if config.plant and config.plant_strength != 1:
+        parts.append(s["plant_strength"].format(k=config.plant_strength))
     if truncated:
         parts.append(s["truncated"].format(n=n_tokens, cut=truncated))
     return " · ".join(parts)

@@ -47,13 +47,18 @@ def head_stages(trace: Trace, h: int, lang: str = "en") -> list[Stage]:
     hidden = ~trace.allowed
     scaled = s["f_scaled"].format(d_k=trace.config.d_k) if trace.config.scaled else s["skipped"]
     last = trace.config.heads - 1
+    planted = h in trace.config.planted
+    # a planted head adds its position bias to the scaled scores: stage 3b, shown as b(i − j)
+    bias = [Stage("3b", s["stage_bias"], s["f_bias"], trace.bias[h], "square")] if planted else []
+    masked = s["f_masked_biased" if planted else "f_masked"]
     return [
         Stage("1", s["stage_q"], f"Q = X·W_Q[{h}]", trace.q(h), "matrix"),
         Stage("1", s["stage_k"], f"K = X·W_K[{h}]", trace.k(h), "matrix"),
         Stage("1", s["stage_v"], f"V = X·W_V[{h}]", trace.v(h), "matrix"),
         Stage("2", s["stage_scores"], s["f_scores"], trace.scores(h), "square"),
         Stage("3", s["stage_scaled"], scaled, trace.scaled(h), "square"),
-        Stage("4", s["stage_masked"], s["f_masked"], trace.masked(h), "masked", hidden),
+        *bias,
+        Stage("4", s["stage_masked"], masked, trace.masked(h), "masked", hidden),
         Stage("5", s["stage_weights"], s["f_weights"], trace.weights[h], "weights", hidden),
         Stage("6", s["stage_head_output"], s["f_head_output"], trace.head_outputs[h], "matrix"),
         Stage("7", s["stage_concat"], s["f_concat"].format(last=last), trace.concat(), "matrix"),
@@ -63,13 +68,15 @@ def head_stages(trace: Trace, h: int, lang: str = "en") -> list[Stage]:
 
 @dataclass(frozen=True, eq=False)
 class WorkedRow:
-    """One query row computed by hand: per key (T,) the raw and scaled score, whether the
-    key is allowed, exp(masked − max), and the weight; then the weighted sum of V rows."""
+    """One query row computed by hand: per key (T,) the raw and scaled score, the position
+    bias (planted heads; None otherwise), whether the key is allowed, exp(masked − max), and
+    the weight; then the weighted sum of V rows."""
 
     query: int
     head: int
     scores: np.ndarray
     scaled: np.ndarray
+    bias: np.ndarray | None
     allowed: np.ndarray
     exp: np.ndarray
     weights: np.ndarray
@@ -83,14 +90,17 @@ def worked_row(trace: Trace, h: int, i: int) -> WorkedRow:
     if not 0 <= i < T:
         raise ConfigError(f"no query {i}: this text has tokens 0 to {T - 1}")
     scaled = trace.scaled(h)[i].astype(np.float64)
+    bias = trace.bias[h, i].astype(np.float64) if h in trace.config.planted else None
+    biased = scaled if bias is None else scaled + bias
     allowed = trace.allowed[i]
-    top = scaled[allowed].max() if allowed.any() else 0.0
-    exp = np.where(allowed, np.exp(scaled - top), 0.0)
+    top = biased[allowed].max() if allowed.any() else 0.0
+    exp = np.where(allowed, np.exp(biased - top), 0.0)
     return WorkedRow(
         query=i,
         head=h,
         scores=trace.scores(h)[i],
         scaled=scaled,
+        bias=bias,
         allowed=allowed,
         exp=exp,
         weights=trace.weights[h, i],

@@ -18,9 +18,9 @@ from rich.text import Text
 
 from ..stats import Comparison, mean_entropy
 from ..tokens import Token
-from ..trace import Trace
+from ..trace import AttentionConfig, Trace
 from . import colors
-from .labels import mask_text, shorten, strings, visible
+from .labels import head_label, mask_text, pattern_label, shorten, strings, visible
 from .stages import Stage, WorkedRow
 
 HIDDEN_CELL = "·"
@@ -50,7 +50,7 @@ def caption(trace: Trace, h: int, lang: str = "en") -> Text:
     s = strings(lang)
     entropy = float(mean_entropy(trace.weights[[h]], trace.allowed)[0])
     return Text(
-        f"{s['head']} {h} · {s['entropy']} {entropy:.2f} {s['nats']}"
+        f"{head_label(trace.config, h, lang)} · {s['entropy']} {entropy:.2f} {s['nats']}"
         f" · {s['mask']} {mask_text(trace.config.mask, lang)}",
         style="dim",
     )
@@ -247,9 +247,10 @@ def worked_row_tables(
     s = strings(lang)
     title = s["worked_row"].format(i=row.query, token=visible(texts[row.query]), h=row.head)
     table = Table(box=None, pad_edge=False, header_style="bold")
+    bias = [] if row.bias is None else [(s["bias"], "right")]
     for name, justify in (
         ("#", "right"), (s["key"], "left"), (s["score"], "right"), (s["scaled"], "right"),
-        (s["masked"], "left"), (s["exp"], "right"), (s["weight"], "right"),
+        *bias, (s["masked"], "left"), (s["exp"], "right"), (s["weight"], "right"),
     ):  # fmt: skip
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     p = precision + 2  # the row by hand gets more digits: it is where the rounding shows
@@ -260,12 +261,13 @@ def worked_row_tables(
             Text(shorten(t, 12)),
             _number(float(row.scores[j]), p),
             _number(float(row.scaled[j]), p),
+            *([] if row.bias is None else [_number(float(row.bias[j]), p)]),
             s["no"] if ok else Text(s["hidden_short"] + " → −∞", style="dim"),
             _number(float(row.exp[j]), p),
             _number(float(row.weights[j]), p),
             style=None if ok else "dim",
         )
-    table.add_row("", s["sum"], "", "", "", _number(float(row.exp.sum()), p),
+    table.add_row("", s["sum"], "", "", *[""] * len(bias), "", _number(float(row.exp.sum()), p),
                   _number(float(row.weights.sum()), p), style="bold")  # fmt: skip
     shown = min(columns, row.v.shape[1])
     values = Table(box=None, pad_edge=False, header_style="bold")
@@ -286,27 +288,45 @@ def worked_row_tables(
 
 
 def stats_table(
-    stats: dict[str, np.ndarray], heads: Sequence[int], *, cmap: str, lang: str = "en"
+    stats: dict[str, np.ndarray],
+    heads: Sequence[int],
+    *,
+    cmap: str,
+    lang: str = "en",
+    config: AttentionConfig | None = None,
 ) -> Group:
-    """Heads as rows, metrics as columns; each column shaded from its own smallest to largest."""
+    """Heads as rows, metrics as columns; each column shaded from its own smallest to largest.
+    Each column is as wide as the longest word of its header (or its longest number), so
+    that the table fits 80 columns. With ``config``, a line names the planted heads."""
     from ..stats import HEAD_METRICS
 
     s = strings(lang)
     lut = colors.lut(cmap)
     table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 1, 0, 0))
     table.add_column(s["head"], justify="right")
+    numbers = {m: [f"{v:.3f}" for v in stats[m].tolist()] for m in HEAD_METRICS}
+    widths = {}
     for m in HEAD_METRICS:
-        table.add_column(Text(s[f"m_{m}"]), justify="right")
+        header = s.get(f"t_{m}", s[f"m_{m}"])
+        widths[m] = max(6, *(len(w) + 1 for w in numbers[m]), *map(cell_len, header.split()))
+        table.add_column(Text(header), justify="right", width=widths[m])
     for n, h in enumerate(heads):
         cells: list[Text] = [Text(str(h))]
         for m in HEAD_METRICS:
             column = stats[m]
             span = float(column.max() - column.min())
             place = (float(column[n]) - float(column.min())) / span if span > 0 else 0.5
-            cells.append(Text(f" {column[n]:.3f} ", style=_cell_style(lut, place)))
+            cells.append(Text(numbers[m][n].rjust(widths[m]), style=_cell_style(lut, place)))
         table.add_row(*cells)
     rows = int(stats["rows"][0]) if len(heads) else 0
-    return Group(table, Text(s["stats_caption"].format(rows=rows), style="dim"))
+    lines: list[Table | Text] = [table, Text(s["stats_caption"].format(rows=rows), style="dim")]
+    lines.append(Text(s["t_shares"], style="dim"))
+    planted = [
+        f"{h} {pattern_label(config, h, lang)}" for h in heads if config and h in config.planted
+    ]
+    if planted:
+        lines.append(Text(f"{s['planted']}: " + " · ".join(planted), style="dim"))
+    return Group(*lines)
 
 
 def top_lines(trace: Trace, h: int, k: int, lang: str = "en") -> Group:

@@ -10,7 +10,7 @@ import numpy as np
 from ...stats import Comparison
 from ...trace import AttentionConfig, select_heads
 from .. import colors
-from ..labels import config_line, mask_text, strings
+from ..labels import config_line, head_label, mask_text, strings
 from .base import (
     PRESETS,
     Panel,
@@ -57,7 +57,7 @@ def prepare_compare(cmp: Comparison, heads: Sequence[int], lang: str = "en") -> 
         panels += [
             Panel(
                 h,
-                f"{s['head']} {h} · A: {run_label(a.config, lang)}\n{s['entropy_a']} {ent_a:.2f}",
+                f"{head_label(a.config, h, lang)} · A: {run_label(a.config, lang)}\n{s['entropy_a']} {ent_a:.2f}",
                 wa,
                 ~a.allowed,
             ),

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ...trace import Trace, select_heads
 from .. import colors
-from ..labels import config_line, shorten, strings
+from ..labels import config_line, head_label, shorten, strings
 from .base import (
     PRESETS,
     Panel,
@@ -35,12 +35,11 @@ def prepare_heatmap(
     A generator: a long text's panels (T² values each) are made one at a time, as drawn.
     """
     check_figure_options(scale=scale)
-    s = strings(lang)
     hidden = ~trace.allowed
     for h in heads:
         w = trace.weights[h]  # a view, in the run's dtype: no T x T copy
         top = float(w.max(initial=0.0)) if scale == "head" else 1.0  # hidden weights are 0
-        yield Panel(h, f"{s['head']} {h}", w, hidden, limit=top if top > 0 else 1.0)
+        yield Panel(h, head_label(trace.config, h, lang), w, hidden, limit=top if top > 0 else 1.0)
 
 
 def heatmap_figure(

@@ -10,7 +10,7 @@ import numpy as np
 from ...stats import HEAD_METRICS
 from ...trace import AttentionConfig
 from .. import colors
-from ..labels import config_line, strings
+from ..labels import config_line, head_label, strings
 from .base import PRESETS, add_title, check_figure_options, theme_rc
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def stats_figure(
             )
         ax.set_xticks(range(len(HEAD_METRICS)), [s[f"m_{m}"] for m in HEAD_METRICS], rotation=30,
                       ha="right")  # fmt: skip
-        ax.set_yticks(range(len(heads)), [f"{s['head']} {h}" for h in heads])
+        ax.set_yticks(range(len(heads)), [head_label(config, h, lang) for h in heads])
         ax.tick_params(length=0)
         for spine in ax.spines.values():
             spine.set_visible(False)

@@ -9,7 +9,7 @@ import numpy as np
 
 from ...trace import Trace
 from .. import colors
-from ..labels import config_line, strings
+from ..labels import config_line, head_label, strings
 from ..stages import Stage, head_stages
 from .base import (
     PRESETS,
@@ -122,7 +122,7 @@ def steps_figure(
     heading = (
         title
         if title is not None
-        else f"{s['head']} {head} · "
+        else f"{head_label(trace.config, head, lang)} · "
         + config_line(trace.config, lang, trace.truncated, len(trace.tokens))
     )
     with rc_context(theme_rc(theme, p.font)):
