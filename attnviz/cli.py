@@ -32,7 +32,16 @@ from .errors import AttnvizError, ConfigError, RunError
 from .model import PATTERNS
 from .render.labels import visible
 from .tokens import TOKENIZERS
-from .trace import DTYPES, POSITIONS, AttentionConfig, Trace, run, select_heads
+from .trace import (
+    DTYPES,
+    POSITIONS,
+    AttentionConfig,
+    Trace,
+    Window,
+    parse_window,
+    run,
+    select_heads,
+)
 
 
 def _error(message: str, code: int) -> None:
@@ -591,10 +600,42 @@ _FIGURE_PARAMS = [
 with_figure_options = _option_group(FigureOptions, _FIGURE_PARAMS, "look")
 
 
+def _span_opt(name: str, help: str) -> Any:
+    return Annotated[str | None, typer.Option(name, help=help, show_default=False)]
+
+
+@dataclass(frozen=True)
+class WindowOptions:
+    """The part of a long run a view shows: --window, or --queries and --keys."""
+
+    window: str | None
+    queries: str | None
+    keys: str | None
+
+    def check(self) -> None:
+        """The form of the specs, before any work (their range needs the text's length)."""
+        parse_window(None, self.window, self.queries, self.keys)
+
+    def resolve(self, T: int) -> Window | None:
+        """The Window for a run of T tokens; None when it is the whole run."""
+        window = parse_window(T, self.window, self.queries, self.keys)
+        return None if window.covers(T) else window
+
+
+_WINDOW_PARAMS = [
+    ("window", _span_opt("--window", "Show only queries and keys A..B-1, e.g. 100:120 "
+                         "(attention is computed on the whole text)."), None),
+    ("queries", _span_opt("--queries", "Show only queries A..B-1 (A or B may be left out)."), None),
+    ("keys", _span_opt("--keys", "Show only keys A..B-1."), None),
+]  # fmt: skip
+with_window_options = _option_group(WindowOptions, _WINDOW_PARAMS, "view")
+
+
 HEATMAP_FORMATS = ("table", "heat", "top", "json", "csv")
 
 
 @app.command()
+@with_window_options
 @with_figure_options
 @with_run_options
 def heatmap(
@@ -611,31 +652,37 @@ def heatmap(
     *,
     opts: RunOptions,
     look: FigureOptions,
+    view: WindowOptions,
 ) -> None:
     """Per-head attention heatmaps with the mask drawn over them, in the terminal or as a figure.
 
     Example: attnviz heatmap "The cat sat on the mat"
 
     Example: attnviz heatmap "The cat sat on the mat" -o cat.png --preset slides
+
+    Example: attnviz heatmap --file long.txt --window 100:120 --head 0
     """
     shown = look.check(format, HEATMAP_FORMATS, scale)
+    view.check()
     if top < 1:
         raise ConfigError(f"--top must be at least 1, not {top}")
     selected = select_heads(head, opts.config().heads)
     trace = opts.run(_read_text(text, opts.file), extra_bytes=look.memory(len(selected)))
+    window = view.resolve(len(trace.tokens))
     if look.output is not None:
         from .render.figures import heatmap_figure
 
         _progress.step("laying out the figure")
-        look.save(heatmap_figure(trace, selected, scale=scale, **look.style()))
+        look.save(heatmap_figure(trace, selected, scale=scale, window=window, **look.style()))
     if shown is not None:
-        _print_weights(trace, selected, shown, look.cmap, look.lang, top)
+        _print_weights(trace, selected, shown, look.cmap, look.lang, top, window)
 
 
 COMPARE_FORMATS = ("table", "heat", "json")
 
 
 @app.command()
+@with_window_options
 @with_figure_options
 @with_run_options
 def compare(
@@ -653,6 +700,7 @@ def compare(
     *,
     opts: RunOptions,
     look: FigureOptions,
+    view: WindowOptions,
 ) -> None:
     """Compare run A (--mask, default causal) with run B (--against, default none).
 
@@ -666,25 +714,28 @@ def compare(
     from .trace import config_against
 
     shown = look.check(format, COMPARE_FORMATS)
+    view.check()
     config_a = opts.config()
     config_b = config_against(config_a, against or ["none"])
     selected = select_heads(head, config_a.heads)
     text_in = _read_text(text, opts.file)
     pixels = look.memory(3 * len(selected) + 3)
     cmp = compare_runs(opts.run(text_in, config_a, pixels), opts.run(text_in, config_b, pixels))
+    window = view.resolve(len(cmp.a.tokens))
     if look.output is not None:
         from .render.figures import compare_figure
 
         _progress.step("laying out the figure")
-        look.save(compare_figure(cmp, selected, **look.style()))
+        look.save(compare_figure(cmp, selected, window=window, **look.style()))
     if shown is not None:
-        _print_comparison(cmp, selected, shown, look.cmap, look.lang)
+        _print_comparison(cmp, selected, shown, look.cmap, look.lang, window)
 
 
 STEPS_FORMATS = ("table", "json")
 
 
 @app.command()
+@with_window_options
 @with_figure_options
 @with_run_options
 def steps(
@@ -704,6 +755,7 @@ def steps(
     *,
     opts: RunOptions,
     look: FigureOptions,
+    view: WindowOptions,
 ) -> None:
     """The computation of one head, step by step, with the names of the paper.
 
@@ -716,23 +768,26 @@ def steps(
     from .render.stages import head_stages, json_values, worked_row
 
     shown = look.check(format, STEPS_FORMATS)
+    view.check()
     if columns < 1 or not 0 <= precision <= 12:
         raise ConfigError("--columns must be at least 1 and --precision between 0 and 12")
     select_heads([head], opts.config().heads)
     trace = opts.run(_read_text(text, opts.file), extra_bytes=look.memory(10))
     lang = look.lang
-    stages = head_stages(trace, head, lang)
+    window = view.resolve(len(trace.tokens))
+    stages = head_stages(trace, head, lang, window)
     row = worked_row(trace, head, query) if query is not None else None
     if look.output is not None:
         from .render.figures import steps_figure
 
         _progress.step("laying out the figure")
-        look.save(steps_figure(trace, head, **look.style()))
+        look.save(steps_figure(trace, head, window=window, **look.style()))
     if shown == "json":
         data: dict[str, Any] = {
             "tokens": trace.texts,
             "config": trace.config.to_dict(),
             "head": head,
+            **({"window": window.to_dict()} if window else {}),
             "stages": [
                 {
                     "number": st.number,
@@ -823,8 +878,11 @@ def stats(
         )
 
 
-def _print_comparison(cmp: Any, heads: list[int], fmt: str, cmap: str, lang: str) -> None:
-    """Write a comparison to standard output as table, heat or json."""
+def _print_comparison(
+    cmp: Any, heads: list[int], fmt: str, cmap: str, lang: str, window: Window | None = None
+) -> None:
+    """Write a comparison to standard output as table, heat or json (the summary numbers are
+    those of the whole run; the views show the window)."""
     if fmt == "json":
         data = {
             "tokens": cmp.a.texts,
@@ -850,8 +908,8 @@ def _print_comparison(cmp: Any, heads: list[int], fmt: str, cmap: str, lang: str
     for h in heads:
         views = []
         for trace, label in ((cmp.a, label_a), (cmp.b, label_b)):
-            table = terminal.weight_table(trace, h, cmap=cmap, lang=lang)
-            views.append((table, terminal.caption(trace, h, lang), label))
+            table = terminal.weight_table(trace, h, cmap=cmap, lang=lang, window=window)
+            views.append((table, terminal.caption(trace, h, lang, window), label))
         pair = terminal.side_by_side(*(v[0] for v in views))
         if fmt == "table" and terminal.fits(console, pair):
             console.print(
@@ -867,41 +925,56 @@ def _print_comparison(cmp: Any, heads: list[int], fmt: str, cmap: str, lang: str
                 console.print(Text(label, "bold"))
                 console.print(
                     terminal.heat_view(
-                        trace, [h], cmap=cmap, width=console.width, color=color, lang=lang
+                        trace,
+                        [h],
+                        cmap=cmap,
+                        width=console.width,
+                        color=color,
+                        lang=lang,
+                        window=window,
                     )
                 )
         console.print()
     console.print(terminal.compare_summary(cmp, heads, lang))
     console.print()
-    console.print(terminal.output_difference(cmp, lang))
+    console.print(terminal.output_difference(cmp, lang, window=window))
 
 
 def _print_weights(
-    trace: Trace, heads: list[int], fmt: str, cmap: str, lang: str, top: int = 3
+    trace: Trace,
+    heads: list[int],
+    fmt: str,
+    cmap: str,
+    lang: str,
+    top: int = 3,
+    window: Window | None = None,
 ) -> None:
     """Write the selected heads to standard output as table, heat, top, json or csv."""
     if fmt in ("json", "csv"):
         from .export import weights_csv, weights_json
 
         if fmt == "json":
-            sys.stdout.write(json.dumps(weights_json(trace, heads), ensure_ascii=False) + "\n")
+            data = weights_json(trace, heads, window)
+            sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
         else:
-            sys.stdout.write(weights_csv(trace, heads))
+            sys.stdout.write(weights_csv(trace, heads, window))
         return
     from .render import terminal
 
     console = _console()
     if fmt == "top":
         for h in heads:
-            console.print(terminal.top_lines(trace, h, top, lang))
+            console.print(terminal.top_lines(trace, h, top, lang, window))
             console.print()
         return
     if fmt == "table":
-        tables = [terminal.weight_table(trace, h, cmap=cmap, lang=lang) for h in heads]
+        tables = [
+            terminal.weight_table(trace, h, cmap=cmap, lang=lang, window=window) for h in heads
+        ]
         if all(terminal.fits(console, t) for t in tables):
             for h, t in zip(heads, tables, strict=True):
                 console.print(t)
-                console.print(terminal.caption(trace, h, lang))
+                console.print(terminal.caption(trace, h, lang, window))
                 console.print()
             return
         console.print(
@@ -912,7 +985,9 @@ def _print_weights(
         )
     color = console.color_system is not None and not console.no_color
     console.print(
-        terminal.heat_view(trace, heads, cmap=cmap, width=console.width, color=color, lang=lang)
+        terminal.heat_view(
+            trace, heads, cmap=cmap, width=console.width, color=color, lang=lang, window=window
+        )
     )
 
 

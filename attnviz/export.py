@@ -21,7 +21,7 @@ import numpy as np
 
 from .errors import ConfigError, RunError
 from .tokens import Token
-from .trace import AttentionConfig, Trace
+from .trace import AttentionConfig, Trace, Window
 
 NPZ_KEYS = (
     "tokens", "x", "w_q", "w_k", "w_v", "w_o", "allowed", "weights", "head_outputs", "output",
@@ -110,15 +110,22 @@ def save_npz(trace: Trace, path: str | os.PathLike[str]) -> None:
                 np.lib.format.write_array(entry, arrays[name], allow_pickle=False)
 
 
-def weights_json(trace: Trace, heads: Sequence[int] | None = None) -> dict[str, Any]:
-    """Tokens, config, heads, allowed and the weights of ``heads`` (default all), in that order."""
+def weights_json(
+    trace: Trace, heads: Sequence[int] | None = None, window: Window | None = None
+) -> dict[str, Any]:
+    """Tokens, config, heads, allowed and the weights of ``heads`` (default all), in that order.
+    With ``window``, ``window`` says which queries and keys ([start, stop)) the allowed and
+    weights matrices hold."""
     chosen = list(range(trace.config.heads)) if heads is None else list(heads)
+    cut = (window.queries, window.keys) if window else (slice(None), slice(None))
+    part = {"window": window.to_dict()} if window else {}
     return {
         "tokens": trace.texts,
         "config": trace.config.to_dict(),
         "heads": chosen,
-        "allowed": trace.allowed.tolist(),
-        "weights": trace.weights[chosen].tolist(),
+        **part,
+        "allowed": trace.allowed[cut].tolist(),
+        "weights": trace.weights[chosen][:, cut[0], cut[1]].tolist(),
     }
 
 
@@ -129,15 +136,21 @@ def trace_json(trace: Trace) -> dict[str, Any]:
     return {**weights_json(trace), "output": trace.output.tolist(), **bias}
 
 
-def weights_csv(trace: Trace, heads: Sequence[int] | None = None) -> str:
-    """A long table, one row per cell: head,query_index,query,key_index,key,weight,allowed."""
+def weights_csv(
+    trace: Trace, heads: Sequence[int] | None = None, window: Window | None = None
+) -> str:
+    """A long table, one row per cell: head,query_index,query,key_index,key,weight,allowed
+    (the cells of ``window`` only, with their indices in the whole text)."""
     chosen = list(range(trace.config.heads)) if heads is None else list(heads)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["head", "query_index", "query", "key_index", "key", "weight", "allowed"])
     texts = trace.texts
+    q0, k0 = (window.q0, window.k0) if window else (0, 0)
+    cut = (window.queries, window.keys) if window else (slice(None), slice(None))
     for h in chosen:
-        for (i, j), w in np.ndenumerate(trace.weights[h]):
+        for (a, b), w in np.ndenumerate(trace.weights[h][cut]):
+            i, j = q0 + a, k0 + b
             writer.writerow([h, i, texts[i], j, texts[j], repr(float(w)), int(trace.allowed[i, j])])
     return out.getvalue()
 

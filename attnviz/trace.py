@@ -219,6 +219,66 @@ class Trace:
         return attention.concat_heads(self.head_outputs)
 
 
+@dataclass(frozen=True)
+class Window:
+    """The part of a run a view shows: queries q0..q1−1 and keys k0..k1−1 (attention is
+    still computed on the whole text)."""
+
+    q0: int
+    q1: int
+    k0: int
+    k1: int
+
+    @property
+    def queries(self) -> slice:
+        return slice(self.q0, self.q1)
+
+    @property
+    def keys(self) -> slice:
+        return slice(self.k0, self.k1)
+
+    def to_dict(self) -> dict[str, list[int]]:
+        """{"queries": [start, stop], "keys": [start, stop]}, as the JSON outputs give it."""
+        return {"queries": [self.q0, self.q1], "keys": [self.k0, self.k1]}
+
+    def covers(self, T: int) -> bool:
+        """Whether the window is the whole T x T run."""
+        return (self.q0, self.q1, self.k0, self.k1) == (0, T, 0, T)
+
+
+def _span(option: str, spec: str, T: int | None) -> tuple[int, int]:
+    start, colon, end = spec.partition(":")
+    try:
+        a = int(start) if start.strip() else 0
+        b = int(end) if end.strip() else None
+    except ValueError:
+        a = b = -1
+    if not colon or a < 0 or (b is not None and b <= a):
+        raise ConfigError(f"{option} takes A:B such as 10:20 (tokens 10 to 19), not {spec!r}")
+    if T is None:
+        return a, a + 1 if b is None else b
+    if a >= T or (b is not None and b > T):
+        raise ConfigError(f"{option} {spec!r}: this text has {T} tokens, 0 to {T - 1}")
+    return a, T if b is None else b
+
+
+def parse_window(
+    T: int | None, window: str | None = None, queries: str | None = None, keys: str | None = None
+) -> Window:
+    """The Window of ``--window A:B`` (queries and keys A..B−1), or of ``--queries A:B`` and
+    ``--keys A:B`` (each axis on its own; the whole axis when not given). Either part of A:B
+    may be left out: ``:20``, ``480:``. With T None, only the form of the specs is checked
+    (the CLI does so before it computes anything)."""
+    if window is not None and (queries is not None or keys is not None):
+        raise ConfigError("give --window, or --queries and --keys, not both")
+    q = k = _span("--window", window, T) if window is not None else (0, T or 0)
+    if queries is not None:
+        q = _span("--queries", queries, T)
+    if keys is not None:
+        k = _span("--keys", keys, T)
+    return Window(*q, *k)
+
+
 def select_heads(spec: str | Sequence[int] | None, n_heads: int) -> list[int]:
     """Selected heads from "0,3" or [0, 3] (None: all), checked against the number of heads."""
     if spec is None:

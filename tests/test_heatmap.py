@@ -434,10 +434,10 @@ def test_top_format_lists_the_strongest_keys_of_each_query():
     for i, line in enumerate(lines[1:12]):
         number, query, arrow, rest = line.split(maxsplit=3)
         assert (int(number), query, arrow) == (i, tokens[i], "->")
-        shown = [part.rsplit(" ", 1) for part in rest.split(" · ")]
+        shown = [part.split(" ") for part in rest.split(" · ")]
         best = np.argsort(-w[i, : i + 1], kind="stable")[:2]
-        assert [key for key, _ in shown] == [tokens[j] for j in best]
-        assert [float(x) for _, x in shown] == pytest.approx(w[i, best], abs=0.005)
+        assert [(int(j), key) for j, key, _ in shown] == [(j, tokens[j]) for j in best]
+        assert [float(x) for _, _, x in shown] == pytest.approx(w[i, best], abs=0.005)
     assert invoke("heatmap", text, "--format", "top", "--top", "0").exit_code == 2
 
 

@@ -124,6 +124,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "p_same": "same token",
         "m_same": "on same token",
         "planted": "planted heads",
+        "window": "window: queries {q0}–{q1}, keys {k0}–{k1} of {T}",
         # the stats table's short headers, for 80 columns, and the line that explains them
         "t_normalized_entropy": "entropy ÷ log n",
         "t_self": "self",
@@ -218,6 +219,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "p_same": "mismo token",
         "m_same": "en el mismo token",
         "planted": "cabezas con patrón",
+        "window": "ventana: consultas {q0}–{q1}, claves {k0}–{k1} de {T}",
         "t_normalized_entropy": "entropía ÷ log n",
         "t_self": "propio",
         "t_previous": "anterior",
@@ -261,9 +263,19 @@ def mask_text(specs: tuple[str, ...], lang: str = "en") -> str:
     return " + ".join(strings(lang)["mask_none"] if spec == "none" else spec for spec in specs)
 
 
-def config_line(config: Any, lang: str = "en", truncated: int = 0, n_tokens: int = 0) -> str:
+def window_text(window: Any, T: int, lang: str = "en") -> str:
+    """ "window: queries 10–19, keys 0–19 of 500" (inclusive ends), or "" for the whole run."""
+    if window is None or window.covers(T):
+        return ""
+    ends = {"q0": window.q0, "q1": window.q1 - 1, "k0": window.k0, "k1": window.k1 - 1}
+    return strings(lang)["window"].format(**ends, T=T)
+
+
+def config_line(
+    config: Any, lang: str = "en", truncated: int = 0, n_tokens: int = 0, window: Any = None
+) -> str:
     """The configuration as one title line: heads, d_model, mask, seed, tokeniser (unscaled,
-    and how many tokens were cut when the text was truncated)."""
+    how many tokens were cut when the text was truncated, and the window shown)."""
     s = strings(lang)
     parts = [
         f"{config.heads} {s['heads']}",
@@ -278,4 +290,6 @@ def config_line(config: Any, lang: str = "en", truncated: int = 0, n_tokens: int
         parts.append(s["plant_strength"].format(k=config.plant_strength))
     if truncated:
         parts.append(s["truncated"].format(n=n_tokens, cut=truncated))
+    if window_text(window, n_tokens, lang):
+        parts.append(window_text(window, n_tokens, lang))
     return " · ".join(parts)

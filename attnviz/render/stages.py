@@ -6,12 +6,12 @@ Shapes: T tokens, H heads, D = d_model, Dh = d_k. The stages follow DESIGN.md:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..errors import ConfigError
-from ..trace import Trace
+from ..trace import Trace, Window
 from .labels import strings
 
 
@@ -29,6 +29,9 @@ class Stage:
     values: np.ndarray
     kind: str
     hidden: np.ndarray | None = None  # (T, T) bool: the cells the mask hides, where it applies
+    keys: bool = False  # a matrix whose rows are keys (K, V), not queries
+    row0: int | None = None  # in a window: the index of the first row shown
+    col0: int | None = None  # ... and, for T x T stages, of the first key shown
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -39,8 +42,22 @@ class Stage:
         return f"{self.number}. {self.name}: {self.formula}"
 
 
-def head_stages(trace: Trace, h: int, lang: str = "en") -> list[Stage]:
-    """Every stage of head ``h``, then the multi-head part (concat, output)."""
+def window_stage(stage: Stage, window: Window) -> Stage:
+    """The part of a stage that ``window`` shows: the window's queries and keys of a T x T
+    stage; the window's queries (keys, for K and V) of a matrix, all its columns."""
+    if stage.kind == "matrix":
+        rows = window.keys if stage.keys else window.queries
+        return replace(stage, values=stage.values[rows], row0=rows.start)
+    cut = (window.queries, window.keys)
+    hidden = None if stage.hidden is None else stage.hidden[cut]
+    return replace(stage, values=stage.values[cut], hidden=hidden, row0=window.q0, col0=window.k0)
+
+
+def head_stages(
+    trace: Trace, h: int, lang: str = "en", window: Window | None = None
+) -> list[Stage]:
+    """Every stage of head ``h``, then the multi-head part (concat, output); with ``window``,
+    the part of each that the window shows."""
     if not 0 <= h < trace.config.heads:
         raise ConfigError(f"no head {h}: this run has heads 0 to {trace.config.heads - 1}")
     s = strings(lang)
@@ -51,10 +68,10 @@ def head_stages(trace: Trace, h: int, lang: str = "en") -> list[Stage]:
     # a planted head adds its position bias to the scaled scores: stage 3b, shown as b(i − j)
     bias = [Stage("3b", s["stage_bias"], s["f_bias"], trace.bias[h], "square")] if planted else []
     masked = s["f_masked_biased" if planted else "f_masked"]
-    return [
+    stages = [
         Stage("1", s["stage_q"], f"Q = X·W_Q[{h}]", trace.q(h), "matrix"),
-        Stage("1", s["stage_k"], f"K = X·W_K[{h}]", trace.k(h), "matrix"),
-        Stage("1", s["stage_v"], f"V = X·W_V[{h}]", trace.v(h), "matrix"),
+        Stage("1", s["stage_k"], f"K = X·W_K[{h}]", trace.k(h), "matrix", keys=True),
+        Stage("1", s["stage_v"], f"V = X·W_V[{h}]", trace.v(h), "matrix", keys=True),
         Stage("2", s["stage_scores"], s["f_scores"], trace.scores(h), "square"),
         Stage("3", s["stage_scaled"], scaled, trace.scaled(h), "square"),
         *bias,
@@ -64,6 +81,7 @@ def head_stages(trace: Trace, h: int, lang: str = "en") -> list[Stage]:
         Stage("7", s["stage_concat"], s["f_concat"].format(last=last), trace.concat(), "matrix"),
         Stage("7", s["stage_output"], s["f_output"], trace.output, "matrix"),
     ]
+    return [window_stage(st, window) for st in stages] if window else stages
 
 
 @dataclass(frozen=True, eq=False)

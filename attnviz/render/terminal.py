@@ -18,9 +18,17 @@ from rich.text import Text
 
 from ..stats import Comparison, mean_entropy
 from ..tokens import Token
-from ..trace import AttentionConfig, Trace
+from ..trace import AttentionConfig, Trace, Window
 from . import colors
-from .labels import head_label, mask_text, pattern_label, shorten, strings, visible
+from .labels import (
+    head_label,
+    mask_text,
+    pattern_label,
+    shorten,
+    strings,
+    visible,
+    window_text,
+)
 from .stages import Stage, WorkedRow
 
 HIDDEN_CELL = "·"
@@ -45,42 +53,64 @@ def _cell_style(table: np.ndarray, value: float) -> Style:
     return Style(color=colors.ink(rgb), bgcolor=f"rgb({rgb[0]},{rgb[1]},{rgb[2]})")
 
 
-def caption(trace: Trace, h: int, lang: str = "en") -> Text:
-    """The line under a head's table: the head, its mean row entropy and the mask."""
+def caption(trace: Trace, h: int, lang: str = "en", window: Window | None = None) -> Text:
+    """The line under a head's table: the head, its mean row entropy (of the whole run), the
+    mask, and the window shown."""
     s = strings(lang)
     entropy = float(mean_entropy(trace.weights[[h]], trace.allowed)[0])
+    part = window_text(window, len(trace.tokens), lang)
     return Text(
         f"{head_label(trace.config, h, lang)} · {s['entropy']} {entropy:.2f} {s['nats']}"
-        f" · {s['mask']} {mask_text(trace.config.mask, lang)}",
+        f" · {s['mask']} {mask_text(trace.config.mask, lang)}" + (f" · {part}" if part else ""),
         style="dim",
     )
 
 
-def weight_table(trace: Trace, h: int, *, cmap: str, lang: str = "en") -> Text:
+def _cut(trace: Trace, window: Window | None) -> tuple[range, range]:
+    """The query and key indices a view shows: the window's, or every token's."""
+    if window is None:
+        return range(len(trace.tokens)), range(len(trace.tokens))
+    return range(window.q0, window.q1), range(window.k0, window.k1)
+
+
+def weight_table(
+    trace: Trace, h: int, *, cmap: str, lang: str = "en", window: Window | None = None
+) -> Text:
     """One head as a table: query tokens down, key tokens across, each weight on its colour.
+    In a window, the tokens carry their index in the whole text (keys on a line above).
 
     Laid out here, column by column, as one Text: a Rich Table measures every cell twice,
     which for T² cells costs more than the whole computation.
     """
     s = strings(lang)
     lut = colors.lut(cmap)
+    queries, keys = _cut(trace, window)
     corner = f"{s['query']} \\ {s['key']} "
-    rows = [shorten(t.text, 12) for t in trace.tokens]
+    rows = [shorten(trace.tokens[i].text, 12) for i in queries]
+    if window:
+        digits = len(str(queries[-1]))
+        rows = [f"{i:>{digits}} {row}" for i, row in zip(queries, rows, strict=True)]
     left = max(cell_len(corner), *(cell_len(r) + 1 for r in rows))
-    heads = [shorten(t.text, 6) for t in trace.tokens]
-    widths = [max(6, cell_len(x) + 2) for x in heads]  # " 0.50 " or " token "
+    heads = [shorten(trace.tokens[j].text, 6) for j in keys]
+    widths = [max(6, cell_len(x) + 2, len(str(j)) + 2) for x, j in zip(heads, keys, strict=True)]
     text = Text(no_wrap=True, overflow="ignore")
+    if window:
+        text.append(" " * left)
+        for j, width in zip(keys, widths, strict=True):
+            text.append(f"{j:>{width - 1}} ", style="dim")
+        text.append("\n")
     text.append(corner + " " * (left - cell_len(corner)), style="dim")
     for head, width in zip(heads, widths, strict=True):
         text.append(" " * (width - 1 - cell_len(head)) + head + " ", style="bold")
-    w = trace.weights[h]
+    w = trace.weights[h][queries.start : queries.stop, keys.start : keys.stop]
+    allowed = trace.allowed[queries.start : queries.stop, keys.start : keys.stop]
     for i, row in enumerate(rows):
         text.append("\n")
         text.append(row, style="bold")
         text.append(" " * (left - cell_len(row)))
         for j, width in enumerate(widths):
             pad = " " * (width - 6)
-            if trace.allowed[i, j]:
+            if allowed[i, j]:
                 text.append(f"{pad} {w[i, j]:.2f} ", style=_cell_style(lut, float(w[i, j])))
             else:
                 text.append(f"{pad}   {HIDDEN_CELL}  ", style="dim")
@@ -95,12 +125,13 @@ def fits(console: Console, renderable: ConsoleRenderable) -> bool:
     return Measurement.get(console, natural, renderable).maximum <= console.width
 
 
-def _ruler(T: int, indent: int) -> Text:
-    """Key indices every 5 keys over the two-character heat cells."""
-    line = [" "] * (indent + 2 * T + 4)
-    for j in range(0, T, 5):
-        for n, ch in enumerate(str(j)):
-            line[indent + 2 * j + n] = ch
+def _ruler(keys: range, indent: int) -> Text:
+    """Key indices (those divisible by 5) over the two-character heat cells of ``keys``."""
+    line = [" "] * (indent + 2 * len(keys) + 8)
+    for n, j in enumerate(keys):
+        if j % 5 == 0:
+            for c, ch in enumerate(str(j)):
+                line[indent + 2 * n + c] = ch
     return Text("".join(line).rstrip(), style="dim")
 
 
@@ -112,27 +143,39 @@ def _block(lut: np.ndarray, value: float, color: bool) -> tuple[str, Style | str
 
 
 def heat_rows(
-    trace: Trace, h: int, *, cmap: str, width: int, color: bool = True, lang: str = "en"
+    trace: Trace,
+    h: int,
+    *,
+    cmap: str,
+    width: int,
+    color: bool = True,
+    lang: str = "en",
+    window: Window | None = None,
 ) -> Iterator[Text]:
     """One head in compact form: a row per query, a two-character block per key."""
     lut = colors.lut(cmap)
-    T = len(trace.tokens)
-    labels = [f"{i:>{len(str(T - 1))}} {shorten(t.text, 10)}" for i, t in enumerate(trace.tokens)]
+    queries, keys = _cut(trace, window)
+    digits = len(str(queries[-1]))
+    labels = [f"{i:>{digits}} {shorten(trace.tokens[i].text, 10)}" for i in queries]
     indent = max(len(label) for label in labels) + 1
-    shown = max(1, min(T, (width - indent) // 2))
-    yield caption(trace, h, lang)
+    shown = keys[: max(1, (width - indent) // 2)]
+    yield caption(trace, h, lang, window)
     yield _ruler(shown, indent)
     w = trace.weights[h]
-    for i in range(T):
-        row = Text(labels[i].ljust(indent))
-        for j in range(shown):
+    for label, i in zip(labels, queries, strict=True):
+        row = Text(label.ljust(indent))
+        for j in shown:
             if trace.allowed[i, j]:
                 row.append(*_block(lut, float(w[i, j]), color))
             else:
                 row.append(f" {HIDDEN_CELL}", style="dim")
         yield row
-    if shown < T:
-        yield Text(f"keys {shown} to {T - 1} do not fit this terminal: widen it, or use -o", "dim")
+    if len(shown) < len(keys):
+        yield Text(
+            f"keys {shown.stop} to {keys[-1]} do not fit this terminal: widen it, use --keys, "
+            "or -o",
+            "dim",
+        )
 
 
 def legend(cmap: str, color: bool = True, lang: str = "en") -> Text:
@@ -153,11 +196,14 @@ def heat_view(
     width: int,
     color: bool = True,
     lang: str = "en",
+    window: Window | None = None,
 ) -> Group:
     """Every selected head in the compact heat form, then the legend."""
     parts: list[Text] = []
     for h in heads:
-        parts.extend(heat_rows(trace, h, cmap=cmap, width=width, color=color, lang=lang))
+        parts.extend(
+            heat_rows(trace, h, cmap=cmap, width=width, color=color, lang=lang, window=window)
+        )
         parts.append(Text(""))
     parts.append(legend(cmap, color, lang))
     return Group(*parts)
@@ -188,18 +234,24 @@ def compare_summary(cmp: Comparison, heads: Sequence[int], lang: str = "en") -> 
     return table
 
 
-def output_difference(cmp: Comparison, lang: str = "en", bar_width: int = 30) -> Table:
-    """‖output_A[i] − output_B[i]‖ per token, with a bar to read the shape at a glance."""
+def output_difference(
+    cmp: Comparison, lang: str = "en", bar_width: int = 30, window: Window | None = None
+) -> Table:
+    """‖output_A[i] − output_B[i]‖ per token (of the window's queries), with a bar to read the
+    shape at a glance."""
     s = strings(lang)
     values = cmp.output_difference
-    top = float(values.max(initial=0.0)) or 1.0
+    queries, _ = _cut(cmp.a, window)
+    top = float(values[queries.start : queries.stop].max(initial=0.0)) or 1.0
     table = Table(box=None, header_style="bold", pad_edge=False, title_justify="left")
     table.add_column("#", justify="right", style="dim")
     table.add_column(s["token"])
     table.add_column(s["output_difference"], justify="right")
     table.add_column("")
-    for i, (t, v) in enumerate(zip(cmp.a.tokens, values, strict=True)):
-        table.add_row(str(i), Text(shorten(t.text)), f"{v:.3f}", "█" * round(bar_width * v / top))
+    for i in queries:
+        v = float(values[i])
+        bar = "█" * round(bar_width * v / top)
+        table.add_row(str(i), Text(shorten(cmp.a.tokens[i].text)), f"{v:.3f}", bar)
     return table
 
 
@@ -210,19 +262,28 @@ def _number(value: float, precision: int) -> str:
 def stage_table(
     stage: Stage, texts: Sequence[str], *, precision: int, columns: int, cmap: str, lang: str = "en"
 ) -> Group:
-    """One stage as a titled table, its shape below; wide matrices show their first columns."""
+    """One stage as a titled table, its shape below; wide matrices show their first columns.
+    A stage cut to a window (``row0``, ``col0``) numbers its tokens as in the whole text."""
     s = strings(lang)
     values = stage.values
     square = stage.kind != "matrix"
     shown = values.shape[1] if square else min(columns, values.shape[1])
     table = Table(box=None, pad_edge=False, header_style="bold", padding=(0, 0, 0, 1))
     table.add_column("", no_wrap=True)
-    headers = [shorten(t, 6) for t in texts] if square else [str(c) for c in range(shown)]
+    rows = range(len(texts))[stage.row0 or 0 :][: values.shape[0]]
+    cols = range(len(texts))[stage.col0 or 0 :][:shown]
+    if not square:
+        headers = [str(c) for c in range(shown)]
+    elif stage.col0 is None:
+        headers = [shorten(texts[j], 6) for j in cols]
+    else:
+        headers = [f"{j}\n{shorten(texts[j], 6)}" for j in cols]
     for header in headers:
         table.add_column(Text(header), justify="right", no_wrap=True)
     lut = colors.lut(cmap)
-    for i, t in enumerate(texts):
-        cells: list[Text] = [Text(shorten(t, 12), style="bold")]
+    for i, r in enumerate(rows):
+        label = shorten(texts[r], 12) if stage.row0 is None else f"{r} {shorten(texts[r], 12)}"
+        cells: list[Text] = [Text(label, style="bold")]
         for j in range(shown):
             v = float(values[i, j])
             if stage.kind == "masked" and v == -np.inf:
@@ -329,24 +390,31 @@ def stats_table(
     return Group(*lines)
 
 
-def top_lines(trace: Trace, h: int, k: int, lang: str = "en") -> Group:
+def top_lines(
+    trace: Trace, h: int, k: int, lang: str = "en", window: Window | None = None
+) -> Group:
     """For each query, its k strongest keys with their weights, one line per query: readable
-    in a terminal at any length (``12 sat  ->  cat 0.61 · The 0.22 · sat 0.09``)."""
+    in a terminal at any length (``12 sat  ->  11 cat 0.61 · 0 The 0.22 · 12 sat 0.09``: each
+    key with its index, since a text repeats its words). With ``window``, the window's
+    queries, and the strongest of the window's keys."""
     w = trace.weights[h]
-    T = len(trace.tokens)
-    width = len(str(T - 1))
+    queries, window_keys = _cut(trace, window)
+    width = len(str(queries[-1]))
     labels = [shorten(t.text, 12) for t in trace.tokens]
-    pad = max(cell_len(x) for x in labels)
-    lines: list[Text] = [caption(trace, h, lang)]
-    for i in range(T):
+    pad = max(cell_len(labels[i]) for i in queries)
+    lines: list[Text] = [caption(trace, h, lang, window)]
+    seen = np.zeros(len(trace.tokens), dtype=bool)
+    seen[window_keys.start : window_keys.stop] = True
+    for i in queries:
         line = Text(f"{i:>{width}} ", style="dim")
         line.append(labels[i] + " " * (pad - cell_len(labels[i])), style="bold")
         line.append("  ->  ", style="dim")
-        keys = np.flatnonzero(trace.allowed[i])
+        keys = np.flatnonzero(trace.allowed[i] & seen)
         best = keys[np.argsort(-w[i, keys], kind="stable")[:k]]
         for n, j in enumerate(best.tolist()):
             if n:
                 line.append(" · ", style="dim")
+            line.append(f"{j} ", style="dim")
             line.append(labels[j])
             line.append(f" {w[i, j]:.2f}")
         if not len(best):

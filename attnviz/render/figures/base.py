@@ -70,6 +70,8 @@ class Panel:
     hidden: np.ndarray
     limit: float = 1.0
     signed: bool = False  # a diverging scale centred at 0; numbers printed as +.12, −.05
+    row0: int | None = None  # in a window (--window): the index of the first query shown
+    col0: int | None = None  # ... and of the first key shown
 
     def to_color(self, values: np.ndarray) -> np.ndarray:
         """Values mapped to the colour scale, in [0, 1]."""
@@ -97,24 +99,34 @@ def label_step(spec: str) -> int | None:
 
 
 def tick_labels(
-    texts: Sequence[str], axis_points: float, font: float, spec: str = "auto"
+    texts: Sequence[str],
+    axis_points: float,
+    font: float,
+    spec: str = "auto",
+    start: int | None = None,
 ) -> tuple[list[int], list[str]]:
     """Positions and texts of the token labels along an axis ``axis_points`` long.
 
     "auto": every label when they all fit (a label needs about 1.3 x the font size),
     otherwise every k-th one, prefixed with its index so that the reader can count;
-    "all", "none" and "every:K" choose for themselves.
+    "all", "none" and "every:K" choose for themselves. ``texts`` in a window (``start``, the
+    index of the first) are always prefixed with their index in the whole text.
     """
     T = len(texts)
     step = label_step(spec)
     if step == -1:
         return [], []
     fit = max(1, int(axis_points / (1.3 * font)))
-    if step == 0 or (step is None and T <= fit):
-        return list(range(T)), [shorten(t) for t in texts]
-    k = step or math.ceil(T / fit)
+    k = 1 if step == 0 or (step is None and T <= fit) else step or math.ceil(T / fit)
     positions = list(range(0, T, k))
-    return positions, [f"{i} {shorten(texts[i])}" for i in positions]
+    if k == 1 and start is None:
+        return positions, [shorten(t) for t in texts]
+    return positions, [f"{(start or 0) + i} {shorten(texts[i])}" for i in positions]
+
+
+def window_texts(texts: Sequence[str], start: int | None, n: int) -> Sequence[str]:
+    """The ``n`` texts of a window's axis from ``start`` (all of them outside a window)."""
+    return texts if start is None else texts[start : start + n]
 
 
 def boundary_segments(hidden: np.ndarray) -> list[tuple[tuple[float, float], tuple[float, float]]]:
@@ -444,6 +456,7 @@ def draw_panel(
         vmax=1.0,
         interpolation="nearest",
         extent=(-0.5, Tk - 0.5, Tq - 0.5, -0.5),  # pooled or not, cell i spans i ± 0.5
+        aspect="auto",  # the panel stays square, a window of few queries and many keys too
     )
     runs = hidden_runs(hidden)
     if runs:
@@ -476,10 +489,12 @@ def draw_panel(
     ax.set_xticks([])
     ax.set_yticks([])
     if show_cols:
-        keys = tick_labels(texts, axis_points, font * 0.85, labels)
+        key_texts = window_texts(texts, panel.col0, Tk)
+        keys = tick_labels(key_texts, axis_points, font * 0.85, labels, panel.col0)
         ax.set_xlabel(s["key"], labelpad=token_labels(ax, "x", *keys, font * 0.85))
     if show_rows:
-        queries = tick_labels(texts, axis_points, font * 0.85, labels)
+        query_texts = window_texts(texts, panel.row0, Tq)
+        queries = tick_labels(query_texts, axis_points, font * 0.85, labels, panel.row0)
         room = token_labels(ax, "y", *queries, font * 0.85)
     if show_rows and query_title:  # a text, placed beyond the labels
         fig = ax.get_figure(root=True)

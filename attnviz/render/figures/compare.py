@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...stats import Comparison
-from ...trace import AttentionConfig, select_heads
+from ...trace import AttentionConfig, Window, select_heads
 from .. import colors
 from ..labels import config_line, head_label, mask_text, strings
 from .base import (
@@ -39,50 +39,57 @@ def run_label(config: AttentionConfig, lang: str = "en") -> str:
     return text if config.scaled else f"{text}, {s['unscaled']}"
 
 
-def prepare_compare(cmp: Comparison, heads: Sequence[int], lang: str = "en") -> list[Panel]:
+def prepare_compare(
+    cmp: Comparison, heads: Sequence[int], lang: str = "en", window: Window | None = None
+) -> list[Panel]:
     """Three Panels per head, in order A, B, B − A; B − A is coloured on a symmetric scale.
 
     The difference panel maps B − A to [0, 1] with 0.5 at no change; it hides only the
-    cells that both runs hide.
+    cells that both runs hide. With ``window``, only its queries and keys; the numbers in
+    the titles stay those of the whole run.
     """
     s = strings(lang)
     a, b = cmp.a, cmp.b
-    diff = {h: b.weights[h] - a.weights[h] for h in heads}  # (T,T) each, selected heads only
-    top = difference_limit(cmp, heads)
-    both_hidden = ~a.allowed & ~b.allowed
+    cut = (window.queries, window.keys) if window else (slice(None), slice(None))
+    row0, col0 = (window.q0, window.k0) if window else (None, None)
+    top = difference_limit(cmp, heads, window)
+    hidden_a, hidden_b = ~a.allowed[cut], ~b.allowed[cut]
     panels = []
     for h in heads:
         ent_a, ent_b = cmp.entropy_a[h], cmp.entropy_b[h]
-        wa, wb, d = a.weights[h], b.weights[h], diff[h]
+        wa, wb = a.weights[h][cut], b.weights[h][cut]
+        label_a = f"{head_label(a.config, h, lang)} · A: {run_label(a.config, lang)}"
         panels += [
             Panel(
-                h,
-                f"{head_label(a.config, h, lang)} · A: {run_label(a.config, lang)}\n{s['entropy_a']} {ent_a:.2f}",
-                wa,
-                ~a.allowed,
+                h, f"{label_a}\n{s['entropy_a']} {ent_a:.2f}", wa, hidden_a, row0=row0, col0=col0
             ),
             Panel(
                 h,
                 f"B: {run_label(b.config, lang)}\n{s['entropy_b']} {ent_b:.2f}",
                 wb,
-                ~b.allowed,
+                hidden_b,
+                row0=row0,
+                col0=col0,
             ),
             Panel(
                 h,
                 f"{s['difference']}\n{s['tv_short']} {cmp.tv_distance[h]:.2f}"
                 f" · {s['moved_short']} {cmp.mass_moved[h]:.2f}",
-                d,
-                both_hidden,
+                wb - wa,
+                hidden_a & hidden_b,
                 limit=top,
                 signed=True,
+                row0=row0,
+                col0=col0,
             ),
         ]
     return panels
 
 
-def difference_limit(cmp: Comparison, heads: Sequence[int]) -> float:
-    """The symmetric limit of the B − A colour scale: the largest |B − A| of the heads shown."""
-    top = max(float(np.abs(cmp.b.weights[h] - cmp.a.weights[h]).max()) for h in heads)
+def difference_limit(cmp: Comparison, heads: Sequence[int], window: Window | None = None) -> float:
+    """The symmetric limit of the B − A colour scale: the largest |B − A| of the cells shown."""
+    cut = (window.queries, window.keys) if window else (slice(None), slice(None))
+    top = max(float(np.abs(cmp.b.weights[h][cut] - cmp.a.weights[h][cut]).max()) for h in heads)
     return max(top, 1e-12)
 
 
@@ -109,8 +116,10 @@ def compare_figure(
     title: str | None = None,
     lang: str = "en",
     labels: str = "auto",
+    window: Window | None = None,
 ) -> Figure:
-    """Rows of A | B | B − A per selected head, then a bar per token of ‖output_A − output_B‖."""
+    """Rows of A | B | B − A per selected head, then a bar per token of ‖output_A − output_B‖.
+    With ``window``, only its queries and keys (and the bars of its queries)."""
     from matplotlib import rc_context
     from matplotlib.figure import Figure
 
@@ -118,20 +127,20 @@ def compare_figure(
     p = PRESETS[preset]
     s = strings(lang)
     chosen = select_heads(heads, cmp.a.config.heads)
-    panels = prepare_compare(cmp, chosen, lang)
+    panels = prepare_compare(cmp, chosen, lang, window)
     colors.lut(cmap)
     texts = cmp.a.texts
     T = len(texts)
+    queries = window.queries if window else slice(None)
+    shown = [t for a in (window.queries, window.keys) for t in texts[a]] if window else texts
     bar_rows = 0.8
     em = p.font / 72  # a second colour bar, and the legend in the right margin
-    width, height, panel_in = layout(p, len(chosen) + bar_rows, 3, texts, 7 * em + 1.6 * p.font / 9)
+    width, height, panel_in = layout(p, len(chosen) + bar_rows, 3, shown, 7 * em + 1.6 * p.font / 9)
     if annotate is None:
-        annotate = auto_annotate(p.font, panel_in * 72, T)
-    top = difference_limit(cmp, chosen)
+        annotate = auto_annotate(p.font, panel_in * 72, max(panels[0].weights.shape))
+    top = difference_limit(cmp, chosen, window)
     heading = (
-        title
-        if title is not None
-        else config_line(cmp.a.config, lang, cmp.a.truncated, len(cmp.a.tokens))
+        title if title is not None else config_line(cmp.a.config, lang, cmp.a.truncated, T, window)
     )
     with rc_context(theme_rc(theme, p.font)):
         fig = Figure(figsize=(width, height), dpi=p.dpi, layout="constrained")
@@ -159,7 +168,10 @@ def compare_figure(
         colorbar(fig, axes[:, :2], cmap, 0, 1, s["weight"])
         colorbar(fig, axes[:, 2], DIVERGING_CMAP, -top, top, s["weight_difference"])
         bars = fig.add_subplot(grid[-1, :])
-        _draw_output_difference(bars, cmp.output_difference, texts, p.font, width * 72, labels)
+        _draw_output_difference(
+            bars, cmp.output_difference[queries], texts[queries], p.font, width * 72, labels,
+            window.q0 if window else None,
+        )  # fmt: skip
         bars.set_title(s["output_difference"], fontsize=p.font)
         if any(panel.hidden.any() for panel in panels):  # in the right margin, clear of titles
             add_hidden_legend(fig, theme, s["hidden"], p.font, "outside right upper")
@@ -178,8 +190,10 @@ def _draw_output_difference(
     font: float,
     axis_points: float,
     labels: str = "auto",
+    start: int | None = None,
 ) -> None:
-    """Bars of ‖output_A[i] − output_B[i]‖, each labelled with its value while they fit."""
+    """Bars of ‖output_A[i] − output_B[i]‖, each labelled with its value while they fit
+    (the queries of a window from index ``start``)."""
     from matplotlib.axes import Axes
 
     assert isinstance(ax, Axes)
@@ -187,7 +201,7 @@ def _draw_output_difference(
     rects = ax.bar(range(T), values, color="#5b8fc7", width=0.7)
     if T <= 24:  # a zero bar is invisible: its printed 0.00 says "no change" (causal vs none)
         ax.bar_label(rects, fmt="%.2f", fontsize=font * 0.75, padding=2)
-    xs, xl = tick_labels(texts, axis_points * 0.8, font * 0.85, labels)
+    xs, xl = tick_labels(texts, axis_points * 0.8, font * 0.85, labels, start)
     ax.set_xticks(xs, xl, rotation=90, fontsize=font * 0.85)
     ax.set_xlim(-0.6, T - 0.4)
     ax.set_ylim(0, float(values.max(initial=0.0)) * 1.25 or 1.0)

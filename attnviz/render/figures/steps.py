@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...trace import Trace
+from ...trace import Trace, Window
 from .. import colors
 from ..labels import config_line, head_label, strings
 from ..stages import Stage, head_stages
@@ -24,6 +24,7 @@ from .base import (
     layout,
     theme_rc,
     tick_labels,
+    window_texts,
 )
 from .compare import DIVERGING_CMAP
 
@@ -49,9 +50,10 @@ def stage_panel(stage: Stage, head: int, title: str = "") -> Panel:
     hidden = np.zeros(values.shape, dtype=bool) if stage.hidden is None else stage.hidden
     title = title or f"{stage.number}. {stage.name}\n{stage.formula}"
     if stage.kind == "weights":
-        return Panel(head, title, values, hidden)
+        return Panel(head, title, values, hidden, row0=stage.row0, col0=stage.col0)
     top = max(float(np.abs(values[~hidden]).max(initial=0.0)), 1e-12)
-    return Panel(head, title, np.where(hidden, 0.0, values), hidden, limit=top, signed=True)
+    signed = np.where(hidden, 0.0, values)
+    return Panel(head, title, signed, hidden, top, True, stage.row0, stage.col0)
 
 
 def signed_limit(stage: Stage) -> float:
@@ -83,7 +85,8 @@ def _draw_matrix(
         interpolation="nearest",
     )
     ax.set_title(title, fontsize=font)
-    ys, yl = tick_labels(texts, axis_points, font * 0.85, labels)
+    rows = window_texts(texts, stage.row0, stage.values.shape[0])
+    ys, yl = tick_labels(rows, axis_points, font * 0.85, labels, stage.row0)
     ax.set_yticks(ys, yl, fontsize=font * 0.85)
     ax.tick_params(length=0, labelsize=font * 0.75)
     for spine in ax.spines.values():
@@ -102,28 +105,32 @@ def steps_figure(
     title: str | None = None,
     lang: str = "en",
     labels: str = "auto",
+    window: Window | None = None,
 ) -> Figure:
     """Every stage of head ``head`` (Q, K, V, scores, scaled, masked, weights, head output,
-    concat, output), numbered, left to right and top to bottom."""
+    concat, output), numbered, left to right and top to bottom; with ``window``, the part of
+    each stage that it shows."""
     from matplotlib import rc_context
     from matplotlib.figure import Figure
 
     check_figure_options(theme=theme, preset=preset, labels=labels)
     p = PRESETS[preset]
     s = strings(lang)
-    stages = head_stages(trace, head, lang)
+    stages = head_stages(trace, head, lang, window)
     colors.lut(cmap)
     texts = trace.texts
     T = len(texts)
     rows, cols = grid(len(stages), 5)
-    width, height, panel_in = layout(p, rows, cols, texts)
+    shown = [t for a in (window.queries, window.keys) for t in texts[a]] if window else texts
+    width, height, panel_in = layout(p, rows, cols, shown)
     if annotate is None:
-        annotate = auto_annotate(p.font, panel_in * 72, T)
+        side = max(window.q1 - window.q0, window.k1 - window.k0) if window else T
+        annotate = auto_annotate(p.font, panel_in * 72, side)
     heading = (
         title
         if title is not None
         else f"{head_label(trace.config, head, lang)} · "
-        + config_line(trace.config, lang, trace.truncated, len(trace.tokens))
+        + config_line(trace.config, lang, trace.truncated, T, window)
     )
     with rc_context(theme_rc(theme, p.font)):
         fig = Figure(figsize=(width, height), dpi=p.dpi, layout="constrained")
