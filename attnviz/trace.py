@@ -397,8 +397,13 @@ def attend(
     pad_to: int | None = None,
     max_tokens: int | None = None,
     truncate: bool = False,
+    plant: str | Sequence[str] = (),
+    plant_strength: float = 1.0,
 ) -> Trace:
     """Run seeded multi-head masked attention on ``text`` and return the Trace.
+
+    ``plant`` gives heads known patterns: "0=previous" or ["0=previous", "2=same"] (patterns
+    previous, self, first, uniform, same); ``plant_strength`` scales them.
 
     >>> trace = attend("The cat sat on the mat", heads=2, d_model=16)
     >>> trace.weights.shape            # (H, T, T)
@@ -415,5 +420,7 @@ def attend(
         dtype=dtype,
         bos=bos,
         pad_to=pad_to,
+        plant=(plant,) if isinstance(plant, str) else tuple(plant),
+        plant_strength=plant_strength,
     )
     return run(text, config, max_tokens=max_tokens, truncate=truncate)

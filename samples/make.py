@@ -12,6 +12,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
+PLANTED = (
+    '"The cat sat on the mat because the cat was tired" --plant 0=previous --plant 1=self'
+    " --plant 2=first --plant 3=uniform --plant 4=same"
+)
 FIGURES = [
     'attnviz heatmap "The cat sat on the mat" -o samples/cat.png',
     'attnviz heatmap "The cat sat on the mat because it was tired" --theme dark'
@@ -23,12 +27,18 @@ FIGURES = [
     " -o samples/pasos.png",
     "attnviz compare --file samples/texts/es-sentence.txt --lang es --head 0 --preset slides"
     " -o samples/comparar.png",
+    f"attnviz heatmap {PLANTED} --head 0,1,2,3,4,5 -o samples/planted.png",
+    "attnviz heatmap --file samples/texts/en-long.txt --plant 0=previous --plant 1=same"
+    " --head 0,1,2 --window 440:480 -o samples/window.png",
 ]
 TERMINAL = {
     "samples/cat-table.txt": 'attnviz heatmap "The cat sat on the mat" --head 0',
     "samples/compare.txt": 'attnviz compare "The cat sat on the mat" --head 0',
     "samples/steps-query.txt": 'attnviz steps "The cat sat on the mat" --head 0 --query 3'
     " --columns 4",
+    "samples/planted-stats.txt": f"attnviz stats {PLANTED} --head 0,1,2,3,4,5",
+    "samples/long-top.txt": "attnviz heatmap --file samples/texts/en-long.txt --plant 1=same"
+    " --head 1 --format top --queries 470:484",
 }
 
 

@@ -230,8 +230,10 @@ def add_title(fig: Figure, heading: str, width: float, font: float) -> None:
 
 
 def grid(n: int, max_cols: int) -> tuple[int, int]:
-    cols = min(n, max_cols)
-    return math.ceil(n / cols), cols
+    """Rows and columns for n panels, at most ``max_cols`` a row, the rows as even as can be
+    (6 panels: 3 + 3, not 4 + 2)."""
+    rows = math.ceil(n / max_cols)
+    return rows, math.ceil(n / rows)
 
 
 def layout(
@@ -456,7 +458,8 @@ def draw_panel(
         vmax=1.0,
         interpolation="nearest",
         extent=(-0.5, Tk - 0.5, Tq - 0.5, -0.5),  # pooled or not, cell i spans i ± 0.5
-        aspect="auto",  # the panel stays square, a window of few queries and many keys too
+        # square cells; a window of few queries and many keys fills the panel instead
+        aspect="equal" if Tq == Tk else "auto",
     )
     runs = hidden_runs(hidden)
     if runs:

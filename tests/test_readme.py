@@ -1,0 +1,42 @@
+"""The terminal captures the README shows are the ones the commands print today."""
+
+import re
+import shlex
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from attnviz.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "samples"))
+from make import TERMINAL  # noqa: E402  (the commands samples/make.py captures)
+
+
+def readme_blocks():
+    """(command, the lines shown under it) of every console block of the README."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    for block in re.findall(r"```console\n(.*?)```", text, flags=re.S):
+        first, _, rest = block.partition("\n")
+        if first.startswith("$ attnviz "):
+            yield first[2:], rest
+
+
+@pytest.mark.parametrize("path, command", sorted(TERMINAL.items()))
+def test_samples_are_what_the_commands_print(path, command, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    result = CliRunner().invoke(
+        app, shlex.split(command)[1:], env={"COLUMNS": "100", "NO_COLOR": "1"}
+    )
+    assert result.exit_code == 0, result.stderr
+    assert (ROOT / path).read_text(encoding="utf-8") == f"$ {command}\n{result.stdout}"
+
+
+def test_readme_shows_the_samples():
+    captures = {c: (ROOT / p).read_text(encoding="utf-8") for p, c in TERMINAL.items()}
+    shown = [(c, lines) for c, lines in readme_blocks() if c in captures]
+    assert len(shown) == len(TERMINAL)  # every capture is in the README
+    for command, lines in shown:
+        assert lines in captures[command], command  # whole, or a part (the row by hand)
