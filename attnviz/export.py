@@ -21,7 +21,7 @@ import numpy as np
 
 from .errors import ConfigError, RunError
 from .tokens import Token
-from .trace import AttentionConfig, Trace, Window
+from .trace import AttentionConfig, ModelInfo, Trace, Window
 
 NPZ_KEYS = (
     "tokens", "x", "w_q", "w_k", "w_v", "w_o", "allowed", "weights", "head_outputs", "output",
@@ -29,6 +29,9 @@ NPZ_KEYS = (
 )  # fmt: skip
 # written only when the run plants a head (it is zero otherwise): the position bias (H, T, T)
 BIAS_KEY = "bias"
+# written only for a run of a checkpoint: every layer's weights, the projections' biases,
+# the tokens as the model spells them and its config.json
+MODEL_KEYS = ("layer_weights", "b_q", "b_k", "b_v", "b_o", "raw_tokens", "model_config")
 EXPORT_FORMATS = (".npz", ".json")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold: no clock in the file
 
@@ -102,6 +105,12 @@ def save_npz(trace: Trace, path: str | os.PathLike[str]) -> None:
     arrays["config"] = np.array(_config_json(trace))
     if trace.config.plant:
         arrays[BIAS_KEY] = np.ascontiguousarray(trace.bias)
+    if trace.model is not None:
+        arrays["layer_weights"] = trace.model.layer_weights
+        arrays.update({b: np.ascontiguousarray(getattr(trace, b)) for b in MODEL_KEYS[1:5]})
+        arrays["raw_tokens"] = np.array(trace.model.raw_tokens, dtype=str)
+        about = {"model_type": trace.model.model_type, "config": trace.model.config}
+        arrays["model_config"] = np.array(json.dumps(about, ensure_ascii=False))
     with atomic_open(path) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
         for name in arrays:
             info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_TIME)
@@ -205,10 +214,21 @@ def load(path: str | os.PathLike[str]) -> Trace:
             spans = config.pop("token_spans")
             truncated = int(config.pop("truncated", 0))
             tokens = _tokens([str(t) for t in arrays.pop("tokens")], spans)
+            model = None
+            if config.get("model") is not None:
+                missing = [k for k in MODEL_KEYS if k not in npz.files]
+                if missing:
+                    raise ConfigError(f"missing {', '.join(missing)}, which a --model run has")
+                arrays.update({b: npz[b] for b in MODEL_KEYS[1:5]})
+                info = json.loads(str(npz["model_config"][()]))
+                raw = tuple(str(t) for t in npz["raw_tokens"])
+                model = ModelInfo(config["model"], info["model_type"], info["config"], raw,
+                                  npz["layer_weights"])  # fmt: skip
             return Trace(
                 tokens=tokens,
                 config=AttentionConfig.from_dict(config),
                 truncated=truncated,
+                model=model,
                 **arrays,
             )
         except ConfigError as e:

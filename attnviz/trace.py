@@ -67,6 +67,8 @@ class AttentionConfig:
     pad_to: int | None = None
     plant: tuple[str, ...] = ()  # planted heads, "HEAD=PATTERN"
     plant_strength: float = 1.0
+    model: str | None = None  # a checkpoint (folder or model id) instead of seeded weights
+    layer: int | None = None  # the checkpoint's layer shown (None: the last)
 
     def __post_init__(self) -> None:
         heads = _whole("heads", self.heads, 1)
@@ -91,6 +93,10 @@ class AttentionConfig:
         if not (np.isfinite(strength) and strength >= 0):
             raise ConfigError(f"plant strength must be a finite number >= 0, not {strength!r}")
         object.__setattr__(self, "plant_strength", float(strength))
+        if self.model is not None and self.plant:
+            raise ConfigError("--plant plants patterns in seeded weights, not in a --model")
+        if self.layer is not None:
+            _whole("layer", self.layer, 0)
 
     @property
     def planted(self) -> dict[int, str]:
@@ -124,7 +130,24 @@ class AttentionConfig:
 
 _ARRAYS = (
     "x", "w_q", "w_k", "w_v", "w_o", "allowed", "weights", "head_outputs", "output", "bias",
+    "b_q", "b_k", "b_v", "b_o",
 )  # fmt: skip
+
+
+@dataclass(frozen=True, eq=False)
+class ModelInfo:
+    """What a run of a real checkpoint adds: its name (as given), model_type, config.json,
+    the tokens as the model spells them, and every layer's weights (L, H, T, T)."""
+
+    name: str
+    model_type: str
+    config: dict[str, Any]
+    raw_tokens: tuple[str, ...]
+    layer_weights: np.ndarray
+
+    @property
+    def layers(self) -> int:
+        return int(self.layer_weights.shape[0])
 
 
 @dataclass(frozen=True, eq=False)
@@ -151,13 +174,21 @@ class Trace:
     output: np.ndarray
     truncated: int = 0  # tokens cut from the end of the text (max_tokens with truncate=True)
     bias: np.ndarray = None  # type: ignore[assignment]  # made zero in __post_init__
+    # the projections' biases of a real checkpoint (zero for seeded weights)
+    b_q: np.ndarray = None  # type: ignore[assignment]
+    b_k: np.ndarray = None  # type: ignore[assignment]
+    b_v: np.ndarray = None  # type: ignore[assignment]
+    b_o: np.ndarray = None  # type: ignore[assignment]
+    model: ModelInfo | None = None
 
     def __post_init__(self) -> None:
         T, H, D, Dh = len(self.tokens), self.config.heads, self.config.d_model, self.config.d_k
-        if self.bias is None:  # zero, without H x T x T memory
-            zero = np.zeros((), dtype=self.config.dtype)
-            object.__setattr__(self, "bias", np.broadcast_to(zero, (H, T, T)))
-        expected = {
+        zero = np.zeros((), dtype=self.config.dtype)
+        for name, dims in (("bias", (H, T, T)), ("b_q", (H, Dh)), ("b_k", (H, Dh)),
+                            ("b_v", (H, Dh)), ("b_o", (D,))):  # fmt: skip
+            if getattr(self, name) is None:  # zero, without the memory
+                object.__setattr__(self, name, np.broadcast_to(zero, dims))
+        expected: dict[str, tuple[int, ...]] = {
             "x": (T, D),
             "w_q": (H, D, Dh),
             "w_k": (H, D, Dh),
@@ -168,6 +199,10 @@ class Trace:
             "head_outputs": (H, T, Dh),
             "output": (T, D),
             "bias": (H, T, T),
+            "b_q": (H, Dh),
+            "b_k": (H, Dh),
+            "b_v": (H, Dh),
+            "b_o": (D,),
         }
         for name in _ARRAYS:
             array = getattr(self, name)
@@ -185,16 +220,21 @@ class Trace:
         return [t.text for t in self.tokens]
 
     def q(self, h: int) -> np.ndarray:
-        """Q = X·W_Q[h]: (T, D) @ (D, Dh) -> (T, Dh)."""
-        return self.x @ self.w_q[h]
+        """Q = X·W_Q[h] (+ b_Q[h] in a checkpoint): (T, D) @ (D, Dh) -> (T, Dh)."""
+        return self.x @ self.w_q[h] + self.b_q[h]
 
     def k(self, h: int) -> np.ndarray:
-        """K = X·W_K[h]: (T, Dh)."""
-        return self.x @ self.w_k[h]
+        """K = X·W_K[h] (+ b_K[h]): (T, Dh)."""
+        return self.x @ self.w_k[h] + self.b_k[h]
 
     def v(self, h: int) -> np.ndarray:
-        """V = X·W_V[h]: (T, Dh)."""
-        return self.x @ self.w_v[h]
+        """V = X·W_V[h] (+ b_V[h]): (T, Dh)."""
+        return self.x @ self.w_v[h] + self.b_v[h]
+
+    @property
+    def layer_weights(self) -> np.ndarray:
+        """Every layer's weights (L, H, T, T): a checkpoint's, or this run's as one layer."""
+        return self.model.layer_weights if self.model else self.weights[None]
 
     def scores(self, h: int) -> np.ndarray:
         """scores = Q·Kᵀ of head h: (T, T)."""
@@ -320,6 +360,36 @@ def _gib(n: float) -> str:
     return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
 
 
+def cut(tokens: list[Any], max_tokens: int | None, truncate: bool) -> tuple[list[Any], int]:
+    """``tokens`` refused (ConfigError) or cut when longer than ``max_tokens``; how many were cut."""
+    if max_tokens is None or len(tokens) <= _whole("max_tokens", max_tokens, 1):
+        return tokens, 0
+    if not truncate:
+        raise ConfigError(
+            f"the text has {len(tokens)} tokens, more than --max-tokens {max_tokens}: "
+            "raise --max-tokens, or cut the text with --truncate"
+        )
+    return tokens[:max_tokens], len(tokens) - max_tokens
+
+
+def check_budget(
+    c: AttentionConfig,
+    T: int,
+    memory_budget: int | None,
+    extra_bytes: Callable[[int], int] | None,
+    layers: int = 1,
+) -> None:
+    """RunError when the run's estimate (times ``layers``, plus ``extra_bytes(T)``) is over
+    ``memory_budget``."""
+    need = layers * estimate_bytes(c, T) + (extra_bytes(T) if extra_bytes else 0)
+    if memory_budget is not None and need > memory_budget:
+        raise RunError(
+            f"this run needs about {_gib(need)} ({c.heads} heads x {T}² weights, "
+            f"{c.dtype}), over --memory-budget {_gib(memory_budget)}: try fewer --heads, "
+            "--head for fewer panels, --dtype float32, or a shorter text (--max-tokens N --truncate)"
+        )
+
+
 def run(
     text: str,
     config: AttentionConfig,
@@ -337,23 +407,14 @@ def run(
     anything is computed.
     """
     c = config
+    if c.model is not None:
+        from .checkpoint import run_model
+
+        return run_model(text, c, max_tokens=max_tokens, truncate=truncate,
+                         memory_budget=memory_budget, extra_bytes=extra_bytes)  # fmt: skip
     tokens = tokenize(text, c.tokenizer, bos=c.bos, pad_to=c.pad_to)
-    truncated = 0
-    if max_tokens is not None and len(tokens) > _whole("max_tokens", max_tokens, 1):
-        if not truncate:
-            raise ConfigError(
-                f"the text has {len(tokens)} tokens, more than --max-tokens {max_tokens}: "
-                "raise --max-tokens, or cut the text with --truncate"
-            )
-        truncated = len(tokens) - max_tokens
-        tokens = tokens[:max_tokens]
-    need = estimate_bytes(c, len(tokens)) + (extra_bytes(len(tokens)) if extra_bytes else 0)
-    if memory_budget is not None and need > memory_budget:
-        raise RunError(
-            f"this run needs about {_gib(need)} ({c.heads} heads x {len(tokens)}² weights, "
-            f"{c.dtype}), over --memory-budget {_gib(memory_budget)}: try fewer --heads, "
-            "--head for fewer panels, --dtype float32, or a shorter text (--max-tokens N --truncate)"
-        )
+    tokens, truncated = cut(tokens, max_tokens, truncate)
+    check_budget(c, len(tokens), memory_budget, extra_bytes)
     texts = [t.text for t in tokens]
     dtype = np.dtype(c.dtype)
     x = embed(texts, c.d_model, c.seed, c.positions).astype(dtype)
