@@ -351,6 +351,30 @@ def _activation(name: str) -> Callable[[np.ndarray], np.ndarray]:
     return ACTIVATIONS[name]
 
 
+def read_config(spec: str) -> dict[str, Any]:
+    """config.json of ``spec``, checked to be a supported model_type."""
+    folder = find_model(spec)
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"--model {spec!r}: cannot read config.json ({e})") from e
+    kind = config.get("model_type") if isinstance(config, dict) else None
+    if kind not in SUPPORTED:
+        raise ConfigError(
+            f"--model {spec!r}: model_type {kind!r} is not supported; attnviz runs "
+            f"{' and '.join(SUPPORTED)} checkpoints (BERT, MiniLM and other BertModel; GPT-2)"
+        )
+    return config
+
+
+def dimensions(spec: str) -> tuple[int, int]:
+    """(heads, d_model) of a checkpoint, from its config.json alone."""
+    config = read_config(spec)
+    if config["model_type"] == "bert":
+        return int(config["num_attention_heads"]), int(config["hidden_size"])
+    return int(config["n_head"]), int(config["n_embd"])
+
+
 @dataclass(frozen=True, eq=False)
 class Checkpoint:
     """An opened checkpoint: its folder, config.json, tensors and tokenizer."""
@@ -364,16 +388,8 @@ class Checkpoint:
     @classmethod
     def open(cls, spec: str) -> Checkpoint:
         folder = find_model(spec)
-        try:
-            config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            raise ConfigError(f"--model {spec!r}: cannot read config.json ({e})") from e
-        kind = config.get("model_type")
-        if kind not in SUPPORTED:
-            raise ConfigError(
-                f"--model {spec!r}: model_type {kind!r} is not supported; attnviz runs "
-                f"{' and '.join(SUPPORTED)} checkpoints (BERT, MiniLM and other BertModel; GPT-2)"
-            )
+        config = read_config(spec)
+        kind = config["model_type"]
         return cls(spec, folder, config, Tensors(folder, kind), load_tokenizer(folder, kind))
 
     @property

@@ -255,6 +255,23 @@ PlantStrengthOpt = Annotated[
         "--plant-strength", help="Multiply the planted heads' W_Q and position bias by this."
     ),
 ]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="Run a local BERT or GPT-2 checkpoint instead of seeded weights: a folder in the "
+        "Hugging Face layout, or a model id in the local cache (needs attnviz[models]).",
+        show_default=False,
+    ),
+]
+LayerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--layer",
+        help="With --model: the layer to show (default the last); heatmap takes 'all'.",
+        show_default=False,
+    ),
+]
 
 
 def _read_text(text: str | None, file: Path | None) -> str:
@@ -329,16 +346,37 @@ class RunOptions:
     pad_to: int | None
     plant: list[str] | None
     plant_strength: float
+    model: str | None
+    layer: str | None
     max_tokens: int
     truncate: bool
     memory_budget: str
 
+    @property
+    def all_layers(self) -> bool:
+        """--layer all: every layer (the model view)."""
+        return (self.layer or "").strip().lower() == "all"
+
     def config(self) -> AttentionConfig:
+        layer = None
+        if self.layer is not None and not self.all_layers:
+            if self.model is None:
+                raise ConfigError("--layer chooses a layer of a --model; seeded runs have one")
+            if not self.layer.strip().isdigit():
+                raise ConfigError(f"--layer takes a layer number or 'all', not {self.layer!r}")
+            layer = int(self.layer)
+        heads, d_model = self.heads, self.d_model
+        if self.model is not None:  # the checkpoint's own
+            from .checkpoint import dimensions
+
+            heads, d_model = dimensions(self.model)
         return AttentionConfig(
-            heads=self.heads,
-            d_model=self.d_model,
+            heads=heads,
+            d_model=d_model,
             seed=self.seed,
-            mask=tuple(self.mask or ["causal"]),
+            mask=tuple(self.mask or ["none" if self.model else "causal"]),
+            model=self.model,
+            layer=layer,
             tokenizer=self.tokenizer,
             positions=self.positions,
             scaled=not self.unscaled,
@@ -375,6 +413,7 @@ _RUN_PARAMS = [
     ("positions", PositionsOpt, "sinusoidal"), ("unscaled", UnscaledOpt, False),
     ("dtype", DtypeOpt, "float64"), ("bos", BosOpt, False), ("pad_to", PadToOpt, None),
     ("plant", PlantOpt, None), ("plant_strength", PlantStrengthOpt, 1.0),
+    ("model", ModelOpt, None), ("layer", LayerOpt, None),
     ("max_tokens", MaxTokensOpt, 1024), ("truncate", TruncateOpt, False),
     ("memory_budget", BudgetOpt, "2GiB"),
 ]  # fmt: skip

@@ -125,6 +125,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "m_same": "on same token",
         "planted": "planted heads",
         "window": "window: queries {q0}–{q1}, keys {k0}–{k1} of {T}",
+        "layer": "layer {n}",
         # the stats table's short headers, for 80 columns, and the line that explains them
         "t_normalized_entropy": "entropy ÷ log n",
         "t_self": "self",
@@ -220,6 +221,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "m_same": "en el mismo token",
         "planted": "cabezas con patrón",
         "window": "ventana: consultas {q0}–{q1}, claves {k0}–{k1} de {T}",
+        "layer": "capa {n}",
         "t_normalized_entropy": "entropía ÷ log n",
         "t_self": "propio",
         "t_previous": "anterior",
@@ -284,6 +286,10 @@ def config_line(
         f"{s['seed']} {config.seed}",
         f"{s['tokenizer']} {config.tokenizer}",
     ]
+    if config.model is not None:  # a checkpoint: its name and layer instead of seed, tokenizer
+        name = config.model.rstrip("/").rsplit("/", 1)[-1] if "/" in config.model else config.model
+        where = s["layer"].format(n=config.layer) if config.layer is not None else ""
+        parts = [visible(name), *([where] if where else []), *parts[:3]]
     if not config.scaled:
         parts.append(s["unscaled"])
     if config.plant and config.plant_strength != 1:

@@ -68,10 +68,14 @@ def head_stages(
     # a planted head adds its position bias to the scaled scores: stage 3b, shown as b(i − j)
     bias = [Stage("3b", s["stage_bias"], s["f_bias"], trace.bias[h], "square")] if planted else []
     masked = s["f_masked_biased" if planted else "f_masked"]
+
+    def b(m: str) -> str:  # a checkpoint's projections have biases
+        return f" + b_{m}[{h}]" if trace.model else ""
+
     stages = [
-        Stage("1", s["stage_q"], f"Q = X·W_Q[{h}]", trace.q(h), "matrix"),
-        Stage("1", s["stage_k"], f"K = X·W_K[{h}]", trace.k(h), "matrix", keys=True),
-        Stage("1", s["stage_v"], f"V = X·W_V[{h}]", trace.v(h), "matrix", keys=True),
+        Stage("1", s["stage_q"], f"Q = X·W_Q[{h}]{b('Q')}", trace.q(h), "matrix"),
+        Stage("1", s["stage_k"], f"K = X·W_K[{h}]{b('K')}", trace.k(h), "matrix", keys=True),
+        Stage("1", s["stage_v"], f"V = X·W_V[{h}]{b('V')}", trace.v(h), "matrix", keys=True),
         Stage("2", s["stage_scores"], s["f_scores"], trace.scores(h), "square"),
         Stage("3", s["stage_scaled"], scaled, trace.scaled(h), "square"),
         *bias,

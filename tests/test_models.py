@@ -1,0 +1,244 @@
+"""Real checkpoints (--model): the NumPy forward pass against the attentions transformers
+computed for the tiny fixtures (tests/fixtures/make.py), the cache lookup and every error."""
+
+import json
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import attnviz
+from attnviz.checkpoint import JOIN, cache_root, find_model
+from attnviz.cli import app
+from attnviz.errors import ConfigError
+from attnviz.trace import AttentionConfig, run
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+TEXTS = json.loads((FIXTURES / "texts.json").read_text(encoding="utf-8"))
+BERT, GPT2 = str(FIXTURES / "bert-tiny"), str(FIXTURES / "gpt2-tiny")
+runner = CliRunner()
+
+
+def model_run(model, text, **kw):
+    return run(text, AttentionConfig(model=model, mask=kw.pop("mask", ("none",)), **kw))
+
+
+@pytest.mark.parametrize("folder, reference", [("bert-tiny", "bert-tiny"),
+                         ("bert-vocab", "bert-tiny"), ("gpt2-tiny", "gpt2-tiny")])  # fmt: skip
+@pytest.mark.parametrize("n", range(len(TEXTS)))
+def test_every_layer_and_head_equals_transformers(folder, reference, n):
+    """bert-vocab has only vocab.txt and its tensors under "bert.": the same numbers."""
+    expected = np.load(FIXTURES / f"{reference}-{n}.npz")
+    trace = model_run(str(FIXTURES / folder), TEXTS[n])
+    np.testing.assert_allclose(trace.model.layer_weights, expected["attentions"], atol=1e-5)
+    assert trace.model.layer_weights.shape[:2] == (2, 4)
+
+
+def test_the_trace_of_a_layer_recomputes_its_own_weights():
+    for model in (BERT, GPT2):
+        for layer in (0, 1):
+            trace = model_run(model, TEXTS[2], layer=layer)
+            assert trace.config.layer == layer and trace.config.heads == 4
+            np.testing.assert_array_equal(trace.weights, trace.model.layer_weights[layer])
+            for h in range(4):  # Q, K from X, W and b: the stages steps shows
+                np.testing.assert_allclose(attnviz.softmax(trace.masked(h)), trace.weights[h],
+                                           atol=1e-12)  # fmt: skip
+            np.testing.assert_allclose(trace.head_outputs, trace.weights @ np.stack(
+                [trace.v(h) for h in range(4)]), atol=1e-12)  # fmt: skip
+
+
+def test_masks_the_model_own_and_the_users():
+    gpt = model_run(GPT2, TEXTS[0])
+    assert gpt.config.mask == ("causal",) and not np.triu(gpt.model.layer_weights[1, 0], 1).any()
+    bert = model_run(BERT, TEXTS[0])
+    assert bert.config.mask == ("none",) and bert.allowed.all()
+    blind = model_run(BERT, TEXTS[0], mask=("causal",))  # what if BERT could not see ahead
+    assert blind.config.mask == ("causal",)
+    assert not np.triu(blind.model.layer_weights, 1).any()
+    np.testing.assert_allclose(blind.model.layer_weights.sum(-1), 1, atol=1e-12)
+    windowed = model_run(GPT2, TEXTS[2], mask=("window=2",))
+    assert windowed.config.mask == ("causal", "window=2")
+    assert (windowed.model.layer_weights[:, :, ~windowed.allowed] == 0).all()
+
+
+def test_tokens_cleaned_for_labels_raw_in_exports(tmp_path):
+    bert = model_run(BERT, "the tired cat")
+    assert bert.model.raw_tokens == ("[CLS]", "the", "ti", "##red", "cat", "[SEP]")
+    assert bert.texts == ["[CLS]", "the", "ti", JOIN + "red", "cat", "[SEP]"]
+    assert [t.special for t in bert.tokens] == [True, False, False, False, False, True]
+    gpt = model_run(GPT2, "The cat sat")
+    assert gpt.model.raw_tokens[1].startswith("Ġ") and gpt.texts[:2] == ["The", "cat"]
+    attnviz.save(bert, tmp_path / "b.npz")
+    npz = np.load(tmp_path / "b.npz")
+    assert npz["raw_tokens"].tolist() == list(bert.model.raw_tokens)
+    assert npz["layer_weights"].shape == (2, 4, 6, 6)
+    assert json.loads(str(npz["model_config"][()]))["config"]["model_type"] == "bert"
+    back = attnviz.load(tmp_path / "b.npz")
+    assert back.model.raw_tokens == bert.model.raw_tokens and back.texts == bert.texts
+    np.testing.assert_array_equal(back.k(2), bert.k(2))  # the biases came back too
+
+
+def fake_cache(root, name="acme/tiny-bert"):
+    repo = root / ("models--" + name.replace("/", "--"))
+    snap = repo / "snapshots" / "0123abcd"
+    shutil.copytree(BERT, snap)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0123abcd")
+    return snap
+
+
+def test_model_ids_are_found_in_the_local_cache(tmp_path, monkeypatch):
+    for var in ("HF_HUB_CACHE", "HF_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_root() == tmp_path / "home" / ".cache" / "huggingface" / "hub"
+    snap = fake_cache(tmp_path / "home" / ".cache" / "huggingface" / "hub")
+    assert find_model("acme/tiny-bert") == snap
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    assert cache_root() == tmp_path / "hf" / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    snap = fake_cache(tmp_path / "hub", "tiny")
+    trace = model_run("tiny", TEXTS[0])
+    np.testing.assert_allclose(trace.model.layer_weights,
+                               np.load(FIXTURES / "bert-tiny-0.npz")["attentions"], atol=1e-5)  # fmt: skip
+    with pytest.raises(ConfigError, match="not in the Hugging Face cache") as e:
+        find_model("acme/missing")
+    assert str(tmp_path / "hub" / "models--acme--missing") in str(e.value)
+    (snap.parent.parent / "refs" / "main").unlink()  # no ref: the snapshot with a config.json
+    assert find_model("tiny") == snap
+
+
+def bf16_file(src, dst):
+    """Write the tensors of ``src`` as bfloat16 (rounded to nearest even), by hand."""
+    from safetensors.numpy import load_file
+
+    tensors = load_file(src)
+    header, chunks, offset = {}, [], 0
+    for name, a in tensors.items():
+        bits = a.astype(np.float32).view(np.uint32)
+        rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype("<u2")
+        data = rounded.tobytes()
+        header[name] = {"dtype": "BF16", "shape": list(a.shape),
+                        "data_offsets": [offset, offset + len(data)]}  # fmt: skip
+        chunks.append(data)
+        offset += len(data)
+    text = json.dumps(header).encode()
+    Path(dst).write_bytes(struct.pack("<Q", len(text)) + text + b"".join(chunks))
+    return {
+        k: (v.astype(np.float32).view(np.uint32) >> 16 << 16).view(np.float32)
+        for k, v in tensors.items()
+    }
+
+
+def test_float16_and_bfloat16_checkpoints(tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    from attnviz.checkpoint import Tensors
+
+    half = tmp_path / "half"
+    shutil.copytree(BERT, half)
+    tensors = load_file(half / "model.safetensors")
+    save_file({k: v.astype(np.float16) for k, v in tensors.items()}, half / "model.safetensors")
+    a = model_run(str(half), TEXTS[0]).model.layer_weights
+    brain = tmp_path / "brain"
+    shutil.copytree(BERT, brain)
+    bf16_file(BERT + "/model.safetensors", brain / "model.safetensors")
+    b = model_run(str(brain), TEXTS[0]).model.layer_weights
+    expected = np.load(FIXTURES / "bert-tiny-0.npz")["attentions"]
+    assert np.abs(a - expected).max() < 0.02 and np.abs(b - expected).max() < 0.05
+    read = Tensors(brain, "bert")("embeddings.word_embeddings.weight")
+    assert read.dtype == np.float32  # the 16 high bits of float32, exactly
+    bits = tensors["embeddings.word_embeddings.weight"].view(np.uint32)
+    assert (np.abs(read.view(np.uint32).astype(np.int64) - (bits >> 16 << 16)) <= 1 << 16).all()
+
+
+def cli(*args):
+    return runner.invoke(app, list(args), env={"COLUMNS": "200", "NO_COLOR": "1"})
+
+
+@pytest.mark.parametrize("command", ["heatmap", "compare", "steps", "stats", "export"])
+def test_every_command_takes_a_model(command, tmp_path):
+    extra = ["-o", str(tmp_path / "run.npz")] if command == "export" else []
+    result = cli(command, TEXTS[0], "--model", GPT2, "--layer", "0", *extra)
+    assert result.exit_code == 0, result.stderr
+    if command not in ("export", "stats"):
+        assert "The" in result.stdout
+
+
+def test_model_figure_title_names_the_model_and_layer(tmp_path):
+    result = cli("heatmap", TEXTS[0], "--model", BERT, "-o", str(tmp_path / "b.png"))
+    assert result.exit_code == 0, result.stderr
+    fig = attnviz.heatmap_figure(model_run(BERT, TEXTS[0]))
+    assert fig.get_suptitle().startswith("bert-tiny · layer 1 · 4 heads · d_model 32")
+
+
+def write_config(folder, **changes):
+    config = json.loads((folder / "config.json").read_text())
+    config.update(changes)
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+@pytest.mark.parametrize(
+    "setup, args, message",
+    [
+        (None, ["--model", "no/such-model"], "not in the Hugging Face cache"),
+        ("llama", [], "model_type 'llama' is not supported; attnviz runs bert and gpt2"),
+        ("no-config", [], "has no config.json"),
+        ("no-weights", [], "no model.safetensors"),
+        ("no-tokenizer", [], "no tokenizer.json"),
+        ("short", [], "more than the 5 positions"),
+        (None, ["--model", BERT, "--layer", "2"], "no layer 2"),
+        (None, ["--model", BERT, "--layer", "x"], "--layer takes"),
+        (None, ["--layer", "1"], "--layer chooses a layer of a --model"),
+        (None, ["--model", BERT, "--plant", "0=self"], "not in a --model"),
+        (None, ["--model", BERT, "--head", "4"], "no head 4"),
+    ],
+)
+def test_model_errors_exit_2_with_one_line(tmp_path, setup, args, message):
+    folder = tmp_path / "m"
+    if setup:
+        shutil.copytree(GPT2 if setup == "no-tokenizer" else BERT, folder)
+        args = ["--model", str(folder)]
+    if setup == "llama":
+        write_config(folder, model_type="llama")
+    elif setup == "no-config":
+        (folder / "config.json").unlink()
+    elif setup == "no-weights":
+        (folder / "model.safetensors").unlink()
+    elif setup == "no-tokenizer":
+        (folder / "tokenizer.json").unlink()
+    elif setup == "short":
+        write_config(folder, max_position_embeddings=5)
+    out = tmp_path / "out.png"
+    result = cli("heatmap", TEXTS[0], *args, "-o", str(out))
+    assert result.exit_code == 2, result.stderr
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_without_the_extra_model_says_what_to_install():
+    code = (
+        "import sys; sys.modules['safetensors'] = None\n"
+        "from attnviz.cli import app\n"
+        f"app(['heatmap', 'the cat', '--model', {BERT!r}])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "pip install 'attnviz[models]'" in done.stderr
+
+
+def test_nothing_imports_pytorch():
+    code = (
+        "import sys\n"
+        "from attnviz.cli import app\n"
+        f"try: app(['heatmap', 'the cat', '--model', {GPT2!r}, '--layer', 'all', '--format', 'json'])\n"
+        "except SystemExit: pass\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stderr
