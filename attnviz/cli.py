@@ -272,6 +272,14 @@ LayerOpt = Annotated[
         show_default=False,
     ),
 ]
+HideSpecialOpt = Annotated[
+    bool,
+    typer.Option(
+        "--hide-special",
+        help="Leave special tokens ([CLS], [SEP], <bos>, <pad>) out of the picture; rows are "
+        "renormalised over the tokens that remain.",
+    ),
+]
 
 
 def _read_text(text: str | None, file: Path | None) -> str:
@@ -348,6 +356,7 @@ class RunOptions:
     plant_strength: float
     model: str | None
     layer: str | None
+    hide_special: bool
     max_tokens: int
     truncate: bool
     memory_budget: str
@@ -356,6 +365,11 @@ class RunOptions:
     def all_layers(self) -> bool:
         """--layer all: every layer (the model view)."""
         return (self.layer or "").strip().lower() == "all"
+
+    def one_layer(self) -> None:
+        """Commands other than heatmap show one layer."""
+        if self.all_layers:
+            raise ConfigError("--layer all is heatmap's model view; give a layer number here")
 
     def config(self) -> AttentionConfig:
         layer = None
@@ -404,6 +418,10 @@ class RunOptions:
             extra_bytes=extra_bytes,
         )
         _warn_blind_queries(trace)
+        if self.hide_special:
+            from .stats import hide_special
+
+            trace = hide_special(trace)
         return trace
 
 
@@ -413,7 +431,7 @@ _RUN_PARAMS = [
     ("positions", PositionsOpt, "sinusoidal"), ("unscaled", UnscaledOpt, False),
     ("dtype", DtypeOpt, "float64"), ("bos", BosOpt, False), ("pad_to", PadToOpt, None),
     ("plant", PlantOpt, None), ("plant_strength", PlantStrengthOpt, 1.0),
-    ("model", ModelOpt, None), ("layer", LayerOpt, None),
+    ("model", ModelOpt, None), ("layer", LayerOpt, None), ("hide_special", HideSpecialOpt, False),
     ("max_tokens", MaxTokensOpt, 1024), ("truncate", TruncateOpt, False),
     ("memory_budget", BudgetOpt, "2GiB"),
 ]  # fmt: skip
@@ -510,6 +528,7 @@ def export(
     from .export import EXPORT_FORMATS, check_output, save
 
     check_output(output, EXPORT_FORMATS)
+    opts.one_layer()
     save(opts.run(_read_text(text, opts.file)), output)
     print(f"wrote {visible(str(output))}", file=sys.stderr)
 
@@ -651,6 +670,10 @@ class WindowOptions:
     queries: str | None
     keys: str | None
 
+    @property
+    def given(self) -> bool:
+        return any(v is not None for v in (self.window, self.queries, self.keys))
+
     def check(self) -> None:
         """The form of the specs, before any work (their range needs the text's length)."""
         parse_window(None, self.window, self.queries, self.keys)
@@ -705,9 +728,17 @@ def heatmap(
     view.check()
     if top < 1:
         raise ConfigError(f"--top must be at least 1, not {top}")
+    if opts.all_layers and (shown in ("top", "csv") or view.given):
+        raise ConfigError(
+            "--layer all draws every layer (-o, --format table, heat or json): "
+            "for --format top or csv, or a --window, give one layer"
+        )
     selected = select_heads(head, opts.config().heads)
     trace = opts.run(_read_text(text, opts.file), extra_bytes=look.memory(len(selected)))
     window = view.resolve(len(trace.tokens))
+    if opts.all_layers:
+        _model_view(trace, selected, shown, look)
+        return
     if look.output is not None:
         from .render.figures import heatmap_figure
 
@@ -753,6 +784,7 @@ def compare(
     from .trace import config_against
 
     shown = look.check(format, COMPARE_FORMATS)
+    opts.one_layer()
     view.check()
     config_a = opts.config()
     config_b = config_against(config_a, against or ["none"])
@@ -807,6 +839,7 @@ def steps(
     from .render.stages import head_stages, json_values, worked_row
 
     shown = look.check(format, STEPS_FORMATS)
+    opts.one_layer()
     view.check()
     if columns < 1 or not 0 <= precision <= 12:
         raise ConfigError("--columns must be at least 1 and --precision between 0 and 12")
@@ -889,6 +922,7 @@ def stats(
     from .stats import HEAD_METRICS, head_stats
 
     shown = look.check(format, STATS_FORMATS)
+    opts.one_layer()
     selected = select_heads(head, opts.config().heads)
     trace = opts.run(_read_text(text, opts.file), extra_bytes=look.memory(1))
     numbers = head_stats(trace, selected)
@@ -915,6 +949,67 @@ def stats(
                 numbers, selected, cmap=look.cmap, lang=look.lang, config=trace.config
             )
         )
+
+
+ROLLOUT_FORMATS = ("table", "top", "json")
+
+
+@app.command()
+@with_figure_options
+@with_run_options
+def rollout(
+    text: TextArg = None,
+    format: Annotated[str | None, _format_opt(ROLLOUT_FORMATS)] = None,
+    top: Annotated[
+        int, typer.Option("--top", help="With --format top: the strongest inputs per token.")
+    ] = 3,
+    *,
+    opts: RunOptions,
+    look: FigureOptions,
+) -> None:
+    """Attention rollout (Abnar & Zuidema, 2020): what each token draws on, through every layer.
+
+    Per layer the heads' mean attention, mixed with the identity for the residual (0.5·A + 0.5·I), multiplied from the first layer to the last. A seeded run has one layer.
+
+    Example: attnviz rollout "The cat sat on the mat" --model bert-base-uncased -o rollout.png
+    """
+    from .stats import rollout as flow_of
+
+    shown = look.check(format, ROLLOUT_FORMATS)
+    opts.one_layer()
+    if top < 1:
+        raise ConfigError(f"--top must be at least 1, not {top}")
+    trace = opts.run(_read_text(text, opts.file), extra_bytes=look.memory(1))
+    if look.output is not None:
+        from .render.figures.heatmap import rollout_figure
+
+        _progress.step("laying out the figure")
+        look.save(rollout_figure(trace, **look.style()))
+    flow = flow_of(trace.layer_weights)
+    layers = trace.layer_weights.shape[0]
+    if shown == "json":
+        data = {"tokens": trace.texts, "config": trace.config.to_dict(), "layers": layers,
+                "rollout": flow.tolist()}  # fmt: skip
+        sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+    elif shown is not None:
+        from rich.text import Text
+
+        from .render import terminal
+        from .render.labels import strings
+
+        console = _console()
+        s = strings(look.lang)
+        line = Text(s["rollout_of"].format(n=layers), style="dim")
+        if trace.special_hidden:
+            line.append(" · " + s["special_hidden"].format(n=trace.special_hidden))
+        matrix = (flow, flow > 0)
+        table = terminal.weight_table(trace, 0, cmap=look.cmap, lang=look.lang, matrix=matrix)
+        if shown == "table" and terminal.fits(console, table):
+            console.print(table)
+            console.print(line)
+        else:
+            console.print(terminal.top_lines(trace, 0, top, look.lang, matrix=matrix,
+                                             caption_line=line))  # fmt: skip
 
 
 def _print_comparison(
@@ -977,6 +1072,31 @@ def _print_comparison(
     console.print(terminal.compare_summary(cmp, heads, lang))
     console.print()
     console.print(terminal.output_difference(cmp, lang, window=window))
+
+
+def _model_view(trace: Trace, heads: list[int], shown: str | None, look: FigureOptions) -> None:
+    """heatmap --layer all: every layer x every selected head, as a figure and/or on stdout."""
+    if look.output is not None:
+        from .render.figures.heatmap import model_figure
+
+        _progress.step("laying out the figure")
+        look.save(model_figure(trace, heads, **look.style()))
+    if shown == "json":
+        from .export import weights_json
+
+        data = weights_json(trace, heads)
+        data["layer_weights"] = trace.layer_weights[:, heads].tolist()
+        sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+    elif shown is not None:
+        from .render import terminal
+
+        console = _console()
+        color = console.color_system is not None and not console.no_color
+        console.print(
+            terminal.model_view(
+                trace, heads, cmap=look.cmap, width=console.width, color=color, lang=look.lang
+            )
+        )
 
 
 def _print_weights(

@@ -90,6 +90,8 @@ def _config_json(trace: Trace) -> str:
     d = trace.config.to_dict()
     d["token_spans"] = [[t.start, t.end] for t in trace.tokens]
     d["truncated"] = trace.truncated
+    if trace.special_hidden:
+        d["special_hidden"] = trace.special_hidden
     return json.dumps(d, ensure_ascii=False)
 
 
@@ -205,7 +207,7 @@ def load(path: str | os.PathLike[str]) -> Trace:
         if missing:
             raise ConfigError(f"cannot read {name!r}: missing {', '.join(missing)}")
         try:
-            arrays = {k: npz[k] for k in NPZ_KEYS}
+            arrays: dict[str, Any] = {k: npz[k] for k in NPZ_KEYS}
             config = json.loads(str(arrays.pop("config")[()]))
             if BIAS_KEY in npz.files:
                 arrays[BIAS_KEY] = npz[BIAS_KEY]
@@ -213,6 +215,7 @@ def load(path: str | os.PathLike[str]) -> Trace:
                 raise ConfigError("missing bias, which a run with planted heads has")
             spans = config.pop("token_spans")
             truncated = int(config.pop("truncated", 0))
+            special_hidden = int(config.pop("special_hidden", 0))
             tokens = _tokens([str(t) for t in arrays.pop("tokens")], spans)
             model = None
             if config.get("model") is not None:
@@ -229,6 +232,7 @@ def load(path: str | os.PathLike[str]) -> Trace:
                 config=AttentionConfig.from_dict(config),
                 truncated=truncated,
                 model=model,
+                special_hidden=special_hidden,
                 **arrays,
             )
         except ConfigError as e:

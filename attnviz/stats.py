@@ -81,6 +81,66 @@ def compare(a: Trace, b: Trace) -> Comparison:
     )
 
 
+def rollout(layer_weights: np.ndarray) -> np.ndarray:
+    """Attention rollout (Abnar & Zuidema, 2020): (L, H, T, T) -> (T, T).
+
+    Per layer, the heads' mean A is mixed with the identity for the residual connection,
+    0.5·A + 0.5·I, its rows renormalised; the layers are multiplied from the first to the
+    last, R = Â_L ··· Â_1. Row i says how much of token i's last representation flows, along
+    every path of attention, from each input token.
+    """
+    w = np.asarray(layer_weights, dtype=np.float64)
+    T = w.shape[-1]
+    result = np.eye(T)
+    for mean in w.mean(axis=1):  # (T,T) per layer, first to last
+        mixed = 0.5 * mean + 0.5 * np.eye(T)
+        mixed /= mixed.sum(axis=-1, keepdims=True)  # a row of zeros (no key) becomes I's row
+        result = mixed @ result  # (T,T) @ (T,T)
+    return result
+
+
+def hide_special(trace: Trace) -> Trace:
+    """``trace`` without its special tokens ([CLS], [SEP], <bos>, <pad>) as queries or keys:
+    every row renormalised over the keys that remain (as a softmax over them alone would
+    give), head outputs and output recomputed from them, ``special_hidden`` counting them."""
+    from dataclasses import replace
+
+    from .attention import concat_heads
+
+    keep = np.array([not t.special for t in trace.tokens])
+    if keep.all():
+        return trace
+    if not keep.any():
+        raise ConfigError("--hide-special would hide every token: the text has only special ones")
+    rows = np.flatnonzero(keep)
+
+    def renormalised(w: np.ndarray) -> np.ndarray:  # (..., T, T) -> (..., T', T')
+        w = w[..., rows[:, None], rows]
+        total = w.sum(axis=-1, keepdims=True)
+        return np.divide(w, total, out=np.zeros_like(w), where=total > 0)
+
+    weights = renormalised(trace.weights)
+    v = np.stack([trace.v(h)[rows] for h in range(trace.config.heads)])  # (H,T',Dh)
+    head_outputs = weights @ v  # (H,T',T') @ (H,T',Dh)
+    model = trace.model and replace(
+        trace.model,
+        raw_tokens=tuple(r for r, k in zip(trace.model.raw_tokens, keep, strict=True) if k),
+        layer_weights=renormalised(trace.model.layer_weights),
+    )
+    return replace(
+        trace,
+        tokens=tuple(t for t in trace.tokens if not t.special),
+        x=trace.x[rows],
+        allowed=trace.allowed[rows[:, None], rows],
+        weights=weights,
+        head_outputs=head_outputs,
+        output=concat_heads(head_outputs) @ trace.w_o + trace.b_o,
+        bias=np.ascontiguousarray(trace.bias[:, rows[:, None], rows]),
+        model=model,
+        special_hidden=trace.special_hidden + int((~keep).sum()),
+    )
+
+
 HEAD_METRICS = (
     "entropy", "normalized_entropy", "distance", "self", "previous", "first", "same",
     "max_weight", "keys_90",

@@ -180,6 +180,7 @@ class Trace:
     b_v: np.ndarray = None  # type: ignore[assignment]
     b_o: np.ndarray = None  # type: ignore[assignment]
     model: ModelInfo | None = None
+    special_hidden: int = 0  # special tokens left out of the picture (--hide-special)
 
     def __post_init__(self) -> None:
         T, H, D, Dh = len(self.tokens), self.config.heads, self.config.d_model, self.config.d_k

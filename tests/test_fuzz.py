@@ -57,6 +57,7 @@ ACCEPTS = {
     "compare": MODEL | {"--head", "--format", "-o"},
     "steps": MODEL | {"--head", "--format", "-o"},
     "stats": MODEL | {"--head", "--format"},
+    "rollout": MODEL | {"--format", "-o"},
 }
 
 

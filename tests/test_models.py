@@ -242,3 +242,114 @@ def test_nothing_imports_pytorch():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stderr
+
+
+# --- the model view, rollout, --hide-special ----------------------------------------------
+
+
+def test_model_view_figure_is_layers_by_heads():
+    from attnviz.render.figures.heatmap import model_figure
+
+    trace = model_run(BERT, TEXTS[0])
+    fig = model_figure(trace, [1, 3])
+    bar = fig.axes[-1]  # the colour bar comes last
+    images = [ax for ax in fig.axes if ax.get_images() and ax is not bar]
+    arrays = [ax.get_images()[0].get_array() for ax in images]
+    assert len(arrays) == 4  # 2 layers x 2 heads, in reading order
+    for n, (layer, head) in enumerate([(0, 1), (0, 3), (1, 1), (1, 3)]):
+        np.testing.assert_allclose(arrays[n], trace.model.layer_weights[layer, head])
+    titles = [ax.get_title() for ax in images]
+    assert titles == ["head 1", "head 3", "", ""]
+    rows = [t.get_text() for ax in images for t in ax.texts if t.get_gid() == "query-title"]
+    assert rows == ["layer 0", "layer 1"]
+    assert "layer 1" not in fig.get_suptitle()  # every layer: the title names none
+
+
+def test_model_view_in_the_terminal_and_its_errors(tmp_path):
+    result = cli("heatmap", TEXTS[0], "--model", GPT2, "--layer", "all")
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert out.count("layer 0") == 1 and out.count("layer 1") == 1 and "head 3" in out
+    data = json.loads(cli("heatmap", TEXTS[0], "--model", GPT2, "--layer", "all", "--head",
+                          "2", "--format", "json").stdout)  # fmt: skip
+    expected = np.load(FIXTURES / "gpt2-tiny-0.npz")["attentions"][:, [2]]
+    np.testing.assert_allclose(data["layer_weights"], expected, atol=1e-5)
+    for args in (["--format", "top"], ["--window", "0:3"]):
+        bad = cli("heatmap", TEXTS[0], "--model", GPT2, "--layer", "all", *args)
+        assert bad.exit_code == 2 and "--layer all draws every layer" in bad.stderr
+    bad = cli("steps", TEXTS[0], "--model", GPT2, "--layer", "all")
+    assert bad.exit_code == 2 and "model view" in bad.stderr
+    seeded = cli("heatmap", "a b c", "--layer", "all", "--heads", "2", "--d-model", "8")
+    assert seeded.exit_code == 0 and "layer 0" in seeded.stdout  # one layer
+    out = tmp_path / "model.png"
+    assert (
+        cli("heatmap", TEXTS[0], "--model", BERT, "--layer", "all", "-o", str(out)).exit_code == 0
+    )
+    assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_rollout_by_hand():
+    from attnviz.stats import rollout
+
+    eye = np.eye(3)
+    # one layer, two heads: the mean, mixed with I, rows renormalised
+    a = np.array([[[1, 0, 0], [1, 0, 0], [0, 1, 0]], [[1, 0, 0], [0, 1, 0], [0, 0, 1]]], float)
+    mean = a.mean(axis=0)
+    expected = 0.5 * mean + 0.5 * eye
+    np.testing.assert_allclose(rollout(a[None]), expected, atol=1e-15)
+    # two layers: the second's mixed matrix times the first's
+    b = np.array([[[0, 0, 1], [0, 0, 1], [0, 0, 1]]] * 2, float)
+    second = 0.5 * b[0] + 0.5 * eye
+    np.testing.assert_allclose(rollout(np.stack([a, b])), second @ expected, atol=1e-15)
+    # a query with no key (a row of zeros) keeps its own identity row
+    empty = np.zeros((1, 1, 2, 2))
+    np.testing.assert_array_equal(rollout(empty), np.eye(2))
+    # rows of a rollout sum to 1; causal stays causal
+    trace = model_run(GPT2, TEXTS[2])
+    flow = rollout(trace.model.layer_weights)
+    np.testing.assert_allclose(flow.sum(-1), 1, atol=1e-12)
+    assert not np.triu(flow, 1).any()
+
+
+def test_rollout_command(tmp_path):
+    result = cli("rollout", TEXTS[0], "--model", BERT, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    from attnviz.stats import rollout
+
+    data = json.loads(result.stdout)
+    expected = rollout(np.load(FIXTURES / "bert-tiny-0.npz")["attentions"])
+    assert data["layers"] == 2
+    np.testing.assert_allclose(data["rollout"], expected, atol=1e-5)
+    table = cli("rollout", TEXTS[0], "--model", BERT).stdout
+    assert "attention rollout · layers: 2" in table and "[CLS]" in table
+    top = cli("rollout", "The cat sat", "--format", "top", "--top", "1").stdout
+    assert "layers: 1" in top and len([x for x in top.splitlines() if "->" in x]) == 3
+    out = tmp_path / "r.svg"
+    assert cli("rollout", TEXTS[0], "--model", GPT2, "-o", str(out)).exit_code == 0
+    assert "attention rollout" in out.read_text()
+
+
+def test_hide_special_drops_them_and_renormalises_rows():
+    from attnviz.stats import hide_special
+
+    trace = model_run(BERT, TEXTS[0])
+    hidden = hide_special(trace)
+    keep = [i for i, t in enumerate(trace.tokens) if not t.special]
+    assert hidden.texts == [trace.texts[i] for i in keep] and hidden.special_hidden == 2
+    for h in range(4):
+        part = trace.weights[h][np.ix_(keep, keep)]
+        np.testing.assert_allclose(hidden.weights[h], part / part.sum(-1, keepdims=True),
+                                   atol=1e-15)  # fmt: skip
+        # a softmax over the remaining keys alone gives the same rows
+        np.testing.assert_allclose(attnviz.softmax(hidden.masked(h)), hidden.weights[h],
+                                   atol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(hidden.model.layer_weights.sum(-1), 1, atol=1e-12)
+    assert hidden.model.raw_tokens == tuple(trace.model.raw_tokens[i] for i in keep)
+    assert hide_special(attnviz.attend("a b")).texts == ["a", "b"]  # nothing special: as is
+    result = cli("heatmap", TEXTS[0], "--model", BERT, "--hide-special", "--head", "0")
+    assert (
+        "[CLS]" not in result.stdout
+        and "2 special tokens hidden, rows renormalised" in result.stdout
+    )
+    fig = attnviz.heatmap_figure(hidden)
+    assert "2 special tokens hidden" in fig.get_suptitle().replace("\n", " ")

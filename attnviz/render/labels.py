@@ -126,6 +126,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "planted": "planted heads",
         "window": "window: queries {q0}–{q1}, keys {k0}–{k1} of {T}",
         "layer": "layer {n}",
+        "special_hidden": "{n} special tokens hidden, rows renormalised",
+        "rollout": "attention rollout",
+        "rollout_of": "attention rollout · layers: {n} · heads averaged, 0.5·A + 0.5·I",
         # the stats table's short headers, for 80 columns, and the line that explains them
         "t_normalized_entropy": "entropy ÷ log n",
         "t_self": "self",
@@ -222,6 +225,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "planted": "cabezas con patrón",
         "window": "ventana: consultas {q0}–{q1}, claves {k0}–{k1} de {T}",
         "layer": "capa {n}",
+        "special_hidden": "{n} tokens especiales ocultos, filas renormalizadas",
+        "rollout": "propagación de la atención",
+        "rollout_of": "propagación de la atención · capas: {n} · media de las cabezas, 0.5·A + 0.5·I",
         "t_normalized_entropy": "entropía ÷ log n",
         "t_self": "propio",
         "t_previous": "anterior",
@@ -271,6 +277,15 @@ def window_text(window: Any, T: int, lang: str = "en") -> str:
         return ""
     ends = {"q0": window.q0, "q1": window.q1 - 1, "k0": window.k0, "k1": window.k1 - 1}
     return strings(lang)["window"].format(**ends, T=T)
+
+
+def trace_line(trace: Any, lang: str = "en", window: Any = None, config: Any = None) -> str:
+    """The title line of a run: its configuration (``config``, default the trace's), how many
+    tokens were cut, the special tokens left out, the window shown."""
+    line = config_line(config or trace.config, lang, trace.truncated, len(trace.tokens), window)
+    if trace.special_hidden:
+        line += " · " + strings(lang)["special_hidden"].format(n=trace.special_hidden)
+    return line
 
 
 def config_line(

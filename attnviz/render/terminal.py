@@ -58,10 +58,13 @@ def caption(trace: Trace, h: int, lang: str = "en", window: Window | None = None
     mask, and the window shown."""
     s = strings(lang)
     entropy = float(mean_entropy(trace.weights[[h]], trace.allowed)[0])
-    part = window_text(window, len(trace.tokens), lang)
+    parts = [window_text(window, len(trace.tokens), lang)]
+    if trace.special_hidden:
+        parts.append(s["special_hidden"].format(n=trace.special_hidden))
     return Text(
         f"{head_label(trace.config, h, lang)} · {s['entropy']} {entropy:.2f} {s['nats']}"
-        f" · {s['mask']} {mask_text(trace.config.mask, lang)}" + (f" · {part}" if part else ""),
+        f" · {s['mask']} {mask_text(trace.config.mask, lang)}"
+        + "".join(f" · {part}" for part in parts if part),
         style="dim",
     )
 
@@ -74,10 +77,17 @@ def _cut(trace: Trace, window: Window | None) -> tuple[range, range]:
 
 
 def weight_table(
-    trace: Trace, h: int, *, cmap: str, lang: str = "en", window: Window | None = None
+    trace: Trace,
+    h: int,
+    *,
+    cmap: str,
+    lang: str = "en",
+    window: Window | None = None,
+    matrix: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Text:
     """One head as a table: query tokens down, key tokens across, each weight on its colour.
     In a window, the tokens carry their index in the whole text (keys on a line above).
+    ``matrix``: (values, allowed), both (T, T), shown instead of head ``h`` (a rollout).
 
     Laid out here, column by column, as one Text: a Rich Table measures every cell twice,
     which for T² cells costs more than the whole computation.
@@ -102,8 +112,9 @@ def weight_table(
     text.append(corner + " " * (left - cell_len(corner)), style="dim")
     for head, width in zip(heads, widths, strict=True):
         text.append(" " * (width - 1 - cell_len(head)) + head + " ", style="bold")
-    w = trace.weights[h][queries.start : queries.stop, keys.start : keys.stop]
-    allowed = trace.allowed[queries.start : queries.stop, keys.start : keys.stop]
+    w, allowed = matrix or (trace.weights[h], trace.allowed)
+    w = w[queries.start : queries.stop, keys.start : keys.stop]
+    allowed = allowed[queries.start : queries.stop, keys.start : keys.stop]
     for i, row in enumerate(rows):
         text.append("\n")
         text.append(row, style="bold")
@@ -391,25 +402,32 @@ def stats_table(
 
 
 def top_lines(
-    trace: Trace, h: int, k: int, lang: str = "en", window: Window | None = None
+    trace: Trace,
+    h: int,
+    k: int,
+    lang: str = "en",
+    window: Window | None = None,
+    matrix: tuple[np.ndarray, np.ndarray] | None = None,
+    caption_line: Text | None = None,
 ) -> Group:
     """For each query, its k strongest keys with their weights, one line per query: readable
     in a terminal at any length (``12 sat  ->  11 cat 0.61 · 0 The 0.22 · 12 sat 0.09``: each
     key with its index, since a text repeats its words). With ``window``, the window's
-    queries, and the strongest of the window's keys."""
-    w = trace.weights[h]
+    queries, and the strongest of the window's keys. ``matrix`` (values, allowed) replaces
+    head ``h``, and ``caption_line`` its caption."""
+    w, allowed = matrix or (trace.weights[h], trace.allowed)
     queries, window_keys = _cut(trace, window)
     width = len(str(queries[-1]))
     labels = [shorten(t.text, 12) for t in trace.tokens]
     pad = max(cell_len(labels[i]) for i in queries)
-    lines: list[Text] = [caption(trace, h, lang, window)]
+    lines: list[Text] = [caption_line or caption(trace, h, lang, window)]
     seen = np.zeros(len(trace.tokens), dtype=bool)
     seen[window_keys.start : window_keys.stop] = True
     for i in queries:
         line = Text(f"{i:>{width}} ", style="dim")
         line.append(labels[i] + " " * (pad - cell_len(labels[i])), style="bold")
         line.append("  ->  ", style="dim")
-        keys = np.flatnonzero(trace.allowed[i] & seen)
+        keys = np.flatnonzero(allowed[i] & seen)
         best = keys[np.argsort(-w[i, keys], kind="stable")[:k]]
         for n, j in enumerate(best.tolist()):
             if n:
@@ -421,3 +439,46 @@ def top_lines(
             line.append(HIDDEN_CELL, style="dim")
         lines.append(line)
     return Group(*lines)
+
+
+def model_view(
+    trace: Trace,
+    heads: Sequence[int],
+    *,
+    cmap: str,
+    width: int,
+    color: bool = True,
+    lang: str = "en",
+) -> Group:
+    """Every layer × every selected head as compact heat blocks: per layer, the heads side by
+    side (as many as the width holds, the rest below), query labels on the left."""
+    s = strings(lang)
+    lut = colors.lut(cmap)
+    weights = trace.layer_weights  # (L,H,T,T)
+    T = len(trace.tokens)
+    labels = [f"{i:>{len(str(T - 1))}} {shorten(t.text, 10)}" for i, t in enumerate(trace.tokens)]
+    indent = max(len(label) for label in labels) + 1
+    block = max(2 * T, len(f"{s['head']} {max(heads)}")) + 2
+    per_line = max(1, (width - indent) // block)
+    parts: list[Text] = []
+    for n in range(weights.shape[0]):
+        parts.append(Text(s["layer"].format(n=n), style="bold"))
+        for first in range(0, len(heads), per_line):
+            group = heads[first : first + per_line]
+            top = Text(" " * indent)
+            for h in group:
+                top.append(f"{s['head']} {h}".ljust(block), style="dim")
+            parts.append(top)
+            for i in range(T):
+                row = Text(labels[i].ljust(indent))
+                for h in group:
+                    for j in range(T):
+                        if trace.allowed[i, j]:
+                            row.append(*_block(lut, float(weights[n, h, i, j]), color))
+                        else:
+                            row.append(f" {HIDDEN_CELL}", style="dim")
+                    row.append(" " * (block - 2 * T))
+                parts.append(row)
+        parts.append(Text(""))
+    parts.append(legend(cmap, color, lang))
+    return Group(*parts)

@@ -437,11 +437,12 @@ def draw_panel(
     show_rows: bool,
     show_cols: bool,
     s: dict[str, str],
-    query_title: bool = True,
+    query_title: bool | str = True,
     labels: str = "auto",
 ) -> Any:
     """Draw one panel on ``ax``: the image, the hatched hidden cells, their outline, the labels
-    (with the "query" title beside the row labels unless ``query_title`` is False)."""
+    (with the "query" title beside the row labels, another text when ``query_title`` is one,
+    none when it is False)."""
     from matplotlib.collections import LineCollection
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import PathPatch
@@ -502,7 +503,8 @@ def draw_panel(
     if show_rows and query_title:  # a text, placed beyond the labels
         fig = ax.get_figure(root=True)
         at = offset_copy(ax.transAxes, fig=fig, x=-room, units="points")
-        ax.text(0, 0.5, s["query"], transform=at, rotation=90, ha="right", va="center",
+        text = s["query"] if query_title is True else query_title
+        ax.text(0, 0.5, text, transform=at, rotation=90, ha="right", va="center",
                 gid="query-title")  # fmt: skip
     for spine in ax.spines.values():
         spine.set_visible(False)

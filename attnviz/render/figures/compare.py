@@ -10,7 +10,7 @@ import numpy as np
 from ...stats import Comparison
 from ...trace import AttentionConfig, Window, select_heads
 from .. import colors
-from ..labels import config_line, head_label, mask_text, strings
+from ..labels import head_label, mask_text, strings, trace_line
 from .base import (
     PRESETS,
     Panel,
@@ -130,7 +130,6 @@ def compare_figure(
     panels = prepare_compare(cmp, chosen, lang, window)
     colors.lut(cmap)
     texts = cmp.a.texts
-    T = len(texts)
     queries = window.queries if window else slice(None)
     shown = [t for a in (window.queries, window.keys) for t in texts[a]] if window else texts
     bar_rows = 0.8
@@ -139,9 +138,7 @@ def compare_figure(
     if annotate is None:
         annotate = auto_annotate(p.font, panel_in * 72, max(panels[0].weights.shape))
     top = difference_limit(cmp, chosen, window)
-    heading = (
-        title if title is not None else config_line(cmp.a.config, lang, cmp.a.truncated, T, window)
-    )
+    heading = title if title is not None else trace_line(cmp.a, lang, window)
     with rc_context(theme_rc(theme, p.font)):
         fig = Figure(figsize=(width, height), dpi=p.dpi, layout="constrained")
         grid = fig.add_gridspec(len(chosen) + 1, 3, height_ratios=[1] * len(chosen) + [bar_rows])

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ...trace import Trace, Window, select_heads
 from .. import colors
-from ..labels import config_line, head_label, shorten, strings
+from ..labels import head_label, shorten, strings, trace_line
 from .base import (
     PRESETS,
     Panel,
@@ -72,25 +73,62 @@ def heatmap_figure(
     T <= 12); ``title`` replaces the configuration line; ``window`` shows only its queries
     and keys, and the title says which.
     """
+    check_figure_options(theme=theme, preset=preset, scale=scale, labels=labels)
+    chosen = select_heads(heads, trace.config.heads)
+    texts = trace.texts
+    heading = title if title is not None else trace_line(trace, lang, window)
+    s = strings(lang)
+    allowed = trace.allowed[window.queries, window.keys] if window else trace.allowed
+    return panel_grid(
+        prepare_heatmap(trace, chosen, scale, lang, window),
+        len(chosen),
+        grid(len(chosen), PRESETS[preset].max_cols)[1],
+        texts,
+        [t for a in (window.queries, window.keys) for t in texts[a]] if window else texts,
+        max(allowed.shape),
+        heading,
+        s["weight_head_max"] if scale == "head" else s["weight"],
+        not allowed.all(),
+        annotate=annotate, cmap=cmap, theme=theme, preset=preset, lang=lang, labels=labels,
+    )  # fmt: skip
+
+
+def panel_grid(
+    panels: Iterable[Panel],
+    n_panels: int,
+    cols: int,
+    texts: Sequence[str],
+    shown: Sequence[str],
+    side: int,
+    heading: str,
+    bar_label: str,
+    any_hidden: bool,
+    *,
+    annotate: bool | None,
+    cmap: str,
+    theme: str,
+    preset: str,
+    lang: str,
+    labels: str,
+    row_titles: Sequence[str] | None = None,
+    panel_size: float | None = None,
+) -> Figure:
+    """Panels in a grid of ``cols`` columns, laid out from measured label widths, with the
+    colour bar [0, 1] on the right and the title on top. ``shown``: the token texts on the
+    axes (their widths decide the margins); ``side``: the larger of a panel's dimensions;
+    ``row_titles``: a title left of each row instead of "query"; ``panel_size`` (inches)
+    replaces the preset's."""
     from matplotlib import rc_context
     from matplotlib.figure import Figure
 
-    check_figure_options(theme=theme, preset=preset, scale=scale, labels=labels)
     p = PRESETS[preset]
+    if panel_size is not None and p.width is None:
+        p = replace(p, panel=panel_size)
     s = strings(lang)
-    chosen = select_heads(heads, trace.config.heads)
-    panels = prepare_heatmap(trace, chosen, scale, lang, window)
-    n_panels = len(chosen)
     colors.lut(cmap)  # an unknown colour map fails before any drawing
-    rows, cols = grid(n_panels, p.max_cols)
-    texts = trace.texts
+    rows = -(-n_panels // cols)
     T = len(texts)
-    heading = (
-        title if title is not None else config_line(trace.config, lang, trace.truncated, T, window)
-    )
     em = p.font / 72
-    shown = [t for a in (window.queries, window.keys) for t in texts[a]] if window else texts
-    allowed = trace.allowed[window.queries, window.keys] if window else trace.allowed
     with rc_context(theme_rc(theme, p.font)):
         # measure the labels as they would be if every one fitted: thinning only shortens them
         widest = [f"{T - 1} {shorten(t)}" for t in shown] if T > 1 else [shorten(texts[0])]
@@ -100,9 +138,8 @@ def heatmap_figure(
         if "\n" in lines:
             box = grid_layout(p, rows, cols, label_w, label_w, lines.count("\n") + 1)
         if annotate is None:
-            annotate = auto_annotate(p.font, box.panel * 72, max(allowed.shape))
+            annotate = auto_annotate(p.font, box.panel * 72, side)
         fig = Figure(figsize=(box.width, box.height), dpi=p.dpi)
-        axes = []
         for n, panel in enumerate(panels):
             r, c = divmod(n, cols)
             ax = fig.add_axes(box.panel_rect(r, c))
@@ -119,12 +156,77 @@ def heatmap_figure(
                 show_cols=n + cols >= n_panels,  # the last panel of its column
                 s=s,
                 labels=labels,
+                query_title=row_titles[r] if row_titles else True,
             )
-            axes.append(ax)
         bar = fig.add_axes(box.colorbar_rect(em))
-        label = s["weight_head_max"] if scale == "head" else s["weight"]
-        colorbar(fig, bar, cmap, 0, 1, label, cax=True)
-        if not allowed.all():
+        colorbar(fig, bar, cmap, 0, 1, bar_label, cax=True)
+        if any_hidden:
             add_hidden_legend(fig, theme, s["hidden"], p.font, "lower right")
         fig.suptitle(lines, y=1 - 0.5 * em / box.height, va="top", fontsize=p.font * 1.1)
     return fig
+
+
+def model_figure(
+    trace: Trace,
+    heads: str | Sequence[int] | None = None,
+    *,
+    annotate: bool | None = None,
+    cmap: str = colors.DEFAULT_CMAP,
+    theme: str = "light",
+    preset: str = "screen",
+    title: str | None = None,
+    lang: str = "en",
+    labels: str = "auto",
+) -> Figure:
+    """The model view: every layer (rows) × every selected head (columns) of a checkpoint's
+    run, small panels with the layer and the head on the edges (a seeded run has one layer)."""
+    check_figure_options(theme=theme, preset=preset, labels=labels)
+    s = strings(lang)
+    chosen = select_heads(heads, trace.config.heads)
+    weights = trace.layer_weights  # (L,H,T,T)
+    L, T = weights.shape[0], len(trace.tokens)
+    hidden = ~trace.allowed
+    panels = (
+        Panel(h, head_label(trace.config, h, lang) if n == 0 else "", weights[n, h], hidden)
+        for n in range(L)
+        for h in chosen
+    )
+    config = replace(trace.config, layer=None)  # every layer: the title names none
+    heading = title if title is not None else trace_line(trace, lang, config=config)
+    p = PRESETS[preset]
+    return panel_grid(
+        panels, L * len(chosen), len(chosen), trace.texts, trace.texts, T, heading,
+        s["weight"], not trace.allowed.all(),
+        annotate=annotate, cmap=cmap, theme=theme, preset=preset, lang=lang, labels=labels,
+        row_titles=[s["layer"].format(n=n) for n in range(L)],
+        panel_size=min(p.panel, max(0.7, 14 / len(chosen)), max(0.7, 9 / L)),
+    )  # fmt: skip
+
+
+def rollout_figure(
+    trace: Trace,
+    *,
+    annotate: bool | None = None,
+    cmap: str = colors.DEFAULT_CMAP,
+    theme: str = "light",
+    preset: str = "screen",
+    title: str | None = None,
+    lang: str = "en",
+    labels: str = "auto",
+) -> Figure:
+    """The attention rollout of a run (``attnviz.rollout``) as one panel; cells no path of
+    attention reaches (exactly 0) are drawn as hidden."""
+    from ...stats import rollout
+
+    check_figure_options(theme=theme, preset=preset, labels=labels)
+    s = strings(lang)
+    flow = rollout(trace.layer_weights)  # (T,T)
+    L = trace.layer_weights.shape[0]
+    panel = Panel(0, s["rollout_of"].format(n=L), flow, flow == 0)
+    config = replace(trace.config, layer=None)
+    heading = title if title is not None else trace_line(trace, lang, config=config)
+    return panel_grid(
+        [panel], 1, 1, trace.texts, trace.texts, len(trace.tokens), heading, s["rollout"],
+        bool((flow == 0).any()),
+        annotate=annotate, cmap=cmap, theme=theme, preset=preset, lang=lang, labels=labels,
+    )  # fmt: skip

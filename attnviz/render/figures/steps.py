@@ -9,7 +9,7 @@ import numpy as np
 
 from ...trace import Trace, Window
 from .. import colors
-from ..labels import config_line, head_label, strings
+from ..labels import head_label, strings, trace_line
 from ..stages import Stage, head_stages
 from .base import (
     PRESETS,
@@ -129,8 +129,7 @@ def steps_figure(
     heading = (
         title
         if title is not None
-        else f"{head_label(trace.config, head, lang)} · "
-        + config_line(trace.config, lang, trace.truncated, T, window)
+        else f"{head_label(trace.config, head, lang)} · " + trace_line(trace, lang, window)
     )
     with rc_context(theme_rc(theme, p.font)):
         fig = Figure(figsize=(width, height), dpi=p.dpi, layout="constrained")
