@@ -30,15 +30,21 @@ _WHERE = {
     "parse_masks": "masks",
     "compare_figure": "render.figures",
     "heatmap_figure": "render.figures",
+    "model_figure": "render.figures",
+    "rollout_figure": "render.figures",
     "save_figure": "render.figures",
     "steps_figure": "render.figures",
     "Comparison": "stats",
     "compare": "stats",
     "head_stats": "stats",
+    "hide_special": "stats",
+    "rollout": "stats",
     "Token": "tokens",
     "tokenize": "tokens",
     "AttentionConfig": "trace",
+    "ModelInfo": "trace",
     "Trace": "trace",
+    "Window": "trace",
     "attend": "trace",
     "run": "trace",
 }
@@ -48,9 +54,11 @@ __all__ = [
     "AttnvizError",
     "Comparison",
     "ConfigError",
+    "ModelInfo",
     "RunError",
     "Token",
     "Trace",
+    "Window",
     "__version__",
     "attend",
     "build_mask",
@@ -58,8 +66,12 @@ __all__ = [
     "compare_figure",
     "head_stats",
     "heatmap_figure",
+    "hide_special",
     "load",
+    "model_figure",
     "parse_masks",
+    "rollout",
+    "rollout_figure",
     "run",
     "save",
     "save_figure",
@@ -76,10 +88,17 @@ if TYPE_CHECKING:
     from .errors import AttnvizError, ConfigError, RunError
     from .export import load, save, save_json, save_npz
     from .masks import build_mask, parse_masks
-    from .render.figures import compare_figure, heatmap_figure, save_figure, steps_figure
-    from .stats import Comparison, compare, head_stats
+    from .render.figures import (
+        compare_figure,
+        heatmap_figure,
+        model_figure,
+        rollout_figure,
+        save_figure,
+        steps_figure,
+    )
+    from .stats import Comparison, compare, head_stats, hide_special, rollout
     from .tokens import Token, tokenize
-    from .trace import AttentionConfig, Trace, attend, run
+    from .trace import AttentionConfig, ModelInfo, Trace, Window, attend, run
 
 
 def __getattr__(name: str) -> Any:

@@ -30,6 +30,10 @@ FIGURES = [
     f"attnviz heatmap {PLANTED} --head 0,1,2,3,4,5 -o samples/planted.png",
     "attnviz heatmap --file samples/texts/en-long.txt --plant 0=previous --plant 1=same"
     " --head 0,1,2 --window 440:480 -o samples/window.png",
+    'attnviz heatmap "The cat sat on the mat" --model tests/fixtures/bert-tiny --layer all'
+    " -o samples/model.png",
+    'attnviz rollout "The cat sat on the mat" --model tests/fixtures/gpt2-tiny'
+    " -o samples/rollout.png",
 ]
 TERMINAL = {
     "samples/cat-table.txt": 'attnviz heatmap "The cat sat on the mat" --head 0',

@@ -17,7 +17,7 @@ from .base import (
     tick_labels,
 )
 from .compare import compare_figure, prepare_compare
-from .heatmap import heatmap_figure, prepare_heatmap
+from .heatmap import heatmap_figure, model_figure, prepare_heatmap, rollout_figure
 from .stats import stats_figure
 from .steps import stage_panel, steps_figure
 
@@ -32,8 +32,10 @@ __all__ = [
     "compare_figure",
     "heatmap_figure",
     "hidden_runs",
+    "model_figure",
     "prepare_compare",
     "prepare_heatmap",
+    "rollout_figure",
     "save_figure",
     "stage_panel",
     "stats_figure",
