@@ -353,3 +353,24 @@ def test_hide_special_drops_them_and_renormalises_rows():
     )
     fig = attnviz.heatmap_figure(hidden)
     assert "2 special tokens hidden" in fig.get_suptitle().replace("\n", " ")
+
+
+def test_sharded_checkpoint_with_its_index(tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    folder = tmp_path / "sharded"
+    shutil.copytree(GPT2, folder)
+    tensors = load_file(folder / "model.safetensors")
+    (folder / "model.safetensors").unlink()
+    names = sorted(tensors)
+    shards = {"model-00001-of-00002.safetensors": names[::2],
+              "model-00002-of-00002.safetensors": names[1::2]}  # fmt: skip
+    weight_map = {}
+    for file, part in shards.items():
+        save_file({n: tensors[n] for n in part}, folder / file)
+        weight_map.update(dict.fromkeys(part, file))
+    index = {"metadata": {}, "weight_map": weight_map}
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    trace = model_run(str(folder), TEXTS[1])
+    np.testing.assert_allclose(trace.model.layer_weights,
+                               np.load(FIXTURES / "gpt2-tiny-1.npz")["attentions"], atol=1e-5)  # fmt: skip
