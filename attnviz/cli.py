@@ -598,8 +598,17 @@ class FigureOptions:
     lang: str
     labels: str
 
+    @property
+    def html(self) -> bool:
+        """-o page.html: the interactive page instead of a figure."""
+        return self.output is not None and self.output.suffix.lower() == ".html"
+
     def check(
-        self, format: str | None, formats: tuple[str, ...], scale: str = "fixed"
+        self,
+        format: str | None,
+        formats: tuple[str, ...],
+        scale: str = "fixed",
+        html: bool = False,
     ) -> str | None:
         """Check every output option before any work; return the standard output format."""
         from .export import check_output
@@ -618,7 +627,7 @@ class FigureOptions:
                     f"-o writes a figure (.png, .svg, .pdf); for {suffix.upper()} use "
                     f"--format {suffix} > {visible(str(self.output))}"
                 )
-            check_output(self.output, FIGURE_FORMATS)
+            check_output(self.output, FIGURE_FORMATS + ((".html",) if html else ()))
             check_figure_options(
                 dpi=self.dpi, theme=self.theme, preset=self.preset, scale=scale, labels=self.labels
             )
@@ -628,7 +637,7 @@ class FigureOptions:
 
     def memory(self, panels: int) -> Callable[[int], int] | None:
         """The memory the figure will take for T tokens, for the budget; None without one."""
-        if self.output is None:
+        if self.output is None or self.html:
             return None
         from .render.figures.base import figure_bytes
 
@@ -640,6 +649,18 @@ class FigureOptions:
             "annotate": self.annotate, "cmap": self.cmap, "theme": self.theme,
             "preset": self.preset, "title": self.title, "lang": self.lang, "labels": self.labels,
         }  # fmt: skip
+
+    def save_page(self, trace: Trace, views: list[Any], kind: str, window: Any = None) -> None:
+        """Write the interactive HTML page of ``views``."""
+        from .export import write_text
+        from .render.html import page
+
+        assert self.output is not None
+        _progress.step(f"writing {visible(str(self.output))}")
+        text = page(trace, views, kind=kind, cmap=self.cmap, theme=self.theme, lang=self.lang,
+                    title=self.title, window=window)  # fmt: skip
+        write_text(self.output, text)
+        print(f"wrote {visible(str(self.output))}", file=sys.stderr)
 
     def save(self, fig: Any) -> None:
         from .render.figures import save_figure
@@ -724,7 +745,7 @@ def heatmap(
 
     Example: attnviz heatmap --file long.txt --window 100:120 --head 0
     """
-    shown = look.check(format, HEATMAP_FORMATS, scale)
+    shown = look.check(format, HEATMAP_FORMATS, scale, html=True)
     view.check()
     if top < 1:
         raise ConfigError(f"--top must be at least 1, not {top}")
@@ -739,7 +760,11 @@ def heatmap(
     if opts.all_layers:
         _model_view(trace, selected, shown, look)
         return
-    if look.output is not None:
+    if look.html:
+        from .render.html import heatmap_views
+
+        look.save_page(trace, heatmap_views(trace, selected, look.lang, window), "heatmap", window)
+    elif look.output is not None:
         from .render.figures import heatmap_figure
 
         _progress.step("laying out the figure")
@@ -783,7 +808,7 @@ def compare(
     from .stats import compare as compare_runs
     from .trace import config_against
 
-    shown = look.check(format, COMPARE_FORMATS)
+    shown = look.check(format, COMPARE_FORMATS, html=True)
     opts.one_layer()
     view.check()
     config_a = opts.config()
@@ -793,7 +818,11 @@ def compare(
     pixels = look.memory(3 * len(selected) + 3)
     cmp = compare_runs(opts.run(text_in, config_a, pixels), opts.run(text_in, config_b, pixels))
     window = view.resolve(len(cmp.a.tokens))
-    if look.output is not None:
+    if look.html:
+        from .render.html import compare_views
+
+        look.save_page(cmp.a, compare_views(cmp, selected, look.lang, window), "compare", window)
+    elif look.output is not None:
         from .render.figures import compare_figure
 
         _progress.step("laying out the figure")
@@ -838,7 +867,7 @@ def steps(
     """
     from .render.stages import head_stages, json_values, worked_row
 
-    shown = look.check(format, STEPS_FORMATS)
+    shown = look.check(format, STEPS_FORMATS, html=True)
     opts.one_layer()
     view.check()
     if columns < 1 or not 0 <= precision <= 12:
@@ -849,7 +878,11 @@ def steps(
     window = view.resolve(len(trace.tokens))
     stages = head_stages(trace, head, lang, window)
     row = worked_row(trace, head, query) if query is not None else None
-    if look.output is not None:
+    if look.html:
+        from .render.html import steps_views
+
+        look.save_page(trace, steps_views(trace, head, lang, window), "steps", window)
+    elif look.output is not None:
         from .render.figures import steps_figure
 
         _progress.step("laying out the figure")
@@ -1076,7 +1109,11 @@ def _print_comparison(
 
 def _model_view(trace: Trace, heads: list[int], shown: str | None, look: FigureOptions) -> None:
     """heatmap --layer all: every layer x every selected head, as a figure and/or on stdout."""
-    if look.output is not None:
+    if look.html:
+        from .render.html import model_views
+
+        look.save_page(trace, model_views(trace, heads, look.lang), "model")
+    elif look.output is not None:
         from .render.figures.heatmap import model_figure
 
         _progress.step("laying out the figure")
