@@ -198,7 +198,7 @@ def page(
         "hatch": colors.HATCH[theme],
         "boundary": colors.BOUNDARY[theme],
         "text": {k: s[k] for k in ("query", "key", "hidden", "weight", "head", "all_heads",
-                                   "value", "html_enlarge", "html_all", "html_show")},
+                                   "value", "column", "html_enlarge", "html_all", "html_show")},
         "views": views,
     }  # fmt: skip
     html = _TEMPLATE.replace("__LANG__", lang).replace("__THEME__", theme)
@@ -284,39 +284,39 @@ canvas { grid-column: 2; grid-row: 2; display: block; }
   }
   function fmt(v) { return (v < 0 ? "\\u2212" : "") + Math.abs(v).toFixed(4); }
 
-  function cellSize(p) {
-    const n = Math.max(p.rows.length, p.cols.length);
+  function cellSize(p) {  // [width, height] of a cell: square for tokens x tokens
     const room = big ? Math.min(window.innerWidth * 0.8, window.innerHeight * 0.75) : 260;
-    return Math.max(2, Math.floor(room / n));
+    const w = Math.max(2, Math.floor(room / p.cols.length)), h = Math.max(2, Math.floor(room / p.rows.length));
+    return p.tokens ? [Math.min(w, h), Math.min(w, h)] : [w, Math.min(h, Math.max(w, 18))];
   }
 
   function draw(box) {
-    const p = box.panel, c = box.canvas, s = cellSize(p);
+    const p = box.panel, c = box.canvas, [s, t] = cellSize(p);
     const R = p.rows.length, C = p.cols.length;
-    c.width = C * s; c.height = R * s;
+    c.width = C * s; c.height = R * t;
     c.dataset.rows = String(R); c.dataset.cols = String(C);
     c.style.width = c.width + "px"; c.style.height = c.height + "px";
     box.rowBox.style.height = c.height + "px";
     box.colBox.style.width = c.width + "px";
-    for (const span of box.rowBox.children) { span.style.height = s + "px"; span.style.lineHeight = s + "px"; span.style.fontSize = Math.min(12, s * 0.8) + "px"; }
+    for (const span of box.rowBox.children) { span.style.height = t + "px"; span.style.lineHeight = t + "px"; span.style.fontSize = Math.min(12, t * 0.8) + "px"; }
     for (const span of box.colBox.children) { span.style.width = s + "px"; span.style.lineHeight = s + "px"; span.style.fontSize = Math.min(12, s * 0.8) + "px"; }
     const g = c.getContext("2d");
     for (let i = 0; i < R; i++) {
       for (let j = 0; j < C; j++) {
         const v = p.values[i][j];
         if (v === null) {
-          g.fillStyle = D.hidden; g.fillRect(j * s, i * s, s, s);
+          g.fillStyle = D.hidden; g.fillRect(j * s, i * t, s, t);
           g.strokeStyle = D.hatch; g.lineWidth = 1; g.beginPath();
-          g.moveTo(j * s, (i + 1) * s); g.lineTo((j + 1) * s, i * s); g.stroke();
+          g.moveTo(j * s, (i + 1) * t); g.lineTo((j + 1) * s, i * t); g.stroke();
         } else {
           const fill = colour(p, v);
-          g.fillStyle = fill; g.fillRect(j * s, i * s, s, s);
-          if (s >= 34) {  // the number, in black or white by the cell's brightness
+          g.fillStyle = fill; g.fillRect(j * s, i * t, s, t);
+          if (s >= 34 && t >= 20) {  // the number, in black or white by the cell's brightness
             const n = parseInt(fill.slice(1), 16), lum = 0.299 * (n >> 16) + 0.587 * ((n >> 8) & 255) + 0.114 * (n & 255);
             g.fillStyle = lum > 140 ? "#000000" : "#ffffff";
             g.font = Math.min(13, s * 0.32) + "px system-ui, sans-serif";
             g.textAlign = "center"; g.textBaseline = "middle";
-            g.fillText(p.signed ? (v < 0 ? "\u2212" : "+") + Math.abs(v).toFixed(2) : v.toFixed(2), (j + 0.5) * s, (i + 0.5) * s);
+            g.fillText(p.signed ? (v < 0 ? "\\u2212" : "+") + Math.abs(v).toFixed(2) : v.toFixed(2), (j + 0.5) * s, (i + 0.5) * t);
           }
         }
       }
@@ -325,16 +325,16 @@ canvas { grid-column: 2; grid-row: 2; display: block; }
     for (let i = 0; i < R; i++) {
       for (let j = 0; j < C; j++) {
         const h = p.values[i][j] === null;
-        if (j + 1 < C && h !== (p.values[i][j + 1] === null)) { g.moveTo((j + 1) * s, i * s); g.lineTo((j + 1) * s, (i + 1) * s); }
-        if (i + 1 < R && h !== (p.values[i + 1][j] === null)) { g.moveTo(j * s, (i + 1) * s); g.lineTo((j + 1) * s, (i + 1) * s); }
+        if (j + 1 < C && h !== (p.values[i][j + 1] === null)) { g.moveTo((j + 1) * s, i * t); g.lineTo((j + 1) * s, (i + 1) * t); }
+        if (i + 1 < R && h !== (p.values[i + 1][j] === null)) { g.moveTo(j * s, (i + 1) * t); g.lineTo((j + 1) * s, (i + 1) * t); }
       }
     }
     g.stroke();
     if (hi >= 0 && p.tokens) {  // the hovered token's row and column
       g.strokeStyle = getComputedStyle(document.body).getPropertyValue("--hi"); g.lineWidth = 2;
       const r = hi - p.row0, k = hi - p.col0;
-      if (r >= 0 && r < R) g.strokeRect(1, r * s + 1, C * s - 2, s - 2);
-      if (k >= 0 && k < C) g.strokeRect(k * s + 1, 1, s - 2, R * s - 2);
+      if (r >= 0 && r < R) g.strokeRect(1, r * t + 1, C * s - 2, t - 2);
+      if (k >= 0 && k < C) g.strokeRect(k * s + 1, 1, s - 2, R * t - 2);
     }
     for (const [n, span] of [...box.rowBox.children].entries()) span.classList.toggle("on", p.tokens && n + p.row0 === hi);
     for (const [n, span] of [...box.colBox.children].entries()) span.classList.toggle("on", p.tokens && n + p.col0 === hi);
@@ -386,12 +386,12 @@ canvas { grid-column: 2; grid-row: 2; display: block; }
     if (token !== hi) { hi = token; redraw(); }
     const box = boxes.find(function (b) { return b.canvas === ev.target; });
     if (!box) { tip.style.display = "none"; return; }
-    const p = box.panel, s = cellSize(p), r = box.canvas.getBoundingClientRect();
-    const j = Math.floor((ev.clientX - r.left) / s), i = Math.floor((ev.clientY - r.top) / s);
+    const p = box.panel, [s, t] = cellSize(p), r = box.canvas.getBoundingClientRect();
+    const j = Math.floor((ev.clientX - r.left) / s), i = Math.floor((ev.clientY - r.top) / t);
     if (i < 0 || j < 0 || i >= p.rows.length || j >= p.cols.length) { tip.style.display = "none"; return; }
     const v = p.values[i][j];
     const q = (i + p.row0) + " " + p.rows[i], k = (p.tokens ? (j + p.col0) + " " : "") + p.cols[j];
-    tip.textContent = T.query + ": " + q + "\\n" + (p.tokens ? T.key : T.value) + ": " + k + "\\n" +
+    tip.textContent = T.query + ": " + q + "\\n" + (p.tokens ? T.key : T.column) + ": " + k + "\\n" +
       (v === null ? T.hidden : (p.signed ? T.value : T.weight) + ": " + fmt(v));
     tip.style.left = (ev.clientX + 14) + "px"; tip.style.top = (ev.clientY + 14) + "px";
     tip.style.display = "block";
