@@ -34,6 +34,7 @@ FIGURES = [
     " -o samples/model.png",
     'attnviz rollout "The cat sat on the mat" --model tests/fixtures/gpt2-tiny'
     " -o samples/rollout.png",
+    'attnviz heatmap "The cat sat on the mat" -o samples/cat.html',
 ]
 TERMINAL = {
     "samples/cat-table.txt": 'attnviz heatmap "The cat sat on the mat" --head 0',
@@ -62,10 +63,29 @@ def run(command: str) -> str:
     return done.stdout
 
 
+def screenshot(page: str, png: str) -> None:
+    """A picture of the HTML page, hovering a cell, taken in Debian's Chromium (Playwright)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                    args=["--no-sandbox", "--disable-gpu"])  # fmt: skip
+        tab = browser.new_page(viewport={"width": 1280, "height": 820})
+        tab.goto((HERE.parent / page).resolve().as_uri())
+        box = tab.locator("canvas").nth(1).bounding_box()
+        assert box is not None
+        tab.locator(".rows span").nth(2).hover()  # "sat": its row and column light up
+        tab.mouse.move(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.92)
+        tab.screenshot(path=str(HERE.parent / png))
+        browser.close()
+
+
 def main() -> None:
     for command in FIGURES:
         run(command)
         print(command)
+    screenshot("samples/cat.html", "samples/page.png")
+    print("screenshot of samples/cat.html > samples/page.png")
     for path, command in TERMINAL.items():
         (HERE.parent / path).write_text(f"$ {command}\n{run(command)}", encoding="utf-8")
         print(command, ">", path)

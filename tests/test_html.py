@@ -1,0 +1,246 @@
+"""-o page.html: one self-contained page. The page's data and markup are checked here
+directly; its behaviour in headless Chromium (Debian's, driven by Playwright) below, with the
+network blocked. Without a browser the browser tests are skipped, and say so loudly."""
+
+import json
+import os
+import re
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from attnviz import attend
+from attnviz.cli import app
+
+runner = CliRunner()
+SENTENCE = "The cat sat on the mat"
+HOSTILE = "a <img/src=x/onerror=alert(1)> </script><script>alert(2)</script> b"  # 4 tokens
+OUT = Path(os.environ.get("ATTNVIZ_SCREENSHOTS", "/tmp/attnviz-screenshots"))
+
+
+def write(tmp_path, *args, name="page.html"):
+    out = tmp_path / name
+    result = runner.invoke(app, [*args, "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    return out
+
+
+def page_data(path):
+    text = path.read_text(encoding="utf-8")
+    match = re.search(r'<script id="data" type="application/json">(.*?)</script>', text, re.S)
+    return text, json.loads(match.group(1))
+
+
+def test_page_holds_the_exact_weights_and_nothing_from_outside(tmp_path):
+    out = write(tmp_path, "heatmap", SENTENCE, "--heads", "8")
+    text, data = page_data(out)
+    trace = attend(SENTENCE)
+    assert data["tokens"] == trace.texts and len(data["views"][0]["panels"]) == 8
+    for h, panel in enumerate(data["views"][0]["panels"]):
+        expected = np.where(trace.allowed, trace.weights[h], np.nan)
+        got = np.array([[np.nan if v is None else v for v in row] for row in panel["values"]])
+        np.testing.assert_array_equal(got, expected)  # every number exact, null where hidden
+    assert not re.search(
+        r"(src|href)\s*=|https?://|//cdn|@import|url\(", text.split("<script id")[0]
+    )
+    assert "fetch(" not in text and "XMLHttpRequest" not in text and "import(" not in text
+    assert "default-src 'none'" in text  # and the page forbids itself any request
+
+
+def test_page_is_small_and_byte_identical(tmp_path):
+    text = "The quick brown fox jumps over the lazy dog near the river bank"  # 12 tokens
+    a = write(tmp_path, "heatmap", text, name="a.html")
+    b = write(tmp_path, "heatmap", text, name="b.html")
+    assert a.read_bytes() == b.read_bytes()
+    assert a.stat().st_size < 200_000
+
+
+def test_user_text_is_data_never_markup(tmp_path):
+    out = write(tmp_path, "heatmap", HOSTILE, "--tokenizer", "whitespace", "--head", "0")
+    text, data = page_data(out)
+    assert data["tokens"][1:3] == [
+        "<img/src=x/onerror=alert(1)>",
+        "</script><script>alert(2)</script>",
+    ]
+    assert text.count("</script>") == 2  # the page's own two script elements, no more
+    assert "<img" not in text and "<script>alert" not in text
+    assert "\\u003c/script\\u003e" in text  # escaped inside the JSON
+
+
+def test_compare_steps_model_pages(tmp_path):
+    _, cmp = page_data(write(tmp_path, "compare", SENTENCE, "--head", "0,1", name="c.html"))
+    assert [v["name"] for v in cmp["views"]] == ["A: causal", "B: none", "B − A"]
+    assert cmp["views"][2]["panels"][0]["signed"] and len(cmp["diverging"]) == 256
+    _, steps = page_data(write(tmp_path, "steps", SENTENCE, "--lang", "es", name="s.html"))
+    assert steps["views"][0]["panels"][3]["title"].startswith("2. puntajes de atención")
+    assert steps["text"]["query"] == "consulta"
+    fixture = str(Path(__file__).parent / "fixtures" / "bert-tiny")
+    _, model = page_data(write(tmp_path, "heatmap", SENTENCE, "--model", fixture, "--layer",
+                               "all", "--theme", "dark", name="m.html"))  # fmt: skip
+    assert [v["name"] for v in model["views"]] == ["layer 0", "layer 1"]
+    assert model["theme"] == "dark"
+    bad = runner.invoke(app, ["stats", SENTENCE, "-o", str(tmp_path / "x.html")])
+    assert bad.exit_code == 2 and "use one of .png, .svg, .pdf" in bad.stderr
+
+
+# --- in a real browser ------------------------------------------------------------------------
+
+
+def _browser():
+    """Debian's Chromium and Python's Playwright, or a loud skip saying what is missing."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    if chromium is None or sync_playwright is None:
+        missing = "Chromium (apt-get install chromium)" if chromium is None else "playwright"
+        message = f"BROWSER TESTS SKIPPED: no {missing} on this machine"
+        warnings.warn(message, stacklevel=2)
+        pytest.skip(message)
+    return chromium, sync_playwright
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium, sync_playwright = _browser()
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=chromium,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--disable-sync"],
+        )  # fmt: skip
+        yield b
+        b.close()
+
+
+class Page:
+    """A page opened from disk with every request but the file itself blocked and recorded,
+    console errors, page errors and dialogs (alert) recorded."""
+
+    def __init__(self, browser, path, width=1300, height=900):
+        self.page = browser.new_page(viewport={"width": width, "height": height})
+        self.errors, self.requests, self.dialogs = [], [], []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        url = path.as_uri()
+
+        def route(r):
+            if r.request.url == url:
+                r.continue_()
+            else:
+                self.requests.append(r.request.url)
+                r.abort()
+
+        self.page.route("**/*", route)
+        self.page.goto(url)
+
+    def clean(self):
+        assert self.errors == [] and self.requests == [] and self.dialogs == []
+
+
+def test_heatmap_page_in_chromium(browser, tmp_path):
+    out = write(tmp_path, "heatmap", SENTENCE)
+    trace = attend(SENTENCE)
+    view = Page(browser, out)
+    page = view.page
+    assert page.locator(".panel").count() == 8
+    canvases = page.locator("canvas[data-rows]")
+    assert canvases.count() == 8
+    cells = [int(c.get_attribute("data-rows")) * int(c.get_attribute("data-cols"))
+             for c in canvases.all()]  # fmt: skip
+    assert cells == [36] * 8
+    # hover cell (5, 0) of head 0: its query, key and weight to 4 decimals
+    box = canvases.first.bounding_box()
+    size = box["width"] / 6
+    page.mouse.move(box["x"] + 0.5 * size, box["y"] + 5.5 * size)
+    assert page.locator("#tip").text_content() == (
+        f"query: 5 mat\nkey: 0 The\nattention weight: {trace.weights[0, 5, 0]:.4f}"
+    )
+    page.mouse.move(box["x"] + 5.5 * size, box["y"] + 0.5 * size)  # above the diagonal
+    assert page.locator("#tip").text_content().endswith("hidden by the mask")
+    # hover a token label: its row and column light up in every panel
+    page.locator(".rows span").nth(2).hover()
+    assert page.locator(".rows span.on").count() == 8 and page.locator(".cols span.on").count() == 8
+    assert {s.text_content() for s in page.locator("span.on").all()} == {"sat"}
+    page.screenshot(path=str(tmp_path / "heatmap.png"))
+    # click a panel: it alone, larger; Escape returns; Enter from the keyboard too
+    small = canvases.nth(3).bounding_box()["width"]
+    page.locator(".panel").nth(3).click()
+    assert page.locator(".panel:visible").count() == 1
+    assert page.locator("canvas:visible").first.bounding_box()["width"] > 2 * small
+    page.keyboard.press("Escape")
+    assert page.locator(".panel:visible").count() == 8
+    page.locator(".panel").nth(2).focus()
+    page.keyboard.press("Enter")
+    assert page.locator(".panel:visible").count() == 1
+    page.locator(".panel.big").click()
+    assert page.locator(".panel:visible").count() == 8
+    # the head selector
+    page.locator("select").select_option("5")
+    assert page.locator(".panel").count() == 1
+    assert page.locator(".panel h2").text_content() == "head 5"
+    view.clean()
+    OUT.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tmp_path / "heatmap.png", OUT / "heatmap.png")
+
+
+def test_hostile_tokens_show_literally_and_run_nothing(browser, tmp_path):
+    out = write(tmp_path, "heatmap", HOSTILE, "--tokenizer", "whitespace", "--head", "0")
+    view = Page(browser, out)
+    labels = view.page.locator(".rows span").all_text_contents()
+    assert labels[1] == "<img/src=x/oner…" and labels[2] == "</script><scrip…"  # cut at 16
+    view.page.mouse.move(0, 0)
+    box = view.page.locator("canvas").first.bounding_box()
+    view.page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
+    tip = view.page.locator("#tip").text_content()
+    assert tip.startswith("query: 1 <img/src=x/oner…\nkey: 1 <img/src=x/oner…")
+    assert view.page.locator("img").count() == 0 and view.page.locator("script").count() == 2
+    view.page.wait_for_timeout(200)
+    view.clean()  # no dialog: no alert ran
+
+
+def test_compare_toggle_and_dark_spanish_steps(browser, tmp_path):
+    out = write(tmp_path, "compare", SENTENCE, "--head", "0", name="c.html")
+    view = Page(browser, out)
+    buttons = view.page.locator(".controls button")
+    assert buttons.all_text_contents() == ["A: causal", "B: none", "B − A"]
+    canvas = view.page.locator("canvas[data-rows]").first
+    box = canvas.bounding_box()
+    size = box["width"] / 6
+    view.page.mouse.move(box["x"] + 5.5 * size, box["y"] + 0.5 * size)
+    assert view.page.locator("#tip").text_content().endswith("hidden by the mask")  # A: causal
+    buttons.nth(1).click()
+    assert buttons.nth(1).get_attribute("aria-pressed") == "true"
+    canvas = view.page.locator("canvas[data-rows]").first
+    view.page.mouse.move(box["x"] + 5.5 * size, box["y"] + 0.5 * size)
+    assert "attention weight" in view.page.locator("#tip").text_content()  # B: none sees it
+    buttons.nth(2).click()
+    view.page.mouse.move(box["x"] + 0.5 * size, box["y"] + 0.5 * size)
+    assert view.page.locator("#tip").text_content().startswith("query: 0 The")
+    view.clean()
+    out = write(tmp_path, "steps", SENTENCE, "--lang", "es", "--theme", "dark", name="s.html")
+    view = Page(browser, out)
+    assert view.page.locator("html").get_attribute("data-theme") == "dark"
+    assert view.page.locator("html").get_attribute("lang") == "es"
+    assert view.page.locator(".panel h2").nth(3).text_content().startswith("2. puntajes")
+    view.page.screenshot(path=str(tmp_path / "steps.png"))
+    view.clean()
+
+
+def test_readable_at_200_percent_zoom(browser, tmp_path):
+    out = write(tmp_path, "heatmap", SENTENCE)
+    view = Page(browser, out, width=650, height=450)  # a 1300 x 900 window at 200%
+    page = view.page
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 650  # the panels wrap: nothing runs off to the side
+    sizes = page.locator(".rows span").evaluate_all(
+        "s => s.map(e => parseFloat(getComputedStyle(e).fontSize))"
+    )
+    assert min(sizes) >= 10
+    view.clean()
