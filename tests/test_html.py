@@ -176,9 +176,19 @@ def test_heatmap_page_in_chromium(browser, tmp_path):
     assert page.locator("canvas:visible").first.bounding_box()["width"] > 2 * small
     page.keyboard.press("Escape")
     assert page.locator(".panel:visible").count() == 8
-    page.locator(".panel").nth(2).focus()
+    page.reload()  # a fresh page: Tab starts from the top
+    order = []
+    for _ in range(4):  # Tab: the head selector, then the panels, in order
+        page.keyboard.press("Tab")
+        order.append(
+            page.evaluate(
+                "document.activeElement.tagName + (document.activeElement.dataset.index || '')"
+            )
+        )
+    assert order == ["SELECT", "DIV0", "DIV1", "DIV2"], order
     page.keyboard.press("Enter")
     assert page.locator(".panel:visible").count() == 1
+    assert page.locator(".panel.big h2").text_content() == "head 2"
     page.locator(".panel.big").click()
     assert page.locator(".panel:visible").count() == 8
     # the head selector
