@@ -242,6 +242,14 @@ def _heads(w: np.ndarray, b: np.ndarray, H: int) -> tuple[np.ndarray, np.ndarray
     return w.reshape(D, H, -1).swapaxes(0, 1), b.reshape(H, -1)  # (D,H,Dh) -> (H,D,Dh)
 
 
+def _layer(
+    qkv: list[tuple[np.ndarray, np.ndarray]], H: int, w_o: np.ndarray, b_o: np.ndarray
+) -> LayerWeights:
+    """LayerWeights from the (D, D) weight and (D,) bias of Q, K and V (for x @ w + b)."""
+    (w_q, b_q), (w_k, b_k), (w_v, b_v) = (_heads(w, b, H) for w, b in qkv)
+    return LayerWeights(w_q, w_k, w_v, b_q, b_k, b_v, w_o, b_o)
+
+
 @dataclass(frozen=True, eq=False)
 class Forward:
     """What the forward pass records: per layer, the attention's input (L, T, D), the
@@ -277,33 +285,29 @@ def bert_forward(
     def f(name: str, rows: list[int] | None = None) -> np.ndarray:
         return t(name, rows).astype(dtype)
 
-    T = len(ids)
-    positions = list(range(T))
-    x = f("embeddings.word_embeddings.weight", ids) + f(
-        "embeddings.position_embeddings.weight", positions
+    e = "embeddings."
+    x = f(e + "word_embeddings.weight", ids) + f(
+        e + "position_embeddings.weight", list(range(len(ids)))
     )
-    x = x + f("embeddings.token_type_embeddings.weight", [0])[0]
-    x = layer_norm(x, f("embeddings.LayerNorm.weight"), f("embeddings.LayerNorm.bias"), eps)
+    x = x + f(e + "token_type_embeddings.weight", [0])[0]  # one segment: type 0
+    x = layer_norm(x, f(e + "LayerNorm.weight"), f(e + "LayerNorm.bias"), eps)
     inputs, weights, layers = [], [], []
     for n in range(L):
         p = f"encoder.layer.{n}."
-        qkv = [_heads(f(p + f"attention.self.{m}.weight").T, f(p + f"attention.self.{m}.bias"), H)
-               for m in ("query", "key", "value")]  # fmt: skip
-        lw = LayerWeights(qkv[0][0], qkv[1][0], qkv[2][0], qkv[0][1], qkv[1][1], qkv[2][1],
-                          f(p + "attention.output.dense.weight").T, f(p + "attention.output.dense.bias"))  # fmt: skip
+        a = p + "attention."
+        qkv = [
+            (f(a + f"self.{m}.weight").T, f(a + f"self.{m}.bias"))
+            for m in ("query", "key", "value")
+        ]
+        lw = _layer(qkv, H, f(a + "output.dense.weight").T, f(a + "output.dense.bias"))
         w, out = _attend(x, lw, allowed, 1.0 / math.sqrt(x.shape[1] // H))
         inputs.append(x)
         weights.append(w)
         layers.append(lw)
         x = layer_norm(
-            out + x,
-            f(p + "attention.output.LayerNorm.weight"),
-            f(p + "attention.output.LayerNorm.bias"),
-            eps,
+            out + x, f(a + "output.LayerNorm.weight"), f(a + "output.LayerNorm.bias"), eps
         )
-        mid = act(
-            x @ f(p + "intermediate.dense.weight").T + f(p + "intermediate.dense.bias")
-        )  # (T,F)
+        mid = act(x @ f(p + "intermediate.dense.weight").T + f(p + "intermediate.dense.bias"))
         y = mid @ f(p + "output.dense.weight").T + f(p + "output.dense.bias")  # (T,F) @ (F,D)
         x = layer_norm(y + x, f(p + "output.LayerNorm.weight"), f(p + "output.LayerNorm.bias"), eps)
     return Forward(np.stack(inputs), np.stack(weights), layers)
@@ -328,11 +332,8 @@ def gpt2_forward(
     for n in range(L):
         p = f"h.{n}."
         w_qkv, b_qkv = f(p + "attn.c_attn.weight"), f(p + "attn.c_attn.bias")  # (D,3D), (3D,)
-        qkv = [
-            _heads(w_qkv[:, i * D : (i + 1) * D], b_qkv[i * D : (i + 1) * D], H) for i in range(3)
-        ]
-        lw = LayerWeights(qkv[0][0], qkv[1][0], qkv[2][0], qkv[0][1], qkv[1][1], qkv[2][1],
-                          f(p + "attn.c_proj.weight"), f(p + "attn.c_proj.bias"))  # fmt: skip
+        qkv = [(w_qkv[:, i * D : (i + 1) * D], b_qkv[i * D : (i + 1) * D]) for i in range(3)]
+        lw = _layer(qkv, H, f(p + "attn.c_proj.weight"), f(p + "attn.c_proj.bias"))
         scale = 1.0 / math.sqrt(D // H) if config.get("scale_attn_weights", True) else 1.0
         if config.get("scale_attn_by_inverse_layer_idx", False):
             scale /= n + 1
