@@ -36,7 +36,8 @@ option_values = {
     "--format": st.sampled_from(["json", "csv", "table", "heat", "xml"]),
     "--max-tokens": st.sampled_from(["3", "50", "0"]),
     "--plant": st.sampled_from(["0=previous", "1=same", "0=first", "7=self", "0=x", "uniform"]),
-    "-o": st.sampled_from(["fuzz.png", "fuzz.svg", "fuzz.txt"]),
+    "--window": st.sampled_from(["0:2", "1:", ":3", "3:1", "0:99", "x"]),
+    "-o": st.sampled_from(["fuzz.png", "fuzz.svg", "fuzz.txt", "fuzz.html"]),
 }
 OUT = Path(tempfile.mkdtemp(prefix="attnviz-fuzz-"))
 MODEL = {
@@ -53,9 +54,9 @@ MODEL = {
 ACCEPTS = {
     "tokens": {"--tokenizer", "--pad-to"},
     "export": MODEL,
-    "heatmap": MODEL | {"--head", "--format", "-o"},
-    "compare": MODEL | {"--head", "--format", "-o"},
-    "steps": MODEL | {"--head", "--format", "-o"},
+    "heatmap": MODEL | {"--head", "--format", "-o", "--window"},
+    "compare": MODEL | {"--head", "--format", "-o", "--window"},
+    "steps": MODEL | {"--head", "--format", "-o", "--window"},
     "stats": MODEL | {"--head", "--format"},
     "rollout": MODEL | {"--format", "-o"},
 }
@@ -88,5 +89,6 @@ def test_cli_never_crashes(command, text, options, data):
         if chosen.get("--format") == "json":
             json.loads(result.stdout)
         if "-o" in chosen:
-            head = Path(chosen["-o"]).read_bytes()[:8]
-            assert head.startswith(b"\x89PNG" if chosen["-o"].endswith(".png") else b"<?xml")
+            head = Path(chosen["-o"]).read_bytes()[:16]
+            start = {".png": b"\x89PNG", ".svg": b"<?xml", ".html": b"<!DOCTYPE"}
+            assert head.startswith(start[Path(chosen["-o"]).suffix])
