@@ -135,7 +135,7 @@ def hide_special(trace: Trace) -> Trace:
         weights=weights,
         head_outputs=head_outputs,
         output=concat_heads(head_outputs) @ trace.w_o + trace.b_o,
-        bias=np.ascontiguousarray(trace.bias[:, rows[:, None], rows]),
+        bias=trace.bias[:, rows[:, None], rows] if trace.config.plant else None,  # else zero
         model=model,
         special_hidden=trace.special_hidden + int((~keep).sum()),
     )
@@ -155,8 +155,9 @@ def head_stats(trace: Trace, heads: list[int] | None = None) -> dict[str, np.nda
     attention ``distance`` Σ w_ij |i − j|, the share of weight on the query itself (``self``),
     on the token before it (``previous``; the first row, which has none, is left out) and on
     the first token (``first``), on earlier occurrences of the query's token (``same``; only
-    rows whose token occurred before enter it, and it is 0 when none did), the largest weight of the row (``max_weight``), and the
-    number of keys that together hold 90% of the row's weight (``keys_90``).
+    rows whose token occurred before enter it, and it is 0 when none did), the largest
+    weight of the row (``max_weight``), and the number of keys that together hold 90% of
+    the row's weight (``keys_90``).
     ``rows`` says how many rows entered the means: rows with no allowed key are left out.
     """
     chosen = list(range(trace.config.heads)) if heads is None else list(heads)
