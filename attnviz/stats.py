@@ -120,6 +120,7 @@ def hide_special(trace: Trace) -> Trace:
         return np.divide(w, total, out=np.zeros_like(w), where=total > 0)
 
     weights = renormalised(trace.weights)
+    zero = np.broadcast_to(np.zeros((), dtype=trace.weights.dtype), weights.shape)  # no memory
     v = np.stack([trace.v(h)[rows] for h in range(trace.config.heads)])  # (H,T',Dh)
     head_outputs = weights @ v  # (H,T',T') @ (H,T',Dh)
     model = trace.model and replace(
@@ -135,7 +136,7 @@ def hide_special(trace: Trace) -> Trace:
         weights=weights,
         head_outputs=head_outputs,
         output=concat_heads(head_outputs) @ trace.w_o + trace.b_o,
-        bias=trace.bias[:, rows[:, None], rows] if trace.config.plant else None,  # else zero
+        bias=trace.bias[:, rows[:, None], rows] if trace.config.plant else zero,
         model=model,
         special_hidden=trace.special_hidden + int((~keep).sum()),
     )
