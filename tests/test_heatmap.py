@@ -112,8 +112,9 @@ def test_cell_text():
 def test_embedded_viridis_is_matplotlibs():
     import matplotlib
 
-    expected = (matplotlib.colormaps["viridis"](np.arange(256))[:, :3] * 255).round()
-    np.testing.assert_array_equal(colors.lut("viridis"), expected)
+    for name in ("viridis", "RdBu_r"):
+        expected = (matplotlib.colormaps[name](np.arange(256))[:, :3] * 255).round()
+        np.testing.assert_array_equal(colors.lut(name), expected)
     assert colors.rgb(colors.lut(), 1.0) == (253, 231, 37)
     with pytest.raises(ConfigError, match="unknown colour map"):
         colors.lut("no-such-map")
