@@ -21,7 +21,7 @@ import numpy as np
 
 from .errors import ConfigError, RunError
 from .tokens import Token
-from .trace import AttentionConfig, ModelInfo, Trace, Window
+from .trace import AttentionConfig, ModelInfo, Trace, Window, cells
 
 NPZ_KEYS = (
     "tokens", "x", "w_q", "w_k", "w_v", "w_o", "allowed", "weights", "head_outputs", "output",
@@ -128,7 +128,7 @@ def weights_json(
     With ``window``, ``window`` says which queries and keys ([start, stop)) the allowed and
     weights matrices hold."""
     chosen = list(range(trace.config.heads)) if heads is None else list(heads)
-    cut = (window.queries, window.keys) if window else (slice(None), slice(None))
+    cut = cells(window)
     part = {"window": window.to_dict()} if window else {}
     return {
         "tokens": trace.texts,
@@ -158,7 +158,7 @@ def weights_csv(
     writer.writerow(["head", "query_index", "query", "key_index", "key", "weight", "allowed"])
     texts = trace.texts
     q0, k0 = (window.q0, window.k0) if window else (0, 0)
-    cut = (window.queries, window.keys) if window else (slice(None), slice(None))
+    cut = cells(window)
     for h in chosen:
         for (a, b), w in np.ndenumerate(trace.weights[h][cut]):
             i, j = q0 + a, k0 + b

@@ -145,10 +145,6 @@ class ModelInfo:
     raw_tokens: tuple[str, ...]
     layer_weights: np.ndarray
 
-    @property
-    def layers(self) -> int:
-        return int(self.layer_weights.shape[0])
-
 
 @dataclass(frozen=True, eq=False)
 class Trace:
@@ -285,6 +281,11 @@ class Window:
     def covers(self, T: int) -> bool:
         """Whether the window is the whole T x T run."""
         return (self.q0, self.q1, self.k0, self.k1) == (0, T, 0, T)
+
+
+def cells(window: Window | None) -> tuple[slice, slice]:
+    """The (queries, keys) slices a view takes of a T x T array: the window's, or all."""
+    return (window.queries, window.keys) if window else (slice(None), slice(None))
 
 
 def _span(option: str, spec: str, T: int | None) -> tuple[int, int]:

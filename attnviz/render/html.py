@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..trace import Trace, Window
+from ..trace import Trace, Window, cells
 from . import colors
 from .labels import head_label, shorten, strings, trace_line
 
@@ -64,7 +64,7 @@ def heatmap_views(
     trace: Trace, heads: Sequence[int], lang: str, window: Window | None = None
 ) -> list[dict[str, Any]]:
     """The one view of a heatmap: a panel per selected head."""
-    q, k = (window.queries, window.keys) if window else (slice(None), slice(None))
+    q, k = cells(window)
     texts = trace.texts
     hidden = ~trace.allowed[q, k]
     panels = [
@@ -108,7 +108,7 @@ def compare_views(
 
     s = strings(lang)
     a, b = cmp.a, cmp.b
-    q, k = (window.queries, window.keys) if window else (slice(None), slice(None))
+    q, k = cells(window)
     texts = a.texts
     start: dict[str, Any] = {"row0": q.start or 0, "col0": k.start or 0}
     top = difference_limit(cmp, heads, window)

@@ -129,6 +129,13 @@ def window_texts(texts: Sequence[str], start: int | None, n: int) -> Sequence[st
     return texts if start is None else texts[start : start + n]
 
 
+def window_texts_both(texts: Sequence[str], window: Any) -> Sequence[str]:
+    """The texts on either axis of ``window`` (all outside one): what the labels measure."""
+    if window is None:
+        return texts
+    return [*texts[window.queries], *texts[window.keys]]
+
+
 def boundary_segments(hidden: np.ndarray) -> list[tuple[tuple[float, float], tuple[float, float]]]:
     """Line segments between allowed and hidden cells, in data coordinates (cell i at i ± 0.5).
 

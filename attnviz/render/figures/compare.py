@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...stats import Comparison
-from ...trace import AttentionConfig, Window, select_heads
+from ...trace import AttentionConfig, Window, cells, select_heads
 from .. import colors
 from ..labels import head_label, mask_text, strings, trace_line
 from .base import (
@@ -23,6 +23,7 @@ from .base import (
     layout,
     theme_rc,
     tick_labels,
+    window_texts_both,
     wrap,
 )
 
@@ -50,7 +51,7 @@ def prepare_compare(
     """
     s = strings(lang)
     a, b = cmp.a, cmp.b
-    cut = (window.queries, window.keys) if window else (slice(None), slice(None))
+    cut = cells(window)
     row0, col0 = (window.q0, window.k0) if window else (None, None)
     top = difference_limit(cmp, heads, window)
     hidden_a, hidden_b = ~a.allowed[cut], ~b.allowed[cut]
@@ -88,7 +89,7 @@ def prepare_compare(
 
 def difference_limit(cmp: Comparison, heads: Sequence[int], window: Window | None = None) -> float:
     """The symmetric limit of the B − A colour scale: the largest |B − A| of the cells shown."""
-    cut = (window.queries, window.keys) if window else (slice(None), slice(None))
+    cut = cells(window)
     top = max(float(np.abs(cmp.b.weights[h][cut] - cmp.a.weights[h][cut]).max()) for h in heads)
     return max(top, 1e-12)
 
@@ -131,7 +132,7 @@ def compare_figure(
     colors.lut(cmap)
     texts = cmp.a.texts
     queries = window.queries if window else slice(None)
-    shown = [t for a in (window.queries, window.keys) for t in texts[a]] if window else texts
+    shown = window_texts_both(texts, window)
     bar_rows = 0.8
     em = p.font / 72  # a second colour bar, and the legend in the right margin
     width, height, panel_in = layout(p, len(chosen) + bar_rows, 3, shown, 7 * em + 1.6 * p.font / 9)

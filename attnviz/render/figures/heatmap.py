@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ...trace import Trace, Window, select_heads
+from ...trace import Trace, Window, cells, select_heads
 from .. import colors
 from ..labels import head_label, shorten, strings, trace_line
 from .base import (
@@ -21,6 +21,7 @@ from .base import (
     grid_layout,
     text_width,
     theme_rc,
+    window_texts_both,
     wrap,
 )
 
@@ -41,7 +42,7 @@ def prepare_heatmap(
     A generator: a long text's panels (T² values each) are made one at a time, as drawn.
     """
     check_figure_options(scale=scale)
-    rows, cols = (window.queries, window.keys) if window else (slice(None), slice(None))
+    rows, cols = cells(window)
     hidden = ~trace.allowed[rows, cols]
     start = (window.q0, window.k0) if window else (None, None)
     for h in heads:
@@ -84,7 +85,7 @@ def heatmap_figure(
         len(chosen),
         grid(len(chosen), PRESETS[preset].max_cols)[1],
         texts,
-        [t for a in (window.queries, window.keys) for t in texts[a]] if window else texts,
+        window_texts_both(texts, window),
         max(allowed.shape),
         heading,
         s["weight_head_max"] if scale == "head" else s["weight"],

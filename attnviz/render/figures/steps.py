@@ -25,6 +25,7 @@ from .base import (
     theme_rc,
     tick_labels,
     window_texts,
+    window_texts_both,
 )
 from .compare import DIVERGING_CMAP
 
@@ -121,7 +122,7 @@ def steps_figure(
     texts = trace.texts
     T = len(texts)
     rows, cols = grid(len(stages), 5)
-    shown = [t for a in (window.queries, window.keys) for t in texts[a]] if window else texts
+    shown = window_texts_both(texts, window)
     width, height, panel_in = layout(p, rows, cols, shown)
     if annotate is None:
         side = max(window.q1 - window.q0, window.k1 - window.k0) if window else T
