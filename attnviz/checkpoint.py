@@ -361,9 +361,10 @@ def _activation(name: str) -> Callable[[np.ndarray], np.ndarray]:
     return ACTIVATIONS[name]
 
 
-def read_config(spec: str) -> dict[str, Any]:
-    """config.json of ``spec``, checked to be a supported model_type."""
-    folder = find_model(spec)
+def read_config(spec: str, folder: Path | None = None) -> dict[str, Any]:
+    """config.json of ``spec`` (in ``folder`` when already found), checked to be a supported
+    model_type."""
+    folder = folder or find_model(spec)
     try:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
@@ -398,7 +399,7 @@ class Checkpoint:
     @classmethod
     def open(cls, spec: str) -> Checkpoint:
         folder = find_model(spec)
-        config = read_config(spec)
+        config = read_config(spec, folder)
         kind = config["model_type"]
         return cls(spec, folder, config, Tensors(folder, kind), load_tokenizer(folder, kind))
 
@@ -471,11 +472,9 @@ def run_model(
     layer = ck.layers - 1 if config.layer is None else config.layer
     if layer >= ck.layers:
         raise ConfigError(f"no layer {layer}: {config.model!r} has layers 0 to {ck.layers - 1}")
-    extra = [s for s in config.mask if s != "none"]
+    specs = [s for s in (ck.own_mask, *config.mask) if s != "none"]  # the model's, then --mask
     c = replace(config, heads=ck.heads, d_model=ck.d_model, layer=layer,
-                mask=parse_masks([ck.own_mask, *extra] if extra else [ck.own_mask]))  # fmt: skip
-    if c.mask[0] == "none" and len(c.mask) > 1:
-        c = replace(c, mask=c.mask[1:])
+                mask=parse_masks(specs or ["none"]))  # fmt: skip
     check_budget(c, len(ids), memory_budget, extra_bytes, layers=ck.layers)
     allowed = build_mask(c.mask, np.zeros(len(ids), dtype=bool))
     fw = ck.forward(ids, allowed, c.dtype)

@@ -134,6 +134,7 @@ def steps_views(
     trace: Trace, head: int, lang: str, window: Window | None = None
 ) -> list[dict[str, Any]]:
     """One view: a panel per stage of head ``head`` (signed scales but for the weights)."""
+    from .figures.steps import signed_limit
     from .stages import head_stages
 
     texts = trace.texts
@@ -142,17 +143,10 @@ def steps_views(
         n_rows, n_cols = st.values.shape
         r0 = st.row0 or 0
         rows = texts[r0 : r0 + n_rows]
-        hidden = st.hidden
-        if st.kind == "matrix":
-            cols = [str(c) for c in range(n_cols)]
-            values, c0 = st.values, 0
-        else:
-            c0 = st.col0 or 0
-            cols = texts[c0 : c0 + n_cols]
-            values = np.where(hidden, 0.0, st.values) if hidden is not None else st.values
-        finite = np.abs(values[np.isfinite(values)])
-        limit = 1.0 if st.kind == "weights" else max(float(finite.max(initial=0.0)), 1e-12)
-        panels.append(panel(st.title, values, hidden, rows, cols, head=head,
+        c0 = 0 if st.kind == "matrix" else st.col0 or 0
+        cols = [str(c) for c in range(n_cols)] if st.kind == "matrix" else texts[c0 : c0 + n_cols]
+        limit = 1.0 if st.kind == "weights" else signed_limit(st)  # −∞ (hidden) becomes null
+        panels.append(panel(st.title, st.values, st.hidden, rows, cols, head=head,
                             signed=st.kind != "weights", limit=limit, row0=r0, col0=c0,
                             tokens=st.kind != "matrix"))  # fmt: skip
     return [{"name": "", "panels": panels}]

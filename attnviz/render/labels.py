@@ -308,7 +308,7 @@ def config_line(
         f"{s['tokenizer']} {config.tokenizer}",
     ]
     if config.model is not None:  # a checkpoint: its name and layer instead of seed, tokenizer
-        name = config.model.rstrip("/").rsplit("/", 1)[-1] if "/" in config.model else config.model
+        name = config.model.rstrip("/").rsplit("/", 1)[-1]
         where = s["layer"].format(n=config.layer) if config.layer is not None else ""
         parts = [visible(name), *([where] if where else []), *parts[:3]]
     if not config.scaled:
