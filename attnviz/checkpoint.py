@@ -115,6 +115,7 @@ class Tensors:
             raise ConfigError(f"--model: no model.safetensors in {str(folder)!r}")
         self.prefixes = _PREFIXES[model_type]
         self.safetensors = safetensors
+        self.opened: dict[Path, Any] = {}  # each file's header is read once
 
     def __call__(self, name: str, rows: list[int] | None = None) -> np.ndarray:
         """The tensor ``name``, or only its ``rows`` (an embedding table's, read row by row:
@@ -122,14 +123,16 @@ class Tensors:
         for prefix in self.prefixes:
             path = self.files.get(prefix + name)
             if path is not None:
-                with self.safetensors.safe_open(path, framework="numpy") as f:
-                    part = f.get_slice(prefix + name)
-                    if part.get_dtype() == "BF16":
-                        whole = _bf16(path, prefix + name)
-                        return whole if rows is None else whole[rows]
-                    if rows is None:
-                        return f.get_tensor(prefix + name).astype(np.float32)
-                    return np.concatenate([part[i : i + 1] for i in rows]).astype(np.float32)
+                if path not in self.opened:
+                    self.opened[path] = self.safetensors.safe_open(path, framework="numpy")
+                f = self.opened[path]
+                part = f.get_slice(prefix + name)
+                if part.get_dtype() == "BF16":
+                    whole = _bf16(path, prefix + name)
+                    return whole if rows is None else whole[rows]
+                if rows is None:
+                    return f.get_tensor(prefix + name).astype(np.float32, copy=False)
+                return np.concatenate([part[i : i + 1] for i in rows]).astype(np.float32)
         raise ConfigError(f"--model: the checkpoint has no tensor {name!r}")
 
 
@@ -283,7 +286,7 @@ def bert_forward(
     act = _activation(config.get("hidden_act", "gelu"))
 
     def f(name: str, rows: list[int] | None = None) -> np.ndarray:
-        return t(name, rows).astype(dtype)
+        return t(name, rows).astype(dtype, copy=False)
 
     e = "embeddings."
     x = f(e + "word_embeddings.weight", ids) + f(
@@ -323,7 +326,7 @@ def gpt2_forward(
     act = _activation(config.get("activation_function", "gelu_new"))
 
     def f(name: str, rows: list[int] | None = None) -> np.ndarray:
-        return t(name, rows).astype(dtype)
+        return t(name, rows).astype(dtype, copy=False)
 
     T = len(ids)
     x = f("wte.weight", ids) + f("wpe.weight", list(range(T)))

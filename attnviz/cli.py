@@ -232,7 +232,14 @@ PositionsOpt = Annotated[
 UnscaledOpt = Annotated[
     bool, typer.Option("--unscaled", help="Skip the division of the scores by √d_k.")
 ]
-DtypeOpt = Annotated[str, typer.Option("--dtype", help=f"Float type: {' | '.join(DTYPES)}.")]
+DtypeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--dtype",
+        help=f"Float type: {' | '.join(DTYPES)} [default: float64; float32 with --model].",
+        show_default=False,
+    ),
+]
 BosOpt = Annotated[bool, typer.Option("--bos", help="Prepend a <bos> token.")]
 PadToOpt = Annotated[
     int | None,
@@ -349,7 +356,7 @@ class RunOptions:
     tokenizer: str
     positions: str
     unscaled: bool
-    dtype: str
+    dtype: str | None
     bos: bool
     pad_to: int | None
     plant: list[str] | None
@@ -394,7 +401,7 @@ class RunOptions:
             tokenizer=self.tokenizer,
             positions=self.positions,
             scaled=not self.unscaled,
-            dtype=self.dtype,
+            dtype=self.dtype or ("float32" if self.model else "float64"),  # a checkpoint's own
             bos=self.bos,
             pad_to=self.pad_to,
             plant=tuple(self.plant or ()),
@@ -429,7 +436,7 @@ _RUN_PARAMS = [
     ("file", FileOpt, None), ("heads", HeadsOpt, 8), ("d_model", DModelOpt, 512),
     ("seed", SeedOpt, 0), ("mask", MaskOpt, None), ("tokenizer", TokenizerOpt, "word"),
     ("positions", PositionsOpt, "sinusoidal"), ("unscaled", UnscaledOpt, False),
-    ("dtype", DtypeOpt, "float64"), ("bos", BosOpt, False), ("pad_to", PadToOpt, None),
+    ("dtype", DtypeOpt, None), ("bos", BosOpt, False), ("pad_to", PadToOpt, None),
     ("plant", PlantOpt, None), ("plant_strength", PlantStrengthOpt, 1.0),
     ("model", ModelOpt, None), ("layer", LayerOpt, None), ("hide_special", HideSpecialOpt, False),
     ("max_tokens", MaxTokensOpt, 1024), ("truncate", TruncateOpt, False),

@@ -31,12 +31,29 @@ def model_run(model, text, **kw):
 @pytest.mark.parametrize("folder, reference", [("bert-tiny", "bert-tiny"),
                          ("bert-vocab", "bert-tiny"), ("gpt2-tiny", "gpt2-tiny")])  # fmt: skip
 @pytest.mark.parametrize("n", range(len(TEXTS)))
-def test_every_layer_and_head_equals_transformers(folder, reference, n):
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_every_layer_and_head_equals_transformers(folder, reference, n, dtype):
     """bert-vocab has only vocab.txt and its tensors under "bert.": the same numbers."""
     expected = np.load(FIXTURES / f"{reference}-{n}.npz")
-    trace = model_run(str(FIXTURES / folder), TEXTS[n])
+    trace = model_run(str(FIXTURES / folder), TEXTS[n], dtype=dtype)
+    assert trace.model.layer_weights.dtype == dtype and trace.x.dtype == dtype
     np.testing.assert_allclose(trace.model.layer_weights, expected["attentions"], atol=1e-5)
     assert trace.model.layer_weights.shape[:2] == (2, 4)
+
+
+def test_the_command_line_runs_a_checkpoint_in_float32_unless_told(tmp_path):
+    """float32 is the checkpoint's own precision (and transformers'); --dtype float64 asks for
+    more; seeded runs keep float64."""
+    for extra, dtype in (([], "float32"), (["--dtype", "float64"], "float64")):
+        out = tmp_path / f"{dtype}.npz"
+        result = runner.invoke(app, ["export", TEXTS[0], "--model", BERT, "-o", str(out), *extra])
+        assert result.exit_code == 0, result.output
+        with np.load(out) as saved:
+            assert saved["weights"].dtype == dtype and saved["layer_weights"].dtype == dtype
+    seeded = tmp_path / "seeded.npz"
+    assert runner.invoke(app, ["export", "a b c", "-o", str(seeded)]).exit_code == 0
+    with np.load(seeded) as saved:
+        assert saved["weights"].dtype == "float64"
 
 
 def test_the_trace_of_a_layer_recomputes_its_own_weights():
