@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from panels import panels_of
 from typer.testing import CliRunner
 
 import attnviz
@@ -155,7 +156,7 @@ def test_a_mask_that_hides_everything_warns_and_still_draws():
         weights=np.zeros((1, 3, 3)), head_outputs=np.zeros((1, 3, 4)), output=np.zeros((3, 4)),
     )  # fmt: skip
     fig = heatmap_figure(blind)
-    (ax,) = [a for a in fig.axes if a.get_images()]
+    (ax,) = panels_of(fig)
     assert np.ma.getmaskarray(ax.get_images()[0].get_array()).all()
     import io
     from contextlib import redirect_stderr
@@ -232,7 +233,7 @@ def test_scripts_the_font_lacks_give_one_warning_line(tmp_path):
 def test_long_tokens_are_cut_in_labels_and_whole_in_data():
     long = "supercalifragilisticexpialidocious"
     fig = heatmap_figure(attnviz.attend(f"a {long}", heads=1, d_model=4))
-    (ax,) = [a for a in fig.axes if a.get_images()]
+    (ax,) = panels_of(fig)
     labels = [t.get_text() for t in ax.texts if t.get_gid() == "query-label"]
     assert labels[1] == long[:11] + "…"
     result = runner.invoke(app, ["heatmap", f"a {long}", "--format", "csv"])

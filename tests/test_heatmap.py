@@ -6,6 +6,7 @@ import matplotlib.colors
 import numpy as np
 import pytest
 from matplotlib.collections import LineCollection
+from panels import panels_of
 from typer.testing import CliRunner
 
 import attnviz
@@ -140,14 +141,11 @@ def col_labels(ax):
     return [t.get_text() for t in ax.texts if t.get_gid() == "key-label"]
 
 
-def panels_of(fig):
-    return [ax for ax in fig.axes if ax.get_images() and ax.get_title()]
-
-
 def test_figure_grid_titles_labels_and_colour_bar():
     trace = attend(SENTENCE)  # 8 heads: 2 rows x 4
     fig = heatmap_figure(trace)
     axes = panels_of(fig)
+    assert len(fig.axes) == 2  # every panel on one canvas, and the colour bar
     assert [ax.get_title() for ax in axes] == [f"head {h}" for h in range(8)]
     rows = {round(ax.get_position().y0, 3) for ax in axes}
     cols = {round(ax.get_position().x0, 3) for ax in axes}

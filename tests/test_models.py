@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from panels import panels_of
 from typer.testing import CliRunner
 
 import attnviz
@@ -269,8 +270,7 @@ def test_model_view_figure_is_layers_by_heads():
 
     trace = model_run(BERT, TEXTS[0])
     fig = model_figure(trace, [1, 3])
-    bar = fig.axes[-1]  # the colour bar comes last
-    images = [ax for ax in fig.axes if ax.get_images() and ax is not bar]
+    images = panels_of(fig)
     arrays = [ax.get_images()[0].get_array() for ax in images]
     assert len(arrays) == 4  # 2 layers x 2 heads, in reading order
     for n, (layer, head) in enumerate([(0, 1), (0, 3), (1, 1), (1, 3)]):

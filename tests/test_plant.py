@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from panels import panels_of
 from reference import multi_head, sinusoidal
 from typer.testing import CliRunner
 
@@ -234,5 +235,5 @@ def test_planted_heatmap_figure_titles():
 
     trace = run("the cat the", AttentionConfig(heads=2, d_model=8, plant=("1=same",)))
     fig = heatmap_figure(trace)
-    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    titles = [ax.get_title() for ax in panels_of(fig)]
     assert titles == ["head 0", "head 1 · same token"]

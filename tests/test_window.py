@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from panels import panels_of
 from typer.testing import CliRunner
 
 from attnviz import ConfigError, attend
@@ -71,7 +72,7 @@ def test_a_window_shows_the_whole_run_not_a_run_of_the_cut_text():
 def test_window_figure_labels_are_indexed_and_the_title_says_which_window():
     trace = attend(TEXT, heads=2, d_model=16)
     fig = heatmap_figure(trace, [0], window=Window(20, 26, 18, 26))
-    (ax,) = [a for a in fig.axes if a.get_images() and a.get_title()]
+    (ax,) = panels_of(fig)
     rows = [t.get_text() for t in ax.texts if t.get_gid() == "query-label"]
     cols = [t.get_text() for t in ax.texts if t.get_gid() == "key-label"]
     assert rows == [f"{i} {WORDS[i]}" for i in range(20, 26)]

@@ -270,17 +270,26 @@ def layout(
 def text_width(texts: Sequence[str], font: float) -> float:
     """The width in inches of the widest of ``texts`` at ``font`` points, measured with the
     font itself (no drawing, no layout engine)."""
+    from matplotlib import rcParams
+
+    fonts = tuple(rcParams["font.family"]), tuple(rcParams["font.sans-serif"])
+    longest = sorted(texts, key=len)[-24:]  # the widest is among the longest: measure those
+    return max((_text_width(t, font, fonts) for t in longest), default=0.0)
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_width(text: str, font: float, fonts: tuple[tuple[str, ...], ...]) -> float:
+    """One text's width in inches (cached: a grid measures the same labels for every row and
+    column; ``fonts``, the families FontProperties resolves, is part of the key)."""
     from matplotlib.backends.backend_agg import RendererAgg
     from matplotlib.font_manager import FontProperties
 
-    texts = sorted(texts, key=len)[-24:]  # the widest is among the longest: measure those
     renderer = RendererAgg(1, 1, 72)  # type: ignore[no-untyped-call]  # 72 dpi: pixels are points
-    prop = FontProperties(size=font)
-    measure = renderer.get_text_width_height_descent
     with warnings.catch_warnings():  # a glyph the font lacks is reported once, when saving
         warnings.filterwarnings("ignore", message="Glyph .* missing from")
-        widths = [measure(t, prop, ismath=False)[0] for t in texts]  # type: ignore[no-untyped-call]
-    return max(widths, default=0.0) / 72
+        measure = renderer.get_text_width_height_descent
+        width = measure(text, FontProperties(size=font), ismath=False)[0]  # type: ignore[no-untyped-call]
+    return float(width) / 72
 
 
 @dataclass(frozen=True)
@@ -446,18 +455,35 @@ def draw_panel(
     s: dict[str, str],
     query_title: bool | str = True,
     labels: str = "auto",
+    rect: tuple[float, float, float, float] | None = None,
+    name: str = "",
 ) -> Any:
     """Draw one panel on ``ax``: the image, the hatched hidden cells, their outline, the labels
     (with the "query" title beside the row labels, another text when ``query_title`` is one,
-    none when it is False)."""
+    none when it is False).
+
+    Without ``rect`` the panel fills ``ax``, its own Axes. With ``rect`` (left, bottom, width,
+    height in ``ax``'s axes fractions) it takes that part of ``ax``, a canvas that many panels
+    share: an Axes costs ten times the panel drawn on it (its ticks, spines and axis are built
+    whether shown or not). ``name`` labels the panel's artists, to tell panels apart on a
+    canvas.
+    """
     from matplotlib.collections import LineCollection
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import PathPatch
-    from matplotlib.transforms import offset_copy
+    from matplotlib.transforms import Affine2D, Bbox, BboxTransformTo, offset_copy
 
+    fig = ax.get_figure(root=True)
     table = colors.lut(cmap)
     mapped = ListedColormap(table / 255.0, name=cmap).with_extremes(bad=colors.HIDDEN[theme])
     Tq, Tk = panel.weights.shape
+    if rect is None:  # cells are the Axes' data coordinates
+        ax.set_xlim(-0.5, Tk - 0.5)
+        ax.set_ylim(Tq - 0.5, -0.5)
+        frame, cells = ax.transAxes, ax.transData
+    else:  # the unit square of the panel, and the cells mapped onto it (row 0 at the top)
+        frame = BboxTransformTo(Bbox.from_bounds(*rect)) + ax.transAxes
+        cells = Affine2D().translate(0.5, 0.5).scale(1 / Tk, -1 / Tq).translate(0, 1) + frame
     color, hidden, f = pooled(panel)
     image = ax.imshow(
         np.ma.masked_invalid(color),
@@ -467,7 +493,9 @@ def draw_panel(
         interpolation="nearest",
         extent=(-0.5, Tk - 0.5, Tq - 0.5, -0.5),  # pooled or not, cell i spans i ± 0.5
         # square cells; a window of few queries and many keys fills the panel instead
-        aspect="equal" if Tq == Tk else "auto",
+        aspect="equal" if Tq == Tk and rect is None else "auto",
+        transform=cells,
+        label=name,
     )
     runs = hidden_runs(hidden)
     if runs:
@@ -480,6 +508,8 @@ def draw_panel(
                 hatchcolor=colors.HATCH[theme],
                 linewidth=0,
                 gid="hidden-cells",
+                transform=cells,
+                label=name,
             )
         )
         segments = [
@@ -487,59 +517,78 @@ def draw_panel(
              (min((x1 + 0.5) * f, Tk) - 0.5, min((y1 + 0.5) * f, Tq) - 0.5))
             for (x0, y0), (x1, y1) in boundary_segments(hidden)
         ]  # fmt: skip
-        ax.add_collection(LineCollection(segments, colors=colors.BOUNDARY[theme], linewidths=1.0))
+        outline = LineCollection(segments, colors=colors.BOUNDARY[theme], linewidths=1.0)
+        outline.set(transform=cells, label=name)
+        ax.add_collection(outline, autolim=rect is None)
     if annotate:
         size = annotation_size(
             font, axis_points, max(panel.weights.shape), 4 if panel.signed else 3
         )
-        ax.add_collection(_numbers(cell_numbers(panel, table), size, ax))
-    Tq, Tk = panel.weights.shape
-    ax.set_xlim(-0.5, Tk - 0.5)
-    ax.set_ylim(Tq - 0.5, -0.5)
-    ax.set_title(panel.title, fontsize=font)
-    ax.set_xticks([])
-    ax.set_yticks([])
+        numbers = _numbers(cell_numbers(panel, table), size, cells)
+        numbers.set_label(name)
+        ax.add_collection(numbers, autolim=rect is None)
+    if rect is None:  # its own Axes: Matplotlib's title and axis title, no ticks, no frame
+        ax.set_title(panel.title, fontsize=font)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+    else:  # where Matplotlib puts an Axes' title: 6 points above, on the baseline
+        at = offset_copy(frame, fig=fig, y=6, units="points")
+        ax.text(0.5, 1, panel.title, transform=at, ha="center", va="baseline", fontsize=font,
+                gid="panel-title", label=name)  # fmt: skip
     if show_cols:
         key_texts = window_texts(texts, panel.col0, Tk)
         keys = tick_labels(key_texts, axis_points, font * 0.85, labels, panel.col0)
-        ax.set_xlabel(s["key"], labelpad=token_labels(ax, "x", *keys, font * 0.85))
+        room = token_labels(ax, frame, cells, "x", *keys, font * 0.85, name)
+        if rect is None:
+            ax.set_xlabel(s["key"], labelpad=room)
+        else:
+            at = offset_copy(frame, fig=fig, y=-room, units="points")
+            ax.text(0.5, 0, s["key"], transform=at, ha="center", va="top", gid="key-title",
+                    label=name)  # fmt: skip
     if show_rows:
         query_texts = window_texts(texts, panel.row0, Tq)
         queries = tick_labels(query_texts, axis_points, font * 0.85, labels, panel.row0)
-        room = token_labels(ax, "y", *queries, font * 0.85)
+        room = token_labels(ax, frame, cells, "y", *queries, font * 0.85, name)
     if show_rows and query_title:  # a text, placed beyond the labels
-        fig = ax.get_figure(root=True)
-        at = offset_copy(ax.transAxes, fig=fig, x=-room, units="points")
+        at = offset_copy(frame, fig=fig, x=-room, units="points")
         text = s["query"] if query_title is True else query_title
         ax.text(0, 0.5, text, transform=at, rotation=90, ha="right", va="center",
-                gid="query-title")  # fmt: skip
-    for spine in ax.spines.values():
-        spine.set_visible(False)
+                gid="query-title", label=name)  # fmt: skip
     return image
 
 
 def token_labels(
-    ax: Axes, axis: str, positions: list[int], labels: list[str], size: float
+    ax: Axes,
+    frame: Any,
+    cells: Any,
+    axis: str,
+    positions: list[int],
+    labels: list[str],
+    size: float,
+    name: str = "",
 ) -> float:
-    """Token labels along an axis as plain Text artists (gid "key-label" or "query-label"):
-    a fifth of the cost of Matplotlib's ticks, which build three lines and two texts per
-    label. Returns the room they take, in points, for the axis title to sit beyond them."""
-    from matplotlib.figure import Figure
-    from matplotlib.transforms import offset_copy
+    """Token labels along an axis of a panel (``frame``: its unit square, ``cells``: its
+    cells) as plain Text artists (gid "key-label" or "query-label"): a fifth of the cost of
+    Matplotlib's ticks, which build three lines and two texts per label. Returns the room
+    they take, in points, for the axis title to sit beyond them."""
+    from matplotlib.transforms import blended_transform_factory, offset_copy
 
     pad = 0.35 * size
     fig = ax.get_figure(root=True)
-    assert isinstance(fig, Figure)
     if axis == "x":  # keys, below the panel, read bottom to top
-        where = offset_copy(ax.get_xaxis_transform(), fig=fig, y=-pad, units="points")
+        along = blended_transform_factory(cells, frame)
+        where = offset_copy(along, fig=fig, y=-pad, units="points")
         for pos, label in zip(positions, labels, strict=True):
             ax.text(pos, 0, label, transform=where, rotation=90, ha="center", va="top",
-                    fontsize=size, gid="key-label")  # fmt: skip
+                    fontsize=size, gid="key-label", label=name)  # fmt: skip
     else:  # queries, left of the panel
-        where = offset_copy(ax.get_yaxis_transform(), fig=fig, x=-pad, units="points")
+        along = blended_transform_factory(frame, cells)
+        where = offset_copy(along, fig=fig, x=-pad, units="points")
         for pos, label in zip(positions, labels, strict=True):
             ax.text(0, pos, label, transform=where, ha="right", va="center",
-                    fontsize=size, gid="query-label")  # fmt: skip
+                    fontsize=size, gid="query-label", label=name)  # fmt: skip
     return text_width(labels, size) * 72 + 2 * pad
 
 
@@ -573,7 +622,7 @@ def _translate(by: np.ndarray) -> Any:
     return Affine2D().translate(float(by[0]), float(by[1]))
 
 
-def _numbers(cells: list[tuple[int, int, str, str]], size: float, ax: Axes) -> Any:
+def _numbers(cells: list[tuple[int, int, str, str]], size: float, transform: Any) -> Any:
     """The numbers of the cells as one collection of glyph outlines, centred in their cells.
 
     One artist instead of a Text per cell: drawing a few hundred Text artists costs more
@@ -587,7 +636,7 @@ def _numbers(cells: list[tuple[int, int, str, str]], size: float, ax: Axes) -> A
         [_glyphs(text, size) for _, _, text, _ in cells],
         sizes=[1.0],  # as scatter does: paths in points, scaled to pixels at draw time
         offsets=[(j, i) for i, j, _, _ in cells],
-        offset_transform=ax.transData,
+        offset_transform=transform,  # the panel's cells
         facecolors=[ink for _, _, _, ink in cells],
         edgecolors="none",
         gid="cell-numbers",

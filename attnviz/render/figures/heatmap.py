@@ -141,11 +141,13 @@ def panel_grid(
         if annotate is None:
             annotate = auto_annotate(p.font, box.panel * 72, side)
         fig = Figure(figsize=(box.width, box.height), dpi=p.dpi)
+        canvas = fig.add_axes((0, 0, 1, 1))  # one Axes for every panel: see draw_panel
+        canvas.set_axis_off()
+        canvas.set_autoscale_on(False)
         for n, panel in enumerate(panels):
             r, c = divmod(n, cols)
-            ax = fig.add_axes(box.panel_rect(r, c))
             draw_panel(
-                ax,
+                canvas,
                 panel,
                 texts,
                 cmap=cmap,
@@ -158,6 +160,8 @@ def panel_grid(
                 s=s,
                 labels=labels,
                 query_title=row_titles[r] if row_titles else True,
+                rect=box.panel_rect(r, c),
+                name=f"panel {n}",
             )
         bar = fig.add_axes(box.colorbar_rect(em))
         colorbar(fig, bar, cmap, 0, 1, bar_label, cax=True)
