@@ -103,19 +103,18 @@ class Tensors:
     """The checkpoint's tensors by name, with or without the model's prefix, as float32."""
 
     def __init__(self, folder: Path, model_type: str) -> None:
-        safetensors = _need("safetensors")
-        index = folder / "model.safetensors.index.json"
+        self.safetensors = safetensors = _need("safetensors")
+        self.prefixes = _PREFIXES[model_type]
+        self.opened: dict[Path, Any] = {}  # each file opened (its header read) once
+        index, single = folder / "model.safetensors.index.json", folder / "model.safetensors"
         if index.is_file():
             weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
             self.files = {name: folder / file for name, file in weight_map.items()}
-        elif (folder / "model.safetensors").is_file():
-            with safetensors.safe_open(folder / "model.safetensors", framework="numpy") as f:
-                self.files = {name: folder / "model.safetensors" for name in f.keys()}  # noqa: SIM118
+        elif single.is_file():
+            self.opened[single] = f = safetensors.safe_open(single, framework="numpy")
+            self.files = dict.fromkeys(f.keys(), single)
         else:
             raise ConfigError(f"--model: no model.safetensors in {str(folder)!r}")
-        self.prefixes = _PREFIXES[model_type]
-        self.safetensors = safetensors
-        self.opened: dict[Path, Any] = {}  # each file's header is read once
 
     def __call__(self, name: str, rows: list[int] | None = None) -> np.ndarray:
         """The tensor ``name``, or only its ``rows`` (an embedding table's, read row by row:

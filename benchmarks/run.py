@@ -1,6 +1,6 @@
 """attnviz's benchmark suite: start-up, terminal, figure, kernel, long text.
 
-Usage: python benchmarks/run.py [--json] [--quick]
+Usage: python benchmarks/run.py [--json] [--quick] [--only SECTION ...]
 
 Every comparison is a ratio measured in this run (the machine is shared and noisy: absolute
 times drift, ratios hold better). Times are medians over repeated runs, with min-max.
@@ -312,11 +312,16 @@ def show(rows: list[dict]) -> None:
     Console(width=200).print(table)
 
 
+SECTIONS = ("startup", "figure", "kernel", "long", "model")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--quick", action="store_true", help="fewer runs and sizes (a smoke test)")
+    parser.add_argument("--only", choices=SECTIONS, action="append", help="run these sections")
     args = parser.parse_args()
+    only = args.only or SECTIONS
     # what pip does when it installs attnviz: an editable install run with
     # PYTHONDONTWRITEBYTECODE set would compile every module again on every run (0.1 s here)
     compileall.compile_dir(HERE.parent / "attnviz", quiet=1)
@@ -324,10 +329,14 @@ def main() -> None:
     sizes = [128, 512] if args.quick else [128, 512, 2048, 4096]
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        rows = rows_startup(repeat) + rows_figure(repeat, out) + rows_kernel(sizes, 5)
-        if not args.quick:
-            rows += rows_long_text(out)
-        rows += rows_model(3 if args.quick else 5, out)
+        sections = {
+            "startup": lambda: rows_startup(repeat),
+            "figure": lambda: rows_figure(repeat, out),
+            "kernel": lambda: rows_kernel(sizes, 5),
+            "long": lambda: [] if args.quick else rows_long_text(out),
+            "model": lambda: rows_model(3 if args.quick else 5, out),
+        }
+        rows = [row for name in SECTIONS if name in only for row in sections[name]()]
     if args.json:
         print(json.dumps({"machine": machine(), "rows": rows}, indent=1))
     else:

@@ -464,9 +464,9 @@ def draw_panel(
 
     Without ``rect`` the panel fills ``ax``, its own Axes. With ``rect`` (left, bottom, width,
     height in ``ax``'s axes fractions) it takes that part of ``ax``, a canvas that many panels
-    share: an Axes costs ten times the panel drawn on it (its ticks, spines and axis are built
-    whether shown or not). ``name`` labels the panel's artists, to tell panels apart on a
-    canvas.
+    share: an Axes builds its ticks, spines and axes whether they are shown or not (12 of them
+    took 0.12 s of a 0.3 s figure). ``name`` labels the panel's artists, to tell panels apart
+    on a canvas.
     """
     from matplotlib.collections import LineCollection
     from matplotlib.colors import ListedColormap
