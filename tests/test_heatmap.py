@@ -165,6 +165,58 @@ def test_figure_grid_titles_labels_and_colour_bar():
     assert "unscaled" not in title
 
 
+def overlaps(fig):
+    """Pairs of texts (or a text and a panel) whose boxes overlap by more than a pixel, once
+    the figure is drawn."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    FigureCanvasAgg(fig).draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in fig.findobj(Text)
+             if t.get_text() and t.get_visible()]  # fmt: skip
+    boxes += [(f"panel {n}", p.get_images()[0].get_window_extent())
+              for n, p in enumerate(panels_of(fig))]  # fmt: skip
+
+    def shrunk(b):
+        return b.x0 + 1, b.y0 + 1, b.x1 - 1, b.y1 - 1
+
+    found = []
+    for n, (a, box_a) in enumerate(boxes):
+        for b, box_b in boxes[n + 1 :]:
+            ax0, ay0, ax1, ay1 = shrunk(box_a)
+            bx0, by0, bx1, by1 = shrunk(box_b)
+            if ax0 < bx1 and bx0 < ax1 and ay0 < by1 and by0 < ay1:
+                found.append((a, b))
+    return found
+
+
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda: heatmap_figure(attend(SENTENCE)),
+        lambda: heatmap_figure(
+            attend("a dozen tokens here, each word a label of its own length"),
+            preset="slides",
+            lang="es",
+        ),
+        lambda: heatmap_figure(attend(" ".join(f"w{i}" for i in range(60)), heads=3, d_model=12)),
+        lambda: attnviz.model_figure(attend(SENTENCE, heads=4, d_model=8)),
+        lambda: attnviz.rollout_figure(attend(SENTENCE, heads=4, d_model=8)),
+    ],
+    ids=["8 heads", "slides es", "60 tokens", "model view", "rollout"],
+)
+def test_no_text_overlaps_another_or_a_panel(draw):
+    assert overlaps(draw()) == []
+
+
+def test_the_overlap_check_would_catch_one():
+    fig = heatmap_figure(attend(SENTENCE, heads=2, d_model=8))
+    (title,) = [t for t in fig.texts if t.get_text() == fig.get_suptitle()]
+    title.set_position((0.2, 0.5))  # moved onto a panel
+    assert overlaps(fig)
+
+
 def hatch_of(ax):
     found = [p for p in ax.patches if p.get_gid() == "hidden-cells"]
     return found[0] if found else None
