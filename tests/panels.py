@@ -2,7 +2,8 @@
 
 A grid figure (heatmap, model view, rollout) draws every panel on one canvas Axes, each
 panel's artists labelled "panel N"; compare and steps give each panel an Axes of its own.
-``panels_of`` returns both kinds with the same few methods an Axes has.
+``panels_of`` returns both kinds alike, with the few methods of an Axes the tests use (the
+titles are texts of their own: gid "panel-title", "key-title").
 """
 
 from matplotlib.collections import Collection
@@ -14,8 +15,8 @@ from matplotlib.text import Text
 class CanvasPanel:
     """The artists of one panel of a shared canvas, read like an Axes."""
 
-    def __init__(self, artists):
-        self.artists = artists
+    def __init__(self, artists, ax=None):
+        self.artists, self.ax = artists, ax  # ax: the panel's own Axes, if it has one
         self.texts = [a for a in artists if isinstance(a, Text)]
         self.patches = [a for a in artists if isinstance(a, Patch)]
         self.collections = [a for a in artists if isinstance(a, Collection)]
@@ -27,7 +28,8 @@ class CanvasPanel:
         return "".join(t.get_text() for t in self.texts if t.get_gid() == gid)
 
     def get_title(self):
-        return self._text("panel-title")
+        """The panel's title (a steps matrix stage keeps its Axes' title)."""
+        return self._text("panel-title") or (self.ax.get_title() if self.ax else "")
 
     def get_xlabel(self):
         return self._text("key-title")
@@ -46,8 +48,8 @@ def panels_of(fig):
         images = ax.get_images()
         if not images:
             continue
-        if not images[0].get_label().startswith("panel "):
-            panels.append(ax)  # a panel with an Axes of its own
+        if not images[0].get_label().startswith("panel "):  # a panel with an Axes of its own
+            panels.append(CanvasPanel([*ax.images, *ax.texts, *ax.patches, *ax.collections], ax))
             continue
         groups = {}
         for artist in ax.get_children():

@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+from panels import panels_of
 from typer.testing import CliRunner
 
 from attnviz import AttentionConfig, run
@@ -103,7 +104,7 @@ def test_compare_panels():
 
 def test_compare_figure_rows_panels_and_bars():
     fig = compare_figure(compare(*pair("none")), [1, 3])
-    titled = [ax for ax in fig.axes if ax.get_images()]
+    titled = panels_of(fig)
     assert len(titled) == 6
     assert titled[0].get_title().startswith("head 1 · A: causal")
     assert titled[1].get_title().startswith("B: none")

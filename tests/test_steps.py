@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 import pytest
+from panels import panels_of
 from typer.testing import CliRunner
 
 from attnviz import attend
@@ -103,8 +104,8 @@ def test_json_has_every_stage_with_null_for_minus_infinity():
 
 def test_steps_figure_has_a_numbered_panel_per_stage(trace):
     fig = steps_figure(trace, 3)
-    titled = [ax for ax in fig.axes if ax.get_title()]
-    assert [ax.get_title().split(".")[0] for ax in titled] == list("1112345677")
+    titles = [panel.get_title() for panel in panels_of(fig)]
+    assert [title.split(".")[0] for title in titles] == list("1112345677")
     assert "head 3" in fig.get_suptitle()
 
 

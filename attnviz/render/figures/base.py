@@ -454,13 +454,16 @@ def draw_panel(
     show_cols: bool,
     s: dict[str, str],
     query_title: bool | str = True,
+    key_title: bool | str = True,
+    title_size: float | None = None,
     labels: str = "auto",
     rect: tuple[float, float, float, float] | None = None,
     name: str = "",
 ) -> Any:
-    """Draw one panel on ``ax``: the image, the hatched hidden cells, their outline, the labels
-    (with the "query" title beside the row labels, another text when ``query_title`` is one,
-    none when it is False).
+    """Draw one panel on ``ax``: the image, the hatched hidden cells, their outline, its title
+    and the labels, with the "query" title beside the row labels and the "key" title below
+    the column labels (``query_title``, ``key_title``: another text when a string, none when
+    False). The panel's title and key title are ``title_size`` points (default ``font``).
 
     Without ``rect`` the panel fills ``ax``, its own Axes. With ``rect`` (left, bottom, width,
     height in ``ax``'s axes fractions) it takes that part of ``ax``, a canvas that many panels
@@ -527,26 +530,22 @@ def draw_panel(
         numbers = _numbers(cell_numbers(panel, table), size, cells)
         numbers.set_label(name)
         ax.add_collection(numbers, autolim=rect is None)
-    if rect is None:  # its own Axes: Matplotlib's title and axis title, no ticks, no frame
-        ax.set_title(panel.title, fontsize=font)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        for spine in ax.spines.values():
-            spine.set_visible(False)
-    else:  # where Matplotlib puts an Axes' title: 6 points above, on the baseline
-        at = offset_copy(frame, fig=fig, y=6, units="points")
-        ax.text(0.5, 1, panel.title, transform=at, ha="center", va="baseline", fontsize=font,
-                gid="panel-title", label=name)  # fmt: skip
+    # no ticks, spines or axis titles of Matplotlib's: texts of our own, placed as it would
+    # (a layout engine measures them as fast as any text, and an axis costs more than a panel)
+    ax.set_axis_off()
+    size = font if title_size is None else title_size
+    at = offset_copy(frame, fig=fig, y=6, units="points")  # 6 points above, on the baseline
+    ax.text(0.5, 1, panel.title, transform=at, ha="center", va="baseline", fontsize=size,
+            gid="panel-title", label=name)  # fmt: skip
     if show_cols:
         key_texts = window_texts(texts, panel.col0, Tk)
         keys = tick_labels(key_texts, axis_points, font * 0.85, labels, panel.col0)
         room = token_labels(ax, frame, cells, "x", *keys, font * 0.85, name)
-        if rect is None:
-            ax.set_xlabel(s["key"], labelpad=room)
-        else:
-            at = offset_copy(frame, fig=fig, y=-room, units="points")
-            ax.text(0.5, 0, s["key"], transform=at, ha="center", va="top", gid="key-title",
-                    label=name)  # fmt: skip
+    if show_cols and key_title:
+        at = offset_copy(frame, fig=fig, y=-room, units="points")
+        text = s["key"] if key_title is True else key_title
+        ax.text(0.5, 0, text, transform=at, ha="center", va="top", fontsize=size,
+                gid="key-title", label=name)  # fmt: skip
     if show_rows:
         query_texts = window_texts(texts, panel.row0, Tq)
         queries = tick_labels(query_texts, axis_points, font * 0.85, labels, panel.row0)

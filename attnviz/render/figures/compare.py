@@ -172,7 +172,7 @@ def compare_figure(
         )  # fmt: skip
         bars.set_title(s["output_difference"], fontsize=p.font)
         if any(panel.hidden.any() for panel in panels):  # in the right margin, clear of titles
-            add_hidden_legend(fig, theme, s["hidden"], p.font, "outside right upper")
+            add_hidden_legend(fig, theme, s["hidden"], p.font, "outside lower right")
         add_title(fig, heading, width, p.font)
         fig.supylabel(s["query"], fontsize=p.font)
         fig.supxlabel(

@@ -149,10 +149,9 @@ def steps_figure(
                     ax, panel, texts, cmap=DIVERGING_CMAP if panel.signed else cmap, theme=theme,
                     annotate=annotate and stage.kind == "weights", font=p.font,
                     axis_points=panel_in * 72, show_rows=n % cols == 0, show_cols=True, s=s,
+                    key_title=f"({shape})", title_size=p.font * 0.85,
                     labels=labels,
                 )  # fmt: skip
-                ax.set_xlabel("")
-                ax.set_ylabel("")
                 if panel.signed:
                     bar = colorbar(
                         fig, ax, DIVERGING_CMAP, -signed_limit(stage), signed_limit(stage), ""
@@ -160,8 +159,9 @@ def steps_figure(
                 else:
                     bar = colorbar(fig, ax, cmap, 0, 1, "")
             bar.ax.tick_params(labelsize=p.font * 0.7)
-            ax.set_xlabel(f"({shape})", fontsize=p.font * 0.85)
-            ax.set_title(title, fontsize=p.font * 0.85)
+            if stage.kind == "matrix":
+                ax.set_xlabel(f"({shape})", fontsize=p.font * 0.85)
+                ax.set_title(title, fontsize=p.font * 0.85)
             if n % cols and stage.kind == "matrix":
                 ax.set_yticks(ax.get_yticks(), [])
         for ax in list(axes.flat)[len(stages) :]:
