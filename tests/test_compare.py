@@ -167,3 +167,24 @@ def test_figure_file(tmp_path):
 def test_bad_against():
     result = invoke("--against", "sideways")
     assert result.exit_code == 2 and "valid masks" in result.stderr
+
+
+@pytest.mark.parametrize("options", [["--preset", "paper"], ["--preset", "slides"]])
+def test_panels_too_small_to_read_are_refused_and_nothing_is_written(tmp_path, options):
+    """Three panels side by side do not fit one paper column; eight rows of them do not fit
+    a slide: a one-line error, exit 2, no file (nor a temporary one)."""
+    out = tmp_path / "c.png"
+    result = runner.invoke(app, ["compare", SENTENCE, "-o", str(out), *options])
+    assert result.exit_code == 2, result.output
+    assert (
+        result.stderr.count("\n") == 1 and "do not fit this figure at a readable" in result.stderr
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_slide_of_three_heads_fits(tmp_path):
+    out = tmp_path / "c.png"
+    args = ["compare", SENTENCE, "--head", "0,1,2", "--preset", "slides", "-o", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:4] == b"\x89PNG"

@@ -16,15 +16,19 @@ from attnviz.render import colors
 from attnviz.render.figures import (
     boundary_segments,
     cell_text,
+    compare_figure,
     heatmap_figure,
     hidden_runs,
     prepare_heatmap,
+    steps_figure,
     tick_labels,
 )
 from attnviz.render.figures.base import cell_numbers
+from attnviz.stats import compare
 from attnviz.trace import select_heads
 
 SENTENCE = "The cat sat on the mat"
+SPANISH = "El gato se sentó en la alfombra porque estaba cansado"
 runner = CliRunner()
 
 
@@ -173,8 +177,14 @@ def overlaps(fig):
 
     FigureCanvasAgg(fig).draw()
     renderer = fig.canvas.get_renderer()
+    ticks = {
+        id(t)
+        for ax in fig.axes
+        for axis in (ax.xaxis, ax.yaxis)
+        for t in axis.get_ticklabels(which="both")
+    }  # an axis keeps labels it never draws
     boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in fig.findobj(Text)
-             if t.get_text() and t.get_visible()]  # fmt: skip
+             if t.get_text() and t.get_visible() and id(t) not in ticks]  # fmt: skip
     boxes += [(f"panel {n}", p.get_images()[0].get_window_extent())
               for n, p in enumerate(panels_of(fig))]  # fmt: skip
 
@@ -203,8 +213,28 @@ def overlaps(fig):
         lambda: heatmap_figure(attend(" ".join(f"w{i}" for i in range(60)), heads=3, d_model=12)),
         lambda: attnviz.model_figure(attend(SENTENCE, heads=4, d_model=8)),
         lambda: attnviz.rollout_figure(attend(SENTENCE, heads=4, d_model=8)),
+        lambda: compare_figure(compare(attend(SENTENCE), attend(SENTENCE, mask="none")), [0, 1]),
+        lambda: compare_figure(
+            compare(attend(SPANISH), attend(SPANISH, mask="none")), [0], preset="slides", lang="es"
+        ),
+        lambda: compare_figure(
+            compare(attend(SENTENCE), attend(SENTENCE, mask="none")), [0, 1, 2], preset="slides"
+        ),
+        lambda: steps_figure(attend(SENTENCE), 0),
+        lambda: steps_figure(attend(SENTENCE), 0, preset="paper"),
     ],
-    ids=["8 heads", "slides es", "60 tokens", "model view", "rollout"],
+    ids=[
+        "8 heads",
+        "slides es",
+        "60 tokens",
+        "model view",
+        "rollout",
+        "compare",
+        "compare slides es",
+        "compare slides 3 heads",
+        "steps",
+        "steps paper",
+    ],
 )
 def test_no_text_overlaps_another_or_a_panel(draw):
     assert overlaps(draw()) == []

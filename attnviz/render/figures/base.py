@@ -681,6 +681,24 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int | None = Non
     rc: dict[Any, Any] = {"svg.fonttype": "none", "pdf.fonttype": 42, "svg.hashsalt": "attnviz"}
     with rc_context(rc), atomic_open(p) as f, one_glyph_warning():
         fig.savefig(f, format=fmt, dpi=dpi or fig.dpi, metadata=metadata[fmt])
+        check_fits(fig)  # before the file is kept; Matplotlib's own warnings then say nothing
+
+
+MIN_PANEL = 0.5  # inches: below this, a panel's labels and cells cannot be read
+
+
+def check_fits(fig: Figure) -> None:
+    """Raise ConfigError when a layout engine left a panel too small to read (many heads on
+    a fixed-size slide, three panels side by side in one paper column)."""
+    width, height = fig.get_size_inches()
+    for ax in fig.axes:
+        box = ax.get_position()
+        side = min(box.width * width, box.height * height)
+        if ax.get_images() and side < MIN_PANEL:
+            raise ConfigError(
+                f"the panels do not fit this figure at a readable size ({side:.2f} in): "
+                "show fewer heads with --head, or use a larger --preset (screen, slides)"
+            )
 
 
 @contextlib.contextmanager

@@ -171,13 +171,14 @@ def compare_figure(
             window.q0 if window else None,
         )  # fmt: skip
         bars.set_title(s["output_difference"], fontsize=p.font)
-        if any(panel.hidden.any() for panel in panels):  # in the right margin, clear of titles
+        if any(panel.hidden.any() for panel in panels):
             add_hidden_legend(fig, theme, s["hidden"], p.font, "outside lower right")
         add_title(fig, heading, width, p.font)
         fig.supylabel(s["query"], fontsize=p.font)
-        fig.supxlabel(
-            wrap(summary_line(cmp, chosen, lang), width * 72 / (0.6 * p.font)), fontsize=p.font
-        )
+        # centred, the summary stays clear of the legend in the lower right corner
+        legend = (len(s["hidden"]) * 0.6 * 0.85 + 3) * p.font
+        room = width * 72 - 2 * legend  # points
+        fig.supxlabel(wrap(summary_line(cmp, chosen, lang), room / (0.6 * p.font)), fontsize=p.font)
     return fig
 
 

@@ -121,9 +121,10 @@ def steps_figure(
     colors.lut(cmap)
     texts = trace.texts
     T = len(texts)
-    rows, cols = grid(len(stages), 5)
+    rows, cols = grid(len(stages), max(1, min(5, int((p.width or 99) / 1.5))))  # paper: 2
     shown = window_texts_both(texts, window)
-    width, height, panel_in = layout(p, rows, cols, shown)
+    width, height, column = layout(p, rows, cols, shown)
+    panel_in = column - 5.5 * p.font / 72  # each panel shares its column with a colour bar
     if annotate is None:
         side = max(window.q1 - window.q0, window.k1 - window.k0) if window else T
         annotate = auto_annotate(p.font, panel_in * 72, side)
@@ -137,7 +138,7 @@ def steps_figure(
         axes = fig.subplots(rows, cols, squeeze=False)
         for n, (ax, stage) in enumerate(zip(axes.flat, stages, strict=False)):
             shape = " × ".join(str(d) for d in stage.shape)
-            title = stage_title(stage, panel_in * 72 / (0.6 * p.font * 0.85))
+            title = stage_title(stage, column * 72 / (0.6 * p.font * 0.85))
             if stage.kind == "matrix":
                 _draw_matrix(ax, stage, title, texts, p.font * 0.85, panel_in * 72, labels)
                 bar = colorbar(
