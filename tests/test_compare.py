@@ -113,7 +113,8 @@ def test_compare_figure_rows_panels_and_bars():
     assert len(bars.patches) == 6
     labels = [t.get_text() for t in bars.texts]
     assert labels[-1] == "0.00" and labels[0] != "0.00"
-    caption = fig._supxlabel.get_text()
+    (caption,) = [t.get_text() for t in fig.texts if t.get_gid() == "summary"]
+    assert len(fig.axes) == 4  # the panels' canvas, two colour bars, the bars
     assert "TV distance" in caption and "mass moved by the mask" in caption
 
 

@@ -87,12 +87,12 @@ def test_compare_and_steps_figures_take_a_window():
     window = Window(10, 16, 4, 16)
     cmp = compare(trace, run(TEXT, AttentionConfig(heads=2, d_model=16, mask=("none",))))
     fig = compare_figure(cmp, [1], window=window)
-    images = [ax.get_images()[0].get_array().shape for ax in fig.axes if ax.get_images()]
+    images = [panel.get_images()[0].get_array().shape for panel in panels_of(fig)]
     assert images == [(6, 12)] * 3
     bars = [ax for ax in fig.axes if ax.patches and not ax.get_images()]
     assert len(bars[0].patches) == 6  # the output difference of the window's queries
     fig = steps_figure(trace, 0, window=window)
-    shapes = [ax.get_images()[0].get_array().shape for ax in fig.axes if ax.get_images()]
+    shapes = [panel.get_images()[0].get_array().shape for panel in panels_of(fig)]
     assert shapes[:5] == [(6, 8), (12, 8), (12, 8), (6, 12), (6, 12)]  # Q, K, V, scores, scaled
 
 

@@ -309,6 +309,7 @@ class GridLayout:
     hgap: float
     rows: int
     cols: int
+    overhang: float = 0.0  # of the last column's titles, beyond the grid
 
     def panel_rect(self, r: int, c: int) -> tuple[float, float, float, float]:
         """[left, bottom, width, height] of panel (r, c) in figure fractions."""
@@ -321,11 +322,18 @@ class GridLayout:
             self.panel / self.height,
         )
 
-    def colorbar_rect(self, em: float) -> tuple[float, float, float, float]:
-        """A bar right of the grid, 80% of its height, centred on it."""
-        grid_w = self.cols * self.panel + (self.cols - 1) * self.wgap
-        grid_h = self.rows * self.panel + (self.rows - 1) * self.hgap
-        x = self.left + grid_w + 1.0 * em
+    @property
+    def grid_w(self) -> float:
+        return self.cols * self.panel + (self.cols - 1) * self.wgap
+
+    @property
+    def grid_h(self) -> float:
+        return self.rows * self.panel + (self.rows - 1) * self.hgap
+
+    def colorbar_rect(self, em: float, n: int = 0) -> tuple[float, float, float, float]:
+        """Bar ``n`` right of the grid (the first nearest), 80% of its height, centred on it."""
+        grid_w, grid_h = self.grid_w, self.grid_h
+        x = self.left + grid_w + self.overhang + 1.0 * em + n * 6.8 * em
         y = self.top + 0.9 * grid_h
         return (
             x / self.width,
@@ -336,31 +344,62 @@ class GridLayout:
 
 
 def grid_layout(
-    p: Preset, rows: int, cols: int, row_labels: float, col_labels: float, title_lines: int
+    p: Preset,
+    rows: int,
+    cols: int,
+    row_labels: float,
+    col_labels: float,
+    title_lines: int,
+    *,
+    title_rows: int = 1,
+    bars: int = 1,
+    below: float = 0.0,
+    below_panels: float = 0.0,
+    title_width: float = 0.0,
 ) -> GridLayout:
     """Lay out ``rows`` x ``cols`` square panels with query labels ``row_labels`` wide on the
-    left, key labels ``col_labels`` tall below (inches), a title, and a colour bar on the right."""
+    left, key labels ``col_labels`` tall below (inches), a title of ``title_lines`` lines,
+    panel titles of ``title_rows`` lines and ``title_width`` inches (a panel narrower than
+    its title gets wider gaps), and ``bars`` colour bars on the right; ``below`` inches and
+    ``below_panels`` panel heights are kept free under the grid (for compare's bars)."""
     em = p.font / 72
     pad = 0.5 * em
     left = pad + 1.6 * em + row_labels + 0.4 * em  # axis title, tick labels
-    bottom = pad + 1.6 * em + col_labels + 0.4 * em + 1.6 * em  # ... and the legend line
-    top = pad + title_lines * 1.5 * em + 1.8 * em  # the title, the panel titles
+    bottom = pad + 1.6 * em + col_labels + 0.4 * em + 1.6 * em + below  # ... the legend line
+    top = pad + title_lines * 1.5 * em + (1.8 + 1.2 * (title_rows - 1)) * em  # + panel titles
     right = 1.0 * em + 1.0 * em + 3.0 * em + 1.8 * em + pad  # gap, bar, ticks, bar title
-    wgap, hgap = 0.8 * em, 2.0 * em
-    fixed_w = left + right + (cols - 1) * wgap
+    right += (bars - 1) * 7.8 * em  # each more bar: gap, bar, signed ticks, title
+    gap, hgap = 0.8 * em, (2.0 + 1.2 * (title_rows - 1)) * em
+    tall = rows + below_panels
     fixed_h = top + bottom + (rows - 1) * hgap
+
+    def spread(panel: float) -> tuple[float, float, float]:
+        """(the grid's width with the last title's overhang, the gap, the overhang)."""
+        wgap = max(gap, title_width + em - panel)
+        over = max(0.0, (title_width - panel) / 2)
+        return cols * panel + (cols - 1) * wgap + over, wgap, over
+
     if p.width is None:
         panel = p.panel
-    elif p.height is None:
-        panel = (p.width - fixed_w) / cols
     else:
-        panel = min((p.width - fixed_w) / cols, (p.height - fixed_h) / rows)
+        room = p.width - left - right
+        panel = (room - (cols - 1) * gap) / cols
+        if panel < title_width:  # the largest panel whose spread fits: spread grows with it
+            lo, hi = 0.0, panel
+            for _ in range(40):
+                lo, hi = (
+                    ((lo + hi) / 2, hi) if spread((lo + hi) / 2)[0] <= room else (lo, (lo + hi) / 2)
+                )
+            panel = lo
+        if p.height is not None:
+            panel = min(panel, (p.height - fixed_h) / tall)
     panel = max(panel, 0.4)
-    width = p.width or fixed_w + cols * panel
-    height = p.height or fixed_h + rows * panel
-    left += (width - fixed_w - cols * panel) / 2  # centre what a fixed size leaves over
-    top += (height - fixed_h - rows * panel) / 2
-    return GridLayout(width, height, panel, left, top, wgap, hgap, rows, cols)
+    used, wgap, over = spread(panel)
+    width = p.width or left + right + used
+    height = p.height or fixed_h + tall * panel
+    left += (width - left - right - used) / 2  # centre what a fixed size leaves over
+    top += (height - fixed_h - tall * panel) / 2
+    return GridLayout(width, height, panel, left, top, wgap, hgap, rows, cols, over)
 
 
 def wrap(text: str, max_chars: float) -> str:
@@ -438,6 +477,14 @@ def hatch_path(runs: list[tuple[int, int, int]], f: int, Tq: int, Tk: int) -> An
         [Path.MOVETO, Path.LINETO, Path.LINETO, Path.LINETO, Path.CLOSEPOLY], len(boxes)
     )
     return Path(vertices, codes)
+
+
+def panel_canvas(fig: Figure) -> Axes:
+    """An Axes over the whole figure, drawing nothing of its own, for draw_panel's ``rect``."""
+    canvas = fig.add_axes((0, 0, 1, 1))
+    canvas.set_axis_off()
+    canvas.set_autoscale_on(False)
+    return canvas
 
 
 def draw_panel(
@@ -534,7 +581,10 @@ def draw_panel(
     # (a layout engine measures them as fast as any text, and an axis costs more than a panel)
     ax.set_axis_off()
     size = font if title_size is None else title_size
-    at = offset_copy(frame, fig=fig, y=6, units="points")  # 6 points above, on the baseline
+    lift = 0.0  # a title wider than its panel reaches over the first row's label: clear it
+    if show_rows and text_width(panel.title.split("\n"), size) * 72 > axis_points:
+        lift = max(0.0, (1.2 * font * 0.85 - axis_points / Tq) / 2)
+    at = offset_copy(frame, fig=fig, y=6 + lift, units="points")  # above, on the baseline
     ax.text(0.5, 1, panel.title, transform=at, ha="center", va="baseline", fontsize=size,
             gid="panel-title", label=name)  # fmt: skip
     if show_cols:
@@ -687,18 +737,23 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int | None = Non
 MIN_PANEL = 0.5  # inches: below this, a panel's labels and cells cannot be read
 
 
+def require_readable(side: float) -> None:
+    """Raise ConfigError for panels of ``side`` inches, too small to read (many heads on a
+    fixed-size slide, three panels side by side in one paper column)."""
+    if side < MIN_PANEL:
+        raise ConfigError(
+            f"the panels do not fit this figure at a readable size ({side:.2f} in): "
+            "show fewer heads with --head, or use a larger --preset (screen, slides)"
+        )
+
+
 def check_fits(fig: Figure) -> None:
-    """Raise ConfigError when a layout engine left a panel too small to read (many heads on
-    a fixed-size slide, three panels side by side in one paper column)."""
+    """require_readable for every panel that a layout engine placed (an Axes with an image)."""
     width, height = fig.get_size_inches()
     for ax in fig.axes:
         box = ax.get_position()
-        side = min(box.width * width, box.height * height)
-        if ax.get_images() and side < MIN_PANEL:
-            raise ConfigError(
-                f"the panels do not fit this figure at a readable size ({side:.2f} in): "
-                "show fewer heads with --head, or use a larger --preset (screen, slides)"
-            )
+        if ax.get_images():
+            require_readable(min(box.width * width, box.height * height))
 
 
 @contextlib.contextmanager

@@ -10,17 +10,20 @@ import numpy as np
 from ...stats import Comparison
 from ...trace import AttentionConfig, Window, cells, select_heads
 from .. import colors
-from ..labels import head_label, mask_text, strings, trace_line
+from ..labels import head_label, mask_text, shorten, strings, trace_line
 from .base import (
     PRESETS,
+    GridLayout,
     Panel,
     add_hidden_legend,
-    add_title,
     auto_annotate,
     check_figure_options,
     colorbar,
     draw_panel,
-    layout,
+    grid_layout,
+    panel_canvas,
+    require_readable,
+    text_width,
     theme_rc,
     tick_labels,
     window_texts_both,
@@ -133,52 +136,60 @@ def compare_figure(
     texts = cmp.a.texts
     queries = window.queries if window else slice(None)
     shown = window_texts_both(texts, window)
-    bar_rows = 0.8
-    em = p.font / 72  # a second colour bar, and the legend in the right margin
-    width, height, panel_in = layout(p, len(chosen) + bar_rows, 3, shown, 7 * em + 1.6 * p.font / 9)
-    if annotate is None:
-        annotate = auto_annotate(p.font, panel_in * 72, max(panels[0].weights.shape))
     top = difference_limit(cmp, chosen, window)
     heading = title if title is not None else trace_line(cmp.a, lang, window)
+    summary = summary_line(cmp, chosen, lang)
+    em = p.font / 72
+    rows = len(chosen)
     with rc_context(theme_rc(theme, p.font)):
-        fig = Figure(figsize=(width, height), dpi=p.dpi, layout="constrained")
-        grid = fig.add_gridspec(len(chosen) + 1, 3, height_ratios=[1] * len(chosen) + [bar_rows])
-        axes = np.array(
-            [[fig.add_subplot(grid[r, c]) for c in range(3)] for r in range(len(chosen))]
-        )
+        widest = [f"{len(texts) - 1} {shorten(t)}" for t in shown]  # as panel_grid measures
+        label_w = 0.0 if labels == "none" else text_width(widest, p.font * 0.85)
+        titles = [line for panel in panels for line in panel.title.split("\n")]
+        title_w = text_width(titles, p.font)
+
+        def laid_out(title_lines: int, summary_lines: int) -> GridLayout:
+            # under the grid: the bars' title, the bars (0.8 of a panel), their labels, the
+            # summary (the legend line of grid_layout is its last line)
+            below = 1.6 * em + label_w + 0.6 * em + 1.3 * em * (summary_lines - 1)
+            return grid_layout(p, rows, 3, label_w, label_w, title_lines, title_rows=2,
+                               bars=2, below=below, below_panels=0.8, title_width=title_w)  # fmt: skip
+
+        box = laid_out(1, 1)
+        # centred, the summary stays clear of the legend in the lower right corner
+        legend = (len(s["hidden"]) * 0.6 * 0.85 + 3) * p.font / 72
+        summary = wrap(summary, (box.width - 2 * legend) * 72 / (0.6 * p.font))
+        lines = wrap(heading, box.width * 72 / (0.6 * p.font * 1.1))
+        box = laid_out(lines.count("\n") + 1, summary.count("\n") + 1)
+        require_readable(box.panel)
+        if annotate is None:
+            annotate = auto_annotate(p.font, box.panel * 72, max(panels[0].weights.shape))
+        fig = Figure(figsize=(box.width, box.height), dpi=p.dpi)
+        canvas = panel_canvas(fig)  # one Axes for every panel: see draw_panel
         for n, panel in enumerate(panels):
             r, c = divmod(n, 3)
             draw_panel(
-                axes[r, c],
-                panel,
-                texts,
-                cmap=DIVERGING_CMAP if panel.signed else cmap,
-                theme=theme,
-                annotate=annotate,
-                font=p.font,
-                axis_points=panel_in * 72,
-                show_rows=c == 0,
-                show_cols=r == len(chosen) - 1,
-                s=s,
-                labels=labels,
-                query_title=False,  # one for all rows: the constrained layout makes room for it
-            )
-        colorbar(fig, axes[:, :2], cmap, 0, 1, s["weight"])
-        colorbar(fig, axes[:, 2], DIVERGING_CMAP, -top, top, s["weight_difference"])
-        bars = fig.add_subplot(grid[-1, :])
+                canvas, panel, texts, cmap=DIVERGING_CMAP if panel.signed else cmap, theme=theme,
+                annotate=annotate, font=p.font, axis_points=box.panel * 72, show_rows=c == 0,
+                show_cols=r == rows - 1, s=s, labels=labels, rect=box.panel_rect(r, c),
+                name=f"panel {n}",
+            )  # fmt: skip
+        colorbar(fig, fig.add_axes(box.colorbar_rect(em, 0)), cmap, 0, 1, s["weight"], cax=True)
+        colorbar(fig, fig.add_axes(box.colorbar_rect(em, 1)), DIVERGING_CMAP, -top, top,
+                 s["weight_difference"], cax=True)  # fmt: skip
+        bars_top = box.top + box.grid_h + label_w + 0.4 * em + 1.6 * em + 1.6 * em
+        bars_w = box.grid_w + box.overhang + 8.8 * em  # under the panels and the first bar
+        bars = fig.add_axes((box.left / box.width, 1 - (bars_top + 0.8 * box.panel) / box.height,
+                             bars_w / box.width, 0.8 * box.panel / box.height))  # fmt: skip
         _draw_output_difference(
-            bars, cmp.output_difference[queries], texts[queries], p.font, width * 72, labels,
+            bars, cmp.output_difference[queries], texts[queries], p.font, bars_w * 72, labels,
             window.q0 if window else None,
         )  # fmt: skip
         bars.set_title(s["output_difference"], fontsize=p.font)
         if any(panel.hidden.any() for panel in panels):
-            add_hidden_legend(fig, theme, s["hidden"], p.font, "outside lower right")
-        add_title(fig, heading, width, p.font)
-        fig.supylabel(s["query"], fontsize=p.font)
-        # centred, the summary stays clear of the legend in the lower right corner
-        legend = (len(s["hidden"]) * 0.6 * 0.85 + 3) * p.font
-        room = width * 72 - 2 * legend  # points
-        fig.supxlabel(wrap(summary_line(cmp, chosen, lang), room / (0.6 * p.font)), fontsize=p.font)
+            add_hidden_legend(fig, theme, s["hidden"], p.font, "lower right")
+        fig.suptitle(lines, y=1 - 0.5 * em / box.height, va="top", fontsize=p.font * 1.1)
+        fig.text(0.5, 0.5 * em / box.height, summary, ha="center", va="bottom",
+                 gid="summary")  # fmt: skip
     return fig
 
 

@@ -19,6 +19,8 @@ from .base import (
     draw_panel,
     grid,
     grid_layout,
+    panel_canvas,
+    require_readable,
     text_width,
     theme_rc,
     window_texts_both,
@@ -138,12 +140,11 @@ def panel_grid(
         lines = wrap(heading, box.width * 72 / (0.6 * p.font * 1.1))  # now the width is known
         if "\n" in lines:
             box = grid_layout(p, rows, cols, label_w, label_w, lines.count("\n") + 1)
+        require_readable(box.panel)
         if annotate is None:
             annotate = auto_annotate(p.font, box.panel * 72, side)
         fig = Figure(figsize=(box.width, box.height), dpi=p.dpi)
-        canvas = fig.add_axes((0, 0, 1, 1))  # one Axes for every panel: see draw_panel
-        canvas.set_axis_off()
-        canvas.set_autoscale_on(False)
+        canvas = panel_canvas(fig)  # one Axes for every panel: see draw_panel
         for n, panel in enumerate(panels):
             r, c = divmod(n, cols)
             draw_panel(
