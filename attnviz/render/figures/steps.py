@@ -160,9 +160,8 @@ def steps_figure(
                 else:
                     bar = colorbar(fig, ax, cmap, 0, 1, "")
             bar.ax.tick_params(labelsize=p.font * 0.7)
-            if stage.kind == "matrix":
+            if stage.kind == "matrix":  # its title is _draw_matrix's
                 ax.set_xlabel(f"({shape})", fontsize=p.font * 0.85)
-                ax.set_title(title, fontsize=p.font * 0.85)
             if n % cols and stage.kind == "matrix":
                 ax.set_yticks(ax.get_yticks(), [])
         for ax in list(axes.flat)[len(stages) :]:
