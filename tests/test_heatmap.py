@@ -545,3 +545,14 @@ def test_labels_option_overrides_the_thinning():
             heatmap_figure(trace, labels=bad)
     result = invoke("heatmap", "a b", "-o", "x.png", "--labels", "most")
     assert result.exit_code == 2 and "bad --labels" in result.stderr
+
+
+def test_a_slide_refuses_more_heads_than_it_can_show_readably(tmp_path):
+    """16 heads fit a slide in four rows; 32 would need panels under half an inch."""
+    fits = runner.invoke(app, ["heatmap", SENTENCE, "--heads", "16", "--d-model", "64",
+                               "--preset", "slides", "-o", str(tmp_path / "16.png")])  # fmt: skip
+    assert fits.exit_code == 0, fits.output
+    crowded = runner.invoke(app, ["heatmap", SENTENCE, "--heads", "32", "--d-model", "64",
+                                  "--preset", "slides", "-o", str(tmp_path / "32.png")])  # fmt: skip
+    assert crowded.exit_code == 2 and "readable size" in crowded.stderr
+    assert not (tmp_path / "32.png").exists()
