@@ -387,9 +387,8 @@ def grid_layout(
         if panel < title_width:  # the largest panel whose spread fits: spread grows with it
             lo, hi = 0.0, panel
             for _ in range(40):
-                lo, hi = (
-                    ((lo + hi) / 2, hi) if spread((lo + hi) / 2)[0] <= room else (lo, (lo + hi) / 2)
-                )
+                mid = (lo + hi) / 2
+                lo, hi = (mid, hi) if spread(mid)[0] <= room else (lo, mid)
             panel = lo
         if p.height is not None:
             panel = min(panel, (p.height - fixed_h) / tall)
