@@ -243,9 +243,7 @@ def grid(n: int, max_cols: int) -> tuple[int, int]:
     return rows, math.ceil(n / rows)
 
 
-def layout(
-    p: Preset, rows: float, cols: int, texts: Sequence[str], more_width: float = 0.0
-) -> tuple[float, float, float]:
+def layout(p: Preset, rows: int, cols: int, texts: Sequence[str]) -> tuple[float, float, float]:
     """Figure width and height and panel side, in inches, leaving room for the labels.
 
     Text widths are estimated (0.6 em a character) so that no drawing is needed to lay out.
@@ -253,7 +251,7 @@ def layout(
     em = p.font / 72  # inches
     label = 0.6 * 0.85 * em * max(len(shorten(t)) + 3 for t in texts)  # "12 token" when thinned
     side = label + 2.2 * em  # tick labels and the axis title, left of the grid and below it
-    extra_w = side + 5.5 * em + 0.1 + more_width  # the colour bar with its ticks and label
+    extra_w = side + 5.5 * em + 0.1  # the colour bar with its ticks and label
     extra_h = side + 4.0 * em + 0.1  # the title line and the panel titles
     if p.width is None:
         panel = p.panel
