@@ -43,10 +43,13 @@ _WHERE = {
     "tokenize": "tokens",
     "AttentionConfig": "trace",
     "ModelInfo": "trace",
+    "Pretrained": "trace",
+    "Seeded": "trace",
     "Trace": "trace",
     "Window": "trace",
-    "attend": "trace",
-    "run": "trace",
+    "Limits": "pipeline",
+    "attend": "pipeline",
+    "run": "pipeline",
 }
 
 __all__ = [
@@ -54,8 +57,11 @@ __all__ = [
     "AttnvizError",
     "Comparison",
     "ConfigError",
+    "Limits",
     "ModelInfo",
+    "Pretrained",
     "RunError",
+    "Seeded",
     "Token",
     "Trace",
     "Window",
@@ -88,6 +94,7 @@ if TYPE_CHECKING:
     from .errors import AttnvizError, ConfigError, RunError
     from .export import load, save, save_json, save_npz
     from .masks import build_mask, parse_masks
+    from .pipeline import Limits, attend, run
     from .render.figures import (
         compare_figure,
         heatmap_figure,
@@ -98,7 +105,7 @@ if TYPE_CHECKING:
     )
     from .stats import Comparison, compare, head_stats, hide_special, rollout
     from .tokens import Token, tokenize
-    from .trace import AttentionConfig, ModelInfo, Trace, Window, attend, run
+    from .trace import AttentionConfig, ModelInfo, Pretrained, Seeded, Trace, Window
 
 
 def __getattr__(name: str) -> Any:

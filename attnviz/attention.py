@@ -51,11 +51,13 @@ def scaled_dot_product_attention(
     allowed: np.ndarray | None = None,
     *,
     scaled: bool = True,
+    scale: float | None = None,
     bias: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """softmax(mask(Q·Kᵀ / √d_k + bias))·V for one head (T, Dh) or many (H, T, Dh).
 
     allowed: (Tq, Tk) bool, True where query i may attend to key j; None allows all.
+    scale: the factor on the scores when ``scaled`` (None: 1/√d_k); unscaled, there is none.
     bias: (..., Tq, Tk) added to the scaled scores before the mask (planted heads); None: 0.
     Returns (weights (..., Tq, Tk), outputs (..., Tq, Dh)). Weights of hidden keys are
     exactly 0, and a query with no allowed key gets all-zero weights and a zero output.
@@ -74,15 +76,16 @@ def scaled_dot_product_attention(
         raise ValueError(f"bias has shape {bias.shape}, expected {(*q.shape[:-1], k.shape[-2])}")
     if q.ndim == 2:
         weights, outputs = scaled_dot_product_attention(
-            q[None], k[None], v[None], allowed, scaled=scaled,
+            q[None], k[None], v[None], allowed, scaled=scaled, scale=scale,
             bias=None if bias is None else bias[None],
         )  # fmt: skip
         return weights[0], outputs[0]
+    factor = (1.0 / np.sqrt(q.shape[-1]) if scale is None else scale) if scaled else None
     if q.shape[0] * q.shape[1] * k.shape[1] >= _BLOCKED_FROM:
-        return _blocked(q, k, v, allowed, scaled, bias)
+        return _blocked(q, k, v, allowed, factor, bias)
     s = scores(q, k)  # (H,T,Dh) @ (H,Dh,T) -> (H,T,T)
-    if scaled:
-        s = scale(s, q.shape[-1])
+    if factor is not None:
+        s = s * s.dtype.type(factor)
     if bias is not None:
         s = s + bias
     weights = softmax(apply_mask(s, allowed))  # (H,T,T)
@@ -166,10 +169,11 @@ def _blocked(
     k: np.ndarray,
     v: np.ndarray,
     allowed: np.ndarray | None,
-    scaled: bool,
+    scale: float | None,
     bias: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The blocked kernel over (H, T, Dh) inputs; see scaled_dot_product_attention."""
+    """The blocked kernel over (H, T, Dh) inputs, the scores times ``scale`` (None: not
+    scaled); see scaled_dot_product_attention."""
     from concurrent.futures import ThreadPoolExecutor
 
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
@@ -177,7 +181,7 @@ def _blocked(
     H, Tq, Dh = q.shape
     Tk = k.shape[1]
     dtype = np.result_type(q, k, v)
-    factor = dtype.type(1.0 / np.sqrt(Dh)) if scaled else None
+    factor = None if scale is None else dtype.type(scale)
     rows = max(16, min(256, _BLOCK_BYTES // (Tk * dtype.itemsize)))
     blocks = _blocks(allowed, Tq, Tk, rows)
     # zeros come from the allocator untouched: cells outside every span cost nothing

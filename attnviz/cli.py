@@ -29,17 +29,19 @@ from typer.core import TyperGroup
 
 from . import __version__
 from .errors import AttnvizError, ConfigError, RunError
-from .model import PATTERNS
+from .pipeline import Limits, run
 from .render.labels import visible
 from .tokens import TOKENIZERS
 from .trace import (
     DTYPES,
+    PATTERNS,
     POSITIONS,
     AttentionConfig,
+    Pretrained,
+    Seeded,
     Trace,
     Window,
     parse_window,
-    run,
     select_heads,
 )
 
@@ -344,9 +346,24 @@ def _bytes(text: str) -> int:
     return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
 
 
+# The options of the seeded model, each with what a checkpoint has instead: given with
+# --model, they are refused, never dropped.
+SEEDED_ONLY = {
+    "heads": "its own heads", "d_model": "its own width", "seed": "trained weights",
+    "tokenizer": "its own tokenizer", "positions": "its own position embeddings",
+    "bos": "its own special tokens", "pad_to": "no padding", "plant": "trained weights",
+    "plant_strength": "trained weights",
+}  # fmt: skip
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
 @dataclass(frozen=True)
 class RunOptions:
-    """The options of every command that computes: the text source, the model, the limits."""
+    """The options of every command that computes: the text source, the model, the limits;
+    ``given`` names those given on the command line."""
 
     file: Path | None
     heads: int
@@ -367,6 +384,7 @@ class RunOptions:
     max_tokens: int
     truncate: bool
     memory_budget: str
+    given: frozenset[str] = frozenset()
 
     @property
     def all_layers(self) -> bool:
@@ -378,35 +396,51 @@ class RunOptions:
         if self.all_layers:
             raise ConfigError("--layer all is heatmap's model view; give a layer number here")
 
-    def config(self) -> AttentionConfig:
+    def source(self) -> Seeded | Pretrained:
+        """The seeded model's options, or the checkpoint's; an option of the one given with
+        the other is refused."""
+        if self.model is None:
+            if self.layer is not None and not self.all_layers:
+                raise ConfigError("--layer chooses a layer of a --model; seeded runs have one")
+            seeded = Seeded(
+                heads=self.heads, d_model=self.d_model, seed=self.seed, tokenizer=self.tokenizer,
+                positions=self.positions, bos=self.bos, pad_to=self.pad_to,
+                plant=tuple(self.plant or ()), plant_strength=self.plant_strength,
+            )  # fmt: skip
+            if "plant_strength" in self.given and not seeded.plant:
+                raise ConfigError("--plant-strength scales planted heads: give --plant too")
+            return seeded
+        for name, instead in SEEDED_ONLY.items():
+            if name in self.given:
+                raise ConfigError(
+                    f"{_flag(name)} is an option of the seeded model; a --model has "
+                    f"{instead}: leave {_flag(name)} out"
+                )
         layer = None
         if self.layer is not None and not self.all_layers:
-            if self.model is None:
-                raise ConfigError("--layer chooses a layer of a --model; seeded runs have one")
             if not self.layer.strip().isdigit():
                 raise ConfigError(f"--layer takes a layer number or 'all', not {self.layer!r}")
             layer = int(self.layer)
-        heads, d_model = self.heads, self.d_model
-        if self.model is not None:  # the checkpoint's own
-            from .checkpoint import dimensions
+        return Pretrained(self.model, layer)
 
-            heads, d_model = dimensions(self.model)
+    def config(self) -> AttentionConfig:
+        source = self.source()
         return AttentionConfig(
-            heads=heads,
-            d_model=d_model,
-            seed=self.seed,
             mask=tuple(self.mask or ["none" if self.model else "causal"]),
-            model=self.model,
-            layer=layer,
-            tokenizer=self.tokenizer,
-            positions=self.positions,
             scaled=not self.unscaled,
             dtype=self.dtype or ("float32" if self.model else "float64"),  # a checkpoint's own
-            bos=self.bos,
-            pad_to=self.pad_to,
-            plant=tuple(self.plant or ()),
-            plant_strength=self.plant_strength,
+            source=source,
         )
+
+    def heads_count(self) -> int:
+        """The number of heads of the run (the options checked first): the seeded model's,
+        or the checkpoint's."""
+        source = self.config().source
+        if isinstance(source, Seeded):
+            return source.heads
+        from .models.checkpoint import heads_of
+
+        return heads_of(source.model)
 
     def run(
         self,
@@ -414,16 +448,10 @@ class RunOptions:
         config: AttentionConfig | None = None,
         extra_bytes: Callable[[int], int] | None = None,
     ) -> Trace:
-        """Run ``config`` (default: these options) within the memory budget."""
+        """Run ``config`` (default: these options) within the limits."""
         _progress.step("computing attention")
-        trace = run(
-            text,
-            config or self.config(),
-            max_tokens=self.max_tokens,
-            truncate=self.truncate,
-            memory_budget=_bytes(self.memory_budget),
-            extra_bytes=extra_bytes,
-        )
+        limits = Limits(self.max_tokens, self.truncate, _bytes(self.memory_budget), extra_bytes)
+        trace = run(text, config or self.config(), limits)
         _warn_blind_queries(trace)
         if self.hide_special:
             from .stats import hide_special
@@ -447,6 +475,12 @@ _RUN_PARAMS = [
 Command = Callable[..., None]
 
 
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether the option ``name`` was given on the command line (not left at its default)."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
+
+
 def _option_group(
     cls: type, params: list[tuple[str, Any, Any]], name: str
 ) -> Callable[[Command], Command]:
@@ -455,18 +489,22 @@ def _option_group(
 
     def decorate(fn: Command) -> Command:
         sig = inspect.signature(fn, eval_str=True)
-        own = [p for p in sig.parameters.values() if p.name != name]
+        own = [p for p in sig.parameters.values() if p.name not in (name, "ctx")]
         shared = [
             inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind)
             for n, kind, default in params
         ]
+        context = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
+        passes_ctx = "ctx" in sig.parameters
 
         @functools.wraps(fn)
         def command(**kwargs: Any) -> None:
-            group = cls(**{n: kwargs.pop(n) for n, _, _ in params})
+            ctx = kwargs["ctx"] if passes_ctx else kwargs.pop("ctx")
+            given = frozenset(n for n, _, _ in params if _given(ctx, n))
+            group = cls(**{n: kwargs.pop(n) for n, _, _ in params}, given=given)
             fn(**kwargs, **{name: group})
 
-        command.__signature__ = inspect.Signature(own + shared)  # type: ignore[attr-defined]
+        command.__signature__ = inspect.Signature(own + shared + [context])  # type: ignore[attr-defined]
         return command
 
     return decorate
@@ -604,6 +642,7 @@ class FigureOptions:
     preset: str
     lang: str
     labels: str
+    given: frozenset[str] = frozenset()
 
     @property
     def html(self) -> bool:
@@ -697,9 +736,11 @@ class WindowOptions:
     window: str | None
     queries: str | None
     keys: str | None
+    given: frozenset[str] = frozenset()
 
     @property
-    def given(self) -> bool:
+    def cropped(self) -> bool:
+        """Whether --window, --queries or --keys is given."""
         return any(v is not None for v in (self.window, self.queries, self.keys))
 
     def check(self) -> None:
@@ -756,12 +797,12 @@ def heatmap(
     view.check()
     if top < 1:
         raise ConfigError(f"--top must be at least 1, not {top}")
-    if opts.all_layers and (shown in ("top", "csv") or view.given):
+    if opts.all_layers and (shown in ("top", "csv") or view.cropped):
         raise ConfigError(
             "--layer all draws every layer (-o, --format table, heat or json): "
             "for --format top or csv, or a --window, give one layer"
         )
-    selected = select_heads(head, opts.config().heads)
+    selected = select_heads(head, opts.heads_count())
     trace = opts.run(_read_text(text, opts.file), extra_bytes=look.memory(len(selected)))
     window = view.resolve(len(trace.tokens))
     if opts.all_layers:
@@ -820,10 +861,19 @@ def compare(
     view.check()
     config_a = opts.config()
     config_b = config_against(config_a, against or ["none"])
-    selected = select_heads(head, config_a.heads)
+    selected = select_heads(head, opts.heads_count())
     text_in = _read_text(text, opts.file)
     pixels = look.memory(3 * len(selected) + 3)
-    cmp = compare_runs(opts.run(text_in, config_a, pixels), opts.run(text_in, config_b, pixels))
+    run_a = opts.run(text_in, config_a, pixels)
+    run_b = opts.run(text_in, config_b, pixels)
+    if run_a.config == run_b.config:  # the model's own mask may make B's mask A's
+        from .render.labels import mask_text
+
+        raise ConfigError(
+            f"runs A and B are the same run (mask {mask_text(run_a.config.mask)}): give "
+            "--against another mask, or unscaled"
+        )
+    cmp = compare_runs(run_a, run_b)
     window = view.resolve(len(cmp.a.tokens))
     if look.html:
         from .render.html import compare_views
@@ -879,7 +929,7 @@ def steps(
     view.check()
     if columns < 1 or not 0 <= precision <= 12:
         raise ConfigError("--columns must be at least 1 and --precision between 0 and 12")
-    select_heads([head], opts.config().heads)
+    select_heads([head], opts.heads_count())
     trace = opts.run(_read_text(text, opts.file), extra_bytes=look.memory(10))
     lang = look.lang
     window = view.resolve(len(trace.tokens))
@@ -963,14 +1013,14 @@ def stats(
 
     shown = look.check(format, STATS_FORMATS)
     opts.one_layer()
-    selected = select_heads(head, opts.config().heads)
+    selected = select_heads(head, opts.heads_count())
     trace = opts.run(_read_text(text, opts.file), extra_bytes=look.memory(1))
     numbers = head_stats(trace, selected)
     if look.output is not None:
         from .render.figures import stats_figure
 
         style = {k: v for k, v in look.style().items() if k not in ("annotate", "labels")}
-        look.save(stats_figure(numbers, selected, trace.config, **style))
+        look.save(stats_figure(numbers, selected, trace, **style))
     if shown == "json":
         data = {"tokens": trace.texts, "config": trace.config.to_dict(), "heads": selected,
                 **{m: numbers[m].tolist() for m in (*HEAD_METRICS, "rows")}}  # fmt: skip

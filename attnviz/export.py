@@ -90,6 +90,7 @@ def _config_json(trace: Trace) -> str:
     d = trace.config.to_dict()
     d["token_spans"] = [[t.start, t.end] for t in trace.tokens]
     d["truncated"] = trace.truncated
+    d["scale"] = trace.scale
     if trace.special_hidden:
         d["special_hidden"] = trace.special_hidden
     return json.dumps(d, ensure_ascii=False)
@@ -105,7 +106,7 @@ def save_npz(trace: Trace, path: str | os.PathLike[str]) -> None:
     arrays: dict[str, np.ndarray] = {"tokens": np.array(trace.texts, dtype=str)}
     arrays.update({name: getattr(trace, name) for name in NPZ_KEYS[1:-1]})
     arrays["config"] = np.array(_config_json(trace))
-    if trace.config.plant:
+    if trace.config.planted:
         arrays[BIAS_KEY] = np.ascontiguousarray(trace.bias)
     if trace.model is not None:
         arrays["layer_weights"] = trace.model.layer_weights
@@ -127,7 +128,7 @@ def weights_json(
     """Tokens, config, heads, allowed and the weights of ``heads`` (default all), in that order.
     With ``window``, ``window`` says which queries and keys ([start, stop)) the allowed and
     weights matrices hold."""
-    chosen = list(range(trace.config.heads)) if heads is None else list(heads)
+    chosen = list(range(trace.heads)) if heads is None else list(heads)
     cut = cells(window)
     part = {"window": window.to_dict()} if window else {}
     return {
@@ -143,7 +144,7 @@ def weights_json(
 def trace_json(trace: Trace) -> dict[str, Any]:
     """The JSON export of a run: ``weights_json`` of every head, the output (T x D), and the
     position bias (H x T x T) when the run plants a head."""
-    bias = {BIAS_KEY: trace.bias.tolist()} if trace.config.plant else {}
+    bias = {BIAS_KEY: trace.bias.tolist()} if trace.config.planted else {}
     return {**weights_json(trace), "output": trace.output.tolist(), **bias}
 
 
@@ -152,7 +153,7 @@ def weights_csv(
 ) -> str:
     """A long table, one row per cell: head,query_index,query,key_index,key,weight,allowed
     (the cells of ``window`` only, with their indices in the whole text)."""
-    chosen = list(range(trace.config.heads)) if heads is None else list(heads)
+    chosen = list(range(trace.heads)) if heads is None else list(heads)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["head", "query_index", "query", "key_index", "key", "weight", "allowed"])
@@ -216,6 +217,8 @@ def load(path: str | os.PathLike[str]) -> Trace:
             spans = config.pop("token_spans")
             truncated = int(config.pop("truncated", 0))
             special_hidden = int(config.pop("special_hidden", 0))
+            if "scale" in config:  # the factor on the scores (files of 0.1.0: 1/√d_k)
+                arrays["scale"] = float(config.pop("scale"))
             tokens = _tokens([str(t) for t in arrays.pop("tokens")], spans)
             model = None
             if config.get("model") is not None:

@@ -62,7 +62,7 @@ class Comparison:
 
 def compare(a: Trace, b: Trace) -> Comparison:
     """The summary numbers of runs A and B of the same tokens."""
-    if a.texts != b.texts or a.config.heads != b.config.heads:
+    if a.texts != b.texts or a.heads != b.heads:
         raise ConfigError("a comparison needs two runs of the same tokens and heads")
     wa = a.weights.astype(np.float64)  # (H,T,T)
     wb = b.weights.astype(np.float64)
@@ -121,7 +121,7 @@ def hide_special(trace: Trace) -> Trace:
 
     weights = renormalised(trace.weights)
     zero = np.broadcast_to(np.zeros((), dtype=trace.weights.dtype), weights.shape)  # no memory
-    v = np.stack([trace.v(h)[rows] for h in range(trace.config.heads)])  # (H,T',Dh)
+    v = np.stack([trace.v(h)[rows] for h in range(trace.heads)])  # (H,T',Dh)
     head_outputs = weights @ v  # (H,T',T') @ (H,T',Dh)
     model = trace.model and replace(
         trace.model,
@@ -136,7 +136,7 @@ def hide_special(trace: Trace) -> Trace:
         weights=weights,
         head_outputs=head_outputs,
         output=concat_heads(head_outputs) @ trace.w_o + trace.b_o,
-        bias=trace.bias[:, rows[:, None], rows] if trace.config.plant else zero,
+        bias=trace.bias[:, rows[:, None], rows] if trace.config.planted else zero,
         model=model,
         special_hidden=trace.special_hidden + int((~keep).sum()),
     )
@@ -161,7 +161,7 @@ def head_stats(trace: Trace, heads: list[int] | None = None) -> dict[str, np.nda
     the row's weight (``keys_90``).
     ``rows`` says how many rows entered the means: rows with no allowed key are left out.
     """
-    chosen = list(range(trace.config.heads)) if heads is None else list(heads)
+    chosen = list(range(trace.heads)) if heads is None else list(heads)
     w = trace.weights[chosen].astype(np.float64)  # (h,T,T)
     T = w.shape[-1]
     rows = _has_key(trace.allowed)  # (T,)

@@ -1,33 +1,39 @@
-"""AttentionConfig, Trace and the pipeline text -> tokens -> X -> attention -> Trace.
+"""The data of a run: its configuration, its Trace, and the part of it a view shows.
 
-Shapes: T tokens, H heads, D = d_model, Dh = d_k = D / H.
+Shapes: T tokens, H heads, D = d_model, Dh = d_k, the width of one head.
+
+A configuration is split by what each option applies to: ``Seeded`` holds the options of the
+seeded model, ``Pretrained`` those of a checkpoint run, and ``AttentionConfig`` the options
+of both plus one of the two as its ``source``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
 
 from . import attention
-from .errors import ConfigError, RunError
-from .masks import build_mask, parse_masks
-from .model import PATTERNS, embed, planted_weights, position_bias, seeded_weights
-from .tokens import TOKENIZERS, Token, tokenize
+from .errors import ConfigError
+from .masks import parse_masks
+from .tokens import TOKENIZERS, Token
 
 POSITIONS = ("sinusoidal", "none")
 DTYPES = ("float64", "float32")
+PATTERNS = ("previous", "self", "first", "uniform", "same")  # of planted heads (seeded.py)
 
 
-def _whole(name: str, value: object, least: int) -> int:
+def whole(name: str, value: object, least: int) -> int:
+    """``value`` as an int, or ConfigError when it is not a whole number >= ``least``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
         raise ConfigError(f"{name} must be a whole number >= {least}, not {value!r}")
     return int(value)
 
 
-def _one_of(name: str, value: object, choices: Sequence[str]) -> str:
+def one_of(name: str, value: object, choices: Sequence[str]) -> str:
+    """``value``, or ConfigError when it is not one of ``choices``."""
     if value not in choices:
         raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(choices)}")
     return str(value)
@@ -44,7 +50,7 @@ def parse_plants(specs: str | Sequence[str], heads: int) -> tuple[str, ...]:
         h = int(head)
         if h >= heads:
             raise ConfigError(f"--plant {spec!r}: no head {h}, this run has heads 0 to {heads - 1}")
-        _one_of("pattern", pattern, PATTERNS)
+        one_of("pattern", pattern, PATTERNS)
         if h in planted:
             raise ConfigError(f"head {h} is planted twice: give one pattern per head")
         planted[h] = pattern
@@ -52,40 +58,32 @@ def parse_plants(specs: str | Sequence[str], heads: int) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class AttentionConfig:
-    """Every option of a run. Defaults follow the paper: d_model 512, 8 heads (d_k 64)."""
+class Seeded:
+    """The options of the seeded model: its size, the seed of its vectors and weights, how it
+    cuts the text, and its planted heads. Defaults follow the paper: d_model 512, 8 heads."""
 
     heads: int = 8
     d_model: int = 512
     seed: int = 0
-    mask: tuple[str, ...] = ("causal",)
     tokenizer: str = "word"
     positions: str = "sinusoidal"
-    scaled: bool = True
-    dtype: str = "float64"
     bos: bool = False
     pad_to: int | None = None
     plant: tuple[str, ...] = ()  # planted heads, "HEAD=PATTERN"
     plant_strength: float = 1.0
-    model: str | None = None  # a checkpoint (folder or model id) instead of seeded weights
-    layer: int | None = None  # the checkpoint's layer shown (None: the last)
 
     def __post_init__(self) -> None:
-        heads = _whole("heads", self.heads, 1)
-        d_model = _whole("d_model", self.d_model, 1)
+        heads = whole("heads", self.heads, 1)
+        d_model = whole("d_model", self.d_model, 1)
         if d_model % heads:
             raise ConfigError(
                 f"d_model {d_model} is not a multiple of heads {heads}: each head gets d_model / heads"
             )
-        _whole("seed", self.seed, 0)
-        object.__setattr__(self, "mask", parse_masks(self.mask))
-        _one_of("tokenizer", self.tokenizer, TOKENIZERS)
-        _one_of("positions", self.positions, POSITIONS)
-        _one_of("dtype", self.dtype, DTYPES)
+        whole("seed", self.seed, 0)
+        one_of("tokenizer", self.tokenizer, TOKENIZERS)
+        one_of("positions", self.positions, POSITIONS)
         if self.pad_to is not None:
-            _whole("pad_to", self.pad_to, 1)
-        if "padding" in self.mask and self.pad_to is None:
-            raise ConfigError("mask 'padding' needs --pad-to N: without it there is no <pad> token")
+            whole("pad_to", self.pad_to, 1)
         object.__setattr__(self, "plant", parse_plants(self.plant, heads))
         strength = self.plant_strength
         if isinstance(strength, bool) or not isinstance(strength, (int, float)):
@@ -93,39 +91,110 @@ class AttentionConfig:
         if not (np.isfinite(strength) and strength >= 0):
             raise ConfigError(f"plant strength must be a finite number >= 0, not {strength!r}")
         object.__setattr__(self, "plant_strength", float(strength))
-        if self.model is not None and self.plant:
-            raise ConfigError("--plant plants patterns in seeded weights, not in a --model")
-        if self.layer is not None:
-            _whole("layer", self.layer, 0)
 
     @property
     def planted(self) -> dict[int, str]:
         """The planted heads: head -> pattern."""
         return {int(h): p for h, _, p in (spec.partition("=") for spec in self.plant)}
 
+
+@dataclass(frozen=True)
+class Pretrained:
+    """The options of a checkpoint run: the checkpoint (a folder, or a model id in the local
+    Hugging Face cache) and the layer shown (None: the last; a run's Trace names it)."""
+
+    model: str
+    layer: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise ConfigError(f"model must be a folder or a model id, not {self.model!r}")
+        if self.layer is not None:
+            whole("layer", self.layer, 0)
+
     @property
-    def d_k(self) -> int:
-        """Width of one head, Dh = d_model / heads."""
-        return self.d_model // self.heads
+    def name(self) -> str:
+        """The checkpoint's short name, for titles: the last part of its path or id."""
+        return self.model.rstrip("/").rsplit("/", 1)[-1] or self.model
+
+
+_SHARED = ("mask", "scaled", "dtype")
+
+
+@dataclass(frozen=True)
+class AttentionConfig:
+    """Every option of a run: the mask, the scaling and the float type, which apply to both
+    kinds of run, and the ``source`` of the weights, seeded or a checkpoint.
+
+    A checkpoint runs with its own mask (BERT: none; GPT-2: causal) ANDed with ``mask``.
+    """
+
+    mask: tuple[str, ...] = ("causal",)
+    scaled: bool = True
+    dtype: str = "float64"
+    source: Seeded | Pretrained = Seeded()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mask", parse_masks(self.mask))
+        one_of("dtype", self.dtype, DTYPES)
+        if not isinstance(self.scaled, (bool, np.bool_)):
+            raise ConfigError(f"scaled must be True or False, not {self.scaled!r}")
+        if not isinstance(self.source, (Seeded, Pretrained)):
+            raise ConfigError(f"source must be Seeded or Pretrained, not {self.source!r}")
+        if "padding" in self.mask and (self.seeded is None or self.seeded.pad_to is None):
+            raise ConfigError(
+                "mask 'padding' needs --pad-to N: without it there is no <pad> token"
+                + ("" if self.seeded else " (a checkpoint's text is never padded)")
+            )
+
+    @property
+    def seeded(self) -> Seeded | None:
+        """The seeded model's options, or None for a checkpoint run."""
+        return self.source if isinstance(self.source, Seeded) else None
+
+    @property
+    def pretrained(self) -> Pretrained | None:
+        """The checkpoint's options, or None for a seeded run."""
+        return self.source if isinstance(self.source, Pretrained) else None
+
+    @property
+    def planted(self) -> dict[int, str]:
+        """The planted heads of a seeded run, head -> pattern (a checkpoint has none)."""
+        return self.seeded.planted if self.seeded else {}
 
     def to_dict(self) -> dict[str, Any]:
-        """The options as JSON-ready values."""
-        d = asdict(self)
-        d["mask"] = list(self.mask)
-        d["plant"] = list(self.plant)
-        return d
+        """The options as JSON-ready values, flat: the source's, then mask, scaled, dtype."""
+        d: dict[str, Any] = {f.name: getattr(self.source, f.name) for f in fields(self.source)}
+        if self.seeded:
+            d["plant"] = list(self.seeded.plant)
+        return {**d, "mask": list(self.mask), "scaled": self.scaled, "dtype": self.dtype}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> AttentionConfig:
-        """Inverse of to_dict; unknown keys are an error."""
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
+        """Inverse of to_dict (a "model" key makes a checkpoint run); unknown keys are an error.
+
+        Files of attnviz 0.1.0 held every option, seeded ones of checkpoint runs too, and
+        "model": null in seeded runs: those keys are read as the options they stood for."""
+        d = dict(d)
+        kind: type[Seeded] | type[Pretrained] = Seeded
+        if d.get("model") is not None:
+            kind = Pretrained
+            for f in fields(Seeded):  # 0.1.0 wrote them, unused
+                d.pop(f.name, None)
+        elif "model" in d:
+            d.pop("model")
+            d.pop("layer", None)
+        names = {f.name for f in fields(kind)}
+        unknown = sorted(set(d) - names - set(_SHARED))
         if unknown:
             raise ConfigError(f"unknown config keys: {', '.join(unknown)}")
-        values: dict[str, Any] = {
-            k: tuple(v) if k in ("mask", "plant") else v for k, v in d.items()
+        source: dict[str, Any] = {
+            k: tuple(v) if k == "plant" else v for k, v in d.items() if k in names
         }
-        return cls(**values)
+        shared: dict[str, Any] = {
+            k: tuple(v) if k == "mask" else v for k, v in d.items() if k in _SHARED
+        }
+        return cls(source=kind(**source), **shared)
 
 
 _ARRAYS = (
@@ -153,6 +222,8 @@ class Trace:
     x (T, D); w_q, w_k, w_v (H, D, Dh); w_o (H*Dh, D); allowed (T, T) bool;
     weights (H, T, T); head_outputs (H, T, Dh); output (T, D); bias (H, T, T), the position
     bias of planted heads (zero for the others; None when building means zero everywhere).
+    ``scale`` is the factor on the scores when the run is scaled: 1/√d_k unless the model
+    says otherwise (GPT-2's scale_attn_by_inverse_layer_idx).
     The T x T intermediates of one head are recomputed on demand: scores(h), scaled(h),
     biased(h), masked(h).
     """
@@ -168,7 +239,7 @@ class Trace:
     weights: np.ndarray
     head_outputs: np.ndarray
     output: np.ndarray
-    truncated: int = 0  # tokens cut from the end of the text (max_tokens with truncate=True)
+    truncated: int = 0  # tokens cut from the end of the text (with truncate=True)
     bias: np.ndarray = None  # type: ignore[assignment]  # made zero in __post_init__
     # the projections' biases of a real checkpoint (zero for seeded weights)
     b_q: np.ndarray = None  # type: ignore[assignment]
@@ -177,9 +248,21 @@ class Trace:
     b_o: np.ndarray = None  # type: ignore[assignment]
     model: ModelInfo | None = None
     special_hidden: int = 0  # special tokens left out of the picture (--hide-special)
+    scale: float = None  # type: ignore[assignment]  # 1/√d_k when not given
 
     def __post_init__(self) -> None:
-        T, H, D, Dh = len(self.tokens), self.config.heads, self.config.d_model, self.config.d_k
+        if not isinstance(self.w_q, np.ndarray) or self.w_q.ndim != 3:
+            shape = getattr(self.w_q, "shape", type(self.w_q).__name__)
+            raise ConfigError(f"w_q has shape {shape}, expected (heads, d_model, d_k)")
+        T, (H, D, Dh) = len(self.tokens), self.w_q.shape
+        seeded = self.config.seeded
+        if seeded is not None and (H, D) != (seeded.heads, seeded.d_model):
+            raise ConfigError(
+                f"w_q has shape {self.w_q.shape}, expected "
+                f"({seeded.heads}, {seeded.d_model}, {seeded.d_model // seeded.heads})"
+            )
+        if self.scale is None:
+            object.__setattr__(self, "scale", 1.0 / float(np.sqrt(max(Dh, 1))))
         zero = np.zeros((), dtype=self.config.dtype)
         for name, dims in (("bias", (H, T, T)), ("b_q", (H, Dh)), ("b_k", (H, Dh)),
                             ("b_v", (H, Dh)), ("b_o", (D,))):  # fmt: skip
@@ -212,6 +295,21 @@ class Trace:
             array.setflags(write=False)
 
     @property
+    def heads(self) -> int:
+        """H, the number of heads."""
+        return int(self.w_q.shape[0])
+
+    @property
+    def d_model(self) -> int:
+        """D, the width of the token vectors."""
+        return int(self.w_q.shape[1])
+
+    @property
+    def d_k(self) -> int:
+        """Dh, the width of one head."""
+        return int(self.w_q.shape[2])
+
+    @property
     def texts(self) -> list[str]:
         """The token texts, in order."""
         return [t.text for t in self.tokens]
@@ -238,9 +336,9 @@ class Trace:
         return attention.scores(self.q(h), self.k(h))
 
     def scaled(self, h: int) -> np.ndarray:
-        """scaled = scores / √d_k of head h (the scores themselves when unscaled): (T, T)."""
+        """scaled = scores · scale (scores / √d_k) of head h; the scores when unscaled: (T, T)."""
         s = self.scores(h)
-        return attention.scale(s, self.config.d_k) if self.config.scaled else s
+        return s * s.dtype.type(self.scale) if self.config.scaled else s
 
     def biased(self, h: int) -> np.ndarray:
         """scaled + the position bias of head h (the scaled scores of an unplanted head): (T, T)."""
@@ -346,144 +444,3 @@ def config_against(config: AttentionConfig, against: str | Sequence[str]) -> Att
     if [s.strip().lower() for s in specs] == ["unscaled"]:
         return replace(config, scaled=False)
     return replace(config, mask=parse_masks(specs))
-
-
-def estimate_bytes(config: AttentionConfig, n_tokens: int) -> int:
-    """The memory a run needs, roughly: the (H, T, T) weights it keeps (the blocked kernel's
-    temporaries are a few blocks; small runs make three T x T temporaries per head), the
-    weights of the model, the (T, D) arrays and the masks."""
-    T, H, D = n_tokens, config.heads, config.d_model
-    item = np.dtype(config.dtype).itemsize
-    temporaries = 0 if H * T * T >= attention._BLOCKED_FROM else 3 * H * T * T
-    return item * (H * T * T + temporaries + 4 * D * D + 4 * T * D) + 2 * T * T
-
-
-def _gib(n: float) -> str:
-    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
-
-
-def cut(tokens: list[Any], max_tokens: int | None, truncate: bool) -> tuple[list[Any], int]:
-    """``tokens`` refused (ConfigError) or cut when longer than ``max_tokens``; how many were cut."""
-    if max_tokens is None or len(tokens) <= _whole("max_tokens", max_tokens, 1):
-        return tokens, 0
-    if not truncate:
-        raise ConfigError(
-            f"the text has {len(tokens)} tokens, more than --max-tokens {max_tokens}: "
-            "raise --max-tokens, or cut the text with --truncate"
-        )
-    return tokens[:max_tokens], len(tokens) - max_tokens
-
-
-def check_budget(
-    c: AttentionConfig,
-    T: int,
-    memory_budget: int | None,
-    extra_bytes: Callable[[int], int] | None,
-    layers: int = 1,
-) -> None:
-    """RunError when the run's estimate (times ``layers``, plus ``extra_bytes(T)``) is over
-    ``memory_budget``."""
-    need = layers * estimate_bytes(c, T) + (extra_bytes(T) if extra_bytes else 0)
-    if memory_budget is not None and need > memory_budget:
-        raise RunError(
-            f"this run needs about {_gib(need)} ({c.heads} heads x {T}² weights, "
-            f"{c.dtype}), over --memory-budget {_gib(memory_budget)}: try fewer --heads, "
-            "--head for fewer panels, --dtype float32, or a shorter text (--max-tokens N --truncate)"
-        )
-
-
-def run(
-    text: str,
-    config: AttentionConfig,
-    *,
-    max_tokens: int | None = None,
-    truncate: bool = False,
-    memory_budget: int | None = None,
-    extra_bytes: Callable[[int], int] | None = None,
-) -> Trace:
-    """Tokenise ``text`` and run the seeded multi-head attention that ``config`` describes.
-
-    A text of more than ``max_tokens`` tokens is refused (ConfigError), or cut to that length
-    with ``truncate``. With ``memory_budget`` (bytes), a run whose estimate (plus
-    ``extra_bytes(T)``, such as a figure's) exceeds it is refused with RunError before
-    anything is computed.
-    """
-    c = config
-    if c.model is not None:
-        from .checkpoint import run_model
-
-        return run_model(text, c, max_tokens=max_tokens, truncate=truncate,
-                         memory_budget=memory_budget, extra_bytes=extra_bytes)  # fmt: skip
-    tokens = tokenize(text, c.tokenizer, bos=c.bos, pad_to=c.pad_to)
-    tokens, truncated = cut(tokens, max_tokens, truncate)
-    check_budget(c, len(tokens), memory_budget, extra_bytes)
-    texts = [t.text for t in tokens]
-    dtype = np.dtype(c.dtype)
-    x = embed(texts, c.d_model, c.seed, c.positions).astype(dtype)
-    w = planted_weights(seeded_weights(c.heads, c.d_model, c.seed), c.planted, c.plant_strength)
-    w_q, w_k, w_v, w_o = (a.astype(dtype) for a in (w.w_q, w.w_k, w.w_v, w.w_o))
-    allowed = build_mask(c.mask, np.array([t.special and t.text == "<pad>" for t in tokens]))
-    bias = position_bias(c.planted, c.heads, len(tokens), c.plant_strength, c.dtype)
-    q, k, v = x @ w_q, x @ w_k, x @ w_v  # (T,D) @ (H,D,Dh) -> (H,T,Dh)
-    weights, head_outputs = attention.scaled_dot_product_attention(
-        q, k, v, allowed, scaled=c.scaled, bias=bias if c.plant else None
-    )
-    return Trace(
-        tokens=tuple(tokens),
-        config=c,
-        x=x,
-        w_q=w_q,
-        w_k=w_k,
-        w_v=w_v,
-        w_o=w_o,
-        allowed=allowed,
-        weights=weights,
-        head_outputs=head_outputs,
-        output=attention.concat_heads(head_outputs) @ w_o,  # (T,H*Dh) @ (H*Dh,D) -> (T,D)
-        truncated=truncated,
-        bias=bias,
-    )
-
-
-def attend(
-    text: str,
-    *,
-    heads: int = 8,
-    d_model: int = 512,
-    seed: int = 0,
-    mask: str | Sequence[str] = "causal",
-    tokenizer: str = "word",
-    positions: str = "sinusoidal",
-    scaled: bool = True,
-    dtype: str = "float64",
-    bos: bool = False,
-    pad_to: int | None = None,
-    max_tokens: int | None = None,
-    truncate: bool = False,
-    plant: str | Sequence[str] = (),
-    plant_strength: float = 1.0,
-) -> Trace:
-    """Run seeded multi-head masked attention on ``text`` and return the Trace.
-
-    ``plant`` gives heads known patterns: "0=previous" or ["0=previous", "2=same"] (patterns
-    previous, self, first, uniform, same); ``plant_strength`` scales them.
-
-    >>> trace = attend("The cat sat on the mat", heads=2, d_model=16)
-    >>> trace.weights.shape            # (H, T, T)
-    (2, 6, 6)
-    """
-    config = AttentionConfig(
-        heads=heads,
-        d_model=d_model,
-        seed=seed,
-        mask=parse_masks(mask),
-        tokenizer=tokenizer,
-        positions=positions,
-        scaled=scaled,
-        dtype=dtype,
-        bos=bos,
-        pad_to=pad_to,
-        plant=(plant,) if isinstance(plant, str) else tuple(plant),
-        plant_strength=plant_strength,
-    )
-    return run(text, config, max_tokens=max_tokens, truncate=truncate)

@@ -294,9 +294,8 @@ def test_memory_budget_gives_the_estimate_and_the_ways_out():
 
 def test_truncate_cuts_and_says_so(tmp_path):
     text = " ".join(f"w{i}" for i in range(30))
-    trace = attnviz.run(
-        text, attnviz.AttentionConfig(heads=1, d_model=4), max_tokens=10, truncate=True
-    )
+    config = attnviz.AttentionConfig(source=attnviz.Seeded(heads=1, d_model=4))
+    trace = attnviz.run(text, config, attnviz.Limits(max_tokens=10, truncate=True))
     assert len(trace.tokens) == 10 and trace.truncated == 20
     assert "truncated to 10 tokens (20 cut)" in heatmap_figure(trace).get_suptitle()
     result = runner.invoke(app, ["export", text, "--max-tokens", "10", "--truncate", "-o",

@@ -5,7 +5,7 @@ import pytest
 from panels import panels_of
 from typer.testing import CliRunner
 
-from attnviz import AttentionConfig, run
+from attnviz import AttentionConfig, Seeded, run
 from attnviz.cli import app
 from attnviz.render.figures import compare_figure, prepare_compare
 from attnviz.stats import compare, row_entropy
@@ -15,8 +15,8 @@ SENTENCE = "The cat sat on the mat"
 runner = CliRunner()
 
 
-def pair(against="none", **options):
-    config = AttentionConfig(**{"heads": 4, "d_model": 32, **options})
+def pair(against="none", heads=4, d_model=32, **options):
+    config = AttentionConfig(**options, source=Seeded(heads=heads, d_model=d_model))
     return run(SENTENCE, config), run(SENTENCE, config_against(config, against))
 
 

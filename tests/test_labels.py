@@ -41,7 +41,7 @@ def test_no_english_label_in_a_spanish_figure():
         heatmap_figure(trace, lang="es"),
         compare_figure(compare(trace, b), lang="es"),
         steps_figure(trace, 1, lang="es"),
-        stats_figure(head_stats(trace), [0, 1], trace.config, lang="es"),
+        stats_figure(head_stats(trace), [0, 1], trace, lang="es"),
     ):
         assert english_left(fig, tokens) == []
 

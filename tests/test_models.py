@@ -14,10 +14,12 @@ from panels import panels_of
 from typer.testing import CliRunner
 
 import attnviz
-from attnviz.checkpoint import JOIN, cache_root, find_model
 from attnviz.cli import app
 from attnviz.errors import ConfigError
-from attnviz.trace import AttentionConfig, run
+from attnviz.models.files import cache_root, find_model
+from attnviz.models.tokenizer import JOIN
+from attnviz.pipeline import run
+from attnviz.trace import AttentionConfig, Pretrained
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TEXTS = json.loads((FIXTURES / "texts.json").read_text(encoding="utf-8"))
@@ -25,8 +27,8 @@ BERT, GPT2 = str(FIXTURES / "bert-tiny"), str(FIXTURES / "gpt2-tiny")
 runner = CliRunner()
 
 
-def model_run(model, text, **kw):
-    return run(text, AttentionConfig(model=model, mask=kw.pop("mask", ("none",)), **kw))
+def model_run(model, text, layer=None, mask=("none",), **kw):
+    return run(text, AttentionConfig(mask=mask, source=Pretrained(model, layer), **kw))
 
 
 @pytest.mark.parametrize("folder, reference", [("bert-tiny", "bert-tiny"),
@@ -61,7 +63,7 @@ def test_the_trace_of_a_layer_recomputes_its_own_weights():
     for model in (BERT, GPT2):
         for layer in (0, 1):
             trace = model_run(model, TEXTS[2], layer=layer)
-            assert trace.config.layer == layer and trace.config.heads == 4
+            assert trace.config.source.layer == layer and trace.heads == 4
             np.testing.assert_array_equal(trace.weights, trace.model.layer_weights[layer])
             for h in range(4):  # Q, K from X, W and b: the stages steps shows
                 np.testing.assert_allclose(attnviz.softmax(trace.masked(h)), trace.weights[h],
@@ -156,7 +158,7 @@ def bf16_file(src, dst):
 def test_float16_and_bfloat16_checkpoints(tmp_path):
     from safetensors.numpy import load_file, save_file
 
-    from attnviz.checkpoint import Tensors
+    from attnviz.models.files import Tensors
 
     half = tmp_path / "half"
     shutil.copytree(BERT, half)
@@ -169,7 +171,7 @@ def test_float16_and_bfloat16_checkpoints(tmp_path):
     b = model_run(str(brain), TEXTS[0]).model.layer_weights
     expected = np.load(FIXTURES / "bert-tiny-0.npz")["attentions"]
     assert np.abs(a - expected).max() < 0.02 and np.abs(b - expected).max() < 0.05
-    read = Tensors(brain, "bert")("embeddings.word_embeddings.weight")
+    read = Tensors(brain, ("", "bert."))("embeddings.word_embeddings.weight")
     assert read.dtype == np.float32  # the 16 high bits of float32, exactly
     bits = tensors["embeddings.word_embeddings.weight"].view(np.uint32)
     assert (np.abs(read.view(np.uint32).astype(np.int64) - (bits >> 16 << 16)) <= 1 << 16).all()
@@ -181,7 +183,8 @@ def cli(*args):
 
 @pytest.mark.parametrize("command", ["heatmap", "compare", "steps", "stats", "export"])
 def test_every_command_takes_a_model(command, tmp_path):
-    extra = ["-o", str(tmp_path / "run.npz")] if command == "export" else []
+    extra = {"export": ["-o", str(tmp_path / "run.npz")], "compare": ["--against", "window=2"]}
+    extra = extra.get(command, [])
     result = cli(command, TEXTS[0], "--model", GPT2, "--layer", "0", *extra)
     assert result.exit_code == 0, result.stderr
     if command not in ("export", "stats"):
@@ -205,7 +208,7 @@ def write_config(folder, **changes):
     "setup, args, message",
     [
         (None, ["--model", "no/such-model"], "not in the Hugging Face cache"),
-        ("llama", [], "model_type 'llama' is not supported; attnviz runs bert and gpt2"),
+        ("llama", [], "model_type 'llama' is not supported; attnviz runs bert"),
         ("no-config", [], "has no config.json"),
         ("no-weights", [], "no model.safetensors"),
         ("no-tokenizer", [], "no tokenizer.json"),
@@ -213,7 +216,7 @@ def write_config(folder, **changes):
         (None, ["--model", BERT, "--layer", "2"], "no layer 2"),
         (None, ["--model", BERT, "--layer", "x"], "--layer takes"),
         (None, ["--layer", "1"], "--layer chooses a layer of a --model"),
-        (None, ["--model", BERT, "--plant", "0=self"], "not in a --model"),
+        (None, ["--model", BERT, "--plant", "0=self"], "--plant is an option of the seeded model"),
         (None, ["--model", BERT, "--head", "4"], "no head 4"),
     ],
 )

@@ -11,9 +11,9 @@ from reference import multi_head, sinusoidal
 from typer.testing import CliRunner
 
 import attnviz
+from attnviz import AttentionConfig, Seeded, run
 from attnviz.cli import app
 from attnviz.errors import ConfigError
-from attnviz.trace import AttentionConfig, run
 
 runner = CliRunner()
 ALL = ("0=previous", "1=self", "2=first", "3=same", "4=uniform")
@@ -21,9 +21,8 @@ VOCAB = "the cat sat on mat because was tired a dog ran and it is big red of".sp
 
 
 def planted_run(words, seed=0, mask="causal", dtype="float64", strength=1.0):
-    config = AttentionConfig(
-        seed=seed, mask=(mask,), dtype=dtype, plant=ALL, plant_strength=strength
-    )
+    source = Seeded(seed=seed, plant=ALL, plant_strength=strength)
+    config = AttentionConfig(mask=(mask,), dtype=dtype, source=source)
     return run(" ".join(words), config)
 
 
@@ -89,7 +88,7 @@ def test_bias_is_b_of_i_minus_j_and_zero_for_other_heads():
 
 
 def test_planted_run_matches_the_loop_reference():
-    config = AttentionConfig(heads=4, d_model=16, plant=("1=previous", "2=same"), mask=("causal",))
+    config = AttentionConfig(source=Seeded(heads=4, d_model=16, plant=("1=previous", "2=same")))
     trace = run("the cat the cat sat", config)
     ref = multi_head(trace.x, trace.w_q, trace.w_k, trace.w_v, trace.w_o,
                      trace.allowed.tolist(), bias=trace.bias.tolist())  # fmt: skip
@@ -100,7 +99,7 @@ def test_planted_run_matches_the_loop_reference():
 def test_heads_that_are_not_planted_do_not_change():
     text = "the cat sat on the mat"
     plain = attnviz.attend(text)
-    planted = run(text, AttentionConfig(plant=("2=same", "5=first")))
+    planted = run(text, AttentionConfig(source=Seeded(plant=("2=same", "5=first"))))
     others = [0, 1, 3, 4, 6, 7]
     assert np.array_equal(planted.weights[others], plain.weights[others])
     assert np.array_equal(planted.w_v, plain.w_v) and np.array_equal(planted.w_o, plain.w_o)
@@ -149,17 +148,20 @@ def test_strength_scales_the_bias_and_zero_makes_every_planted_head_uniform():
 )
 def test_bad_plants_are_config_errors(plant, strength, message):
     with pytest.raises(ConfigError, match=message):
-        AttentionConfig(plant=plant, plant_strength=strength)
+        Seeded(plant=plant, plant_strength=strength)
 
 
 def test_config_round_trip_and_normal_form():
-    config = AttentionConfig(plant=(" 3 = Same ", "0=previous"), plant_strength=2)
-    assert config.plant == ("3=same", "0=previous") and config.planted == {3: "same", 0: "previous"}
+    config = AttentionConfig(source=Seeded(plant=(" 3 = Same ", "0=previous"), plant_strength=2))
+    assert config.source.plant == ("3=same", "0=previous")
+    assert config.planted == {3: "same", 0: "previous"}
     assert AttentionConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
 
 
 def test_npz_and_json_carry_the_bias(tmp_path):
-    trace = run("the cat the", AttentionConfig(heads=2, d_model=8, plant=("1=first",)))
+    trace = run(
+        "the cat the", AttentionConfig(source=Seeded(heads=2, d_model=8, plant=("1=first",)))
+    )
     attnviz.save(trace, tmp_path / "p.npz")
     back = attnviz.load(tmp_path / "p.npz")
     assert np.array_equal(back.bias, trace.bias) and back.config == trace.config
@@ -176,7 +178,7 @@ def test_npz_and_json_carry_the_bias(tmp_path):
 def test_npz_of_a_planted_run_without_its_bias_is_refused(tmp_path):
     import zipfile
 
-    trace = run("the cat", AttentionConfig(heads=2, d_model=8, plant=("0=self",)))
+    trace = run("the cat", AttentionConfig(source=Seeded(heads=2, d_model=8, plant=("0=self",))))
     attnviz.save(trace, tmp_path / "p.npz")
     with (
         zipfile.ZipFile(tmp_path / "p.npz") as src,
@@ -233,7 +235,9 @@ def test_cli_plants_titles_and_stats_confirm_them(tmp_path):
 def test_planted_heatmap_figure_titles():
     from attnviz.render.figures import heatmap_figure
 
-    trace = run("the cat the", AttentionConfig(heads=2, d_model=8, plant=("1=same",)))
+    trace = run(
+        "the cat the", AttentionConfig(source=Seeded(heads=2, d_model=8, plant=("1=same",)))
+    )
     fig = heatmap_figure(trace)
     titles = [ax.get_title() for ax in panels_of(fig)]
     assert titles == ["head 0", "head 1 · same token"]

@@ -4,8 +4,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from reference import multi_head, sinusoidal
 
-from attnviz import AttentionConfig, ConfigError, attend
-from attnviz.model import token_vectors
+from attnviz import AttentionConfig, ConfigError, Seeded, attend
+from attnviz.seeded import token_vectors
 
 SENTENCE = "The cat sat on the mat"
 
@@ -25,7 +25,7 @@ def check_against_reference(trace, rtol, atol):
             getattr(trace, name), ref[name], rtol=rtol, atol=atol, err_msg=name
         )
     np.testing.assert_allclose(trace.concat(), ref["concat"], rtol=rtol, atol=atol)
-    for h in range(trace.config.heads):
+    for h in range(trace.heads):
         for step in ("q", "k", "v", "scores", "scaled"):
             got = getattr(trace, step)(h)
             np.testing.assert_allclose(
@@ -81,7 +81,7 @@ def test_unscaled_scaled_is_the_scores():
 
 
 def test_config_round_trips_through_a_dict():
-    c = AttentionConfig(heads=2, d_model=8, mask=("causal", "window=3"), pad_to=12)
+    c = AttentionConfig(mask=("causal", "window=3"), source=Seeded(heads=2, d_model=8, pad_to=12))
     assert AttentionConfig.from_dict(c.to_dict()) == c
     with pytest.raises(ConfigError, match="unknown config keys: colour"):
         AttentionConfig.from_dict({**c.to_dict(), "colour": 1})

@@ -7,13 +7,13 @@ import pytest
 from panels import panels_of
 from typer.testing import CliRunner
 
-from attnviz import ConfigError, attend
+from attnviz import AttentionConfig, ConfigError, Seeded, attend, run
 from attnviz.cli import app
 from attnviz.render.figures import compare_figure, heatmap_figure, steps_figure
 from attnviz.render.figures.heatmap import prepare_heatmap
 from attnviz.render.stages import head_stages
 from attnviz.stats import compare
-from attnviz.trace import AttentionConfig, Window, parse_window, run
+from attnviz.trace import Window, parse_window
 
 runner = CliRunner()
 WORDS = [f"w{i % 7}" for i in range(40)]  # 40 tokens, words repeat
@@ -85,7 +85,9 @@ def test_window_figure_labels_are_indexed_and_the_title_says_which_window():
 def test_compare_and_steps_figures_take_a_window():
     trace = attend(TEXT, heads=2, d_model=16)
     window = Window(10, 16, 4, 16)
-    cmp = compare(trace, run(TEXT, AttentionConfig(heads=2, d_model=16, mask=("none",))))
+    cmp = compare(
+        trace, run(TEXT, AttentionConfig(mask=("none",), source=Seeded(heads=2, d_model=16)))
+    )
     fig = compare_figure(cmp, [1], window=window)
     images = [panel.get_images()[0].get_array().shape for panel in panels_of(fig)]
     assert images == [(6, 12)] * 3

@@ -74,6 +74,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "stage_v": "values",
         "f_scores": "scores = Q·Kᵀ",
         "f_scaled": "scaled = scores / √{d_k}",
+        "f_scaled_by": "scaled = scores × {k:.4g}",
         "f_masked": "masked = scaled, −∞ where hidden",
         "f_weights": "weights = softmax(masked)",
         "f_head_output": "head = weights·V",
@@ -177,6 +178,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "stage_v": "valores",
         "f_scores": "puntajes = Q·Kᵀ",
         "f_scaled": "escalado = puntajes / √{d_k}",
+        "f_scaled_by": "escalado = puntajes × {k:.4g}",
         "f_masked": "con máscara = escalado, −∞ si oculto",
         "f_weights": "pesos = softmax(con máscara)",
         "f_head_output": "cabeza = pesos·V",
@@ -285,38 +287,28 @@ def window_text(window: Any, T: int, lang: str = "en") -> str:
     return strings(lang)["window"].format(**ends, T=T)
 
 
-def trace_line(trace: Any, lang: str = "en", window: Any = None, config: Any = None) -> str:
-    """The title line of a run: its configuration (``config``, default the trace's), how many
-    tokens were cut, the special tokens left out, the window shown."""
-    line = config_line(config or trace.config, lang, trace.truncated, len(trace.tokens), window)
-    if trace.special_hidden:
-        line += " · " + strings(lang)["special_hidden"].format(n=trace.special_hidden)
-    return line
-
-
-def config_line(
-    config: Any, lang: str = "en", truncated: int = 0, n_tokens: int = 0, window: Any = None
-) -> str:
-    """The configuration as one title line: heads, d_model, mask, seed, tokeniser (unscaled,
-    how many tokens were cut when the text was truncated, and the window shown)."""
-    s = strings(lang)
-    parts = [
-        f"{config.heads} {s['heads']}",
-        f"d_model {config.d_model}",
-        f"{s['mask']} {mask_text(config.mask, lang)}",
-        f"{s['seed']} {config.seed}",
-        f"{s['tokenizer']} {config.tokenizer}",
-    ]
-    if config.model is not None:  # a checkpoint: its name and layer instead of seed, tokenizer
-        name = config.model.rstrip("/").rsplit("/", 1)[-1]
-        where = s["layer"].format(n=config.layer) if config.layer is not None else ""
-        parts = [visible(name), *([where] if where else []), *parts[:3]]
-    if not config.scaled:
+def trace_line(trace: Any, lang: str = "en", window: Any = None, every_layer: bool = False) -> str:
+    """The title line of a run: the checkpoint and its layer (none with ``every_layer``), or
+    the seeded model's seed and tokeniser; heads, d_model, mask; unscaled, how many tokens
+    were cut, the special tokens left out, the window shown."""
+    s, c = strings(lang), trace.config
+    parts = [f"{trace.heads} {s['heads']}", f"d_model {trace.d_model}",
+             f"{s['mask']} {mask_text(c.mask, lang)}"]  # fmt: skip
+    if c.pretrained is not None:
+        layer = c.pretrained.layer
+        where = [] if every_layer or layer is None else [s["layer"].format(n=layer)]
+        parts = [visible(c.pretrained.name), *where, *parts]
+    else:
+        parts += [f"{s['seed']} {c.seeded.seed}", f"{s['tokenizer']} {c.seeded.tokenizer}"]
+        if c.seeded.plant and c.seeded.plant_strength != 1:
+            parts.append(s["plant_strength"].format(k=c.seeded.plant_strength))
+    if not c.scaled:
         parts.append(s["unscaled"])
-    if config.plant and config.plant_strength != 1:
-        parts.append(s["plant_strength"].format(k=config.plant_strength))
-    if truncated:
-        parts.append(s["truncated"].format(n=n_tokens, cut=truncated))
-    if window_text(window, n_tokens, lang):
-        parts.append(window_text(window, n_tokens, lang))
+    T = len(trace.tokens)
+    if trace.truncated:
+        parts.append(s["truncated"].format(n=T, cut=trace.truncated))
+    if window_text(window, T, lang):
+        parts.append(window_text(window, T, lang))
+    if trace.special_hidden:
+        parts.append(s["special_hidden"].format(n=trace.special_hidden))
     return " · ".join(parts)

@@ -58,12 +58,15 @@ def head_stages(
 ) -> list[Stage]:
     """Every stage of head ``h``, then the multi-head part (concat, output); with ``window``,
     the part of each that the window shows."""
-    if not 0 <= h < trace.config.heads:
-        raise ConfigError(f"no head {h}: this run has heads 0 to {trace.config.heads - 1}")
+    if not 0 <= h < trace.heads:
+        raise ConfigError(f"no head {h}: this run has heads 0 to {trace.heads - 1}")
     s = strings(lang)
     hidden = ~trace.allowed
-    scaled = s["f_scaled"].format(d_k=trace.config.d_k) if trace.config.scaled else s["skipped"]
-    last = trace.config.heads - 1
+    scaled = s["f_scaled"].format(d_k=trace.d_k)
+    if trace.scale != 1 / np.sqrt(trace.d_k):  # a model with its own factor (GPT-2's, by layer)
+        scaled = s["f_scaled_by"].format(k=trace.scale)
+    scaled = scaled if trace.config.scaled else s["skipped"]
+    last = trace.heads - 1
     planted = h in trace.config.planted
     # a planted head adds its position bias to the scaled scores: stage 3b, shown as b(i − j)
     bias = [Stage("3b", s["stage_bias"], s["f_bias"], trace.bias[h], "square")] if planted else []

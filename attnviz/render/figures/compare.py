@@ -130,7 +130,7 @@ def compare_figure(
     check_figure_options(theme=theme, preset=preset, labels=labels)
     p = PRESETS[preset]
     s = strings(lang)
-    chosen = select_heads(heads, cmp.a.config.heads)
+    chosen = select_heads(heads, cmp.a.heads)
     panels = prepare_compare(cmp, chosen, lang, window)
     colors.lut(cmap)
     texts = cmp.a.texts

@@ -77,7 +77,7 @@ def heatmap_figure(
     and keys, and the title says which.
     """
     check_figure_options(theme=theme, preset=preset, scale=scale, labels=labels)
-    chosen = select_heads(heads, trace.config.heads)
+    chosen = select_heads(heads, trace.heads)
     texts = trace.texts
     heading = title if title is not None else trace_line(trace, lang, window)
     s = strings(lang)
@@ -188,7 +188,7 @@ def model_figure(
     run, small panels with the layer and the head on the edges (a seeded run has one layer)."""
     check_figure_options(theme=theme, preset=preset, labels=labels)
     s = strings(lang)
-    chosen = select_heads(heads, trace.config.heads)
+    chosen = select_heads(heads, trace.heads)
     weights = trace.layer_weights  # (L,H,T,T)
     L, T = weights.shape[0], len(trace.tokens)
     hidden = ~trace.allowed
@@ -197,8 +197,7 @@ def model_figure(
         for n in range(L)
         for h in chosen
     )
-    config = replace(trace.config, layer=None)  # every layer: the title names none
-    heading = title if title is not None else trace_line(trace, lang, config=config)
+    heading = title if title is not None else trace_line(trace, lang, every_layer=True)
     p = PRESETS[preset]
     return panel_grid(
         panels, L * len(chosen), len(chosen), trace.texts, trace.texts, T, heading,
@@ -229,8 +228,7 @@ def rollout_figure(
     flow = rollout(trace.layer_weights)  # (T,T)
     L = trace.layer_weights.shape[0]
     panel = Panel(0, s["rollout_of"].format(n=L), flow, flow == 0)
-    config = replace(trace.config, layer=None)
-    heading = title if title is not None else trace_line(trace, lang, config=config)
+    heading = title if title is not None else trace_line(trace, lang, every_layer=True)
     return panel_grid(
         [panel], 1, 1, trace.texts, trace.texts, len(trace.tokens), heading, s["rollout"],
         bool((flow == 0).any()),

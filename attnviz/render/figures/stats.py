@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...stats import HEAD_METRICS
-from ...trace import AttentionConfig
+from ...trace import Trace
 from .. import colors
-from ..labels import config_line, head_label, strings
+from ..labels import head_label, strings, trace_line
 from .base import PRESETS, add_title, check_figure_options, theme_rc
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ def column_shades(stats: dict[str, np.ndarray]) -> np.ndarray:
 def stats_figure(
     stats: dict[str, np.ndarray],
     heads: Sequence[int],
-    config: AttentionConfig,
+    trace: Trace,
     *,
     cmap: str = colors.DEFAULT_CMAP,
     theme: str = "light",
@@ -62,11 +62,11 @@ def stats_figure(
             )
         ax.set_xticks(range(len(HEAD_METRICS)), [s[f"m_{m}"] for m in HEAD_METRICS], rotation=30,
                       ha="right")  # fmt: skip
-        ax.set_yticks(range(len(heads)), [head_label(config, h, lang) for h in heads])
+        ax.set_yticks(range(len(heads)), [head_label(trace.config, h, lang) for h in heads])
         ax.tick_params(length=0)
         for spine in ax.spines.values():
             spine.set_visible(False)
         rows = int(stats["rows"][0]) if len(heads) else 0
         ax.set_xlabel(s["stats_caption"].format(rows=rows) + " · " + s["stats_shading"])
-        add_title(fig, title if title is not None else config_line(config, lang), width, p.font)
+        add_title(fig, title if title is not None else trace_line(trace, lang), width, p.font)
     return fig

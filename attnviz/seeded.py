@@ -1,4 +1,4 @@
-"""The seeded model: token vectors, positional encoding and the attention weights.
+"""The seeded model: token vectors, positional encoding, the attention weights, and its run.
 
 Shapes: T tokens, H heads, D = d_model, Dh = D / H (d_k in the paper).
 
@@ -17,6 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from . import attention
+from .masks import build_mask
+from .tokens import PAD, Token
+from .trace import AttentionConfig, Seeded, Trace
 
 _TOKEN_STREAM = 0
 _WEIGHT_STREAM = 1
@@ -110,7 +115,6 @@ def seeded_weights(heads: int, d_model: int, seed: int) -> Weights:
 #
 # --plant-strength multiplies every one of these numbers (W_Q and the bias).
 
-PATTERNS = ("previous", "self", "first", "uniform", "same")
 _PEAK = 10.0  # self, previous: the bias on the target
 _SLOPE = 3.0  # first: the bias per token of distance
 _MATCH = 4.0  # same: W_Q = _MATCH · W_K
@@ -171,3 +175,36 @@ def position_bias(
     # window s of the reversed table is b(T − 1 − s − j) over j: window T − 1 − i is row i
     windows = np.lib.stride_tricks.sliding_window_view(table[:, ::-1], T, axis=1)  # (H,T,T)
     return windows[:, ::-1, :]
+
+
+def run_seeded(tokens: Sequence[Token], config: AttentionConfig, truncated: int = 0) -> Trace:
+    """The seeded model's attention over ``tokens``, as ``config`` says: the Trace
+    (``truncated``: how many tokens were cut from the end of the text)."""
+    c = config.source
+    assert isinstance(c, Seeded)
+    texts = [t.text for t in tokens]
+    dtype = np.dtype(config.dtype)
+    x = embed(texts, c.d_model, c.seed, c.positions).astype(dtype)
+    w = planted_weights(seeded_weights(c.heads, c.d_model, c.seed), c.planted, c.plant_strength)
+    w_q, w_k, w_v, w_o = (a.astype(dtype) for a in (w.w_q, w.w_k, w.w_v, w.w_o))
+    allowed = build_mask(config.mask, np.array([t.special and t.text == PAD for t in tokens]))
+    bias = position_bias(c.planted, c.heads, len(tokens), c.plant_strength, config.dtype)
+    q, k, v = x @ w_q, x @ w_k, x @ w_v  # (T,D) @ (H,D,Dh) -> (H,T,Dh)
+    weights, head_outputs = attention.scaled_dot_product_attention(
+        q, k, v, allowed, scaled=config.scaled, bias=bias if c.plant else None
+    )
+    return Trace(
+        tokens=tuple(tokens),
+        config=config,
+        x=x,
+        w_q=w_q,
+        w_k=w_k,
+        w_v=w_v,
+        w_o=w_o,
+        allowed=allowed,
+        weights=weights,
+        head_outputs=head_outputs,
+        output=attention.concat_heads(head_outputs) @ w_o,  # (T,H*Dh) @ (H*Dh,D) -> (T,D)
+        truncated=truncated,
+        bias=bias,
+    )

@@ -3,7 +3,7 @@ import pytest
 from reference import sinusoidal
 
 from attnviz import ConfigError, attend
-from attnviz.model import embed, seeded_weights, sinusoidal_positions, token_vectors
+from attnviz.seeded import embed, seeded_weights, sinusoidal_positions, token_vectors
 
 
 def test_same_token_same_vector_in_any_text_and_position():
@@ -75,6 +75,7 @@ def test_bad_options_are_config_errors(options, message):
 
 def test_defaults_follow_the_paper():
     trace = attend("The cat sat on the mat")
-    c = trace.config
-    assert (c.heads, c.d_model, c.d_k, c.seed, c.mask) == (8, 512, 64, 0, ("causal",))
+    c = trace.config.source
+    assert (c.heads, c.d_model, trace.d_k, c.seed) == (8, 512, 64, 0)
+    assert trace.config.mask == ("causal",) and (trace.heads, trace.d_model) == (8, 512)
     assert trace.x.dtype == np.float64

@@ -1,0 +1,152 @@
+"""A checkpoint's folder and its files: where it is, config.json, the tensors.
+
+The folder holds ``config.json``, ``model.safetensors`` (or shards with an index) and the
+tokenizer's files. A model id such as ``bert-base-uncased`` is looked up in the local Hugging
+Face cache, never downloaded. ``safetensors`` is read with its NumPy API, memory-mapped, one
+tensor at a time.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+
+INSTALL = "pip install 'attnviz[models]'"
+
+
+def need(module: str) -> Any:
+    """The optional module ``module``, or ConfigError saying how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ConfigError(
+            f"--model needs the package {module.split('.')[0]!r}: {INSTALL}"
+        ) from None
+
+
+def cache_root() -> Path:
+    """The Hugging Face hub cache: HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    return Path.home() / ".cache" / "huggingface" / "hub"
+
+
+def _snapshot(repo: Path) -> Path | None:
+    """The snapshot refs/main names, else the last (by name) that has a config.json."""
+    ref = repo / "refs" / "main"
+    if ref.is_file():
+        snap = repo / "snapshots" / ref.read_text(encoding="utf-8").strip()
+        if (snap / "config.json").is_file():
+            return snap
+    snaps = sorted(p for p in (repo / "snapshots").glob("*") if (p / "config.json").is_file())
+    return snaps[-1] if snaps else None
+
+
+def _is_path(spec: str) -> bool:
+    """Whether ``spec`` can only be a folder: a model id is NAME or OWNER/NAME."""
+    return spec.startswith((".", "/", "~")) or "\\" in spec or spec.strip("/").count("/") > 1
+
+
+def find_model(spec: str) -> Path:
+    """The folder of ``spec``: a local folder, or a model id in the Hugging Face cache."""
+    folder = Path(spec).expanduser()
+    if folder.is_dir():
+        if not (folder / "config.json").is_file():
+            raise ConfigError(f"--model {spec!r}: the folder has no config.json")
+        return folder
+    if _is_path(spec):
+        what = "is a file, not a folder" if folder.exists() else "no such folder"
+        raise ConfigError(f"--model {spec!r}: {what} ({folder.resolve()})")
+    repo = cache_root() / ("models--" + spec.strip("/").replace("/", "--"))
+    snap = _snapshot(repo) if repo.is_dir() else None
+    if snap is None:
+        raise ConfigError(
+            f"--model {spec!r}: no such folder, and not in the Hugging Face cache "
+            f"(looked for {folder.resolve()} and {repo / 'snapshots'}); attnviz never downloads"
+        )
+    return snap
+
+
+def read_json(path: Path, what: str) -> Any:
+    """The JSON of ``path``, or ConfigError naming ``what`` it is."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"--model: cannot read {what} ({e})") from e
+
+
+def setting(config: dict[str, Any], key: str, default: Any = None, least: int = 1) -> int:
+    """A whole-number setting of config.json (``default`` when it is absent), checked."""
+    value = config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ConfigError(f"--model: config.json's {key!r} must be a whole number >= {least}, "
+                          f"not {value!r}")  # fmt: skip
+    return value
+
+
+# --- tensors ----------------------------------------------------------------------------------
+
+
+def _bf16(path: Path, name: str) -> np.ndarray:
+    """A bfloat16 tensor as float32, read from the file's header offsets (NumPy has no bf16)."""
+    with open(path, "rb") as f:
+        (size,) = struct.unpack("<Q", f.read(8))
+        info = json.loads(f.read(size))[name]
+    start, end = info["data_offsets"]
+    raw = np.memmap(
+        path, dtype="<u2", mode="r", offset=8 + size + start, shape=((end - start) // 2,)
+    )
+    return (raw.astype(np.uint32) << 16).view(np.float32).reshape(info["shape"])
+
+
+class Tensors:
+    """The checkpoint's tensors by name, with or without one of ``prefixes``, as float32."""
+
+    def __init__(self, folder: Path, prefixes: tuple[str, ...]) -> None:
+        self.safetensors = safetensors = need("safetensors")
+        self.prefixes = prefixes
+        self.opened: dict[Path, Any] = {}  # each file opened (its header read) once
+        index, single = folder / "model.safetensors.index.json", folder / "model.safetensors"
+        if index.is_file():
+            weight_map = read_json(index, index.name).get("weight_map", {})
+            self.files = {name: self._shard(folder, file) for name, file in weight_map.items()}
+        elif single.is_file():
+            self.opened[single] = f = safetensors.safe_open(single, framework="numpy")
+            self.files = dict.fromkeys(f.keys(), single)
+        else:
+            raise ConfigError(f"--model: no model.safetensors in {str(folder)!r}")
+
+    @staticmethod
+    def _shard(folder: Path, file: str) -> Path:
+        """A shard named by the index: a file of the folder itself, never one elsewhere."""
+        if not isinstance(file, str) or Path(file).name != file or file in ("", ".", ".."):
+            raise ConfigError(f"--model: the index names a shard outside the folder: {file!r}")
+        return folder / file
+
+    def __call__(self, name: str, rows: list[int] | None = None) -> np.ndarray:
+        """The tensor ``name``, or only its ``rows`` (an embedding table's, read row by row:
+        a vocabulary of 30,000 is not read for 12 tokens)."""
+        for prefix in self.prefixes:
+            path = self.files.get(prefix + name)
+            if path is not None:
+                if path not in self.opened:
+                    self.opened[path] = self.safetensors.safe_open(path, framework="numpy")
+                f = self.opened[path]
+                part = f.get_slice(prefix + name)
+                if part.get_dtype() == "BF16":
+                    whole = _bf16(path, prefix + name)
+                    return whole if rows is None else whole[rows]
+                if rows is None:
+                    return f.get_tensor(prefix + name).astype(np.float32, copy=False)
+                return np.concatenate([part[i : i + 1] for i in rows]).astype(np.float32)
+        raise ConfigError(f"--model: the checkpoint has no tensor {name!r}")

@@ -1,0 +1,71 @@
+"""GPT-2's forward pass (GPT2Model, and the transformer of GPT2LMHeadModel).
+
+Pre-LN: token and position embeddings, then per block x = x + attention(LN_1(x)) and
+x = x + MLP(LN_2(x)). Conv1D weights are stored (in, out): x @ w + b as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .files import need
+from .layers import LayerRun, LayerWeights, Params, attend, layer_norm
+from .tokenizer import special, token_id
+
+
+def forward(p: Params, ids: list[int], allowed: np.ndarray, scaled: bool) -> list[LayerRun]:
+    """Every layer's attention over the tokens ``ids``."""
+    eps = p.number("layer_norm_epsilon", 1e-5)
+    act = p.activation("activation_function", "gelu_new")
+    x = p("wte.weight", ids) + p("wpe.weight", list(range(len(ids))))
+    D = x.shape[1]
+    runs = []
+    for n in range(p.layers):
+        b = f"h.{n}."
+        w_qkv, b_qkv = p(b + "attn.c_attn.weight"), p(b + "attn.c_attn.bias")  # (D,3D), (3D,)
+        qkv = [(w_qkv[:, i * D : (i + 1) * D], b_qkv[i * D : (i + 1) * D]) for i in range(3)]
+        w = LayerWeights.from_projections(
+            qkv, p.heads, p(b + "attn.c_proj.weight"), p(b + "attn.c_proj.bias")
+        )
+        scale = (
+            1.0 / float(np.sqrt(D // p.heads)) if p.config.get("scale_attn_weights", True) else 1.0
+        )
+        if p.config.get("scale_attn_by_inverse_layer_idx", False):
+            scale /= n + 1
+        a = layer_norm(x, p(b + "ln_1.weight"), p(b + "ln_1.bias"), eps)
+        run = attend(a, w, allowed, scaled, scale)
+        runs.append(run)
+        x = x + run.output
+        m = layer_norm(x, p(b + "ln_2.weight"), p(b + "ln_2.bias"), eps)
+        mid = act(m @ p(b + "mlp.c_fc.weight") + p(b + "mlp.c_fc.bias"))  # (T,D) @ (D,F)
+        x = x + mid @ p(b + "mlp.c_proj.weight") + p(b + "mlp.c_proj.bias")  # (T,F) @ (F,D)
+    return runs
+
+
+def tokenizer(tok: Any, found: dict[str, Any]) -> None:
+    """What transformers' GPT2Tokenizer does with tokenizer_config.json: no normalizer, the
+    byte-level pre-tokenizer with add_prefix_space (default false), and, where add_bos_token
+    or add_eos_token is set, <|endoftext|> before or after the text."""
+    t = need("tokenizers")
+    tok.normalizer = None
+    tok.pre_tokenizer = t.pre_tokenizers.ByteLevel(
+        add_prefix_space=bool(found.get("add_prefix_space", False))
+    )
+    if "add_bos_token" not in found and "add_eos_token" not in found:
+        return  # the post-processor of tokenizer.json
+    ends = [
+        (special(found, key, "<|endoftext|>"), bool(found.get(f"add_{key}")))
+        for key in ("bos_token", "eos_token")
+    ]
+    (bos, add_bos), (eos, add_eos) = ends
+    single = f"{bos + ':0 ' if add_bos else ''}$A:0{' ' + eos + ':0' if add_eos else ''}"
+    pair = (
+        f"{single}{' ' + bos + ':1' if add_bos else ''} $B:1{' ' + eos + ':1' if add_eos else ''}"
+    )
+    tok.post_processor = t.processors.TemplateProcessing(
+        single=single,
+        pair=pair,
+        special_tokens=[(s, token_id(tok, s)) for s, add in ends if add],
+    )

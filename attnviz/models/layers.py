@@ -1,0 +1,134 @@
+"""The pieces every family's forward pass is made of: norms, activations, one layer's
+multi-head attention through attnviz's kernel, and what a layer records.
+
+Shapes: T tokens, H heads, D hidden size, Dh = D / H.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..attention import concat_heads, scaled_dot_product_attention
+from ..errors import ConfigError
+from .files import Tensors
+
+
+@dataclass(frozen=True)
+class Params:
+    """What a forward pass reads: the tensors (cast to ``dtype``), config.json, and the
+    number of heads and layers the family's keys give."""
+
+    tensors: Tensors
+    config: dict[str, Any]
+    dtype: str
+    heads: int
+    layers: int
+
+    def __call__(self, name: str, rows: list[int] | None = None) -> np.ndarray:
+        return self.tensors(name, rows).astype(self.dtype, copy=False)
+
+    def number(self, key: str, default: float) -> float:
+        """A positive number of config.json (``default`` when absent)."""
+        value = self.config.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ConfigError(f"--model: config.json's {key!r} must be a number > 0, not {value!r}")
+        return float(value)
+
+    def activation(self, key: str, default: str) -> Callable[[np.ndarray], np.ndarray]:
+        """The activation config.json names under ``key``."""
+        name = self.config.get(key, default)
+        if name not in ACTIVATIONS:
+            raise ConfigError(
+                f"--model: activation {name!r} is not supported ({', '.join(ACTIVATIONS)})"
+            )
+        return ACTIVATIONS[name]
+
+
+def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
+    """(x − mean) / √(var + eps) · weight + bias over the last axis (biased variance)."""
+    mean = x.mean(axis=-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps) * weight + bias
+
+
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    """GELU with the exact erf: x · Φ(x)."""
+    return 0.5 * x * (1.0 + np.asarray(_erf(x / math.sqrt(2.0)), dtype=x.dtype))
+
+
+def _gelu_tanh(x: np.ndarray) -> np.ndarray:
+    """GELU's tanh approximation (GPT-2's "gelu_new")."""
+    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
+
+
+ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "gelu": _gelu,
+    "gelu_new": _gelu_tanh,
+    "gelu_pytorch_tanh": _gelu_tanh,
+    "gelu_fast": _gelu_tanh,
+    "relu": lambda x: np.maximum(x, 0),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class LayerWeights:
+    """One layer's attention in the shapes of attnviz's Trace: w_q, w_k, w_v (H, D, Dh),
+    b_q, b_k, b_v (H, Dh), w_o (D, D), b_o (D,); contiguous, as a saved Trace loads them."""
+
+    w_q: np.ndarray
+    w_k: np.ndarray
+    w_v: np.ndarray
+    b_q: np.ndarray
+    b_k: np.ndarray
+    b_v: np.ndarray
+    w_o: np.ndarray
+    b_o: np.ndarray
+
+    @classmethod
+    def from_projections(
+        cls, qkv: list[tuple[np.ndarray, np.ndarray]], H: int, w_o: np.ndarray, b_o: np.ndarray
+    ) -> LayerWeights:
+        """From the (D, D) weight and (D,) bias of Q, K and V (for x @ w + b), and W_O, b_O."""
+        D = w_o.shape[0]
+        heads = [
+            (np.ascontiguousarray(w.reshape(D, H, -1).swapaxes(0, 1)), b.reshape(H, -1))
+            for w, b in qkv
+        ]  # (D,D) -> (D,H,Dh) -> (H,D,Dh)
+        (w_q, b_q), (w_k, b_k), (w_v, b_v) = heads
+        return cls(w_q, w_k, w_v, b_q, b_k, b_v, np.ascontiguousarray(w_o), b_o)
+
+
+@dataclass(frozen=True, eq=False)
+class LayerRun:
+    """One layer's attention as it ran: its input x (T, D), its weights, the factor on its
+    scores (when scaled), the attention weights (H, T, T), the heads' outputs (H, T, Dh)
+    and the output concat·W_O + b_O (T, D)."""
+
+    x: np.ndarray
+    w: LayerWeights
+    scale: float
+    weights: np.ndarray
+    head_outputs: np.ndarray
+    output: np.ndarray
+
+
+def attend(
+    x: np.ndarray, w: LayerWeights, allowed: np.ndarray, scaled: bool, scale: float
+) -> LayerRun:
+    """One layer's multi-head attention over x (T, D), with attnviz's kernel."""
+    q = x @ w.w_q + w.b_q[:, None]  # (T,D) @ (H,D,Dh) -> (H,T,Dh)
+    k = x @ w.w_k + w.b_k[:, None]
+    v = x @ w.w_v + w.b_v[:, None]
+    weights, head_outputs = scaled_dot_product_attention(
+        q, k, v, allowed, scaled=scaled, scale=scale
+    )
+    output = concat_heads(head_outputs) @ w.w_o + w.b_o  # (T,H*Dh) @ (D,D) -> (T,D)
+    return LayerRun(x, w, scale, weights, head_outputs, output)

@@ -1,0 +1,129 @@
+"""The tokenizer as the model was trained with it, giving the ids ``AutoTokenizer`` gives.
+
+``tokenizer.json`` is read with the ``tokenizers`` library, its own padding and truncation
+switched off (a sentence-transformers folder pads every text to 128 tokens and cuts it
+there). The settings of ``tokenizer_config.json`` and ``special_tokens_map.json`` that
+change the ids (lower-casing, accents, ``add_prefix_space``, ``add_bos_token`` …) are then
+applied by the family, as transformers applies them. Without ``tokenizer.json``, a
+``vocab.txt`` makes a WordPiece tokenizer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from .files import need, read_json
+
+JOIN = "‿"  # marks a piece that continues the word before it: "tired" -> "ti" "‿re" "‿d"
+
+
+@dataclass(frozen=True)
+class ModelToken:
+    """One token as the model sees it (``raw``) and as a label shows it (``text``)."""
+
+    raw: str
+    text: str
+    start: int
+    end: int
+    special: bool
+
+
+def settings(folder: Path) -> dict[str, Any]:
+    """The tokenizer's settings: special_tokens_map.json, then tokenizer_config.json over it."""
+    found: dict[str, Any] = {}
+    for name in ("special_tokens_map.json", "tokenizer_config.json"):
+        if (folder / name).is_file():
+            data = read_json(folder / name, name)
+            if not isinstance(data, dict):
+                raise ConfigError(f"--model: {name} is not a JSON object")
+            found.update(data)
+    return found
+
+
+def special(found: dict[str, Any], key: str, default: str) -> str:
+    """A special token the settings name (a string, or an AddedToken's {"content": ...})."""
+    value = found.get(key, default)
+    if isinstance(value, dict):
+        value = value.get("content", default)
+    return str(value) if value is not None else default
+
+
+def token_id(tok: Any, token: str) -> int:
+    """The id of ``token``, or ConfigError when the vocabulary has none."""
+    found = tok.token_to_id(token)
+    if found is None:
+        raise ConfigError(f"--model: the tokenizer's vocabulary has no {token!r}")
+    return int(found)
+
+
+def _from_vocab(tokenizers: Any, path: Path, found: dict[str, Any]) -> Any:
+    """A WordPiece tokenizer over vocab.txt, its special tokens registered."""
+    words = path.read_text(encoding="utf-8").splitlines()
+    if not words:
+        raise ConfigError(f"--model: {path.name} is empty")
+    vocab = {w: i for i, w in enumerate(dict.fromkeys(words))}
+    unk = special(found, "unk_token", "[UNK]")
+    tok = tokenizers.Tokenizer(tokenizers.models.WordPiece(vocab, unk_token=unk))
+    names = ("pad_token", "unk_token", "cls_token", "sep_token", "mask_token")
+    tok.add_special_tokens([t for t in (special(found, n, "") for n in names) if t in vocab])
+    return tok
+
+
+def load_tokenizer(folder: Path, adjust: Callable[[Any, dict[str, Any]], None]) -> Any:
+    """The checkpoint's tokenizer, without padding or truncation, ``adjust``ed by the family to
+    the settings of ``tokenizer_config.json``."""
+    tokenizers = need("tokenizers")
+    found = settings(folder)
+    if (folder / "tokenizer.json").is_file():
+        try:
+            tok = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
+        except Exception as e:  # the library's own error types: any of them means unreadable
+            raise ConfigError(f"--model: cannot read tokenizer.json ({e})") from None
+    elif (folder / "vocab.txt").is_file():
+        tok = _from_vocab(tokenizers, folder / "vocab.txt", found)
+    else:
+        raise ConfigError(f"--model: no tokenizer.json (or vocab.txt) in {str(folder)!r}")
+    tok.no_padding()
+    tok.no_truncation()
+    adjust(tok, found)
+    return tok
+
+
+def encode(tok: Any, text: str, limit: int | None = None) -> tuple[list[int], list[ModelToken]]:
+    """Token ids and tokens of ``text``, special tokens as the model expects them; with
+    ``limit``, cut to that many tokens, the special tokens kept."""
+    if limit is None:
+        tok.no_truncation()
+    else:
+        tok.enable_truncation(max_length=limit)
+    enc = tok.encode(text)
+    prefix = _continuation(tok)
+    tokens = []
+    for n, (raw, (start, end), special_) in enumerate(
+        zip(enc.tokens, enc.offsets, enc.special_tokens_mask, strict=True)
+    ):
+        if special_:
+            tokens.append(ModelToken(raw, raw, start, start, True))
+        elif prefix:  # WordPiece: the piece itself, "##" marking a continuation
+            joined = raw.startswith(prefix)
+            piece = raw[len(prefix) :] if joined else raw
+            tokens.append(ModelToken(raw, JOIN + piece if joined else piece, start, end, False))
+        else:  # byte-level BPE: the text itself; a leading space starts a word
+            shown = text[start:end]
+            piece = shown.strip() or shown
+            joined = (
+                n > 0 and not shown[:1].isspace() and start > 0 and not text[start - 1].isspace()
+            )
+            tokens.append(ModelToken(raw, JOIN + piece if joined else piece, start, end, False))
+    return list(enc.ids), tokens
+
+
+def _continuation(tok: Any) -> str:
+    """The prefix of a WordPiece piece that continues a word ("##"); "" for other models."""
+    if type(tok.model).__name__ != "WordPiece":
+        return ""
+    return str(tok.model.continuing_subword_prefix or "")

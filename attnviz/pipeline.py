@@ -1,0 +1,156 @@
+"""The pipeline of a run: text -> tokens -> the seeded model or a checkpoint -> Trace.
+
+This module picks the backend, cuts or refuses a text that is too long, and refuses a run
+whose memory estimate is over the budget before anything is computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import attention
+from .errors import ConfigError, RunError
+from .masks import parse_masks
+from .tokens import tokenize
+from .trace import AttentionConfig, Seeded, Trace, whole
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How far a run may go: at most ``max_tokens`` tokens (None: no limit but the model's
+    positions), cut to it with ``truncate`` rather than refused; at most ``memory_budget``
+    bytes (None: no budget), counting ``extra_bytes(T)`` for what the output will take."""
+
+    max_tokens: int | None = None
+    truncate: bool = False
+    memory_budget: int | None = None
+    extra_bytes: Callable[[int], int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_tokens is not None:
+            whole("max_tokens", self.max_tokens, 1)
+        if self.memory_budget is not None:
+            whole("memory_budget", self.memory_budget, 1)
+
+
+def estimate_bytes(heads: int, d_model: int, dtype: str, T: int) -> int:
+    """The memory one layer of a run needs, roughly: the (H, T, T) weights it keeps (the
+    blocked kernel's temporaries are a few blocks; small runs make three T x T temporaries
+    per head), the layer's weights, the (T, D) arrays and the masks."""
+    H, D = heads, d_model
+    item = np.dtype(dtype).itemsize
+    temporaries = 0 if H * T * T >= attention._BLOCKED_FROM else 3 * H * T * T
+    return item * (H * T * T + temporaries + 4 * D * D + 4 * T * D) + 2 * T * T
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
+
+
+def check_budget(
+    limits: Limits, heads: int, d_model: int, dtype: str, T: int, layers: int = 1
+) -> None:
+    """RunError when the estimate of ``layers`` layers (plus the output's) is over the budget."""
+    need = layers * estimate_bytes(heads, d_model, dtype, T)
+    need += limits.extra_bytes(T) if limits.extra_bytes else 0
+    if limits.memory_budget is not None and need > limits.memory_budget:
+        raise RunError(
+            f"this run needs about {_gib(need)} ({heads} heads x {T}² weights, {dtype}"
+            f"{f', {layers} layers' if layers > 1 else ''}), over --memory-budget "
+            f"{_gib(limits.memory_budget)}: try fewer --heads, --head for fewer panels, "
+            "--dtype float32, or a shorter text (--max-tokens N --truncate)"
+        )
+
+
+def _too_long(n: int, limit: str) -> ConfigError:
+    return ConfigError(
+        f"the text has {n} tokens, more than {limit}: shorten it, or cut it with --truncate"
+    )
+
+
+def run(text: str, config: AttentionConfig, limits: Limits = Limits()) -> Trace:
+    """Tokenise ``text`` and run the attention ``config`` describes, seeded or a checkpoint.
+
+    A text longer than ``limits.max_tokens`` (or than a checkpoint's positions) is refused
+    (ConfigError), or cut to that length with ``limits.truncate``. A run whose memory
+    estimate is over ``limits.memory_budget`` is refused (RunError) before it computes.
+    """
+    if config.pretrained is not None:
+        return _run_checkpoint(text, config, limits)
+    from .seeded import run_seeded
+
+    c = config.seeded
+    assert c is not None
+    tokens = tokenize(text, c.tokenizer, bos=c.bos, pad_to=c.pad_to)
+    truncated = 0
+    if limits.max_tokens is not None and len(tokens) > limits.max_tokens:
+        if not limits.truncate:
+            raise _too_long(len(tokens), f"--max-tokens {limits.max_tokens}")
+        tokens, truncated = tokens[: limits.max_tokens], len(tokens) - limits.max_tokens
+    check_budget(limits, c.heads, c.d_model, config.dtype, len(tokens))
+    return run_seeded(tokens, config, truncated)
+
+
+def _run_checkpoint(text: str, config: AttentionConfig, limits: Limits) -> Trace:
+    """Open the checkpoint, encode the text within the limits, check the budget, run."""
+    from .models import Checkpoint
+
+    assert config.pretrained is not None
+    if not text.strip():
+        raise ConfigError("the text is empty: there is nothing to attend to")
+    ck = Checkpoint.open(config.pretrained.model)
+    limit, what = (
+        ck.max_positions,
+        f"the {ck.max_positions} positions of {config.pretrained.model!r}",
+    )
+    if limits.max_tokens is not None and limits.max_tokens < limit:
+        limit, what = limits.max_tokens, f"--max-tokens {limits.max_tokens}"
+    ids, tokens = ck.encode(text)
+    truncated = 0
+    if len(ids) > limit:
+        if not limits.truncate:
+            raise _too_long(len(ids), what)
+        ids, tokens, truncated = *ck.encode(text, limit), len(ids) - limit
+    check_budget(limits, ck.heads, ck.d_model, config.dtype, len(ids), ck.layers)
+    return ck.run(ids, tokens, config, truncated)
+
+
+def attend(
+    text: str,
+    *,
+    heads: int = 8,
+    d_model: int = 512,
+    seed: int = 0,
+    mask: str | Sequence[str] = "causal",
+    tokenizer: str = "word",
+    positions: str = "sinusoidal",
+    scaled: bool = True,
+    dtype: str = "float64",
+    bos: bool = False,
+    pad_to: int | None = None,
+    max_tokens: int | None = None,
+    truncate: bool = False,
+    plant: str | Sequence[str] = (),
+    plant_strength: float = 1.0,
+) -> Trace:
+    """Run seeded multi-head masked attention on ``text`` and return the Trace.
+
+    ``plant`` gives heads known patterns: "0=previous" or ["0=previous", "2=same"] (patterns
+    previous, self, first, uniform, same); ``plant_strength`` scales them.
+
+    >>> trace = attend("The cat sat on the mat", heads=2, d_model=16)
+    >>> trace.weights.shape            # (H, T, T)
+    (2, 6, 6)
+    """
+    seeded: dict[str, Any] = dict(
+        heads=heads, d_model=d_model, seed=seed, tokenizer=tokenizer, positions=positions,
+        bos=bos, pad_to=pad_to, plant=(plant,) if isinstance(plant, str) else tuple(plant),
+        plant_strength=plant_strength,
+    )  # fmt: skip
+    config = AttentionConfig(mask=parse_masks(mask), scaled=scaled, dtype=dtype,
+                             source=Seeded(**seeded))  # fmt: skip
+    return run(text, config, Limits(max_tokens=max_tokens, truncate=truncate))

@@ -1,0 +1,81 @@
+"""The import graph of attnviz: no module imports one that imports it back, however far
+round, counting every import (inside functions and for type checking too)."""
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "attnviz"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path, modules: set[str]) -> set[str]:
+    """The attnviz modules ``path`` imports, anywhere in it."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")
+            base = base[: len(base) - node.level + 1] if node.level else []
+            stem = ".".join([*base, *([node.module] if node.module else [])])
+            # from . import bert: the module bert; from .trace import Trace: the module trace
+            targets = [f"{stem}.{a.name}" if f"{stem}.{a.name}" in modules else stem
+                       for a in node.names]  # fmt: skip
+        else:
+            continue
+        found |= {t for t in targets if t in modules}
+    return found - {name}
+
+
+def graph() -> dict[str, set[str]]:
+    paths = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    # the package's own __init__ only names the public API (imported when first used)
+    return {m: imports(p, set(paths)) - {"attnviz"} for m, p in paths.items() if m != "attnviz"}
+
+
+def cycle(edges: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of the graph, or None."""
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(m: str) -> list[str] | None:
+        state[m] = 1
+        path.append(m)
+        for n in sorted(edges.get(m, ())):
+            if state.get(n) == 1:
+                return [*path[path.index(n) :], n]
+            if n not in state and (found := visit(n)):
+                return found
+        state[m] = 2
+        path.pop()
+        return None
+
+    for m in sorted(edges):
+        if m not in state and (found := visit(m)):
+            return found
+    return None
+
+
+def test_the_cycle_finder_finds_one():
+    assert cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_no_module_of_attnviz_imports_itself_round_a_circle():
+    edges = graph()
+    assert {"attnviz.trace", "attnviz.models"} <= edges["attnviz.pipeline"]
+    assert cycle(edges) is None, " -> ".join(cycle(edges) or [])
+
+
+def test_the_core_knows_nothing_of_checkpoints_renderers_or_the_command_line():
+    core = ("tokens", "masks", "attention", "trace", "seeded", "errors")
+    above = ("attnviz.models", "attnviz.pipeline", "attnviz.render", "attnviz.cli")
+    for name in core:
+        reached = {m for m in graph()[f"attnviz.{name}"] if m.startswith(above)}
+        assert not reached, (name, reached)
