@@ -30,7 +30,7 @@ NPZ_KEYS = (
 # written only when the run plants a head (it is zero otherwise): the position bias (H, T, T)
 BIAS_KEY = "bias"
 # written only for a run of a checkpoint: every layer's weights, the projections' biases,
-# the tokens as the model spells them and its config.json
+# the tokens as the model spells them and its config.json (and "token_ids", their ids)
 MODEL_KEYS = ("layer_weights", "b_q", "b_k", "b_v", "b_o", "raw_tokens", "model_config")
 EXPORT_FORMATS = (".npz", ".json")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold: no clock in the file
@@ -112,6 +112,7 @@ def save_npz(trace: Trace, path: str | os.PathLike[str]) -> None:
         arrays["layer_weights"] = trace.model.layer_weights
         arrays.update({b: np.ascontiguousarray(getattr(trace, b)) for b in MODEL_KEYS[1:5]})
         arrays["raw_tokens"] = np.array(trace.model.raw_tokens, dtype=str)
+        arrays["token_ids"] = np.array(trace.model.ids, dtype=np.int64)
         about = {"model_type": trace.model.model_type, "config": trace.model.config}
         arrays["model_config"] = np.array(json.dumps(about, ensure_ascii=False))
     with atomic_open(path) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
@@ -228,8 +229,9 @@ def load(path: str | os.PathLike[str]) -> Trace:
                 arrays.update({b: npz[b] for b in MODEL_KEYS[1:5]})
                 info = json.loads(str(npz["model_config"][()]))
                 raw = tuple(str(t) for t in npz["raw_tokens"])
+                ids = tuple(int(i) for i in npz["token_ids"]) if "token_ids" in npz.files else ()
                 model = ModelInfo(config["model"], info["model_type"], info["config"], raw,
-                                  npz["layer_weights"])  # fmt: skip
+                                  npz["layer_weights"], ids)  # fmt: skip
             return Trace(
                 tokens=tokens,
                 config=AttentionConfig.from_dict(config),

@@ -126,6 +126,9 @@ def hide_special(trace: Trace) -> Trace:
     model = trace.model and replace(
         trace.model,
         raw_tokens=tuple(r for r, k in zip(trace.model.raw_tokens, keep, strict=True) if k),
+        ids=tuple(i for i, k in zip(trace.model.ids, keep, strict=True) if k)
+        if trace.model.ids
+        else (),
         layer_weights=renormalised(trace.model.layer_weights),
     )
     return replace(

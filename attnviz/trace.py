@@ -206,13 +206,15 @@ _ARRAYS = (
 @dataclass(frozen=True, eq=False)
 class ModelInfo:
     """What a run of a real checkpoint adds: its name (as given), model_type, config.json,
-    the tokens as the model spells them, and every layer's weights (L, H, T, T)."""
+    the tokens as the model spells them, every layer's weights (L, H, T, T), and the token
+    ids (the tokenizer's)."""
 
     name: str
     model_type: str
     config: dict[str, Any]
     raw_tokens: tuple[str, ...]
     layer_weights: np.ndarray
+    ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)

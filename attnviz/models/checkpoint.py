@@ -120,6 +120,7 @@ class Checkpoint:
                 self.config,
                 tuple(t.raw for t in tokens),
                 np.stack([r.weights for r in runs]),
+                tuple(ids),
             ),
             scale=r.scale,
         )

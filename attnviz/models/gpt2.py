@@ -12,7 +12,6 @@ import numpy as np
 
 from .files import need
 from .layers import LayerRun, LayerWeights, Params, attend, layer_norm
-from .tokenizer import special, token_id
 
 
 def forward(p: Params, ids: list[int], allowed: np.ndarray, scaled: bool) -> list[LayerRun]:
@@ -46,26 +45,10 @@ def forward(p: Params, ids: list[int], allowed: np.ndarray, scaled: bool) -> lis
 
 def tokenizer(tok: Any, found: dict[str, Any]) -> None:
     """What transformers' GPT2Tokenizer does with tokenizer_config.json: no normalizer, the
-    byte-level pre-tokenizer with add_prefix_space (default false), and, where add_bos_token
-    or add_eos_token is set, <|endoftext|> before or after the text."""
+    byte-level pre-tokenizer with add_prefix_space (default false), the post-processor of
+    tokenizer.json (add_bos_token and add_eos_token change nothing)."""
     t = need("tokenizers")
     tok.normalizer = None
     tok.pre_tokenizer = t.pre_tokenizers.ByteLevel(
         add_prefix_space=bool(found.get("add_prefix_space", False))
-    )
-    if "add_bos_token" not in found and "add_eos_token" not in found:
-        return  # the post-processor of tokenizer.json
-    ends = [
-        (special(found, key, "<|endoftext|>"), bool(found.get(f"add_{key}")))
-        for key in ("bos_token", "eos_token")
-    ]
-    (bos, add_bos), (eos, add_eos) = ends
-    single = f"{bos + ':0 ' if add_bos else ''}$A:0{' ' + eos + ':0' if add_eos else ''}"
-    pair = (
-        f"{single}{' ' + bos + ':1' if add_bos else ''} $B:1{' ' + eos + ':1' if add_eos else ''}"
-    )
-    tok.post_processor = t.processors.TemplateProcessing(
-        single=single,
-        pair=pair,
-        special_tokens=[(s, token_id(tok, s)) for s, add in ends if add],
     )

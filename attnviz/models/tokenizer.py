@@ -3,7 +3,7 @@
 ``tokenizer.json`` is read with the ``tokenizers`` library, its own padding and truncation
 switched off (a sentence-transformers folder pads every text to 128 tokens and cuts it
 there). The settings of ``tokenizer_config.json`` and ``special_tokens_map.json`` that
-change the ids (lower-casing, accents, ``add_prefix_space``, ``add_bos_token`` …) are then
+change the ids (lower-casing, accents, ``add_prefix_space``, the special tokens …) are then
 applied by the family, as transformers applies them. Without ``tokenizer.json``, a
 ``vocab.txt`` makes a WordPiece tokenizer.
 """
@@ -33,9 +33,10 @@ class ModelToken:
 
 
 def settings(folder: Path) -> dict[str, Any]:
-    """The tokenizer's settings: special_tokens_map.json, then tokenizer_config.json over it."""
+    """The tokenizer's settings: tokenizer_config.json, and special_tokens_map.json over it
+    (transformers takes a special token from the map when both name one)."""
     found: dict[str, Any] = {}
-    for name in ("special_tokens_map.json", "tokenizer_config.json"):
+    for name in ("tokenizer_config.json", "special_tokens_map.json"):
         if (folder / name).is_file():
             data = read_json(folder / name, name)
             if not isinstance(data, dict):
