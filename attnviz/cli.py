@@ -18,7 +18,7 @@ import sys
 import threading
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -52,8 +52,15 @@ def _error(message: str, code: int) -> None:
     sys.exit(code)
 
 
+_warned: set[str] = set()
+
+
 def _warn(message: str) -> None:
-    print(f"attnviz: warning: {' '.join(visible(message).split())}", file=sys.stderr)
+    """One line on stderr, once a run (compare's two runs would say it twice)."""
+    line = f"attnviz: warning: {' '.join(visible(message).split())}"
+    if line not in _warned:
+        _warned.add(line)
+        print(line, file=sys.stderr)
 
 
 def _repeated_option(command: Any, args: list[str]) -> str | None:
@@ -134,6 +141,7 @@ class _Group(TyperGroup):
         debug = "--debug" in argv[:end]  # accepted anywhere before "--", not only first
         argv = [a for a in argv[:end] if a != "--debug"] + argv[end:]
         kwargs["standalone_mode"] = False
+        _warned.clear()
         try:
             if argv and argv[0] in self.commands:
                 twice = _repeated_option(self.commands[argv[0]], argv[1:])
@@ -453,7 +461,9 @@ class RunOptions:
         limits = Limits(self.max_tokens, self.truncate, _bytes(self.memory_budget), extra_bytes)
         trace = run(text, config or self.config(), limits)
         _warn_blind_queries(trace)
-        if self.hide_special:
+        if self.hide_special and not any(t.special for t in trace.tokens):
+            _warn("--hide-special: this run has no special tokens, so nothing is hidden")
+        elif self.hide_special:
             from .stats import hide_special
 
             trace = hide_special(trace)
@@ -500,7 +510,7 @@ def _option_group(
         @functools.wraps(fn)
         def command(**kwargs: Any) -> None:
             ctx = kwargs["ctx"] if passes_ctx else kwargs.pop("ctx")
-            given = frozenset(n for n, _, _ in params if _given(ctx, n))
+            given = frozenset(n for n in ctx.params if _given(ctx, n))  # the command's, all
             group = cls(**{n: kwargs.pop(n) for n, _, _ in params}, given=given)
             fn(**kwargs, **{name: group})
 
@@ -629,6 +639,42 @@ def _format_opt(formats: tuple[str, ...]) -> Any:
     )
 
 
+FIGURE, PAGE = "figure", "page"
+WRITES = {FIGURE: "a figure (-o .png, .svg, .pdf)", PAGE: "a page (-o .html)"}
+
+# Where each option of the drawing commands acts: a figure, a page, or a --format. A command
+# says where its own options act and may narrow these (a string: they never act, and why).
+ACTS: dict[str, frozenset[str] | str] = {
+    "title": frozenset({FIGURE, PAGE}),
+    "annotate": frozenset({FIGURE}),
+    "cmap": frozenset({FIGURE, PAGE, "table", "heat"}),
+    "dpi": frozenset({FIGURE}),
+    "theme": frozenset({FIGURE, PAGE}),
+    "preset": frozenset({FIGURE}),
+    "lang": frozenset({FIGURE, PAGE, "table", "heat", "top"}),
+    "labels": frozenset({FIGURE}),
+}
+
+
+def _refuse_idle(
+    given: frozenset[str], writes: set[str], acts: dict[str, frozenset[str] | str]
+) -> None:
+    """ConfigError for the first given option that acts on none of what ``writes`` holds."""
+
+    def said(outputs: Iterable[str]) -> str:
+        return " or ".join(sorted(WRITES.get(w, f"--format {w}") for w in outputs))
+
+    for name, where in acts.items():
+        if name not in given:
+            continue
+        if isinstance(where, str):
+            raise ConfigError(f"{_flag(name)} changes nothing here: {where}")
+        if not where & writes:
+            raise ConfigError(
+                f"{_flag(name)} changes nothing in {said(writes) or 'this run'}: it acts on {said(where)}"
+            )
+
+
 @dataclass(frozen=True)
 class FigureOptions:
     """The options of every command that draws: where the figure goes and how it looks."""
@@ -655,8 +701,12 @@ class FigureOptions:
         formats: tuple[str, ...],
         scale: str = "fixed",
         html: bool = False,
+        acts: Mapping[str, frozenset[str] | str] | None = None,
     ) -> str | None:
-        """Check every output option before any work; return the standard output format."""
+        """Check every output option before any work; return the standard output format.
+
+        An option given where it acts on nothing that is written is refused: ``acts`` says
+        where the command's own options act, and overrides ACTS for the shared ones."""
         from .export import check_output
         from .render import colors
         from .render.labels import strings
@@ -664,6 +714,10 @@ class FigureOptions:
         shown = format or (None if self.output else "table")
         if shown is not None and shown not in formats:
             raise ConfigError(f"unknown --format {shown!r}; choose one of: {', '.join(formats)}")
+        writes = {shown} if shown is not None else set()
+        if self.output is not None:
+            writes.add(PAGE if self.html else FIGURE)
+        _refuse_idle(self.given, writes, {**ACTS, **(acts or {})})
         if self.output is not None:
             from .render.figures import FIGURE_FORMATS, check_figure_options
 
@@ -793,20 +847,21 @@ def heatmap(
 
     Example: attnviz heatmap --file long.txt --window 100:120 --head 0
     """
-    shown = look.check(format, HEATMAP_FORMATS, scale, html=True)
+    acts = {"scale": frozenset({FIGURE}), "top": frozenset({"top"})}
+    shown = look.check(format, HEATMAP_FORMATS, scale, html=True, acts=acts)
     view.check()
     if top < 1:
         raise ConfigError(f"--top must be at least 1, not {top}")
     if opts.all_layers and (shown in ("top", "csv") or view.cropped):
         raise ConfigError(
-            "--layer all draws every layer (-o, --format table, heat or json): "
-            "for --format top or csv, or a --window, give one layer"
+            "--layer all draws every layer whole (-o, --format table, heat or json): "
+            "for --format top or csv, or --window, --queries or --keys, give one layer"
         )
     selected = select_heads(head, opts.heads_count())
     trace = opts.run(_read_text(text, opts.file), extra_bytes=look.memory(len(selected)))
     window = view.resolve(len(trace.tokens))
     if opts.all_layers:
-        _model_view(trace, selected, shown, look)
+        _model_view(trace, selected, shown, look, scale)
         return
     if look.html:
         from .render.html import heatmap_views
@@ -924,7 +979,9 @@ def steps(
     """
     from .render.stages import head_stages, json_values, worked_row
 
-    shown = look.check(format, STEPS_FORMATS, html=True)
+    acts = {"query": frozenset({"table", "json"}), "columns": frozenset({"table"}),
+            "precision": frozenset({"table"})}  # fmt: skip
+    shown = look.check(format, STEPS_FORMATS, html=True, acts=acts)
     opts.one_layer()
     view.check()
     if columns < 1 or not 0 <= precision <= 12:
@@ -1011,7 +1068,9 @@ def stats(
     """
     from .stats import HEAD_METRICS, head_stats
 
-    shown = look.check(format, STATS_FORMATS)
+    acts = {"annotate": "the figure of stats prints every value",
+            "labels": "the figure of stats has no token labels"}  # fmt: skip
+    shown = look.check(format, STATS_FORMATS, acts=acts)
     opts.one_layer()
     selected = select_heads(head, opts.heads_count())
     trace = opts.run(_read_text(text, opts.file), extra_bytes=look.memory(1))
@@ -1065,7 +1124,7 @@ def rollout(
     """
     from .stats import rollout as flow_of
 
-    shown = look.check(format, ROLLOUT_FORMATS)
+    shown = look.check(format, ROLLOUT_FORMATS, acts={"top": frozenset({"top"})})
     opts.one_layer()
     if top < 1:
         raise ConfigError(f"--top must be at least 1, not {top}")
@@ -1108,16 +1167,18 @@ def _print_comparison(
     """Write a comparison to standard output as table, heat or json (the summary numbers are
     those of the whole run; the views show the window)."""
     if fmt == "json":
+        queries = window.queries if window else slice(None)
         data = {
             "tokens": cmp.a.texts,
             "config_a": cmp.a.config.to_dict(),
             "config_b": cmp.b.config.to_dict(),
             "heads": heads,
+            **({"window": window.to_dict()} if window else {}),
             **{
                 key: getattr(cmp, key)[heads].tolist()
                 for key in ("tv_distance", "mass_moved", "entropy_a", "entropy_b")
             },
-            "output_difference": cmp.output_difference.tolist(),
+            "output_difference": cmp.output_difference[queries].tolist(),
         }
         sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
         return
@@ -1164,7 +1225,9 @@ def _print_comparison(
     console.print(terminal.output_difference(cmp, lang, window=window))
 
 
-def _model_view(trace: Trace, heads: list[int], shown: str | None, look: FigureOptions) -> None:
+def _model_view(
+    trace: Trace, heads: list[int], shown: str | None, look: FigureOptions, scale: str
+) -> None:
     """heatmap --layer all: every layer x every selected head, as a figure and/or on stdout."""
     if look.html:
         from .render.html import model_views
@@ -1174,7 +1237,7 @@ def _model_view(trace: Trace, heads: list[int], shown: str | None, look: FigureO
         from .render.figures.heatmap import model_figure
 
         _progress.step("laying out the figure")
-        look.save(model_figure(trace, heads, **look.style()))
+        look.save(model_figure(trace, heads, scale=scale, **look.style()))
     if shown == "json":
         from .export import weights_json
 

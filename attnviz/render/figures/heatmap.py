@@ -6,6 +6,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ...trace import Trace, Window, cells, select_heads
 from .. import colors
 from ..labels import head_label, shorten, strings, trace_line
@@ -49,10 +51,14 @@ def prepare_heatmap(
     start = (window.q0, window.k0) if window else (None, None)
     for h in heads:
         w = trace.weights[h, rows, cols]  # a view, in the run's dtype: no T x T copy
-        top = float(w.max(initial=0.0)) if scale == "head" else 1.0  # hidden weights are 0
         title = head_label(trace.config, h, lang)
-        limit = top if top > 0 else 1.0
-        yield Panel(h, title, w, hidden, limit=limit, row0=start[0], col0=start[1])
+        yield Panel(h, title, w, hidden, limit=limit(w, scale), row0=start[0], col0=start[1])
+
+
+def limit(weights: np.ndarray, scale: str) -> float:
+    """The top of a panel's colour scale: 1 ("fixed"), or its largest weight ("head")."""
+    top = float(weights.max(initial=0.0)) if scale == "head" else 1.0  # hidden weights are 0
+    return top if top > 0 else 1.0
 
 
 def heatmap_figure(
@@ -176,6 +182,7 @@ def model_figure(
     trace: Trace,
     heads: str | Sequence[int] | None = None,
     *,
+    scale: str = "fixed",
     annotate: bool | None = None,
     cmap: str = colors.DEFAULT_CMAP,
     theme: str = "light",
@@ -185,15 +192,22 @@ def model_figure(
     labels: str = "auto",
 ) -> Figure:
     """The model view: every layer (rows) × every selected head (columns) of a checkpoint's
-    run, small panels with the layer and the head on the edges (a seeded run has one layer)."""
-    check_figure_options(theme=theme, preset=preset, labels=labels)
+    run, small panels with the layer and the head on the edges (a seeded run has one layer);
+    ``scale`` as in heatmap_figure."""
+    check_figure_options(theme=theme, preset=preset, scale=scale, labels=labels)
     s = strings(lang)
     chosen = select_heads(heads, trace.heads)
     weights = trace.layer_weights  # (L,H,T,T)
     L, T = weights.shape[0], len(trace.tokens)
     hidden = ~trace.allowed
     panels = (
-        Panel(h, head_label(trace.config, h, lang) if n == 0 else "", weights[n, h], hidden)
+        Panel(
+            h,
+            head_label(trace.config, h, lang) if n == 0 else "",
+            weights[n, h],
+            hidden,
+            limit=limit(weights[n, h], scale),
+        )
         for n in range(L)
         for h in chosen
     )
@@ -201,7 +215,7 @@ def model_figure(
     p = PRESETS[preset]
     return panel_grid(
         panels, L * len(chosen), len(chosen), trace.texts, trace.texts, T, heading,
-        s["weight"], not trace.allowed.all(),
+        s["weight_head_max"] if scale == "head" else s["weight"], not trace.allowed.all(),
         annotate=annotate, cmap=cmap, theme=theme, preset=preset, lang=lang, labels=labels,
         row_titles=[s["layer"].format(n=n) for n in range(L)],
         panel_size=min(p.panel, max(0.7, 14 / len(chosen)), max(0.7, 9 / L)),
