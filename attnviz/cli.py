@@ -276,8 +276,9 @@ ModelOpt = Annotated[
     str | None,
     typer.Option(
         "--model",
-        help="Run a local BERT or GPT-2 checkpoint instead of seeded weights: a folder in the "
-        "Hugging Face layout, or a model id in the local cache (needs attnviz[models]).",
+        help="Run a local checkpoint instead of seeded weights: a folder in the Hugging Face "
+        "layout, or a model id in the local cache (needs attnviz[models]; the README lists "
+        "the families attnviz runs).",
         show_default=False,
     ),
 ]

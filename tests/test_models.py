@@ -208,6 +208,9 @@ def write_config(folder, **changes):
     "setup, args, message",
     [
         (None, ["--model", "no/such-model"], "not in the Hugging Face cache"),
+        (None, ["--model", "./no-such-folder"], "'./no-such-folder': no such folder"),
+        (None, ["--model", "no/such/folder/"], "'no/such/folder/': no such folder"),
+        (None, ["--model", BERT + "/config.json"], "is a file, not a folder"),
         ("llama", [], "model_type 'llama' is not supported; attnviz runs bert"),
         ("no-config", [], "has no config.json"),
         ("no-weights", [], "no model.safetensors"),

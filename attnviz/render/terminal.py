@@ -54,19 +54,21 @@ def _cell_style(table: np.ndarray, value: float) -> Style:
 
 
 def caption(trace: Trace, h: int, lang: str = "en", window: Window | None = None) -> Text:
-    """The line under a head's table: the head, its mean row entropy (of the whole run), the
-    mask, and the window shown."""
-    s = strings(lang)
+    """The line under a head's table: a checkpoint's name and layer, the head, its mean row
+    entropy (of the whole run), the mask, unscaled, and the window shown."""
+    s, c = strings(lang), trace.config
     entropy = float(mean_entropy(trace.weights[[h]], trace.allowed)[0])
-    parts = [window_text(window, len(trace.tokens), lang)]
-    if trace.special_hidden:
-        parts.append(s["special_hidden"].format(n=trace.special_hidden))
-    return Text(
-        f"{head_label(trace.config, h, lang)} · {s['entropy']} {entropy:.2f} {s['nats']}"
-        f" · {s['mask']} {mask_text(trace.config.mask, lang)}"
-        + "".join(f" · {part}" for part in parts if part),
-        style="dim",
-    )
+    parts = [
+        f"{head_label(c, h, lang)}",
+        f"{s['entropy']} {entropy:.2f} {s['nats']}",
+        f"{s['mask']} {mask_text(c.mask, lang)}",
+        "" if c.scaled else s["unscaled"],
+        window_text(window, len(trace.tokens), lang),
+        s["special_hidden"].format(n=trace.special_hidden) if trace.special_hidden else "",
+    ]
+    if c.pretrained is not None and c.pretrained.layer is not None:
+        parts[:0] = [visible(c.pretrained.name), s["layer"].format(n=c.pretrained.layer)]
+    return Text(" · ".join(part for part in parts if part), style="dim")
 
 
 def _cut(trace: Trace, window: Window | None) -> tuple[range, range]:
