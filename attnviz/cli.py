@@ -167,9 +167,7 @@ def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> Non
 
 
 def _handle(e: Exception) -> None:
-    from typer._click.exceptions import ClickException  # the click that Typer bundles
-
-    if isinstance(e, ClickException):
+    if isinstance(e, typer.TyperException):  # a usage error of the click Typer bundles, too
         _error(e.format_message(), e.exit_code)
     if isinstance(e, ConfigError):
         _error(str(e), 2)

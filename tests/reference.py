@@ -1,4 +1,5 @@
-"""A slow, independent reference: the computation of DESIGN.md with explicit Python loops.
+"""A slow, independent reference: the computation the README sets out ("What it computes"),
+with explicit Python loops.
 
 Nothing here calls attnviz or uses NumPy's linear algebra; arrays come in and go out as
 NumPy only for the convenience of the tests.

@@ -1,7 +1,8 @@
 """The computation of one head, stage by stage, as data every renderer shares (pure NumPy).
 
-Shapes: T tokens, H heads, D = d_model, Dh = d_k. The stages follow DESIGN.md:
-1 Q, K, V · 2 scores · 3 scaled · 4 masked · 5 weights · 6 head output · 7 concat, output.
+Shapes: T tokens, H heads, D = d_model, Dh = d_k. The stages follow the README's "What it
+computes": 1 Q, K, V · 2 scores · 3 scaled · 4 masked · 5 weights · 6 head output · 7 concat,
+output.
 """
 
 from __future__ import annotations
