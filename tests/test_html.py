@@ -69,6 +69,22 @@ def test_user_text_is_data_never_markup(tmp_path):
     assert "\\u003c/script\\u003e" in text  # escaped inside the JSON
 
 
+def test_placeholders_in_user_text_stay_text(tmp_path):
+    """The page is filled in one pass: a title or token that reads like a placeholder of the
+    page's files is shown as typed, and the files hold no closing tag of their own element."""
+    out = write(tmp_path, "heatmap", "__DATA__ __SCRIPT__ __STYLE__", "--tokenizer",
+                "whitespace", "--title", "__DATA__ and __LANG__")  # fmt: skip
+    text, data = page_data(out)
+    assert (
+        "<title>__DATA__ and __LANG__</title>" in text and data["title"] == "__DATA__ and __LANG__"
+    )
+    assert data["tokens"] == ["__DATA__", "__SCRIPT__", "__STYLE__"]
+    assert text.count("<script") == 2 and text.count("<style>") == 1
+    page = Path(__file__).resolve().parent.parent / "attnviz" / "render" / "page"
+    assert "</script" not in (page / "page.js").read_text(encoding="utf-8")
+    assert "</style" not in (page / "page.css").read_text(encoding="utf-8")
+
+
 def test_compare_steps_model_pages(tmp_path):
     _, cmp = page_data(write(tmp_path, "compare", SENTENCE, "--head", "0,1", name="c.html"))
     assert [v["name"] for v in cmp["views"]] == ["A: causal", "B: none", "B − A"]
