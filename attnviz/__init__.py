@@ -46,7 +46,7 @@ _WHERE = {
     "Pretrained": "trace",
     "Seeded": "trace",
     "Trace": "trace",
-    "Window": "trace",
+    "Crop": "trace",
     "Limits": "pipeline",
     "attend": "pipeline",
     "run": "pipeline",
@@ -57,6 +57,7 @@ __all__ = [
     "AttnvizError",
     "Comparison",
     "ConfigError",
+    "Crop",
     "Limits",
     "ModelInfo",
     "Pretrained",
@@ -64,7 +65,6 @@ __all__ = [
     "Seeded",
     "Token",
     "Trace",
-    "Window",
     "__version__",
     "attend",
     "build_mask",
@@ -105,7 +105,7 @@ if TYPE_CHECKING:
     )
     from .stats import Comparison, compare, head_stats, hide_special, rollout
     from .tokens import Token, tokenize
-    from .trace import AttentionConfig, ModelInfo, Pretrained, Seeded, Trace, Window
+    from .trace import AttentionConfig, Crop, ModelInfo, Pretrained, Seeded, Trace
 
 
 def __getattr__(name: str) -> Any:

@@ -37,11 +37,11 @@ from .trace import (
     PATTERNS,
     POSITIONS,
     AttentionConfig,
+    Crop,
     Pretrained,
     Seeded,
     Trace,
-    Window,
-    parse_window,
+    parse_crop,
     select_heads,
 )
 
@@ -749,7 +749,7 @@ class FigureOptions:
             "preset": self.preset, "title": self.title, "lang": self.lang, "labels": self.labels,
         }  # fmt: skip
 
-    def save_page(self, trace: Trace, views: list[Any], kind: str, window: Any = None) -> None:
+    def save_page(self, trace: Trace, views: list[Any], kind: str, crop: Any = None) -> None:
         """Write the interactive HTML page of ``views``."""
         from .export import write_text
         from .render.html import page
@@ -757,7 +757,7 @@ class FigureOptions:
         assert self.output is not None
         _progress.step(f"writing {visible(str(self.output))}")
         text = page(trace, views, kind=kind, cmap=self.cmap, theme=self.theme, lang=self.lang,
-                    title=self.title, window=window)  # fmt: skip
+                    title=self.title, crop=crop)  # fmt: skip
         write_text(self.output, text)
         print(f"wrote {visible(str(self.output))}", file=sys.stderr)
 
@@ -783,7 +783,7 @@ def _span_opt(name: str, help: str) -> Any:
 
 
 @dataclass(frozen=True)
-class WindowOptions:
+class CropOptions:
     """The part of a long run a view shows: --window, or --queries and --keys."""
 
     window: str | None
@@ -798,28 +798,28 @@ class WindowOptions:
 
     def check(self) -> None:
         """The form of the specs, before any work (their range needs the text's length)."""
-        parse_window(None, self.window, self.queries, self.keys)
+        parse_crop(None, self.window, self.queries, self.keys)
 
-    def resolve(self, T: int) -> Window | None:
+    def resolve(self, T: int) -> Crop | None:
         """The Window for a run of T tokens; None when it is the whole run."""
-        window = parse_window(T, self.window, self.queries, self.keys)
-        return None if window.covers(T) else window
+        crop = parse_crop(T, self.window, self.queries, self.keys)
+        return None if crop.covers(T) else crop
 
 
-_WINDOW_PARAMS = [
+_CROP_PARAMS = [
     ("window", _span_opt("--window", "Show only queries and keys A..B-1, e.g. 100:120 "
                          "(attention is computed on the whole text)."), None),
     ("queries", _span_opt("--queries", "Show only queries A..B-1 (A or B may be left out)."), None),
     ("keys", _span_opt("--keys", "Show only keys A..B-1."), None),
 ]  # fmt: skip
-with_window_options = _option_group(WindowOptions, _WINDOW_PARAMS, "view")
+with_crop_options = _option_group(CropOptions, _CROP_PARAMS, "view")
 
 
 HEATMAP_FORMATS = ("table", "heat", "top", "json", "csv")
 
 
 @app.command()
-@with_window_options
+@with_crop_options
 @with_figure_options
 @with_run_options
 def heatmap(
@@ -836,7 +836,7 @@ def heatmap(
     *,
     opts: RunOptions,
     look: FigureOptions,
-    view: WindowOptions,
+    view: CropOptions,
 ) -> None:
     """Per-head attention heatmaps with the mask drawn over them, in the terminal or as a figure.
 
@@ -858,28 +858,28 @@ def heatmap(
         )
     selected = select_heads(head, opts.heads_count())
     trace = opts.run(_read_text(text, opts.file), extra_bytes=look.memory(len(selected)))
-    window = view.resolve(len(trace.tokens))
+    crop = view.resolve(len(trace.tokens))
     if opts.all_layers:
         _model_view(trace, selected, shown, look, scale)
         return
     if look.html:
         from .render.html import heatmap_views
 
-        look.save_page(trace, heatmap_views(trace, selected, look.lang, window), "heatmap", window)
+        look.save_page(trace, heatmap_views(trace, selected, look.lang, crop), "heatmap", crop)
     elif look.output is not None:
         from .render.figures import heatmap_figure
 
         _progress.step("laying out the figure")
-        look.save(heatmap_figure(trace, selected, scale=scale, window=window, **look.style()))
+        look.save(heatmap_figure(trace, selected, scale=scale, crop=crop, **look.style()))
     if shown is not None:
-        _print_weights(trace, selected, shown, look.cmap, look.lang, top, window)
+        _print_weights(trace, selected, shown, look.cmap, look.lang, top, crop)
 
 
 COMPARE_FORMATS = ("table", "heat", "json")
 
 
 @app.command()
-@with_window_options
+@with_crop_options
 @with_figure_options
 @with_run_options
 def compare(
@@ -897,7 +897,7 @@ def compare(
     *,
     opts: RunOptions,
     look: FigureOptions,
-    view: WindowOptions,
+    view: CropOptions,
 ) -> None:
     """Compare run A (--mask, default causal) with run B (--against, default none).
 
@@ -928,25 +928,25 @@ def compare(
             "--against another mask, or unscaled"
         )
     cmp = compare_runs(run_a, run_b)
-    window = view.resolve(len(cmp.a.tokens))
+    crop = view.resolve(len(cmp.a.tokens))
     if look.html:
         from .render.html import compare_views
 
-        look.save_page(cmp.a, compare_views(cmp, selected, look.lang, window), "compare", window)
+        look.save_page(cmp.a, compare_views(cmp, selected, look.lang, crop), "compare", crop)
     elif look.output is not None:
         from .render.figures import compare_figure
 
         _progress.step("laying out the figure")
-        look.save(compare_figure(cmp, selected, window=window, **look.style()))
+        look.save(compare_figure(cmp, selected, crop=crop, **look.style()))
     if shown is not None:
-        _print_comparison(cmp, selected, shown, look.cmap, look.lang, window)
+        _print_comparison(cmp, selected, shown, look.cmap, look.lang, crop)
 
 
 STEPS_FORMATS = ("table", "json")
 
 
 @app.command()
-@with_window_options
+@with_crop_options
 @with_figure_options
 @with_run_options
 def steps(
@@ -966,7 +966,7 @@ def steps(
     *,
     opts: RunOptions,
     look: FigureOptions,
-    view: WindowOptions,
+    view: CropOptions,
 ) -> None:
     """The computation of one head, step by step, with the names of the paper.
 
@@ -988,24 +988,24 @@ def steps(
     select_heads([head], opts.heads_count())
     trace = opts.run(_read_text(text, opts.file), extra_bytes=look.memory(10))
     lang = look.lang
-    window = view.resolve(len(trace.tokens))
-    stages = head_stages(trace, head, lang, window)
+    crop = view.resolve(len(trace.tokens))
+    stages = head_stages(trace, head, lang, crop)
     row = worked_row(trace, head, query) if query is not None else None
     if look.html:
         from .render.html import steps_views
 
-        look.save_page(trace, steps_views(trace, head, lang, window), "steps", window)
+        look.save_page(trace, steps_views(trace, head, lang, crop), "steps", crop)
     elif look.output is not None:
         from .render.figures import steps_figure
 
         _progress.step("laying out the figure")
-        look.save(steps_figure(trace, head, window=window, **look.style()))
+        look.save(steps_figure(trace, head, crop=crop, **look.style()))
     if shown == "json":
         data: dict[str, Any] = {
             "tokens": trace.texts,
             "config": trace.config.to_dict(),
             "head": head,
-            **({"window": window.to_dict()} if window else {}),
+            **({"window": crop.to_dict()} if crop else {}),
             "stages": [
                 {
                     "number": st.number,
@@ -1161,18 +1161,18 @@ def rollout(
 
 
 def _print_comparison(
-    cmp: Any, heads: list[int], fmt: str, cmap: str, lang: str, window: Window | None = None
+    cmp: Any, heads: list[int], fmt: str, cmap: str, lang: str, crop: Crop | None = None
 ) -> None:
     """Write a comparison to standard output as table, heat or json (the summary numbers are
     those of the whole run; the views show the window)."""
     if fmt == "json":
-        queries = window.queries if window else slice(None)
+        queries = crop.queries if crop else slice(None)
         data = {
             "tokens": cmp.a.texts,
             "config_a": cmp.a.config.to_dict(),
             "config_b": cmp.b.config.to_dict(),
             "heads": heads,
-            **({"window": window.to_dict()} if window else {}),
+            **({"window": crop.to_dict()} if crop else {}),
             **{
                 key: getattr(cmp, key)[heads].tolist()
                 for key in ("tv_distance", "mass_moved", "entropy_a", "entropy_b")
@@ -1192,8 +1192,8 @@ def _print_comparison(
     for h in heads:
         views = []
         for trace, label in ((cmp.a, label_a), (cmp.b, label_b)):
-            table = terminal.weight_table(trace, h, cmap=cmap, lang=lang, window=window)
-            views.append((table, terminal.caption(trace, h, lang, window), label))
+            table = terminal.weight_table(trace, h, cmap=cmap, lang=lang, crop=crop)
+            views.append((table, terminal.caption(trace, h, lang, crop), label))
         pair = terminal.side_by_side(*(v[0] for v in views))
         if fmt == "table" and terminal.fits(console, pair):
             console.print(
@@ -1215,13 +1215,13 @@ def _print_comparison(
                         width=console.width,
                         color=color,
                         lang=lang,
-                        window=window,
+                        crop=crop,
                     )
                 )
         console.print()
     console.print(terminal.compare_summary(cmp, heads, lang))
     console.print()
-    console.print(terminal.output_difference(cmp, lang, window=window))
+    console.print(terminal.output_difference(cmp, lang, crop=crop))
 
 
 def _model_view(
@@ -1262,34 +1262,32 @@ def _print_weights(
     cmap: str,
     lang: str,
     top: int = 3,
-    window: Window | None = None,
+    crop: Crop | None = None,
 ) -> None:
     """Write the selected heads to standard output as table, heat, top, json or csv."""
     if fmt in ("json", "csv"):
         from .export import weights_csv, weights_json
 
         if fmt == "json":
-            data = weights_json(trace, heads, window)
+            data = weights_json(trace, heads, crop)
             sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
         else:
-            sys.stdout.write(weights_csv(trace, heads, window))
+            sys.stdout.write(weights_csv(trace, heads, crop))
         return
     from .render import terminal
 
     console = _console()
     if fmt == "top":
         for h in heads:
-            console.print(terminal.top_lines(trace, h, top, lang, window))
+            console.print(terminal.top_lines(trace, h, top, lang, crop))
             console.print()
         return
     if fmt == "table":
-        tables = [
-            terminal.weight_table(trace, h, cmap=cmap, lang=lang, window=window) for h in heads
-        ]
+        tables = [terminal.weight_table(trace, h, cmap=cmap, lang=lang, crop=crop) for h in heads]
         if all(terminal.fits(console, t) for t in tables):
             for h, t in zip(heads, tables, strict=True):
                 console.print(t)
-                console.print(terminal.caption(trace, h, lang, window))
+                console.print(terminal.caption(trace, h, lang, crop))
                 console.print()
             return
         console.print(
@@ -1301,7 +1299,7 @@ def _print_weights(
     color = console.color_system is not None and not console.no_color
     console.print(
         terminal.heat_view(
-            trace, heads, cmap=cmap, width=console.width, color=color, lang=lang, window=window
+            trace, heads, cmap=cmap, width=console.width, color=color, lang=lang, crop=crop
         )
     )
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from .errors import ConfigError, RunError
 from .tokens import Token
-from .trace import AttentionConfig, ModelInfo, Trace, Window, cells
+from .trace import AttentionConfig, Crop, ModelInfo, Trace, cells
 
 NPZ_KEYS = (
     "tokens", "x", "w_q", "w_k", "w_v", "w_o", "allowed", "weights", "head_outputs", "output",
@@ -124,14 +124,14 @@ def save_npz(trace: Trace, path: str | os.PathLike[str]) -> None:
 
 
 def weights_json(
-    trace: Trace, heads: Sequence[int] | None = None, window: Window | None = None
+    trace: Trace, heads: Sequence[int] | None = None, crop: Crop | None = None
 ) -> dict[str, Any]:
     """Tokens, config, heads, allowed and the weights of ``heads`` (default all), in that order.
-    With ``window``, ``window`` says which queries and keys ([start, stop)) the allowed and
+    With ``crop``, ``crop`` says which queries and keys ([start, stop)) the allowed and
     weights matrices hold."""
     chosen = list(range(trace.heads)) if heads is None else list(heads)
-    cut = cells(window)
-    part = {"window": window.to_dict()} if window else {}
+    cut = cells(crop)
+    part = {"window": crop.to_dict()} if crop else {}
     return {
         "tokens": trace.texts,
         "config": trace.config.to_dict(),
@@ -149,18 +149,16 @@ def trace_json(trace: Trace) -> dict[str, Any]:
     return {**weights_json(trace), "output": trace.output.tolist(), **bias}
 
 
-def weights_csv(
-    trace: Trace, heads: Sequence[int] | None = None, window: Window | None = None
-) -> str:
+def weights_csv(trace: Trace, heads: Sequence[int] | None = None, crop: Crop | None = None) -> str:
     """A long table, one row per cell: head,query_index,query,key_index,key,weight,allowed
-    (the cells of ``window`` only, with their indices in the whole text)."""
+    (the cells of ``crop`` only, with their indices in the whole text)."""
     chosen = list(range(trace.heads)) if heads is None else list(heads)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["head", "query_index", "query", "key_index", "key", "weight", "allowed"])
     texts = trace.texts
-    q0, k0 = (window.q0, window.k0) if window else (0, 0)
-    cut = cells(window)
+    q0, k0 = (crop.q0, crop.k0) if crop else (0, 0)
+    cut = cells(crop)
     for h in chosen:
         for (a, b), w in np.ndenumerate(trace.weights[h][cut]):
             i, j = q0 + a, k0 + b

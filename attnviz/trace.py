@@ -361,7 +361,7 @@ class Trace:
 
 
 @dataclass(frozen=True)
-class Window:
+class Crop:
     """The part of a run a view shows: queries q0..q1−1 and keys k0..k1−1 (attention is
     still computed on the whole text)."""
 
@@ -383,13 +383,13 @@ class Window:
         return {"queries": [self.q0, self.q1], "keys": [self.k0, self.k1]}
 
     def covers(self, T: int) -> bool:
-        """Whether the window is the whole T x T run."""
+        """Whether the crop is the whole T x T run."""
         return (self.q0, self.q1, self.k0, self.k1) == (0, T, 0, T)
 
 
-def cells(window: Window | None) -> tuple[slice, slice]:
-    """The (queries, keys) slices a view takes of a T x T array: the window's, or all."""
-    return (window.queries, window.keys) if window else (slice(None), slice(None))
+def cells(crop: Crop | None) -> tuple[slice, slice]:
+    """The (queries, keys) slices a view takes of a T x T array: the crop's, or all."""
+    return (crop.queries, crop.keys) if crop else (slice(None), slice(None))
 
 
 def _span(option: str, spec: str, T: int | None) -> tuple[int, int]:
@@ -408,21 +408,21 @@ def _span(option: str, spec: str, T: int | None) -> tuple[int, int]:
     return a, T if b is None else b
 
 
-def parse_window(
-    T: int | None, window: str | None = None, queries: str | None = None, keys: str | None = None
-) -> Window:
-    """The Window of ``--window A:B`` (queries and keys A..B−1), or of ``--queries A:B`` and
+def parse_crop(
+    T: int | None, crop: str | None = None, queries: str | None = None, keys: str | None = None
+) -> Crop:
+    """The Crop of ``--window A:B`` (queries and keys A..B−1), or of ``--queries A:B`` and
     ``--keys A:B`` (each axis on its own; the whole axis when not given). Either part of A:B
     may be left out: ``:20``, ``480:``. With T None, only the form of the specs is checked
     (the CLI does so before it computes anything)."""
-    if window is not None and (queries is not None or keys is not None):
+    if crop is not None and (queries is not None or keys is not None):
         raise ConfigError("give --window, or --queries and --keys, not both")
-    q = k = _span("--window", window, T) if window is not None else (0, T or 0)
+    q = k = _span("--window", crop, T) if crop is not None else (0, T or 0)
     if queries is not None:
         q = _span("--queries", queries, T)
     if keys is not None:
         k = _span("--keys", keys, T)
-    return Window(*q, *k)
+    return Crop(*q, *k)
 
 
 def select_heads(spec: str | Sequence[int] | None, n_heads: int) -> list[int]:

@@ -13,7 +13,7 @@ from attnviz.render.figures import compare_figure, heatmap_figure, steps_figure
 from attnviz.render.figures.heatmap import prepare_heatmap
 from attnviz.render.stages import head_stages
 from attnviz.stats import compare
-from attnviz.trace import Window, parse_window
+from attnviz.trace import Crop, parse_crop
 
 runner = CliRunner()
 WORDS = [f"w{i % 7}" for i in range(40)]  # 40 tokens, words repeat
@@ -27,17 +27,17 @@ def invoke(*args, columns=200):
 @pytest.mark.parametrize(
     "args, expected",
     [
-        (("10:20",), Window(10, 20, 10, 20)),
-        ((":5",), Window(0, 5, 0, 5)),
-        (("35:",), Window(35, 40, 35, 40)),
-        ((None, "3:9", None), Window(3, 9, 0, 40)),
-        ((None, None, "0:2"), Window(0, 40, 0, 2)),
-        ((None, "30:", ":31"), Window(30, 40, 0, 31)),
-        ((None,), Window(0, 40, 0, 40)),
+        (("10:20",), Crop(10, 20, 10, 20)),
+        ((":5",), Crop(0, 5, 0, 5)),
+        (("35:",), Crop(35, 40, 35, 40)),
+        ((None, "3:9", None), Crop(3, 9, 0, 40)),
+        ((None, None, "0:2"), Crop(0, 40, 0, 2)),
+        ((None, "30:", ":31"), Crop(30, 40, 0, 31)),
+        ((None,), Crop(0, 40, 0, 40)),
     ],
 )
 def test_parse_window(args, expected):
-    assert parse_window(40, *args) == expected
+    assert parse_crop(40, *args) == expected
 
 
 @pytest.mark.parametrize(
@@ -54,13 +54,13 @@ def test_parse_window(args, expected):
 )
 def test_bad_windows(args, message):
     with pytest.raises(ConfigError, match=message):
-        parse_window(40, *args)
+        parse_crop(40, *args)
 
 
 def test_a_window_shows_the_whole_run_not_a_run_of_the_cut_text():
     trace = attend(TEXT, heads=2, d_model=16)
-    window = Window(20, 30, 15, 30)
-    panels = list(prepare_heatmap(trace, [0, 1], "fixed", window=window))
+    crop = Crop(20, 30, 15, 30)
+    panels = list(prepare_heatmap(trace, [0, 1], "fixed", crop=crop))
     for h, panel in enumerate(panels):
         assert panel.weights.shape == (10, 15) and (panel.row0, panel.col0) == (20, 15)
         np.testing.assert_array_equal(panel.weights, trace.weights[h, 20:30, 15:30])
@@ -71,7 +71,7 @@ def test_a_window_shows_the_whole_run_not_a_run_of_the_cut_text():
 
 def test_window_figure_labels_are_indexed_and_the_title_says_which_window():
     trace = attend(TEXT, heads=2, d_model=16)
-    fig = heatmap_figure(trace, [0], window=Window(20, 26, 18, 26))
+    fig = heatmap_figure(trace, [0], crop=Crop(20, 26, 18, 26))
     (ax,) = panels_of(fig)
     rows = [t.get_text() for t in ax.texts if t.get_gid() == "query-label"]
     cols = [t.get_text() for t in ax.texts if t.get_gid() == "key-label"]
@@ -84,25 +84,25 @@ def test_window_figure_labels_are_indexed_and_the_title_says_which_window():
 
 def test_compare_and_steps_figures_take_a_window():
     trace = attend(TEXT, heads=2, d_model=16)
-    window = Window(10, 16, 4, 16)
+    crop = Crop(10, 16, 4, 16)
     cmp = compare(
         trace, run(TEXT, AttentionConfig(mask=("none",), source=Seeded(heads=2, d_model=16)))
     )
-    fig = compare_figure(cmp, [1], window=window)
+    fig = compare_figure(cmp, [1], crop=crop)
     images = [panel.get_images()[0].get_array().shape for panel in panels_of(fig)]
     assert images == [(6, 12)] * 3
     bars = [ax for ax in fig.axes if ax.patches and not ax.get_images()]
     assert len(bars[0].patches) == 6  # the output difference of the window's queries
-    fig = steps_figure(trace, 0, window=window)
+    fig = steps_figure(trace, 0, crop=crop)
     shapes = [panel.get_images()[0].get_array().shape for panel in panels_of(fig)]
     assert shapes[:5] == [(6, 8), (12, 8), (12, 8), (6, 12), (6, 12)]  # Q, K, V, scores, scaled
 
 
 def test_stages_in_a_window_are_the_parts_of_the_whole_stages():
     trace = attend(TEXT, heads=2, d_model=16)
-    window = Window(10, 16, 4, 16)
+    crop = Crop(10, 16, 4, 16)
     whole = head_stages(trace, 1)
-    part = head_stages(trace, 1, window=window)
+    part = head_stages(trace, 1, crop=crop)
     for a, b in zip(whole, part, strict=True):
         if b.kind != "matrix":
             np.testing.assert_array_equal(b.values, a.values[10:16, 4:16])

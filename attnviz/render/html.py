@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..trace import Trace, Window, cells
+from ..trace import Crop, Trace, cells
 from . import colors
 from .labels import head_label, shorten, strings, trace_line
 
@@ -64,10 +64,10 @@ def panel(
 
 
 def heatmap_views(
-    trace: Trace, heads: Sequence[int], lang: str, window: Window | None = None
+    trace: Trace, heads: Sequence[int], lang: str, crop: Crop | None = None
 ) -> list[dict[str, Any]]:
     """The one view of a heatmap: a panel per selected head."""
-    q, k = cells(window)
+    q, k = cells(crop)
     texts = trace.texts
     hidden = ~trace.allowed[q, k]
     panels = [
@@ -104,17 +104,17 @@ def model_views(trace: Trace, heads: Sequence[int], lang: str) -> list[dict[str,
 
 
 def compare_views(
-    cmp: Any, heads: Sequence[int], lang: str, window: Window | None = None
+    cmp: Any, heads: Sequence[int], lang: str, crop: Crop | None = None
 ) -> list[dict[str, Any]]:
     """Three views, A, B and B − A (a toggle picks one), a panel per selected head."""
     from .figures.compare import difference_limit, run_label
 
     s = strings(lang)
     a, b = cmp.a, cmp.b
-    q, k = cells(window)
+    q, k = cells(crop)
     texts = a.texts
     start: dict[str, Any] = {"row0": q.start or 0, "col0": k.start or 0}
-    top = difference_limit(cmp, heads, window)
+    top = difference_limit(cmp, heads, crop)
     hidden_a, hidden_b = ~a.allowed[q, k], ~b.allowed[q, k]
 
     def view(name: str, make: Any) -> dict[str, Any]:
@@ -134,7 +134,7 @@ def compare_views(
 
 
 def steps_views(
-    trace: Trace, head: int, lang: str, window: Window | None = None
+    trace: Trace, head: int, lang: str, crop: Crop | None = None
 ) -> list[dict[str, Any]]:
     """One view: a panel per stage of head ``head`` (signed scales but for the weights)."""
     from .figures.steps import signed_limit
@@ -142,7 +142,7 @@ def steps_views(
 
     texts = trace.texts
     panels = []
-    for st in head_stages(trace, head, lang, window):
+    for st in head_stages(trace, head, lang, crop):
         n_rows, n_cols = st.values.shape
         r0 = st.row0 or 0
         rows = texts[r0 : r0 + n_rows]
@@ -173,7 +173,7 @@ def page(
     theme: str = "light",
     lang: str = "en",
     title: str | None = None,
-    window: Window | None = None,
+    crop: Crop | None = None,
 ) -> str:
     """The whole HTML page, as text. ``kind``: "heatmap", "compare", "steps" or "model"."""
     s = strings(lang)
@@ -183,7 +183,7 @@ def page(
         raise ConfigError(f"unknown theme {theme!r}; choose one of: {', '.join(colors.THEMES)}")
     table = colors.lut(cmap)
     signed = any(p["signed"] for v in views for p in v["panels"])
-    heading = title if title is not None else trace_line(trace, lang, window)
+    heading = title if title is not None else trace_line(trace, lang, crop)
     data = {
         "kind": kind,
         "title": heading,

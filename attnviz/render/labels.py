@@ -279,18 +279,18 @@ def mask_text(specs: tuple[str, ...], lang: str = "en") -> str:
     return " + ".join(strings(lang)["mask_none"] if spec == "none" else spec for spec in specs)
 
 
-def window_text(window: Any, T: int, lang: str = "en") -> str:
+def crop_text(crop: Any, T: int, lang: str = "en") -> str:
     """ "window: queries 10–19, keys 0–19 of 500" (inclusive ends), or "" for the whole run."""
-    if window is None or window.covers(T):
+    if crop is None or crop.covers(T):
         return ""
-    ends = {"q0": window.q0, "q1": window.q1 - 1, "k0": window.k0, "k1": window.k1 - 1}
+    ends = {"q0": crop.q0, "q1": crop.q1 - 1, "k0": crop.k0, "k1": crop.k1 - 1}
     return strings(lang)["window"].format(**ends, T=T)
 
 
-def trace_line(trace: Any, lang: str = "en", window: Any = None, every_layer: bool = False) -> str:
+def trace_line(trace: Any, lang: str = "en", crop: Any = None, every_layer: bool = False) -> str:
     """The title line of a run: the checkpoint and its layer (none with ``every_layer``), or
     the seeded model's seed and tokeniser; heads, d_model, mask; unscaled, how many tokens
-    were cut, the special tokens left out, the window shown."""
+    were cut, the special tokens left out, the crop shown."""
     s, c = strings(lang), trace.config
     parts = [f"{trace.heads} {s['heads']}", f"d_model {trace.d_model}",
              f"{s['mask']} {mask_text(c.mask, lang)}"]  # fmt: skip
@@ -307,8 +307,8 @@ def trace_line(trace: Any, lang: str = "en", window: Any = None, every_layer: bo
     T = len(trace.tokens)
     if trace.truncated:
         parts.append(s["truncated"].format(n=T, cut=trace.truncated))
-    if window_text(window, T, lang):
-        parts.append(window_text(window, T, lang))
+    if crop_text(crop, T, lang):
+        parts.append(crop_text(crop, T, lang))
     if trace.special_hidden:
         parts.append(s["special_hidden"].format(n=trace.special_hidden))
     return " · ".join(parts)

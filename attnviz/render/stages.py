@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..errors import ConfigError
-from ..trace import Trace, Window
+from ..trace import Crop, Trace
 from .labels import strings
 
 
@@ -31,7 +31,7 @@ class Stage:
     kind: str
     hidden: np.ndarray | None = None  # (T, T) bool: the cells the mask hides, where it applies
     keys: bool = False  # a matrix whose rows are keys (K, V), not queries
-    row0: int | None = None  # in a window: the index of the first row shown
+    row0: int | None = None  # in a crop: the index of the first row shown
     col0: int | None = None  # ... and, for T x T stages, of the first key shown
 
     @property
@@ -43,22 +43,20 @@ class Stage:
         return f"{self.number}. {self.name}: {self.formula}"
 
 
-def window_stage(stage: Stage, window: Window) -> Stage:
-    """The part of a stage that ``window`` shows: the window's queries and keys of a T x T
-    stage; the window's queries (keys, for K and V) of a matrix, all its columns."""
+def window_stage(stage: Stage, crop: Crop) -> Stage:
+    """The part of a stage that ``crop`` shows: the crop's queries and keys of a T x T
+    stage; the crop's queries (keys, for K and V) of a matrix, all its columns."""
     if stage.kind == "matrix":
-        rows = window.keys if stage.keys else window.queries
+        rows = crop.keys if stage.keys else crop.queries
         return replace(stage, values=stage.values[rows], row0=rows.start)
-    cut = (window.queries, window.keys)
+    cut = (crop.queries, crop.keys)
     hidden = None if stage.hidden is None else stage.hidden[cut]
-    return replace(stage, values=stage.values[cut], hidden=hidden, row0=window.q0, col0=window.k0)
+    return replace(stage, values=stage.values[cut], hidden=hidden, row0=crop.q0, col0=crop.k0)
 
 
-def head_stages(
-    trace: Trace, h: int, lang: str = "en", window: Window | None = None
-) -> list[Stage]:
-    """Every stage of head ``h``, then the multi-head part (concat, output); with ``window``,
-    the part of each that the window shows."""
+def head_stages(trace: Trace, h: int, lang: str = "en", crop: Crop | None = None) -> list[Stage]:
+    """Every stage of head ``h``, then the multi-head part (concat, output); with ``crop``,
+    the part of each that the crop shows."""
     if not 0 <= h < trace.heads:
         raise ConfigError(f"no head {h}: this run has heads 0 to {trace.heads - 1}")
     s = strings(lang)
@@ -89,7 +87,7 @@ def head_stages(
         Stage("7", s["stage_concat"], s["f_concat"].format(last=last), trace.concat(), "matrix"),
         Stage("7", s["stage_output"], s["f_output"], trace.output, "matrix"),
     ]
-    return [window_stage(st, window) for st in stages] if window else stages
+    return [window_stage(st, crop) for st in stages] if crop else stages
 
 
 @dataclass(frozen=True, eq=False)

@@ -18,16 +18,16 @@ from rich.text import Text
 
 from ..stats import Comparison, mean_entropy
 from ..tokens import Token
-from ..trace import AttentionConfig, Trace, Window
+from ..trace import AttentionConfig, Crop, Trace
 from . import colors
 from .labels import (
+    crop_text,
     head_label,
     mask_text,
     pattern_label,
     shorten,
     strings,
     visible,
-    window_text,
 )
 from .stages import Stage, WorkedRow
 
@@ -53,9 +53,9 @@ def _cell_style(table: np.ndarray, value: float) -> Style:
     return Style(color=colors.ink(rgb), bgcolor=f"rgb({rgb[0]},{rgb[1]},{rgb[2]})")
 
 
-def caption(trace: Trace, h: int, lang: str = "en", window: Window | None = None) -> Text:
+def caption(trace: Trace, h: int, lang: str = "en", crop: Crop | None = None) -> Text:
     """The line under a head's table: a checkpoint's name and layer, the head, its mean row
-    entropy (of the whole run), the mask, unscaled, and the window shown."""
+    entropy (of the whole run), the mask, unscaled, and the crop shown."""
     s, c = strings(lang), trace.config
     entropy = float(mean_entropy(trace.weights[[h]], trace.allowed)[0])
     parts = [
@@ -63,7 +63,7 @@ def caption(trace: Trace, h: int, lang: str = "en", window: Window | None = None
         f"{s['entropy']} {entropy:.2f} {s['nats']}",
         f"{s['mask']} {mask_text(c.mask, lang)}",
         "" if c.scaled else s["unscaled"],
-        window_text(window, len(trace.tokens), lang),
+        crop_text(crop, len(trace.tokens), lang),
         s["special_hidden"].format(n=trace.special_hidden) if trace.special_hidden else "",
     ]
     if c.pretrained is not None and c.pretrained.layer is not None:
@@ -71,11 +71,11 @@ def caption(trace: Trace, h: int, lang: str = "en", window: Window | None = None
     return Text(" · ".join(part for part in parts if part), style="dim")
 
 
-def _cut(trace: Trace, window: Window | None) -> tuple[range, range]:
-    """The query and key indices a view shows: the window's, or every token's."""
-    if window is None:
+def _cut(trace: Trace, crop: Crop | None) -> tuple[range, range]:
+    """The query and key indices a view shows: the crop's, or every token's."""
+    if crop is None:
         return range(len(trace.tokens)), range(len(trace.tokens))
-    return range(window.q0, window.q1), range(window.k0, window.k1)
+    return range(crop.q0, crop.q1), range(crop.k0, crop.k1)
 
 
 def weight_table(
@@ -84,7 +84,7 @@ def weight_table(
     *,
     cmap: str,
     lang: str = "en",
-    window: Window | None = None,
+    crop: Crop | None = None,
     matrix: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Text:
     """One head as a table: query tokens down, key tokens across, each weight on its colour.
@@ -96,17 +96,17 @@ def weight_table(
     """
     s = strings(lang)
     lut = colors.lut(cmap)
-    queries, keys = _cut(trace, window)
+    queries, keys = _cut(trace, crop)
     corner = f"{s['query']} \\ {s['key']} "
     rows = [shorten(trace.tokens[i].text, 12) for i in queries]
-    if window:
+    if crop:
         digits = len(str(queries[-1]))
         rows = [f"{i:>{digits}} {row}" for i, row in zip(queries, rows, strict=True)]
     left = max(cell_len(corner), *(cell_len(r) + 1 for r in rows))
     heads = [shorten(trace.tokens[j].text, 6) for j in keys]
     widths = [max(6, cell_len(x) + 2, len(str(j)) + 2) for x, j in zip(heads, keys, strict=True)]
     text = Text(no_wrap=True, overflow="ignore")
-    if window:
+    if crop:
         text.append(" " * left)
         for j, width in zip(keys, widths, strict=True):
             text.append(f"{j:>{width - 1}} ", style="dim")
@@ -163,16 +163,16 @@ def heat_rows(
     width: int,
     color: bool = True,
     lang: str = "en",
-    window: Window | None = None,
+    crop: Crop | None = None,
 ) -> Iterator[Text]:
     """One head in compact form: a row per query, a two-character block per key."""
     lut = colors.lut(cmap)
-    queries, keys = _cut(trace, window)
+    queries, keys = _cut(trace, crop)
     digits = len(str(queries[-1]))
     labels = [f"{i:>{digits}} {shorten(trace.tokens[i].text, 10)}" for i in queries]
     indent = max(len(label) for label in labels) + 1
     shown = keys[: max(1, (width - indent) // 2)]
-    yield caption(trace, h, lang, window)
+    yield caption(trace, h, lang, crop)
     yield _ruler(shown, indent)
     w = trace.weights[h]
     for label, i in zip(labels, queries, strict=True):
@@ -209,14 +209,12 @@ def heat_view(
     width: int,
     color: bool = True,
     lang: str = "en",
-    window: Window | None = None,
+    crop: Crop | None = None,
 ) -> Group:
     """Every selected head in the compact heat form, then the legend."""
     parts: list[Text] = []
     for h in heads:
-        parts.extend(
-            heat_rows(trace, h, cmap=cmap, width=width, color=color, lang=lang, window=window)
-        )
+        parts.extend(heat_rows(trace, h, cmap=cmap, width=width, color=color, lang=lang, crop=crop))
         parts.append(Text(""))
     parts.append(legend(cmap, color, lang))
     return Group(*parts)
@@ -248,13 +246,13 @@ def compare_summary(cmp: Comparison, heads: Sequence[int], lang: str = "en") -> 
 
 
 def output_difference(
-    cmp: Comparison, lang: str = "en", bar_width: int = 30, window: Window | None = None
+    cmp: Comparison, lang: str = "en", bar_width: int = 30, crop: Crop | None = None
 ) -> Table:
-    """‖output_A[i] − output_B[i]‖ per token (of the window's queries), with a bar to read the
+    """‖output_A[i] − output_B[i]‖ per token (of the crop's queries), with a bar to read the
     shape at a glance."""
     s = strings(lang)
     values = cmp.output_difference
-    queries, _ = _cut(cmp.a, window)
+    queries, _ = _cut(cmp.a, crop)
     top = float(values[queries.start : queries.stop].max(initial=0.0)) or 1.0
     table = Table(box=None, header_style="bold", pad_edge=False, title_justify="left")
     table.add_column("#", justify="right", style="dim")
@@ -276,7 +274,7 @@ def stage_table(
     stage: Stage, texts: Sequence[str], *, precision: int, columns: int, cmap: str, lang: str = "en"
 ) -> Group:
     """One stage as a titled table, its shape below; wide matrices show their first columns.
-    A stage cut to a window (``row0``, ``col0``) numbers its tokens as in the whole text."""
+    A stage cut to a crop (``row0``, ``col0``) numbers its tokens as in the whole text."""
     s = strings(lang)
     values = stage.values
     square = stage.kind != "matrix"
@@ -408,21 +406,21 @@ def top_lines(
     h: int,
     k: int,
     lang: str = "en",
-    window: Window | None = None,
+    crop: Crop | None = None,
     matrix: tuple[np.ndarray, np.ndarray] | None = None,
     caption_line: Text | None = None,
 ) -> Group:
     """For each query, its k strongest keys with their weights, one line per query: readable
     in a terminal at any length (``12 sat  ->  11 cat 0.61 · 0 The 0.22 · 12 sat 0.09``: each
-    key with its index, since a text repeats its words). With ``window``, the window's
-    queries, and the strongest of the window's keys. ``matrix`` (values, allowed) replaces
+    key with its index, since a text repeats its words). With ``crop``, the crop's
+    queries, and the strongest of the crop's keys. ``matrix`` (values, allowed) replaces
     head ``h``, and ``caption_line`` its caption."""
     w, allowed = matrix or (trace.weights[h], trace.allowed)
-    queries, window_keys = _cut(trace, window)
+    queries, window_keys = _cut(trace, crop)
     width = len(str(queries[-1]))
     labels = [shorten(t.text, 12) for t in trace.tokens]
     pad = max(cell_len(labels[i]) for i in queries)
-    lines: list[Text] = [caption_line or caption(trace, h, lang, window)]
+    lines: list[Text] = [caption_line or caption(trace, h, lang, crop)]
     seen = np.zeros(len(trace.tokens), dtype=bool)
     seen[window_keys.start : window_keys.stop] = True
     for i in queries:

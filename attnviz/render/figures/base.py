@@ -70,7 +70,7 @@ class Panel:
     hidden: np.ndarray
     limit: float = 1.0
     signed: bool = False  # a diverging scale centred at 0; numbers printed as +.12, −.05
-    row0: int | None = None  # in a window (--window): the index of the first query shown
+    row0: int | None = None  # in a crop (--window): the index of the first query shown
     col0: int | None = None  # ... and of the first key shown
 
     def to_color(self, values: np.ndarray) -> np.ndarray:
@@ -124,16 +124,16 @@ def tick_labels(
     return positions, [f"{(start or 0) + i} {shorten(texts[i])}" for i in positions]
 
 
-def window_texts(texts: Sequence[str], start: int | None, n: int) -> Sequence[str]:
-    """The ``n`` texts of a window's axis from ``start`` (all of them outside a window)."""
+def crop_texts(texts: Sequence[str], start: int | None, n: int) -> Sequence[str]:
+    """The ``n`` texts of a crop's axis from ``start`` (all of them outside a crop)."""
     return texts if start is None else texts[start : start + n]
 
 
-def window_texts_both(texts: Sequence[str], window: Any) -> Sequence[str]:
-    """The texts on either axis of ``window`` (all outside one): what the labels measure."""
-    if window is None:
+def crop_texts_both(texts: Sequence[str], crop: Any) -> Sequence[str]:
+    """The texts on either axis of ``crop`` (all outside one): what the labels measure."""
+    if crop is None:
         return texts
-    return [*texts[window.queries], *texts[window.keys]]
+    return [*texts[crop.queries], *texts[crop.keys]]
 
 
 def boundary_segments(hidden: np.ndarray) -> list[tuple[tuple[float, float], tuple[float, float]]]:
@@ -539,7 +539,7 @@ def draw_panel(
         vmax=1.0,
         interpolation="nearest",
         extent=(-0.5, Tk - 0.5, Tq - 0.5, -0.5),  # pooled or not, cell i spans i ± 0.5
-        # square cells; a window of few queries and many keys fills the panel instead
+        # square cells; a crop of few queries and many keys fills the panel instead
         aspect="equal" if Tq == Tk and rect is None else "auto",
         transform=cells,
         label=name,
@@ -585,7 +585,7 @@ def draw_panel(
     ax.text(0.5, 1, panel.title, transform=at, ha="center", va="baseline", fontsize=size,
             gid="panel-title", label=name)  # fmt: skip
     if show_cols:
-        key_texts = window_texts(texts, panel.col0, Tk)
+        key_texts = crop_texts(texts, panel.col0, Tk)
         keys = tick_labels(key_texts, axis_points, font * 0.85, labels, panel.col0)
         room = token_labels(ax, frame, cells, "x", *keys, font * 0.85, name)
     if show_cols and key_title:
@@ -594,7 +594,7 @@ def draw_panel(
         ax.text(0.5, 0, text, transform=at, ha="center", va="top", fontsize=size,
                 gid="key-title", label=name)  # fmt: skip
     if show_rows:
-        query_texts = window_texts(texts, panel.row0, Tq)
+        query_texts = crop_texts(texts, panel.row0, Tq)
         queries = tick_labels(query_texts, axis_points, font * 0.85, labels, panel.row0)
         room = token_labels(ax, frame, cells, "y", *queries, font * 0.85, name)
     if show_rows and query_title:  # a text, placed beyond the labels

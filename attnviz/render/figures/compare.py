@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...stats import Comparison
-from ...trace import AttentionConfig, Window, cells, select_heads
+from ...trace import AttentionConfig, Crop, cells, select_heads
 from .. import colors
 from ..labels import head_label, mask_text, shorten, strings, trace_line
 from .base import (
@@ -19,6 +19,7 @@ from .base import (
     auto_annotate,
     check_figure_options,
     colorbar,
+    crop_texts_both,
     draw_panel,
     grid_layout,
     panel_canvas,
@@ -26,7 +27,6 @@ from .base import (
     text_width,
     theme_rc,
     tick_labels,
-    window_texts_both,
     wrap,
 )
 
@@ -44,19 +44,19 @@ def run_label(config: AttentionConfig, lang: str = "en") -> str:
 
 
 def prepare_compare(
-    cmp: Comparison, heads: Sequence[int], lang: str = "en", window: Window | None = None
+    cmp: Comparison, heads: Sequence[int], lang: str = "en", crop: Crop | None = None
 ) -> list[Panel]:
     """Three Panels per head, in order A, B, B − A; B − A is coloured on a symmetric scale.
 
     The difference panel maps B − A to [0, 1] with 0.5 at no change; it hides only the
-    cells that both runs hide. With ``window``, only its queries and keys; the numbers in
+    cells that both runs hide. With ``crop``, only its queries and keys; the numbers in
     the titles stay those of the whole run.
     """
     s = strings(lang)
     a, b = cmp.a, cmp.b
-    cut = cells(window)
-    row0, col0 = (window.q0, window.k0) if window else (None, None)
-    top = difference_limit(cmp, heads, window)
+    cut = cells(crop)
+    row0, col0 = (crop.q0, crop.k0) if crop else (None, None)
+    top = difference_limit(cmp, heads, crop)
     hidden_a, hidden_b = ~a.allowed[cut], ~b.allowed[cut]
     panels = []
     for h in heads:
@@ -90,9 +90,9 @@ def prepare_compare(
     return panels
 
 
-def difference_limit(cmp: Comparison, heads: Sequence[int], window: Window | None = None) -> float:
+def difference_limit(cmp: Comparison, heads: Sequence[int], crop: Crop | None = None) -> float:
     """The symmetric limit of the B − A colour scale: the largest |B − A| of the cells shown."""
-    cut = cells(window)
+    cut = cells(crop)
     top = max(float(np.abs(cmp.b.weights[h][cut] - cmp.a.weights[h][cut]).max()) for h in heads)
     return max(top, 1e-12)
 
@@ -120,10 +120,10 @@ def compare_figure(
     title: str | None = None,
     lang: str = "en",
     labels: str = "auto",
-    window: Window | None = None,
+    crop: Crop | None = None,
 ) -> Figure:
     """Rows of A | B | B − A per selected head, then a bar per token of ‖output_A − output_B‖.
-    With ``window``, only its queries and keys (and the bars of its queries)."""
+    With ``crop``, only its queries and keys (and the bars of its queries)."""
     from matplotlib import rc_context
     from matplotlib.figure import Figure
 
@@ -131,13 +131,13 @@ def compare_figure(
     p = PRESETS[preset]
     s = strings(lang)
     chosen = select_heads(heads, cmp.a.heads)
-    panels = prepare_compare(cmp, chosen, lang, window)
+    panels = prepare_compare(cmp, chosen, lang, crop)
     colors.lut(cmap)
     texts = cmp.a.texts
-    queries = window.queries if window else slice(None)
-    shown = window_texts_both(texts, window)
-    top = difference_limit(cmp, chosen, window)
-    heading = title if title is not None else trace_line(cmp.a, lang, window)
+    queries = crop.queries if crop else slice(None)
+    shown = crop_texts_both(texts, crop)
+    top = difference_limit(cmp, chosen, crop)
+    heading = title if title is not None else trace_line(cmp.a, lang, crop)
     summary = summary_line(cmp, chosen, lang)
     em = p.font / 72
     rows = len(chosen)
@@ -182,7 +182,7 @@ def compare_figure(
                              bars_w / box.width, 0.8 * box.panel / box.height))  # fmt: skip
         _draw_output_difference(
             bars, cmp.output_difference[queries], texts[queries], p.font, bars_w * 72, labels,
-            window.q0 if window else None,
+            crop.q0 if crop else None,
         )  # fmt: skip
         bars.set_title(s["output_difference"], fontsize=p.font)
         if any(panel.hidden.any() for panel in panels):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...trace import Trace, Window, cells, select_heads
+from ...trace import Crop, Trace, cells, select_heads
 from .. import colors
 from ..labels import head_label, shorten, strings, trace_line
 from .base import (
@@ -18,6 +18,7 @@ from .base import (
     auto_annotate,
     check_figure_options,
     colorbar,
+    crop_texts_both,
     draw_panel,
     grid,
     grid_layout,
@@ -25,7 +26,6 @@ from .base import (
     require_readable,
     text_width,
     theme_rc,
-    window_texts_both,
     wrap,
 )
 
@@ -38,17 +38,17 @@ def prepare_heatmap(
     heads: Sequence[int],
     scale: str,
     lang: str = "en",
-    window: Window | None = None,
+    crop: Crop | None = None,
 ) -> Iterator[Panel]:
     """One Panel per selected head; ``scale`` "fixed" maps [0, 1], "head" each panel's max.
-    With ``window``, only its queries and keys (the weights as computed on the whole text).
+    With ``crop``, only its queries and keys (the weights as computed on the whole text).
 
     A generator: a long text's panels (T² values each) are made one at a time, as drawn.
     """
     check_figure_options(scale=scale)
-    rows, cols = cells(window)
+    rows, cols = cells(crop)
     hidden = ~trace.allowed[rows, cols]
-    start = (window.q0, window.k0) if window else (None, None)
+    start = (crop.q0, crop.k0) if crop else (None, None)
     for h in heads:
         w = trace.weights[h, rows, cols]  # a view, in the run's dtype: no T x T copy
         title = head_label(trace.config, h, lang)
@@ -73,27 +73,27 @@ def heatmap_figure(
     title: str | None = None,
     lang: str = "en",
     labels: str = "auto",
-    window: Window | None = None,
+    crop: Crop | None = None,
 ) -> Figure:
     """A grid of per-head attention heatmaps with the mask drawn over them.
 
     ``heads`` selects heads (default all); ``scale`` "fixed" colours [0, 1], "head" stretches
     each panel to its own largest weight; ``annotate`` prints each weight (default: when
-    T <= 12); ``title`` replaces the configuration line; ``window`` shows only its queries
+    T <= 12); ``title`` replaces the configuration line; ``crop`` shows only its queries
     and keys, and the title says which.
     """
     check_figure_options(theme=theme, preset=preset, scale=scale, labels=labels)
     chosen = select_heads(heads, trace.heads)
     texts = trace.texts
-    heading = title if title is not None else trace_line(trace, lang, window)
+    heading = title if title is not None else trace_line(trace, lang, crop)
     s = strings(lang)
-    allowed = trace.allowed[window.queries, window.keys] if window else trace.allowed
+    allowed = trace.allowed[crop.queries, crop.keys] if crop else trace.allowed
     return panel_grid(
-        prepare_heatmap(trace, chosen, scale, lang, window),
+        prepare_heatmap(trace, chosen, scale, lang, crop),
         len(chosen),
         grid(len(chosen), PRESETS[preset].max_cols)[1],
         texts,
-        window_texts_both(texts, window),
+        crop_texts_both(texts, crop),
         max(allowed.shape),
         heading,
         s["weight_head_max"] if scale == "head" else s["weight"],

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...trace import Trace, Window
+from ...trace import Crop, Trace
 from .. import colors
 from ..labels import head_label, strings, trace_line
 from ..stages import Stage, head_stages
@@ -19,13 +19,13 @@ from .base import (
     auto_annotate,
     check_figure_options,
     colorbar,
+    crop_texts,
+    crop_texts_both,
     draw_panel,
     grid,
     layout,
     theme_rc,
     tick_labels,
-    window_texts,
-    window_texts_both,
 )
 from .compare import DIVERGING_CMAP
 
@@ -86,7 +86,7 @@ def _draw_matrix(
         interpolation="nearest",
     )
     ax.set_title(title, fontsize=font)
-    rows = window_texts(texts, stage.row0, stage.values.shape[0])
+    rows = crop_texts(texts, stage.row0, stage.values.shape[0])
     ys, yl = tick_labels(rows, axis_points, font * 0.85, labels, stage.row0)
     ax.set_yticks(ys, yl, fontsize=font * 0.85)
     ax.tick_params(length=0, labelsize=font * 0.75)
@@ -106,10 +106,10 @@ def steps_figure(
     title: str | None = None,
     lang: str = "en",
     labels: str = "auto",
-    window: Window | None = None,
+    crop: Crop | None = None,
 ) -> Figure:
     """Every stage of head ``head`` (Q, K, V, scores, scaled, masked, weights, head output,
-    concat, output), numbered, left to right and top to bottom; with ``window``, the part of
+    concat, output), numbered, left to right and top to bottom; with ``crop``, the part of
     each stage that it shows."""
     from matplotlib import rc_context
     from matplotlib.figure import Figure
@@ -117,21 +117,21 @@ def steps_figure(
     check_figure_options(theme=theme, preset=preset, labels=labels)
     p = PRESETS[preset]
     s = strings(lang)
-    stages = head_stages(trace, head, lang, window)
+    stages = head_stages(trace, head, lang, crop)
     colors.lut(cmap)
     texts = trace.texts
     T = len(texts)
     rows, cols = grid(len(stages), max(1, min(5, int((p.width or 99) / 1.5))))  # paper: 2
-    shown = window_texts_both(texts, window)
+    shown = crop_texts_both(texts, crop)
     width, height, column = layout(p, rows, cols, shown)
     panel_in = column - 5.5 * p.font / 72  # each panel shares its column with a colour bar
     if annotate is None:
-        side = max(window.q1 - window.q0, window.k1 - window.k0) if window else T
+        side = max(crop.q1 - crop.q0, crop.k1 - crop.k0) if crop else T
         annotate = auto_annotate(p.font, panel_in * 72, side)
     heading = (
         title
         if title is not None
-        else f"{head_label(trace.config, head, lang)} · " + trace_line(trace, lang, window)
+        else f"{head_label(trace.config, head, lang)} · " + trace_line(trace, lang, crop)
     )
     with rc_context(theme_rc(theme, p.font)):
         fig = Figure(figsize=(width, height), dpi=p.dpi, layout="constrained")
