@@ -33,6 +33,7 @@ _WHERE = {
     "model_figure": "render.figures",
     "rollout_figure": "render.figures",
     "save_figure": "render.figures",
+    "Style": "render.figures",
     "steps_figure": "render.figures",
     "Comparison": "stats",
     "compare": "stats",
@@ -63,6 +64,7 @@ __all__ = [
     "Pretrained",
     "RunError",
     "Seeded",
+    "Style",
     "Token",
     "Trace",
     "__version__",
@@ -96,6 +98,7 @@ if TYPE_CHECKING:
     from .masks import build_mask, parse_masks
     from .pipeline import Limits, attend, run
     from .render.figures import (
+        Style,
         compare_figure,
         heatmap_figure,
         model_figure,

@@ -7,13 +7,11 @@ destination only once it is complete, so a failed or interrupted run leaves no p
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,7 +19,7 @@ import numpy as np
 
 from .errors import ConfigError, RunError
 from .tokens import Token
-from .trace import AttentionConfig, Crop, ModelInfo, Trace, cells
+from .trace import AttentionConfig, ModelInfo, Trace
 
 NPZ_KEYS = (
     "tokens", "x", "w_q", "w_k", "w_v", "w_o", "allowed", "weights", "head_outputs", "output",
@@ -123,47 +121,14 @@ def save_npz(trace: Trace, path: str | os.PathLike[str]) -> None:
                 np.lib.format.write_array(entry, arrays[name], allow_pickle=False)
 
 
-def weights_json(
-    trace: Trace, heads: Sequence[int] | None = None, crop: Crop | None = None
-) -> dict[str, Any]:
-    """Tokens, config, heads, allowed and the weights of ``heads`` (default all), in that order.
-    With ``crop``, ``crop`` says which queries and keys ([start, stop)) the allowed and
-    weights matrices hold."""
-    chosen = list(range(trace.heads)) if heads is None else list(heads)
-    cut = cells(crop)
-    part = {"window": crop.to_dict()} if crop else {}
-    return {
-        "tokens": trace.texts,
-        "config": trace.config.to_dict(),
-        "heads": chosen,
-        **part,
-        "allowed": trace.allowed[cut].tolist(),
-        "weights": trace.weights[chosen][:, cut[0], cut[1]].tolist(),
-    }
-
-
 def trace_json(trace: Trace) -> dict[str, Any]:
-    """The JSON export of a run: ``weights_json`` of every head, the output (T x D), and the
+    """The JSON export of a run: the heatmap's JSON of every head, the output (T x D), and the
     position bias (H x T x T) when the run plants a head."""
+    from .views.heatmap import HeatmapView
+
     bias = {BIAS_KEY: trace.bias.tolist()} if trace.config.planted else {}
-    return {**weights_json(trace), "output": trace.output.tolist(), **bias}
-
-
-def weights_csv(trace: Trace, heads: Sequence[int] | None = None, crop: Crop | None = None) -> str:
-    """A long table, one row per cell: head,query_index,query,key_index,key,weight,allowed
-    (the cells of ``crop`` only, with their indices in the whole text)."""
-    chosen = list(range(trace.heads)) if heads is None else list(heads)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["head", "query_index", "query", "key_index", "key", "weight", "allowed"])
-    texts = trace.texts
-    q0, k0 = (crop.q0, crop.k0) if crop else (0, 0)
-    cut = cells(crop)
-    for h in chosen:
-        for (a, b), w in np.ndenumerate(trace.weights[h][cut]):
-            i, j = q0 + a, k0 + b
-            writer.writerow([h, i, texts[i], j, texts[j], repr(float(w)), int(trace.allowed[i, j])])
-    return out.getvalue()
+    heads = list(range(trace.heads))
+    return {**HeatmapView(trace, heads).to_json(), "output": trace.output.tolist(), **bias}
 
 
 def save_json(trace: Trace, path: str | os.PathLike[str]) -> None:

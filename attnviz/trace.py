@@ -392,50 +392,14 @@ def cells(crop: Crop | None) -> tuple[slice, slice]:
     return (crop.queries, crop.keys) if crop else (slice(None), slice(None))
 
 
-def _span(option: str, spec: str, T: int | None) -> tuple[int, int]:
-    start, colon, end = spec.partition(":")
-    try:
-        a = int(start) if start.strip() else 0
-        b = int(end) if end.strip() else None
-    except ValueError:
-        a = b = -1
-    if not colon or a < 0 or (b is not None and b <= a):
-        raise ConfigError(f"{option} takes A:B such as 10:20 (tokens 10 to 19), not {spec!r}")
-    if T is None:
-        return a, a + 1 if b is None else b
-    if a >= T or (b is not None and b > T):
-        raise ConfigError(f"{option} {spec!r}: this text has {T} tokens, 0 to {T - 1}")
-    return a, T if b is None else b
-
-
-def parse_crop(
-    T: int | None, crop: str | None = None, queries: str | None = None, keys: str | None = None
-) -> Crop:
-    """The Crop of ``--window A:B`` (queries and keys A..B−1), or of ``--queries A:B`` and
-    ``--keys A:B`` (each axis on its own; the whole axis when not given). Either part of A:B
-    may be left out: ``:20``, ``480:``. With T None, only the form of the specs is checked
-    (the CLI does so before it computes anything)."""
-    if crop is not None and (queries is not None or keys is not None):
-        raise ConfigError("give --window, or --queries and --keys, not both")
-    q = k = _span("--window", crop, T) if crop is not None else (0, T or 0)
-    if queries is not None:
-        q = _span("--queries", queries, T)
-    if keys is not None:
-        k = _span("--keys", keys, T)
-    return Crop(*q, *k)
-
-
-def select_heads(spec: str | Sequence[int] | None, n_heads: int) -> list[int]:
-    """Selected heads from "0,3" or [0, 3] (None: all), checked against the number of heads."""
-    if spec is None:
+def select_heads(heads: Sequence[int] | None, n_heads: int) -> list[int]:
+    """The heads [0, 3] (None: all), in order and once each, checked against the number of
+    heads."""
+    if heads is None:
         return list(range(n_heads))
-    if isinstance(spec, str):
-        try:
-            heads = [int(part) for part in spec.split(",") if part.strip()]
-        except ValueError:
-            raise ConfigError(f"--head takes head numbers such as 0 or 0,3, not {spec!r}") from None
-    else:
-        heads = [int(h) for h in spec]
+    if isinstance(heads, str) or not all(isinstance(h, (int, np.integer)) for h in heads):
+        raise ConfigError(f"heads must be head numbers such as [0, 3], not {heads!r}")
+    heads = [int(h) for h in heads]
     if not heads:
         raise ConfigError("no head selected")
     bad = [h for h in heads if not 0 <= h < n_heads]

@@ -161,7 +161,7 @@ def test_a_mask_that_hides_everything_warns_and_still_draws():
     import io
     from contextlib import redirect_stderr
 
-    from attnviz.cli import _warn_blind_queries
+    from attnviz.cli.emit import _warn_blind_queries
 
     err = io.StringIO()
     with redirect_stderr(err):
@@ -173,7 +173,7 @@ def test_a_mask_that_hides_everything_warns_and_still_draws():
 
 
 def test_pad_queries_are_not_called_blind(capsys):
-    from attnviz.cli import _warn_blind_queries
+    from attnviz.cli.emit import _warn_blind_queries
 
     _warn_blind_queries(attnviz.attend("a b", heads=1, d_model=4, mask=["padding"], pad_to=4))
     assert capsys.readouterr().err == ""
@@ -261,7 +261,7 @@ def test_ctrl_c_anywhere_exits_130_in_one_line(monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("attnviz.cli.run", interrupted)
+    monkeypatch.setattr("attnviz.cli.emit.run_config", interrupted)
     result = runner.invoke(app, ["heatmap", TEXT])
     assert result.exit_code == 130 and result.stderr == "attnviz: error: interrupted\n"
 

@@ -7,9 +7,10 @@ from typer.testing import CliRunner
 
 from attnviz import AttentionConfig, Seeded, run
 from attnviz.cli import app
-from attnviz.render.figures import compare_figure, prepare_compare
+from attnviz.render.figures import compare_figure
 from attnviz.stats import compare, row_entropy
 from attnviz.trace import config_against
+from attnviz.views.compare import compare_view
 
 SENTENCE = "The cat sat on the mat"
 runner = CliRunner()
@@ -92,7 +93,7 @@ def test_row_entropy_by_hand():
 
 def test_compare_panels():
     a, b = pair("none")
-    panels = prepare_compare(compare(a, b), [0, 2])
+    panels = compare_view(compare(a, b), [0, 2]).panels()
     assert len(panels) == 6
     pa, pb, pd = panels[:3]
     np.testing.assert_array_equal(pa.hidden, ~a.allowed)

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 import attnviz
 from attnviz import ConfigError, attend
 from attnviz.cli import app
+from attnviz.cli.options import head_list
 from attnviz.render import colors
 from attnviz.render.figures import (
     boundary_segments,
@@ -19,13 +20,13 @@ from attnviz.render.figures import (
     compare_figure,
     heatmap_figure,
     hidden_runs,
-    prepare_heatmap,
     steps_figure,
     tick_labels,
 )
 from attnviz.render.figures.base import cell_numbers
 from attnviz.stats import compare
 from attnviz.trace import select_heads
+from attnviz.views.heatmap import heatmap_view
 
 SENTENCE = "The cat sat on the mat"
 SPANISH = "El gato se sentó en la alfombra porque estaba cansado"
@@ -47,7 +48,7 @@ def trace():
 @pytest.mark.parametrize("mask", ["causal", "none", "window=2", "prefix=3", ["causal", "padding"]])
 def test_panel_data_follows_the_weights_and_the_mask(mask):
     trace = attend(SENTENCE, heads=2, d_model=8, mask=mask, pad_to=8)
-    panels = list(prepare_heatmap(trace, [1, 0], "fixed"))
+    panels = list(heatmap_view(trace, [1, 0], scale="fixed").panels())
     assert [p.head for p in panels] == [1, 0] and [p.title for p in panels] == ["head 1", "head 0"]
     for p in panels:
         np.testing.assert_array_equal(p.weights, trace.weights[p.head])
@@ -57,20 +58,20 @@ def test_panel_data_follows_the_weights_and_the_mask(mask):
 
 
 def test_head_scale_stretches_each_panel_to_its_max(trace):
-    for p in prepare_heatmap(trace, [0, 1, 2, 3], "head"):
+    for p in heatmap_view(trace, [0, 1, 2, 3], scale="head").panels():
         visible = p.color[~p.hidden]
         assert visible.max() == 1.0
         np.testing.assert_allclose(visible, p.weights[~p.hidden] / p.weights[~p.hidden].max())
 
 
 def test_select_heads():
-    assert select_heads(None, 3) == [0, 1, 2]
-    assert select_heads("2", 3) == [2]
-    assert select_heads("0, 2,0", 3) == [0, 2]
+    assert select_heads(None, 3) == [0, 1, 2] and select_heads([2, 0, 2], 3) == [2, 0]
+    assert head_list("2", 3) == [2]
+    assert head_list("0, 2,0", 3) == [0, 2]
     with pytest.raises(ConfigError, match="no head 3: this run has heads 0 to 2"):
-        select_heads("0,3", 3)
+        head_list("0,3", 3)
     with pytest.raises(ConfigError, match="head numbers"):
-        select_heads("first", 3)
+        head_list("first", 3)
 
 
 def test_every_label_when_they_fit_every_kth_with_index_when_not():
@@ -306,7 +307,7 @@ def test_annotations_are_the_allowed_weights_in_contrasting_ink():
     numbers = numbers_of(ax)
     offsets = [tuple(xy) for xy in numbers.get_offsets()]
     assert sorted(offsets) == sorted((j, i) for i, j in np.argwhere(trace.allowed))
-    (panel,) = prepare_heatmap(trace, [1], "fixed")
+    (panel,) = heatmap_view(trace, [1]).panels()
     cells = cell_numbers(panel, colors.lut())
     assert [c[2] for c in cells] == [cell_text(trace.weights[1, i, j]) for i, j, _, _ in cells]
     inks = [matplotlib.colors.to_hex(c) for c in numbers.get_facecolors()]

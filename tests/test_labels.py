@@ -3,9 +3,9 @@ from matplotlib.text import Text
 
 from attnviz import ConfigError, attend
 from attnviz.render.figures import compare_figure, heatmap_figure, stats_figure, steps_figure
-from attnviz.render.labels import STRINGS, strings, visible
-from attnviz.stats import compare, head_stats
+from attnviz.stats import compare
 from attnviz.trace import config_against
+from attnviz.views.labels import STRINGS, strings, visible
 
 
 def test_every_language_has_the_same_keys():
@@ -41,7 +41,7 @@ def test_no_english_label_in_a_spanish_figure():
         heatmap_figure(trace, lang="es"),
         compare_figure(compare(trace, b), lang="es"),
         steps_figure(trace, 1, lang="es"),
-        stats_figure(head_stats(trace), [0, 1], trace, lang="es"),
+        stats_figure(trace, [0, 1], lang="es"),
     ):
         assert english_left(fig, tokens) == []
 

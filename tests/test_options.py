@@ -2,7 +2,7 @@
 is refused (a non-zero exit naming it), and given where it can, changes what comes out.
 
 The options are read from the commands themselves, so a new option without a case here fails
-the test. An option of the run (the model, the text, the limits: what ``RunOptions`` holds)
+the test. An option of the run (the model, the text, the limits: what the group ``RUN`` holds)
 acts on the Trace, the same for every output, so it is tried on one output per command, with
 the seeded model and with a checkpoint; every other option is tried on every output the
 command has. Figures are compared by what was built (texts, images, colours, sizes, the dpi
@@ -10,7 +10,6 @@ asked for) rather than drawn: drawing them all would take minutes, and every fig
 drawn and opened by other tests.
 """
 
-import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -20,14 +19,15 @@ import typer
 from typer.testing import CliRunner
 
 import attnviz.render.figures
-from attnviz.cli import RunOptions, app
+from attnviz.cli import app
+from attnviz.cli.options import RUN
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 BERT = str(FIXTURES / "bert-tiny")
 TEXT = "a cat saw a dog"
 OTHER = "the dog saw a cat"
 COMMANDS = typer.main.get_command(app).commands
-RUN_OPTIONS = {f.name for f in dataclasses.fields(RunOptions)} - {"given"}
+RUN_OPTIONS = {opt.name for opt in RUN}
 runner = CliRunner()
 
 # What each command writes: its standard output formats and its files.

@@ -192,7 +192,7 @@ def test_npz_of_a_planted_run_without_its_bias_is_refused(tmp_path):
 
 
 def test_steps_show_the_bias_as_stage_3b():
-    from attnviz.render.stages import head_stages, worked_row
+    from attnviz.views.steps import head_stages, worked_row
 
     trace = planted_run(["a", "b", "a", "c"])
     numbers = [st.number for st in head_stages(trace, 0)]

@@ -105,7 +105,7 @@ def test_stats_figure_shades_each_column_and_prints_every_value(tmp_path):
     np.testing.assert_allclose(shades.min(axis=0), 0) and np.testing.assert_allclose(
         shades.max(axis=0), 1
     )
-    fig = stats_figure(stats, [0, 1, 2, 3], trace)
+    fig = stats_figure(trace, [0, 1, 2, 3])
     (ax,) = fig.axes
     np.testing.assert_array_equal(ax.get_images()[0].get_array(), shades)
     assert len(ax.texts) == 4 * len(HEAD_METRICS)

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from attnviz import attend
 from attnviz.cli import app
 from attnviz.render.figures import steps_figure
-from attnviz.render.stages import head_stages, worked_row
+from attnviz.views.steps import head_stages, worked_row
 
 SENTENCE = "The cat sat on the mat"
 runner = CliRunner()

@@ -9,11 +9,12 @@ from typer.testing import CliRunner
 
 from attnviz import AttentionConfig, ConfigError, Seeded, attend, run
 from attnviz.cli import app
+from attnviz.cli.options import parse_crop
 from attnviz.render.figures import compare_figure, heatmap_figure, steps_figure
-from attnviz.render.figures.heatmap import prepare_heatmap
-from attnviz.render.stages import head_stages
 from attnviz.stats import compare
-from attnviz.trace import Crop, parse_crop
+from attnviz.trace import Crop
+from attnviz.views.heatmap import heatmap_view
+from attnviz.views.steps import head_stages
 
 runner = CliRunner()
 WORDS = [f"w{i % 7}" for i in range(40)]  # 40 tokens, words repeat
@@ -60,7 +61,7 @@ def test_bad_windows(args, message):
 def test_a_window_shows_the_whole_run_not_a_run_of_the_cut_text():
     trace = attend(TEXT, heads=2, d_model=16)
     crop = Crop(20, 30, 15, 30)
-    panels = list(prepare_heatmap(trace, [0, 1], "fixed", crop=crop))
+    panels = list(heatmap_view(trace, [0, 1], crop=crop).panels())
     for h, panel in enumerate(panels):
         assert panel.weights.shape == (10, 15) and (panel.row0, panel.col0) == (20, 15)
         np.testing.assert_array_equal(panel.weights, trace.weights[h, 20:30, 15:30])

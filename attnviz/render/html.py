@@ -19,9 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from ..trace import Crop, Trace, cells
+from ..trace import Trace, cells
+from ..views.compare import CompareView
+from ..views.heatmap import HeatmapView, ModelView
+from ..views.labels import head_label, shorten, strings
+from ..views.panel import signed_limit
+from ..views.steps import StepsView
 from . import colors
-from .labels import head_label, shorten, strings, trace_line
 
 
 def _values(matrix: np.ndarray, hidden: np.ndarray | None) -> list[list[float | None]]:
@@ -63,96 +67,89 @@ def panel(
     }
 
 
-def heatmap_views(
-    trace: Trace, heads: Sequence[int], lang: str, crop: Crop | None = None
-) -> list[dict[str, Any]]:
+def heatmap_views(view: HeatmapView) -> list[dict[str, Any]]:
     """The one view of a heatmap: a panel per selected head."""
-    q, k = cells(crop)
-    texts = trace.texts
-    hidden = ~trace.allowed[q, k]
+    q, k = cells(view.crop)
+    texts = view.trace.texts
     panels = [
-        panel(
-            head_label(trace.config, h, lang),
-            trace.weights[h][q, k],
-            hidden,
-            texts[q],
-            texts[k],
-            head=h,
-            row0=q.start or 0,
-            col0=k.start or 0,
-        )
-        for h in heads
-    ]
+        panel(p.title, p.weights, p.hidden, texts[q], texts[k], head=p.head,
+              row0=p.row0 or 0, col0=p.col0 or 0)
+        for p in view.panels()
+    ]  # fmt: skip
     return [{"name": "", "panels": panels}]
 
 
-def model_views(trace: Trace, heads: Sequence[int], lang: str) -> list[dict[str, Any]]:
+def model_views(view: ModelView) -> list[dict[str, Any]]:
     """The model view: one view per layer (a selector picks the layer)."""
-    s = strings(lang)
-    hidden = ~trace.allowed
-    texts = trace.texts
+    trace, lang = view.trace, view.lang
+    hidden, texts = ~trace.allowed, trace.texts
     return [
         {
-            "name": s["layer"].format(n=n),
+            "name": strings(lang)["layer"].format(n=n),
             "panels": [
                 panel(head_label(trace.config, h, lang), w[h], hidden, texts, texts, head=h)
-                for h in heads
+                for h in view.heads
             ],
         }
         for n, w in enumerate(trace.layer_weights)
     ]
 
 
-def compare_views(
-    cmp: Any, heads: Sequence[int], lang: str, crop: Crop | None = None
-) -> list[dict[str, Any]]:
+def compare_views(view: CompareView) -> list[dict[str, Any]]:
     """Three views, A, B and B − A (a toggle picks one), a panel per selected head."""
-    from .figures.compare import difference_limit, run_label
-
-    s = strings(lang)
-    a, b = cmp.a, cmp.b
-    q, k = cells(crop)
+    a, b, lang = view.cmp.a, view.cmp.b, view.lang
+    q, k = cells(view.crop)
     texts = a.texts
     start: dict[str, Any] = {"row0": q.start or 0, "col0": k.start or 0}
-    top = difference_limit(cmp, heads, crop)
+    top = view.difference_limit
     hidden_a, hidden_b = ~a.allowed[q, k], ~b.allowed[q, k]
+    label_a, label_b = view.labels
 
-    def view(name: str, make: Any) -> dict[str, Any]:
-        return {"name": name, "panels": [make(h) for h in heads]}
+    def one(name: str, make: Any) -> dict[str, Any]:
+        return {"name": name, "panels": [make(h) for h in view.heads]}
 
     return [
-        view(f"A: {run_label(a.config, lang)}", lambda h: panel(
+        one(label_a, lambda h: panel(
             head_label(a.config, h, lang), a.weights[h][q, k], hidden_a, texts[q], texts[k],
             head=h, **start)),
-        view(f"B: {run_label(b.config, lang)}", lambda h: panel(
+        one(label_b, lambda h: panel(
             head_label(a.config, h, lang), b.weights[h][q, k], hidden_b, texts[q], texts[k],
             head=h, **start)),
-        view(s["difference"], lambda h: panel(
+        one(strings(lang)["difference"], lambda h: panel(
             head_label(a.config, h, lang), b.weights[h][q, k] - a.weights[h][q, k],
             hidden_a & hidden_b, texts[q], texts[k], head=h, signed=True, limit=top, **start)),
     ]  # fmt: skip
 
 
-def steps_views(
-    trace: Trace, head: int, lang: str, crop: Crop | None = None
-) -> list[dict[str, Any]]:
-    """One view: a panel per stage of head ``head`` (signed scales but for the weights)."""
-    from .figures.steps import signed_limit
-    from .stages import head_stages
-
-    texts = trace.texts
+def steps_views(view: StepsView) -> list[dict[str, Any]]:
+    """One view: a panel per stage of the head (signed scales but for the weights)."""
+    texts = view.trace.texts
     panels = []
-    for st in head_stages(trace, head, lang, crop):
+    for st in view.stages:
         n_rows, n_cols = st.values.shape
         r0 = st.row0 or 0
         rows = texts[r0 : r0 + n_rows]
         c0 = 0 if st.kind == "matrix" else st.col0 or 0
         cols = [str(c) for c in range(n_cols)] if st.kind == "matrix" else texts[c0 : c0 + n_cols]
-        limit = 1.0 if st.kind == "weights" else signed_limit(st)  # −∞ (hidden) becomes null
-        panels.append(panel(st.title, st.values, st.hidden, rows, cols, head=head,
+        limit = 1.0 if st.kind == "weights" else signed_limit(st.values)  # −∞ becomes null
+        panels.append(panel(st.title, st.values, st.hidden, rows, cols, head=view.head,
                             signed=st.kind != "weights", limit=limit, row0=r0, col0=c0,
                             tokens=st.kind != "matrix"))  # fmt: skip
     return [{"name": "", "panels": panels}]
+
+
+PageView = HeatmapView | ModelView | CompareView | StepsView
+
+
+def _page_parts(view: PageView) -> tuple[str, Trace, list[dict[str, Any]]]:
+    """The kind of page, the run it shows (A's, for a comparison), and its views."""
+    if isinstance(view, HeatmapView):
+        return "heatmap", view.trace, heatmap_views(view)
+    if isinstance(view, ModelView):
+        return "model", view.trace, model_views(view)
+    if isinstance(view, CompareView):
+        return "compare", view.cmp.a, compare_views(view)
+    return "steps", view.trace, steps_views(view)
 
 
 def _script_json(data: Any) -> str:
@@ -165,17 +162,16 @@ def _script_json(data: Any) -> str:
 
 
 def page(
-    trace: Trace,
-    views: list[dict[str, Any]],
+    view: PageView,
     *,
-    kind: str,
     cmap: str = colors.DEFAULT_CMAP,
     theme: str = "light",
-    lang: str = "en",
     title: str | None = None,
-    crop: Crop | None = None,
 ) -> str:
-    """The whole HTML page, as text. ``kind``: "heatmap", "compare", "steps" or "model"."""
+    """The whole HTML page of a view (a heatmap, the model view, a comparison, the steps), as
+    text; ``title`` replaces the view's."""
+    kind, trace, views = _page_parts(view)
+    lang = view.lang
     s = strings(lang)
     if theme not in colors.THEMES:
         from ..errors import ConfigError
@@ -183,7 +179,7 @@ def page(
         raise ConfigError(f"unknown theme {theme!r}; choose one of: {', '.join(colors.THEMES)}")
     table = colors.lut(cmap)
     signed = any(p["signed"] for v in views for p in v["panels"])
-    heading = title if title is not None else trace_line(trace, lang, crop)
+    heading = title if title is not None else view.title
     data = {
         "kind": kind,
         "title": heading,

@@ -19,8 +19,7 @@ from rich.text import Text
 from ..stats import Comparison, mean_entropy
 from ..tokens import Token
 from ..trace import AttentionConfig, Crop, Trace
-from . import colors
-from .labels import (
+from ..views.labels import (
     crop_text,
     head_label,
     mask_text,
@@ -29,7 +28,8 @@ from .labels import (
     strings,
     visible,
 )
-from .stages import Stage, WorkedRow
+from ..views.steps import Stage, WorkedRow
+from . import colors
 
 HIDDEN_CELL = "·"
 SHADES = " ░▒▓█"  # the heat view's blocks where the terminal shows no colour (NO_COLOR, pipes)

@@ -4,11 +4,11 @@ Matplotlib is imported inside the drawing functions only, so that importing this
 ``attnviz`` does) costs nothing on the terminal path.
 """
 
+from ...views.panel import Panel
 from .base import (
     FIGURE_FORMATS,
     PRESETS,
-    SCALES,
-    Panel,
+    Style,
     boundary_segments,
     cell_text,
     check_figure_options,
@@ -16,25 +16,36 @@ from .base import (
     save_figure,
     tick_labels,
 )
-from .compare import compare_figure, prepare_compare
-from .heatmap import heatmap_figure, model_figure, prepare_heatmap, rollout_figure
-from .stats import stats_figure
-from .steps import stage_panel, steps_figure
+from .compare import compare_figure, draw_compare
+from .heatmap import (
+    draw_heatmap,
+    draw_model,
+    draw_rollout,
+    heatmap_figure,
+    model_figure,
+    rollout_figure,
+)
+from .stats import draw_stats, stats_figure
+from .steps import draw_steps, stage_panel, steps_figure
 
 __all__ = [
     "FIGURE_FORMATS",
     "PRESETS",
-    "SCALES",
     "Panel",
+    "Style",
     "boundary_segments",
     "cell_text",
     "check_figure_options",
     "compare_figure",
+    "draw_compare",
+    "draw_heatmap",
+    "draw_model",
+    "draw_rollout",
+    "draw_stats",
+    "draw_steps",
     "heatmap_figure",
     "hidden_runs",
     "model_figure",
-    "prepare_compare",
-    "prepare_heatmap",
     "rollout_figure",
     "save_figure",
     "stage_panel",

@@ -21,15 +21,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...errors import ConfigError
+from ...views.labels import shorten
+from ...views.panel import Panel
 from .. import colors
-from ..labels import shorten
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 FIGURE_FORMATS = (".png", ".svg", ".pdf")
-SCALES = ("fixed", "head")
 MAX_DPI = 1200
 
 
@@ -52,36 +52,30 @@ PRESETS = {
 }
 
 
-# --- prepared data: pure functions, testable without drawing ------------------------------------
+@dataclass(frozen=True)
+class Style:
+    """How a figure looks: ``annotate`` prints each number in its cell (None: when cells are
+    few and large enough), ``cmap`` any Matplotlib colour map, ``theme`` light or dark,
+    ``preset`` screen, slides or paper, ``title`` replaces the run's line, ``labels`` chooses
+    the token labels (auto, all, none, every:K). Checked when made."""
 
+    annotate: bool | None = None
+    cmap: str = colors.DEFAULT_CMAP
+    theme: str = "light"
+    preset: str = "screen"
+    title: str | None = None
+    labels: str = "auto"
 
-@dataclass(frozen=True, eq=False)
-class Panel:
-    """What one heatmap panel shows.
-
-    weights (Tq, Tk): the values (attention weights, or signed values when ``signed``);
-    hidden (Tq, Tk) bool: the cells the mask hides. ``limit`` is the value at the top of the
-    colour scale: a weight w is coloured at w / limit, a signed value v at (v / limit + 1) / 2.
-    """
-
-    head: int
-    title: str
-    weights: np.ndarray
-    hidden: np.ndarray
-    limit: float = 1.0
-    signed: bool = False  # a diverging scale centred at 0; numbers printed as +.12, −.05
-    row0: int | None = None  # in a crop (--window): the index of the first query shown
-    col0: int | None = None  # ... and of the first key shown
-
-    def to_color(self, values: np.ndarray) -> np.ndarray:
-        """Values mapped to the colour scale, in [0, 1]."""
-        scaled = np.asarray(values, dtype=np.float64) / self.limit
-        return (scaled + 1) / 2 if self.signed else scaled
+    def __post_init__(self) -> None:
+        check_figure_options(theme=self.theme, preset=self.preset, labels=self.labels)
+        colors.lut(self.cmap)  # an unknown colour map fails before any drawing
 
     @property
-    def color(self) -> np.ndarray:
-        """(Tq, Tk): each cell's place on the colour scale, NaN where hidden."""
-        return np.where(self.hidden, np.nan, self.to_color(self.weights))
+    def p(self) -> Preset:
+        return PRESETS[self.preset]
+
+
+# --- prepared data: pure functions, testable without drawing ------------------------------------
 
 
 LABELS = ("auto", "none", "all", "every:K")
@@ -696,7 +690,6 @@ def check_figure_options(
     dpi: int | None = None,
     theme: str = "light",
     preset: str = "screen",
-    scale: str = "fixed",
     labels: str = "auto",
 ) -> None:
     """Raise ConfigError for a figure option out of range, before any work is done."""
@@ -706,7 +699,6 @@ def check_figure_options(
     for name, value, choices in (
         ("theme", theme, colors.THEMES),
         ("preset", preset, tuple(PRESETS)),
-        ("scale", scale, SCALES),
     ):
         if value not in choices:
             raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(choices)}")
@@ -788,3 +780,6 @@ def figure_bytes(preset: str, panels: int, dpi: int | None = None, n_tokens: int
     d = dpi or p.dpi
     pixels = int(width * d * height * d * 4 * 3)  # RGBA, drawn and copied for encoding
     return pixels + 2 * 8 * n_tokens * n_tokens
+
+
+DEFAULT_STYLE = Style()  # made once the functions it checks with are defined

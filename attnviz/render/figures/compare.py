@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ...stats import Comparison
-from ...trace import AttentionConfig, Crop, cells, select_heads
-from .. import colors
-from ..labels import head_label, mask_text, shorten, strings, trace_line
+from ...trace import Crop
+from ...views.compare import CompareView, compare_view
+from ...views.labels import shorten, strings
 from .base import (
-    PRESETS,
+    DEFAULT_STYLE,
     GridLayout,
-    Panel,
+    Style,
     add_hidden_legend,
     auto_annotate,
-    check_figure_options,
     colorbar,
     crop_texts_both,
     draw_panel,
@@ -36,111 +35,36 @@ if TYPE_CHECKING:
 DIVERGING_CMAP = "RdBu_r"  # blue below 0, red above: B put less / more weight than A
 
 
-def run_label(config: AttentionConfig, lang: str = "en") -> str:
-    """What distinguishes a run: its mask, and "unscaled" when scaling is off."""
-    s = strings(lang)
-    text = mask_text(config.mask, lang)
-    return text if config.scaled else f"{text}, {s['unscaled']}"
-
-
-def prepare_compare(
-    cmp: Comparison, heads: Sequence[int], lang: str = "en", crop: Crop | None = None
-) -> list[Panel]:
-    """Three Panels per head, in order A, B, B − A; B − A is coloured on a symmetric scale.
-
-    The difference panel maps B − A to [0, 1] with 0.5 at no change; it hides only the
-    cells that both runs hide. With ``crop``, only its queries and keys; the numbers in
-    the titles stay those of the whole run.
-    """
-    s = strings(lang)
-    a, b = cmp.a, cmp.b
-    cut = cells(crop)
-    row0, col0 = (crop.q0, crop.k0) if crop else (None, None)
-    top = difference_limit(cmp, heads, crop)
-    hidden_a, hidden_b = ~a.allowed[cut], ~b.allowed[cut]
-    panels = []
-    for h in heads:
-        ent_a, ent_b = cmp.entropy_a[h], cmp.entropy_b[h]
-        wa, wb = a.weights[h][cut], b.weights[h][cut]
-        label_a = f"{head_label(a.config, h, lang)} · A: {run_label(a.config, lang)}"
-        panels += [
-            Panel(
-                h, f"{label_a}\n{s['entropy_a']} {ent_a:.2f}", wa, hidden_a, row0=row0, col0=col0
-            ),
-            Panel(
-                h,
-                f"B: {run_label(b.config, lang)}\n{s['entropy_b']} {ent_b:.2f}",
-                wb,
-                hidden_b,
-                row0=row0,
-                col0=col0,
-            ),
-            Panel(
-                h,
-                f"{s['difference']}\n{s['tv_short']} {cmp.tv_distance[h]:.2f}"
-                f" · {s['moved_short']} {cmp.mass_moved[h]:.2f}",
-                wb - wa,
-                hidden_a & hidden_b,
-                limit=top,
-                signed=True,
-                row0=row0,
-                col0=col0,
-            ),
-        ]
-    return panels
-
-
-def difference_limit(cmp: Comparison, heads: Sequence[int], crop: Crop | None = None) -> float:
-    """The symmetric limit of the B − A colour scale: the largest |B − A| of the cells shown."""
-    cut = cells(crop)
-    top = max(float(np.abs(cmp.b.weights[h][cut] - cmp.a.weights[h][cut]).max()) for h in heads)
-    return max(top, 1e-12)
-
-
-def summary_line(cmp: Comparison, heads: Sequence[int], lang: str = "en") -> str:
-    """The caption: the summary numbers averaged over the selected heads."""
-    s = strings(lang)
-    h = list(heads)
-    return (
-        f"{s['mean_over_heads']}: {s['tv_distance']} {cmp.tv_distance[h].mean():.3f}"
-        f" · {s['mass_moved']} {cmp.mass_moved[h].mean():.3f}"
-        f" · {s['entropy_a']} {cmp.entropy_a[h].mean():.3f}"
-        f" · {s['entropy_b']} {cmp.entropy_b[h].mean():.3f} {s['nats']}"
-    )
-
-
 def compare_figure(
     cmp: Comparison,
-    heads: str | Sequence[int] | None = None,
+    heads: Sequence[int] | None = None,
     *,
-    annotate: bool | None = None,
-    cmap: str = colors.DEFAULT_CMAP,
-    theme: str = "light",
-    preset: str = "screen",
-    title: str | None = None,
     lang: str = "en",
-    labels: str = "auto",
     crop: Crop | None = None,
+    **style: Any,
 ) -> Figure:
     """Rows of A | B | B − A per selected head, then a bar per token of ‖output_A − output_B‖.
-    With ``crop``, only its queries and keys (and the bars of its queries)."""
+    With ``crop``, only its queries and keys (and the bars of its queries); ``style`` as in
+    heatmap_figure."""
+    return draw_compare(compare_view(cmp, heads, crop=crop, lang=lang), Style(**style))
+
+
+def draw_compare(view: CompareView, style: Style = DEFAULT_STYLE) -> Figure:
+    """The figure of a CompareView."""
     from matplotlib import rc_context
     from matplotlib.figure import Figure
 
-    check_figure_options(theme=theme, preset=preset, labels=labels)
-    p = PRESETS[preset]
-    s = strings(lang)
-    chosen = select_heads(heads, cmp.a.heads)
-    panels = prepare_compare(cmp, chosen, lang, crop)
-    colors.lut(cmap)
-    texts = cmp.a.texts
+    p, s, crop = style.p, strings(view.lang), view.crop
+    theme, cmap, labels, annotate = style.theme, style.cmap, style.labels, style.annotate
+    panels = view.panels()
+    texts = view.cmp.a.texts
     queries = crop.queries if crop else slice(None)
     shown = crop_texts_both(texts, crop)
-    top = difference_limit(cmp, chosen, crop)
-    heading = title if title is not None else trace_line(cmp.a, lang, crop)
-    summary = summary_line(cmp, chosen, lang)
+    top = view.difference_limit
+    heading = style.title if style.title is not None else view.title
+    summary = view.summary_line()
     em = p.font / 72
-    rows = len(chosen)
+    rows = len(view.heads)
     with rc_context(theme_rc(theme, p.font)):
         widest = [f"{len(texts) - 1} {shorten(t)}" for t in shown]  # as panel_grid measures
         label_w = 0.0 if labels == "none" else text_width(widest, p.font * 0.85)
@@ -181,7 +105,7 @@ def compare_figure(
         bars = fig.add_axes((box.left / box.width, 1 - (bars_top + 0.8 * box.panel) / box.height,
                              bars_w / box.width, 0.8 * box.panel / box.height))  # fmt: skip
         _draw_output_difference(
-            bars, cmp.output_difference[queries], texts[queries], p.font, bars_w * 72, labels,
+            bars, view.output_difference, texts[queries], p.font, bars_w * 72, labels,
             crop.q0 if crop else None,
         )  # fmt: skip
         bars.set_title(s["output_difference"], fontsize=p.font)

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from ...trace import Crop, Trace, cells, select_heads
-from .. import colors
-from ..labels import head_label, shorten, strings, trace_line
+from ...trace import Crop, Trace, cells
+from ...views.heatmap import (
+    HeatmapView,
+    ModelView,
+    RolloutView,
+    heatmap_view,
+    model_view,
+    rollout_view,
+)
+from ...views.labels import shorten, strings
+from ...views.panel import Panel
 from .base import (
-    PRESETS,
-    Panel,
+    DEFAULT_STYLE,
+    Style,
     add_hidden_legend,
     auto_annotate,
-    check_figure_options,
     colorbar,
     crop_texts_both,
     draw_panel,
@@ -33,72 +38,35 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
-def prepare_heatmap(
-    trace: Trace,
-    heads: Sequence[int],
-    scale: str,
-    lang: str = "en",
-    crop: Crop | None = None,
-) -> Iterator[Panel]:
-    """One Panel per selected head; ``scale`` "fixed" maps [0, 1], "head" each panel's max.
-    With ``crop``, only its queries and keys (the weights as computed on the whole text).
-
-    A generator: a long text's panels (T² values each) are made one at a time, as drawn.
-    """
-    check_figure_options(scale=scale)
-    rows, cols = cells(crop)
-    hidden = ~trace.allowed[rows, cols]
-    start = (crop.q0, crop.k0) if crop else (None, None)
-    for h in heads:
-        w = trace.weights[h, rows, cols]  # a view, in the run's dtype: no T x T copy
-        title = head_label(trace.config, h, lang)
-        yield Panel(h, title, w, hidden, limit=limit(w, scale), row0=start[0], col0=start[1])
-
-
-def limit(weights: np.ndarray, scale: str) -> float:
-    """The top of a panel's colour scale: 1 ("fixed"), or its largest weight ("head")."""
-    top = float(weights.max(initial=0.0)) if scale == "head" else 1.0  # hidden weights are 0
-    return top if top > 0 else 1.0
-
-
 def heatmap_figure(
     trace: Trace,
-    heads: str | Sequence[int] | None = None,
+    heads: Sequence[int] | None = None,
     *,
     scale: str = "fixed",
-    annotate: bool | None = None,
-    cmap: str = colors.DEFAULT_CMAP,
-    theme: str = "light",
-    preset: str = "screen",
-    title: str | None = None,
     lang: str = "en",
-    labels: str = "auto",
     crop: Crop | None = None,
+    **style: Any,
 ) -> Figure:
     """A grid of per-head attention heatmaps with the mask drawn over them.
 
     ``heads`` selects heads (default all); ``scale`` "fixed" colours [0, 1], "head" stretches
-    each panel to its own largest weight; ``annotate`` prints each weight (default: when
-    T <= 12); ``title`` replaces the configuration line; ``crop`` shows only its queries
-    and keys, and the title says which.
+    each panel to its own largest weight; ``crop`` shows only its queries and keys, and the
+    title says which; ``style``: the keywords of ``Style`` (annotate, cmap, theme, preset,
+    title, labels).
     """
-    check_figure_options(theme=theme, preset=preset, scale=scale, labels=labels)
-    chosen = select_heads(heads, trace.heads)
-    texts = trace.texts
-    heading = title if title is not None else trace_line(trace, lang, crop)
-    s = strings(lang)
-    allowed = trace.allowed[crop.queries, crop.keys] if crop else trace.allowed
+    view = heatmap_view(trace, heads, crop=crop, scale=scale, lang=lang)
+    return draw_heatmap(view, Style(**style))
+
+
+def draw_heatmap(view: HeatmapView, style: Style = DEFAULT_STYLE) -> Figure:
+    """The figure of a HeatmapView."""
+    trace, crop, s = view.trace, view.crop, strings(view.lang)
+    allowed = trace.allowed[cells(crop)]
     return panel_grid(
-        prepare_heatmap(trace, chosen, scale, lang, crop),
-        len(chosen),
-        grid(len(chosen), PRESETS[preset].max_cols)[1],
-        texts,
-        crop_texts_both(texts, crop),
-        max(allowed.shape),
-        heading,
-        s["weight_head_max"] if scale == "head" else s["weight"],
-        not allowed.all(),
-        annotate=annotate, cmap=cmap, theme=theme, preset=preset, lang=lang, labels=labels,
+        view.panels(), len(view.heads), grid(len(view.heads), style.p.max_cols)[1], trace.texts,
+        crop_texts_both(trace.texts, crop), max(allowed.shape), view.title,
+        s["weight_head_max"] if view.scale == "head" else s["weight"], not allowed.all(),
+        lang=view.lang, style=style,
     )  # fmt: skip
 
 
@@ -113,28 +81,25 @@ def panel_grid(
     bar_label: str,
     any_hidden: bool,
     *,
-    annotate: bool | None,
-    cmap: str,
-    theme: str,
-    preset: str,
     lang: str,
-    labels: str,
+    style: Style,
     row_titles: Sequence[str] | None = None,
     panel_size: float | None = None,
 ) -> Figure:
     """Panels in a grid of ``cols`` columns, laid out from measured label widths, with the
-    colour bar [0, 1] on the right and the title on top. ``shown``: the token texts on the
-    axes (their widths decide the margins); ``side``: the larger of a panel's dimensions;
-    ``row_titles``: a title left of each row instead of "query"; ``panel_size`` (inches)
-    replaces the preset's."""
+    colour bar [0, 1] on the right and the title on top (the style's, or ``heading``).
+    ``shown``: the token texts on the axes (their widths decide the margins); ``side``: the
+    larger of a panel's dimensions; ``row_titles``: a title left of each row instead of
+    "query"; ``panel_size`` (inches) replaces the preset's."""
     from matplotlib import rc_context
     from matplotlib.figure import Figure
 
-    p = PRESETS[preset]
+    heading = style.title if style.title is not None else heading
+    p = style.p
     if panel_size is not None and p.width is None:
         p = replace(p, panel=panel_size)
     s = strings(lang)
-    colors.lut(cmap)  # an unknown colour map fails before any drawing
+    theme, cmap, labels, annotate = style.theme, style.cmap, style.labels, style.annotate
     rows = -(-n_panels // cols)
     T = len(texts)
     em = p.font / 72
@@ -180,71 +145,40 @@ def panel_grid(
 
 def model_figure(
     trace: Trace,
-    heads: str | Sequence[int] | None = None,
+    heads: Sequence[int] | None = None,
     *,
     scale: str = "fixed",
-    annotate: bool | None = None,
-    cmap: str = colors.DEFAULT_CMAP,
-    theme: str = "light",
-    preset: str = "screen",
-    title: str | None = None,
     lang: str = "en",
-    labels: str = "auto",
+    **style: Any,
 ) -> Figure:
     """The model view: every layer (rows) × every selected head (columns) of a checkpoint's
     run, small panels with the layer and the head on the edges (a seeded run has one layer);
-    ``scale`` as in heatmap_figure."""
-    check_figure_options(theme=theme, preset=preset, scale=scale, labels=labels)
-    s = strings(lang)
-    chosen = select_heads(heads, trace.heads)
-    weights = trace.layer_weights  # (L,H,T,T)
-    L, T = weights.shape[0], len(trace.tokens)
-    hidden = ~trace.allowed
-    panels = (
-        Panel(
-            h,
-            head_label(trace.config, h, lang) if n == 0 else "",
-            weights[n, h],
-            hidden,
-            limit=limit(weights[n, h], scale),
-        )
-        for n in range(L)
-        for h in chosen
-    )
-    heading = title if title is not None else trace_line(trace, lang, every_layer=True)
-    p = PRESETS[preset]
+    ``scale`` and ``style`` as in heatmap_figure."""
+    return draw_model(model_view(trace, heads, scale=scale, lang=lang), Style(**style))
+
+
+def draw_model(view: ModelView, style: Style = DEFAULT_STYLE) -> Figure:
+    """The figure of a ModelView."""
+    s, L, texts = strings(view.lang), view.layers, view.trace.texts
     return panel_grid(
-        panels, L * len(chosen), len(chosen), trace.texts, trace.texts, T, heading,
-        s["weight_head_max"] if scale == "head" else s["weight"], not trace.allowed.all(),
-        annotate=annotate, cmap=cmap, theme=theme, preset=preset, lang=lang, labels=labels,
+        view.panels(), L * len(view.heads), len(view.heads), texts, texts, len(texts),
+        view.title, s["weight_head_max"] if view.scale == "head" else s["weight"],
+        not view.trace.allowed.all(), lang=view.lang, style=style,
         row_titles=[s["layer"].format(n=n) for n in range(L)],
-        panel_size=min(p.panel, max(0.7, 14 / len(chosen)), max(0.7, 9 / L)),
+        panel_size=min(style.p.panel, max(0.7, 14 / len(view.heads)), max(0.7, 9 / L)),
     )  # fmt: skip
 
 
-def rollout_figure(
-    trace: Trace,
-    *,
-    annotate: bool | None = None,
-    cmap: str = colors.DEFAULT_CMAP,
-    theme: str = "light",
-    preset: str = "screen",
-    title: str | None = None,
-    lang: str = "en",
-    labels: str = "auto",
-) -> Figure:
+def rollout_figure(trace: Trace, *, lang: str = "en", **style: Any) -> Figure:
     """The attention rollout of a run (``attnviz.rollout``) as one panel; cells no path of
-    attention reaches (exactly 0) are drawn as hidden."""
-    from ...stats import rollout
+    attention reaches (exactly 0) are drawn as hidden; ``style`` as in heatmap_figure."""
+    return draw_rollout(rollout_view(trace, lang=lang), Style(**style))
 
-    check_figure_options(theme=theme, preset=preset, labels=labels)
-    s = strings(lang)
-    flow = rollout(trace.layer_weights)  # (T,T)
-    L = trace.layer_weights.shape[0]
-    panel = Panel(0, s["rollout_of"].format(n=L), flow, flow == 0)
-    heading = title if title is not None else trace_line(trace, lang, every_layer=True)
+
+def draw_rollout(view: RolloutView, style: Style = DEFAULT_STYLE) -> Figure:
+    """The figure of a RolloutView."""
+    texts, panel = view.trace.texts, view.panel
     return panel_grid(
-        [panel], 1, 1, trace.texts, trace.texts, len(trace.tokens), heading, s["rollout"],
-        bool((flow == 0).any()),
-        annotate=annotate, cmap=cmap, theme=theme, preset=preset, lang=lang, labels=labels,
+        [panel], 1, 1, texts, texts, len(texts), view.title, strings(view.lang)["rollout"],
+        bool(panel.hidden.any()), lang=view.lang, style=style,
     )  # fmt: skip

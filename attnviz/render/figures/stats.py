@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ...errors import ConfigError
 from ...stats import HEAD_METRICS
 from ...trace import Trace
+from ...views.labels import head_label, strings
+from ...views.stats import StatsView, stats_view
 from .. import colors
-from ..labels import head_label, strings, trace_line
-from .base import PRESETS, add_title, check_figure_options, theme_rc
+from .base import DEFAULT_STYLE, Style, add_title, theme_rc
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -28,24 +30,25 @@ def column_shades(stats: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def stats_figure(
-    stats: dict[str, np.ndarray],
-    heads: Sequence[int],
-    trace: Trace,
-    *,
-    cmap: str = colors.DEFAULT_CMAP,
-    theme: str = "light",
-    preset: str = "screen",
-    title: str | None = None,
-    lang: str = "en",
+    trace: Trace, heads: Sequence[int] | None = None, *, lang: str = "en", **style: Any
 ) -> Figure:
-    """A heads x metrics heatmap of ``attnviz.stats.head_stats``, each value printed."""
+    """A heads x metrics heatmap of ``attnviz.head_stats`` of ``trace``, each value printed;
+    ``style`` as in heatmap_figure, but for ``annotate`` and ``labels`` (every value is
+    printed; there are no token labels)."""
+    return draw_stats(stats_view(trace, heads, lang=lang), Style(**style))
+
+
+def draw_stats(view: StatsView, style: Style = DEFAULT_STYLE) -> Figure:
+    """The figure of a StatsView."""
     from matplotlib import rc_context
     from matplotlib.colors import ListedColormap
     from matplotlib.figure import Figure
 
-    check_figure_options(theme=theme, preset=preset)
-    p = PRESETS[preset]
-    s = strings(lang)
+    if style.annotate is not None or style.labels != "auto":
+        raise ConfigError("the figure of stats prints every value and has no token labels: "
+                          "it takes no annotate or labels")  # fmt: skip
+    p, s, cmap, theme, title = style.p, strings(view.lang), style.cmap, style.theme, style.title
+    stats, heads = view.numbers, view.heads
     table = colors.lut(cmap)
     shades = column_shades(stats)
     width = p.width or 1.1 * len(HEAD_METRICS) + 1.5
@@ -62,11 +65,12 @@ def stats_figure(
             )
         ax.set_xticks(range(len(HEAD_METRICS)), [s[f"m_{m}"] for m in HEAD_METRICS], rotation=30,
                       ha="right")  # fmt: skip
-        ax.set_yticks(range(len(heads)), [head_label(trace.config, h, lang) for h in heads])
+        config = view.trace.config
+        ax.set_yticks(range(len(heads)), [head_label(config, h, view.lang) for h in heads])
         ax.tick_params(length=0)
         for spine in ax.spines.values():
             spine.set_visible(False)
         rows = int(stats["rows"][0]) if len(heads) else 0
         ax.set_xlabel(s["stats_caption"].format(rows=rows) + " · " + s["stats_shading"])
-        add_title(fig, title if title is not None else trace_line(trace, lang), width, p.font)
+        add_title(fig, title if title is not None else view.title, width, p.font)
     return fig

@@ -8,16 +8,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...trace import Crop, Trace
+from ...views.labels import strings
+from ...views.panel import Panel, signed_limit
+from ...views.steps import Stage, StepsView, steps_view
 from .. import colors
-from ..labels import head_label, strings, trace_line
-from ..stages import Stage, head_stages
 from .base import (
-    PRESETS,
-    Panel,
+    DEFAULT_STYLE,
+    Style,
     add_hidden_legend,
     add_title,
     auto_annotate,
-    check_figure_options,
     colorbar,
     crop_texts,
     crop_texts_both,
@@ -57,12 +57,6 @@ def stage_panel(stage: Stage, head: int, title: str = "") -> Panel:
     return Panel(head, title, signed, hidden, top, True, stage.row0, stage.col0)
 
 
-def signed_limit(stage: Stage) -> float:
-    """The symmetric colour limit of a signed stage: its largest finite magnitude."""
-    finite = stage.values[np.isfinite(stage.values)]
-    return max(float(np.abs(finite).max(initial=0.0)), 1e-12)
-
-
 def _draw_matrix(
     ax: Axes,
     stage: Stage,
@@ -73,7 +67,7 @@ def _draw_matrix(
     labels: str = "auto",
 ) -> Any:
     """A T x columns stage (Q, K, V, head output, concat, output): rows are tokens."""
-    top = signed_limit(stage)
+    top = signed_limit(stage.values)
     lut = colors.lut(DIVERGING_CMAP)
     from matplotlib.colors import ListedColormap
 
@@ -99,27 +93,25 @@ def steps_figure(
     trace: Trace,
     head: int = 0,
     *,
-    annotate: bool | None = None,
-    cmap: str = colors.DEFAULT_CMAP,
-    theme: str = "light",
-    preset: str = "screen",
-    title: str | None = None,
     lang: str = "en",
-    labels: str = "auto",
     crop: Crop | None = None,
+    **style: Any,
 ) -> Figure:
     """Every stage of head ``head`` (Q, K, V, scores, scaled, masked, weights, head output,
     concat, output), numbered, left to right and top to bottom; with ``crop``, the part of
-    each stage that it shows."""
+    each stage that it shows; ``style`` as in heatmap_figure."""
+    return draw_steps(steps_view(trace, head, crop=crop, lang=lang), Style(**style))
+
+
+def draw_steps(view: StepsView, style: Style = DEFAULT_STYLE) -> Figure:
+    """The figure of a StepsView."""
     from matplotlib import rc_context
     from matplotlib.figure import Figure
 
-    check_figure_options(theme=theme, preset=preset, labels=labels)
-    p = PRESETS[preset]
-    s = strings(lang)
-    stages = head_stages(trace, head, lang, crop)
-    colors.lut(cmap)
-    texts = trace.texts
+    p, s = style.p, strings(view.lang)
+    theme, cmap, labels, annotate = style.theme, style.cmap, style.labels, style.annotate
+    stages, crop, head = view.stages, view.crop, view.head
+    texts = view.trace.texts
     T = len(texts)
     rows, cols = grid(len(stages), max(1, min(5, int((p.width or 99) / 1.5))))  # paper: 2
     shown = crop_texts_both(texts, crop)
@@ -128,21 +120,22 @@ def steps_figure(
     if annotate is None:
         side = max(crop.q1 - crop.q0, crop.k1 - crop.k0) if crop else T
         annotate = auto_annotate(p.font, panel_in * 72, side)
-    heading = (
-        title
-        if title is not None
-        else f"{head_label(trace.config, head, lang)} · " + trace_line(trace, lang, crop)
-    )
+    heading = style.title if style.title is not None else view.title
     with rc_context(theme_rc(theme, p.font)):
         fig = Figure(figsize=(width, height), dpi=p.dpi, layout="constrained")
         axes = fig.subplots(rows, cols, squeeze=False)
         for n, (ax, stage) in enumerate(zip(axes.flat, stages, strict=False)):
             shape = " × ".join(str(d) for d in stage.shape)
-            title = stage_title(stage, column * 72 / (0.6 * p.font * 0.85))
+            title = stage_title(stage, column * 72 / (0.6 * p.font * 0.85))  # the panel's
             if stage.kind == "matrix":
                 _draw_matrix(ax, stage, title, texts, p.font * 0.85, panel_in * 72, labels)
                 bar = colorbar(
-                    fig, ax, DIVERGING_CMAP, -signed_limit(stage), signed_limit(stage), ""
+                    fig,
+                    ax,
+                    DIVERGING_CMAP,
+                    -signed_limit(stage.values),
+                    signed_limit(stage.values),
+                    "",
                 )
             else:
                 panel = stage_panel(stage, head, title)
@@ -155,7 +148,12 @@ def steps_figure(
                 )  # fmt: skip
                 if panel.signed:
                     bar = colorbar(
-                        fig, ax, DIVERGING_CMAP, -signed_limit(stage), signed_limit(stage), ""
+                        fig,
+                        ax,
+                        DIVERGING_CMAP,
+                        -signed_limit(stage.values),
+                        signed_limit(stage.values),
+                        "",
                     )
                 else:
                     bar = colorbar(fig, ax, cmap, 0, 1, "")

@@ -8,12 +8,13 @@ output.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError
 from ..trace import Crop, Trace
-from .labels import strings
+from .labels import head_label, strings, trace_line
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,7 +44,7 @@ class Stage:
         return f"{self.number}. {self.name}: {self.formula}"
 
 
-def window_stage(stage: Stage, crop: Crop) -> Stage:
+def crop_stage(stage: Stage, crop: Crop) -> Stage:
     """The part of a stage that ``crop`` shows: the crop's queries and keys of a T x T
     stage; the crop's queries (keys, for K and V) of a matrix, all its columns."""
     if stage.kind == "matrix":
@@ -87,7 +88,7 @@ def head_stages(trace: Trace, h: int, lang: str = "en", crop: Crop | None = None
         Stage("7", s["stage_concat"], s["f_concat"].format(last=last), trace.concat(), "matrix"),
         Stage("7", s["stage_output"], s["f_output"], trace.output, "matrix"),
     ]
-    return [window_stage(st, crop) for st in stages] if crop else stages
+    return [crop_stage(st, crop) for st in stages] if crop else stages
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,3 +137,53 @@ def worked_row(trace: Trace, h: int, i: int) -> WorkedRow:
 def json_values(stage: Stage) -> list[object]:
     """Nested lists of a stage's values; −∞ (hidden) becomes null, as JSON has no infinity."""
     return [[None if v == -np.inf else v for v in row] for row in stage.values.tolist()]
+
+
+@dataclass(frozen=True, eq=False)
+class StepsView:
+    """Every stage of one head, cut to ``crop`` or whole, and, with a query, its row by hand."""
+
+    trace: Trace
+    head: int
+    stages: list[Stage]
+    row: WorkedRow | None = None
+    crop: Crop | None = None
+    lang: str = "en"
+
+    @property
+    def title(self) -> str:
+        return f"{head_label(self.trace.config, self.head, self.lang)} · " + trace_line(
+            self.trace, self.lang, self.crop
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Tokens, config, head, (crop,) every stage (number, name, formula, shape, values with
+        −∞ as null) and, with a query, the worked row."""
+        data: dict[str, Any] = {
+            "tokens": self.trace.texts,
+            "config": self.trace.config.to_dict(),
+            "head": self.head,
+            **({"window": self.crop.to_dict()} if self.crop else {}),
+            "stages": [{"number": st.number, "name": st.name, "formula": st.formula,
+                        "shape": list(st.shape), "values": json_values(st)}
+                       for st in self.stages],
+        }  # fmt: skip
+        row = self.row
+        if row is not None:
+            data["query"] = {
+                "index": row.query,
+                **{k: getattr(row, k).tolist() for k in ("scores", "scaled", "allowed", "exp", "weights")},
+                "head_output": row.output.tolist(),
+                **({} if row.bias is None else {"bias": row.bias.tolist()}),
+            }  # fmt: skip
+        return data
+
+
+def steps_view(
+    trace: Trace, head: int = 0, *, crop: Crop | None = None, lang: str = "en",
+    query: int | None = None,
+) -> StepsView:  # fmt: skip
+    """The stages of ``head`` of ``trace`` (and the row of ``query`` by hand)."""
+    stages = head_stages(trace, head, lang, crop)
+    row = worked_row(trace, head, query) if query is not None else None
+    return StepsView(trace, head, stages, row, crop, lang)

@@ -1,0 +1,241 @@
+"""The application: the Typer app, and how every error, warning and interruption reaches the
+user. Errors end here as one line on stderr and an exit code: 2 for bad usage or input
+(ConfigError, a usage error), 1 for a failure at run time (RunError), 130 for Ctrl-C;
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+import traceback
+import warnings
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from .. import __version__
+from ..errors import AttnvizError, ConfigError, RunError
+from ..views.labels import visible
+
+
+def _error(message: str, code: int) -> None:
+    line = " ".join(visible(message).split())  # one line, whatever the message holds
+    print(f"attnviz: error: {line}", file=sys.stderr)
+    sys.exit(code)
+
+
+_warned: set[str] = set()
+
+
+def warn(message: str) -> None:
+    """One line on stderr, once a run (compare's two runs would say it twice)."""
+    line = f"attnviz: warning: {' '.join(visible(message).split())}"
+    if line not in _warned:
+        _warned.add(line)
+        print(line, file=sys.stderr)
+
+
+def _repeated_option(command: Any, args: list[str]) -> str | None:
+    """The first option given twice that takes one value (click would keep the last silently)."""
+    from typer.core import TyperOption
+
+    # option -> (its long name, whether it takes a value, whether it may be repeated)
+    names: dict[str, tuple[str, bool, bool]] = {}
+    for param in getattr(command, "params", []):
+        if isinstance(param, TyperOption):
+            for opt in param.opts + param.secondary_opts:
+                name = "/".join([max(param.opts, key=len), *param.secondary_opts])  # --a/--no-a
+                names[opt] = (name, not param.is_flag, param.multiple)
+    seen: set[str] = set()
+    i = 0
+    while i < len(args) and args[i] != "--":
+        key = args[i].split("=", 1)[0]
+        if key in names:
+            name, takes_value, repeatable = names[key]
+            if name in seen and not repeatable:
+                return name
+            seen.add(name)
+            i += takes_value and "=" not in args[i]
+        i += 1
+    return None
+
+
+class _Progress:
+    """A spinner on stderr for work that lasts more than a second, saying which step runs;
+    nothing at all when stderr is not a terminal (pipes, CI, tests)."""
+
+    def __init__(self) -> None:
+        self.label = "starting"
+        self.status: Any = None
+        self.lock = threading.Lock()
+        self.timer: threading.Timer | None = None
+
+    def __enter__(self) -> _Progress:
+        if sys.stderr.isatty():
+            self.timer = threading.Timer(1.0, self._show)
+            self.timer.daemon = True
+            self.timer.start()
+        return self
+
+    def _show(self) -> None:
+        from rich.console import Console
+
+        with self.lock:
+            if self.timer is not None:  # not finished in the meantime
+                self.status = Console(stderr=True).status(self.label)
+                self.status.start()
+
+    def step(self, label: str) -> None:
+        with self.lock:
+            self.label = label
+            if self.status is not None:
+                self.status.update(label)
+
+    def __exit__(self, *exc: object) -> None:
+        with self.lock:
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
+            if self.status is not None:
+                self.status.stop()
+                self.status = None
+
+
+progress = _Progress()  # the one spinner of this process; step() is harmless when unseen
+
+
+class _Group(TyperGroup):
+    """Runs the app and turns every exception into one line on stderr and an exit code."""
+
+    def main(self, args: Any = None, *pos: Any, **kwargs: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        end = argv.index("--") if "--" in argv else len(argv)
+        debug = "--debug" in argv[:end]  # accepted anywhere before "--", not only first
+        argv = [a for a in argv[:end] if a != "--debug"] + argv[end:]
+        kwargs["standalone_mode"] = False
+        _warned.clear()
+        try:
+            if argv and argv[0] in self.commands:
+                twice = _repeated_option(self.commands[argv[0]], argv[1:])
+                if twice:
+                    raise ConfigError(f"{twice} is given more than once: give it once")
+            with warnings.catch_warnings(), progress:
+                warnings.showwarning = _show_warning
+                code = super().main(argv, *pos, **kwargs)
+        except Exception as e:
+            if debug:
+                traceback.print_exc()
+            _handle(e)
+        except KeyboardInterrupt:
+            code = 130
+        if code == 130:  # typer turns Ctrl-C into exit code 130 itself
+            _error("interrupted", 130)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+    """Warnings (ours, and any a library raises) as one line each, never a stack."""
+    warn(str(message))
+
+
+def _handle(e: Exception) -> None:
+    from .options import in_flags
+
+    if isinstance(e, typer.TyperException):  # a usage error of the click Typer bundles, too
+        _error(e.format_message(), e.exit_code)
+    if isinstance(e, ConfigError):
+        _error(in_flags(str(e)), 2)
+    if isinstance(e, (RunError, AttnvizError)):
+        _error(in_flags(str(e)), 1)
+    if isinstance(e, MemoryError):
+        _error("out of memory: try fewer heads, --dtype float32 or a shorter text", 1)
+    if isinstance(e, OSError):
+        _error(f"{e.strerror or e}" + (f": {e.filename}" if e.filename else ""), 1)
+    _error(f"internal error: {type(e).__name__}: {e} (run with --debug for the traceback)", 1)
+
+
+app = typer.Typer(
+    cls=_Group,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: it prints in a third of the time Rich's panels take
+    help="See multi-head masked attention: exact NumPy numbers, heatmaps with the mask drawn on.",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"attnviz {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an error (for developers).")
+    ] = False,
+) -> None:
+    """attnviz: tokenise a text, run seeded multi-head masked attention, show what happened."""
+
+
+def read_text(text: str | None, file: Path | None) -> str:
+    """The input text from TEXT, standard input (TEXT is -) or --file, strictly UTF-8."""
+    if text is not None and file is not None:
+        raise ConfigError("give the text or --file, not both")
+    if file is not None:
+        name = str(file)
+        if file.is_dir():
+            raise ConfigError(f"--file {name!r} is a folder, not a text file")
+        try:
+            data = file.read_bytes()
+        except OSError as e:
+            raise ConfigError(f"cannot read --file {name!r}: {e.strerror or e}") from e
+        source = f"--file {name!r}"
+    elif text == "-":
+        data = sys.stdin.buffer.read()
+        source = "standard input"
+    elif text is not None:
+        return text
+    else:
+        raise ConfigError("no text: give TEXT, - for standard input, or --file PATH")
+    if b"\0" in data:
+        raise ConfigError(f"{source} holds NUL bytes: it is a binary file, not text")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{source} is not valid UTF-8 (byte {e.start})") from None
+
+
+def console() -> Any:
+    """A Rich console for standard output (imported only when printing: --help does not pay)."""
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def main() -> None:
+    """The console script's entry point."""
+    if hasattr(signal, "SIGPIPE"):  # a closed pipe (| head) ends us quietly, as other Unix tools
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    try:
+        app()
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else int(e.code is not None)
+    # Everything is written (files atomically, and now the streams): skip the interpreter's
+    # teardown of Matplotlib's objects, a quarter of a second that nobody waits for gladly.
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)

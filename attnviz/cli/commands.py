@@ -1,0 +1,285 @@
+"""The commands. Each reads like the steps it does: check the options, read the text, run,
+build the view, and emit it to the outputs asked for.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import ConfigError
+from ..views.labels import visible
+from .app import app, console, read_text
+from .emit import emit, run
+from .options import (
+    BOS,
+    CROP,
+    FIGURE,
+    LOOK,
+    PAD_TO,
+    RUN,
+    TEXT_FILE,
+    TOKENIZER,
+    HeadOpt,
+    Options,
+    TextArg,
+    TopOpt,
+    all_layers,
+    config,
+    crop,
+    cropped,
+    figure_memory,
+    format_option,
+    head_list,
+    heads_count,
+    one_layer,
+    outputs,
+    parse_crop,
+    takes,
+)
+
+
+@app.command()
+@takes((TEXT_FILE, TOKENIZER, BOS, PAD_TO))
+def tokens(text: TextArg = None, *, o: Options) -> None:
+    """Show how a text is split into tokens: index, token, start, end.
+
+    Example: attnviz tokens "¿Qué es la atención?"
+    """
+    from ..render.terminal import tokens_table
+    from ..tokens import tokenize
+
+    words = tokenize(read_text(text, o.file), o.tokenizer, bos=o.bos, pad_to=o.pad_to)
+    console().print(tokens_table(words))
+
+
+@app.command()
+@takes(RUN)
+def export(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write: a .npz or .json file.")
+    ],
+    text: TextArg = None,
+    *,
+    o: Options,
+) -> None:
+    """Write every array of a run to NPZ (all of them) or JSON (tokens, weights, output).
+
+    Example: attnviz export "The cat sat on the mat" -o run.npz
+    """
+    from ..export import EXPORT_FORMATS, check_output, save
+
+    check_output(output, EXPORT_FORMATS)
+    one_layer(o)
+    save(run(o, read_text(text, o.file)), output)
+    print(f"wrote {visible(str(output))}", file=sys.stderr)
+
+
+HEATMAP_FORMATS = ("table", "heat", "top", "json", "csv")
+ScaleOpt = Annotated[
+    str, typer.Option("--scale", help="Colour scale: fixed (0 to 1) | head (each head's max).")
+]
+
+
+@app.command()
+@takes(RUN, LOOK, CROP)
+def heatmap(
+    text: TextArg = None,
+    format: Annotated[str | None, format_option(HEATMAP_FORMATS)] = None,
+    head: HeadOpt = None,
+    scale: ScaleOpt = "fixed",
+    top: TopOpt = 3,
+    *,
+    o: Options,
+) -> None:
+    """Per-head attention heatmaps with the mask drawn over them, in the terminal or as a figure.
+
+    Example: attnviz heatmap "The cat sat on the mat"
+
+    Example: attnviz heatmap "The cat sat on the mat" -o cat.png --preset slides
+
+    Example: attnviz heatmap --file long.txt --window 100:120 --head 0
+    """
+    from ..views.heatmap import check_scale, heatmap_view, model_view
+
+    acts = {"scale": frozenset({FIGURE}), "top": frozenset({"top"})}
+    shown = outputs(o, format, HEATMAP_FORMATS, html=True, acts=acts)
+    check_scale(scale)
+    parse_crop(None, o.window, o.queries, o.keys)
+    _at_least_one(top)
+    if all_layers(o) and (shown in ("top", "csv") or cropped(o)):
+        raise ConfigError(
+            "--layer all draws every layer whole (-o, --format table, heat or json): "
+            "for --format top or csv, or --window, --queries or --keys, give one layer"
+        )
+    heads = head_list(head, heads_count(o))
+    trace = run(o, read_text(text, o.file), extra_bytes=figure_memory(o, len(heads)))
+    if all_layers(o):
+        emit(model_view(trace, heads, scale=scale, lang=o.lang), o, shown)
+    else:
+        view = heatmap_view(trace, heads, crop=crop(o, len(trace.tokens)), scale=scale,
+                            lang=o.lang)  # fmt: skip
+        emit(view, o, shown, top=top)
+
+
+def _at_least_one(top: int) -> None:
+    if top < 1:
+        raise ConfigError(f"--top must be at least 1, not {top}")
+
+
+COMPARE_FORMATS = ("table", "heat", "json")
+AgainstOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--against",
+        help="Run B: a mask spec (repeat to combine) or 'unscaled' (same mask, no 1/√d_k).",
+        show_default="none",
+    ),
+]
+
+
+@app.command()
+@takes(RUN, LOOK, CROP)
+def compare(
+    text: TextArg = None,
+    against: AgainstOpt = None,
+    format: Annotated[str | None, format_option(COMPARE_FORMATS)] = None,
+    head: HeadOpt = None,
+    *,
+    o: Options,
+) -> None:
+    """Compare run A (--mask, default causal) with run B (--against, default none).
+
+    Same text, same seeded weights; one thing differs. Shows both, B − A, and the numbers that sum the difference up.
+
+    Example: attnviz compare "The cat sat on the mat"
+
+    Example: attnviz compare "The cat sat on the mat" --against unscaled -o unscaled.png
+    """
+    from ..stats import compare as compare_runs
+    from ..trace import config_against
+    from ..views.compare import compare_view
+    from ..views.labels import mask_text
+
+    shown = outputs(o, format, COMPARE_FORMATS, html=True)
+    one_layer(o)
+    parse_crop(None, o.window, o.queries, o.keys)
+    config_a = config(o)
+    config_b = config_against(config_a, against or ["none"])
+    heads = head_list(head, heads_count(o))
+    source, pixels = read_text(text, o.file), figure_memory(o, 3 * len(heads) + 3)
+    a, b = run(o, source, config_a, pixels), run(o, source, config_b, pixels)
+    if a.config == b.config:  # the model's own mask may make B's mask A's
+        raise ConfigError(f"runs A and B are the same run (mask {mask_text(a.config.mask)}): "
+                          "give --against another mask, or unscaled")  # fmt: skip
+    view = compare_view(compare_runs(a, b), heads, crop=crop(o, len(a.tokens)), lang=o.lang)
+    emit(view, o, shown)
+
+
+STEPS_FORMATS = ("table", "json")
+QueryOpt = Annotated[
+    int | None,
+    typer.Option("--query", help="Work one query row out by hand (its index).", show_default=False),
+]
+ColumnsOpt = Annotated[
+    int, typer.Option("--columns", help="Columns shown of wide matrices (Q, K, V, outputs).")
+]
+PrecisionOpt = Annotated[int, typer.Option("--precision", help="Decimals in the tables.")]
+
+
+@app.command()
+@takes(RUN, LOOK, CROP)
+def steps(
+    text: TextArg = None,
+    head: Annotated[int, typer.Option("--head", help="The head to follow.")] = 0,
+    query: QueryOpt = None,
+    columns: ColumnsOpt = 8,
+    precision: PrecisionOpt = 2,
+    format: Annotated[str | None, format_option(STEPS_FORMATS)] = None,
+    *,
+    o: Options,
+) -> None:
+    """The computation of one head, step by step, with the names of the paper.
+
+    Q, K, V, scores, scaled, masked, weights, head output, then concat and output.
+
+    Example: attnviz steps "The cat sat on the mat" --head 0 --query 3
+
+    Example: attnviz steps "¿Qué es la atención?" --lang es -o pasos.png --preset slides
+    """
+    from ..views.steps import steps_view
+
+    acts = {"query": frozenset({"table", "json"}), "columns": frozenset({"table"}),
+            "precision": frozenset({"table"})}  # fmt: skip
+    shown = outputs(o, format, STEPS_FORMATS, html=True, acts=acts)
+    one_layer(o)
+    parse_crop(None, o.window, o.queries, o.keys)
+    if columns < 1 or not 0 <= precision <= 12:
+        raise ConfigError("--columns must be at least 1 and --precision between 0 and 12")
+    head_list(str(head), heads_count(o))
+    trace = run(o, read_text(text, o.file), extra_bytes=figure_memory(o, 10))
+    view = steps_view(trace, head, crop=crop(o, len(trace.tokens)), lang=o.lang, query=query)
+    emit(view, o, shown, precision=precision, columns=columns)
+
+
+STATS_FORMATS = ("table", "json", "csv")
+
+
+@app.command()
+@takes(RUN, LOOK)
+def stats(
+    text: TextArg = None,
+    head: HeadOpt = None,
+    format: Annotated[str | None, format_option(STATS_FORMATS)] = None,
+    *,
+    o: Options,
+) -> None:
+    """Numbers that sum each head up: entropy, distance, where the weight goes.
+
+    Per head, averaged over the query rows: entropy (and divided by log of the row's keys), mean attention distance, the share of weight on the query itself, on the previous token and on the first, the largest weight, and the keys that hold 90% of the weight.
+
+    Example: attnviz stats "The cat sat on the mat because the cat was tired"
+
+    Example: attnviz stats "The cat sat on the mat" -o stats.png
+    """
+    from ..views.stats import stats_view
+
+    acts = {"annotate": "the figure of stats prints every value",
+            "labels": "the figure of stats has no token labels"}  # fmt: skip
+    shown = outputs(o, format, STATS_FORMATS, acts=acts)
+    one_layer(o)
+    heads = head_list(head, heads_count(o))
+    trace = run(o, read_text(text, o.file), extra_bytes=figure_memory(o, 1))
+    emit(stats_view(trace, heads, lang=o.lang), o, shown)
+
+
+ROLLOUT_FORMATS = ("table", "top", "json")
+
+
+@app.command()
+@takes(RUN, LOOK)
+def rollout(
+    text: TextArg = None,
+    format: Annotated[str | None, format_option(ROLLOUT_FORMATS)] = None,
+    top: Annotated[
+        int, typer.Option("--top", help="With --format top: the strongest inputs per token.")
+    ] = 3,
+    *,
+    o: Options,
+) -> None:
+    """Attention rollout (Abnar & Zuidema, 2020): what each token draws on, through every layer.
+
+    Per layer the heads' mean attention, mixed with the identity for the residual (0.5·A + 0.5·I), multiplied from the first layer to the last. A seeded run has one layer.
+
+    Example: attnviz rollout "The cat sat on the mat" --model bert-base-uncased -o rollout.png
+    """
+    from ..views.heatmap import rollout_view
+
+    shown = outputs(o, format, ROLLOUT_FORMATS, acts={"top": frozenset({"top"})})
+    one_layer(o)
+    _at_least_one(top)
+    trace = run(o, read_text(text, o.file), extra_bytes=figure_memory(o, 1))
+    emit(rollout_view(trace, lang=o.lang), o, shown, top=top)

@@ -1,0 +1,94 @@
+"""A command's run and its outputs: run the text within the limits, then send the view to
+the sinks asked for — the page or the figure of -o, and the --format on standard output
+(JSON, CSV, or the terminal's tables).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..pipeline import run as run_config
+from ..trace import AttentionConfig, Trace
+from ..views.labels import visible
+from .app import console, progress, warn
+from .options import Options, config, is_page, limits, style
+
+
+def _warn_blind_queries(trace: Trace) -> None:
+    """Say so when the mask leaves real queries with no key to attend to (their weights are 0)."""
+    blind = ~trace.allowed.any(axis=1) & ~np.array([t.special for t in trace.tokens])
+    if blind.all():
+        warn("the mask hides every key from every query: every weight is 0")
+    elif blind.any():
+        warn(f"{int(blind.sum())} queries see no key under this mask: their weights are 0")
+
+
+def run(
+    o: Options,
+    text: str,
+    the_config: AttentionConfig | None = None,
+    extra_bytes: Callable[[int], int] | None = None,
+) -> Trace:
+    """The run of ``text`` the options (or ``the_config``) describe, within their limits
+    (``extra_bytes(T)``: what the output will take); --hide-special applied."""
+    progress.step("computing attention")
+    trace = run_config(text, the_config or config(o), limits(o, extra_bytes))
+    _warn_blind_queries(trace)
+    if o.hide_special and not any(t.special for t in trace.tokens):
+        warn("--hide-special: this run has no special tokens, so nothing is hidden")
+    elif o.hide_special:
+        from ..stats import hide_special
+
+        trace = hide_special(trace)
+    return trace
+
+
+def _renderers(view: Any) -> tuple[Callable[..., Any], Callable[..., None]]:
+    """The figure and the terminal printer of a view."""
+    from ..render import console as shows
+    from ..render import figures
+
+    kinds: dict[str, tuple[Callable[..., Any], Callable[..., None]]] = {
+             "HeatmapView": (figures.draw_heatmap, shows.show_heatmap),
+             "ModelView": (figures.draw_model, shows.show_model),
+             "RolloutView": (figures.draw_rollout, shows.show_rollout),
+             "CompareView": (figures.draw_compare, shows.show_compare),
+             "StepsView": (figures.draw_steps, shows.show_steps),
+             "StatsView": (figures.draw_stats, shows.show_stats)}  # fmt: skip
+    return kinds[type(view).__name__]
+
+
+def _wrote(path: Any) -> None:
+    print(f"wrote {visible(str(path))}", file=sys.stderr)
+
+
+def emit(view: Any, o: Options, shown: str | None, **terminal: Any) -> None:
+    """Write ``view`` as the page or figure of -o, and print it as ``shown`` (a --format);
+    ``terminal``: what the terminal printer takes besides (top, precision, columns)."""
+    draw, show = _renderers(view)
+    if is_page(o):
+        from ..export import write_text
+        from ..render.html import page
+
+        progress.step(f"writing {visible(str(o.output))}")
+        write_text(o.output, page(view, cmap=o.cmap, theme=o.theme, title=o.title))
+        _wrote(o.output)
+    elif o.output is not None:
+        from ..render.figures import save_figure
+
+        progress.step("laying out the figure")
+        figure = draw(view, style(o))
+        progress.step(f"drawing and writing {visible(str(o.output))}")
+        save_figure(figure, o.output, o.dpi)
+        _wrote(o.output)
+    if shown == "json":
+        sys.stdout.write(json.dumps(view.to_json(), ensure_ascii=False) + "\n")
+    elif shown == "csv":
+        sys.stdout.write(view.to_csv())
+    elif shown is not None:
+        show(console(), view, shown, o.cmap, **terminal)

@@ -1,0 +1,454 @@
+"""Every option, declared once: its flags, type, default and help, the word the Python API
+has for it, and where it acts. Commands take groups of them (``takes``) and read their
+values from one ``Options``; the functions below turn those values into the API's objects,
+check them before any work, and put the API's words of a message back into flags.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ..errors import ConfigError
+from ..pipeline import Limits
+from ..tokens import TOKENIZERS
+from ..trace import (
+    DTYPES,
+    PATTERNS,
+    POSITIONS,
+    AttentionConfig,
+    Crop,
+    Pretrained,
+    Seeded,
+    select_heads,
+)
+from ..views.labels import visible
+
+FIGURE, PAGE = "figure", "page"  # what -o writes; the other outputs are --format's names
+
+
+@dataclass(frozen=True)
+class Opt:
+    """One option: ``name`` (its Python name), flags, type, default and help; ``api``, the
+    parameter of the Python API it sets (``on``: the value a flag means there); ``seeded``, an
+    option of the seeded model, refused with --model; ``acts``, the outputs it changes (None:
+    all of them)."""
+
+    name: str
+    flags: tuple[str, ...]
+    kind: Any
+    default: Any
+    help: str
+    api: str = ""
+    on: Any = True
+    seeded: bool = False
+    acts: frozenset[str] | None = None
+    show_default: bool | str = True
+
+    def parameter(self) -> inspect.Parameter:
+        option = typer.Option(*self.flags, help=self.help, show_default=self.show_default)
+        return inspect.Parameter(self.name, inspect.Parameter.KEYWORD_ONLY,
+                                 default=self.default, annotation=Annotated[self.kind, option])  # fmt: skip
+
+    @property
+    def flag(self) -> str:
+        """The option's long flag: --output (not -o), --annotate (not --no-annotate)."""
+        return self.flags[0].split("/")[0]
+
+
+def _opt(name: str, kind: Any, default: Any, help: str, **more: Any) -> Opt:
+    """An option whose flag is its name: heads -> --heads."""
+    return Opt(name, ("--" + name.replace("_", "-"),), kind, default, help, **more)
+
+
+TEXT_FILE = Opt("file", ("--file", "-f"), Path | None, None, "Read the text from this UTF-8 file.",
+                show_default=False)  # fmt: skip
+HEADS = _opt("heads", int, 8, "Number of attention heads H.", api="heads", seeded=True)
+D_MODEL = _opt("d_model", int, 512, "Model width D (a multiple of heads).", api="d_model",
+               seeded=True)  # fmt: skip
+SEED = _opt("seed", int, 0, "Seed of the token vectors and weights.", api="seed", seeded=True)
+MASK = Opt("mask", ("--mask", "-m"), list[str] | None, None,
+           "none | causal | window=K | prefix=P | padding; repeat to combine (AND).",
+           api="mask", show_default="causal")  # fmt: skip
+TOKENIZER = Opt("tokenizer", ("--tokenizer", "-t"), str, "word",
+                f"Tokeniser: {' | '.join(TOKENIZERS)}.", api="tokenizer", seeded=True)  # fmt: skip
+POSITIONS_ = _opt("positions", str, "sinusoidal",
+                  f"Positional encoding: {' | '.join(POSITIONS)}.", api="positions", seeded=True)  # fmt: skip
+UNSCALED = _opt("unscaled", bool, False, "Skip the division of the scores by √d_k.",
+                api="scaled", on=False)  # fmt: skip
+DTYPE = _opt("dtype", str | None, None,
+             f"Float type: {' | '.join(DTYPES)} [default: float64; float32 with --model].",
+             api="dtype", show_default=False)  # fmt: skip
+BOS = _opt("bos", bool, False, "Prepend a <bos> token.", api="bos", seeded=True)
+PAD_TO = _opt("pad_to", int | None, None, "Append <pad> tokens up to this many tokens.",
+              api="pad_to", seeded=True, show_default=False)  # fmt: skip
+PLANT = _opt("plant", list[str] | None, None,
+             f"Give a head a known pattern, HEAD=PATTERN with PATTERN {' | '.join(PATTERNS)}; "
+             "repeat for more heads.", api="plant", seeded=True, show_default=False)  # fmt: skip
+PLANT_STRENGTH = _opt("plant_strength", float, 1.0,
+                      "Multiply the planted heads' W_Q and position bias by this.",
+                      api="plant_strength", seeded=True)  # fmt: skip
+MODEL = _opt("model", str | None, None,
+             "Run a local checkpoint instead of seeded weights: a folder in the Hugging Face "
+             "layout, or a model id in the local cache (needs attnviz[models]; the README lists "
+             "the families attnviz runs).", api="model", show_default=False)  # fmt: skip
+LAYER = _opt("layer", str | None, None,
+             "With --model: the layer to show (default the last); heatmap takes 'all'.",
+             api="layer", show_default=False)  # fmt: skip
+HIDE_SPECIAL = _opt("hide_special", bool, False,
+                    "Leave special tokens ([CLS], [SEP], <bos>, <pad>) out of the picture; rows "
+                    "are renormalised over the tokens that remain.", api="hide_special")  # fmt: skip
+MAX_TOKENS = _opt("max_tokens", int, 1024,
+                  "Refuse texts with more tokens than this (or --truncate).", api="max_tokens")  # fmt: skip
+TRUNCATE = _opt("truncate", bool, False,
+                "Cut a text longer than --max-tokens instead of refusing it.", api="truncate")  # fmt: skip
+MEMORY_BUDGET = _opt("memory_budget", str, "2GiB",
+                     "Refuse runs estimated to need more memory (e.g. 2GiB, 500MB).",
+                     api="memory_budget")  # fmt: skip
+
+# The options of every command that computes.
+RUN = (TEXT_FILE, HEADS, D_MODEL, SEED, MASK, TOKENIZER, POSITIONS_, UNSCALED, DTYPE, BOS,
+       PAD_TO, PLANT, PLANT_STRENGTH, MODEL, LAYER, HIDE_SPECIAL, MAX_TOKENS, TRUNCATE,
+       MEMORY_BUDGET)  # fmt: skip
+
+_FIGURES = frozenset({FIGURE})
+# How a figure or page looks (and the terminal's colours and language).
+LOOK = (
+    Opt("output", ("--output", "-o"), Path | None, None, "Write a figure: .png, .svg or .pdf.",
+        show_default=False),
+    _opt("title", str | None, None, "Replace the figure's configuration line.",
+         acts=frozenset({FIGURE, PAGE}), show_default=False),
+    Opt("annotate", ("--annotate/--no-annotate",), bool | None, None,
+        "Print each number in its cell (default: up to 12 tokens, when cells are large enough).",
+        acts=_FIGURES, show_default=False),
+    _opt("cmap", str, "viridis", "Colour map: any Matplotlib name.", api="cmap",
+         acts=frozenset({FIGURE, PAGE, "table", "heat"})),
+    _opt("dpi", int | None, None, "Resolution of a PNG (default: the preset's).", api="dpi",
+         acts=_FIGURES, show_default=False),
+    _opt("theme", str, "light", "light | dark.", api="theme", acts=frozenset({FIGURE, PAGE})),
+    _opt("preset", str, "screen", "screen | slides (16:9) | paper (one column).", api="preset",
+         acts=_FIGURES),
+    _opt("lang", str, "en", "Language of the labels: en | es.", api="lang",
+         acts=frozenset({FIGURE, PAGE, "table", "heat", "top"})),
+    _opt("labels", str, "auto", "Token labels in figures: auto (all that fit, else every k-th "
+         "with its index) | all | none | every:K.", api="labels", acts=_FIGURES),
+)  # fmt: skip
+
+# The part of a long run a view shows.
+CROP = (
+    _opt("window", str | None, None, "Show only queries and keys A..B-1, e.g. 100:120 "
+         "(attention is computed on the whole text).", show_default=False),
+    _opt("queries", str | None, None, "Show only queries A..B-1 (A or B may be left out).",
+         show_default=False),
+    _opt("keys", str | None, None, "Show only keys A..B-1.", show_default=False),
+)  # fmt: skip
+
+OPTS = {o.name: o for o in (*RUN, *LOOK, *CROP)}
+
+# The options some commands have of their own (their flags are declared here too).
+HeadOpt = Annotated[
+    str | None,
+    typer.Option("--head", help="Heads to show, e.g. 2 or 0,3 (default: all).", show_default=False),
+]
+TopOpt = Annotated[
+    int, typer.Option("--top", help="With --format top: the strongest keys shown per query.")
+]
+TextArg = Annotated[
+    str | None,
+    typer.Argument(help="The text to attend over; - reads standard input.", show_default=False),
+]
+
+
+def format_option(formats: tuple[str, ...]) -> Any:
+    """--format, taking one of ``formats``."""
+    return typer.Option("--format", help=f"What goes to standard output: {' | '.join(formats)} "
+                        "(default: table without -o, nothing with it).", show_default=False)  # fmt: skip
+
+
+# --- the values ---------------------------------------------------------------------------------
+
+
+class Options:
+    """The values of the options a command takes, as attributes, and the names of those given
+    on the command line."""
+
+    def __init__(self, values: Mapping[str, Any], given: frozenset[str]) -> None:
+        self._values = dict(values)
+        self.given = given
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._values
+
+
+Command = Callable[..., None]
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether the option ``name`` was given on the command line (not left at its default)."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
+
+
+def takes(*groups: Sequence[Opt]) -> Callable[[Command], Command]:
+    """A command that takes these groups of options: Typer sees each as a parameter; the
+    command gets their values in one ``o: Options`` argument (with every given option of the
+    command in ``o.given``)."""
+    opts = [opt for group in groups for opt in group]
+
+    def decorate(fn: Command) -> Command:
+        own = [p for p in inspect.signature(fn, eval_str=True).parameters.values()
+               if p.name != "o"]  # fmt: skip
+        context = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
+
+        @functools.wraps(fn)
+        def command(**kwargs: Any) -> None:
+            ctx = kwargs.pop("ctx")
+            given = frozenset(n for n in ctx.params if _given(ctx, n))
+            values = {opt.name: kwargs.pop(opt.name) for opt in opts}
+            fn(**kwargs, o=Options(values, given))
+
+        params = own + [opt.parameter() for opt in opts] + [context]
+        command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        return command
+
+    return decorate
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+
+def all_layers(o: Options) -> bool:
+    """--layer all: every layer (heatmap's model view)."""
+    return (o.layer or "").strip().lower() == "all"
+
+
+def one_layer(o: Options) -> None:
+    """Commands other than heatmap show one layer."""
+    if all_layers(o):
+        raise ConfigError("--layer all is heatmap's model view; give a layer number here")
+
+
+def source(o: Options) -> Seeded | Pretrained:
+    """The seeded model's options, or the checkpoint's; an option of the one given with the
+    other is refused."""
+    if o.model is None:
+        if o.layer is not None and not all_layers(o):
+            raise ConfigError("--layer chooses a layer of a --model; seeded runs have one")
+        seeded = Seeded(heads=o.heads, d_model=o.d_model, seed=o.seed, tokenizer=o.tokenizer,
+                        positions=o.positions, bos=o.bos, pad_to=o.pad_to,
+                        plant=tuple(o.plant or ()), plant_strength=o.plant_strength)  # fmt: skip
+        if "plant_strength" in o.given and not seeded.plant:
+            raise ConfigError("--plant-strength scales planted heads: give --plant too")
+        return seeded
+    for opt in RUN:
+        if opt.seeded and opt.name in o.given:
+            raise ConfigError(f"{opt.flag} is an option of the seeded model; a --model has its "
+                              f"own {opt.api.replace('_', ' ')}: leave {opt.flag} out")  # fmt: skip
+    layer = None
+    if o.layer is not None and not all_layers(o):
+        if not o.layer.strip().isdigit():
+            raise ConfigError(f"--layer takes a layer number or 'all', not {o.layer!r}")
+        layer = int(o.layer)
+    return Pretrained(o.model, layer)
+
+
+def config(o: Options) -> AttentionConfig:
+    """The configuration of the run the options describe."""
+    return AttentionConfig(
+        mask=tuple(o.mask or ["none" if o.model else "causal"]),
+        scaled=not o.unscaled,
+        dtype=o.dtype or ("float32" if o.model else "float64"),  # a checkpoint's own
+        source=source(o),
+    )
+
+
+def heads_count(o: Options) -> int:
+    """The number of heads of the run (the options checked first)."""
+    src = config(o).source
+    if isinstance(src, Seeded):
+        return src.heads
+    from ..models.checkpoint import heads_of
+
+    return heads_of(src.model)
+
+
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6,
+          "mib": 2**20, "g": 10**9, "gb": 10**9, "gib": 2**30}  # fmt: skip
+
+
+def size(text: str) -> int:
+    """A size such as 2GiB, 500MB or 1000000, in bytes."""
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", text)
+    if not m or m.group(2).lower() not in _UNITS or float(m.group(1)) <= 0:
+        raise ConfigError(f"--memory-budget takes a size such as 2GiB or 500MB, not {text!r}")
+    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+def limits(o: Options, extra_bytes: Callable[[int], int] | None = None) -> Limits:
+    return Limits(o.max_tokens, o.truncate, size(o.memory_budget), extra_bytes)
+
+
+def head_list(spec: str | None, n_heads: int) -> list[int]:
+    """The heads of "0,3" (None: all), checked against the number of heads."""
+    if spec is None:
+        return select_heads(None, n_heads)
+    try:
+        heads = [int(part) for part in spec.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"--head takes head numbers such as 0 or 0,3, not {spec!r}") from None
+    return select_heads(heads, n_heads)
+
+
+# --- the outputs --------------------------------------------------------------------------------
+
+_WRITES = {FIGURE: "a figure (-o .png, .svg, .pdf)", PAGE: "a page (-o .html)"}
+
+
+def _said(outputs: Iterable[str]) -> str:
+    return " or ".join(sorted(_WRITES.get(w, f"--format {w}") for w in outputs))
+
+
+def outputs(
+    o: Options,
+    format: str | None,
+    formats: tuple[str, ...],
+    *,
+    html: bool = False,
+    acts: Mapping[str, frozenset[str] | str] | None = None,
+) -> str | None:
+    """Check every output option before any work; return the standard output format.
+
+    An option given where it acts on nothing that is written is refused; ``acts`` says where
+    the command's own options act, and overrides the options' own (a string: never, and why)."""
+    from ..export import check_output
+    from ..render import colors
+    from ..views.labels import strings
+
+    shown = format or (None if o.output else "table")
+    if shown is not None and shown not in formats:
+        raise ConfigError(f"unknown --format {shown!r}; choose one of: {', '.join(formats)}")
+    writes = {shown} if shown is not None else set()
+    if o.output is not None:
+        writes.add(PAGE if is_page(o) else FIGURE)
+    where = {opt.name: opt.acts for opt in LOOK if opt.acts is not None} | dict(acts or {})
+    for name, place in where.items():
+        flag = OPTS[name].flag if name in OPTS else "--" + name
+        if name in o.given and isinstance(place, str):
+            raise ConfigError(f"{flag} changes nothing here: {place}")
+        if name in o.given and not set(place) & writes:
+            raise ConfigError(f"{flag} changes nothing in {_said(writes) or 'this run'}: it "
+                              f"acts on {_said(place)}")  # fmt: skip
+    if o.output is not None:
+        from ..render.figures import FIGURE_FORMATS, check_figure_options
+
+        suffix = o.output.suffix.lower().lstrip(".")
+        if suffix in ("json", "csv"):  # -o x.json: numbers are for standard output
+            raise ConfigError(f"-o writes a figure (.png, .svg, .pdf); for {suffix.upper()} use "
+                              f"--format {suffix} > {visible(str(o.output))}")  # fmt: skip
+        check_output(o.output, FIGURE_FORMATS + ((".html",) if html else ()))
+        check_figure_options(dpi=o.dpi, theme=o.theme, preset=o.preset, labels=o.labels)
+    strings(o.lang)
+    colors.lut(o.cmap)
+    return shown
+
+
+def is_page(o: Options) -> bool:
+    """-o page.html: the interactive page instead of a figure."""
+    return o.output is not None and o.output.suffix.lower() == ".html"
+
+
+def figure_memory(o: Options, panels: int) -> Callable[[int], int] | None:
+    """The memory the figure will take for T tokens, for the budget; None without one."""
+    if o.output is None or is_page(o):
+        return None
+    from ..render.figures.base import figure_bytes
+
+    return lambda T: figure_bytes(o.preset, panels, o.dpi, T)
+
+
+def style(o: Options) -> Any:
+    """How a figure looks (a ``Style``)."""
+    from ..render.figures import Style
+
+    return Style(o.annotate, o.cmap, o.theme, o.preset, o.title, o.labels)
+
+
+# --- the crop -----------------------------------------------------------------------------------
+
+
+def cropped(o: Options) -> bool:
+    """Whether --window, --queries or --keys is given."""
+    return any(v is not None for v in (o.window, o.queries, o.keys))
+
+
+def _span(option: str, spec: str, T: int | None) -> tuple[int, int]:
+    """A:B (either may be left out) as (start, stop), checked against T tokens when known."""
+    start, colon, end = spec.partition(":")
+    try:
+        a = int(start) if start.strip() else 0
+        b = int(end) if end.strip() else None
+    except ValueError:
+        a = b = -1
+    if not colon or a < 0 or (b is not None and b <= a):
+        raise ConfigError(f"{option} takes A:B such as 10:20 (tokens 10 to 19), not {spec!r}")
+    if T is None:
+        return a, a + 1 if b is None else b
+    if a >= T or (b is not None and b > T):
+        raise ConfigError(f"{option} {spec!r}: this text has {T} tokens, 0 to {T - 1}")
+    return a, T if b is None else b
+
+
+def parse_crop(
+    T: int | None, window: str | None = None, queries: str | None = None, keys: str | None = None
+) -> Crop:
+    """The Crop of ``--window A:B`` (queries and keys A..B−1), or of ``--queries A:B`` and
+    ``--keys A:B`` (each axis on its own; the whole axis when not given). Either part of A:B
+    may be left out: ``:20``, ``480:``. With T None, only the form of the specs is checked
+    (before anything is computed)."""
+    if window is not None and (queries is not None or keys is not None):
+        raise ConfigError("give --window, or --queries and --keys, not both")
+    q = k = _span("--window", window, T) if window is not None else (0, T or 0)
+    if queries is not None:
+        q = _span("--queries", queries, T)
+    if keys is not None:
+        k = _span("--keys", keys, T)
+    return Crop(*q, *k)
+
+
+def crop(o: Options, T: int) -> Crop | None:
+    """The crop of a run of T tokens; None when it is the whole run."""
+    part = parse_crop(T, o.window, o.queries, o.keys)
+    return None if part.covers(T) else part
+
+
+# --- the API's words, in flags ------------------------------------------------------------------
+
+
+def _flag_for(match: re.Match[str]) -> str:
+    name, value = match.group(1), match.group(2)
+    opt = next((o for o in OPTS.values() if o.api == name), None)
+    if opt is None:
+        return match.group(0).strip("`")
+    if opt.kind is bool:
+        return opt.flag if value is None or value == str(opt.on) else f"no {opt.flag}"
+    return opt.flag if value is None else f"{opt.flag} {value.strip(chr(39))}"
+
+
+def in_flags(message: str) -> str:
+    """A message of the Python API with its parameters (`max_tokens=20`, `truncate=True`,
+    `scaled=False`) written as this command line's flags (--max-tokens 20, --truncate,
+    --unscaled)."""
+    return re.sub(r"`([a-z_]+)(?:=([^`]*))?`", _flag_for, message)

@@ -1,0 +1,120 @@
+"""What each view prints in the terminal: one function per view, from the building blocks of
+``terminal``. A table too wide for the terminal becomes the compact heat view, and says so.
+
+Rich is imported here; Matplotlib never is.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.text import Text
+
+from ..views.compare import CompareView
+from ..views.heatmap import HeatmapView, ModelView, RolloutView
+from ..views.labels import strings
+from ..views.stats import StatsView
+from ..views.steps import StepsView
+from . import terminal
+
+
+def _color(console: Console) -> bool:
+    """Whether the terminal shows colours (the heat view draws shades otherwise)."""
+    return console.color_system is not None and not console.no_color
+
+
+def show_heatmap(console: Console, view: HeatmapView, fmt: str, cmap: str, top: int = 3) -> None:
+    """The selected heads as tables (or the heat view when they are too wide), heat, or top."""
+    trace, crop, lang = view.trace, view.crop, view.lang
+    if fmt == "top":
+        for h in view.heads:
+            console.print(terminal.top_lines(trace, h, top, lang, crop))
+            console.print()
+        return
+    if fmt == "table":
+        tables = [terminal.weight_table(trace, h, cmap=cmap, lang=lang, crop=crop)
+                  for h in view.heads]  # fmt: skip
+        if all(terminal.fits(console, t) for t in tables):
+            for h, t in zip(view.heads, tables, strict=True):
+                console.print(t)
+                console.print(terminal.caption(trace, h, lang, crop))
+                console.print()
+            return
+        console.print(
+            f"too wide for {console.width} columns: heat view (or widen the terminal)",
+            style="dim",
+            no_wrap=True,
+            overflow="ellipsis",
+        )
+    console.print(terminal.heat_view(trace, view.heads, cmap=cmap, width=console.width,
+                                     color=_color(console), lang=lang, crop=crop))  # fmt: skip
+
+
+def show_model(console: Console, view: ModelView, fmt: str, cmap: str) -> None:
+    """Every layer × selected head as heat blocks (the table and heat formats alike)."""
+    console.print(terminal.model_view(view.trace, view.heads, cmap=cmap, width=console.width,
+                                      color=_color(console), lang=view.lang))  # fmt: skip
+
+
+def show_rollout(console: Console, view: RolloutView, fmt: str, cmap: str, top: int = 3) -> None:
+    """The rollout as a table (or, too wide or asked, each token's strongest inputs)."""
+    s, trace = strings(view.lang), view.trace
+    line = Text(s["rollout_of"].format(n=view.layers), style="dim")
+    if trace.special_hidden:
+        line.append(" · " + s["special_hidden"].format(n=trace.special_hidden))
+    matrix = (view.flow, view.flow > 0)
+    table = terminal.weight_table(trace, 0, cmap=cmap, lang=view.lang, matrix=matrix)
+    if fmt == "table" and terminal.fits(console, table):
+        console.print(table)
+        console.print(line)
+    else:
+        console.print(terminal.top_lines(trace, 0, top, view.lang, matrix=matrix,
+                                         caption_line=line))  # fmt: skip
+
+
+def show_compare(console: Console, view: CompareView, fmt: str, cmap: str) -> None:
+    """Per head, A and B side by side (one after the other, or as heat views, when they do
+    not fit); then the summary numbers and the output difference."""
+    cmp, crop, lang = view.cmp, view.crop, view.lang
+    runs = list(zip((cmp.a, cmp.b), view.labels, strict=True))
+    for h in view.heads:
+        tables = [terminal.weight_table(t, h, cmap=cmap, lang=lang, crop=crop) for t, _ in runs]
+        blocks = [
+            Group(Text(label, "bold"), table, terminal.caption(trace, h, lang, crop))
+            for (trace, label), table in zip(runs, tables, strict=True)
+        ]
+        if fmt == "table" and terminal.fits(console, terminal.side_by_side(*tables)):
+            console.print(terminal.side_by_side(*blocks))
+        elif fmt == "table" and all(terminal.fits(console, t) for t in tables):
+            for block in blocks:
+                console.print(block)
+                console.print()
+        else:
+            for trace, label in runs:
+                console.print(Text(label, "bold"))
+                heat = terminal.heat_view(trace, [h], cmap=cmap, width=console.width,
+                                          color=_color(console), lang=lang, crop=crop)  # fmt: skip
+                console.print(heat)
+        console.print()
+    console.print(terminal.compare_summary(cmp, view.heads, lang))
+    console.print()
+    console.print(terminal.output_difference(cmp, lang, crop=crop))
+
+
+def show_steps(
+    console: Console, view: StepsView, fmt: str, cmap: str, precision: int = 2, columns: int = 8
+) -> None:
+    """Every stage as a table, then, with a query, its row by hand."""
+    texts = view.trace.texts
+    for stage in view.stages:
+        console.print(terminal.stage_table(stage, texts, precision=precision, columns=columns,
+                                           cmap=cmap, lang=view.lang))  # fmt: skip
+        console.print()
+    if view.row is not None:
+        console.print(terminal.worked_row_tables(view.row, texts, precision=precision,
+                                                 columns=columns, lang=view.lang))  # fmt: skip
+
+
+def show_stats(console: Console, view: StatsView, fmt: str, cmap: str) -> None:
+    """The heads × metrics table, each column shaded."""
+    console.print(terminal.stats_table(view.numbers, view.heads, cmap=cmap, lang=view.lang,
+                                       config=view.trace.config))  # fmt: skip
