@@ -188,7 +188,7 @@ def load(path: str | os.PathLike[str]) -> Trace:
             if config.get("model") is not None:
                 missing = [k for k in MODEL_KEYS if k not in npz.files]
                 if missing:
-                    raise ConfigError(f"missing {', '.join(missing)}, which a --model run has")
+                    raise ConfigError(f"missing {', '.join(missing)}, which a checkpoint's run has")
                 arrays.update({b: npz[b] for b in MODEL_KEYS[1:5]})
                 info = json.loads(str(npz["model_config"][()]))
                 raw = tuple(str(t) for t in npz["raw_tokens"])

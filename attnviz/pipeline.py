@@ -60,15 +60,15 @@ def check_budget(
     if limits.memory_budget is not None and need > limits.memory_budget:
         raise RunError(
             f"this run needs about {_gib(need)} ({heads} heads x {T}² weights, {dtype}"
-            f"{f', {layers} layers' if layers > 1 else ''}), over --memory-budget "
-            f"{_gib(limits.memory_budget)}: try fewer --heads, --head for fewer panels, "
-            "--dtype float32, or a shorter text (--max-tokens N --truncate)"
+            f"{f', {layers} layers' if layers > 1 else ''}), over `memory_budget="
+            f"{_gib(limits.memory_budget)}`: try fewer `heads`, fewer panels, `dtype='float32'`, "
+            "or a shorter text (`max_tokens=N` and `truncate=True`)"
         )
 
 
 def _too_long(n: int, limit: str) -> ConfigError:
     return ConfigError(
-        f"the text has {n} tokens, more than {limit}: shorten it, or cut it with --truncate"
+        f"the text has {n} tokens, more than {limit}: shorten it, or cut it with `truncate=True`"
     )
 
 
@@ -89,7 +89,7 @@ def run(text: str, config: AttentionConfig, limits: Limits = Limits()) -> Trace:
     truncated = 0
     if limits.max_tokens is not None and len(tokens) > limits.max_tokens:
         if not limits.truncate:
-            raise _too_long(len(tokens), f"--max-tokens {limits.max_tokens}")
+            raise _too_long(len(tokens), f"`max_tokens={limits.max_tokens}`")
         tokens, truncated = tokens[: limits.max_tokens], len(tokens) - limits.max_tokens
     check_budget(limits, c.heads, c.d_model, config.dtype, len(tokens))
     return run_seeded(tokens, config, truncated)
@@ -108,7 +108,7 @@ def _run_checkpoint(text: str, config: AttentionConfig, limits: Limits) -> Trace
         f"the {ck.max_positions} positions of {config.pretrained.model!r}",
     )
     if limits.max_tokens is not None and limits.max_tokens < limit:
-        limit, what = limits.max_tokens, f"--max-tokens {limits.max_tokens}"
+        limit, what = limits.max_tokens, f"`max_tokens={limits.max_tokens}`"
     ids, tokens = ck.encode(text)
     truncated = 0
     if len(ids) > limit:

@@ -111,7 +111,7 @@ def hide_special(trace: Trace) -> Trace:
     if keep.all():
         return trace
     if not keep.any():
-        raise ConfigError("--hide-special would hide every token: the text has only special ones")
+        raise ConfigError("`hide_special` would hide every token: the text has only special ones")
     rows = np.flatnonzero(keep)
 
     def renormalised(w: np.ndarray) -> np.ndarray:  # (..., T, T) -> (..., T', T')

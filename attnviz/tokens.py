@@ -113,7 +113,7 @@ def tokenize(
     if pad_to is not None:
         if pad_to < len(tokens):
             raise ConfigError(
-                f"--pad-to {pad_to} is smaller than the text, which has {len(tokens)} tokens"
+                f"`pad_to={pad_to}` is smaller than the text, which has {len(tokens)} tokens"
             )
         tokens += [Token(PAD, len(text), len(text), special=True)] * (pad_to - len(tokens))
     return tokens

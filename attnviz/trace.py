@@ -46,10 +46,10 @@ def parse_plants(specs: str | Sequence[str], heads: int) -> tuple[str, ...]:
         head, _, pattern = str(spec).partition("=")
         pattern = pattern.strip().lower()
         if not head.strip().isdigit() or not pattern:
-            raise ConfigError(f"--plant takes HEAD=PATTERN such as 0=previous, not {spec!r}")
+            raise ConfigError(f"`plant` takes HEAD=PATTERN such as 0=previous, not {spec!r}")
         h = int(head)
         if h >= heads:
-            raise ConfigError(f"--plant {spec!r}: no head {h}, this run has heads 0 to {heads - 1}")
+            raise ConfigError(f"`plant` {spec!r}: no head {h}, this run has heads 0 to {heads - 1}")
         one_of("pattern", pattern, PATTERNS)
         if h in planted:
             raise ConfigError(f"head {h} is planted twice: give one pattern per head")
@@ -147,7 +147,7 @@ class AttentionConfig:
             raise ConfigError(f"source must be Seeded or Pretrained, not {self.source!r}")
         if "padding" in self.mask and (self.seeded is None or self.seeded.pad_to is None):
             raise ConfigError(
-                "mask 'padding' needs --pad-to N: without it there is no <pad> token"
+                "mask 'padding' needs `pad_to`: without it there is no <pad> token"
                 + ("" if self.seeded else " (a checkpoint's text is never padded)")
             )
 

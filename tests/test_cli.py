@@ -190,3 +190,22 @@ def test_python_dash_m_and_the_console_script():
         [sys.executable, "-m", "attnviz", "tokens", ""], capture_output=True, text=True
     )
     assert done.returncode == 2 and done.stderr.count("\n") == 1
+
+
+def test_the_api_speaks_python_and_the_command_line_its_flags():
+    """A message of the API names its parameters; the command line shows its own flags."""
+    from attnviz import ConfigError, attend
+    from attnviz.cli.options import in_flags
+
+    with pytest.raises(ConfigError, match=r"more than `max_tokens=2`.*`truncate=True`"):
+        attend("a b c", max_tokens=2)
+    assert in_flags("more than `max_tokens=2`: cut it with `truncate=True`") == (
+        "more than --max-tokens 2: cut it with --truncate"
+    )
+    assert in_flags("`scaled=False`, `dtype='float32'`, `pad_to`, `model` 'x'") == (
+        "--unscaled, --dtype float32, --pad-to, --model 'x'"
+    )
+    assert in_flags("`unknown_word` and `b`") == "unknown_word and b"
+    result = runner.invoke(app, ["heatmap", "a b c", "--max-tokens", "2"])
+    assert result.exit_code == 2
+    assert "more than --max-tokens 2: shorten it, or cut it with --truncate" in result.stderr

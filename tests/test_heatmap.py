@@ -542,7 +542,7 @@ def test_labels_option_overrides_the_thinning():
     assert row_labels(ax) == ["0 t0", "10 t10", "20 t20", "30 t30"]
     assert row_labels(panels_of(heatmap_figure(trace, labels="none"))[0]) == []
     for bad in ("some", "every:0", "every:x"):
-        with pytest.raises(ConfigError, match="bad --labels"):
+        with pytest.raises(ConfigError, match="bad `labels`"):
             heatmap_figure(trace, labels=bad)
     result = invoke("heatmap", "a b", "-o", "x.png", "--labels", "most")
     assert result.exit_code == 2 and "bad --labels" in result.stderr

@@ -95,7 +95,7 @@ def test_bad_specs_say_why_and_list_the_valid_ones(spec, why):
 
 
 def test_padding_needs_pad_to():
-    with pytest.raises(ConfigError, match="--pad-to"):
+    with pytest.raises(ConfigError, match="`pad_to`"):
         attend("a b", mask="padding", heads=1, d_model=4)
 
 

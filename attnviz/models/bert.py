@@ -20,7 +20,7 @@ def forward(p: Params, ids: list[int], allowed: np.ndarray, scaled: bool) -> lis
     """Every layer's attention over the tokens ``ids``."""
     if p.config.get("position_embedding_type", "absolute") != "absolute":
         kind = p.config["position_embedding_type"]
-        raise ConfigError(f"--model: position_embedding_type {kind!r} is not supported (absolute)")
+        raise ConfigError(f"`model`: position_embedding_type {kind!r} is not supported (absolute)")
     eps = p.number("layer_norm_eps", 1e-12)
     act = p.activation("hidden_act", "gelu")
     e = "embeddings."

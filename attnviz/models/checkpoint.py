@@ -29,7 +29,7 @@ def read_config(spec: str, folder: Path) -> dict[str, Any]:
     if kind not in FAMILIES:
         runs = "; ".join(f"{f.model_type} ({f.about})" for f in FAMILIES.values())
         raise ConfigError(
-            f"--model {spec!r}: model_type {kind!r} is not supported; attnviz runs {runs}"
+            f"`model` {spec!r}: model_type {kind!r} is not supported; attnviz runs {runs}"
         )
     assert isinstance(config, dict)
     return config
@@ -54,7 +54,7 @@ class Checkpoint:
         ck = cls(spec, folder, config, family, Tensors(folder, family.prefixes),
                  load_tokenizer(folder, family.tokenizer))  # fmt: skip
         if ck.d_model % ck.heads:
-            raise ConfigError(f"--model {spec!r}: its width {ck.d_model} is not a multiple of "
+            raise ConfigError(f"`model` {spec!r}: its width {ck.d_model} is not a multiple of "
                               f"its {ck.heads} heads")  # fmt: skip
         return ck
 

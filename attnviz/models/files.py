@@ -28,7 +28,7 @@ def need(module: str) -> Any:
         return importlib.import_module(module)
     except ImportError:
         raise ConfigError(
-            f"--model needs the package {module.split('.')[0]!r}: {INSTALL}"
+            f"`model` needs the package {module.split('.')[0]!r}: {INSTALL}"
         ) from None
 
 
@@ -62,16 +62,16 @@ def find_model(spec: str) -> Path:
     folder = Path(spec).expanduser()
     if folder.is_dir():
         if not (folder / "config.json").is_file():
-            raise ConfigError(f"--model {spec!r}: the folder has no config.json")
+            raise ConfigError(f"`model` {spec!r}: the folder has no config.json")
         return folder
     if _is_path(spec):
         what = "is a file, not a folder" if folder.exists() else "no such folder"
-        raise ConfigError(f"--model {spec!r}: {what} ({folder.resolve()})")
+        raise ConfigError(f"`model` {spec!r}: {what} ({folder.resolve()})")
     repo = cache_root() / ("models--" + spec.strip("/").replace("/", "--"))
     snap = _snapshot(repo) if repo.is_dir() else None
     if snap is None:
         raise ConfigError(
-            f"--model {spec!r}: no such folder, and not in the Hugging Face cache "
+            f"`model` {spec!r}: no such folder, and not in the Hugging Face cache "
             f"(looked for {folder.resolve()} and {repo / 'snapshots'}); attnviz never downloads"
         )
     return snap
@@ -82,14 +82,14 @@ def read_json(path: Path, what: str) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
-        raise ConfigError(f"--model: cannot read {what} ({e})") from e
+        raise ConfigError(f"`model`: cannot read {what} ({e})") from e
 
 
 def setting(config: dict[str, Any], key: str, default: Any = None, least: int = 1) -> int:
     """A whole-number setting of config.json (``default`` when it is absent), checked."""
     value = config.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise ConfigError(f"--model: config.json's {key!r} must be a whole number >= {least}, "
+        raise ConfigError(f"`model`: config.json's {key!r} must be a whole number >= {least}, "
                           f"not {value!r}")  # fmt: skip
     return value
 
@@ -124,13 +124,13 @@ class Tensors:
             self.opened[single] = f = safetensors.safe_open(single, framework="numpy")
             self.files = dict.fromkeys(f.keys(), single)
         else:
-            raise ConfigError(f"--model: no model.safetensors in {str(folder)!r}")
+            raise ConfigError(f"`model`: no model.safetensors in {str(folder)!r}")
 
     @staticmethod
     def _shard(folder: Path, file: str) -> Path:
         """A shard named by the index: a file of the folder itself, never one elsewhere."""
         if not isinstance(file, str) or Path(file).name != file or file in ("", ".", ".."):
-            raise ConfigError(f"--model: the index names a shard outside the folder: {file!r}")
+            raise ConfigError(f"`model`: the index names a shard outside the folder: {file!r}")
         return folder / file
 
     def __call__(self, name: str, rows: list[int] | None = None) -> np.ndarray:
@@ -149,4 +149,4 @@ class Tensors:
                 if rows is None:
                     return f.get_tensor(prefix + name).astype(np.float32, copy=False)
                 return np.concatenate([part[i : i + 1] for i in rows]).astype(np.float32)
-        raise ConfigError(f"--model: the checkpoint has no tensor {name!r}")
+        raise ConfigError(f"`model`: the checkpoint has no tensor {name!r}")

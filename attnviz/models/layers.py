@@ -36,7 +36,7 @@ class Params:
         """A positive number of config.json (``default`` when absent)."""
         value = self.config.get(key, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise ConfigError(f"--model: config.json's {key!r} must be a number > 0, not {value!r}")
+            raise ConfigError(f"`model`: config.json's {key!r} must be a number > 0, not {value!r}")
         return float(value)
 
     def activation(self, key: str, default: str) -> Callable[[np.ndarray], np.ndarray]:
@@ -44,7 +44,7 @@ class Params:
         name = self.config.get(key, default)
         if name not in ACTIVATIONS:
             raise ConfigError(
-                f"--model: activation {name!r} is not supported ({', '.join(ACTIVATIONS)})"
+                f"`model`: activation {name!r} is not supported ({', '.join(ACTIVATIONS)})"
             )
         return ACTIVATIONS[name]
 

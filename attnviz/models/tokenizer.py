@@ -40,7 +40,7 @@ def settings(folder: Path) -> dict[str, Any]:
         if (folder / name).is_file():
             data = read_json(folder / name, name)
             if not isinstance(data, dict):
-                raise ConfigError(f"--model: {name} is not a JSON object")
+                raise ConfigError(f"`model`: {name} is not a JSON object")
             found.update(data)
     return found
 
@@ -57,7 +57,7 @@ def token_id(tok: Any, token: str) -> int:
     """The id of ``token``, or ConfigError when the vocabulary has none."""
     found = tok.token_to_id(token)
     if found is None:
-        raise ConfigError(f"--model: the tokenizer's vocabulary has no {token!r}")
+        raise ConfigError(f"`model`: the tokenizer's vocabulary has no {token!r}")
     return int(found)
 
 
@@ -65,7 +65,7 @@ def _from_vocab(tokenizers: Any, path: Path, found: dict[str, Any]) -> Any:
     """A WordPiece tokenizer over vocab.txt, its special tokens registered."""
     words = path.read_text(encoding="utf-8").splitlines()
     if not words:
-        raise ConfigError(f"--model: {path.name} is empty")
+        raise ConfigError(f"`model`: {path.name} is empty")
     vocab = {w: i for i, w in enumerate(dict.fromkeys(words))}
     unk = special(found, "unk_token", "[UNK]")
     tok = tokenizers.Tokenizer(tokenizers.models.WordPiece(vocab, unk_token=unk))
@@ -83,11 +83,11 @@ def load_tokenizer(folder: Path, adjust: Callable[[Any, dict[str, Any]], None]) 
         try:
             tok = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
         except Exception as e:  # the library's own error types: any of them means unreadable
-            raise ConfigError(f"--model: cannot read tokenizer.json ({e})") from None
+            raise ConfigError(f"`model`: cannot read tokenizer.json ({e})") from None
     elif (folder / "vocab.txt").is_file():
         tok = _from_vocab(tokenizers, folder / "vocab.txt", found)
     else:
-        raise ConfigError(f"--model: no tokenizer.json (or vocab.txt) in {str(folder)!r}")
+        raise ConfigError(f"`model`: no tokenizer.json (or vocab.txt) in {str(folder)!r}")
     tok.no_padding()
     tok.no_truncation()
     adjust(tok, found)

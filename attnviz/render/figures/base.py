@@ -89,7 +89,7 @@ def label_step(spec: str) -> int | None:
     name, _, value = spec.partition(":")
     if name == "every" and value.isdigit() and int(value) >= 1:
         return int(value)
-    raise ConfigError(f"bad --labels {spec!r}; use one of: {', '.join(LABELS)}")
+    raise ConfigError(f"bad `labels` {spec!r}; use one of: {', '.join(LABELS)}")
 
 
 def tick_labels(
@@ -695,7 +695,7 @@ def check_figure_options(
     """Raise ConfigError for a figure option out of range, before any work is done."""
     label_step(labels)
     if dpi is not None and not 1 <= dpi <= MAX_DPI:
-        raise ConfigError(f"--dpi must be between 1 and {MAX_DPI}, not {dpi}")
+        raise ConfigError(f"`dpi` must be between 1 and {MAX_DPI}, not {dpi}")
     for name, value, choices in (
         ("theme", theme, colors.THEMES),
         ("preset", preset, tuple(PRESETS)),
@@ -732,7 +732,7 @@ def require_readable(side: float) -> None:
     if side < MIN_PANEL:
         raise ConfigError(
             f"the panels do not fit this figure at a readable size ({side:.2f} in): "
-            "show fewer heads with --head, or use a larger --preset (screen, slides)"
+            "show fewer heads, or use a larger `preset` (screen, slides)"
         )
 
 
