@@ -23,7 +23,7 @@ from attnviz.render.figures import (
     steps_figure,
     tick_labels,
 )
-from attnviz.render.figures.base import cell_numbers
+from attnviz.render.figures.draw import cell_numbers
 from attnviz.stats import compare
 from attnviz.trace import select_heads
 from attnviz.views.heatmap import heatmap_view
@@ -275,7 +275,8 @@ def test_hatch_covers_exactly_the_hidden_cells():
 
 
 def test_long_panels_are_pooled_keeping_the_strongest_cell():
-    from attnviz.render.figures.base import MAX_CELLS, Panel, pooled
+    from attnviz.render.figures.draw import MAX_CELLS, pooled
+    from attnviz.views.panel import Panel
 
     T = 3 * MAX_CELLS // 2 + 7  # pooled by 2, with a ragged edge
     w = np.zeros((T, T))

@@ -374,7 +374,7 @@ def figure_memory(o: Options, panels: int) -> Callable[[int], int] | None:
     """The memory the figure will take for T tokens, for the budget; None without one."""
     if o.output is None or is_page(o):
         return None
-    from ..render.figures.base import figure_bytes
+    from ..render.figures.save import figure_bytes
 
     return lambda T: figure_bytes(o.preset, panels, o.dpi, T)
 

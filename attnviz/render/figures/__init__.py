@@ -5,18 +5,8 @@ Matplotlib is imported inside the drawing functions only, so that importing this
 """
 
 from ...views.panel import Panel
-from .base import (
-    FIGURE_FORMATS,
-    PRESETS,
-    Style,
-    boundary_segments,
-    cell_text,
-    check_figure_options,
-    hidden_runs,
-    save_figure,
-    tick_labels,
-)
 from .compare import compare_figure, draw_compare
+from .draw import boundary_segments, cell_text, hidden_runs
 from .heatmap import (
     draw_heatmap,
     draw_model,
@@ -25,6 +15,8 @@ from .heatmap import (
     model_figure,
     rollout_figure,
 )
+from .layout import PRESETS, Style, check_figure_options, tick_labels
+from .save import FIGURE_FORMATS, save_figure
 from .stats import draw_stats, stats_figure
 from .steps import draw_steps, stage_panel, steps_figure
 

@@ -11,17 +11,14 @@ from ...stats import Comparison
 from ...trace import Crop
 from ...views.compare import CompareView, compare_view
 from ...views.labels import shorten, strings
-from .base import (
+from .draw import add_hidden_legend, colorbar, draw_panel, panel_canvas
+from .layout import (
     DEFAULT_STYLE,
     GridLayout,
     Style,
-    add_hidden_legend,
     auto_annotate,
-    colorbar,
     crop_texts_both,
-    draw_panel,
     grid_layout,
-    panel_canvas,
     require_readable,
     text_width,
     theme_rc,

@@ -17,17 +17,14 @@ from ...views.heatmap import (
 )
 from ...views.labels import shorten, strings
 from ...views.panel import Panel
-from .base import (
+from .draw import add_hidden_legend, colorbar, draw_panel, panel_canvas
+from .layout import (
     DEFAULT_STYLE,
     Style,
-    add_hidden_legend,
     auto_annotate,
-    colorbar,
     crop_texts_both,
-    draw_panel,
     grid,
     grid_layout,
-    panel_canvas,
     require_readable,
     text_width,
     theme_rc,

@@ -13,7 +13,8 @@ from ...trace import Trace
 from ...views.labels import head_label, strings
 from ...views.stats import StatsView, stats_view
 from .. import colors
-from .base import DEFAULT_STYLE, Style, add_title, theme_rc
+from .draw import add_title
+from .layout import DEFAULT_STYLE, Style, theme_rc
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -12,22 +12,19 @@ from ...views.labels import strings
 from ...views.panel import Panel, signed_limit
 from ...views.steps import Stage, StepsView, steps_view
 from .. import colors
-from .base import (
+from .compare import DIVERGING_CMAP
+from .draw import add_hidden_legend, add_title, colorbar, draw_panel
+from .layout import (
     DEFAULT_STYLE,
     Style,
-    add_hidden_legend,
-    add_title,
     auto_annotate,
-    colorbar,
     crop_texts,
     crop_texts_both,
-    draw_panel,
     grid,
     layout,
     theme_rc,
     tick_labels,
 )
-from .compare import DIVERGING_CMAP
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

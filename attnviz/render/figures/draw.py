@@ -1,0 +1,375 @@
+"""Drawing a panel on a canvas shared by every panel of a figure: the image, the hidden cells
+hatched and outlined, the numbers in the cells, the token labels, the titles; colour bars
+and the legend of hidden cells.
+
+Matplotlib is imported inside the drawing functions only, so that importing this module (as
+``attnviz`` does, for ``heatmap_figure``) costs nothing on the terminal path.
+
+Shapes: Tq query rows, Tk key columns.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ...views.panel import Panel
+from .. import colors
+from .layout import annotation_size, crop_texts, text_width, tick_labels, wrap
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+
+def boundary_segments(hidden: np.ndarray) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+    """Line segments between allowed and hidden cells, in data coordinates (cell i at i ± 0.5).
+
+    Collinear neighbours are merged, so a causal staircase is 2T segments, not T² edges.
+    """
+    segments = []
+    rows, cols = hidden.shape
+    # vertical edges: x = j + 0.5 between columns j and j+1, runs of rows where they differ
+    v = hidden[:, 1:] != hidden[:, :-1]  # (Tq, Tk-1)
+    for j in range(cols - 1):
+        for start, stop in _runs(v[:, j]):
+            segments.append(((j + 0.5, start - 0.5), (j + 0.5, stop - 0.5)))
+    hz = hidden[1:, :] != hidden[:-1, :]  # (Tq-1, Tk)
+    for i in range(rows - 1):
+        for start, stop in _runs(hz[i]):
+            segments.append(((start - 0.5, i + 0.5), (stop - 0.5, i + 0.5)))
+    return segments
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """[start, stop) of each run of True in a 1-D bool array."""
+    padded = np.concatenate([[False], flags, [False]])
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+def hidden_runs(hidden: np.ndarray) -> list[tuple[int, int, int]]:
+    """(row, start, stop) of each run of hidden cells: the rectangles that get the hatch."""
+    return [(i, a, b) for i in range(hidden.shape[0]) for a, b in _runs(hidden[i])]
+
+
+def cell_text(weight: float) -> str:
+    """A weight in a cell: two decimals without the leading zero (.25), 1 as 1.0."""
+    return "1.0" if weight >= 0.995 else f"{weight:.2f}".removeprefix("0")
+
+
+def signed_text(value: float) -> str:
+    """A difference in a cell: +.12, −.05, 0 (a true minus sign, as typeset)."""
+    if abs(value) < 0.005:
+        return "0"
+    text = f"{abs(value):.2f}".removeprefix("0")
+    return ("+" if value > 0 else "−") + text
+
+
+def hidden_patch(theme: str, label: str) -> Any:
+    """The legend entry of hidden cells: the same grey and hatch as in the panels."""
+    from matplotlib.patches import Patch
+
+    return Patch(
+        facecolor=colors.HIDDEN[theme],
+        edgecolor=colors.BOUNDARY[theme],
+        hatch="///",
+        hatchcolor=colors.HATCH[theme],
+        linewidth=0.8,
+        label=label,
+    )
+
+
+def add_hidden_legend(fig: Figure, theme: str, label: str, font: float, loc: str) -> None:
+    """The legend entry that says what the grey hatched cells are."""
+    handles = [hidden_patch(theme, label)]
+    fig.legend(handles=handles, loc=loc, frameon=False, fontsize=font * 0.85)  # type: ignore[call-overload]
+
+
+def add_title(fig: Figure, heading: str, width: float, font: float) -> None:
+    """The figure's title line, wrapped to the figure's width (``width`` in inches)."""
+    fig.suptitle(wrap(heading, width * 72 / (0.6 * font * 1.1)), fontsize=font * 1.1)
+
+
+def colorbar(
+    fig: Figure, axes: Any, cmap: str, vmin: float, vmax: float, label: str, *, cax: bool = False
+) -> Any:
+    """A colour bar from ``vmin`` to ``vmax`` in the named colour map: beside ``axes``, or in
+    ``axes`` itself when ``cax`` (an axes placed for it)."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import ListedColormap, Normalize
+
+    mapped = ListedColormap(colors.lut(cmap) / 255.0, name=cmap)
+    mappable = ScalarMappable(Normalize(vmin, vmax), mapped)
+    if cax:
+        bar = fig.colorbar(mappable, cax=axes)
+    else:
+        bar = fig.colorbar(mappable, ax=axes, shrink=0.8, fraction=0.04)
+    bar.set_label(label)
+    bar.outline.set_visible(False)
+    return bar
+
+
+MAX_CELLS = 512  # a panel shows at most this many cells a side: more than its pixels
+
+
+def pooled(panel: Panel) -> tuple[np.ndarray, np.ndarray, int]:
+    """The panel's colour matrix and hidden cells shrunk by a factor f so that at most
+    MAX_CELLS cells a side remain: each f x f block shows its strongest value (the largest
+    weight, or the signed value of largest magnitude: a strong cell never disappears) and is
+    hidden only when all of it is. Returns (color with NaN where hidden, hidden, f).
+
+    Without this, a 4,096-token panel would be drawn by sampling one cell in sixteen.
+    """
+    f = -(-max(panel.weights.shape) // MAX_CELLS)  # ceiling division
+    if f == 1:
+        return panel.color, panel.hidden, 1
+    Tq, Tk = panel.weights.shape
+    rows, cols = -(-Tq // f), -(-Tk // f)
+    values = np.zeros((rows * f, cols * f), dtype=panel.weights.dtype)
+    values[:Tq, :Tk] = np.where(panel.hidden, 0, panel.weights)  # hidden cells never win
+    blocks = values.reshape(rows, f, cols, f).swapaxes(1, 2).reshape(rows, cols, f * f)
+    if panel.signed:
+        strongest = np.take_along_axis(blocks, np.abs(blocks).argmax(axis=2)[..., None], axis=2)
+        shown = strongest[..., 0]
+    else:
+        shown = blocks.max(axis=2)
+    full = np.ones((rows * f, cols * f), dtype=bool)
+    full[:Tq, :Tk] = panel.hidden
+    hidden = np.asarray(full.reshape(rows, f, cols, f).all(axis=(1, 3)))
+    return np.where(hidden, np.nan, panel.to_color(shown)), hidden, f
+
+
+def hatch_path(runs: list[tuple[int, int, int]], f: int, Tq: int, Tk: int) -> Any:
+    """All hidden runs as one compound path of rectangles (cells of f x f): one hatched
+    artist per panel, however many runs."""
+    from matplotlib.path import Path
+
+    boxes = []
+    for i, a, b in runs:
+        x0, x1 = a * f - 0.5, min(b * f, Tk) - 0.5
+        y0, y1 = i * f - 0.5, min((i + 1) * f, Tq) - 0.5
+        boxes.append([(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)])
+    vertices = np.array(boxes, dtype=float).reshape(-1, 2)
+    codes = np.tile(
+        [Path.MOVETO, Path.LINETO, Path.LINETO, Path.LINETO, Path.CLOSEPOLY], len(boxes)
+    )
+    return Path(vertices, codes)
+
+
+def panel_canvas(fig: Figure) -> Axes:
+    """An Axes over the whole figure, drawing nothing of its own, for draw_panel's ``rect``."""
+    canvas = fig.add_axes((0, 0, 1, 1))
+    canvas.set_axis_off()
+    canvas.set_autoscale_on(False)
+    return canvas
+
+
+def draw_panel(
+    ax: Axes,
+    panel: Panel,
+    texts: Sequence[str],
+    *,
+    cmap: str,
+    theme: str,
+    annotate: bool,
+    font: float,
+    axis_points: float,
+    show_rows: bool,
+    show_cols: bool,
+    s: dict[str, str],
+    query_title: bool | str = True,
+    key_title: bool | str = True,
+    title_size: float | None = None,
+    labels: str = "auto",
+    rect: tuple[float, float, float, float] | None = None,
+    name: str = "",
+) -> Any:
+    """Draw one panel on ``ax``: the image, the hatched hidden cells, their outline, its title
+    and the labels, with the "query" title beside the row labels and the "key" title below
+    the column labels (``query_title``, ``key_title``: another text when a string, none when
+    False). The panel's title and key title are ``title_size`` points (default ``font``).
+
+    Without ``rect`` the panel fills ``ax``, its own Axes. With ``rect`` (left, bottom, width,
+    height in ``ax``'s axes fractions) it takes that part of ``ax``, a canvas that many panels
+    share: an Axes builds its ticks, spines and axes whether they are shown or not (12 of them
+    took 0.12 s of a 0.3 s figure). ``name`` labels the panel's artists, to tell panels apart
+    on a canvas.
+    """
+    from matplotlib.collections import LineCollection
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import PathPatch
+    from matplotlib.transforms import Affine2D, Bbox, BboxTransformTo, offset_copy
+
+    fig = ax.get_figure(root=True)
+    table = colors.lut(cmap)
+    mapped = ListedColormap(table / 255.0, name=cmap).with_extremes(bad=colors.HIDDEN[theme])
+    Tq, Tk = panel.weights.shape
+    if rect is None:  # cells are the Axes' data coordinates
+        ax.set_xlim(-0.5, Tk - 0.5)
+        ax.set_ylim(Tq - 0.5, -0.5)
+        frame, cells = ax.transAxes, ax.transData
+    else:  # the unit square of the panel, and the cells mapped onto it (row 0 at the top)
+        frame = BboxTransformTo(Bbox.from_bounds(*rect)) + ax.transAxes
+        cells = Affine2D().translate(0.5, 0.5).scale(1 / Tk, -1 / Tq).translate(0, 1) + frame
+    color, hidden, f = pooled(panel)
+    image = ax.imshow(
+        np.ma.masked_invalid(color),
+        cmap=mapped,
+        vmin=0.0,
+        vmax=1.0,
+        interpolation="nearest",
+        extent=(-0.5, Tk - 0.5, Tq - 0.5, -0.5),  # pooled or not, cell i spans i ± 0.5
+        # square cells; a crop of few queries and many keys fills the panel instead
+        aspect="equal" if Tq == Tk and rect is None else "auto",
+        transform=cells,
+        label=name,
+    )
+    runs = hidden_runs(hidden)
+    if runs:
+        ax.add_patch(
+            PathPatch(
+                hatch_path(runs, f, Tq, Tk),
+                facecolor="none",
+                edgecolor="none",
+                hatch="///",
+                hatchcolor=colors.HATCH[theme],
+                linewidth=0,
+                gid="hidden-cells",
+                transform=cells,
+                label=name,
+            )
+        )
+        segments = [
+            ((min((x0 + 0.5) * f, Tk) - 0.5, min((y0 + 0.5) * f, Tq) - 0.5),
+             (min((x1 + 0.5) * f, Tk) - 0.5, min((y1 + 0.5) * f, Tq) - 0.5))
+            for (x0, y0), (x1, y1) in boundary_segments(hidden)
+        ]  # fmt: skip
+        outline = LineCollection(segments, colors=colors.BOUNDARY[theme], linewidths=1.0)
+        outline.set(transform=cells, label=name)
+        ax.add_collection(outline, autolim=rect is None)
+    if annotate:
+        size = annotation_size(
+            font, axis_points, max(panel.weights.shape), 4 if panel.signed else 3
+        )
+        numbers = _numbers(cell_numbers(panel, table), size, cells)
+        numbers.set_label(name)
+        ax.add_collection(numbers, autolim=rect is None)
+    # no ticks, spines or axis titles of Matplotlib's: texts of our own, placed as it would
+    # (a layout engine measures them as fast as any text, and an axis costs more than a panel)
+    ax.set_axis_off()
+    size = font if title_size is None else title_size
+    lift = 0.0  # a title wider than its panel reaches over the first row's label: clear it
+    if show_rows and text_width(panel.title.split("\n"), size) * 72 > axis_points:
+        lift = max(0.0, (1.2 * font * 0.85 - axis_points / Tq) / 2)
+    at = offset_copy(frame, fig=fig, y=6 + lift, units="points")  # above, on the baseline
+    ax.text(0.5, 1, panel.title, transform=at, ha="center", va="baseline", fontsize=size,
+            gid="panel-title", label=name)  # fmt: skip
+    if show_cols:
+        key_texts = crop_texts(texts, panel.col0, Tk)
+        keys = tick_labels(key_texts, axis_points, font * 0.85, labels, panel.col0)
+        room = token_labels(ax, frame, cells, "x", *keys, font * 0.85, name)
+    if show_cols and key_title:
+        at = offset_copy(frame, fig=fig, y=-room, units="points")
+        text = s["key"] if key_title is True else key_title
+        ax.text(0.5, 0, text, transform=at, ha="center", va="top", fontsize=size,
+                gid="key-title", label=name)  # fmt: skip
+    if show_rows:
+        query_texts = crop_texts(texts, panel.row0, Tq)
+        queries = tick_labels(query_texts, axis_points, font * 0.85, labels, panel.row0)
+        room = token_labels(ax, frame, cells, "y", *queries, font * 0.85, name)
+    if show_rows and query_title:  # a text, placed beyond the labels
+        at = offset_copy(frame, fig=fig, x=-room, units="points")
+        text = s["query"] if query_title is True else query_title
+        ax.text(0, 0.5, text, transform=at, rotation=90, ha="right", va="center",
+                gid="query-title", label=name)  # fmt: skip
+    return image
+
+
+def token_labels(
+    ax: Axes,
+    frame: Any,
+    cells: Any,
+    axis: str,
+    positions: list[int],
+    labels: list[str],
+    size: float,
+    name: str = "",
+) -> float:
+    """Token labels along an axis of a panel (``frame``: its unit square, ``cells``: its
+    cells) as plain Text artists (gid "key-label" or "query-label"): a fifth of the cost of
+    Matplotlib's ticks, which build three lines and two texts per label. Returns the room
+    they take, in points, for the axis title to sit beyond them."""
+    from matplotlib.transforms import blended_transform_factory, offset_copy
+
+    pad = 0.35 * size
+    fig = ax.get_figure(root=True)
+    if axis == "x":  # keys, below the panel, read bottom to top
+        along = blended_transform_factory(cells, frame)
+        where = offset_copy(along, fig=fig, y=-pad, units="points")
+        for pos, label in zip(positions, labels, strict=True):
+            ax.text(pos, 0, label, transform=where, rotation=90, ha="center", va="top",
+                    fontsize=size, gid="key-label", label=name)  # fmt: skip
+    else:  # queries, left of the panel
+        along = blended_transform_factory(frame, cells)
+        where = offset_copy(along, fig=fig, x=-pad, units="points")
+        for pos, label in zip(positions, labels, strict=True):
+            ax.text(0, pos, label, transform=where, ha="right", va="center",
+                    fontsize=size, gid="query-label", label=name)  # fmt: skip
+    return text_width(labels, size) * 72 + 2 * pad
+
+
+def cell_numbers(panel: Panel, table: np.ndarray) -> list[tuple[int, int, str, str]]:
+    """(row, column, text, ink) of the number printed in each visible cell of a panel, the
+    ink black or white by the contrast with the cell's colour in ``table``."""
+    out = []
+    for (i, j), w in np.ndenumerate(panel.weights):
+        if not panel.hidden[i, j]:
+            shown = signed_text(w) if panel.signed else cell_text(w)
+            cell = float(panel.to_color(w))
+            out.append((i, j, shown, colors.ink(colors.rgb(table, cell))))
+    return out
+
+
+@functools.lru_cache(maxsize=1024)
+def _glyphs(text: str, size: float) -> Any:
+    """The outline of ``text`` at ``size`` points, centred on the origin (cached: a figure
+    prints the same few numbers many times)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+
+    path = TextPath((0, 0), text, prop=FontProperties(size=size))
+    lo, hi = path.vertices.min(axis=0), path.vertices.max(axis=0)  # control points: close enough
+    return path.transformed(_translate(-(lo + hi) / 2))
+
+
+def _translate(by: np.ndarray) -> Any:
+    from matplotlib.transforms import Affine2D
+
+    return Affine2D().translate(float(by[0]), float(by[1]))
+
+
+def _numbers(cells: list[tuple[int, int, str, str]], size: float, transform: Any) -> Any:
+    """The numbers of the cells as one collection of glyph outlines, centred in their cells.
+
+    One artist instead of a Text per cell: drawing a few hundred Text artists costs more
+    than the rest of the figure. (In SVG and PDF these numbers are outlines; titles and
+    labels stay text.)
+    """
+    from matplotlib.collections import PathCollection
+    from matplotlib.transforms import IdentityTransform
+
+    numbers = PathCollection(
+        [_glyphs(text, size) for _, _, text, _ in cells],
+        sizes=[1.0],  # as scatter does: paths in points, scaled to pixels at draw time
+        offsets=[(j, i) for i, j, _, _ in cells],
+        offset_transform=transform,  # the panel's cells
+        facecolors=[ink for _, _, _, ink in cells],
+        edgecolors="none",
+        gid="cell-numbers",
+    )
+    numbers.set_transform(IdentityTransform())
+    return numbers

@@ -1,0 +1,356 @@
+"""Where everything goes in a figure: the presets and the style, the token labels, text
+measured with the font, and the one layout of every figure, a grid of panels whose margins,
+gaps and size come from the measured widths of its labels and titles (no layout engine).
+
+Shapes: T tokens.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ...errors import ConfigError
+from ...views.labels import shorten
+from .. import colors
+
+if TYPE_CHECKING:
+    pass
+
+
+MAX_DPI = 1200
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Sizes for one use: ``width`` x ``height`` inches (None: from the panels), fonts in points."""
+
+    panel: float  # inches per panel side when the figure size is not fixed
+    font: float
+    dpi: int
+    max_cols: int
+    width: float | None = None
+    height: float | None = None
+
+
+PRESETS = {
+    "screen": Preset(panel=2.6, font=9, dpi=100, max_cols=4),
+    "slides": Preset(panel=2.6, font=15, dpi=100, max_cols=4, width=13.333, height=7.5),  # 16:9
+    "paper": Preset(panel=1.5, font=7, dpi=300, max_cols=2, width=3.4),  # one column
+}
+
+
+@dataclass(frozen=True)
+class Style:
+    """How a figure looks: ``annotate`` prints each number in its cell (None: when cells are
+    few and large enough), ``cmap`` any Matplotlib colour map, ``theme`` light or dark,
+    ``preset`` screen, slides or paper, ``title`` replaces the run's line, ``labels`` chooses
+    the token labels (auto, all, none, every:K). Checked when made."""
+
+    annotate: bool | None = None
+    cmap: str = colors.DEFAULT_CMAP
+    theme: str = "light"
+    preset: str = "screen"
+    title: str | None = None
+    labels: str = "auto"
+
+    def __post_init__(self) -> None:
+        check_figure_options(theme=self.theme, preset=self.preset, labels=self.labels)
+        colors.lut(self.cmap)  # an unknown colour map fails before any drawing
+
+    @property
+    def p(self) -> Preset:
+        return PRESETS[self.preset]
+
+
+LABELS = ("auto", "none", "all", "every:K")
+
+
+def label_step(spec: str) -> int | None:
+    """The K of ``every:K``; 0 for "all", -1 for "none", None for "auto". Bad specs: ConfigError."""
+    fixed = {"auto": None, "all": 0, "none": -1}
+    if spec in fixed:
+        return fixed[spec]
+    name, _, value = spec.partition(":")
+    if name == "every" and value.isdigit() and int(value) >= 1:
+        return int(value)
+    raise ConfigError(f"bad `labels` {spec!r}; use one of: {', '.join(LABELS)}")
+
+
+def tick_labels(
+    texts: Sequence[str],
+    axis_points: float,
+    font: float,
+    spec: str = "auto",
+    start: int | None = None,
+) -> tuple[list[int], list[str]]:
+    """Positions and texts of the token labels along an axis ``axis_points`` long.
+
+    "auto": every label when they all fit (a label needs about 1.3 x the font size),
+    otherwise every k-th one, prefixed with its index so that the reader can count;
+    "all", "none" and "every:K" choose for themselves. ``texts`` in a window (``start``, the
+    index of the first) are always prefixed with their index in the whole text.
+    """
+    T = len(texts)
+    step = label_step(spec)
+    if step == -1:
+        return [], []
+    fit = max(1, int(axis_points / (1.3 * font)))
+    k = 1 if step == 0 or (step is None and T <= fit) else step or math.ceil(T / fit)
+    positions = list(range(0, T, k))
+    if k == 1 and start is None:
+        return positions, [shorten(t) for t in texts]
+    return positions, [f"{(start or 0) + i} {shorten(texts[i])}" for i in positions]
+
+
+def crop_texts(texts: Sequence[str], start: int | None, n: int) -> Sequence[str]:
+    """The ``n`` texts of a crop's axis from ``start`` (all of them outside a crop)."""
+    return texts if start is None else texts[start : start + n]
+
+
+def crop_texts_both(texts: Sequence[str], crop: Any) -> Sequence[str]:
+    """The texts on either axis of ``crop`` (all outside one): what the labels measure."""
+    if crop is None:
+        return texts
+    return [*texts[crop.queries], *texts[crop.keys]]
+
+
+def theme_rc(theme: str, font: float) -> dict[Any, Any]:
+    fg, bg = ("#e8e8e8", "#161616") if theme == "dark" else ("#111111", "#ffffff")
+    return {
+        "font.size": font,
+        "text.color": fg,
+        "axes.labelcolor": fg,
+        "axes.edgecolor": fg,
+        "xtick.color": fg,
+        "ytick.color": fg,
+        "figure.facecolor": bg,
+        "axes.facecolor": bg,
+        "savefig.facecolor": bg,
+        "hatch.linewidth": 0.6,
+    }
+
+
+def auto_annotate(font: float, axis_points: float, T: int) -> bool:
+    """The default of ``annotate``: numbers only where they are few and large enough to read."""
+    return T <= 12 and annotation_size(font, axis_points, T) >= 5
+
+
+def annotation_size(font: float, axis_points: float, T: int, chars: int = 3) -> float:
+    """Font size of ``chars``-character numbers in cells: three quarters of a cell's width
+    (a character is about 0.6 em; the panel estimate gets a 10% margin), at most 0.8 x font."""
+    cell = 0.9 * axis_points / T
+    return min(font * 0.8, 0.75 * cell / (0.6 * chars))
+
+
+def grid(n: int, max_cols: int) -> tuple[int, int]:
+    """Rows and columns for n panels, at most ``max_cols`` a row, the rows as even as can be
+    (6 panels: 3 + 3, not 4 + 2)."""
+    rows = math.ceil(n / max_cols)
+    return rows, math.ceil(n / rows)
+
+
+def layout(p: Preset, rows: int, cols: int, texts: Sequence[str]) -> tuple[float, float, float]:
+    """Figure width and height and panel side, in inches, leaving room for the labels.
+
+    Text widths are estimated (0.6 em a character) so that no drawing is needed to lay out.
+    """
+    em = p.font / 72  # inches
+    label = 0.6 * 0.85 * em * max(len(shorten(t)) + 3 for t in texts)  # "12 token" when thinned
+    side = label + 2.2 * em  # tick labels and the axis title, left of the grid and below it
+    extra_w = side + 5.5 * em + 0.1  # the colour bar with its ticks and label
+    extra_h = side + 4.0 * em + 0.1  # the title line and the panel titles
+    if p.width is None:
+        panel = p.panel
+    elif p.height is None:
+        panel = (p.width - extra_w) / cols
+    else:
+        panel = min((p.width - extra_w) / cols, (p.height - extra_h - 1.5 * em * rows) / rows)
+    panel = max(panel, 0.5)
+    width = p.width or cols * panel + extra_w
+    height = p.height or rows * (panel + 1.5 * em) + extra_h
+    return width, height, panel
+
+
+def text_width(texts: Sequence[str], font: float) -> float:
+    """The width in inches of the widest of ``texts`` at ``font`` points, measured with the
+    font itself (no drawing, no layout engine)."""
+    from matplotlib import rcParams
+
+    fonts = tuple(rcParams["font.family"]), tuple(rcParams["font.sans-serif"])
+    longest = sorted(texts, key=len)[-24:]  # the widest is among the longest: measure those
+    return max((_text_width(t, font, fonts) for t in longest), default=0.0)
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_width(text: str, font: float, fonts: tuple[tuple[str, ...], ...]) -> float:
+    """One text's width in inches (cached: a grid measures the same labels for every row and
+    column; ``fonts``, the families FontProperties resolves, is part of the key)."""
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.font_manager import FontProperties
+
+    renderer = RendererAgg(1, 1, 72)  # type: ignore[no-untyped-call]  # 72 dpi: pixels are points
+    with warnings.catch_warnings():  # a glyph the font lacks is reported once, when saving
+        warnings.filterwarnings("ignore", message="Glyph .* missing from")
+        measure = renderer.get_text_width_height_descent
+        width = measure(text, FontProperties(size=font), ismath=False)[0]  # type: ignore[no-untyped-call]
+    return float(width) / 72
+
+
+@dataclass(frozen=True)
+class GridLayout:
+    """Where a grid of square panels goes, in inches: the figure, each panel, the colour bar.
+
+    Computed from measured label widths, so that the figure is drawn once, at save time,
+    with no layout engine drawing it beforehand to measure it.
+    """
+
+    width: float
+    height: float
+    panel: float
+    left: float
+    top: float
+    wgap: float
+    hgap: float
+    rows: int
+    cols: int
+    overhang: float = 0.0  # of the last column's titles, beyond the grid
+
+    def panel_rect(self, r: int, c: int) -> tuple[float, float, float, float]:
+        """[left, bottom, width, height] of panel (r, c) in figure fractions."""
+        x = self.left + c * (self.panel + self.wgap)
+        y = self.top + r * (self.panel + self.hgap) + self.panel
+        return (
+            x / self.width,
+            1 - y / self.height,
+            self.panel / self.width,
+            self.panel / self.height,
+        )
+
+    @property
+    def grid_w(self) -> float:
+        return self.cols * self.panel + (self.cols - 1) * self.wgap
+
+    @property
+    def grid_h(self) -> float:
+        return self.rows * self.panel + (self.rows - 1) * self.hgap
+
+    def colorbar_rect(self, em: float, n: int = 0) -> tuple[float, float, float, float]:
+        """Bar ``n`` right of the grid (the first nearest), 80% of its height, centred on it."""
+        grid_w, grid_h = self.grid_w, self.grid_h
+        x = self.left + grid_w + self.overhang + 1.0 * em + n * 6.8 * em
+        y = self.top + 0.9 * grid_h
+        return (
+            x / self.width,
+            1 - y / self.height,
+            1.0 * em / self.width,
+            0.8 * grid_h / self.height,
+        )
+
+
+def grid_layout(
+    p: Preset,
+    rows: int,
+    cols: int,
+    row_labels: float,
+    col_labels: float,
+    title_lines: int,
+    *,
+    title_rows: int = 1,
+    bars: int = 1,
+    below: float = 0.0,
+    below_panels: float = 0.0,
+    title_width: float = 0.0,
+) -> GridLayout:
+    """Lay out ``rows`` x ``cols`` square panels with query labels ``row_labels`` wide on the
+    left, key labels ``col_labels`` tall below (inches), a title of ``title_lines`` lines,
+    panel titles of ``title_rows`` lines and ``title_width`` inches (a panel narrower than
+    its title gets wider gaps), and ``bars`` colour bars on the right; ``below`` inches and
+    ``below_panels`` panel heights are kept free under the grid (for compare's bars)."""
+    em = p.font / 72
+    pad = 0.5 * em
+    left = pad + 1.6 * em + row_labels + 0.4 * em  # axis title, tick labels
+    bottom = pad + 1.6 * em + col_labels + 0.4 * em + 1.6 * em + below  # ... the legend line
+    top = pad + title_lines * 1.5 * em + (1.8 + 1.2 * (title_rows - 1)) * em  # + panel titles
+    right = 1.0 * em + 1.0 * em + 3.0 * em + 1.8 * em + pad  # gap, bar, ticks, bar title
+    right += (bars - 1) * 7.8 * em  # each more bar: gap, bar, signed ticks, title
+    gap, hgap = 0.8 * em, (2.0 + 1.2 * (title_rows - 1)) * em
+    tall = rows + below_panels
+    fixed_h = top + bottom + (rows - 1) * hgap
+
+    def spread(panel: float) -> tuple[float, float, float]:
+        """(the grid's width with the last title's overhang, the gap, the overhang)."""
+        wgap = max(gap, title_width + em - panel)
+        over = max(0.0, (title_width - panel) / 2)
+        return cols * panel + (cols - 1) * wgap + over, wgap, over
+
+    if p.width is None:
+        panel = p.panel
+    else:
+        room = p.width - left - right
+        panel = (room - (cols - 1) * gap) / cols
+        if panel < title_width:  # the largest panel whose spread fits: spread grows with it
+            lo, hi = 0.0, panel
+            for _ in range(40):
+                mid = (lo + hi) / 2
+                lo, hi = (mid, hi) if spread(mid)[0] <= room else (lo, mid)
+            panel = lo
+        if p.height is not None:
+            panel = min(panel, (p.height - fixed_h) / tall)
+    panel = max(panel, 0.4)
+    used, wgap, over = spread(panel)
+    width = p.width or left + right + used
+    height = p.height or fixed_h + tall * panel
+    left += (width - left - right - used) / 2  # centre what a fixed size leaves over
+    top += (height - fixed_h - tall * panel) / 2
+    return GridLayout(width, height, panel, left, top, wgap, hgap, rows, cols, over)
+
+
+def wrap(text: str, max_chars: float) -> str:
+    """Break a " · "-separated title line into lines of at most ``max_chars`` characters."""
+    lines: list[str] = []
+    for part in text.split(" · "):
+        if lines and len(lines[-1]) + 3 + len(part) <= max_chars:
+            lines[-1] += " · " + part
+        else:
+            lines.append(part)
+    return "\n".join(lines)
+
+
+def check_figure_options(
+    *,
+    dpi: int | None = None,
+    theme: str = "light",
+    preset: str = "screen",
+    labels: str = "auto",
+) -> None:
+    """Raise ConfigError for a figure option out of range, before any work is done."""
+    label_step(labels)
+    if dpi is not None and not 1 <= dpi <= MAX_DPI:
+        raise ConfigError(f"`dpi` must be between 1 and {MAX_DPI}, not {dpi}")
+    for name, value, choices in (
+        ("theme", theme, colors.THEMES),
+        ("preset", preset, tuple(PRESETS)),
+    ):
+        if value not in choices:
+            raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(choices)}")
+
+
+MIN_PANEL = 0.5  # inches: below this, a panel's labels and cells cannot be read
+
+
+def require_readable(side: float) -> None:
+    """Raise ConfigError for panels of ``side`` inches, too small to read (many heads on a
+    fixed-size slide, three panels side by side in one paper column)."""
+    if side < MIN_PANEL:
+        raise ConfigError(
+            f"the panels do not fit this figure at a readable size ({side:.2f} in): "
+            "show fewer heads, or use a larger `preset` (screen, slides)"
+        )
+
+
+DEFAULT_STYLE = Style()  # made once the functions it checks with are defined

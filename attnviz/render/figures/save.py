@@ -1,0 +1,85 @@
+"""Writing a figure: PNG, SVG or PDF, atomically, the same bytes every time; what it costs in
+memory, for the budget.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import warnings
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from .layout import PRESETS, check_figure_options, grid, require_readable
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+FIGURE_FORMATS = (".png", ".svg", ".pdf")
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int | None = None) -> None:
+    """Write ``fig`` as PNG, SVG or PDF (by extension), atomically, the same bytes every time.
+
+    SVG and PDF keep their text as text (editable in slide software, fonts embedded).
+    """
+    from matplotlib import rc_context
+
+    from ...export import atomic_open, check_output
+
+    p = check_output(path, FIGURE_FORMATS)
+    fmt = p.suffix.lower().lstrip(".")
+    check_figure_options(dpi=dpi)
+    metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
+    rc: dict[Any, Any] = {"svg.fonttype": "none", "pdf.fonttype": 42, "svg.hashsalt": "attnviz"}
+    with rc_context(rc), atomic_open(p) as f, one_glyph_warning():
+        fig.savefig(f, format=fmt, dpi=dpi or fig.dpi, metadata=metadata[fmt])
+        check_fits(fig)  # before the file is kept; Matplotlib's own warnings then say nothing
+
+
+def check_fits(fig: Figure) -> None:
+    """require_readable for every panel that a layout engine placed (an Axes with an image)."""
+    width, height = fig.get_size_inches()
+    for ax in fig.axes:
+        box = ax.get_position()
+        if ax.get_images():
+            require_readable(min(box.width * width, box.height * height))
+
+
+@contextlib.contextmanager
+def one_glyph_warning() -> Iterator[None]:
+    """Matplotlib warns once per character its font lacks (CJK, emoji...): say it once."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    missing: list[str] = []
+    for w in caught:
+        m = _MISSING_GLYPH.search(str(w.message))
+        if m is None:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        elif chr(int(m.group(1))) not in missing:
+            missing.append(chr(int(m.group(1))))
+    if missing:
+        sample = " ".join(missing[:8]) + (" …" if len(missing) > 8 else "")
+        warnings.warn(
+            f"the figure's font has no glyph for {len(missing)} characters ({sample}): "
+            "they show as empty boxes",
+            stacklevel=3,
+        )
+
+
+_MISSING_GLYPH = re.compile(r"Glyph (\d+) .*missing from")
+
+
+def figure_bytes(preset: str, panels: int, dpi: int | None = None, n_tokens: int = 0) -> int:
+    """A rough upper estimate of the memory a figure takes while it is drawn: its pixels,
+    and the colour matrix of the panel being made (T x T, before pooling)."""
+    p = PRESETS[preset]
+    rows, cols = grid(max(panels, 1), p.max_cols)
+    width = p.width or cols * p.panel + 2
+    height = p.height or rows * p.panel + 2
+    d = dpi or p.dpi
+    pixels = int(width * d * height * d * 4 * 3)  # RGBA, drawn and copied for encoding
+    return pixels + 2 * 8 * n_tokens * n_tokens
