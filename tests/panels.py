@@ -1,9 +1,9 @@
 """The heatmap panels of a figure, as the tests look at them.
 
-A grid figure (heatmap, model view, rollout) draws every panel on one canvas Axes, each
-panel's artists labelled "panel N"; compare and steps give each panel an Axes of its own.
-``panels_of`` returns both kinds alike, with the few methods of an Axes the tests use (the
-titles are texts of their own: gid "panel-title", "key-title").
+Every figure of panels (heatmap, model view, rollout, compare, steps) draws them on one
+canvas Axes, each panel's artists labelled "panel N"; a panel with an Axes of its own is read
+too. ``panels_of`` returns both kinds alike, with the few methods of an Axes the tests use
+(the titles are texts of their own: gid "panel-title", "key-title").
 """
 
 from matplotlib.collections import Collection
@@ -28,7 +28,7 @@ class CanvasPanel:
         return "".join(t.get_text() for t in self.texts if t.get_gid() == gid)
 
     def get_title(self):
-        """The panel's title (a steps matrix stage keeps its Axes' title)."""
+        """The panel's title (a panel with an Axes of its own may keep the Axes' title)."""
         return self._text("panel-title") or (self.ax.get_title() if self.ax else "")
 
     def get_xlabel(self):

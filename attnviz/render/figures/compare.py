@@ -55,7 +55,6 @@ def draw_compare(view: CompareView, style: Style = DEFAULT_STYLE) -> Figure:
     theme, cmap, labels, annotate = style.theme, style.cmap, style.labels, style.annotate
     panels = view.panels()
     texts = view.cmp.a.texts
-    queries = crop.queries if crop else slice(None)
     shown = crop_texts_both(texts, crop)
     top = view.difference_limit
     heading = style.title if style.title is not None else view.title
@@ -97,21 +96,29 @@ def draw_compare(view: CompareView, style: Style = DEFAULT_STYLE) -> Figure:
         colorbar(fig, fig.add_axes(box.colorbar_rect(em, 0)), cmap, 0, 1, s["weight"], cax=True)
         colorbar(fig, fig.add_axes(box.colorbar_rect(em, 1)), DIVERGING_CMAP, -top, top,
                  s["weight_difference"], cax=True)  # fmt: skip
-        bars_top = box.top + box.grid_h + label_w + 0.4 * em + 1.6 * em + 1.6 * em
-        bars_w = box.grid_w + box.overhang + 8.8 * em  # under the panels and the first bar
-        bars = fig.add_axes((box.left / box.width, 1 - (bars_top + 0.8 * box.panel) / box.height,
-                             bars_w / box.width, 0.8 * box.panel / box.height))  # fmt: skip
-        _draw_output_difference(
-            bars, view.output_difference, texts[queries], p.font, bars_w * 72, labels,
-            crop.q0 if crop else None,
-        )  # fmt: skip
-        bars.set_title(s["output_difference"], fontsize=p.font)
+        _output_bars(fig, box, view, label_w, style)
         if any(panel.hidden.any() for panel in panels):
             add_hidden_legend(fig, theme, s["hidden"], p.font, "lower right")
         fig.suptitle(lines, y=1 - 0.5 * em / box.height, va="top", fontsize=p.font * 1.1)
         fig.text(0.5, 0.5 * em / box.height, summary, ha="center", va="bottom",
                  gid="summary")  # fmt: skip
     return fig
+
+
+def _output_bars(
+    fig: Figure, box: GridLayout, view: CompareView, label_w: float, style: Style
+) -> None:
+    """Under the panels and the first colour bar: ‖output_A − output_B‖ per query shown."""
+    p, crop = style.p, view.crop
+    em = p.font / 72
+    top = box.top + box.grid_h + label_w + 0.4 * em + 1.6 * em + 1.6 * em
+    width = box.grid_w + box.overhang + 8.8 * em
+    bars = fig.add_axes((box.left / box.width, 1 - (top + 0.8 * box.panel) / box.height,
+                         width / box.width, 0.8 * box.panel / box.height))  # fmt: skip
+    texts = view.cmp.a.texts[crop.queries if crop else slice(None)]
+    _draw_output_difference(bars, view.output_difference, texts, p.font, width * 72,
+                            style.labels, crop.q0 if crop else None)  # fmt: skip
+    bars.set_title(strings(view.lang)["output_difference"], fontsize=p.font)
 
 
 def _draw_output_difference(

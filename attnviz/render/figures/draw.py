@@ -18,7 +18,7 @@ import numpy as np
 
 from ...views.panel import Panel
 from .. import colors
-from .layout import annotation_size, crop_texts, text_width, tick_labels, wrap
+from .layout import annotation_size, crop_texts, index_labels, text_width, tick_labels, wrap
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -187,11 +187,13 @@ def draw_panel(
     labels: str = "auto",
     rect: tuple[float, float, float, float] | None = None,
     name: str = "",
+    numbered: bool = False,
 ) -> Any:
     """Draw one panel on ``ax``: the image, the hatched hidden cells, their outline, its title
     and the labels, with the "query" title beside the row labels and the "key" title below
     the column labels (``query_title``, ``key_title``: another text when a string, none when
     False). The panel's title and key title are ``title_size`` points (default ``font``).
+    ``numbered``: the columns are numbered (a matrix's), not tokens.
 
     Without ``rect`` the panel fills ``ax``, its own Axes. With ``rect`` (left, bottom, width,
     height in ``ax``'s axes fractions) it takes that part of ``ax``, a canvas that many panels
@@ -199,22 +201,108 @@ def draw_panel(
     took 0.12 s of a 0.3 s figure). ``name`` labels the panel's artists, to tell panels apart
     on a canvas.
     """
-    from matplotlib.collections import LineCollection
-    from matplotlib.colors import ListedColormap
-    from matplotlib.patches import PathPatch
-    from matplotlib.transforms import Affine2D, Bbox, BboxTransformTo, offset_copy
+    frame, cells = _frames(ax, panel, rect)
+    image = _draw_cells(ax, panel, cmap, theme, cells, rect is None, name)
+    if annotate:
+        size = annotation_size(
+            font, axis_points, max(panel.weights.shape), 4 if panel.signed else 3
+        )
+        numbers = _numbers(cell_numbers(panel, colors.lut(cmap)), size, cells)
+        numbers.set_label(name)
+        ax.add_collection(numbers, autolim=rect is None)
+    # no ticks, spines or axis titles of Matplotlib's: texts of our own, placed as it would
+    # (a layout engine measures them as fast as any text, and an axis costs more than a panel)
+    ax.set_axis_off()
+    size = font if title_size is None else title_size
+    _panel_title(ax, panel, frame, size, show_rows, font, axis_points, name)
+    if show_cols:
+        _key_labels(ax, panel, texts, frame, cells, font, axis_points, labels, numbered,
+                    s["key"] if key_title is True else key_title or None, size, name)  # fmt: skip
+    if show_rows:
+        _row_labels(ax, panel, texts, frame, cells, font, axis_points, labels,
+                    s["query"] if query_title is True else query_title or None, name)  # fmt: skip
+    return image
 
-    fig = ax.get_figure(root=True)
-    table = colors.lut(cmap)
-    mapped = ListedColormap(table / 255.0, name=cmap).with_extremes(bad=colors.HIDDEN[theme])
+
+def _panel_title(
+    ax: Axes, panel: Panel, frame: Any, size: float, labelled: bool, font: float,
+    axis_points: float, name: str,
+) -> None:  # fmt: skip
+    """The panel's title, above it on the baseline; one wider than the panel is lifted clear
+    of the first row's label (``labelled``: the rows have labels)."""
+    from matplotlib.transforms import offset_copy
+
+    lift = 0.0
+    if labelled and text_width(panel.title.split("\n"), size) * 72 > axis_points:
+        lift = max(0.0, (1.2 * font * 0.85 - axis_points / panel.weights.shape[0]) / 2)
+    at = offset_copy(frame, fig=ax.get_figure(root=True), y=6 + lift, units="points")
+    ax.text(0.5, 1, panel.title, transform=at, ha="center", va="baseline", fontsize=size,
+            gid="panel-title", label=name)  # fmt: skip
+
+
+def _key_labels(
+    ax: Axes, panel: Panel, texts: Sequence[str], frame: Any, cells: Any, font: float,
+    axis_points: float, labels: str, numbered: bool, title: str | None, size: float, name: str,
+) -> None:  # fmt: skip
+    """The column labels under a panel (tokens, or numbers), and its key title under them."""
+    from matplotlib.transforms import offset_copy
+
+    Tk = panel.weights.shape[1]
+    if numbered:
+        keys = index_labels(Tk, axis_points, font * 0.85) if labels != "none" else ([], [])
+    else:
+        key_texts = crop_texts(texts, panel.col0, Tk)
+        keys = tick_labels(key_texts, axis_points, font * 0.85, labels, panel.col0)
+    room = token_labels(ax, frame, cells, "x", *keys, font * 0.85, name)
+    if title:
+        at = offset_copy(frame, fig=ax.get_figure(root=True), y=-room, units="points")
+        ax.text(0.5, 0, title, transform=at, ha="center", va="top", fontsize=size,
+                gid="key-title", label=name)  # fmt: skip
+
+
+def _row_labels(
+    ax: Axes, panel: Panel, texts: Sequence[str], frame: Any, cells: Any, font: float,
+    axis_points: float, labels: str, title: str | None, name: str,
+) -> None:  # fmt: skip
+    """The row labels left of a panel, and its query title beyond them."""
+    from matplotlib.transforms import offset_copy
+
+    query_texts = crop_texts(texts, panel.row0, panel.weights.shape[0])
+    queries = tick_labels(query_texts, axis_points, font * 0.85, labels, panel.row0)
+    room = token_labels(ax, frame, cells, "y", *queries, font * 0.85, name)
+    if title:  # a text, placed beyond the labels
+        at = offset_copy(frame, fig=ax.get_figure(root=True), x=-room, units="points")
+        ax.text(0, 0.5, title, transform=at, rotation=90, ha="right", va="center",
+                gid="query-title", label=name)  # fmt: skip
+
+
+def _frames(
+    ax: Axes, panel: Panel, rect: tuple[float, float, float, float] | None
+) -> tuple[Any, Any]:
+    """The transforms of the panel's unit square and of its cells (row 0 at the top)."""
+    from matplotlib.transforms import Affine2D, Bbox, BboxTransformTo
+
     Tq, Tk = panel.weights.shape
     if rect is None:  # cells are the Axes' data coordinates
         ax.set_xlim(-0.5, Tk - 0.5)
         ax.set_ylim(Tq - 0.5, -0.5)
-        frame, cells = ax.transAxes, ax.transData
-    else:  # the unit square of the panel, and the cells mapped onto it (row 0 at the top)
-        frame = BboxTransformTo(Bbox.from_bounds(*rect)) + ax.transAxes
-        cells = Affine2D().translate(0.5, 0.5).scale(1 / Tk, -1 / Tq).translate(0, 1) + frame
+        return ax.transAxes, ax.transData
+    frame = BboxTransformTo(Bbox.from_bounds(*rect)) + ax.transAxes
+    return frame, Affine2D().translate(0.5, 0.5).scale(1 / Tk, -1 / Tq).translate(0, 1) + frame
+
+
+def _draw_cells(
+    ax: Axes, panel: Panel, cmap: str, theme: str, cells: Any, alone: bool, name: str
+) -> Any:
+    """The image of the panel's cells, the hidden ones hatched and outlined."""
+    from matplotlib.collections import LineCollection
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import PathPatch
+
+    mapped = ListedColormap(colors.lut(cmap) / 255.0, name=cmap).with_extremes(
+        bad=colors.HIDDEN[theme]
+    )
+    Tq, Tk = panel.weights.shape
     color, hidden, f = pooled(panel)
     image = ax.imshow(
         np.ma.masked_invalid(color),
@@ -224,25 +312,16 @@ def draw_panel(
         interpolation="nearest",
         extent=(-0.5, Tk - 0.5, Tq - 0.5, -0.5),  # pooled or not, cell i spans i ± 0.5
         # square cells; a crop of few queries and many keys fills the panel instead
-        aspect="equal" if Tq == Tk and rect is None else "auto",
+        aspect="equal" if Tq == Tk and alone else "auto",
         transform=cells,
         label=name,
     )
     runs = hidden_runs(hidden)
     if runs:
-        ax.add_patch(
-            PathPatch(
-                hatch_path(runs, f, Tq, Tk),
-                facecolor="none",
-                edgecolor="none",
-                hatch="///",
-                hatchcolor=colors.HATCH[theme],
-                linewidth=0,
-                gid="hidden-cells",
-                transform=cells,
-                label=name,
-            )
-        )
+        hatch = PathPatch(hatch_path(runs, f, Tq, Tk), facecolor="none", edgecolor="none",
+                          hatch="///", hatchcolor=colors.HATCH[theme], linewidth=0,
+                          gid="hidden-cells", transform=cells, label=name)  # fmt: skip
+        ax.add_patch(hatch)
         segments = [
             ((min((x0 + 0.5) * f, Tk) - 0.5, min((y0 + 0.5) * f, Tq) - 0.5),
              (min((x1 + 0.5) * f, Tk) - 0.5, min((y1 + 0.5) * f, Tq) - 0.5))
@@ -250,42 +329,7 @@ def draw_panel(
         ]  # fmt: skip
         outline = LineCollection(segments, colors=colors.BOUNDARY[theme], linewidths=1.0)
         outline.set(transform=cells, label=name)
-        ax.add_collection(outline, autolim=rect is None)
-    if annotate:
-        size = annotation_size(
-            font, axis_points, max(panel.weights.shape), 4 if panel.signed else 3
-        )
-        numbers = _numbers(cell_numbers(panel, table), size, cells)
-        numbers.set_label(name)
-        ax.add_collection(numbers, autolim=rect is None)
-    # no ticks, spines or axis titles of Matplotlib's: texts of our own, placed as it would
-    # (a layout engine measures them as fast as any text, and an axis costs more than a panel)
-    ax.set_axis_off()
-    size = font if title_size is None else title_size
-    lift = 0.0  # a title wider than its panel reaches over the first row's label: clear it
-    if show_rows and text_width(panel.title.split("\n"), size) * 72 > axis_points:
-        lift = max(0.0, (1.2 * font * 0.85 - axis_points / Tq) / 2)
-    at = offset_copy(frame, fig=fig, y=6 + lift, units="points")  # above, on the baseline
-    ax.text(0.5, 1, panel.title, transform=at, ha="center", va="baseline", fontsize=size,
-            gid="panel-title", label=name)  # fmt: skip
-    if show_cols:
-        key_texts = crop_texts(texts, panel.col0, Tk)
-        keys = tick_labels(key_texts, axis_points, font * 0.85, labels, panel.col0)
-        room = token_labels(ax, frame, cells, "x", *keys, font * 0.85, name)
-    if show_cols and key_title:
-        at = offset_copy(frame, fig=fig, y=-room, units="points")
-        text = s["key"] if key_title is True else key_title
-        ax.text(0.5, 0, text, transform=at, ha="center", va="top", fontsize=size,
-                gid="key-title", label=name)  # fmt: skip
-    if show_rows:
-        query_texts = crop_texts(texts, panel.row0, Tq)
-        queries = tick_labels(query_texts, axis_points, font * 0.85, labels, panel.row0)
-        room = token_labels(ax, frame, cells, "y", *queries, font * 0.85, name)
-    if show_rows and query_title:  # a text, placed beyond the labels
-        at = offset_copy(frame, fig=fig, x=-room, units="points")
-        text = s["query"] if query_title is True else query_title
-        ax.text(0, 0.5, text, transform=at, rotation=90, ha="right", va="center",
-                gid="query-title", label=name)  # fmt: skip
+        ax.add_collection(outline, autolim=alone)
     return image
 
 

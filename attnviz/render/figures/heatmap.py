@@ -114,24 +114,13 @@ def panel_grid(
         fig = Figure(figsize=(box.width, box.height), dpi=p.dpi)
         canvas = panel_canvas(fig)  # one Axes for every panel: see draw_panel
         for n, panel in enumerate(panels):
-            r, c = divmod(n, cols)
+            r, c = divmod(n, cols)  # column labels under the last panel of each column
             draw_panel(
-                canvas,
-                panel,
-                texts,
-                cmap=cmap,
-                theme=theme,
-                annotate=annotate,
-                font=p.font,
-                axis_points=box.panel * 72,
-                show_rows=c == 0,
-                show_cols=n + cols >= n_panels,  # the last panel of its column
-                s=s,
-                labels=labels,
-                query_title=row_titles[r] if row_titles else True,
-                rect=box.panel_rect(r, c),
-                name=f"panel {n}",
-            )
+                canvas, panel, texts, cmap=cmap, theme=theme, annotate=annotate, font=p.font,
+                axis_points=box.panel * 72, show_rows=c == 0, show_cols=n + cols >= n_panels,
+                s=s, labels=labels, query_title=row_titles[r] if row_titles else True,
+                rect=box.panel_rect(r, c), name=f"panel {n}",
+            )  # fmt: skip
         bar = fig.add_axes(box.colorbar_rect(em))
         colorbar(fig, bar, cmap, 0, 1, bar_label, cax=True)
         if any_hidden:

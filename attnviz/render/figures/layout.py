@@ -107,6 +107,15 @@ def tick_labels(
     return positions, [f"{(start or 0) + i} {shorten(texts[i])}" for i in positions]
 
 
+def index_labels(n: int, axis_points: float, font: float) -> tuple[list[int], list[str]]:
+    """Positions and labels of ``n`` numbered columns (0, 1, ...), at a round step (1, 2, 5,
+    10, 20, 50, ...) where they do not all fit."""
+    fit = max(1, int(axis_points / (2.5 * font)))  # rotated numbers, spaced to be read
+    step = next(s * m for m in (1, 10, 100, 1000, 10000) for s in (1, 2, 5) if n <= fit * s * m)
+    positions = list(range(0, n, step))
+    return positions, [str(i) for i in positions]
+
+
 def crop_texts(texts: Sequence[str], start: int | None, n: int) -> Sequence[str]:
     """The ``n`` texts of a crop's axis from ``start`` (all of them outside a crop)."""
     return texts if start is None else texts[start : start + n]
@@ -152,28 +161,6 @@ def grid(n: int, max_cols: int) -> tuple[int, int]:
     (6 panels: 3 + 3, not 4 + 2)."""
     rows = math.ceil(n / max_cols)
     return rows, math.ceil(n / rows)
-
-
-def layout(p: Preset, rows: int, cols: int, texts: Sequence[str]) -> tuple[float, float, float]:
-    """Figure width and height and panel side, in inches, leaving room for the labels.
-
-    Text widths are estimated (0.6 em a character) so that no drawing is needed to lay out.
-    """
-    em = p.font / 72  # inches
-    label = 0.6 * 0.85 * em * max(len(shorten(t)) + 3 for t in texts)  # "12 token" when thinned
-    side = label + 2.2 * em  # tick labels and the axis title, left of the grid and below it
-    extra_w = side + 5.5 * em + 0.1  # the colour bar with its ticks and label
-    extra_h = side + 4.0 * em + 0.1  # the title line and the panel titles
-    if p.width is None:
-        panel = p.panel
-    elif p.height is None:
-        panel = (p.width - extra_w) / cols
-    else:
-        panel = min((p.width - extra_w) / cols, (p.height - extra_h - 1.5 * em * rows) / rows)
-    panel = max(panel, 0.5)
-    width = p.width or cols * panel + extra_w
-    height = p.height or rows * (panel + 1.5 * em) + extra_h
-    return width, height, panel
 
 
 def text_width(texts: Sequence[str], font: float) -> float:
@@ -239,6 +226,13 @@ class GridLayout:
     def grid_h(self) -> float:
         return self.rows * self.panel + (self.rows - 1) * self.hgap
 
+    def panel_bar_rect(self, r: int, c: int, em: float) -> tuple[float, float, float, float]:
+        """The colour bar of panel (r, c) alone (``each``), right of it, 80% of its height."""
+        x = self.left + c * (self.panel + self.wgap) + self.panel + 0.8 * em
+        y = self.top + r * (self.panel + self.hgap) + 0.9 * self.panel
+        return (x / self.width, 1 - y / self.height, 0.8 * em / self.width,
+                0.8 * self.panel / self.height)  # fmt: skip
+
     def colorbar_rect(self, em: float, n: int = 0) -> tuple[float, float, float, float]:
         """Bar ``n`` right of the grid (the first nearest), 80% of its height, centred on it."""
         grid_w, grid_h = self.grid_w, self.grid_h
@@ -250,6 +244,16 @@ class GridLayout:
             1.0 * em / self.width,
             0.8 * grid_h / self.height,
         )
+
+
+def _spread(
+    panel: float, cols: int, gap: float, title_width: float, em: float
+) -> tuple[float, float, float]:
+    """(The width of a row of panels with the last title's overhang, the gap between them,
+    the overhang): a title wider than its panel widens the gaps."""
+    wgap = max(gap, title_width + em - panel)
+    over = max(0.0, (title_width - panel) / 2)
+    return cols * panel + (cols - 1) * wgap + over, wgap, over
 
 
 def grid_layout(
@@ -265,12 +269,16 @@ def grid_layout(
     below: float = 0.0,
     below_panels: float = 0.0,
     title_width: float = 0.0,
+    each: bool = False,
+    own_rows: bool = True,
 ) -> GridLayout:
     """Lay out ``rows`` x ``cols`` square panels with query labels ``row_labels`` wide on the
     left, key labels ``col_labels`` tall below (inches), a title of ``title_lines`` lines,
     panel titles of ``title_rows`` lines and ``title_width`` inches (a panel narrower than
     its title gets wider gaps), and ``bars`` colour bars on the right; ``below`` inches and
-    ``below_panels`` panel heights are kept free under the grid (for compare's bars)."""
+    ``below_panels`` panel heights are kept free under the grid (for compare's bars). With
+    ``each``, every panel has its own key labels, key title and colour bar (steps' stages),
+    and, with ``own_rows``, its own row labels."""
     em = p.font / 72
     pad = 0.5 * em
     left = pad + 1.6 * em + row_labels + 0.4 * em  # axis title, tick labels
@@ -279,18 +287,18 @@ def grid_layout(
     right = 1.0 * em + 1.0 * em + 3.0 * em + 1.8 * em + pad  # gap, bar, ticks, bar title
     right += (bars - 1) * 7.8 * em  # each more bar: gap, bar, signed ticks, title
     gap, hgap = 0.8 * em, (2.0 + 1.2 * (title_rows - 1)) * em
+    if each:  # between panels: a bar and its ticks, the next one's labels; below: the keys
+        right -= 1.8 * em  # the bars have no title
+        gap += 0.8 * em + 0.8 * em + 2.8 * em + (row_labels + 0.4 * em if own_rows else 0.0)
+        hgap += col_labels + 0.4 * em + 1.6 * em
     tall = rows + below_panels
     fixed_h = top + bottom + (rows - 1) * hgap
 
     def spread(panel: float) -> tuple[float, float, float]:
-        """(the grid's width with the last title's overhang, the gap, the overhang)."""
-        wgap = max(gap, title_width + em - panel)
-        over = max(0.0, (title_width - panel) / 2)
-        return cols * panel + (cols - 1) * wgap + over, wgap, over
+        return _spread(panel, cols, gap, title_width, em)
 
-    if p.width is None:
-        panel = p.panel
-    else:
+    panel = p.panel
+    if p.width is not None:
         room = p.width - left - right
         panel = (room - (cols - 1) * gap) / cols
         if panel < title_width:  # the largest panel whose spread fits: spread grows with it

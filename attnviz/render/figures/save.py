@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from .layout import PRESETS, check_figure_options, grid, require_readable
+from .layout import PRESETS, check_figure_options, grid
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -36,16 +36,6 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int | None = Non
     rc: dict[Any, Any] = {"svg.fonttype": "none", "pdf.fonttype": 42, "svg.hashsalt": "attnviz"}
     with rc_context(rc), atomic_open(p) as f, one_glyph_warning():
         fig.savefig(f, format=fmt, dpi=dpi or fig.dpi, metadata=metadata[fmt])
-        check_fits(fig)  # before the file is kept; Matplotlib's own warnings then say nothing
-
-
-def check_fits(fig: Figure) -> None:
-    """require_readable for every panel that a layout engine placed (an Axes with an image)."""
-    width, height = fig.get_size_inches()
-    for ax in fig.axes:
-        box = ax.get_position()
-        if ax.get_images():
-            require_readable(min(box.width * width, box.height * height))
 
 
 @contextlib.contextmanager

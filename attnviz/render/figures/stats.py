@@ -13,8 +13,7 @@ from ...trace import Trace
 from ...views.labels import head_label, strings
 from ...views.stats import StatsView, stats_view
 from .. import colors
-from .draw import add_title
-from .layout import DEFAULT_STYLE, Style, theme_rc
+from .layout import DEFAULT_STYLE, Style, text_width, theme_rc, wrap
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -54,9 +53,26 @@ def draw_stats(view: StatsView, style: Style = DEFAULT_STYLE) -> Figure:
     shades = column_shades(stats)
     width = p.width or 1.1 * len(HEAD_METRICS) + 1.5
     height = p.height or 0.38 * len(heads) + 2.6
+    names = [head_label(view.trace.config, h, view.lang) for h in heads]
+    metrics = [s[f"m_{m}"] for m in HEAD_METRICS]
+    rows = int(stats["rows"][0]) if len(heads) else 0
+    em = p.font / 72
     with rc_context(theme_rc(theme, p.font)):
-        fig = Figure(figsize=(width, height), dpi=p.dpi, layout="constrained")
-        ax = fig.add_subplot()
+        heading = wrap(
+            title if title is not None else view.title, width * 72 / (0.6 * p.font * 1.1)
+        )
+        caption = wrap(s["stats_caption"].format(rows=rows) + " · " + s["stats_shading"],
+                       width * 72 / (0.6 * p.font))  # fmt: skip
+        # the metric names slant at 30°: as tall as half their width and a line
+        slant = 0.5 * text_width(metrics, p.font) + 0.9 * em
+        left = 0.5 * em + text_width(names, p.font) + 0.5 * em
+        cell = (width - left - em) / len(HEAD_METRICS)  # the first name must not leave the page
+        left = max(left, 0.87 * text_width(metrics[:1], p.font) + 0.5 * em - 0.5 * cell)
+        bottom = 0.5 * em + (caption.count("\n") + 1) * 1.3 * em + 0.3 * em + slant + 0.4 * em
+        top = 0.5 * em + (heading.count("\n") + 1) * 1.45 * em + 0.5 * em
+        fig = Figure(figsize=(width, height), dpi=p.dpi)
+        ax = fig.add_axes((left / width, bottom / height, 1 - (left + em) / width,
+                           1 - (bottom + top) / height))  # fmt: skip
         ax.imshow(shades, cmap=ListedColormap(table / 255.0), vmin=0, vmax=1, aspect="auto")
         for (r, c), shade in np.ndenumerate(shades):
             value = float(stats[HEAD_METRICS[c]][r])
@@ -64,14 +80,12 @@ def draw_stats(view: StatsView, style: Style = DEFAULT_STYLE) -> Figure:
             ax.text(
                 c, r, f"{value:.2f}", ha="center", va="center", color=ink, fontsize=p.font * 0.9
             )
-        ax.set_xticks(range(len(HEAD_METRICS)), [s[f"m_{m}"] for m in HEAD_METRICS], rotation=30,
-                      ha="right")  # fmt: skip
-        config = view.trace.config
-        ax.set_yticks(range(len(heads)), [head_label(config, h, view.lang) for h in heads])
+        ax.set_xticks(range(len(HEAD_METRICS)), metrics, rotation=30, ha="right",
+                      rotation_mode="anchor")  # fmt: skip
+        ax.set_yticks(range(len(heads)), names)
         ax.tick_params(length=0)
         for spine in ax.spines.values():
             spine.set_visible(False)
-        rows = int(stats["rows"][0]) if len(heads) else 0
-        ax.set_xlabel(s["stats_caption"].format(rows=rows) + " · " + s["stats_shading"])
-        add_title(fig, title if title is not None else view.title, width, p.font)
+        fig.text(0.5, 0.5 * em / height, caption, ha="center", va="bottom", gid="caption")
+        fig.suptitle(heading, y=1 - 0.5 * em / height, va="top", fontsize=p.font * 1.1)
     return fig

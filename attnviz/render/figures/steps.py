@@ -3,43 +3,51 @@
 from __future__ import annotations
 
 import textwrap
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ...trace import Crop, Trace
-from ...views.labels import strings
-from ...views.panel import Panel, signed_limit
+from ...views.labels import shorten, strings
+from ...views.panel import Panel
 from ...views.steps import Stage, StepsView, steps_view
-from .. import colors
 from .compare import DIVERGING_CMAP
-from .draw import add_hidden_legend, add_title, colorbar, draw_panel
+from .draw import add_hidden_legend, colorbar, draw_panel, panel_canvas
 from .layout import (
     DEFAULT_STYLE,
+    GridLayout,
     Style,
     auto_annotate,
-    crop_texts,
     crop_texts_both,
-    grid,
-    layout,
+    grid_layout,
+    require_readable,
+    text_width,
     theme_rc,
-    tick_labels,
+    wrap,
 )
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 
+def formula_lines(formula: str, max_chars: float) -> list[str]:
+    """A stage's formula on lines of at most ``max_chars``, broken only where it reads as
+    two: after a comma, then after "="; a part with no such place stays whole."""
+    if len(formula) <= max_chars:
+        return [formula]
+    lines: list[str] = []
+    for part in formula.replace(", ", ",\n").split("\n"):
+        left, eq, right = part.partition(" = ")
+        lines += [left + " =", right] if eq and len(part) > max_chars else [part]
+    return lines
+
+
 def stage_title(stage: Stage, max_chars: float) -> str:
-    """ "2. attention scores" over its formula, each wrapped to the panel's width."""
-    width = max(int(max_chars), 12)
-    return "\n".join(
-        [
-            *textwrap.wrap(f"{stage.number}. {stage.name}", width),
-            *textwrap.wrap(stage.formula, width),
-        ]
-    )
+    """ "2. attention scores" over its formula, each on lines of at most ``max_chars``; the
+    formula is broken only where it reads as two (``formula_lines``)."""
+    name = textwrap.wrap(f"{stage.number}. {stage.name}", max(int(max_chars), 12))
+    return "\n".join([*name, *formula_lines(stage.formula, max_chars)])
 
 
 def stage_panel(stage: Stage, head: int, title: str = "") -> Panel:
@@ -52,38 +60,6 @@ def stage_panel(stage: Stage, head: int, title: str = "") -> Panel:
     top = max(float(np.abs(values[~hidden]).max(initial=0.0)), 1e-12)
     signed = np.where(hidden, 0.0, values)
     return Panel(head, title, signed, hidden, top, True, stage.row0, stage.col0)
-
-
-def _draw_matrix(
-    ax: Axes,
-    stage: Stage,
-    title: str,
-    texts: list[str],
-    font: float,
-    axis_points: float,
-    labels: str = "auto",
-) -> Any:
-    """A T x columns stage (Q, K, V, head output, concat, output): rows are tokens."""
-    top = signed_limit(stage.values)
-    lut = colors.lut(DIVERGING_CMAP)
-    from matplotlib.colors import ListedColormap
-
-    image = ax.imshow(
-        stage.values.astype(np.float64),
-        cmap=ListedColormap(lut / 255.0),
-        vmin=-top,
-        vmax=top,
-        aspect="auto",
-        interpolation="nearest",
-    )
-    ax.set_title(title, fontsize=font)
-    rows = crop_texts(texts, stage.row0, stage.values.shape[0])
-    ys, yl = tick_labels(rows, axis_points, font * 0.85, labels, stage.row0)
-    ax.set_yticks(ys, yl, fontsize=font * 0.85)
-    ax.tick_params(length=0, labelsize=font * 0.75)
-    for spine in ax.spines.values():
-        spine.set_visible(False)
-    return image
 
 
 def steps_figure(
@@ -101,66 +77,76 @@ def steps_figure(
 
 
 def draw_steps(view: StepsView, style: Style = DEFAULT_STYLE) -> Figure:
-    """The figure of a StepsView."""
+    """The figure of a StepsView: a panel per stage, each with its key labels, its shape and
+    its colour bar, on one canvas laid out from measured widths; rows are labelled on the
+    left, and on every panel when a crop gives the keys' rows other tokens than the queries'."""
     from matplotlib import rc_context
     from matplotlib.figure import Figure
 
-    p, s = style.p, strings(view.lang)
-    theme, cmap, labels, annotate = style.theme, style.cmap, style.labels, style.annotate
-    stages, crop, head = view.stages, view.crop, view.head
+    p, s, stages, crop = style.p, strings(view.lang), view.stages, view.crop
     texts = view.trace.texts
-    T = len(texts)
-    rows, cols = grid(len(stages), max(1, min(5, int((p.width or 99) / 1.5))))  # paper: 2
-    shown = crop_texts_both(texts, crop)
-    width, height, column = layout(p, rows, cols, shown)
-    panel_in = column - 5.5 * p.font / 72  # each panel shares its column with a colour bar
-    if annotate is None:
-        side = max(crop.q1 - crop.q0, crop.k1 - crop.k0) if crop else T
-        annotate = auto_annotate(p.font, panel_in * 72, side)
-    heading = style.title if style.title is not None else view.title
-    with rc_context(theme_rc(theme, p.font)):
-        fig = Figure(figsize=(width, height), dpi=p.dpi, layout="constrained")
-        axes = fig.subplots(rows, cols, squeeze=False)
-        for n, (ax, stage) in enumerate(zip(axes.flat, stages, strict=False)):
+    own_rows = crop is not None and (crop.k0, crop.k1) != (crop.q0, crop.q1)
+    em = p.font / 72
+    with rc_context(theme_rc(style.theme, p.font)):
+        box, titles = _steps_layout(view, style, own_rows)
+        heading = style.title if style.title is not None else view.title
+        lines = wrap(heading, box.width * 72 / (0.6 * p.font * 1.1))
+        if "\n" in lines:
+            box, titles = _steps_layout(view, style, own_rows, lines.count("\n") + 1)
+        require_readable(box.panel)
+        annotate = style.annotate
+        if annotate is None:
+            side = max(crop.q1 - crop.q0, crop.k1 - crop.k0) if crop else len(texts)
+            annotate = auto_annotate(p.font, box.panel * 72, side)
+        fig = Figure(figsize=(box.width, box.height), dpi=p.dpi)
+        canvas = panel_canvas(fig)
+        for n, (stage, title) in enumerate(zip(stages, titles, strict=True)):
+            r, c = divmod(n, box.cols)
+            panel = stage_panel(stage, view.head, title)
             shape = " × ".join(str(d) for d in stage.shape)
-            title = stage_title(stage, column * 72 / (0.6 * p.font * 0.85))  # the panel's
-            if stage.kind == "matrix":
-                _draw_matrix(ax, stage, title, texts, p.font * 0.85, panel_in * 72, labels)
-                bar = colorbar(
-                    fig,
-                    ax,
-                    DIVERGING_CMAP,
-                    -signed_limit(stage.values),
-                    signed_limit(stage.values),
-                    "",
-                )
-            else:
-                panel = stage_panel(stage, head, title)
-                draw_panel(
-                    ax, panel, texts, cmap=DIVERGING_CMAP if panel.signed else cmap, theme=theme,
-                    annotate=annotate and stage.kind == "weights", font=p.font,
-                    axis_points=panel_in * 72, show_rows=n % cols == 0, show_cols=True, s=s,
-                    key_title=f"({shape})", title_size=p.font * 0.85,
-                    labels=labels,
-                )  # fmt: skip
-                if panel.signed:
-                    bar = colorbar(
-                        fig,
-                        ax,
-                        DIVERGING_CMAP,
-                        -signed_limit(stage.values),
-                        signed_limit(stage.values),
-                        "",
-                    )
-                else:
-                    bar = colorbar(fig, ax, cmap, 0, 1, "")
+            draw_panel(
+                canvas, panel, texts, cmap=DIVERGING_CMAP if panel.signed else style.cmap,
+                theme=style.theme, annotate=annotate and stage.kind == "weights", font=p.font,
+                axis_points=box.panel * 72, show_rows=own_rows or c == 0, show_cols=True, s=s,
+                query_title=(s["key"] if stage.keys else True) if c == 0 else False,
+                key_title=f"({shape})", title_size=p.font * 0.85, labels=style.labels,
+                rect=box.panel_rect(r, c), name=f"panel {n}", numbered=stage.kind == "matrix",
+            )  # fmt: skip
+            lo, hi = (-panel.limit, panel.limit) if panel.signed else (0.0, 1.0)
+            bar = colorbar(fig, fig.add_axes(box.panel_bar_rect(r, c, em)),
+                           DIVERGING_CMAP if panel.signed else style.cmap, lo, hi, "", cax=True)  # fmt: skip
             bar.ax.tick_params(labelsize=p.font * 0.7)
-            if stage.kind == "matrix":  # its title is _draw_matrix's
-                ax.set_xlabel(f"({shape})", fontsize=p.font * 0.85)
-            if n % cols and stage.kind == "matrix":
-                ax.set_yticks(ax.get_yticks(), [])
-        for ax in list(axes.flat)[len(stages) :]:
-            ax.set_axis_off()
-        add_hidden_legend(fig, theme, s["hidden"] + " (−∞)", p.font, "outside lower right")
-        add_title(fig, heading, width, p.font)
+        if any(stage.hidden is not None and stage.hidden.any() for stage in stages):
+            add_hidden_legend(fig, style.theme, s["hidden"] + " (−∞)", p.font, "lower right")
+        fig.suptitle(lines, y=1 - 0.5 * em / box.height, va="top", fontsize=p.font * 1.1)
     return fig
+
+
+def _steps_layout(
+    view: StepsView, style: Style, own_rows: bool, title_lines: int = 1
+) -> tuple[GridLayout, list[str]]:
+    """The grid of the stages and their titles, each broken to the room it has: of the
+    column counts that fit the preset (2 in a paper column; up to 5 else), the one with the
+    largest panels."""
+    p, size = style.p, style.p.font * 0.85
+    if p.width is None:  # a stage's panel beside its labels and bar: smaller than a head's
+        p = replace(p, panel=0.75 * p.panel)
+    texts, n = view.trace.texts, len(view.stages)
+    widest = [f"{len(texts) - 1} {shorten(t)}" for t in crop_texts_both(texts, view.crop)]
+    label_w = 0.0 if style.labels == "none" else text_width(widest, size)
+
+    def laid_out(cols: int, lines: int, width: float) -> GridLayout:
+        return grid_layout(p, -(-n // cols), cols, label_w, label_w, title_lines,
+                           title_rows=lines, title_width=width, each=True, own_rows=own_rows)  # fmt: skip
+
+    # first with the titles as narrow as they can be, then broken to the room they have
+    pieces = [line for stage in view.stages for line in formula_lines(stage.formula, 0)]
+    narrow = text_width(pieces, size)
+    choices = (
+        (2,) if p.width is not None and p.width < 5 else (5,) if p.width is None else (5, 4, 3)
+    )
+    box = max((laid_out(cols, 3, narrow) for cols in choices), key=lambda b: b.panel)
+    room = box.panel + box.wgap - p.font / 72
+    titles = [stage_title(stage, room * 72 / (0.6 * size)) for stage in view.stages]
+    width = min(text_width([line for t in titles for line in t.split("\n")], size), room)
+    return laid_out(box.cols, max(t.count("\n") + 1 for t in titles), width), titles
