@@ -114,10 +114,10 @@ def encode(tok: Any, text: str, limit: int | None = None) -> tuple[list[int], li
             piece = raw[len(prefix) :] if joined else raw
             tokens.append(ModelToken(raw, JOIN + piece if joined else piece, start, end, False))
         else:  # byte-level BPE: the text itself; a leading space starts a word
-            shown = text[start:end]
-            piece = shown.strip() or shown
+            span = text[start:end]
+            piece = span.strip() or span
             joined = (
-                n > 0 and not shown[:1].isspace() and start > 0 and not text[start - 1].isspace()
+                n > 0 and not span[:1].isspace() and start > 0 and not text[start - 1].isspace()
             )
             tokens.append(ModelToken(raw, JOIN + piece if joined else piece, start, end, False))
     return list(enc.ids), tokens

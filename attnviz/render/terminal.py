@@ -43,8 +43,8 @@ def tokens_table(tokens: Sequence[Token]) -> Table:
     table.add_column("start", justify="right")
     table.add_column("end", justify="right")
     for i, t in enumerate(tokens):
-        shown = Text(visible(t.text), style="italic" if t.special else "")
-        table.add_row(str(i), shown, str(t.start), str(t.end))
+        label = Text(visible(t.text), style="italic" if t.special else "")
+        table.add_row(str(i), label, str(t.start), str(t.end))
     return table
 
 
@@ -171,21 +171,21 @@ def heat_rows(
     digits = len(str(queries[-1]))
     labels = [f"{i:>{digits}} {shorten(trace.tokens[i].text, 10)}" for i in queries]
     indent = max(len(label) for label in labels) + 1
-    shown = keys[: max(1, (width - indent) // 2)]
+    fitting = keys[: max(1, (width - indent) // 2)]
     yield caption(trace, h, lang, crop)
-    yield _ruler(shown, indent)
+    yield _ruler(fitting, indent)
     w = trace.weights[h]
     for label, i in zip(labels, queries, strict=True):
         row = Text(label.ljust(indent))
-        for j in shown:
+        for j in fitting:
             if trace.allowed[i, j]:
                 row.append(*_block(lut, float(w[i, j]), color))
             else:
                 row.append(f" {HIDDEN_CELL}", style="dim")
         yield row
-    if len(shown) < len(keys):
+    if len(fitting) < len(keys):
         yield Text(
-            f"keys {shown.stop} to {keys[-1]} do not fit this terminal: widen it, use --keys, "
+            f"keys {fitting.stop} to {keys[-1]} do not fit this terminal: widen it, use --keys, "
             "or -o",
             "dim",
         )
@@ -278,13 +278,13 @@ def stage_table(
     s = strings(lang)
     values = stage.values
     square = stage.kind != "matrix"
-    shown = values.shape[1] if square else min(columns, values.shape[1])
+    n_cols = values.shape[1] if square else min(columns, values.shape[1])
     table = Table(box=None, pad_edge=False, header_style="bold", padding=(0, 0, 0, 1))
     table.add_column("", no_wrap=True)
     rows = range(len(texts))[stage.row0 or 0 :][: values.shape[0]]
-    cols = range(len(texts))[stage.col0 or 0 :][:shown]
+    cols = range(len(texts))[stage.col0 or 0 :][:n_cols]
     if not square:
-        headers = [str(c) for c in range(shown)]
+        headers = [str(c) for c in range(n_cols)]
     elif stage.col0 is None:
         headers = [shorten(texts[j], 6) for j in cols]
     else:
@@ -295,7 +295,7 @@ def stage_table(
     for i, r in enumerate(rows):
         label = shorten(texts[r], 12) if stage.row0 is None else f"{r} {shorten(texts[r], 12)}"
         cells: list[Text] = [Text(label, style="bold")]
-        for j in range(shown):
+        for j in range(n_cols):
             v = float(values[i, j])
             if stage.kind == "masked" and v == -np.inf:
                 cells.append(Text("−∞", style="dim"))
@@ -306,8 +306,8 @@ def stage_table(
         table.add_row(*cells)
     shape = " × ".join(str(n) for n in values.shape)
     note = f"({shape})"
-    if shown < values.shape[1]:
-        note += " · " + s["columns_left_out"].format(n=values.shape[1] - shown)
+    if n_cols < values.shape[1]:
+        note += " · " + s["columns_left_out"].format(n=values.shape[1] - n_cols)
     return Group(Text(stage.title, style="bold"), table, Text(note, style="dim"))
 
 
@@ -341,21 +341,21 @@ def worked_row_tables(
         )
     table.add_row("", s["sum"], "", "", *[""] * len(bias), "", _number(float(row.exp.sum()), p),
                   _number(float(row.weights.sum()), p), style="bold")  # fmt: skip
-    shown = min(columns, row.v.shape[1])
+    n_cols = min(columns, row.v.shape[1])
     values = Table(box=None, pad_edge=False, header_style="bold")
     values.add_column("#", justify="right")
     values.add_column(s["key"])
     values.add_column(s["weight"], justify="right")
-    for c in range(shown):
+    for c in range(n_cols):
         values.add_column(f"V[{c}]", justify="right")
     for j in np.flatnonzero(row.allowed).tolist():
         values.add_row(str(j), Text(shorten(texts[j], 12)), _number(float(row.weights[j]), p),
-                       *(_number(float(row.v[j, c]), precision) for c in range(shown)))  # fmt: skip
-    values.add_row("", "Σ", "", *(_number(float(row.output[c]), precision) for c in range(shown)),
+                       *(_number(float(row.v[j, c]), precision) for c in range(n_cols)))  # fmt: skip
+    values.add_row("", "Σ", "", *(_number(float(row.output[c]), precision) for c in range(n_cols)),
                    style="bold")  # fmt: skip
     note = s["weighted_sum"]
-    if shown < row.v.shape[1]:
-        note += " · " + s["columns_left_out"].format(n=row.v.shape[1] - shown)
+    if n_cols < row.v.shape[1]:
+        note += " · " + s["columns_left_out"].format(n=row.v.shape[1] - n_cols)
     return Group(Text(title, style="bold"), table, Text(""), values, Text(note, style="dim"))
 
 

@@ -1,4 +1,4 @@
-"""Text shown to people: user text made safe to print, token labels."""
+"""Text text_ to people: user text made safe to print, token labels."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def _visible_char(ch: str) -> str:
 
 
 def visible(text: str) -> str:
-    """``text`` with every control character shown as a visible symbol, never sent raw.
+    """``text`` with every control character text_ as a visible symbol, never sent raw.
 
     ESC (the start of every ANSI escape sequence) becomes ␛, other C0 controls their
     Control Pictures (␀, ␍, ␈ ...), and C1 controls, bidirectional overrides and line
@@ -257,9 +257,9 @@ def strings(lang: str) -> dict[str, str]:
 
 
 def shorten(text: str, limit: int = 12) -> str:
-    """A label at most ``limit`` characters long, cut with an ellipsis; control characters shown."""
-    shown = visible(text)
-    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+    """A label at most ``limit`` characters long, cut with an ellipsis; control characters text_."""
+    text_ = visible(text)
+    return text_ if len(text_) <= limit else text_[: limit - 1] + "…"
 
 
 def pattern_label(config: Any, h: int, lang: str = "en") -> str:
@@ -290,7 +290,7 @@ def crop_text(crop: Any, T: int, lang: str = "en") -> str:
 def trace_line(trace: Any, lang: str = "en", crop: Any = None, every_layer: bool = False) -> str:
     """The title line of a run: the checkpoint and its layer (none with ``every_layer``), or
     the seeded model's seed and tokeniser; heads, d_model, mask; unscaled, how many tokens
-    were cut, the special tokens left out, the crop shown."""
+    were cut, the special tokens left out, the crop text_."""
     s, c = strings(lang), trace.config
     parts = [f"{trace.heads} {s['heads']}", f"d_model {trace.d_model}",
              f"{s['mask']} {mask_text(c.mask, lang)}"]  # fmt: skip

@@ -55,14 +55,14 @@ def draw_compare(view: CompareView, style: Style = DEFAULT_STYLE) -> Figure:
     theme, cmap, labels, annotate = style.theme, style.cmap, style.labels, style.annotate
     panels = view.panels()
     texts = view.cmp.a.texts
-    shown = crop_texts_both(texts, crop)
+    axis_texts = crop_texts_both(texts, crop)
     top = view.difference_limit
     heading = style.title if style.title is not None else view.title
     summary = view.summary_line()
     em = p.font / 72
     rows = len(view.heads)
     with rc_context(theme_rc(theme, p.font)):
-        widest = [f"{len(texts) - 1} {shorten(t)}" for t in shown]  # as panel_grid measures
+        widest = [f"{len(texts) - 1} {shorten(t)}" for t in axis_texts]  # as panel_grid measures
         label_w = 0.0 if labels == "none" else text_width(widest, p.font * 0.85)
         titles = [line for panel in panels for line in panel.title.split("\n")]
         title_w = text_width(titles, p.font)

@@ -134,13 +134,13 @@ def pooled(panel: Panel) -> tuple[np.ndarray, np.ndarray, int]:
     blocks = values.reshape(rows, f, cols, f).swapaxes(1, 2).reshape(rows, cols, f * f)
     if panel.signed:
         strongest = np.take_along_axis(blocks, np.abs(blocks).argmax(axis=2)[..., None], axis=2)
-        shown = strongest[..., 0]
+        picked = strongest[..., 0]
     else:
-        shown = blocks.max(axis=2)
+        picked = blocks.max(axis=2)
     full = np.ones((rows * f, cols * f), dtype=bool)
     full[:Tq, :Tk] = panel.hidden
     hidden = np.asarray(full.reshape(rows, f, cols, f).all(axis=(1, 3)))
-    return np.where(hidden, np.nan, panel.to_color(shown)), hidden, f
+    return np.where(hidden, np.nan, panel.to_color(picked)), hidden, f
 
 
 def hatch_path(runs: list[tuple[int, int, int]], f: int, Tq: int, Tk: int) -> Any:
@@ -372,9 +372,9 @@ def cell_numbers(panel: Panel, table: np.ndarray) -> list[tuple[int, int, str, s
     out = []
     for (i, j), w in np.ndenumerate(panel.weights):
         if not panel.hidden[i, j]:
-            shown = signed_text(w) if panel.signed else cell_text(w)
+            text = signed_text(w) if panel.signed else cell_text(w)
             cell = float(panel.to_color(w))
-            out.append((i, j, shown, colors.ink(colors.rgb(table, cell))))
+            out.append((i, j, text, colors.ink(colors.rgb(table, cell))))
     return out
 
 

@@ -72,7 +72,7 @@ def panel_grid(
     n_panels: int,
     cols: int,
     texts: Sequence[str],
-    shown: Sequence[str],
+    axis_texts: Sequence[str],
     side: int,
     heading: str,
     bar_label: str,
@@ -85,7 +85,7 @@ def panel_grid(
 ) -> Figure:
     """Panels in a grid of ``cols`` columns, laid out from measured label widths, with the
     colour bar [0, 1] on the right and the title on top (the style's, or ``heading``).
-    ``shown``: the token texts on the axes (their widths decide the margins); ``side``: the
+    ``axis_texts``: the token texts on the axes (their widths decide the margins); ``side``: the
     larger of a panel's dimensions; ``row_titles``: a title left of each row instead of
     "query"; ``panel_size`` (inches) replaces the preset's."""
     from matplotlib import rc_context
@@ -102,7 +102,7 @@ def panel_grid(
     em = p.font / 72
     with rc_context(theme_rc(theme, p.font)):
         # measure the labels as they would be if every one fitted: thinning only shortens them
-        widest = [f"{T - 1} {shorten(t)}" for t in shown] if T > 1 else [shorten(texts[0])]
+        widest = [f"{T - 1} {shorten(t)}" for t in axis_texts] if T > 1 else [shorten(texts[0])]
         label_w = 0.0 if labels == "none" else text_width(widest, p.font * 0.85)
         box = grid_layout(p, rows, cols, label_w, label_w, 1)
         lines = wrap(heading, box.width * 72 / (0.6 * p.font * 1.1))  # now the width is known
