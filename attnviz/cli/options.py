@@ -247,9 +247,8 @@ def source(o: Options) -> Seeded | Pretrained:
     if o.model is None:
         if o.layer is not None and not all_layers(o):
             raise ConfigError("--layer chooses a layer of a --model; seeded runs have one")
-        seeded = Seeded(heads=o.heads, d_model=o.d_model, seed=o.seed, tokenizer=o.tokenizer,
-                        positions=o.positions, bos=o.bos, pad_to=o.pad_to,
-                        plant=tuple(o.plant or ()), plant_strength=o.plant_strength)  # fmt: skip
+        values = {opt.api: getattr(o, opt.name) for opt in RUN if opt.seeded}
+        seeded = Seeded(**{**values, "plant": tuple(values["plant"] or ())})
         if "plant_strength" in o.given and not seeded.plant:
             raise ConfigError("--plant-strength scales planted heads: give --plant too")
         return seeded
