@@ -189,9 +189,6 @@ class Options:
         except KeyError:
             raise AttributeError(name) from None
 
-    def __contains__(self, name: str) -> bool:
-        return name in self._values
-
 
 Command = Callable[..., None]
 
@@ -254,8 +251,8 @@ def source(o: Options) -> Seeded | Pretrained:
         return seeded
     for opt in RUN:
         if opt.seeded and opt.name in o.given:
-            raise ConfigError(f"{opt.flag} is an option of the seeded model; a --model has its "
-                              f"own {opt.api.replace('_', ' ')}: leave {opt.flag} out")  # fmt: skip
+            raise ConfigError(f"{opt.flag} is an option of the seeded model, not of a --model "
+                              "checkpoint: leave it out")  # fmt: skip
     layer = None
     if o.layer is not None and not all_layers(o):
         if not o.layer.strip().isdigit():
