@@ -27,7 +27,8 @@ def show_heatmap(console: Console, view: HeatmapView, fmt: str, cmap: str, top: 
     trace, crop, lang = view.trace, view.crop, view.lang
     if fmt == "top":
         for h in view.heads:
-            console.print(terminal.top_lines(trace, h, top, lang, crop))
+            console.print(terminal.top_lines(trace, view.strongest(h, top),
+                                             terminal.caption(trace, h, lang, crop)))  # fmt: skip
             console.print()
         return
     if fmt == "table":
@@ -67,8 +68,7 @@ def show_rollout(console: Console, view: RolloutView, fmt: str, cmap: str, top: 
         console.print(table)
         console.print(line)
     else:
-        console.print(terminal.top_lines(trace, 0, top, view.lang, matrix=matrix,
-                                         caption_line=line))  # fmt: skip
+        console.print(terminal.top_lines(trace, view.strongest(top), line))
 
 
 def show_compare(console: Console, view: CompareView, fmt: str, cmap: str) -> None:

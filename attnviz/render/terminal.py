@@ -16,13 +16,12 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from ..stats import Comparison, mean_entropy
+from ..stats import Comparison
 from ..tokens import Token
 from ..trace import AttentionConfig, Crop, Trace
+from ..views.heatmap import Strongest
 from ..views.labels import (
-    crop_text,
-    head_label,
-    mask_text,
+    head_caption,
     pattern_label,
     shorten,
     strings,
@@ -54,21 +53,8 @@ def _cell_style(table: np.ndarray, value: float) -> Style:
 
 
 def caption(trace: Trace, h: int, lang: str = "en", crop: Crop | None = None) -> Text:
-    """The line under a head's table: a checkpoint's name and layer, the head, its mean row
-    entropy (of the whole run), the mask, unscaled, and the crop shown."""
-    s, c = strings(lang), trace.config
-    entropy = float(mean_entropy(trace.weights[[h]], trace.allowed)[0])
-    parts = [
-        f"{head_label(c, h, lang)}",
-        f"{s['entropy']} {entropy:.2f} {s['nats']}",
-        f"{s['mask']} {mask_text(c.mask, lang)}",
-        "" if c.scaled else s["unscaled"],
-        crop_text(crop, len(trace.tokens), lang),
-        s["special_hidden"].format(n=trace.special_hidden) if trace.special_hidden else "",
-    ]
-    if c.pretrained is not None and c.pretrained.layer is not None:
-        parts[:0] = [visible(c.pretrained.name), s["layer"].format(n=c.pretrained.layer)]
-    return Text(" · ".join(part for part in parts if part), style="dim")
+    """The line under a head's table (``head_caption``), dimmed."""
+    return Text(head_caption(trace, h, lang, crop), style="dim")
 
 
 def _cut(trace: Trace, crop: Crop | None) -> tuple[range, range]:
@@ -401,41 +387,25 @@ def stats_table(
     return Group(*lines)
 
 
-def top_lines(
-    trace: Trace,
-    h: int,
-    k: int,
-    lang: str = "en",
-    crop: Crop | None = None,
-    matrix: tuple[np.ndarray, np.ndarray] | None = None,
-    caption_line: Text | None = None,
-) -> Group:
-    """For each query, its k strongest keys with their weights, one line per query: readable
-    in a terminal at any length (``12 sat  ->  11 cat 0.61 · 0 The 0.22 · 12 sat 0.09``: each
-    key with its index, since a text repeats its words). With ``crop``, the crop's
-    queries, and the strongest of the crop's keys. ``matrix`` (values, allowed) replaces
-    head ``h``, and ``caption_line`` its caption."""
-    w, allowed = matrix or (trace.weights[h], trace.allowed)
-    queries, window_keys = _cut(trace, crop)
-    width = len(str(queries[-1]))
+def top_lines(trace: Trace, rows: Strongest, caption_line: Text) -> Group:
+    """For each query, its strongest keys with their weights (``rows``, a view's), one line per
+    query: readable in a terminal at any length (``12 sat  ->  11 cat 0.61 · 0 The 0.22``:
+    each key with its index, since a text repeats its words)."""
     labels = [shorten(t.text, 12) for t in trace.tokens]
-    pad = max(cell_len(labels[i]) for i in queries)
-    lines: list[Text] = [caption_line or caption(trace, h, lang, crop)]
-    seen = np.zeros(len(trace.tokens), dtype=bool)
-    seen[window_keys.start : window_keys.stop] = True
-    for i in queries:
+    width = len(str(rows[-1][0])) if rows else 1
+    pad = max((cell_len(labels[i]) for i, _ in rows), default=0)
+    lines: list[Text] = [caption_line]
+    for i, best in rows:
         line = Text(f"{i:>{width}} ", style="dim")
         line.append(labels[i] + " " * (pad - cell_len(labels[i])), style="bold")
         line.append("  ->  ", style="dim")
-        keys = np.flatnonzero(allowed[i] & seen)
-        best = keys[np.argsort(-w[i, keys], kind="stable")[:k]]
-        for n, j in enumerate(best.tolist()):
+        for n, (j, weight) in enumerate(best):
             if n:
                 line.append(" · ", style="dim")
             line.append(f"{j} ", style="dim")
             line.append(labels[j])
-            line.append(f" {w[i, j]:.2f}")
-        if not len(best):
+            line.append(f" {weight:.2f}")
+        if not best:
             line.append(HIDDEN_CELL, style="dim")
         lines.append(line)
     return Group(*lines)

@@ -20,6 +20,21 @@ from .labels import head_label, strings, trace_line
 from .panel import Panel, limit
 
 SCALES = ("fixed", "head")
+Strongest = list[tuple[int, list[tuple[int, float]]]]  # per query: (key, weight), strongest first
+
+
+def strongest(weights: np.ndarray, allowed: np.ndarray, queries: range, keys: range,
+              k: int) -> Strongest:  # fmt: skip
+    """For each of ``queries``, its ``k`` strongest keys among ``keys`` that it may see, with
+    their weights: (T, T) -> [(query, [(key, weight), ...]), ...]."""
+    seen = np.zeros(weights.shape[1], dtype=bool)
+    seen[keys.start : keys.stop] = True
+    rows = []
+    for i in queries:
+        candidates = np.flatnonzero(allowed[i] & seen)
+        best = candidates[np.argsort(-weights[i, candidates], kind="stable")[:k]]
+        rows.append((i, [(int(j), float(weights[i, j])) for j in best]))
+    return rows
 
 
 def check_scale(scale: str) -> str:
@@ -56,6 +71,14 @@ class HeatmapView:
             title = head_label(self.trace.config, h, self.lang)
             yield Panel(h, title, w, hidden, limit=limit(w, self.scale), row0=start[0],
                         col0=start[1])  # fmt: skip
+
+    def strongest(self, h: int, k: int) -> Strongest:
+        """Head ``h``'s ``k`` strongest keys of each query shown (among the keys shown)."""
+        T = len(self.trace.tokens)
+        crop = self.crop
+        queries = range(crop.q0, crop.q1) if crop else range(T)
+        keys = range(crop.k0, crop.k1) if crop else range(T)
+        return strongest(self.trace.weights[h], self.trace.allowed, queries, keys, k)
 
     def to_json(self) -> dict[str, Any]:
         """Tokens, config, heads, (crop,) allowed and the weights of the selected heads."""
@@ -162,6 +185,11 @@ class RolloutView(_EveryLayer):
     def panel(self) -> Panel:
         name = strings(self.lang)["rollout_of"].format(n=self.layers)
         return Panel(0, name, self.flow, self.flow == 0)
+
+    def strongest(self, k: int) -> Strongest:
+        """Each token's ``k`` strongest inputs."""
+        T = len(self.trace.tokens)
+        return strongest(self.flow, self.flow > 0, range(T), range(T), k)
 
     def to_json(self) -> dict[str, Any]:
         return {"tokens": self.trace.texts, "config": self.trace.config.to_dict(),

@@ -312,3 +312,23 @@ def trace_line(trace: Any, lang: str = "en", crop: Any = None, every_layer: bool
     if trace.special_hidden:
         parts.append(s["special_hidden"].format(n=trace.special_hidden))
     return " · ".join(parts)
+
+
+def head_caption(trace: Any, h: int, lang: str = "en", crop: Any = None) -> str:
+    """The line under a head's table: a checkpoint's name and layer, the head, its mean row
+    entropy (of the whole run), the mask, unscaled, and the crop shown."""
+    from ..stats import mean_entropy
+
+    s, c = strings(lang), trace.config
+    entropy = float(mean_entropy(trace.weights[[h]], trace.allowed)[0])
+    parts = [
+        f"{head_label(c, h, lang)}",
+        f"{s['entropy']} {entropy:.2f} {s['nats']}",
+        f"{s['mask']} {mask_text(c.mask, lang)}",
+        "" if c.scaled else s["unscaled"],
+        crop_text(crop, len(trace.tokens), lang),
+        s["special_hidden"].format(n=trace.special_hidden) if trace.special_hidden else "",
+    ]
+    if c.pretrained is not None and c.pretrained.layer is not None:
+        parts[:0] = [visible(c.pretrained.name), s["layer"].format(n=c.pretrained.layer)]
+    return " · ".join(part for part in parts if part)
