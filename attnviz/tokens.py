@@ -42,6 +42,41 @@ def _kind(ch: str) -> str:
     return "drop"  # control, format, private use, unassigned: separators, never tokens
 
 
+ZWJ = "\u200d"  # the zero-width joiner of emoji sequences: 🐈 + ZWJ + ⬛ is one picture
+
+
+def _regional(ch: str) -> bool:
+    """A regional indicator letter: two of them make a flag (🇪🇸)."""
+    return "\U0001f1e6" <= ch <= "\U0001f1ff"
+
+
+def _extends(ch: str) -> bool:
+    """Whether ``ch`` belongs to the character before it: a combining mark (variation
+    selectors and the keycap included), an emoji skin tone, or a tag of a flag's sequence."""
+    return (
+        unicodedata.category(ch)[0] == "M"
+        or "\U0001f3fb" <= ch <= "\U0001f3ff"
+        or "\U000e0020" <= ch <= "\U000e007f"
+    )
+
+
+def grapheme_end(text: str, i: int) -> int:
+    """Where the user-perceived character (the extended grapheme cluster, as far as emoji,
+    flags and combining marks go) that starts at ``i`` ends."""
+    n = len(text)
+    end = i + 1
+    if _regional(text[i]) and end < n and _regional(text[end]):
+        return end + 1
+    while end < n:
+        if _extends(text[end]):
+            end += 1
+        elif text[end] == ZWJ:  # the joiner belongs here, and joins the next picture to it
+            end += 2 if end + 1 < n and unicodedata.category(text[end + 1]) == "So" else 1
+        else:
+            break
+    return end
+
+
 def _word_tokens(text: str) -> list[Token]:
     """Words (letters, digits, inner apostrophes) and each punctuation mark or symbol alone."""
     tokens: list[Token] = []
@@ -64,24 +99,24 @@ def _word_tokens(text: str) -> list[Token]:
                     i += 2
                 else:
                     break
-        else:  # a punctuation mark or symbol (or a stray mark) keeps its own combining marks
-            while i < n and _kind(text[i]) == "mark":
-                i += 1
+        else:  # a punctuation mark or symbol (an emoji) is one user-perceived character
+            i = grapheme_end(text, start)
         tokens.append(Token(text[start:i], start, i))
     return tokens
 
 
 def _char_tokens(text: str) -> list[Token]:
-    """Every character that is not white space; a combining mark stays with its base."""
+    """Every user-perceived character that is not white space: a combining mark stays with
+    its base, an emoji sequence (ZWJ, skin tone) and a flag are one token."""
     tokens: list[Token] = []
-    for i, ch in enumerate(text):
-        if ch.isspace():
+    i = 0
+    while i < len(text):
+        if text[i].isspace():
+            i += 1
             continue
-        if tokens and _kind(ch) == "mark" and tokens[-1].end == i:
-            last = tokens[-1]
-            tokens[-1] = Token(last.text + ch, last.start, i + 1)
-        else:
-            tokens.append(Token(ch, i, i + 1))
+        end = grapheme_end(text, i)
+        tokens.append(Token(text[i:end], i, end))
+        i = end
     return tokens
 
 

@@ -104,3 +104,15 @@ def test_char_and_whitespace_lose_no_visible_character(text):
     for scheme in ("char", "whitespace"):
         if kept:
             assert "".join(texts(tokenize(text, scheme))) == kept
+
+
+@pytest.mark.parametrize("scheme", ["word", "char"])
+def test_emoji_flags_and_marks_stay_whole(scheme):
+    """A user-perceived character is one token: ZWJ sequences, skin tones, flags (two
+    regional indicators, or a tag sequence), a keycap, a base with its combining marks."""
+    text = "🐈\u200d⬛ 👍🏽 🇪🇸🇫🇷 👩\u200d👩\u200d👧 1\ufe0f\u20e3 e\u0301 🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"
+    got = [t.text for t in tokenize(text, scheme)]
+    expected = ["🐈\u200d⬛", "👍🏽", "🇪🇸", "🇫🇷", "👩\u200d👩\u200d👧", "1\ufe0f\u20e3", "e\u0301",
+                "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"]  # fmt: skip
+    assert got == expected
+    assert all(text[t.start : t.end] == t.text for t in tokenize(text, scheme))
