@@ -37,11 +37,12 @@ _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold: no 
 def check_output(path: str | os.PathLike[str], suffixes: tuple[str, ...]) -> Path:
     """Fail early, before any work: a wrong extension (ConfigError) or no such folder (RunError)."""
     p = Path(path)
-    if p.suffix.lower() not in suffixes:
-        got = f"{p.suffix!r}" if p.suffix else "no extension"
-        raise ConfigError(f"cannot write {str(p)!r}: {got}; use one of {', '.join(suffixes)}")
+    kinds = ", ".join(suffixes[:-1]) + f" or {suffixes[-1]}" if len(suffixes) > 1 else suffixes[0]
     if p.is_dir():
-        raise RunError(f"cannot write {str(p)!r}: it is a folder")
+        raise RunError(f"cannot write {str(p)!r}: it is a folder; name a file in it ({kinds})")
+    if p.suffix.lower() not in suffixes:
+        got = f"not {p.suffix}" if p.suffix else "it has no extension"
+        raise ConfigError(f"cannot write {str(p)!r}: attnviz writes {kinds} here, {got}")
     if not p.parent.is_dir():
         raise RunError(f"cannot write {str(p)!r}: the folder {str(p.parent)!r} does not exist")
     return p

@@ -56,7 +56,7 @@ CASES = [
     ([TEXT, "--mask", "prefix=-1", "-o", "out.png"], 2, "prefix must be at least 0"),
     ([TEXT, "--mask", "padding", "-o", "out.png"], 2, "needs --pad-to"),
     # output
-    ([TEXT, "-o", "out.gif"], 2, "use one of .png, .svg, .pdf"),
+    ([TEXT, "-o", "out.gif"], 2, "here, not .gif"),
     ([TEXT, "-o", "folder.png"], 1, "is a folder"),
     ([TEXT, "-o", "missing/out.png"], 1, "does not exist"),
     ([TEXT, "-o", "out.png", "--dpi", "0"], 2, "--dpi must be between 1 and 1200"),

@@ -127,7 +127,7 @@ def test_export_json_with_every_model_option(tmp_path):
         (["tokens", "   "], 2, "the text is empty"),
         (["tokens"], 2, "no text"),
         (["tokens", "a", "--tokenizer", "bpe"], 2, "unknown tokenizer"),
-        (["export", "a", "-o", "x.txt"], 2, "use one of .npz, .json"),
+        (["export", "a", "-o", "x.txt"], 2, "attnviz writes .npz or .json here, not .txt"),
         (["export", "-o", "x.npz", "a", "--heads", "3"], 2, "not a multiple of heads"),
         (["export", "-o", "x.npz", "a", "--heads", "0"], 2, "heads must be"),
         (["export", "-o", "x.npz", "a", "--seed", "-1"], 2, "seed must be"),

@@ -179,7 +179,9 @@ def test_panels_too_small_to_read_are_refused_and_nothing_is_written(tmp_path, o
     result = runner.invoke(app, ["compare", SENTENCE, "-o", str(out), *options])
     assert result.exit_code == 2, result.output
     assert (
-        result.stderr.count("\n") == 1 and "do not fit this figure at a readable" in result.stderr
+        result.stderr.count("\n") == 1
+        and "at a readable size" in result.stderr
+        and "--preset screen" in result.stderr
     )
     assert list(tmp_path.iterdir()) == []
 

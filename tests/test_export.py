@@ -111,7 +111,7 @@ def test_written_files_get_ordinary_permissions(trace, tmp_path):
 
 
 def test_bad_destinations(trace, tmp_path):
-    with pytest.raises(ConfigError, match=r"use one of \.npz, \.json"):
+    with pytest.raises(ConfigError, match=r"writes \.npz or \.json here"):
         save(trace, tmp_path / "run.txt")
     with pytest.raises(RunError, match="does not exist"):
         save(trace, tmp_path / "missing" / "run.npz")

@@ -470,7 +470,7 @@ def test_format_and_output_together(tmp_path):
 @pytest.mark.parametrize(
     "args, code, message",
     [
-        (["-o", "x.gif"], 2, "use one of .png, .svg, .pdf"),
+        (["-o", "x.gif"], 2, "writes .png, .svg, .pdf or .html here, not .gif"),
         (["--head", "8"], 2, "no head 8"),
         (["--head", "x"], 2, "head numbers"),
         (["--cmap", "nope"], 2, "unknown colour map"),

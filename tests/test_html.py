@@ -98,7 +98,7 @@ def test_compare_steps_model_pages(tmp_path):
     assert [v["name"] for v in model["views"]] == ["layer 0", "layer 1"]
     assert model["theme"] == "dark"
     bad = runner.invoke(app, ["stats", SENTENCE, "-o", str(tmp_path / "x.html")])
-    assert bad.exit_code == 2 and "use one of .png, .svg, .pdf" in bad.stderr
+    assert bad.exit_code == 2 and "writes .png, .svg or .pdf here" in bad.stderr
 
 
 # --- in a real browser ------------------------------------------------------------------------

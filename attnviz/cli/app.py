@@ -117,7 +117,7 @@ class _Group(TyperGroup):
         argv = list(sys.argv[1:] if args is None else args)
         end = argv.index("--") if "--" in argv else len(argv)
         debug = "--debug" in argv[:end]  # accepted anywhere before "--", not only first
-        argv = [a for a in argv[:end] if a != "--debug"] + argv[end:]
+        argv = [a for a in argv[:end] if a != "--debug"] + argv[end:] or ["--help"]
         kwargs["standalone_mode"] = False
         _warned.clear()
         try:

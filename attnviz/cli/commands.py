@@ -42,7 +42,7 @@ from .options import (
 )
 
 
-@app.command()
+@app.command(short_help="How a text is split into tokens: index, token, start, end.")
 @takes((TEXT_FILE, TOKENIZER, BOS, PAD_TO))
 def tokens(text: TextArg = None, *, o: Options) -> None:
     """Show how a text is split into tokens: index, token, start, end.
@@ -56,7 +56,7 @@ def tokens(text: TextArg = None, *, o: Options) -> None:
     console().print(tokens_table(words))
 
 
-@app.command()
+@app.command(short_help="Write every array of a run to NPZ or JSON.")
 @takes(RUN)
 def export(
     output: Annotated[
@@ -84,7 +84,7 @@ ScaleOpt = Annotated[
 ]
 
 
-@app.command()
+@app.command(short_help="Attention heatmaps per head, the mask drawn over them.")
 @takes(RUN, LOOK, CROP)
 def heatmap(
     text: TextArg = None,
@@ -141,7 +141,7 @@ AgainstOpt = Annotated[
 ]
 
 
-@app.command()
+@app.command(short_help="Run A (--mask) against run B (--against), and B − A.")
 @takes(RUN, LOOK, CROP)
 def compare(
     text: TextArg = None,
@@ -190,7 +190,7 @@ ColumnsOpt = Annotated[
 PrecisionOpt = Annotated[int, typer.Option("--precision", help="Decimals in the tables.")]
 
 
-@app.command()
+@app.command(short_help="One head's computation, step by step, with the paper's names.")
 @takes(RUN, LOOK, CROP)
 def steps(
     text: TextArg = None,
@@ -228,7 +228,7 @@ def steps(
 STATS_FORMATS = ("table", "json", "csv")
 
 
-@app.command()
+@app.command(short_help="Numbers that sum each head up: entropy, distance, shares.")
 @takes(RUN, LOOK)
 def stats(
     text: TextArg = None,
@@ -259,7 +259,7 @@ def stats(
 ROLLOUT_FORMATS = ("table", "top", "json")
 
 
-@app.command()
+@app.command(short_help="Attention rollout: what each token draws on, through every layer.")
 @takes(RUN, LOOK)
 def rollout(
     text: TextArg = None,

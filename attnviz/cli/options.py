@@ -121,8 +121,8 @@ RUN = (TEXT_FILE, HEADS, D_MODEL, SEED, MASK, TOKENIZER, POSITIONS_, UNSCALED, D
 _FIGURES = frozenset({FIGURE})
 # How a figure or page looks (and the terminal's colours and language).
 LOOK = (
-    Opt("output", ("--output", "-o"), Path | None, None, "Write a figure: .png, .svg or .pdf.",
-        show_default=False),
+    Opt("output", ("--output", "-o"), Path | None, None, "Write a figure (.png, .svg, .pdf) or, "
+        "for heatmap, compare and steps, the interactive page (.html).", show_default=False),
     _opt("title", str | None, None, "Replace the figure's configuration line.",
          acts=frozenset({FIGURE, PAGE}), show_default=False),
     Opt("annotate", ("--annotate/--no-annotate",), bool | None, None,

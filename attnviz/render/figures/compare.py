@@ -80,7 +80,7 @@ def draw_compare(view: CompareView, style: Style = DEFAULT_STYLE) -> Figure:
         summary = wrap(summary, (box.width - 2 * legend) * 72 / (0.6 * p.font))
         lines = wrap(heading, box.width * 72 / (0.6 * p.font * 1.1))
         box = laid_out(lines.count("\n") + 1, summary.count("\n") + 1)
-        require_readable(box.panel)
+        require_readable(box.panel, style.preset)
         if annotate is None:
             annotate = auto_annotate(p.font, box.panel * 72, max(panels[0].weights.shape))
         fig = Figure(figsize=(box.width, box.height), dpi=p.dpi)

@@ -108,7 +108,7 @@ def panel_grid(
         lines = wrap(heading, box.width * 72 / (0.6 * p.font * 1.1))  # now the width is known
         if "\n" in lines:
             box = grid_layout(p, rows, cols, label_w, label_w, lines.count("\n") + 1)
-        require_readable(box.panel)
+        require_readable(box.panel, style.preset)
         if annotate is None:
             annotate = auto_annotate(p.font, box.panel * 72, side)
         fig = Figure(figsize=(box.width, box.height), dpi=p.dpi)

@@ -351,14 +351,15 @@ def check_figure_options(
 MIN_PANEL = 0.5  # inches: below this, a panel's labels and cells cannot be read
 
 
-def require_readable(side: float) -> None:
+def require_readable(side: float, preset: str) -> None:
     """Raise ConfigError for panels of ``side`` inches, too small to read (many heads on a
     fixed-size slide, three panels side by side in one paper column)."""
     if side < MIN_PANEL:
-        raise ConfigError(
-            f"the panels do not fit this figure at a readable size ({side:.2f} in): "
-            "show fewer heads, or use a larger `preset` (screen, slides)"
+        way = (
+            ", or use `preset='screen'`, which grows with its panels" if preset != "screen" else ""
         )
+        raise ConfigError(f"the panels do not fit this {preset} figure at a readable size "
+                          f"({side:.2f} in): show fewer heads{way}")  # fmt: skip
 
 
 DEFAULT_STYLE = Style()  # made once the functions it checks with are defined

@@ -93,7 +93,7 @@ def draw_steps(view: StepsView, style: Style = DEFAULT_STYLE) -> Figure:
         lines = wrap(heading, box.width * 72 / (0.6 * p.font * 1.1))
         if "\n" in lines:
             box, titles = _steps_layout(view, style, own_rows, lines.count("\n") + 1)
-        require_readable(box.panel)
+        require_readable(box.panel, style.preset)
         annotate = style.annotate
         if annotate is None:
             side = max(crop.q1 - crop.q0, crop.k1 - crop.k0) if crop else len(texts)
