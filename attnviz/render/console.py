@@ -85,9 +85,8 @@ def show_compare(console: Console, view: CompareView, fmt: str, cmap: str) -> No
         if fmt == "table" and terminal.fits(console, terminal.side_by_side(*tables)):
             console.print(terminal.side_by_side(*blocks))
         elif fmt == "table" and all(terminal.fits(console, t) for t in tables):
-            for block in blocks:
-                console.print(block)
-                console.print()
+            for n, block in enumerate(blocks):
+                console.print(*([""] if n else []), block, sep="\n")
         else:
             for trace, label in runs:
                 console.print(Text(label, "bold"))
