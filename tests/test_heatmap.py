@@ -171,8 +171,8 @@ def test_figure_grid_titles_labels_and_colour_bar():
 
 
 def overlaps(fig):
-    """Pairs of texts (or a text and a panel) whose boxes overlap by more than a pixel, once
-    the figure is drawn."""
+    """Pairs of texts (or a text and a panel) whose boxes overlap by more than a pixel, and
+    texts running off the figure's edge ("edge"), once the figure is drawn."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.text import Text
 
@@ -192,7 +192,9 @@ def overlaps(fig):
     def shrunk(b):
         return b.x0 + 1, b.y0 + 1, b.x1 - 1, b.y1 - 1
 
-    found = []
+    width, height = fig.canvas.get_width_height()
+    found = [(a, "edge") for a, b in boxes
+             if b.x0 < -1 or b.y0 < -1 or b.x1 > width + 1 or b.y1 > height + 1]  # fmt: skip
     for n, (a, box_a) in enumerate(boxes):
         for b, box_b in boxes[n + 1 :]:
             ax0, ay0, ax1, ay1 = shrunk(box_a)
@@ -214,6 +216,7 @@ def overlaps(fig):
         lambda: heatmap_figure(attend(" ".join(f"w{i}" for i in range(60)), heads=3, d_model=12)),
         lambda: attnviz.model_figure(attend(SENTENCE, heads=4, d_model=8)),
         lambda: attnviz.rollout_figure(attend(SENTENCE, heads=4, d_model=8)),
+        lambda: attnviz.rollout_figure(attend("The cat sat", heads=4, d_model=8)),
         lambda: compare_figure(compare(attend(SENTENCE), attend(SENTENCE, mask="none")), [0, 1]),
         lambda: compare_figure(
             compare(attend(SPANISH), attend(SPANISH, mask="none")), [0], preset="slides", lang="es"
@@ -230,6 +233,7 @@ def overlaps(fig):
         "60 tokens",
         "model view",
         "rollout",
+        "rollout of three tokens",
         "compare",
         "compare slides es",
         "compare slides 3 heads",
@@ -246,6 +250,8 @@ def test_the_overlap_check_would_catch_one():
     (title,) = [t for t in fig.texts if t.get_text() == fig.get_suptitle()]
     title.set_position((0.2, 0.5))  # moved onto a panel
     assert overlaps(fig)
+    title.set_position((0.0, 1.0))  # half off the left edge
+    assert (title.get_text(), "edge") in overlaps(fig)
 
 
 def hatch_of(ax):

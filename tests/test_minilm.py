@@ -141,3 +141,16 @@ def test_tokenizer_settings_give_the_ids_autotokenizer_gives(case, tmp_path):
     tok = load_tokenizer(folder, FAMILIES[kind].tokenizer)
     for text, ids in zip(IDS["texts"], case["ids"], strict=True):
         assert encode(tok, text)[0] == ids, text
+
+
+@needs_minilm
+@pytest.mark.parametrize("preset", ["screen", "slides"])
+def test_the_model_view_of_every_layer_keeps_its_texts_apart(preset):
+    """6 layers x 12 heads of the real model: the heads' titles, the labels, the title, none
+    running into another or off the figure, on a slide too (small panels side by side)."""
+    from test_heatmap import overlaps
+
+    trace = minilm_run("The cat sat on the mat.")
+    fig = attnviz.model_figure(trace, preset=preset)
+    assert overlaps(fig) == []
+    assert fig.get_size_inches()[1] * fig.dpi <= (750 if preset == "slides" else 10_000)

@@ -282,7 +282,7 @@ def test_model_view_figure_is_layers_by_heads():
     for n, (layer, head) in enumerate([(0, 1), (0, 3), (1, 1), (1, 3)]):
         np.testing.assert_allclose(arrays[n], trace.model.layer_weights[layer, head])
     titles = [ax.get_title() for ax in images]
-    assert titles == ["head 1", "head 3", "", ""]
+    assert titles == ["head 1", "3", "", ""]  # the word once, then numbers like an axis
     rows = [t.get_text() for ax in images for t in ax.texts if t.get_gid() == "query-title"]
     assert rows == ["layer 0", "layer 1"]
     assert "layer 1" not in fig.get_suptitle()  # every layer: the title names none

@@ -147,14 +147,20 @@ class ModelView(_EveryLayer):
     scale: str = "fixed"
     lang: str = "en"
 
+    @property
+    def head_titles(self) -> list[str]:
+        """The titles of the columns, the first row's panels': "head 0", "1", "2", ... (small
+        panels side by side, numbered like an axis)."""
+        c = self.trace.config
+        return [head_label(c, h, self.lang, word=n == 0) for n, h in enumerate(self.heads)]
+
     def panels(self) -> Iterator[Panel]:
         """A Panel per layer and head, in reading order; only the first row names its heads."""
         weights, hidden = self.trace.layer_weights, ~self.trace.allowed  # (L,H,T,T)
         for n in range(self.layers):
-            for h in self.heads:
-                title = head_label(self.trace.config, h, self.lang) if n == 0 else ""
+            for h, title in zip(self.heads, self.head_titles, strict=True):
                 w = weights[n, h]
-                yield Panel(h, title, w, hidden, limit=limit(w, self.scale))
+                yield Panel(h, title if n == 0 else "", w, hidden, limit=limit(w, self.scale))
 
     def to_json(self) -> dict[str, Any]:
         """The heatmap's JSON of every head of the last layer, and ``layer_weights`` (L, heads,

@@ -268,10 +268,12 @@ def pattern_label(config: Any, h: int, lang: str = "en") -> str:
     return strings(lang)[f"p_{pattern}"] if pattern else ""
 
 
-def head_label(config: Any, h: int, lang: str = "en") -> str:
-    """ "head 2", or "head 2 · previous" for a planted head."""
+def head_label(config: Any, h: int, lang: str = "en", word: bool = True) -> str:
+    """ "head 2", or "head 2 · previous" for a planted head ("2 · previous" without the
+    ``word``)."""
     pattern = pattern_label(config, h, lang)
-    return f"{strings(lang)['head']} {h}" + (f" · {pattern}" if pattern else "")
+    name = f"{strings(lang)['head']} {h}" if word else str(h)
+    return name + (f" · {pattern}" if pattern else "")
 
 
 def mask_text(specs: tuple[str, ...], lang: str = "en") -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -10,14 +11,16 @@ import numpy as np
 from ...stats import Comparison
 from ...trace import Crop
 from ...views.compare import CompareView, compare_view
-from ...views.labels import shorten, strings
+from ...views.labels import strings
 from .draw import add_hidden_legend, colorbar, draw_panel, panel_canvas
 from .layout import (
     DEFAULT_STYLE,
     GridLayout,
+    Preset,
     Style,
     auto_annotate,
     crop_texts_both,
+    fitted_labels,
     grid_layout,
     require_readable,
     text_width,
@@ -30,6 +33,12 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 DIVERGING_CMAP = "RdBu_r"  # blue below 0, red above: B put less / more weight than A
+
+
+def bars_height(p: Preset) -> float:
+    """The output difference's bars, in panel heights: less on a page of fixed height (a
+    slide), where the heatmaps should take the room."""
+    return 0.8 if p.height is None else 0.45
 
 
 def compare_figure(
@@ -62,27 +71,32 @@ def draw_compare(view: CompareView, style: Style = DEFAULT_STYLE) -> Figure:
     em = p.font / 72
     rows = len(view.heads)
     with rc_context(theme_rc(theme, p.font)):
-        widest = [f"{len(texts) - 1} {shorten(t)}" for t in axis_texts]  # as panel_grid measures
-        label_w = 0.0 if labels == "none" else text_width(widest, p.font * 0.85)
         titles = [line for panel in panels for line in panel.title.split("\n")]
         title_w = text_width(titles, p.font)
 
-        def laid_out(title_lines: int, summary_lines: int) -> GridLayout:
-            # under the grid: the bars' title, the bars (0.8 of a panel), their labels, the
-            # summary (the legend line of grid_layout is its last line)
-            below = 1.6 * em + label_w + 0.6 * em + 1.3 * em * (summary_lines - 1)
-            return grid_layout(p, rows, 3, label_w, label_w, title_lines, title_rows=2,
-                               bars=2, below=below, below_panels=0.8, title_width=title_w)  # fmt: skip
+        def lay_out(title_lines: int, summary_lines: int) -> Callable[[float], GridLayout]:
+            def made(label_w: float) -> GridLayout:
+                # under the grid: the bars' title, the bars, their labels, the summary (the
+                # legend line of grid_layout is its last line)
+                below = 1.6 * em + label_w + 0.6 * em + 1.3 * em * (summary_lines - 1)
+                return grid_layout(p, rows, 3, label_w, label_w, title_lines, title_rows=2,
+                                   bars=2, below=below, below_panels=bars_height(p),
+                                   title_width=title_w)  # fmt: skip
 
-        box = laid_out(1, 1)
+            return made
+
+        side = max(panels[0].weights.shape)
+        fit = functools.partial(fitted_labels, axis_texts, side, len(texts), p.font * 0.85,
+                                labels, crop is not None)  # fmt: skip
+        box = fit(lay_out(1, 1))[1]
         # centred, the summary stays clear of the legend in the lower right corner
         legend = (len(s["hidden"]) * 0.6 * 0.85 + 3) * p.font / 72
         summary = wrap(summary, (box.width - 2 * legend) * 72 / (0.6 * p.font))
         lines = wrap(heading, box.width * 72 / (0.6 * p.font * 1.1))
-        box = laid_out(lines.count("\n") + 1, summary.count("\n") + 1)
+        label_w, box = fit(lay_out(lines.count("\n") + 1, summary.count("\n") + 1))
         require_readable(box.panel, style.preset)
-        if annotate is None:
-            annotate = auto_annotate(p.font, box.panel * 72, max(panels[0].weights.shape))
+        if annotate is None:  # one size of numbers in all three panels: B − A's signed ones
+            annotate = auto_annotate(p.font, box.panel * 72, side, chars=4)
         fig = Figure(figsize=(box.width, box.height), dpi=p.dpi)
         canvas = panel_canvas(fig)  # one Axes for every panel: see draw_panel
         for n, panel in enumerate(panels):
@@ -91,7 +105,7 @@ def draw_compare(view: CompareView, style: Style = DEFAULT_STYLE) -> Figure:
                 canvas, panel, texts, cmap=DIVERGING_CMAP if panel.signed else cmap, theme=theme,
                 annotate=annotate, font=p.font, axis_points=box.panel * 72, show_rows=c == 0,
                 show_cols=r == rows - 1, s=s, labels=labels, rect=box.panel_rect(r, c),
-                name=f"panel {n}",
+                name=f"panel {n}", number_chars=4,
             )  # fmt: skip
         colorbar(fig, fig.add_axes(box.colorbar_rect(em, 0)), cmap, 0, 1, s["weight"], cax=True)
         colorbar(fig, fig.add_axes(box.colorbar_rect(em, 1)), DIVERGING_CMAP, -top, top,
@@ -113,8 +127,9 @@ def _output_bars(
     em = p.font / 72
     top = box.top + box.grid_h + label_w + 0.4 * em + 1.6 * em + 1.6 * em
     width = box.grid_w + box.overhang + 8.8 * em
-    bars = fig.add_axes((box.left / box.width, 1 - (top + 0.8 * box.panel) / box.height,
-                         width / box.width, 0.8 * box.panel / box.height))  # fmt: skip
+    tall = bars_height(p) * box.panel
+    bars = fig.add_axes((box.left / box.width, 1 - (top + tall) / box.height,
+                         width / box.width, tall / box.height))  # fmt: skip
     texts = view.cmp.a.texts[crop.queries if crop else slice(None)]
     _draw_output_difference(bars, view.output_difference, texts, p.font, width * 72,
                             style.labels, crop.q0 if crop else None)  # fmt: skip

@@ -188,12 +188,15 @@ def draw_panel(
     rect: tuple[float, float, float, float] | None = None,
     name: str = "",
     numbered: bool = False,
+    number_chars: int | None = None,
 ) -> Any:
     """Draw one panel on ``ax``: the image, the hatched hidden cells, their outline, its title
     and the labels, with the "query" title beside the row labels and the "key" title below
     the column labels (``query_title``, ``key_title``: another text when a string, none when
     False). The panel's title and key title are ``title_size`` points (default ``font``).
-    ``numbered``: the columns are numbered (a matrix's), not tokens.
+    ``numbered``: the columns are numbered (a matrix's), not tokens; ``number_chars``: the
+    width the cells' numbers are sized for (default 4 for a signed panel, 3 else), one size
+    across the panels of a figure.
 
     Without ``rect`` the panel fills ``ax``, its own Axes. With ``rect`` (left, bottom, width,
     height in ``ax``'s axes fractions) it takes that part of ``ax``, a canvas that many panels
@@ -204,9 +207,8 @@ def draw_panel(
     frame, cells = _frames(ax, panel, rect)
     image = _draw_cells(ax, panel, cmap, theme, cells, rect is None, name)
     if annotate:
-        size = annotation_size(
-            font, axis_points, max(panel.weights.shape), 4 if panel.signed else 3
-        )
+        chars = number_chars or (4 if panel.signed else 3)
+        size = annotation_size(font, axis_points, max(panel.weights.shape), chars)
         numbers = _numbers(cell_numbers(panel, colors.lut(cmap)), size, cells)
         numbers.set_label(name)
         ax.add_collection(numbers, autolim=rect is None)

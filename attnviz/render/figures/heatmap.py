@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -15,14 +15,16 @@ from ...views.heatmap import (
     model_view,
     rollout_view,
 )
-from ...views.labels import shorten, strings
+from ...views.labels import strings
 from ...views.panel import Panel
 from .draw import add_hidden_legend, colorbar, draw_panel, panel_canvas
 from .layout import (
     DEFAULT_STYLE,
+    GridLayout,
     Style,
     auto_annotate,
     crop_texts_both,
+    fitted_labels,
     grid,
     grid_layout,
     require_readable,
@@ -63,7 +65,7 @@ def draw_heatmap(view: HeatmapView, style: Style = DEFAULT_STYLE) -> Figure:
         view.panels(), len(view.heads), grid(len(view.heads), style.p.max_cols)[1], trace.texts,
         crop_texts_both(trace.texts, crop), max(allowed.shape), view.title,
         s["weight_head_max"] if view.scale == "head" else s["weight"], not allowed.all(),
-        lang=view.lang, style=style,
+        lang=view.lang, style=style, indexed=crop is not None,
     )  # fmt: skip
 
 
@@ -82,12 +84,17 @@ def panel_grid(
     style: Style,
     row_titles: Sequence[str] | None = None,
     panel_size: float | None = None,
+    indexed: bool = False,
+    title_rows: int = 1,
+    titles: Sequence[str] = (),
 ) -> Figure:
     """Panels in a grid of ``cols`` columns, laid out from measured label widths, with the
     colour bar [0, 1] on the right and the title on top (the style's, or ``heading``).
     ``axis_texts``: the token texts on the axes (their widths decide the margins); ``side``: the
     larger of a panel's dimensions; ``row_titles``: a title left of each row instead of
-    "query"; ``panel_size`` (inches) replaces the preset's."""
+    "query"; ``panel_size`` (inches) replaces the preset's; ``indexed``: the labels carry
+    their indices (a crop's); ``title_rows``: the lines of the panels' titles (0: none);
+    ``titles``: titles measured so that the panels are spread to keep them apart."""
     from matplotlib import rc_context
     from matplotlib.figure import Figure
 
@@ -101,13 +108,18 @@ def panel_grid(
     T = len(texts)
     em = p.font / 72
     with rc_context(theme_rc(theme, p.font)):
-        # measure the labels as they would be if every one fitted: thinning only shortens them
-        widest = [f"{T - 1} {shorten(t)}" for t in axis_texts] if T > 1 else [shorten(texts[0])]
-        label_w = 0.0 if labels == "none" else text_width(widest, p.font * 0.85)
-        box = grid_layout(p, rows, cols, label_w, label_w, 1)
+        title_w = text_width(titles, p.font) if titles else 0.0
+
+        def lay_out(lines: int) -> Callable[[float], GridLayout]:
+            return lambda width: grid_layout(p, rows, cols, width, width, lines,
+                                             title_rows=title_rows, title_width=title_w)  # fmt: skip
+
+        size = p.font * 0.85
+        box = fitted_labels(axis_texts, side, T, size, labels, indexed, lay_out(1))[1]
         lines = wrap(heading, box.width * 72 / (0.6 * p.font * 1.1))  # now the width is known
         if "\n" in lines:
-            box = grid_layout(p, rows, cols, label_w, label_w, lines.count("\n") + 1)
+            box = fitted_labels(axis_texts, side, T, size, labels, indexed,
+                                lay_out(lines.count("\n") + 1))[1]  # fmt: skip
         require_readable(box.panel, style.preset)
         if annotate is None:
             annotate = auto_annotate(p.font, box.panel * 72, side)
@@ -151,6 +163,7 @@ def draw_model(view: ModelView, style: Style = DEFAULT_STYLE) -> Figure:
         view.title, s["weight_head_max"] if view.scale == "head" else s["weight"],
         not view.trace.allowed.all(), lang=view.lang, style=style,
         row_titles=[s["layer"].format(n=n) for n in range(L)],
+        titles=view.head_titles[1:],  # the first, "head 0", has the row labels' room on its left
         panel_size=min(style.p.panel, max(0.7, 14 / len(view.heads)), max(0.7, 9 / L)),
     )  # fmt: skip
 
@@ -164,7 +177,9 @@ def rollout_figure(trace: Trace, *, lang: str = "en", **style: Any) -> Figure:
 def draw_rollout(view: RolloutView, style: Style = DEFAULT_STYLE) -> Figure:
     """The figure of a RolloutView."""
     texts, panel = view.trace.texts, view.panel
+    heading = f"{view.title}\n{panel.title}"  # wrapped to the figure, not held to the panel
     return panel_grid(
-        [panel], 1, 1, texts, texts, len(texts), view.title, strings(view.lang)["rollout"],
-        bool(panel.hidden.any()), lang=view.lang, style=style,
+        [replace(panel, title="")], 1, 1, texts, texts, len(texts), heading,
+        strings(view.lang)["rollout"], bool(panel.hidden.any()), lang=view.lang, style=style,
+        title_rows=0,
     )  # fmt: skip

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -99,7 +99,7 @@ def tick_labels(
     step = label_step(spec)
     if step == -1:
         return [], []
-    fit = max(1, int(axis_points / (1.3 * font)))
+    fit = max(1, int(axis_points / (1.1 * font)))
     k = 1 if step == 0 or (step is None and T <= fit) else step or math.ceil(T / fit)
     positions = list(range(0, T, k))
     if k == 1 and start is None:
@@ -114,6 +114,30 @@ def index_labels(n: int, axis_points: float, font: float) -> tuple[list[int], li
     step = next(s * m for m in (1, 10, 100, 1000, 10000) for s in (1, 2, 5) if n <= fit * s * m)
     positions = list(range(0, n, step))
     return positions, [str(i) for i in positions]
+
+
+def all_labelled(n: int, axis_points: float, font: float, spec: str = "auto") -> bool:
+    """Whether ``tick_labels`` shows every one of ``n`` labels (and so without indices)."""
+    step = label_step(spec)
+    return step == 0 or (step is None and n <= max(1, int(axis_points / (1.1 * font))))
+
+
+def fitted_labels(
+    axis_texts: Sequence[str], n: int, T: int, font: float, spec: str, indexed: bool,
+    lay_out: Callable[[float], GridLayout],
+) -> tuple[float, GridLayout]:  # fmt: skip
+    """The width of the token labels and the layout made with it: the labels as they read when
+    every one of the ``n`` along an axis fits, else with their indices in the text of ``T``
+    tokens (every k-th one, or a crop's: ``indexed``)."""
+    if spec == "none":
+        return 0.0, lay_out(0.0)
+    if not indexed:
+        plain = text_width([shorten(t) for t in axis_texts], font)
+        box = lay_out(plain)
+        if all_labelled(n, box.panel * 72, font, spec):
+            return plain, box
+    width = text_width([f"{T - 1} {shorten(t)}" for t in axis_texts], font)
+    return width, lay_out(width)
 
 
 def crop_texts(texts: Sequence[str], start: int | None, n: int) -> Sequence[str]:
@@ -144,9 +168,11 @@ def theme_rc(theme: str, font: float) -> dict[Any, Any]:
     }
 
 
-def auto_annotate(font: float, axis_points: float, T: int) -> bool:
-    """The default of ``annotate``: numbers only where they are few and large enough to read."""
-    return T <= 12 and annotation_size(font, axis_points, T) >= 5
+def auto_annotate(font: float, axis_points: float, T: int, chars: int = 3) -> bool:
+    """The default of ``annotate``: numbers only where they are few and large enough to read
+    beside the figure's text (half its size; on a slide, numbers a room cannot read are
+    left out)."""
+    return T <= 12 and annotation_size(font, axis_points, T, chars) >= max(5.0, 0.5 * font)
 
 
 def annotation_size(font: float, axis_points: float, T: int, chars: int = 3) -> float:
@@ -247,13 +273,15 @@ class GridLayout:
 
 
 def _spread(
-    panel: float, cols: int, gap: float, title_width: float, em: float
-) -> tuple[float, float, float]:
-    """(The width of a row of panels with the last title's overhang, the gap between them,
-    the overhang): a title wider than its panel widens the gaps."""
+    panel: float, cols: int, gap: float, title_width: float, em: float, margin: float
+) -> tuple[float, float, float, float]:
+    """(The width of a row of panels with the titles' overhangs, the gap between them, the
+    overhang on the right, the one on the left past the ``margin`` the row labels leave): a
+    title wider than its panel widens the gaps."""
     wgap = max(gap, title_width + em - panel)
     over = max(0.0, (title_width - panel) / 2)
-    return cols * panel + (cols - 1) * wgap + over, wgap, over
+    lift = max(0.0, over - margin)
+    return cols * panel + (cols - 1) * wgap + over + lift, wgap, over, lift
 
 
 def grid_layout(
@@ -294,8 +322,8 @@ def grid_layout(
     tall = rows + below_panels
     fixed_h = top + bottom + (rows - 1) * hgap
 
-    def spread(panel: float) -> tuple[float, float, float]:
-        return _spread(panel, cols, gap, title_width, em)
+    def spread(panel: float) -> tuple[float, float, float, float]:
+        return _spread(panel, cols, gap, title_width, em, left - pad)
 
     panel = p.panel
     if p.width is not None:
@@ -310,22 +338,25 @@ def grid_layout(
         if p.height is not None:
             panel = min(panel, (p.height - fixed_h) / tall)
     panel = max(panel, 0.4)
-    used, wgap, over = spread(panel)
+    used, wgap, over, lift = spread(panel)
     width = p.width or left + right + used
     height = p.height or fixed_h + tall * panel
-    left += (width - left - right - used) / 2  # centre what a fixed size leaves over
+    left += lift + (width - left - right - used) / 2  # centre what a fixed size leaves over
     top += (height - fixed_h - tall * panel) / 2
     return GridLayout(width, height, panel, left, top, wgap, hgap, rows, cols, over)
 
 
 def wrap(text: str, max_chars: float) -> str:
-    """Break a " · "-separated title line into lines of at most ``max_chars`` characters."""
+    """Break each " · "-separated line of a title into lines of at most ``max_chars``
+    characters."""
     lines: list[str] = []
-    for part in text.split(" · "):
-        if lines and len(lines[-1]) + 3 + len(part) <= max_chars:
-            lines[-1] += " · " + part
-        else:
-            lines.append(part)
+    for line in text.split("\n"):
+        start = len(lines)
+        for part in line.split(" · "):
+            if len(lines) > start and len(lines[-1]) + 3 + len(part) <= max_chars:
+                lines[-1] += " · " + part
+            else:
+                lines.append(part)
     return "\n".join(lines)
 
 
