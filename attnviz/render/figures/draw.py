@@ -10,8 +10,10 @@ Shapes: Tq query rows, Tk key columns.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Sequence
+import weakref
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -402,8 +404,7 @@ def _numbers(cells: list[tuple[int, int, str, str]], size: float, transform: Any
     """The numbers of the cells as one collection of glyph outlines, centred in their cells.
 
     One artist instead of a Text per cell: drawing a few hundred Text artists costs more
-    than the rest of the figure. (In SVG and PDF these numbers are outlines; titles and
-    labels stay text.)
+    than the rest of the figure. SVG and PDF swap them for text (``numbers_as_text``).
     """
     from matplotlib.collections import PathCollection
     from matplotlib.transforms import IdentityTransform
@@ -418,4 +419,31 @@ def _numbers(cells: list[tuple[int, int, str, str]], size: float, transform: Any
         gid="cell-numbers",
     )
     numbers.set_transform(IdentityTransform())
+    _CELL_TEXTS[numbers] = cells, size, transform
     return numbers
+
+
+# each collection of numbers' cells, for numbers_as_text (gone with the figure)
+_CELL_TEXTS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+@contextlib.contextmanager
+def numbers_as_text(fig: Figure) -> Iterator[None]:
+    """The cells' numbers as text while the figure is saved, editable and found by a search in
+    SVG and PDF: a Text per cell in place of each collection of outlines."""
+    swapped = []
+    for numbers in fig.findobj(lambda a: a in _CELL_TEXTS):
+        cells, size, transform = _CELL_TEXTS[numbers]
+        ax: Any = numbers.axes
+        texts = [ax.text(j, i, text, transform=transform, ha="center", va="center",
+                         fontsize=size, color=ink, gid="cell-number", label=numbers.get_label())
+                 for i, j, text, ink in cells]  # fmt: skip
+        numbers.set_visible(False)
+        swapped.append((numbers, texts))
+    try:
+        yield
+    finally:
+        for numbers, texts in swapped:
+            numbers.set_visible(True)
+            for text in texts:
+                text.remove()

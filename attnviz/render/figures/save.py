@@ -23,18 +23,21 @@ FIGURE_FORMATS = (".png", ".svg", ".pdf")
 def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int | None = None) -> None:
     """Write ``fig`` as PNG, SVG or PDF (by extension), atomically, the same bytes every time.
 
-    SVG and PDF keep their text as text (editable in slide software, fonts embedded).
+    SVG and PDF keep their text as text, the cells' numbers too (editable in slide software,
+    fonts embedded).
     """
     from matplotlib import rc_context
 
     from ...export import atomic_open, check_output
+    from .draw import numbers_as_text
 
     p = check_output(path, FIGURE_FORMATS)
     fmt = p.suffix.lower().lstrip(".")
     check_figure_options(dpi=dpi)
     metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
     rc: dict[Any, Any] = {"svg.fonttype": "none", "pdf.fonttype": 42, "svg.hashsalt": "attnviz"}
-    with rc_context(rc), atomic_open(p) as f, one_glyph_warning():
+    vector = numbers_as_text(fig) if fmt != "png" else contextlib.nullcontext()
+    with rc_context(rc), vector, atomic_open(p) as f, one_glyph_warning():
         fig.savefig(f, format=fmt, dpi=dpi or fig.dpi, metadata=metadata[fmt])
 
 
