@@ -95,3 +95,54 @@ def luminance(color: tuple[int, int, int]) -> float:
 def ink(color: tuple[int, int, int]) -> str:
     """Black or white, whichever contrasts more with a cell of this colour."""
     return "#000000" if luminance(color) > 0.179 else "#ffffff"
+
+
+def index(value: float) -> int:
+    """The entry of ``value`` in [0, 1] in a 256-colour map, as Matplotlib indexes it."""
+    return min(max(int(value * 256), 0), 255)
+
+
+def xterm_rgb(n: int) -> tuple[int, int, int]:
+    """Colour ``n`` (16-255) of the xterm palette: the 6×6×6 cube, then 24 greys."""
+    if n >= 232:
+        return (8 + 10 * (n - 232),) * 3
+    levels = (0, 95, 135, 175, 215, 255)
+    return levels[(n - 16) // 36], levels[(n - 16) // 6 % 6], levels[(n - 16) % 6]
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    """CIELAB (D65) of sRGB colours, (n, 3) in 0-255 to (n, 3)."""
+    c = rgb / 255.0
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    xyz = lin @ np.array([[0.4124, 0.2126, 0.0193], [0.3576, 0.7152, 0.1192],
+                          [0.1805, 0.0722, 0.9505]]) / [0.95047, 1.0, 1.08883]  # fmt: skip
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], 1)
+
+
+@cache
+def xterm_steps(name: str = DEFAULT_CMAP) -> np.ndarray:
+    """For each of a colour map's 256 colours, an xterm palette colour (16-255): the nearest
+    as the eye sees them (CIELAB) such that lightness goes up and down where the map's does,
+    so that the order of the weights still reads with 256 colours. (Rich's own rounding
+    puts viridis from 0.14 to 0.31 on one slate grey; the nearest colour alone steps back
+    in lightness where the palette is thin.) A shortest path over the map's entries."""
+    lab = _lab(lut(name).astype(float))
+    numbers = np.arange(16, 256)
+    palette = _lab(np.array([xterm_rgb(int(n)) for n in numbers], dtype=float))
+    order = np.argsort(palette[:, 0], kind="stable")  # the palette by lightness
+    numbers, palette = numbers[order], palette[order]
+    cost = ((lab[:, None, :] - palette[None, :, :]) ** 2).sum(axis=2)  # (256, 240)
+    total, back = cost[0], np.zeros(cost.shape, dtype=int)
+    k = np.arange(len(numbers))
+    for i in range(1, 256):
+        up = lab[i, 0] >= lab[i - 1, 0]  # then the palette colour may not get darker
+        prev = total if up else total[::-1]
+        best = np.minimum.accumulate(prev)
+        arg = np.maximum.accumulate(np.where(prev == best, k, 0))
+        best, arg = (best, arg) if up else (best[::-1], len(k) - 1 - arg[::-1])
+        total, back[i] = best + cost[i], arg
+    path = [int(total.argmin())]
+    for i in range(255, 0, -1):
+        path.append(int(back[i, path[-1]]))
+    return numbers[path[::-1]]

@@ -17,9 +17,12 @@ from ..views.steps import StepsView
 from . import terminal
 
 
-def _color(console: Console) -> bool:
-    """Whether the terminal shows colours (the heat view draws shades otherwise)."""
-    return console.color_system is not None and not console.no_color
+def _system(console: Console) -> str:
+    """The colours the terminal shows: "truecolor", "256", "16" or "" (none: NO_COLOR, a
+    pipe; the heat view draws shades then, and with 16 colours)."""
+    if console.color_system is None or console.no_color:
+        return ""
+    return {"standard": "16", "windows": "16"}.get(console.color_system, console.color_system)
 
 
 def show_heatmap(console: Console, view: HeatmapView, fmt: str, cmap: str, top: int = 3) -> None:
@@ -32,8 +35,8 @@ def show_heatmap(console: Console, view: HeatmapView, fmt: str, cmap: str, top: 
             console.print()
         return
     if fmt == "table":
-        tables = [terminal.weight_table(trace, h, cmap=cmap, lang=lang, crop=crop)
-                  for h in view.heads]  # fmt: skip
+        tables = [terminal.weight_table(trace, h, cmap=cmap, lang=lang, crop=crop,
+                                        system=_system(console)) for h in view.heads]  # fmt: skip
         if all(terminal.fits(console, t) for t in tables):
             for h, t in zip(view.heads, tables, strict=True):
                 console.print(t)
@@ -47,13 +50,13 @@ def show_heatmap(console: Console, view: HeatmapView, fmt: str, cmap: str, top: 
             overflow="ellipsis",
         )
     console.print(terminal.heat_view(trace, view.heads, cmap=cmap, width=console.width,
-                                     color=_color(console), lang=lang, crop=crop))  # fmt: skip
+                                     system=_system(console), lang=lang, crop=crop))  # fmt: skip
 
 
 def show_model(console: Console, view: ModelView, fmt: str, cmap: str) -> None:
     """Every layer × selected head as heat blocks (the table and heat formats alike)."""
     console.print(terminal.model_view(view.trace, view.heads, cmap=cmap, width=console.width,
-                                      color=_color(console), lang=view.lang))  # fmt: skip
+                                      system=_system(console), lang=view.lang))  # fmt: skip
 
 
 def show_rollout(console: Console, view: RolloutView, fmt: str, cmap: str, top: int = 3) -> None:
@@ -63,7 +66,8 @@ def show_rollout(console: Console, view: RolloutView, fmt: str, cmap: str, top: 
     if trace.special_hidden:
         line.append(" · " + s["special_hidden"].format(n=trace.special_hidden))
     matrix = (view.flow, view.flow > 0)
-    table = terminal.weight_table(trace, 0, cmap=cmap, lang=view.lang, matrix=matrix)
+    table = terminal.weight_table(trace, 0, cmap=cmap, lang=view.lang, matrix=matrix,
+                                  system=_system(console))  # fmt: skip
     if fmt == "table" and terminal.fits(console, table):
         console.print(table)
         console.print(line)
@@ -77,7 +81,8 @@ def show_compare(console: Console, view: CompareView, fmt: str, cmap: str) -> No
     cmp, crop, lang = view.cmp, view.crop, view.lang
     runs = list(zip((cmp.a, cmp.b), view.labels, strict=True))
     for h in view.heads:
-        tables = [terminal.weight_table(t, h, cmap=cmap, lang=lang, crop=crop) for t, _ in runs]
+        tables = [terminal.weight_table(t, h, cmap=cmap, lang=lang, crop=crop,
+                                        system=_system(console)) for t, _ in runs]  # fmt: skip
         blocks = [
             Group(Text(label, "bold"), table, terminal.caption(trace, h, lang, crop))
             for (trace, label), table in zip(runs, tables, strict=True)
@@ -91,7 +96,7 @@ def show_compare(console: Console, view: CompareView, fmt: str, cmap: str) -> No
             for trace, label in runs:
                 console.print(Text(label, "bold"))
                 heat = terminal.heat_view(trace, [h], cmap=cmap, width=console.width,
-                                          color=_color(console), lang=lang, crop=crop)  # fmt: skip
+                                          system=_system(console), lang=lang, crop=crop)  # fmt: skip
                 console.print(heat)
         console.print()
     console.print(terminal.compare_summary(cmp, view.heads, lang))
@@ -106,7 +111,7 @@ def show_steps(
     texts = view.trace.texts
     for stage in view.stages:
         console.print(terminal.stage_table(stage, texts, precision=precision, columns=columns,
-                                           cmap=cmap, lang=view.lang))  # fmt: skip
+                                           cmap=cmap, lang=view.lang, system=_system(console)))  # fmt: skip
         console.print()
     if view.row is not None:
         console.print(terminal.worked_row_tables(view.row, texts, precision=precision,
@@ -116,4 +121,4 @@ def show_steps(
 def show_stats(console: Console, view: StatsView, fmt: str, cmap: str) -> None:
     """The heads × metrics table, each column shaded."""
     console.print(terminal.stats_table(view.numbers, view.heads, cmap=cmap, lang=view.lang,
-                                       config=view.trace.config))  # fmt: skip
+                                       config=view.trace.config, system=_system(console)))  # fmt: skip

@@ -31,7 +31,9 @@ from ..views.steps import Stage, WorkedRow
 from . import colors
 
 HIDDEN_CELL = "·"
-SHADES = " ░▒▓█"  # the heat view's blocks where the terminal shows no colour (NO_COLOR, pipes)
+SHADES = " ░▒▓█"  # the heat view's blocks without colour (NO_COLOR, pipes) or with 16 colours
+# ``system``, in the functions below: the colours the terminal shows, as Rich names them:
+# "truecolor", "256", "16" or "" (none)
 
 
 def tokens_table(tokens: Sequence[Token]) -> Table:
@@ -47,9 +49,27 @@ def tokens_table(tokens: Sequence[Token]) -> Table:
     return table
 
 
-def _cell_style(table: np.ndarray, value: float) -> Style:
-    rgb = colors.rgb(table, value)
-    return Style(color=colors.ink(rgb), bgcolor=f"rgb({rgb[0]},{rgb[1]},{rgb[2]})")
+def _paint(cmap: str, value: float, system: str) -> tuple[int, int, int] | int:
+    """The colour of ``value`` as the terminal shows it: the map's own, or with 256 colours
+    a palette number (``colors.xterm_steps``)."""
+    i = colors.index(value)
+    if system == "256":
+        return int(colors.xterm_steps(cmap)[i])
+    r, g, b = colors.lut(cmap)[i]
+    return int(r), int(g), int(b)
+
+
+def _style(color: tuple[int, int, int] | int) -> str:
+    return f"color({color})" if isinstance(color, int) else "rgb({},{},{})".format(*color)
+
+
+def _cell_style(cmap: str, value: float, system: str) -> Style:
+    """A number on its colour, in the ink that reads on it; plain with 16 colours or none."""
+    if system not in ("truecolor", "256"):
+        return Style()
+    color = _paint(cmap, value, system)
+    rgb = colors.xterm_rgb(color) if isinstance(color, int) else color
+    return Style(color=colors.ink(rgb), bgcolor=_style(color))
 
 
 def caption(trace: Trace, h: int, lang: str = "en", crop: Crop | None = None) -> Text:
@@ -72,6 +92,7 @@ def weight_table(
     lang: str = "en",
     crop: Crop | None = None,
     matrix: tuple[np.ndarray, np.ndarray] | None = None,
+    system: str = "truecolor",
 ) -> Text:
     """One head as a table: query tokens down, key tokens across, each weight on its colour.
     In a window, the tokens carry their index in the whole text (keys on a line above).
@@ -81,7 +102,6 @@ def weight_table(
     which for T² cells costs more than the whole computation.
     """
     s = strings(lang)
-    lut = colors.lut(cmap)
     queries, keys = _cut(trace, crop)
     corner = f"{s['query']} \\ {s['key']} "
     rows = [shorten(trace.tokens[i].text, 12) for i in queries]
@@ -110,7 +130,9 @@ def weight_table(
         for j, width in enumerate(widths):
             pad = " " * (width - 6)
             if allowed[i, j]:
-                text.append(f"{pad} {w[i, j]:.2f} ", style=_cell_style(lut, float(w[i, j])))
+                text.append(
+                    f"{pad} {w[i, j]:.2f} ", style=_cell_style(cmap, float(w[i, j]), system)
+                )
             else:
                 text.append(f"{pad}   {HIDDEN_CELL}  ", style="dim")
     return text
@@ -134,10 +156,11 @@ def _ruler(keys: range, indent: int) -> Text:
     return Text("".join(line).rstrip(), style="dim")
 
 
-def _block(lut: np.ndarray, value: float, color: bool) -> tuple[str, Style | str]:
-    """A two-character heat cell: coloured spaces, or shade characters without colour."""
-    if color:
-        return "  ", Style(bgcolor="rgb({},{},{})".format(*colors.rgb(lut, value)))
+def _block(cmap: str, value: float, system: str) -> tuple[str, Style | str]:
+    """A two-character heat cell: coloured spaces, or shade characters where the terminal
+    has 16 colours (too few to keep the order of a colour map) or none."""
+    if system in ("truecolor", "256"):
+        return "  ", Style(bgcolor=_style(_paint(cmap, value, system)))
     return SHADES[min(int(value * len(SHADES)), len(SHADES) - 1)] * 2, ""
 
 
@@ -147,12 +170,11 @@ def heat_rows(
     *,
     cmap: str,
     width: int,
-    color: bool = True,
+    system: str = "truecolor",
     lang: str = "en",
     crop: Crop | None = None,
 ) -> Iterator[Text]:
     """One head in compact form: a row per query, a two-character block per key."""
-    lut = colors.lut(cmap)
     queries, keys = _cut(trace, crop)
     digits = len(str(queries[-1]))
     labels = [f"{i:>{digits}} {shorten(trace.tokens[i].text, 10)}" for i in queries]
@@ -165,7 +187,7 @@ def heat_rows(
         row = Text(label.ljust(indent))
         for j in fitting:
             if trace.allowed[i, j]:
-                row.append(*_block(lut, float(w[i, j]), color))
+                row.append(*_block(cmap, float(w[i, j]), system))
             else:
                 row.append(f" {HIDDEN_CELL}", style="dim")
         yield row
@@ -177,12 +199,11 @@ def heat_rows(
         )
 
 
-def legend(cmap: str, color: bool = True, lang: str = "en") -> Text:
+def legend(cmap: str, system: str = "truecolor", lang: str = "en") -> Text:
     """The colour scale of the heat view: 0 to 1, and the mark of hidden cells."""
-    lut = colors.lut(cmap)
     text = Text("0 ")
     for n in range(11):
-        text.append(*_block(lut, n / 10, color))
+        text.append(*_block(cmap, n / 10, system))
     text.append(f" 1   {HIDDEN_CELL} {strings(lang)['hidden']}")
     return text
 
@@ -193,16 +214,18 @@ def heat_view(
     *,
     cmap: str,
     width: int,
-    color: bool = True,
+    system: str = "truecolor",
     lang: str = "en",
     crop: Crop | None = None,
 ) -> Group:
     """Every selected head in the compact heat form, then the legend."""
     parts: list[Text] = []
     for h in heads:
-        parts.extend(heat_rows(trace, h, cmap=cmap, width=width, color=color, lang=lang, crop=crop))
+        parts.extend(
+            heat_rows(trace, h, cmap=cmap, width=width, system=system, lang=lang, crop=crop)
+        )
         parts.append(Text(""))
-    parts.append(legend(cmap, color, lang))
+    parts.append(legend(cmap, system, lang))
     return Group(*parts)
 
 
@@ -257,8 +280,9 @@ def _number(value: float, precision: int) -> str:
 
 
 def stage_table(
-    stage: Stage, texts: Sequence[str], *, precision: int, columns: int, cmap: str, lang: str = "en"
-) -> Group:
+    stage: Stage, texts: Sequence[str], *, precision: int, columns: int, cmap: str,
+    lang: str = "en", system: str = "truecolor",
+) -> Group:  # fmt: skip
     """One stage as a titled table, its shape below; wide matrices show their first columns.
     A stage cut to a crop (``row0``, ``col0``) numbers its tokens as in the whole text."""
     s = strings(lang)
@@ -277,7 +301,6 @@ def stage_table(
         headers = [f"{j}\n{shorten(texts[j], 6)}" for j in cols]
     for header in headers:
         table.add_column(Text(header), justify="right", no_wrap=True)
-    lut = colors.lut(cmap)
     for i, r in enumerate(rows):
         label = shorten(texts[r], 12) if stage.row0 is None else f"{r} {shorten(texts[r], 12)}"
         cells: list[Text] = [Text(label, style="bold")]
@@ -286,7 +309,7 @@ def stage_table(
             if stage.kind == "masked" and v == -np.inf:
                 cells.append(Text("−∞", style="dim"))
             elif stage.kind == "weights":
-                cells.append(Text(_number(v, precision), style=_cell_style(lut, v)))
+                cells.append(Text(_number(v, precision), style=_cell_style(cmap, v, system)))
             else:
                 cells.append(Text(_number(v, precision)))
         table.add_row(*cells)
@@ -352,6 +375,7 @@ def stats_table(
     cmap: str,
     lang: str = "en",
     config: AttentionConfig | None = None,
+    system: str = "truecolor",
 ) -> Group:
     """Heads as rows, metrics as columns; each column shaded from its own smallest to largest.
     Each column is as wide as the longest word of its header (or its longest number), so
@@ -359,7 +383,6 @@ def stats_table(
     from ..stats import HEAD_METRICS
 
     s = strings(lang)
-    lut = colors.lut(cmap)
     table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 1, 0, 0))
     table.add_column(s["head"], justify="right")
     numbers = {m: [f"{v:.3f}" for v in stats[m].tolist()] for m in HEAD_METRICS}
@@ -374,7 +397,9 @@ def stats_table(
             column = stats[m]
             span = float(column.max() - column.min())
             place = (float(column[n]) - float(column.min())) / span if span > 0 else 0.5
-            cells.append(Text(numbers[m][n].rjust(widths[m]), style=_cell_style(lut, place)))
+            cells.append(
+                Text(numbers[m][n].rjust(widths[m]), style=_cell_style(cmap, place, system))
+            )
         table.add_row(*cells)
     rows = int(stats["rows"][0]) if len(heads) else 0
     lines: list[Table | Text] = [table, Text(s["stats_caption"].format(rows=rows), style="dim")]
@@ -417,13 +442,12 @@ def model_view(
     *,
     cmap: str,
     width: int,
-    color: bool = True,
+    system: str = "truecolor",
     lang: str = "en",
 ) -> Group:
     """Every layer × every selected head as compact heat blocks: per layer, the heads side by
     side (as many as the width holds, the rest below), query labels on the left."""
     s = strings(lang)
-    lut = colors.lut(cmap)
     weights = trace.layer_weights  # (L,H,T,T)
     T = len(trace.tokens)
     labels = [f"{i:>{len(str(T - 1))}} {shorten(t.text, 10)}" for i, t in enumerate(trace.tokens)]
@@ -444,11 +468,11 @@ def model_view(
                 for h in group:
                     for j in range(T):
                         if trace.allowed[i, j]:
-                            row.append(*_block(lut, float(weights[n, h, i, j]), color))
+                            row.append(*_block(cmap, float(weights[n, h, i, j]), system))
                         else:
                             row.append(f" {HIDDEN_CELL}", style="dim")
                     row.append(" " * (block - 2 * T))
                 parts.append(row)
         parts.append(Text(""))
-    parts.append(legend(cmap, color, lang))
+    parts.append(legend(cmap, system, lang))
     return Group(*parts)
