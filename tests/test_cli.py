@@ -36,6 +36,20 @@ def test_tokens_table():
     ]
 
 
+def test_tokens_columns_line_up_with_wide_characters():
+    """A terminal draws each of these in two cells (an emoji ZWJ sequence, a skin tone, a flag,
+    a CJK character), "é" as e + a combining accent in one: with each token written as that
+    many cells, every row ends at the same column."""
+    wide = {"🐈\u200d⬛": 2, "👍🏽": 2, "🇪🇸": 2, "猫": 2, "e\u0301": 1, "cat": 3}
+    result = invoke("tokens", " ".join(wide), "--tokenizer", "whitespace")
+    assert result.exit_code == 0
+    rows = result.stdout.splitlines()[1:]
+    assert [row.split()[1] for row in rows] == list(wide)
+    drawn = [row.replace(token, "x" * cells, 1) for row, (token, cells) in
+             zip(rows, wide.items(), strict=True)]  # fmt: skip
+    assert len({len(row.rstrip()) for row in drawn}) == 1, drawn
+
+
 def test_tokens_shows_user_text_literally():
     result = invoke("tokens", "[bold]x[/b] a\x1b[31mb", "--tokenizer", "whitespace")
     assert result.exit_code == 0
