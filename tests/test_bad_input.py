@@ -310,3 +310,52 @@ def test_float32_unscaled_wide_model_stays_finite_without_warnings():
     for name in ("weights", "head_outputs", "output"):
         assert np.isfinite(getattr(trace, name)).all()
     np.testing.assert_allclose(trace.weights.sum(-1), 1, rtol=1e-5)
+
+
+def test_the_font_warning_names_the_packages_that_draw_the_glyphs(tmp_path, monkeypatch):
+    """With no fallback font, the one warning line says which Debian packages would draw the
+    missing characters (CJK: fonts-noto-cjk; emoji: fonts-symbola; Devanagari: fonts-noto-core)."""
+    from attnviz.render.figures import layout
+
+    monkeypatch.setattr(layout, "font_families", lambda: ("sans-serif",))
+    result = runner.invoke(
+        app, ["heatmap", "猫 🐈 कमल cat", "--tokenizer", "whitespace", "-o",
+              str(tmp_path / "x.png"), "--heads", "1", "--d-model", "4"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("attnviz: warn")]
+    assert "no glyph for 5 characters (猫 🐈 क म ल)" in line and "empty boxes" in line
+    assert "apt install fonts-noto-cjk fonts-noto-core fonts-symbola" in line
+
+
+@pytest.mark.parametrize("family, text", [("Noto Sans CJK JP", "猫 cat"), ("Symbola", "🐈 cat")])
+def test_an_installed_fallback_font_draws_what_the_default_lacks(tmp_path, monkeypatch, family,
+                                                                 text):  # fmt: skip
+    """Where a fallback font is installed (Debian's fonts-noto-cjk, fonts-symbola), the figure
+    draws 猫 or 🐈 with it: no warning, and the picture differs from the one with the empty
+    box the default font draws."""
+    from attnviz.render.figures import layout, save_figure
+
+    if family not in layout.font_families():
+        pytest.skip(f"{family} is not installed (apt install {layout.font_package(text[0])})")
+    trace = attnviz.attend(text, heads=1, d_model=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        save_figure(heatmap_figure(trace), tmp_path / "with.png")
+    monkeypatch.setattr(layout, "font_families", lambda: ("sans-serif",))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        save_figure(heatmap_figure(trace), tmp_path / "without.png")
+    assert (tmp_path / "with.png").read_bytes() != (tmp_path / "without.png").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "char, package",
+    [("猫", "fonts-noto-cjk"), ("한", "fonts-noto-cjk"), ("カ", "fonts-noto-cjk"),
+     ("😀", "fonts-symbola"), ("⬛", "fonts-symbola"), ("ש", "fonts-noto-core"),
+     ("م", "fonts-noto-core"), ("क", "fonts-noto-core")],
+)  # fmt: skip
+def test_the_package_of_a_character(char, package):
+    from attnviz.render.figures.layout import font_package
+
+    assert font_package(char) == package

@@ -152,9 +152,43 @@ def crop_texts_both(texts: Sequence[str], crop: Any) -> Sequence[str]:
     return [*texts[crop.queries], *texts[crop.keys]]
 
 
+# Fonts Matplotlib falls back to, in order, for what the default font (DejaVu Sans) lacks,
+# where they are installed; with the Debian package that installs each. Emoji come in one
+# colour from Symbola: Matplotlib cannot draw a colour emoji font.
+FALLBACK_FONTS = (
+    ("Noto Sans CJK JP", "fonts-noto-cjk"),
+    ("Noto Sans Arabic", "fonts-noto-core"),
+    ("Noto Sans Hebrew", "fonts-noto-core"),
+    ("Noto Sans Devanagari", "fonts-noto-core"),
+    ("Noto Sans Thai", "fonts-noto-core"),
+    ("Symbola", "fonts-symbola"),
+)
+
+
+@functools.cache
+def font_families() -> tuple[str, ...]:
+    """The figures' font families: the default, then the fallbacks that are installed."""
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return ("sans-serif", *(name for name, _ in FALLBACK_FONTS if name in installed))
+
+
+def font_package(char: str) -> str:
+    """The Debian package whose fonts draw ``char``: CJK, emoji and symbols, or the rest."""
+    n = ord(char)
+    cjk = (0x1100, 0x11FF), (0x2E80, 0x9FFF), (0xAC00, 0xD7AF), (0xF900, 0xFAFF), (0xFF00, 0xFFEF)
+    if any(lo <= n <= hi for lo, hi in (*cjk, (0x20000, 0x3FFFF))):
+        return "fonts-noto-cjk"
+    if n >= 0x1F000 or 0x2190 <= n <= 0x2BFF:
+        return "fonts-symbola"
+    return "fonts-noto-core"
+
+
 def theme_rc(theme: str, font: float) -> dict[Any, Any]:
     fg, bg = ("#e8e8e8", "#161616") if theme == "dark" else ("#111111", "#ffffff")
     return {
+        "font.family": list(font_families()),
         "font.size": font,
         "text.color": fg,
         "axes.labelcolor": fg,

@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from .layout import PRESETS, check_figure_options, grid
+from .layout import PRESETS, check_figure_options, font_package, grid
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -56,9 +56,11 @@ def one_glyph_warning() -> Iterator[None]:
             missing.append(chr(int(m.group(1))))
     if missing:
         sample = " ".join(missing[:8]) + (" …" if len(missing) > 8 else "")
+        packages = " ".join(sorted({font_package(c) for c in missing}))
         warnings.warn(
-            f"the figure's font has no glyph for {len(missing)} characters ({sample}): "
-            "they show as empty boxes",
+            f"the figure's fonts have no glyph for {len(missing)} character"
+            f"{'s' if len(missing) > 1 else ''} ({sample}): they "
+            f"show as empty boxes; on Debian or Ubuntu, apt install {packages} adds them",
             stacklevel=3,
         )
 
