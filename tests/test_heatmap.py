@@ -564,3 +564,28 @@ def test_a_slide_refuses_more_heads_than_it_can_show_readably(tmp_path):
                                   "--preset", "slides", "-o", str(tmp_path / "32.png")])  # fmt: skip
     assert crowded.exit_code == 2 and "readable size" in crowded.stderr
     assert not (tmp_path / "32.png").exists()
+
+
+@pytest.mark.parametrize(
+    "heads, lang, says",
+    [
+        (None, "en", "8 heads ·"),
+        ([0, 1], "en", "heads 0, 1 of 8 ·"),
+        ([3], "en", "head 3 of 8 ·"),
+        ([0, 1, 2, 3, 6], "en", "heads 0–3, 6 of 8 ·"),
+        ([0, 2], "es", "cabezas 0, 2 de 8 ·"),
+    ],
+)
+def test_the_title_counts_the_heads_shown(heads, lang, says):
+    """The title names the heads a figure shows, not only how many the model has."""
+    trace = attend(SENTENCE)
+    assert (
+        heatmap_figure(trace, heads, lang=lang).get_suptitle().replace("\n", " ").startswith(says)
+    )
+    cmp = compare(trace, attend(SENTENCE, mask="none"))
+    assert (
+        compare_figure(cmp, heads or list(range(8)), lang=lang)
+        .get_suptitle()
+        .replace("\n", " ")
+        .startswith(says)
+    )

@@ -37,7 +37,7 @@ class CompareView:
 
     @property
     def title(self) -> str:
-        return trace_line(self.cmp.a, self.lang, self.crop)
+        return trace_line(self.cmp.a, self.lang, self.crop, shown=self.heads)
 
     @property
     def labels(self) -> tuple[str, str]:

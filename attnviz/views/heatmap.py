@@ -58,7 +58,7 @@ class HeatmapView:
 
     @property
     def title(self) -> str:
-        return trace_line(self.trace, self.lang, self.crop)
+        return trace_line(self.trace, self.lang, self.crop, shown=self.heads)
 
     def panels(self) -> Iterator[Panel]:
         """A Panel per head. A generator: a long text's panels (T² values each) are made one
@@ -130,7 +130,12 @@ class _EveryLayer:
     @property
     def title(self) -> str:
         """The run's line, with no layer named: every layer is shown."""
-        return trace_line(self.trace, self.lang, every_layer=True)
+        return trace_line(self.trace, self.lang, every_layer=True, shown=self.shown)
+
+    @property
+    def shown(self) -> list[int] | None:
+        """The heads shown (None: every one, as a rollout averages them)."""
+        return None
 
     @property
     def layers(self) -> int:
@@ -146,6 +151,10 @@ class ModelView(_EveryLayer):
     heads: list[int]
     scale: str = "fixed"
     lang: str = "en"
+
+    @property
+    def shown(self) -> list[int] | None:
+        return self.heads
 
     @property
     def head_titles(self) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from typing import Any
 
 # Bidirectional controls can reorder what follows them on screen (the "Trojan Source" trick).
@@ -42,6 +43,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "key": "key",
         "head": "head",
         "heads": "heads",
+        "heads_of": "{heads} of {n}",
         "mask": "mask",
         "seed": "seed",
         "tokenizer": "tokenizer",
@@ -148,6 +150,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "key": "clave",
         "head": "cabeza",
         "heads": "cabezas",
+        "heads_of": "{heads} de {n}",
         "mask": "máscara",
         "seed": "semilla",
         "tokenizer": "tokenizador",
@@ -289,12 +292,32 @@ def crop_text(crop: Any, T: int, lang: str = "en") -> str:
     return strings(lang)["window"].format(**ends, T=T)
 
 
-def trace_line(trace: Any, lang: str = "en", crop: Any = None, every_layer: bool = False) -> str:
+def heads_text(shown: Sequence[int] | None, n: int, lang: str = "en") -> str:
+    """ "8 heads" when all are shown, else which: "heads 0, 1 of 8", "head 3 of 8", runs as
+    ranges ("heads 0–5, 9 of 12")."""
+    s = strings(lang)
+    if shown is None or list(shown) == list(range(n)):
+        return f"{n} {s['heads']}"
+    runs: list[list[int]] = []
+    for h in shown:
+        if runs and h == runs[-1][-1] + 1:
+            runs[-1].append(h)
+        else:
+            runs.append([h])
+    listed = ", ".join(f"{r[0]}–{r[-1]}" if len(r) > 2 else ", ".join(map(str, r)) for r in runs)
+    word = s["head"] if len(shown) == 1 else s["heads"]
+    return s["heads_of"].format(heads=f"{word} {listed}", n=n)
+
+
+def trace_line(
+    trace: Any, lang: str = "en", crop: Any = None, every_layer: bool = False,
+    shown: Sequence[int] | None = None,
+) -> str:  # fmt: skip
     """The title line of a run: the checkpoint and its layer (none with ``every_layer``), or
-    the seeded model's seed and tokeniser; heads, d_model, mask; unscaled, how many tokens
-    were cut, the special tokens left out, the crop text_."""
+    the seeded model's seed and tokeniser; the heads (those ``shown`` of them), d_model,
+    mask; unscaled, how many tokens were cut, the special tokens left out, the crop text_."""
     s, c = strings(lang), trace.config
-    parts = [f"{trace.heads} {s['heads']}", f"d_model {trace.d_model}",
+    parts = [heads_text(shown, trace.heads, lang), f"d_model {trace.d_model}",
              f"{s['mask']} {mask_text(c.mask, lang)}"]  # fmt: skip
     if c.pretrained is not None:
         layer = c.pretrained.layer

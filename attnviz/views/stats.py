@@ -26,7 +26,7 @@ class StatsView:
 
     @property
     def title(self) -> str:
-        return trace_line(self.trace, self.lang)
+        return trace_line(self.trace, self.lang, shown=self.heads)
 
     def to_json(self) -> dict[str, Any]:
         return {"tokens": self.trace.texts, "config": self.trace.config.to_dict(),
