@@ -27,6 +27,7 @@ from .layout import (
     theme_rc,
     tick_labels,
     wrap,
+    wrap_to,
 )
 
 if TYPE_CHECKING:
@@ -74,11 +75,14 @@ def draw_compare(view: CompareView, style: Style = DEFAULT_STYLE) -> Figure:
         titles = [line for panel in panels for line in panel.title.split("\n")]
         title_w = text_width(titles, p.font)
 
-        def lay_out(title_lines: int, summary_lines: int) -> Callable[[float], GridLayout]:
+        def lay_out(
+            title_lines: int, summary_lines: int, flat: bool = False
+        ) -> Callable[[float], GridLayout]:
             def made(label_w: float) -> GridLayout:
-                # under the grid: the bars' title, the bars, their labels, the summary (the
-                # legend line of grid_layout is its last line)
-                below = 1.6 * em + label_w + 0.6 * em + 1.3 * em * (summary_lines - 1)
+                # under the grid: the bars' title, the bars, their labels (upright, or flat
+                # where they fit), the summary (the legend line of grid_layout is its last)
+                bar_labels = 1.3 * em if flat else label_w
+                below = 1.6 * em + bar_labels + 0.6 * em + 1.3 * em * (summary_lines - 1)
                 return grid_layout(p, rows, 3, label_w, label_w, title_lines, title_rows=2,
                                    bars=2, below=below, below_panels=bars_height(p),
                                    title_width=title_w)  # fmt: skip
@@ -89,11 +93,12 @@ def draw_compare(view: CompareView, style: Style = DEFAULT_STYLE) -> Figure:
         fit = functools.partial(fitted_labels, axis_texts, side, len(texts), p.font * 0.85,
                                 labels, crop is not None)  # fmt: skip
         box = fit(lay_out(1, 1))[1]
-        # centred, the summary stays clear of the legend in the lower right corner
+        flat = _flat_labels(view, box, style)
+        # from the panels' left edge, the summary stays clear of the legend in the lower right
         legend = (len(s["hidden"]) * 0.6 * 0.85 + 3) * p.font / 72
-        summary = wrap(summary, (box.width - 2 * legend) * 72 / (0.6 * p.font))
+        summary = wrap_to(summary, box.width - box.left - legend - em, p.font)
         lines = wrap(heading, box.width * 72 / (0.6 * p.font * 1.1))
-        label_w, box = fit(lay_out(lines.count("\n") + 1, summary.count("\n") + 1))
+        label_w, box = fit(lay_out(lines.count("\n") + 1, summary.count("\n") + 1, flat))
         require_readable(box.panel, style.preset)
         if annotate is None:  # one size of numbers in all three panels: B − A's signed ones
             annotate = auto_annotate(p.font, box.panel * 72, side, chars=4)
@@ -110,29 +115,48 @@ def draw_compare(view: CompareView, style: Style = DEFAULT_STYLE) -> Figure:
         colorbar(fig, fig.add_axes(box.colorbar_rect(em, 0)), cmap, 0, 1, s["weight"], cax=True)
         colorbar(fig, fig.add_axes(box.colorbar_rect(em, 1)), DIVERGING_CMAP, -top, top,
                  s["weight_difference"], cax=True)  # fmt: skip
-        _output_bars(fig, box, view, label_w, style)
+        _output_bars(fig, box, view, label_w, style, flat)
         if any(panel.hidden.any() for panel in panels):
             add_hidden_legend(fig, theme, s["hidden"], p.font, "lower right")
         fig.suptitle(lines, y=1 - 0.5 * em / box.height, va="top", fontsize=p.font * 1.1)
-        fig.text(0.5, 0.5 * em / box.height, summary, ha="center", va="bottom",
-                 gid="summary")  # fmt: skip
+        fig.text(box.left / box.width, 0.5 * em / box.height, summary, ha="left",
+                 va="bottom", gid="summary")  # fmt: skip
     return fig
 
 
+def _bars_width(box: GridLayout, em: float) -> float:
+    """The output difference's bars span the panels and the first colour bar (inches)."""
+    return box.grid_w + box.overhang + 8.8 * em
+
+
+def _flat_labels(view: CompareView, box: GridLayout, style: Style) -> bool:
+    """Whether the bars' labels fit side by side, each within its bar's room (they are
+    upright else)."""
+    p, crop = style.p, view.crop
+    texts = view.cmp.a.texts[crop.queries if crop else slice(None)]
+    width = _bars_width(box, p.font / 72) * 72
+    labels = tick_labels(
+        texts, width * 0.8, p.font * 0.85, style.labels, crop.q0 if crop else None
+    )[1]
+    room = width / max(len(texts), 1) / 72
+    return len(labels) == len(texts) and text_width(labels, p.font * 0.85) <= 0.85 * room
+
+
 def _output_bars(
-    fig: Figure, box: GridLayout, view: CompareView, label_w: float, style: Style
+    fig: Figure, box: GridLayout, view: CompareView, label_w: float, style: Style, flat: bool
 ) -> None:
-    """Under the panels and the first colour bar: ‖output_A − output_B‖ per query shown."""
+    """Under the panels and the first colour bar: ‖output_A − output_B‖ per query shown, the
+    labels ``flat`` or upright."""
     p, crop = style.p, view.crop
     em = p.font / 72
     top = box.top + box.grid_h + label_w + 0.4 * em + 1.6 * em + 1.6 * em
-    width = box.grid_w + box.overhang + 8.8 * em
+    width = _bars_width(box, em)
     tall = bars_height(p) * box.panel
     bars = fig.add_axes((box.left / box.width, 1 - (top + tall) / box.height,
                          width / box.width, tall / box.height))  # fmt: skip
     texts = view.cmp.a.texts[crop.queries if crop else slice(None)]
     _draw_output_difference(bars, view.output_difference, texts, p.font, width * 72,
-                            style.labels, crop.q0 if crop else None)  # fmt: skip
+                            style.labels, crop.q0 if crop else None, flat)  # fmt: skip
     bars.set_title(strings(view.lang)["output_difference"], fontsize=p.font)
 
 
@@ -144,9 +168,10 @@ def _draw_output_difference(
     axis_points: float,
     labels: str = "auto",
     start: int | None = None,
+    flat: bool = False,
 ) -> None:
     """Bars of ‖output_A[i] − output_B[i]‖, each labelled with its value while they fit
-    (the queries of a window from index ``start``)."""
+    (the queries of a window from index ``start``); the token labels ``flat`` or upright."""
     from matplotlib.axes import Axes
 
     assert isinstance(ax, Axes)
@@ -155,7 +180,7 @@ def _draw_output_difference(
     if T <= 24:  # a zero bar is invisible: its printed 0.00 says "no change" (causal vs none)
         ax.bar_label(rects, fmt="%.2f", fontsize=font * 0.75, padding=2)
     xs, xl = tick_labels(texts, axis_points * 0.8, font * 0.85, labels, start)
-    ax.set_xticks(xs, xl, rotation=90, fontsize=font * 0.85)
+    ax.set_xticks(xs, xl, rotation=0 if flat else 90, fontsize=font * 0.85)
     ax.set_xlim(-0.6, T - 0.4)
     ax.set_ylim(0, float(values.max(initial=0.0)) * 1.25 or 1.0)
     ax.tick_params(length=0)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...trace import Crop, Trace
-from ...views.labels import shorten, strings
+from ...views.labels import strings
 from ...views.panel import Panel
 from ...views.steps import Stage, StepsView, steps_view
 from .compare import DIVERGING_CMAP
@@ -17,9 +17,11 @@ from .draw import add_hidden_legend, colorbar, draw_panel, panel_canvas
 from .layout import (
     DEFAULT_STYLE,
     GridLayout,
+    Preset,
     Style,
     auto_annotate,
     crop_texts_both,
+    fitted_labels,
     grid_layout,
     require_readable,
     text_width,
@@ -83,7 +85,7 @@ def draw_steps(view: StepsView, style: Style = DEFAULT_STYLE) -> Figure:
     from matplotlib import rc_context
     from matplotlib.figure import Figure
 
-    p, s, stages, crop = style.p, strings(view.lang), view.stages, view.crop
+    p, s, stages, crop = _preset(style), strings(view.lang), view.stages, view.crop
     texts = view.trace.texts
     own_rows = crop is not None and (crop.k0, crop.k1) != (crop.q0, crop.q1)
     em = p.font / 72
@@ -122,22 +124,33 @@ def draw_steps(view: StepsView, style: Style = DEFAULT_STYLE) -> Figure:
     return fig
 
 
+def _preset(style: Style) -> Preset:
+    """The style's preset; on a slide (a fixed size) its text at 0.8 of the size, so that ten
+    stages with their titles, labels and bars leave their panels room."""
+    p = style.p
+    return p if p.height is None else replace(p, font=0.8 * p.font)
+
+
 def _steps_layout(
     view: StepsView, style: Style, own_rows: bool, title_lines: int = 1
 ) -> tuple[GridLayout, list[str]]:
     """The grid of the stages and their titles, each broken to the room it has: of the
     column counts that fit the preset (2 in a paper column; up to 5 else), the one with the
-    largest panels."""
-    p, size = style.p, style.p.font * 0.85
+    largest panels. The token labels read whole where every one fits (``fitted_labels``)."""
+    p = _preset(style)
+    size = p.font * 0.85
     if p.width is None:  # a stage's panel beside its labels and bar: smaller than a head's
         p = replace(p, panel=0.75 * p.panel)
-    texts, n = view.trace.texts, len(view.stages)
-    widest = [f"{len(texts) - 1} {shorten(t)}" for t in crop_texts_both(texts, view.crop)]
-    label_w = 0.0 if style.labels == "none" else text_width(widest, size)
+    texts, n, crop = view.trace.texts, len(view.stages), view.crop
+    axis = crop_texts_both(texts, crop)
+    side = max(crop.q1 - crop.q0, crop.k1 - crop.k0) if crop else len(texts)
 
     def laid_out(cols: int, lines: int, width: float) -> GridLayout:
-        return grid_layout(p, -(-n // cols), cols, label_w, label_w, title_lines,
-                           title_rows=lines, title_width=width, each=True, own_rows=own_rows)  # fmt: skip
+        def made(label_w: float) -> GridLayout:
+            return grid_layout(p, -(-n // cols), cols, label_w, label_w, title_lines,
+                               title_rows=lines, title_width=width, each=True, own_rows=own_rows)  # fmt: skip
+
+        return fitted_labels(axis, side, len(texts), size, style.labels, crop is not None, made)[1]
 
     # first with the titles as narrow as they can be, then broken to the room they have
     pieces = [line for stage in view.stages for line in formula_lines(stage.formula, 0)]
