@@ -267,3 +267,43 @@ def test_readable_at_200_percent_zoom(browser, tmp_path):
     )
     assert min(sizes) >= 10
     view.clean()
+
+
+LABEL_SIZES = """() => [...document.querySelectorAll('.rows span, .cols span')]
+    .filter(s => s.textContent !== '')
+    .map(s => parseFloat(getComputedStyle(s).fontSize))"""
+
+
+@pytest.mark.parametrize("tokens", [12, 60])
+def test_steps_page_numbers_fit_their_cells_and_labels_stay_readable(browser, tmp_path, tokens):
+    """Every label shown is 9 px or more (60 tokens: every k-th, with its index); every number
+    drawn in a cell is narrower than the cell, in each panel enlarged; each stage has its
+    own colour scale (the scores reach far past the weights' 1)."""
+    words = " ".join(f"w{i}" for i in range(tokens))
+    view = Page(browser, write(tmp_path, "steps", words, "--head", "0"))
+    page = view.page
+    sizes = page.evaluate(LABEL_SIZES)
+    assert sizes and min(sizes) >= 9
+    shown = page.locator(".panel").nth(3).locator(".rows span").all_text_contents()
+    expected = [f"w{i}" for i in range(tokens)] if tokens == 12 else None
+    assert shown == expected or (tokens == 60 and shown[0] == "0 w0" and "" in shown)
+    scales = page.locator(".panel .scale").all_text_contents()
+    assert len(scales) == page.locator(".panel").count() == 10
+    assert len(set(scales)) > 2  # the stages' ranges differ
+    drawn = 0.0
+    for n in range(10):
+        page.locator(".panel").nth(n).click()
+        fill = float(page.locator(".panel.big canvas[data-rows]").get_attribute("data-fill"))
+        assert 0 <= fill < 1, n
+        drawn = max(drawn, fill)
+        assert min(page.evaluate(LABEL_SIZES)) >= 9
+        page.keyboard.press("Escape")
+    assert drawn > 0 or tokens == 60  # 12 tokens enlarged: their numbers are drawn
+    view.clean()
+
+
+def test_one_scale_for_a_page_whose_panels_share_it(browser, tmp_path):
+    view = Page(browser, write(tmp_path, "heatmap", SENTENCE))
+    assert view.page.locator(".panel .scale").count() == 0
+    assert view.page.locator(".bar canvas").count() == 1
+    view.clean()

@@ -22,7 +22,7 @@
   function fmt(v) { return (v < 0 ? "\u2212" : "") + Math.abs(v).toFixed(4); }
 
   function cellSize(p) {  // [width, height] of a cell: square for tokens x tokens
-    const room = big ? Math.min(window.innerWidth * 0.8, window.innerHeight * 0.75) : 260;
+    const room = big !== null ? Math.min(window.innerWidth * 0.8, window.innerHeight * 0.75) : 260;
     const w = Math.max(2, Math.floor(room / p.cols.length)), h = Math.max(2, Math.floor(room / p.rows.length));
     return p.tokens ? [Math.min(w, h), Math.min(w, h)] : [w, Math.min(h, Math.max(w, 18))];
   }
@@ -35,9 +35,10 @@
     c.style.width = c.width + "px"; c.style.height = c.height + "px";
     box.rowBox.style.height = c.height + "px";
     box.colBox.style.width = c.width + "px";
-    for (const span of box.rowBox.children) { span.style.height = t + "px"; span.style.lineHeight = t + "px"; span.style.fontSize = Math.min(12, t * 0.8) + "px"; }
-    for (const span of box.colBox.children) { span.style.width = s + "px"; span.style.lineHeight = s + "px"; span.style.fontSize = Math.min(12, s * 0.8) + "px"; }
+    labels(box.rowBox, t, "height", p.row0);
+    labels(box.colBox, s, "width", p.col0);
     const g = c.getContext("2d");
+    let widest = 0;  // the widest number drawn, as a share of its cell's width (data-fill)
     for (let i = 0; i < R; i++) {
       for (let j = 0; j < C; j++) {
         const v = p.values[i][j];
@@ -48,16 +49,20 @@
         } else {
           const fill = colour(p, v);
           g.fillStyle = fill; g.fillRect(j * s, i * t, s, t);
-          if (s >= 34 && t >= 20) {  // the number, in black or white by the cell's brightness
+          const text = p.signed ? (v < 0 ? "\u2212" : "+") + Math.abs(v).toFixed(2) : v.toFixed(2);
+          g.font = Math.min(13, s * 0.32) + "px system-ui, sans-serif";
+          const w = g.measureText(text).width;
+          if (s >= 34 && t >= 20 && w <= s - 4) {  // what does not fit is left to the tooltip
             const n = parseInt(fill.slice(1), 16), lum = 0.299 * (n >> 16) + 0.587 * ((n >> 8) & 255) + 0.114 * (n & 255);
             g.fillStyle = lum > 140 ? "#000000" : "#ffffff";
-            g.font = Math.min(13, s * 0.32) + "px system-ui, sans-serif";
             g.textAlign = "center"; g.textBaseline = "middle";
-            g.fillText(p.signed ? (v < 0 ? "\u2212" : "+") + Math.abs(v).toFixed(2) : v.toFixed(2), (j + 0.5) * s, (i + 0.5) * t);
+            g.fillText(text, (j + 0.5) * s, (i + 0.5) * t);
+            widest = Math.max(widest, w / s);
           }
         }
       }
     }
+    c.dataset.fill = widest.toFixed(3);
     g.strokeStyle = D.boundary; g.lineWidth = 1.5; g.beginPath();  // the mask's boundary
     for (let i = 0; i < R; i++) {
       for (let j = 0; j < C; j++) {
@@ -77,6 +82,33 @@
     for (const [n, span] of [...box.colBox.children].entries()) span.classList.toggle("on", p.tokens && n + p.col0 === hi);
   }
 
+  // The labels along an axis, ``pitch`` pixels apart: each token while they can be 9 px or
+  // more, else every k-th with its index (the rest in the tooltip), as the figures thin them.
+  function labels(axis, pitch, side, start) {
+    const k = Math.ceil(10.5 / pitch);  // 9 px letters need 10.5 px apart
+    for (const [n, span] of [...axis.children].entries()) {
+      span.style[side] = pitch + "px"; span.style.lineHeight = pitch + "px";
+      span.style.fontSize = (k === 1 ? Math.min(12, Math.max(9, pitch * 0.8)) : 9) + "px";
+      span.style.overflow = k === 1 ? "hidden" : "visible";
+      const text = span.dataset.text, index = String(n + start);  // a numbered axis: the index alone
+      span.textContent = n % k ? "" : (k === 1 || text === index ? text : index + " " + text);
+    }
+  }
+
+  // A colour scale: lo, the gradient, hi.
+  function scale(p, width) {
+    const c = el("canvas"); c.width = width; c.height = 10;
+    const g = c.getContext("2d");
+    for (let x = 0; x < width; x++) { g.fillStyle = colour(p, p.signed ? (x / (width - 1) * 2 - 1) * p.limit : x / (width - 1) * p.limit); g.fillRect(x, 0, 1, 10); }
+    const lo = p.signed ? fmt(-p.limit) : "0", top = p.signed ? fmt(p.limit) : String(p.limit);
+    return [el("span", "", lo), c, el("span", "", top)];
+  }
+  // One scale for the page where every panel has the same, else one under each panel.
+  function shared() {
+    const ps = D.views[view].panels;
+    return ps.every(function (p) { return p.signed === ps[0].signed && p.limit === ps[0].limit; });
+  }
+
   let boxes = [];
   function build() {
     grid.replaceChildren();
@@ -91,11 +123,12 @@
       e.dataset.index = String(n);
       e.append(el("h2", "", p.title));
       box.rowBox = el("div", "rows");
-      p.rows.forEach(function (t, i) { const s = el("span", "", t); s.dataset.token = String(i + p.row0); box.rowBox.append(s); });
+      p.rows.forEach(function (t, i) { const s = el("span", "", t); s.dataset.token = String(i + p.row0); s.dataset.text = t; box.rowBox.append(s); });
       box.canvas = el("canvas");
       box.colBox = el("div", "cols");
-      p.cols.forEach(function (t, j) { const s = el("span", "", t); s.dataset.token = String(j + p.col0); box.colBox.append(s); });
+      p.cols.forEach(function (t, j) { const s = el("span", "", t); s.dataset.token = String(j + p.col0); s.dataset.text = t; box.colBox.append(s); });
       e.append(box.rowBox, box.canvas, box.colBox);
+      if (!shared()) { const own = el("div", "scale"); own.append(...scale(p, 120)); e.append(own); }
       box.el = e;
       boxes.push(box);
       grid.append(e);
@@ -140,12 +173,8 @@
     bar.replaceChildren();
     const p = D.views[view].panels[0];
     if (!p) return;
-    const c = el("canvas"); c.width = 200; c.height = 12;
-    const g = c.getContext("2d");
-    for (let x = 0; x < 200; x++) { g.fillStyle = colour(p, p.signed ? (x / 199 * 2 - 1) * p.limit : x / 199 * p.limit); g.fillRect(x, 0, 1, 12); }
-    const lo = p.signed ? fmt(-p.limit) : "0", top = p.signed ? fmt(p.limit) : String(p.limit);
     const sw = el("span", "swatch"); sw.style.background = D.hidden;
-    bar.append(el("span", "", lo), c, el("span", "", top), sw, el("span", "", T.hidden));
+    bar.append(...(shared() ? scale(p, 200) : []), sw, el("span", "", T.hidden));
   }
 
   const controls = document.getElementById("controls");
