@@ -114,3 +114,13 @@ def test_bad_steps_options():
     result = steps("--query", "6")
     assert result.exit_code == 2 and "no query 6" in result.stderr
     assert steps("--columns", "0").exit_code == 2
+
+
+def test_on_screen_every_stage_labels_its_rows():
+    """Screen figures grow to hold them: each of the ten stages has the tokens beside its rows,
+    not only the first of each row of stages."""
+    trace = attend("The cat sat on the mat")
+    fig = steps_figure(trace, 0)
+    rows = [t.get_text() for t in fig.findobj() if getattr(t, "get_gid", None)
+            and t.get_gid() == "query-label"]  # fmt: skip
+    assert rows == trace.texts * 10

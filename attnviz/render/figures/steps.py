@@ -87,7 +87,9 @@ def draw_steps(view: StepsView, style: Style = DEFAULT_STYLE) -> Figure:
 
     p, s, stages, crop = _preset(style), strings(view.lang), view.stages, view.crop
     texts = view.trace.texts
-    own_rows = crop is not None and (crop.k0, crop.k1) != (crop.q0, crop.q1)
+    # every stage labels its rows where the figure can grow to hold them (screen), and where a
+    # crop gives the keys' rows other tokens than the queries'
+    own_rows = p.width is None or (crop is not None and (crop.k0, crop.k1) != (crop.q0, crop.q1))
     em = p.font / 72
     with rc_context(theme_rc(style.theme, p.font)):
         box, titles = _steps_layout(view, style, own_rows)
