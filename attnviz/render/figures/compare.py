@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -12,6 +13,7 @@ from ...stats import Comparison
 from ...trace import Crop
 from ...views.compare import CompareView, compare_view
 from ...views.labels import strings
+from ...views.panel import Panel
 from .draw import add_hidden_legend, colorbar, draw_panel, panel_canvas
 from .layout import (
     DEFAULT_STYLE,
@@ -62,11 +64,10 @@ def draw_compare(view: CompareView, style: Style = DEFAULT_STYLE) -> Figure:
     from matplotlib.figure import Figure
 
     p, s, crop = style.p, strings(view.lang), view.crop
-    theme, cmap, labels, annotate = style.theme, style.cmap, style.labels, style.annotate
+    theme, labels, annotate = style.theme, style.labels, style.annotate
     panels = view.panels()
     texts = view.cmp.a.texts
     axis_texts = crop_texts_both(texts, crop)
-    top = view.difference_limit
     heading = style.title if style.title is not None else view.title
     summary = view.summary_line()
     em = p.font / 72
@@ -103,18 +104,7 @@ def draw_compare(view: CompareView, style: Style = DEFAULT_STYLE) -> Figure:
         if annotate is None:  # one size of numbers in all three panels: B − A's signed ones
             annotate = auto_annotate(p.font, box.panel * 72, side, chars=4)
         fig = Figure(figsize=(box.width, box.height), dpi=p.dpi)
-        canvas = panel_canvas(fig)  # one Axes for every panel: see draw_panel
-        for n, panel in enumerate(panels):
-            r, c = divmod(n, 3)
-            draw_panel(
-                canvas, panel, texts, cmap=DIVERGING_CMAP if panel.signed else cmap, theme=theme,
-                annotate=annotate, font=p.font, axis_points=box.panel * 72, show_rows=c == 0,
-                show_cols=r == rows - 1, s=s, labels=labels, rect=box.panel_rect(r, c),
-                name=f"panel {n}", number_chars=4,
-            )  # fmt: skip
-        colorbar(fig, fig.add_axes(box.colorbar_rect(em, 0)), cmap, 0, 1, s["weight"], cax=True)
-        colorbar(fig, fig.add_axes(box.colorbar_rect(em, 1)), DIVERGING_CMAP, -top, top,
-                 s["weight_difference"], cax=True)  # fmt: skip
+        _draw_panels(fig, box, view, panels, replace(style, annotate=annotate))
         _output_bars(fig, box, view, label_w, style, flat)
         if any(panel.hidden.any() for panel in panels):
             add_hidden_legend(fig, theme, s["hidden"], p.font, "lower right")
@@ -122,6 +112,26 @@ def draw_compare(view: CompareView, style: Style = DEFAULT_STYLE) -> Figure:
         fig.text(box.left / box.width, 0.5 * em / box.height, summary, ha="left",
                  va="bottom", gid="summary")  # fmt: skip
     return fig
+
+
+def _draw_panels(
+    fig: Figure, box: GridLayout, view: CompareView, panels: Sequence[Panel], style: Style
+) -> None:
+    """A, B and B − A of each head at their places in ``box``, on one canvas (see draw_panel),
+    and the two colour bars: the weights', the differences'."""
+    p, s, texts, em = style.p, strings(view.lang), view.cmp.a.texts, style.p.font / 72
+    canvas, rows, top = panel_canvas(fig), len(view.heads), view.difference_limit
+    for n, panel in enumerate(panels):
+        r, c = divmod(n, 3)
+        draw_panel(
+            canvas, panel, texts, cmap=DIVERGING_CMAP if panel.signed else style.cmap,
+            theme=style.theme, annotate=bool(style.annotate), font=p.font,
+            axis_points=box.panel * 72, show_rows=c == 0, show_cols=r == rows - 1, s=s,
+            labels=style.labels, rect=box.panel_rect(r, c), name=f"panel {n}", number_chars=4,
+        )  # fmt: skip
+    colorbar(fig, fig.add_axes(box.colorbar_rect(em, 0)), style.cmap, 0, 1, s["weight"], cax=True)
+    colorbar(fig, fig.add_axes(box.colorbar_rect(em, 1)), DIVERGING_CMAP, -top, top,
+             s["weight_difference"], cax=True)  # fmt: skip
 
 
 def _bars_width(box: GridLayout, em: float) -> float:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -102,43 +102,49 @@ def panel_grid(
     p = style.p
     if panel_size is not None and p.width is None:
         p = replace(p, panel=panel_size)
-    s = strings(lang)
-    theme, cmap, labels, annotate = style.theme, style.cmap, style.labels, style.annotate
-    rows = -(-n_panels // cols)
-    T = len(texts)
-    em = p.font / 72
-    with rc_context(theme_rc(theme, p.font)):
+    s, rows, T, em = strings(lang), -(-n_panels // cols), len(texts), p.font / 72
+    with rc_context(theme_rc(style.theme, p.font)):
         title_w = text_width(titles, p.font) if titles else 0.0
 
-        def lay_out(lines: int) -> Callable[[float], GridLayout]:
-            return lambda width: grid_layout(p, rows, cols, width, width, lines,
-                                             title_rows=title_rows, title_width=title_w)  # fmt: skip
+        def lay_out(lines: int) -> GridLayout:
+            def made(width: float) -> GridLayout:
+                return grid_layout(p, rows, cols, width, width, lines, title_rows=title_rows,
+                                   title_width=title_w)  # fmt: skip
 
-        size = p.font * 0.85
-        box = fitted_labels(axis_texts, side, T, size, labels, indexed, lay_out(1))[1]
+            return fitted_labels(axis_texts, side, T, p.font * 0.85, style.labels, indexed, made)[1]
+
+        box = lay_out(1)
         lines = wrap(heading, box.width * 72 / (0.6 * p.font * 1.1))  # now the width is known
         if "\n" in lines:
-            box = fitted_labels(axis_texts, side, T, size, labels, indexed,
-                                lay_out(lines.count("\n") + 1))[1]  # fmt: skip
+            box = lay_out(lines.count("\n") + 1)
         require_readable(box.panel, style.preset)
-        if annotate is None:
-            annotate = auto_annotate(p.font, box.panel * 72, side)
+        if style.annotate is None:
+            style = replace(style, annotate=auto_annotate(p.font, box.panel * 72, side))
         fig = Figure(figsize=(box.width, box.height), dpi=p.dpi)
-        canvas = panel_canvas(fig)  # one Axes for every panel: see draw_panel
-        for n, panel in enumerate(panels):
-            r, c = divmod(n, cols)  # column labels under the last panel of each column
-            draw_panel(
-                canvas, panel, texts, cmap=cmap, theme=theme, annotate=annotate, font=p.font,
-                axis_points=box.panel * 72, show_rows=c == 0, show_cols=n + cols >= n_panels,
-                s=s, labels=labels, query_title=row_titles[r] if row_titles else True,
-                rect=box.panel_rect(r, c), name=f"panel {n}",
-            )  # fmt: skip
-        bar = fig.add_axes(box.colorbar_rect(em))
-        colorbar(fig, bar, cmap, 0, 1, bar_label, cax=True)
+        _draw_grid(fig, box, panels, n_panels, texts, style, p.font, s, row_titles)
+        colorbar(fig, fig.add_axes(box.colorbar_rect(em)), style.cmap, 0, 1, bar_label, cax=True)
         if any_hidden:
-            add_hidden_legend(fig, theme, s["hidden"], p.font, "lower right")
+            add_hidden_legend(fig, style.theme, s["hidden"], p.font, "lower right")
         fig.suptitle(lines, y=1 - 0.5 * em / box.height, va="top", fontsize=p.font * 1.1)
     return fig
+
+
+def _draw_grid(
+    fig: Figure, box: GridLayout, panels: Iterable[Panel], n_panels: int, texts: Sequence[str],
+    style: Style, font: float, s: dict[str, str], row_titles: Sequence[str] | None,
+) -> None:  # fmt: skip
+    """Each panel at its place in ``box``, all on one canvas (see draw_panel), the column labels
+    under the last panel of each column."""
+    canvas, cols = panel_canvas(fig), box.cols
+    for n, panel in enumerate(panels):
+        r, c = divmod(n, cols)
+        draw_panel(
+            canvas, panel, texts, cmap=style.cmap, theme=style.theme, annotate=bool(style.annotate),
+            font=font, axis_points=box.panel * 72, show_rows=c == 0,
+            show_cols=n + cols >= n_panels, s=s, labels=style.labels,
+            query_title=row_titles[r] if row_titles else True, rect=box.panel_rect(r, c),
+            name=f"panel {n}",
+        )  # fmt: skip
 
 
 def model_figure(
