@@ -76,9 +76,14 @@ def test_numbers_are_one_size_across_a_figures_panels(tmp_path):
     assert len(sizes) == 6 * 7 // 2 + 36 + 36 and len(set(sizes)) == 1
 
 
-def test_steps_on_a_slide_fits_and_labels_its_tokens(tmp_path):
-    trace = attend("¿Qué es la atención?")
-    fig = steps_figure(trace, 0, preset="slides", lang="es")
+@pytest.mark.parametrize("lang, text", [("en", "The cat sat on the mat"),
+                                        ("es", "¿Qué es la atención?")])  # fmt: skip
+def test_steps_on_a_slide_fits_and_labels_its_tokens(tmp_path, lang, text):
+    """Ten stages on a slide: each panel at least 18% of its height (two rows of titles,
+    labels and bars between them), every token of a short sentence labelled, the weights
+    numbered."""
+    trace = attend(text)
+    fig = steps_figure(trace, 0, preset="slides", lang=lang)
     boxes, height = saved(fig, tmp_path)
     assert len(boxes) == 10 and all(b.height >= 0.18 * height for b in boxes)
     assert labels_of(fig, "query-label") == trace.texts * 2  # each row of stages, every token
