@@ -80,8 +80,7 @@ def lut(name: str = DEFAULT_CMAP) -> np.ndarray:
 
 def rgb(table: np.ndarray, value: float) -> tuple[int, int, int]:
     """The colour of ``value`` in [0, 1], indexed as Matplotlib indexes a 256-colour map."""
-    i = min(max(int(value * 256), 0), 255)
-    r, g, b = table[i]
+    r, g, b = table[index(value)]
     return int(r), int(g), int(b)
 
 
