@@ -14,7 +14,7 @@ from ...trace import Crop
 from ...views.compare import CompareView, compare_view
 from ...views.labels import strings
 from ...views.panel import Panel
-from .draw import add_hidden_legend, colorbar, draw_panel, panel_canvas
+from .draw import add_hidden_legend, add_title, colorbar, draw_panel, panel_canvas
 from .layout import (
     DEFAULT_STYLE,
     GridLayout,
@@ -108,7 +108,7 @@ def draw_compare(view: CompareView, style: Style = DEFAULT_STYLE) -> Figure:
         _output_bars(fig, box, view, label_w, style, flat)
         if any(panel.hidden.any() for panel in panels):
             add_hidden_legend(fig, theme, s["hidden"], p.font, "lower right")
-        fig.suptitle(lines, y=1 - 0.5 * em / box.height, va="top", fontsize=p.font * 1.1)
+        add_title(fig, lines, p.font, box.height)
         fig.text(box.left / box.width, 0.5 * em / box.height, summary, ha="left",
                  va="bottom", gid="summary")  # fmt: skip
     return fig

@@ -20,7 +20,7 @@ import numpy as np
 
 from ...views.panel import Panel
 from .. import colors
-from .layout import annotation_size, crop_texts, index_labels, text_width, tick_labels, wrap
+from .layout import annotation_size, crop_texts, index_labels, text_width, tick_labels
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -91,9 +91,10 @@ def add_hidden_legend(fig: Figure, theme: str, label: str, font: float, loc: str
     fig.legend(handles=handles, loc=loc, frameon=False, fontsize=font * 0.85)  # type: ignore[call-overload]
 
 
-def add_title(fig: Figure, heading: str, width: float, font: float) -> None:
-    """The figure's title line, wrapped to the figure's width (``width`` in inches)."""
-    fig.suptitle(wrap(heading, width * 72 / (0.6 * font * 1.1)), fontsize=font * 1.1)
+def add_title(fig: Figure, lines: str, font: float, height: float) -> None:
+    """The figure's title (already broken into ``lines``), half an em below the top of a
+    figure ``height`` inches tall, at 1.1 x ``font``."""
+    fig.suptitle(lines, y=1 - 0.5 * font / 72 / height, va="top", fontsize=font * 1.1)
 
 
 def colorbar(

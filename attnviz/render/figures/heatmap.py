@@ -17,7 +17,7 @@ from ...views.heatmap import (
 )
 from ...views.labels import strings
 from ...views.panel import Panel
-from .draw import add_hidden_legend, colorbar, draw_panel, panel_canvas
+from .draw import add_hidden_legend, add_title, colorbar, draw_panel, panel_canvas
 from .layout import (
     DEFAULT_STYLE,
     GridLayout,
@@ -125,7 +125,7 @@ def panel_grid(
         colorbar(fig, fig.add_axes(box.colorbar_rect(em)), style.cmap, 0, 1, bar_label, cax=True)
         if any_hidden:
             add_hidden_legend(fig, style.theme, s["hidden"], p.font, "lower right")
-        fig.suptitle(lines, y=1 - 0.5 * em / box.height, va="top", fontsize=p.font * 1.1)
+        add_title(fig, lines, p.font, box.height)
     return fig
 
 

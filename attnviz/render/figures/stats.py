@@ -13,6 +13,7 @@ from ...trace import Trace
 from ...views.labels import head_label, strings
 from ...views.stats import StatsView, stats_view
 from .. import colors
+from .draw import add_title
 from .layout import DEFAULT_STYLE, Style, text_width, theme_rc, wrap
 
 if TYPE_CHECKING:
@@ -87,5 +88,5 @@ def draw_stats(view: StatsView, style: Style = DEFAULT_STYLE) -> Figure:
         for spine in ax.spines.values():
             spine.set_visible(False)
         fig.text(0.5, 0.5 * em / height, caption, ha="center", va="bottom", gid="caption")
-        fig.suptitle(heading, y=1 - 0.5 * em / height, va="top", fontsize=p.font * 1.1)
+        add_title(fig, heading, p.font, height)
     return fig

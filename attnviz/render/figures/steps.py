@@ -13,7 +13,7 @@ from ...views.labels import strings
 from ...views.panel import Panel
 from ...views.steps import Stage, StepsView, steps_view
 from .compare import DIVERGING_CMAP
-from .draw import add_hidden_legend, colorbar, draw_panel, panel_canvas
+from .draw import add_hidden_legend, add_title, colorbar, draw_panel, panel_canvas
 from .layout import (
     DEFAULT_STYLE,
     GridLayout,
@@ -122,7 +122,7 @@ def draw_steps(view: StepsView, style: Style = DEFAULT_STYLE) -> Figure:
             bar.ax.tick_params(labelsize=p.font * 0.7)
         if any(stage.hidden is not None and stage.hidden.any() for stage in stages):
             add_hidden_legend(fig, style.theme, s["hidden"] + " (−∞)", p.font, "lower right")
-        fig.suptitle(lines, y=1 - 0.5 * em / box.height, va="top", fontsize=p.font * 1.1)
+        add_title(fig, lines, p.font, box.height)
     return fig
 
 
