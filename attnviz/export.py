@@ -30,6 +30,10 @@ BIAS_KEY = "bias"
 # written only for a run of a checkpoint: every layer's weights, the projections' biases,
 # the tokens as the model spells them and its config.json (and "token_ids", their ids)
 MODEL_KEYS = ("layer_weights", "b_q", "b_k", "b_v", "b_o", "raw_tokens", "model_config")
+# written only when the model has them: Q and K as its scores use them (rotary embeddings,
+# q/k norms), and each layer's own mask when its layers differ
+ROTATED_KEYS = ("q_rot", "k_rot")
+LAYER_MASKS = "layer_allowed"
 EXPORT_FORMATS = (".npz", ".json")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold: no clock in the file
 
@@ -112,7 +116,11 @@ def save_npz(trace: Trace, path: str | os.PathLike[str]) -> None:
         arrays.update({b: np.ascontiguousarray(getattr(trace, b)) for b in MODEL_KEYS[1:5]})
         arrays["raw_tokens"] = np.array(trace.model.raw_tokens, dtype=str)
         arrays["token_ids"] = np.array(trace.model.ids, dtype=np.int64)
-        about = {"model_type": trace.model.model_type, "config": trace.model.config}
+        arrays.update({k: getattr(trace, k) for k in ROTATED_KEYS if getattr(trace, k) is not None})
+        if trace.model.layer_allowed is not None:
+            arrays[LAYER_MASKS] = trace.model.layer_allowed
+        about = {"model_type": trace.model.model_type, "config": trace.model.config,
+                 "kv_heads": trace.kv_heads, "qk_norm": trace.model.qk_norm}  # fmt: skip
         arrays["model_config"] = np.array(json.dumps(about, ensure_ascii=False))
     with atomic_open(path) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
         for name in arrays:
@@ -194,8 +202,11 @@ def load(path: str | os.PathLike[str]) -> Trace:
                 info = json.loads(str(npz["model_config"][()]))
                 raw = tuple(str(t) for t in npz["raw_tokens"])
                 ids = tuple(int(i) for i in npz["token_ids"]) if "token_ids" in npz.files else ()
+                masks = npz[LAYER_MASKS] if LAYER_MASKS in npz.files else None
                 model = ModelInfo(config["model"], info["model_type"], info["config"], raw,
-                                  npz["layer_weights"], ids)  # fmt: skip
+                                  npz["layer_weights"], ids, int(info.get("kv_heads", 0)),
+                                  masks, bool(info.get("qk_norm", False)))  # fmt: skip
+                arrays.update({k: npz[k] for k in ROTATED_KEYS if k in npz.files})
             return Trace(
                 tokens=tokens,
                 config=AttentionConfig.from_dict(config),

@@ -210,8 +210,11 @@ _ARRAYS = (
 @dataclass(frozen=True, eq=False)
 class ModelInfo:
     """What a run of a real checkpoint adds: its name (as given), model_type, config.json,
-    the tokens as the model spells them, every layer's weights (L, H, T, T), and the token
-    ids (the tokenizer's)."""
+    the tokens as the model spells them, every layer's weights (L, H, T, T), the token ids
+    (the tokenizer's), the number of key/value heads (fewer than H with grouped-query
+    attention; 0: as many as H), and each layer's own mask (L, T, T) when the layers differ
+    (sliding and global layers; None: every layer has the Trace's ``allowed``), and whether
+    it normalises each head's query and key before turning them."""
 
     name: str
     model_type: str
@@ -219,6 +222,9 @@ class ModelInfo:
     raw_tokens: tuple[str, ...]
     layer_weights: np.ndarray
     ids: tuple[int, ...] = ()
+    kv_heads: int = 0
+    layer_allowed: np.ndarray | None = None
+    qk_norm: bool = False  # an RMSNorm of each head's query and key before the rotation
 
 
 @dataclass(frozen=True, eq=False)
@@ -255,6 +261,10 @@ class Trace:
     model: ModelInfo | None = None
     special_hidden: int = 0  # special tokens left out of the picture (--hide-special)
     scale: float = None  # type: ignore[assignment]  # 1/√d_k when not given
+    # Q and K as the scores use them, when the model changes them after the projections
+    # (rotary embeddings, q/k norms): (H, T, Dh); None: Q = X·W_Q + b_Q and K likewise
+    q_rot: np.ndarray | None = None
+    k_rot: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.w_q, np.ndarray) or self.w_q.ndim != 3:
@@ -290,7 +300,9 @@ class Trace:
             "b_v": (H, Dh),
             "b_o": (D,),
         }
-        for name in _ARRAYS:
+        expected.update({"q_rot": (H, T, Dh), "k_rot": (H, T, Dh)})
+        rotated = ("q_rot", "k_rot") if self.q_rot is not None or self.k_rot is not None else ()
+        for name in (*_ARRAYS, *rotated):
             array = getattr(self, name)
             if not isinstance(array, np.ndarray) or array.shape != expected[name]:
                 shape = getattr(array, "shape", type(array).__name__)
@@ -337,8 +349,29 @@ class Trace:
         """Every layer's weights (L, H, T, T): a checkpoint's, or this run's as one layer."""
         return self.model.layer_weights if self.model else self.weights[None]
 
+    @property
+    def kv_heads(self) -> int:
+        """G, the key/value heads (H unless the model groups its queries)."""
+        return self.model.kv_heads if self.model and self.model.kv_heads else self.heads
+
+    def kv_group(self, h: int) -> tuple[int, list[int]]:
+        """The key/value head query head h reads, and every query head of its group."""
+        size = self.heads // self.kv_heads
+        g = h // size
+        return g, list(range(g * size, (g + 1) * size))
+
+    @property
+    def layer_allowed(self) -> np.ndarray:
+        """Each layer's mask (L, T, T): the model's per layer, or ``allowed`` for all."""
+        if self.model is not None and self.model.layer_allowed is not None:
+            return self.model.layer_allowed
+        L = self.layer_weights.shape[0]
+        return np.broadcast_to(self.allowed, (L, *self.allowed.shape))
+
     def scores(self, h: int) -> np.ndarray:
-        """scores = Q·Kᵀ of head h: (T, T)."""
+        """scores = Q·Kᵀ of head h, with Q and K turned when the model turns them: (T, T)."""
+        if self.q_rot is not None and self.k_rot is not None:
+            return attention.scores(self.q_rot[h], self.k_rot[h])
         return attention.scores(self.q(h), self.k(h))
 
     def scaled(self, h: int) -> np.ndarray:

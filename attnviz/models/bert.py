@@ -16,8 +16,8 @@ from .layers import LayerRun, LayerWeights, Params, attend, layer_norm
 from .tokenizer import special, token_id
 
 
-def forward(p: Params, ids: list[int], allowed: np.ndarray, scaled: bool) -> list[LayerRun]:
-    """Every layer's attention over the tokens ``ids``."""
+def forward(p: Params, ids: list[int], allowed: list[np.ndarray], scaled: bool) -> list[LayerRun]:
+    """Every layer's attention over the tokens ``ids``, layer n under ``allowed[n]``."""
     if p.config.get("position_embedding_type", "absolute") != "absolute":
         kind = p.config["position_embedding_type"]
         raise ConfigError(f"`model`: position_embedding_type {kind!r} is not supported (absolute)")
@@ -39,7 +39,7 @@ def forward(p: Params, ids: list[int], allowed: np.ndarray, scaled: bool) -> lis
         w = LayerWeights.from_projections(
             qkv, p.heads, p(a + "output.dense.weight").T, p(a + "output.dense.bias")
         )
-        run = attend(x, w, allowed, scaled, 1.0 / float(np.sqrt(x.shape[1] // p.heads)))
+        run = attend(x, w, allowed[n], scaled, 1.0 / float(np.sqrt(x.shape[1] // p.heads)))
         runs.append(run)
         x = layer_norm(
             run.output + x, p(a + "output.LayerNorm.weight"), p(a + "output.LayerNorm.bias"), eps

@@ -1,7 +1,7 @@
 """A checkpoint opened and run in NumPy: the Trace of one of its layers, every layer's
 weights beside it.
 
-Shapes: L layers, H heads, T tokens, D hidden size, Dh = D / H.
+Shapes: L layers, H heads (G for keys and values), T tokens, D hidden size, Dh a head's width.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from ..errors import ConfigError
 from ..masks import build_mask, parse_masks
 from ..tokens import Token
 from ..trace import AttentionConfig, ModelInfo, Trace
-from .families import FAMILIES, Family
+from .families import FAMILIES, Family, adjuster
 from .files import Tensors, find_model, read_json, setting
-from .layers import Params
-from .tokenizer import ModelToken, encode, load_tokenizer
+from .layers import LayerRun, Params
+from .tokenizer import ModelToken, encode, load_tokenizer, settings
 
 
 def read_config(spec: str, folder: Path) -> dict[str, Any]:
@@ -52,10 +52,11 @@ class Checkpoint:
         config = read_config(spec, folder)
         family = FAMILIES[config["model_type"]]
         ck = cls(spec, folder, config, family, Tensors(folder, family.prefixes),
-                 load_tokenizer(folder, family.tokenizer))  # fmt: skip
-        if ck.d_model % ck.heads:
-            raise ConfigError(f"`model` {spec!r}: its width {ck.d_model} is not a multiple of "
-                              f"its {ck.heads} heads")  # fmt: skip
+                 load_tokenizer(folder, adjuster(family, settings(folder))))  # fmt: skip
+        if ck.heads % ck.kv_heads:
+            raise ConfigError(f"`model` {spec!r}: its {ck.heads} heads do not split into "
+                              f"{ck.kv_heads} key/value groups")  # fmt: skip
+        assert ck.head_dim >= 1  # checked: a width it gives, or one its heads divide
         return ck
 
     @property
@@ -71,6 +72,23 @@ class Checkpoint:
         return setting(self.config, self.family.layers)
 
     @property
+    def kv_heads(self) -> int:
+        """G, the key/value heads: fewer than the heads with grouped-query attention."""
+        key = self.family.kv_heads
+        return self.heads if key is None else setting(self.config, key, self.heads)
+
+    @property
+    def head_dim(self) -> int:
+        """Dh, a head's width: config.json's ``head_dim``, else the width / the heads."""
+        key = self.family.head_dim
+        if key is not None and self.config.get(key) is not None:
+            return setting(self.config, key)
+        if self.d_model % self.heads:
+            raise ConfigError(f"`model` {self.spec!r}: its width {self.d_model} is not a "
+                              f"multiple of its {self.heads} heads")  # fmt: skip
+        return self.d_model // self.heads
+
+    @property
     def max_positions(self) -> int:
         return setting(self.config, self.family.positions)
 
@@ -82,7 +100,7 @@ class Checkpoint:
         self, ids: list[int], tokens: list[ModelToken], config: AttentionConfig, truncated: int = 0
     ) -> Trace:
         """The forward pass over ``ids``: the Trace of the layer ``config`` names (the last by
-        default), under the model's own mask ANDed with ``config.mask``."""
+        default), each layer under the model's own mask for it ANDed with ``config.mask``."""
         source = config.pretrained
         assert source is not None
         layer = self.layers - 1 if source.layer is None else source.layer
@@ -90,13 +108,21 @@ class Checkpoint:
             raise ConfigError(
                 f"no layer {layer}: {source.model!r} has layers 0 to {self.layers - 1}"
             )
-        specs = dict.fromkeys(s for s in (self.family.own_mask, *config.mask) if s != "none")
-        c = replace(config, mask=parse_masks(list(specs) or ["none"]),
-                    source=replace(source, layer=layer))  # fmt: skip
-        allowed = build_mask(c.mask, np.zeros(len(ids), dtype=bool))
-        params = Params(self.tensors, self.config, c.dtype, self.heads, self.layers)
-        runs = self.family.forward(params, ids, allowed, c.scaled)
-        r = runs[layer]
+        own = self.family.masks(self.config, self.layers)
+        specs = [parse_masks(list(dict.fromkeys(s for s in (o, *config.mask) if s != "none"))
+                             or ["none"]) for o in own]  # fmt: skip
+        built = {s: build_mask(s, np.zeros(len(ids), dtype=bool)) for s in set(specs)}
+        c = replace(config, mask=specs[layer], source=replace(source, layer=layer))
+        params = Params(self.tensors, self.config, c.dtype, self.heads, self.layers,
+                        self.kv_heads, self.head_dim)  # fmt: skip
+        runs = self.family.forward(params, ids, [built[s] for s in specs], c.scaled)
+        layer_allowed = None if len(set(specs)) == 1 else np.stack([built[s] for s in specs])
+        return self._trace(runs[layer], runs, tokens, ids, c, truncated, layer_allowed)
+
+    def _trace(self, r: LayerRun, runs: list[LayerRun], tokens: list[ModelToken], ids: list[int],
+               c: AttentionConfig, truncated: int, layer_allowed: np.ndarray | None) -> Trace:  # fmt: skip
+        """The Trace of layer run ``r``, every layer's weights beside it."""
+        assert c.pretrained is not None
         return Trace(
             tokens=tuple(Token(t.text, t.start, t.end, t.special) for t in tokens),
             config=c,
@@ -105,7 +131,7 @@ class Checkpoint:
             w_k=r.w.w_k,
             w_v=r.w.w_v,
             w_o=r.w.w_o,
-            allowed=allowed,
+            allowed=build_mask(c.mask, np.zeros(len(ids), dtype=bool)),
             weights=r.weights,
             head_outputs=r.head_outputs,
             output=r.output,
@@ -115,19 +141,27 @@ class Checkpoint:
             b_v=r.w.b_v,
             b_o=r.w.b_o,
             model=ModelInfo(
-                source.model,
+                c.pretrained.model,
                 self.family.model_type,
                 self.config,
                 tuple(t.raw for t in tokens),
                 np.stack([r.weights for r in runs]),
                 tuple(ids),
+                kv_heads=self.kv_heads,
+                layer_allowed=layer_allowed,
+                qk_norm=self.family.qk_norm,
             ),
             scale=r.scale,
+            q_rot=r.q_rot,
+            k_rot=r.k_rot,
         )
 
 
-def heads_of(spec: str) -> int:
-    """The number of heads of the checkpoint ``spec``, from its config.json alone."""
+def heads_of(spec: str) -> tuple[int, int]:
+    """The number of heads of the checkpoint ``spec``, and of its key/value heads, from its
+    config.json alone."""
     folder = find_model(spec)
     config = read_config(spec, folder)
-    return setting(config, FAMILIES[config["model_type"]].heads)
+    family = FAMILIES[config["model_type"]]
+    heads = setting(config, family.heads)
+    return heads, heads if family.kv_heads is None else setting(config, family.kv_heads, heads)

@@ -9,12 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from . import bert, gpt2
+from . import bert, decoder, gpt2, neox
 from .layers import LayerRun, Params
+from .tokenizer import as_trained, qwen2
+from .tokenizer import neox as neox_tokenizer
+
+Forward = Callable[[Params, list[int], list[np.ndarray], bool], list[LayerRun]]
+Adjust = Callable[[Any, dict[str, Any]], None]
+
+
+def _every(spec: str) -> Callable[[dict[str, Any], int], list[str]]:
+    return lambda config, L: [spec] * L
 
 
 @dataclass(frozen=True)
@@ -23,14 +33,28 @@ class Family:
 
     model_type: str
     about: str  # the checkpoints it covers, for messages
-    forward: Callable[[Params, list[int], np.ndarray, bool], list[LayerRun]]
-    tokenizer: Callable[[Any, dict[str, Any]], None]  # tokenizer_config.json's settings
-    own_mask: str  # the model's own mask: "none" (sees both ways) or "causal"
+    forward: Forward  # every layer's attention, each layer under its own mask
+    tokenizer: Adjust  # tokenizer_config.json's settings, when it names no tokenizer class
+    masks: Callable[[dict[str, Any], int], list[str]]  # each layer's own mask spec
     prefixes: tuple[str, ...]  # tensor-name prefixes: none, and the task models' own
     heads: str  # the names config.json gives the number of heads, the hidden size, the
     hidden: str  # number of layers and of positions
     layers: str
     positions: str
+    kv_heads: str | None = None  # the number of key/value heads (grouped-query attention)
+    head_dim: str | None = None  # a head's width, when it need not be hidden / heads
+    qk_norm: bool = False  # an RMSNorm of each head's query and key (Qwen3, Gemma 3)
+
+
+def _rotary(model_type: str, about: str, style: decoder.Style, adjust: Adjust) -> Family:
+    """A rotary decoder: the Llama layout of tensors and settings."""
+    return Family(
+        model_type, about, partial(decoder.forward, style=style), adjust,
+        masks=partial(decoder.masks, model_type=model_type), prefixes=("", "model."),
+        heads="num_attention_heads", hidden="hidden_size", layers="num_hidden_layers",
+        positions="max_position_embeddings", kv_heads="num_key_value_heads", head_dim="head_dim",
+        qk_norm=style.qk_norm,
+    )  # fmt: skip
 
 
 FAMILIES = {
@@ -38,13 +62,39 @@ FAMILIES = {
     for f in (
         Family(
             "bert", "BERT, MiniLM and other BertModel checkpoints", bert.forward, bert.tokenizer,
-            own_mask="none", prefixes=("", "bert."), heads="num_attention_heads",
+            masks=_every("none"), prefixes=("", "bert."), heads="num_attention_heads",
             hidden="hidden_size", layers="num_hidden_layers", positions="max_position_embeddings",
         ),
         Family(
-            "gpt2", "GPT-2", gpt2.forward, gpt2.tokenizer, own_mask="causal",
+            "gpt2", "GPT-2", gpt2.forward, gpt2.tokenizer, masks=_every("causal"),
             prefixes=("", "transformer."), heads="n_head", hidden="n_embd", layers="n_layer",
             positions="n_positions",
         ),
+        _rotary("llama", "Llama, SmolLM, TinyLlama", decoder.LLAMA, as_trained),
+        _rotary("mistral", "Mistral", decoder.LLAMA, as_trained),
+        _rotary("qwen2", "Qwen2, Qwen2.5", decoder.LLAMA, qwen2),
+        _rotary("qwen3", "Qwen3", decoder.QWEN3, qwen2),
+        _rotary("gemma3_text", "Gemma 3 (text)", decoder.GEMMA3, as_trained),
+        Family(
+            "gpt_neox", "GPT-NeoX, Pythia", neox.forward, neox_tokenizer, masks=_every("causal"),
+            prefixes=("", "gpt_neox."), heads="num_attention_heads", hidden="hidden_size",
+            layers="num_hidden_layers", positions="max_position_embeddings",
+        ),
     )
 }  # fmt: skip
+
+# tokenizer_config.json's tokenizer_class -> what transformers' class does to tokenizer.json
+TOKENIZER_CLASSES: dict[str, Adjust] = {
+    "BertTokenizer": bert.tokenizer,
+    "GPT2Tokenizer": gpt2.tokenizer,
+    "GPTNeoXTokenizer": neox_tokenizer,
+    "Qwen2Tokenizer": qwen2,
+    "PreTrainedTokenizer": as_trained,
+    "TokenizersBackend": as_trained,
+}
+
+
+def adjuster(family: Family, found: dict[str, Any]) -> Adjust:
+    """How to set the tokenizer up: by the class tokenizer_config.json names, else by family."""
+    name = str(found.get("tokenizer_class") or "")
+    return TOKENIZER_CLASSES.get(name.removesuffix("Fast"), family.tokenizer)

@@ -133,6 +133,10 @@ class Tensors:
             raise ConfigError(f"`model`: the index names a shard outside the folder: {file!r}")
         return folder / file
 
+    def has(self, name: str) -> bool:
+        """Whether the checkpoint has the tensor ``name`` (under one of the prefixes)."""
+        return any(prefix + name in self.files for prefix in self.prefixes)
+
     def __call__(self, name: str, rows: list[int] | None = None) -> np.ndarray:
         """The tensor ``name``, or only its ``rows`` (an embedding table's, read row by row:
         a vocabulary of 30,000 is not read for 12 tokens)."""

@@ -14,8 +14,8 @@ from .files import need
 from .layers import LayerRun, LayerWeights, Params, attend, layer_norm
 
 
-def forward(p: Params, ids: list[int], allowed: np.ndarray, scaled: bool) -> list[LayerRun]:
-    """Every layer's attention over the tokens ``ids``."""
+def forward(p: Params, ids: list[int], allowed: list[np.ndarray], scaled: bool) -> list[LayerRun]:
+    """Every layer's attention over the tokens ``ids``, layer n under ``allowed[n]``."""
     eps = p.number("layer_norm_epsilon", 1e-5)
     act = p.activation("activation_function", "gelu_new")
     x = p("wte.weight", ids) + p("wpe.weight", list(range(len(ids))))
@@ -34,7 +34,7 @@ def forward(p: Params, ids: list[int], allowed: np.ndarray, scaled: bool) -> lis
         if p.config.get("scale_attn_by_inverse_layer_idx", False):
             scale /= n + 1
         a = layer_norm(x, p(b + "ln_1.weight"), p(b + "ln_1.bias"), eps)
-        run = attend(a, w, allowed, scaled, scale)
+        run = attend(a, w, allowed[n], scaled, scale)
         runs.append(run)
         x = x + run.output
         m = layer_norm(x, p(b + "ln_2.weight"), p(b + "ln_2.bias"), eps)

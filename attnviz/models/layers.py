@@ -1,7 +1,8 @@
 """The pieces every family's forward pass is made of: norms, activations, one layer's
 multi-head attention through attnviz's kernel, and what a layer records.
 
-Shapes: T tokens, H heads, D hidden size, Dh = D / H.
+Shapes: T tokens, H heads (G of them for keys and values), D hidden size, Dh one head's width
+(D / H unless config.json says otherwise).
 """
 
 from __future__ import annotations
@@ -21,16 +22,22 @@ from .files import Tensors
 @dataclass(frozen=True)
 class Params:
     """What a forward pass reads: the tensors (cast to ``dtype``), config.json, and the
-    number of heads and layers the family's keys give."""
+    numbers of heads, key/value heads and layers, and a head's width."""
 
     tensors: Tensors
     config: dict[str, Any]
     dtype: str
     heads: int
     layers: int
+    kv_heads: int
+    head_dim: int
 
     def __call__(self, name: str, rows: list[int] | None = None) -> np.ndarray:
         return self.tensors(name, rows).astype(self.dtype, copy=False)
+
+    def maybe(self, name: str) -> np.ndarray | None:
+        """The tensor ``name``, or None when the checkpoint has none (a bias it goes without)."""
+        return self(name) if self.tensors.has(name) else None
 
     def number(self, key: str, default: float) -> float:
         """A positive number of config.json (``default`` when absent)."""
@@ -56,6 +63,12 @@ def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) 
     return (x - mean) / np.sqrt(var + eps) * weight + bias
 
 
+def rms_norm(x: np.ndarray, weight: np.ndarray, eps: float, plus_one: bool = False) -> np.ndarray:
+    """x / √(mean(x²) + eps) · weight over the last axis; · (1 + weight) in Gemma's form."""
+    y = x / np.sqrt((x * x).mean(axis=-1, keepdims=True) + x.dtype.type(eps))
+    return y * (1 + weight) if plus_one else y * weight
+
+
 _erf = np.frompyfunc(math.erf, 1, 1)
 
 
@@ -69,19 +82,28 @@ def _gelu_tanh(x: np.ndarray) -> np.ndarray:
     return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
 
 
+def _silu(x: np.ndarray) -> np.ndarray:
+    """SiLU (swish): x · σ(x) = x / (1 + e^−x); e^−x may overflow to ∞ (giving −0)."""
+    with np.errstate(over="ignore"):
+        return x / (1 + np.exp(-x))
+
+
 ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "gelu": _gelu,
     "gelu_new": _gelu_tanh,
     "gelu_pytorch_tanh": _gelu_tanh,
     "gelu_fast": _gelu_tanh,
     "relu": lambda x: np.maximum(x, 0),
+    "silu": _silu,
 }
 
 
 @dataclass(frozen=True, eq=False)
 class LayerWeights:
     """One layer's attention in the shapes of attnviz's Trace: w_q, w_k, w_v (H, D, Dh),
-    b_q, b_k, b_v (H, Dh), w_o (D, D), b_o (D,); contiguous, as a saved Trace loads them."""
+    b_q, b_k, b_v (H, Dh), w_o (H·Dh, D), b_o (D,); contiguous, as a saved Trace loads them.
+    With grouped-query attention the G key/value heads are repeated, each for its group of
+    H / G query heads, so that every query head has its own (shared) W_K and W_V."""
 
     w_q: np.ndarray
     w_k: np.ndarray
@@ -94,14 +116,23 @@ class LayerWeights:
 
     @classmethod
     def from_projections(
-        cls, qkv: list[tuple[np.ndarray, np.ndarray]], H: int, w_o: np.ndarray, b_o: np.ndarray
+        cls,
+        qkv: list[tuple[np.ndarray, np.ndarray]],
+        H: int,
+        w_o: np.ndarray,
+        b_o: np.ndarray,
+        G: int | None = None,
     ) -> LayerWeights:
-        """From the (D, D) weight and (D,) bias of Q, K and V (for x @ w + b), and W_O, b_O."""
-        D = w_o.shape[0]
+        """From the weights (D, n·Dh) and biases (n·Dh,) of Q, K and V (for x @ w + b; n is H
+        for Q, G for K and V), and W_O (H·Dh, D), b_O (D,)."""
+        D, G = qkv[0][0].shape[0], G or H
         heads = [
-            (np.ascontiguousarray(w.reshape(D, H, -1).swapaxes(0, 1)), b.reshape(H, -1))
-            for w, b in qkv
-        ]  # (D,D) -> (D,H,Dh) -> (H,D,Dh)
+            (
+                np.ascontiguousarray(np.repeat(w.reshape(D, n, -1).swapaxes(0, 1), H // n, 0)),
+                np.repeat(b.reshape(n, -1), H // n, 0),
+            )
+            for (w, b), n in zip(qkv, (H, G, G), strict=True)
+        ]  # (D,n·Dh) -> (D,n,Dh) -> (n,D,Dh) -> (H,D,Dh)
         (w_q, b_q), (w_k, b_k), (w_v, b_v) = heads
         return cls(w_q, w_k, w_v, b_q, b_k, b_v, np.ascontiguousarray(w_o), b_o)
 
@@ -109,8 +140,9 @@ class LayerWeights:
 @dataclass(frozen=True, eq=False)
 class LayerRun:
     """One layer's attention as it ran: its input x (T, D), its weights, the factor on its
-    scores (when scaled), the attention weights (H, T, T), the heads' outputs (H, T, Dh)
-    and the output concat·W_O + b_O (T, D)."""
+    scores (when scaled), the attention weights (H, T, T), the heads' outputs (H, T, Dh),
+    the output concat·W_O + b_O (T, D), and, when the family turns or normalises the
+    queries and keys before the scores, Q and K as the scores use them (H, T, Dh)."""
 
     x: np.ndarray
     w: LayerWeights
@@ -118,17 +150,30 @@ class LayerRun:
     weights: np.ndarray
     head_outputs: np.ndarray
     output: np.ndarray
+    q_rot: np.ndarray | None = None
+    k_rot: np.ndarray | None = None
+
+
+QK = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def attend(
-    x: np.ndarray, w: LayerWeights, allowed: np.ndarray, scaled: bool, scale: float
+    x: np.ndarray,
+    w: LayerWeights,
+    allowed: np.ndarray,
+    scaled: bool,
+    scale: float,
+    turn: QK | None = None,
 ) -> LayerRun:
-    """One layer's multi-head attention over x (T, D), with attnviz's kernel."""
+    """One layer's multi-head attention over x (T, D), with attnviz's kernel; ``turn`` maps
+    the projected Q and K to those the scores use (q/k norms, rotary embeddings)."""
     q = x @ w.w_q + w.b_q[:, None]  # (T,D) @ (H,D,Dh) -> (H,T,Dh)
     k = x @ w.w_k + w.b_k[:, None]
     v = x @ w.w_v + w.b_v[:, None]
+    q_rot, k_rot = turn(q, k) if turn else (None, None)
     weights, head_outputs = scaled_dot_product_attention(
-        q, k, v, allowed, scaled=scaled, scale=scale
-    )
-    output = concat_heads(head_outputs) @ w.w_o + w.b_o  # (T,H*Dh) @ (D,D) -> (T,D)
-    return LayerRun(x, w, scale, weights, head_outputs, output)
+        q if q_rot is None else q_rot, k if k_rot is None else k_rot, v, allowed,
+        scaled=scaled, scale=scale,
+    )  # fmt: skip
+    output = concat_heads(head_outputs) @ w.w_o + w.b_o  # (T,H*Dh) @ (H*Dh,D) -> (T,D)
+    return LayerRun(x, w, scale, weights, head_outputs, output, q_rot, k_rot)

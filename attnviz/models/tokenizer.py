@@ -128,3 +128,43 @@ def _continuation(tok: Any) -> str:
     if type(tok.model).__name__ != "WordPiece":
         return ""
     return str(tok.model.continuing_subword_prefix or "")
+
+
+# --- what transformers' tokenizer classes do to tokenizer.json ---------------------------------
+
+QWEN2_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+
+
+def as_trained(tok: Any, found: dict[str, Any]) -> None:
+    """tokenizer.json's pipeline as it is (PreTrainedTokenizerFast, and the classes not
+    listed: their tokenizer.json is the whole of the tokenizer)."""
+
+
+def qwen2(tok: Any, found: dict[str, Any]) -> None:
+    """What Qwen2Tokenizer builds: NFC, Qwen's split of words, digits and punctuation, byte
+    level (add_prefix_space, default false), and no special tokens added."""
+    t = need("tokenizers")
+    tok.normalizer = t.normalizers.NFC()
+    tok.pre_tokenizer = t.pre_tokenizers.Sequence([
+        t.pre_tokenizers.Split(t.Regex(QWEN2_SPLIT), behavior="isolated", invert=False),
+        t.pre_tokenizers.ByteLevel(
+            add_prefix_space=bool(found.get("add_prefix_space") or False), use_regex=False
+        ),
+    ])  # fmt: skip
+    tok.post_processor = None
+
+
+def neox(tok: Any, found: dict[str, Any]) -> None:
+    """What GPTNeoXTokenizer builds: NFC, byte level (add_prefix_space, default false), and
+    no special tokens around the text (transformers 5 sets add_bos_token and add_eos_token
+    aside when the folder has a tokenizer.json)."""
+    t = need("tokenizers")
+    tok.normalizer = t.normalizers.NFC()
+    tok.pre_tokenizer = t.pre_tokenizers.ByteLevel(
+        add_prefix_space=bool(found.get("add_prefix_space") or False),
+        trim_offsets=bool(found.get("trim_offsets", True)),
+    )
+    tok.post_processor = None

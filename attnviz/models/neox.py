@@ -1,0 +1,64 @@
+"""GPT-NeoX's forward pass (Pythia): pre-LayerNorm, rotary embeddings on a part of each
+head (``rotary_pct``), Q, K and V fused per head, and the parallel residual.
+
+One weight (3D, D) makes Q, K and V, laid out head by head: the rows of head h are its
+query, key and value, Dh each. With ``use_parallel_residual`` (Pythia) the attention and
+the MLP both read the layer's input: x = x + attention(LN_1(x)) + MLP(LN_2(x)).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .layers import LayerRun, LayerWeights, Params, attend, layer_norm
+from .rope import rope, settings
+
+
+def _weights(p: Params, b: str) -> LayerWeights:
+    """Layer ``b``'s Q, K and V from the fused weight, and W_O."""
+    H, Dh = p.heads, p.head_dim
+    w = p(b + "attention.query_key_value.weight").T  # (D, 3D): head h's q, k, v side by side
+    bias = p(b + "attention.query_key_value.bias")
+    D = w.shape[0]
+    w4, b4 = w.reshape(D, H, 3, Dh), bias.reshape(H, 3, Dh)
+    qkv = [(w4[:, :, i].reshape(D, H * Dh), b4[:, i].reshape(H * Dh)) for i in range(3)]
+    return LayerWeights.from_projections(
+        qkv, H, p(b + "attention.dense.weight").T, p(b + "attention.dense.bias")
+    )
+
+
+def forward(p: Params, ids: list[int], allowed: list[np.ndarray], scaled: bool) -> list[LayerRun]:
+    """Every layer's attention over the tokens ``ids``."""
+    eps = p.number("layer_norm_eps", 1e-5)
+    act = p.activation("hidden_act", "gelu")
+    defaults = {
+        "rope_theta": p.config.get("rotary_emb_base", 10000.0),
+        "partial_rotary_factor": p.config.get("rotary_pct", 0.25),
+    }
+    r = rope(settings(p.config, None, defaults), p.head_dim,
+             p.config.get("max_position_embeddings", 2048))  # fmt: skip
+    cos, sin = r.tables(len(ids), p.dtype)
+    parallel = bool(p.config.get("use_parallel_residual", True))
+    x = p("embed_in.weight", ids)
+    runs = []
+    for n in range(p.layers):
+        b = f"layers.{n}."
+
+        def ln(y: np.ndarray, name: str, b: str = b) -> np.ndarray:
+            return layer_norm(y, p(b + name + ".weight"), p(b + name + ".bias"), eps)
+
+        run = attend(ln(x, "input_layernorm"), _weights(p, b), allowed[n], scaled,
+                     p.head_dim**-0.5, lambda q, k: (r.rotate(q, cos, sin), r.rotate(k, cos, sin)))  # fmt: skip
+        runs.append(run)
+        if n == p.layers - 1:
+            break  # the last MLP changes no attention
+        y = x if parallel else x + run.output
+        h = act(ln(y, "post_attention_layernorm") @ p(b + "mlp.dense_h_to_4h.weight").T
+                + p(b + "mlp.dense_h_to_4h.bias"))  # fmt: skip
+        x = (
+            x
+            + run.output
+            + h @ p(b + "mlp.dense_4h_to_h.weight").T
+            + p(b + "mlp.dense_4h_to_h.bias")
+        )
+    return runs

@@ -1,0 +1,160 @@
+"""The rotary decoders (Llama, Mistral, Qwen2, Qwen3, Gemma 3, GPT-NeoX) against the attentions
+transformers computed, eager, for tiny random checkpoints it saved (tests/fixtures/make.py:
+each folder read back by transformers as shipped, in float32), and what attnviz shows of
+rotary embeddings, grouped-query attention and per-layer masks."""
+
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from attnviz import attention
+from attnviz.cli import app
+from attnviz.models.files import read_json
+from attnviz.pipeline import run
+from attnviz.trace import AttentionConfig, Pretrained
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+TEXTS = json.loads((FIXTURES / "texts.json").read_text(encoding="utf-8"))
+DECODERS = ["llama-tiny", "mistral-tiny", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "pythia-tiny"]
+runner = CliRunner()
+
+
+def model_run(name, text, dtype="float32", mask=("none",), layer=None):
+    return run(text, AttentionConfig(mask=mask, dtype=dtype,
+                                     source=Pretrained(str(FIXTURES / name), layer)))  # fmt: skip
+
+
+@pytest.mark.parametrize("name", DECODERS)
+@pytest.mark.parametrize("n", range(len(TEXTS)))
+def test_every_layer_and_head_equals_transformers(name, n):
+    expected = np.load(FIXTURES / f"{name}-{n}.npz")
+    trace = model_run(name, TEXTS[n])
+    assert list(trace.model.ids) == expected["ids"].tolist()  # AutoTokenizer's ids
+    assert trace.model.layer_weights.shape == expected["attentions"].shape
+    np.testing.assert_allclose(trace.model.layer_weights, expected["attentions"], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name", DECODERS)
+def test_float64_on_request_agrees_and_the_fixtures_are_peaked(name):
+    """float64 computes the same attention more exactly; the fixtures' attention is far from
+    uniform, so a forward pass that is wrong cannot match by chance."""
+    expected = np.load(FIXTURES / f"{name}-2.npz")["attentions"]
+    trace = model_run(name, TEXTS[2], dtype="float64")
+    assert trace.model.layer_weights.dtype == np.float64
+    np.testing.assert_allclose(trace.model.layer_weights, expected, atol=1e-4, rtol=0)
+    T = expected.shape[-1]
+    uniform = np.tril(np.ones((T, T))) / np.arange(1, T + 1)[:, None]
+    assert np.abs(expected - uniform).max() > 0.3
+    assert expected[..., T // 2 :, :].max(axis=-1).mean() > 0.35
+
+
+def test_the_fixtures_cover_what_the_families_do():
+    """What the fixtures are made of, read from the files themselves, not from make.py."""
+    configs = {n: read_json(FIXTURES / n / "config.json", "config") for n in DECODERS}
+    llama, qwen3, gemma = configs["llama-tiny"], configs["qwen3-tiny"], configs["gemma3-tiny"]
+    assert llama["num_key_value_heads"] == 2 < llama["num_attention_heads"] == 6
+    assert llama["head_dim"] * llama["num_attention_heads"] != llama["hidden_size"]
+    assert llama["rope_scaling"]["rope_type"] == "llama3"  # the older way config.json says it
+    assert qwen3["rope_parameters"]["rope_type"] == "linear"  # transformers 5's way
+    assert configs["mistral-tiny"]["sliding_window"] < 8  # shorter than the texts
+    assert "rope_local_base_freq" in gemma and "sliding_attention" in gemma["layer_types"]
+    assert configs["pythia-tiny"]["rotary_pct"] == 0.5
+    assert (FIXTURES / "qwen2-tiny" / "model.safetensors.index.json").is_file()  # sharded
+    with open(FIXTURES / "llama-tiny" / "model.safetensors", "rb") as f:
+        header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+    assert {v["dtype"] for k, v in header.items() if k != "__metadata__"} == {"BF16"}
+    assert "lm_head.weight" in header  # untied; qwen2-tiny is tied
+    assert configs["qwen2-tiny"]["tie_word_embeddings"] is True
+
+
+def test_sliding_window_and_gemma_layers_have_their_own_masks():
+    mistral = model_run("mistral-tiny", TEXTS[2])
+    assert mistral.config.mask == ("window=4",)
+    T = len(mistral.tokens)
+    i, j = np.indices((T, T))
+    assert (mistral.allowed == ((j <= i) & (j > i - 4))).all()
+    assert (mistral.layer_weights[:, :, (j > i) | (j <= i - 4)] == 0).all()
+    gemma = model_run("gemma3-tiny", TEXTS[2])
+    kinds = read_json(FIXTURES / "gemma3-tiny" / "config.json", "c")["layer_types"]
+    assert gemma.layer_allowed.shape == (3, T, T)
+    for n, kind in enumerate(kinds):
+        sees = (j <= i) & ((j > i - 3) if kind == "sliding_attention" else True)
+        assert (gemma.layer_allowed[n] == sees).all()
+        assert (gemma.layer_weights[n][:, ~sees] == 0).all()
+    assert gemma.config.mask == ("window=3",)  # the last layer, shown by default
+    assert model_run("gemma3-tiny", TEXTS[2], layer=1).config.mask == ("causal",)
+
+
+@pytest.mark.parametrize("name", ["llama-tiny", "qwen3-tiny", "gemma3-tiny", "pythia-tiny"])
+def test_the_scores_come_from_the_rotated_queries_and_keys(name):
+    """softmax(mask(Q_rot·K_rotᵀ · scale)) recomputed from the Trace is its weights, and the
+    unrotated Q·Kᵀ is not what the model scored."""
+    trace = model_run(name, TEXTS[2], dtype="float64")
+    assert trace.q_rot is not None and trace.k_rot is not None
+    for h in range(trace.heads):
+        w = attention.softmax(trace.masked(h))
+        np.testing.assert_allclose(w, trace.weights[h], atol=1e-12)
+        plain = attention.scores(trace.q(h), trace.k(h)) * trace.scale
+        assert not np.allclose(attention.softmax(attention.apply_mask(plain, trace.allowed)), w)
+
+
+def test_grouped_query_heads_share_their_key_and_value_head():
+    trace = model_run("llama-tiny", TEXTS[0])
+    assert trace.kv_heads == 2 and trace.heads == 6
+    assert trace.kv_group(4) == (1, [3, 4, 5])
+    for h in range(6):
+        _, group = trace.kv_group(h)
+        for other in group:
+            np.testing.assert_array_equal(trace.w_k[h], trace.w_k[other])
+            np.testing.assert_array_equal(trace.w_v[h], trace.w_v[other])
+    assert not np.array_equal(trace.w_k[0], trace.w_k[3])
+    assert not np.array_equal(trace.w_q[3], trace.w_q[4])
+
+
+def test_an_npz_of_a_rotary_run_loads_back_whole(tmp_path):
+    out = tmp_path / "g.npz"
+    result = runner.invoke(app, ["export", TEXTS[2], "--model", str(FIXTURES / "gemma3-tiny"),
+                                 "--layer", "1", "-o", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    from attnviz import load
+
+    back, trace = load(out), model_run("gemma3-tiny", TEXTS[2], mask=("causal",), layer=1)
+    for name in ("q_rot", "k_rot", "weights"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(trace, name))
+    np.testing.assert_array_equal(back.layer_allowed, trace.layer_allowed)
+    assert back.kv_heads == 2
+
+
+def _with_config(tmp_path, name, **changes):
+    folder = tmp_path / name
+    import shutil
+
+    shutil.copytree(FIXTURES / name, folder)
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    config.update(changes)
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "name, changes, message",
+    [
+        ("llama-tiny", {"rope_scaling": {"rope_type": "yarn", "factor": 4.0}},
+         "rope scaling 'yarn' is not supported (attnviz runs default, linear, llama3)"),
+        ("llama-tiny", {"model_type": "t5"}, "gemma3_text (Gemma 3 (text)); gpt_neox"),
+        ("llama-tiny", {"num_key_value_heads": 4}, "its 6 heads do not split into 4"),
+        ("gemma3-tiny", {"attn_logit_softcapping": 50.0}, "soft-capping is not supported"),
+        ("gemma3-tiny", {"layer_types": ["full_attention"]}, "layer_types must list 3"),
+        ("mistral-tiny", {"sliding_window": 0}, "'sliding_window' must be a whole number"),
+    ],
+)  # fmt: skip
+def test_what_attnviz_does_not_run_is_exit_2_naming_it(tmp_path, name, changes, message):
+    folder = _with_config(tmp_path, name, **changes)
+    out = tmp_path / "o.png"
+    result = runner.invoke(app, ["heatmap", TEXTS[0], "--model", str(folder), "-o", str(out)])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and not out.exists()
