@@ -115,7 +115,7 @@ def heatmap(
             "--layer all draws every layer whole (-o, --format table, heat or json): "
             "for --format top or csv, or --window, --queries or --keys, give one layer"
         )
-    heads = head_list(head, heads_count(o))
+    heads = head_list(head, *heads_count(o))
     trace = run(o, read_text(text, o.file), extra_bytes=figure_memory(o, len(heads)))
     if all_layers(o):
         emit(model_view(trace, heads, scale=scale, lang=o.lang), o, shown)
@@ -169,7 +169,7 @@ def compare(
     parse_crop(None, o.window, o.queries, o.keys)
     config_a = config(o)
     config_b = config_against(config_a, against or ["none"])
-    heads = head_list(head, heads_count(o))
+    heads = head_list(head, *heads_count(o))
     source, pixels = read_text(text, o.file), figure_memory(o, 3 * len(heads) + 3)
     a, b = run(o, source, config_a, pixels), run(o, source, config_b, pixels)
     if a.config == b.config:  # the model's own mask may make B's mask A's
@@ -219,7 +219,7 @@ def steps(
     parse_crop(None, o.window, o.queries, o.keys)
     if columns < 1 or not 0 <= precision <= 12:
         raise ConfigError("--columns must be at least 1 and --precision between 0 and 12")
-    head_list(str(head), heads_count(o))
+    head_list(str(head), *heads_count(o))
     trace = run(o, read_text(text, o.file), extra_bytes=figure_memory(o, 10))
     view = steps_view(trace, head, crop=crop(o, len(trace.tokens)), lang=o.lang, query=query)
     emit(view, o, shown, precision=precision, columns=columns)
@@ -251,7 +251,7 @@ def stats(
             "labels": "the figure of stats has no token labels"}  # fmt: skip
     shown = outputs(o, format, STATS_FORMATS, acts=acts)
     one_layer(o)
-    heads = head_list(head, heads_count(o))
+    heads = head_list(head, *heads_count(o))
     trace = run(o, read_text(text, o.file), extra_bytes=figure_memory(o, 1))
     emit(stats_view(trace, heads, lang=o.lang), o, shown)
 

@@ -155,7 +155,12 @@ OPTS = {o.name: o for o in (*RUN, *LOOK, *CROP)}
 # The options some commands have of their own (their flags are declared here too).
 HeadOpt = Annotated[
     str | None,
-    typer.Option("--head", help="Heads to show, e.g. 2 or 0,3 (default: all).", show_default=False),
+    typer.Option(
+        "--head",
+        help="Heads to show, e.g. 2 or 0,3, or kv=1: the heads that share "
+        "key/value head 1 (default: all).",
+        show_default=False,
+    ),
 ]
 TopOpt = Annotated[
     int, typer.Option("--top", help="With --format top: the strongest keys shown per query.")
@@ -271,11 +276,11 @@ def config(o: Options) -> AttentionConfig:
     )
 
 
-def heads_count(o: Options) -> int:
-    """The number of heads of the run (the options checked first)."""
+def heads_count(o: Options) -> tuple[int, int]:
+    """The number of heads of the run, and of its key/value heads (the options checked first)."""
     src = config(o).source
     if isinstance(src, Seeded):
-        return src.heads
+        return src.heads, src.heads
     from ..models.checkpoint import heads_of
 
     return heads_of(src.model)
@@ -297,14 +302,24 @@ def limits(o: Options, extra_bytes: Callable[[int], int] | None = None) -> Limit
     return Limits(o.max_tokens, o.truncate, size(o.memory_budget), extra_bytes)
 
 
-def head_list(spec: str | None, n_heads: int) -> list[int]:
-    """The heads of "0,3" (None: all), checked against the number of heads."""
+def head_list(spec: str | None, n_heads: int, kv_heads: int | None = None) -> list[int]:
+    """The heads of "0,3" (None: all), or of "kv=1", the group that shares key/value head 1,
+    checked against the number of heads (and of key/value heads)."""
     if spec is None:
         return select_heads(None, n_heads)
+    kv = kv_heads or n_heads
+    if spec.replace(" ", "").startswith("kv="):
+        group = spec.replace(" ", "")[3:]
+        if not group.isdigit() or int(group) >= kv:
+            raise ConfigError(f"--head kv=G takes a key/value head 0 to {kv - 1}, not {spec!r}")
+        size = n_heads // kv
+        return list(range(int(group) * size, (int(group) + 1) * size))
     try:
         heads = [int(part) for part in spec.split(",") if part.strip()]
     except ValueError:
-        raise ConfigError(f"--head takes head numbers such as 0 or 0,3, not {spec!r}") from None
+        raise ConfigError(
+            f"--head takes head numbers such as 0 or 0,3 (or kv=1: a key/value group), not {spec!r}"
+        ) from None
     return select_heads(heads, n_heads)
 
 

@@ -121,4 +121,5 @@ def show_steps(
 def show_stats(console: Console, view: StatsView, fmt: str, cmap: str) -> None:
     """The heads × metrics table, each column shaded."""
     console.print(terminal.stats_table(view.numbers, view.heads, cmap=cmap, lang=view.lang,
-                                       config=view.trace.config, system=_system(console)))  # fmt: skip
+                                       config=view.trace.config, system=_system(console),
+                                       kv=view.kv))  # fmt: skip

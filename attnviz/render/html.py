@@ -82,12 +82,12 @@ def heatmap_views(view: HeatmapView) -> list[dict[str, Any]]:
 def model_views(view: ModelView) -> list[dict[str, Any]]:
     """The model view: one view per layer (a selector picks the layer)."""
     trace, lang = view.trace, view.lang
-    hidden, texts = ~trace.allowed, trace.texts
+    hidden, texts = ~trace.layer_allowed, trace.texts  # (L,T,T)
     return [
         {
             "name": strings(lang)["layer"].format(n=n),
             "panels": [
-                panel(head_label(trace.config, h, lang), w[h], hidden, texts, texts, head=h)
+                panel(head_label(trace, h, lang), w[h], hidden[n], texts, texts, head=h)
                 for h in view.heads
             ],
         }
@@ -110,13 +110,13 @@ def compare_views(view: CompareView) -> list[dict[str, Any]]:
 
     return [
         one(label_a, lambda h: panel(
-            head_label(a.config, h, lang), a.weights[h][q, k], hidden_a, texts[q], texts[k],
+            head_label(a, h, lang), a.weights[h][q, k], hidden_a, texts[q], texts[k],
             head=h, **start)),
         one(label_b, lambda h: panel(
-            head_label(a.config, h, lang), b.weights[h][q, k], hidden_b, texts[q], texts[k],
+            head_label(a, h, lang), b.weights[h][q, k], hidden_b, texts[q], texts[k],
             head=h, **start)),
         one(strings(lang)["difference"], lambda h: panel(
-            head_label(a.config, h, lang), b.weights[h][q, k] - a.weights[h][q, k],
+            head_label(a, h, lang), b.weights[h][q, k] - a.weights[h][q, k],
             hidden_a & hidden_b, texts[q], texts[k], head=h, signed=True, limit=top, **start)),
     ]  # fmt: skip
 

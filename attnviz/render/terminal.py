@@ -22,6 +22,7 @@ from ..trace import AttentionConfig, Crop, Trace
 from ..views.heatmap import Strongest
 from ..views.labels import (
     head_caption,
+    head_label,
     pattern_label,
     shorten,
     strings,
@@ -376,15 +377,19 @@ def stats_table(
     lang: str = "en",
     config: AttentionConfig | None = None,
     system: str = "truecolor",
+    kv: Sequence[int] | None = None,
 ) -> Group:
     """Heads as rows, metrics as columns; each column shaded from its own smallest to largest.
     Each column is as wide as the longest word of its header (or its longest number), so
-    that the table fits 80 columns. With ``config``, a line names the planted heads."""
+    that the table fits 80 columns. With ``config``, a line names the planted heads; with
+    ``kv``, a column gives each head's key/value head (grouped-query attention)."""
     from ..stats import HEAD_METRICS
 
     s = strings(lang)
     table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 1, 0, 0))
     table.add_column(s["head"], justify="right")
+    if kv is not None:
+        table.add_column(s["kv"], justify="right")
     numbers = {m: [f"{v:.3f}" for v in stats[m].tolist()] for m in HEAD_METRICS}
     widths = {}
     for m in HEAD_METRICS:
@@ -392,7 +397,7 @@ def stats_table(
         widths[m] = max(6, *(len(w) + 1 for w in numbers[m]), *map(cell_len, header.split()))
         table.add_column(Text(header), justify="right", width=widths[m])
     for n, h in enumerate(heads):
-        cells: list[Text] = [Text(str(h))]
+        cells: list[Text] = [Text(str(h))] + ([Text(str(kv[n]))] if kv is not None else [])
         for m in HEAD_METRICS:
             column = stats[m]
             span = float(column.max() - column.min())
@@ -452,22 +457,24 @@ def model_view(
     T = len(trace.tokens)
     labels = [f"{i:>{len(str(T - 1))}} {shorten(t.text, 10)}" for i, t in enumerate(trace.tokens)]
     indent = max(len(label) for label in labels) + 1
-    block = max(2 * T, len(f"{s['head']} {max(heads)}")) + 2
+    names = {h: head_label(trace, h, lang) for h in heads}
+    block = max(2 * T, *(len(name) for name in names.values())) + 2
     per_line = max(1, (width - indent) // block)
     parts: list[Text] = []
     for n in range(weights.shape[0]):
         parts.append(Text(s["layer"].format(n=n), style="bold"))
+        allowed = trace.layer_allowed[n]
         for first in range(0, len(heads), per_line):
             group = heads[first : first + per_line]
             top = Text(" " * indent)
             for h in group:
-                top.append(f"{s['head']} {h}".ljust(block), style="dim")
+                top.append(names[h].ljust(block), style="dim")
             parts.append(top)
             for i in range(T):
                 row = Text(labels[i].ljust(indent))
                 for h in group:
                     for j in range(T):
-                        if trace.allowed[i, j]:
+                        if allowed[i, j]:
                             row.append(*_block(cmap, float(weights[n, h, i, j]), system))
                         else:
                             row.append(f" {HIDDEN_CELL}", style="dim")

@@ -68,7 +68,7 @@ class CompareView:
         panels = []
         for h in self.heads:
             wa, wb = cmp.a.weights[h][cut], cmp.b.weights[h][cut]
-            head = head_label(cmp.a.config, h, lang)
+            head = head_label(cmp.a, h, lang)
             panels += [
                 Panel(h, f"{head} · {label_a}\n{s['entropy_a']} {cmp.entropy_a[h]:.2f}", wa,
                       hidden_a, row0=row0, col0=col0),

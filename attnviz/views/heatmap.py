@@ -68,7 +68,7 @@ class HeatmapView:
         start = (self.crop.q0, self.crop.k0) if self.crop else (None, None)
         for h in self.heads:
             w = self.trace.weights[h, rows, cols]  # a view, in the run's dtype: no T x T copy
-            title = head_label(self.trace.config, h, self.lang)
+            title = head_label(self.trace, h, self.lang)
             yield Panel(h, title, w, hidden, limit=limit(w, self.scale), row0=start[0],
                         col0=start[1])  # fmt: skip
 
@@ -160,22 +160,25 @@ class ModelView(_EveryLayer):
     def head_titles(self) -> list[str]:
         """The titles of the columns, the first row's panels': "head 0", "1", "2", ... (small
         panels side by side, numbered like an axis)."""
-        c = self.trace.config
-        return [head_label(c, h, self.lang, word=n == 0) for n, h in enumerate(self.heads)]
+        t = self.trace
+        return [head_label(t, h, self.lang, word=n == 0) for n, h in enumerate(self.heads)]
 
     def panels(self) -> Iterator[Panel]:
-        """A Panel per layer and head, in reading order; only the first row names its heads."""
-        weights, hidden = self.trace.layer_weights, ~self.trace.allowed  # (L,H,T,T)
+        """A Panel per layer and head, in reading order, each under its layer's mask; only the
+        first row names its heads."""
+        weights, hidden = self.trace.layer_weights, ~self.trace.layer_allowed  # (L,H,T,T), (L,T,T)
         for n in range(self.layers):
             for h, title in zip(self.heads, self.head_titles, strict=True):
                 w = weights[n, h]
-                yield Panel(h, title if n == 0 else "", w, hidden, limit=limit(w, self.scale))
+                yield Panel(h, title if n == 0 else "", w, hidden[n], limit=limit(w, self.scale))
 
     def to_json(self) -> dict[str, Any]:
         """The heatmap's JSON of every head of the last layer, and ``layer_weights`` (L, heads,
         T, T)."""
         data = HeatmapView(self.trace, self.heads).to_json()
         data["layer_weights"] = self.trace.layer_weights[:, self.heads].tolist()
+        if self.trace.model is not None and self.trace.model.layer_allowed is not None:
+            data["layer_allowed"] = self.trace.model.layer_allowed.tolist()  # layers differ
         return data
 
 

@@ -74,6 +74,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "stage_q": "queries",
         "stage_k": "keys",
         "stage_v": "values",
+        "stage_q_rot": "queries, turned by position (RoPE)",
+        "stage_k_rot": "keys, turned by position (RoPE)",
+        "f_rot": "{m}′ᵢ = RoPE({x}ᵢ, i)",
+        "f_scores_rot": "scores = Q′·K′ᵀ",
+        "shared_kv": "kv head {g}, shared by heads {heads}",
+        "kv_heads": "{g} kv heads",
+        "kv": "kv",
         "f_scores": "scores = Q·Kᵀ",
         "f_scaled": "scaled = scores / √{d_k}",
         "f_scaled_by": "scaled = scores × {k:.4g}",
@@ -142,7 +149,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "t_first": "first",
         "t_same": "same",
         "t_shares": "self, previous, first, same: the share of weight on the query itself, on "
-        "the token before it, on the first token, on earlier copies of its token",
+        "the token before it, on the first token (the attention sink of many decoders), on "
+        "earlier copies of its token",
     },
     "es": {
         "attention_weights": "pesos de atención",
@@ -179,6 +187,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "stage_q": "consultas",
         "stage_k": "claves",
         "stage_v": "valores",
+        "stage_q_rot": "consultas, giradas según la posición (RoPE)",
+        "stage_k_rot": "claves, giradas según la posición (RoPE)",
+        "f_rot": "{m}′ᵢ = RoPE({x}ᵢ, i)",
+        "f_scores_rot": "puntajes = Q′·K′ᵀ",
+        "shared_kv": "cabeza kv {g}, compartida por las cabezas {heads}",
+        "kv_heads": "{g} cabezas kv",
+        "kv": "kv",
         "f_scores": "puntajes = Q·Kᵀ",
         "f_scaled": "escalado = puntajes / √{d_k}",
         "f_scaled_by": "escalado = puntajes × {k:.4g}",
@@ -245,7 +260,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "t_first": "primero",
         "t_same": "igual",
         "t_shares": "propio, anterior, primero, igual: la parte del peso en la consulta misma, "
-        "en el token anterior, en el primero, en las apariciones previas de su token",
+        "en el token anterior, en el primero (el «sumidero de atención» de muchos "
+        "decodificadores), en las apariciones previas de su token",
     },
 }
 
@@ -271,11 +287,14 @@ def pattern_label(config: Any, h: int, lang: str = "en") -> str:
     return strings(lang)[f"p_{pattern}"] if pattern else ""
 
 
-def head_label(config: Any, h: int, lang: str = "en", word: bool = True) -> str:
-    """ "head 2", or "head 2 · previous" for a planted head ("2 · previous" without the
-    ``word``)."""
-    pattern = pattern_label(config, h, lang)
-    name = f"{strings(lang)['head']} {h}" if word else str(h)
+def head_label(trace: Any, h: int, lang: str = "en", word: bool = True) -> str:
+    """ "head 2", "head 2 · previous" for a planted head, "head 5 · kv 1" for a head that
+    shares key/value head 1 with others ("2 · previous" without the ``word``)."""
+    s = strings(lang)
+    pattern = pattern_label(trace.config, h, lang)
+    if trace.kv_heads < trace.heads:
+        pattern = f"{s['kv']} {trace.kv_group(h)[0]}"
+    name = f"{s['head']} {h}" if word else str(h)
     return name + (f" · {pattern}" if pattern else "")
 
 
@@ -319,6 +338,8 @@ def trace_line(
     s, c = strings(lang), trace.config
     parts = [heads_text(shown, trace.heads, lang), f"d_model {trace.d_model}",
              f"{s['mask']} {mask_text(c.mask, lang)}"]  # fmt: skip
+    if trace.kv_heads < trace.heads:
+        parts.insert(1, s["kv_heads"].format(g=trace.kv_heads))
     if c.pretrained is not None:
         layer = c.pretrained.layer
         where = [] if every_layer or layer is None else [s["layer"].format(n=layer)]
@@ -347,7 +368,7 @@ def head_caption(trace: Any, h: int, lang: str = "en", crop: Any = None) -> str:
     s, c = strings(lang), trace.config
     entropy = float(mean_entropy(trace.weights[[h]], trace.allowed)[0])
     parts = [
-        f"{head_label(c, h, lang)}",
+        f"{head_label(trace, h, lang)}",
         f"{s['entropy']} {entropy:.2f} {s['nats']}",
         f"{s['mask']} {mask_text(c.mask, lang)}",
         "" if c.scaled else s["unscaled"],

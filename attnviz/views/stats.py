@@ -28,17 +28,26 @@ class StatsView:
     def title(self) -> str:
         return trace_line(self.trace, self.lang, shown=self.heads)
 
+    @property
+    def kv(self) -> list[int] | None:
+        """Each head's key/value head, for a model with grouped-query attention (else None)."""
+        t = self.trace
+        return [t.kv_group(h)[0] for h in self.heads] if t.kv_heads < t.heads else None
+
     def to_json(self) -> dict[str, Any]:
+        kv = {} if self.kv is None else {"kv": self.kv}
         return {"tokens": self.trace.texts, "config": self.trace.config.to_dict(),
-                "heads": self.heads,
+                "heads": self.heads, **kv,
                 **{m: self.numbers[m].tolist() for m in (*HEAD_METRICS, "rows")}}  # fmt: skip
 
     def to_csv(self) -> str:
-        """head, every metric, rows: one line per head, the numbers written in full."""
-        lines = [",".join(("head", *HEAD_METRICS, "rows"))]
+        """head, (kv,) every metric, rows: one line per head, the numbers written in full."""
+        kv = self.kv
+        lines = [",".join(("head", *(["kv"] if kv else []), *HEAD_METRICS, "rows"))]
         for n, h in enumerate(self.heads):
             values = (repr(float(self.numbers[m][n])) for m in HEAD_METRICS)
-            lines.append(",".join((str(h), *values, str(int(self.numbers["rows"][n])))))
+            group = [str(kv[n])] if kv else []
+            lines.append(",".join((str(h), *group, *values, str(int(self.numbers["rows"][n])))))
         return "\n".join(lines) + "\n"
 
 

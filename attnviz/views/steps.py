@@ -1,8 +1,8 @@
 """The computation of one head, stage by stage, as data every renderer shares (pure NumPy).
 
 Shapes: T tokens, H heads, D = d_model, Dh = d_k. The stages follow the README's "What it
-computes": 1 Q, K, V · 2 scores · 3 scaled · 4 masked · 5 weights · 6 head output · 7 concat,
-output.
+computes": 1 Q, K, V (1b Q and K turned by position, in a rotary model) · 2 scores · 3 scaled
+· 4 masked · 5 weights · 6 head output · 7 concat, output.
 """
 
 from __future__ import annotations
@@ -72,14 +72,43 @@ def head_stages(trace: Trace, h: int, lang: str = "en", crop: Crop | None = None
     bias = [Stage("3b", s["stage_bias"], s["f_bias"], trace.bias[h], "square")] if planted else []
     masked = s["f_masked_biased" if planted else "f_masked"]
 
-    def b(m: str) -> str:  # a checkpoint's projections have biases
-        return f" + b_{m}[{h}]" if trace.model else ""
+    g, group = trace.kv_group(h)  # the key/value head that head h reads (h itself without GQA)
+    kv = (
+        f" ({s['shared_kv'].format(g=g, heads=', '.join(map(str, group)))})"
+        if len(group) > 1
+        else ""
+    )
 
+    def b(m: str, n: int) -> str:  # a checkpoint's projections may have biases
+        return f" + b_{m}[{n}]" if np.any(getattr(trace, f"b_{m.lower()}")) else ""
+
+    kv_n = g if kv else h
     stages = [
-        Stage("1", s["stage_q"], f"Q = X·W_Q[{h}]{b('Q')}", trace.q(h), "matrix"),
-        Stage("1", s["stage_k"], f"K = X·W_K[{h}]{b('K')}", trace.k(h), "matrix", keys=True),
-        Stage("1", s["stage_v"], f"V = X·W_V[{h}]{b('V')}", trace.v(h), "matrix", keys=True),
-        Stage("2", s["stage_scores"], s["f_scores"], trace.scores(h), "square"),
+        Stage("1", s["stage_q"], f"Q = X·W_Q[{h}]{b('Q', h)}", trace.q(h), "matrix"),
+        Stage(
+            "1",
+            s["stage_k"] + kv,
+            f"K = X·W_K[{kv_n}]{b('K', kv_n)}",
+            trace.k(h),
+            "matrix",
+            keys=True,
+        ),
+        Stage(
+            "1",
+            s["stage_v"] + kv,
+            f"V = X·W_V[{kv_n}]{b('V', kv_n)}",
+            trace.v(h),
+            "matrix",
+            keys=True,
+        ),
+        *_rotated(trace, h, s),
+        Stage(
+            "2",
+            s["stage_scores"],
+            s["f_scores_rot" if trace.q_rot is not None else "f_scores"],
+            trace.scores(h),
+            "square",
+        ),
         Stage("3", s["stage_scaled"], scaled, trace.scaled(h), "square"),
         *bias,
         Stage("4", s["stage_masked"], masked, trace.masked(h), "masked", hidden),
@@ -89,6 +118,20 @@ def head_stages(trace: Trace, h: int, lang: str = "en", crop: Crop | None = None
         Stage("7", s["stage_output"], s["f_output"], trace.output, "matrix"),
     ]
     return [crop_stage(st, crop) for st in stages] if crop else stages
+
+
+def _rotated(trace: Trace, h: int, s: dict[str, str]) -> list[Stage]:
+    """Stage 1b of a model that turns Q and K by position (RoPE) before the scores, after a
+    norm of each head's query and key in some (Qwen3, Gemma 3); none for other models."""
+    if trace.q_rot is None or trace.k_rot is None:
+        return []
+    normed = bool(trace.model and trace.model.qk_norm)
+    q, k = ("RMSNorm(Q)", "RMSNorm(K)") if normed else ("Q", "K")
+    return [
+        Stage("1b", s["stage_q_rot"], s["f_rot"].format(m="Q", x=q), trace.q_rot[h], "matrix"),
+        Stage("1b", s["stage_k_rot"], s["f_rot"].format(m="K", x=k), trace.k_rot[h], "matrix",
+              keys=True),
+    ]  # fmt: skip
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,7 +195,7 @@ class StepsView:
 
     @property
     def title(self) -> str:
-        return f"{head_label(self.trace.config, self.head, self.lang)} · " + trace_line(
+        return f"{head_label(self.trace, self.head, self.lang)} · " + trace_line(
             self.trace, self.lang, self.crop
         )
 
