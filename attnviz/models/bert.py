@@ -6,6 +6,7 @@ x = LN(x + attention(x)) and x = LN(x + MLP(x)). Shapes: T tokens, D hidden, F t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -16,8 +17,11 @@ from .layers import LayerRun, LayerWeights, Params, attend, layer_norm
 from .tokenizer import special, token_id
 
 
-def forward(p: Params, ids: list[int], allowed: list[np.ndarray], scaled: bool) -> list[LayerRun]:
-    """Every layer's attention over the tokens ``ids``, layer n under ``allowed[n]``."""
+def forward(
+    p: Params, ids: list[int], allowed: list[np.ndarray], scaled: bool
+) -> Iterator[LayerRun]:
+    """Every layer's attention over the tokens ``ids``, layer n under ``allowed[n]``, one
+    layer at a time (a layer's weights are read as it runs)."""
     if p.config.get("position_embedding_type", "absolute") != "absolute":
         kind = p.config["position_embedding_type"]
         raise ConfigError(f"`model`: position_embedding_type {kind!r} is not supported (absolute)")
@@ -29,7 +33,6 @@ def forward(p: Params, ids: list[int], allowed: list[np.ndarray], scaled: bool) 
     )
     x = x + p(e + "token_type_embeddings.weight", [0])[0]  # one segment: type 0
     x = layer_norm(x, p(e + "LayerNorm.weight"), p(e + "LayerNorm.bias"), eps)
-    runs = []
     for n in range(p.layers):
         a, m = f"encoder.layer.{n}.attention.", f"encoder.layer.{n}."
         qkv = [
@@ -40,14 +43,13 @@ def forward(p: Params, ids: list[int], allowed: list[np.ndarray], scaled: bool) 
             qkv, p.heads, p(a + "output.dense.weight").T, p(a + "output.dense.bias")
         )
         run = attend(x, w, allowed[n], scaled, 1.0 / float(np.sqrt(x.shape[1] // p.heads)))
-        runs.append(run)
+        yield run
         x = layer_norm(
             run.output + x, p(a + "output.LayerNorm.weight"), p(a + "output.LayerNorm.bias"), eps
         )
         mid = act(x @ p(m + "intermediate.dense.weight").T + p(m + "intermediate.dense.bias"))
         y = mid @ p(m + "output.dense.weight").T + p(m + "output.dense.bias")  # (T,F) @ (F,D)
         x = layer_norm(y + x, p(m + "output.LayerNorm.weight"), p(m + "output.LayerNorm.bias"), eps)
-    return runs
 
 
 def tokenizer(tok: Any, found: dict[str, Any]) -> None:

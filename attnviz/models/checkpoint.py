@@ -115,13 +115,20 @@ class Checkpoint:
         c = replace(config, mask=specs[layer], source=replace(source, layer=layer))
         params = Params(self.tensors, self.config, c.dtype, self.heads, self.layers,
                         self.kv_heads, self.head_dim)  # fmt: skip
-        runs = self.family.forward(params, ids, [built[s] for s in specs], c.scaled)
+        shown, weights = None, []
+        for n, r in enumerate(
+            self.family.forward(params, ids, [built[s] for s in specs], c.scaled)
+        ):
+            weights.append(r.weights)  # of the other layers, only their weights are kept
+            shown = r if n == layer else shown
+        assert shown is not None
         layer_allowed = None if len(set(specs)) == 1 else np.stack([built[s] for s in specs])
-        return self._trace(runs[layer], runs, tokens, ids, c, truncated, layer_allowed)
+        return self._trace(shown, np.stack(weights), tokens, ids, c, truncated, layer_allowed)
 
-    def _trace(self, r: LayerRun, runs: list[LayerRun], tokens: list[ModelToken], ids: list[int],
-               c: AttentionConfig, truncated: int, layer_allowed: np.ndarray | None) -> Trace:  # fmt: skip
-        """The Trace of layer run ``r``, every layer's weights beside it."""
+    def _trace(self, r: LayerRun, layer_weights: np.ndarray, tokens: list[ModelToken],
+               ids: list[int], c: AttentionConfig, truncated: int,
+               layer_allowed: np.ndarray | None) -> Trace:  # fmt: skip
+        """The Trace of layer run ``r``, every layer's weights (L, H, T, T) beside it."""
         assert c.pretrained is not None
         return Trace(
             tokens=tuple(Token(t.text, t.start, t.end, t.special) for t in tokens),
@@ -145,7 +152,7 @@ class Checkpoint:
                 self.family.model_type,
                 self.config,
                 tuple(t.raw for t in tokens),
-                np.stack([r.weights for r in runs]),
+                layer_weights,
                 tuple(ids),
                 kv_heads=self.kv_heads,
                 layer_allowed=layer_allowed,

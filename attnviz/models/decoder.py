@@ -16,7 +16,7 @@ turned by the rotary embedding before the scores; K and V may have fewer heads t
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,8 +129,9 @@ def _turner(norm: Callable[[np.ndarray, str], np.ndarray], b: str, r: Rope,
 
 def forward(
     p: Params, ids: list[int], allowed: list[np.ndarray], scaled: bool, style: Style
-) -> list[LayerRun]:
-    """Every layer's attention over the tokens ``ids``, layer n under ``allowed[n]``."""
+) -> Iterator[LayerRun]:
+    """Every layer's attention over the tokens ``ids``, layer n under ``allowed[n]``, one
+    layer at a time (a layer's weights are read as it runs)."""
     eps = p.number("rms_norm_eps", 1e-6)
     act = p.activation(style.act_key, "silu")
     if p.config.get("attn_logit_softcapping") is not None:
@@ -145,13 +146,12 @@ def forward(
     turns = ropes(p.config, p.config["model_type"], p.layers, p.head_dim)
     tables = {id(r): r.tables(len(ids), p.dtype) for r in turns}
     scale = p.number("query_pre_attn_scalar", 256) ** -0.5 if style.gemma else p.head_dim**-0.5
-    runs = []
     for n in range(p.layers):
         b = f"layers.{n}."
         turn = _turner(norm, b, turns[n], tables[id(turns[n])], style.qk_norm)
         run = attend(norm(x, b + "input_layernorm.weight"), _weights(p, b), allowed[n], scaled,
                      scale, turn)  # fmt: skip
-        runs.append(run)
+        yield run
         out = norm(run.output, b + "post_attention_layernorm.weight") if style.gemma else run.output
         x = x + out
         if n == p.layers - 1:
@@ -161,4 +161,3 @@ def forward(
         h = _linear(p, b + "mlp.down_proj", act(_linear(p, b + "mlp.gate_proj", h))
                     * _linear(p, b + "mlp.up_proj", h))  # fmt: skip
         x = x + (norm(h, b + "post_feedforward_layernorm.weight") if style.gemma else h)
-    return runs

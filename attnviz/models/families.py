@@ -7,7 +7,7 @@ adding a family is one record and one module.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -19,7 +19,7 @@ from .layers import LayerRun, Params
 from .tokenizer import as_trained, qwen2
 from .tokenizer import neox as neox_tokenizer
 
-Forward = Callable[[Params, list[int], list[np.ndarray], bool], list[LayerRun]]
+Forward = Callable[[Params, list[int], list[np.ndarray], bool], Iterator[LayerRun]]
 Adjust = Callable[[Any, dict[str, Any]], None]
 
 
@@ -33,7 +33,7 @@ class Family:
 
     model_type: str
     about: str  # the checkpoints it covers, for messages
-    forward: Forward  # every layer's attention, each layer under its own mask
+    forward: Forward  # every layer's attention, one at a time, each under its own mask
     tokenizer: Adjust  # tokenizer_config.json's settings, when it names no tokenizer class
     masks: Callable[[dict[str, Any], int], list[str]]  # each layer's own mask spec
     prefixes: tuple[str, ...]  # tensor-name prefixes: none, and the task models' own

@@ -97,16 +97,24 @@ def setting(config: dict[str, Any], key: str, default: Any = None, least: int = 
 # --- tensors ----------------------------------------------------------------------------------
 
 
-def _bf16(path: Path, name: str) -> np.ndarray:
-    """A bfloat16 tensor as float32, read from the file's header offsets (NumPy has no bf16)."""
+def _header(path: Path) -> tuple[int, dict[str, Any]]:
+    """The length of a safetensors file's header and the header: name -> dtype, shape, offsets."""
     with open(path, "rb") as f:
         (size,) = struct.unpack("<Q", f.read(8))
-        info = json.loads(f.read(size))[name]
+        return size, json.loads(f.read(size))
+
+
+def _bf16(path: Path, header: tuple[int, dict[str, Any]], name: str,
+          rows: list[int] | None) -> np.ndarray:  # fmt: skip
+    """A bfloat16 tensor (or only its ``rows``) as float32: its bits are the top half of a
+    float32's. NumPy has no bfloat16; the file is memory-mapped and only what is asked for is
+    read and converted."""
+    size, info = header[0], header[1][name]
     start, end = info["data_offsets"]
-    raw = np.memmap(
-        path, dtype="<u2", mode="r", offset=8 + size + start, shape=((end - start) // 2,)
-    )
-    return (raw.astype(np.uint32) << 16).view(np.float32).reshape(info["shape"])
+    raw = np.memmap(path, dtype="<u2", mode="r", offset=8 + size + start,
+                    shape=((end - start) // 2,)).reshape(info["shape"])  # fmt: skip
+    raw = raw if rows is None else raw[rows]
+    return (raw.astype(np.uint32) << 16).view(np.float32)
 
 
 class Tensors:
@@ -116,6 +124,7 @@ class Tensors:
         self.safetensors = safetensors = need("safetensors")
         self.prefixes = prefixes
         self.opened: dict[Path, Any] = {}  # each file opened (its header read) once
+        self.headers: dict[Path, tuple[int, dict[str, Any]]] = {}  # of files with bf16 tensors
         index, single = folder / "model.safetensors.index.json", folder / "model.safetensors"
         if index.is_file():
             weight_map = read_json(index, index.name).get("weight_map", {})
@@ -148,8 +157,9 @@ class Tensors:
                 f = self.opened[path]
                 part = f.get_slice(prefix + name)
                 if part.get_dtype() == "BF16":
-                    whole = _bf16(path, prefix + name)
-                    return whole if rows is None else whole[rows]
+                    if path not in self.headers:
+                        self.headers[path] = _header(path)
+                    return _bf16(path, self.headers[path], prefix + name, rows)
                 if rows is None:
                     return f.get_tensor(prefix + name).astype(np.float32, copy=False)
                 return np.concatenate([part[i : i + 1] for i in rows]).astype(np.float32)

@@ -6,6 +6,7 @@ x = x + MLP(LN_2(x)). Conv1D weights are stored (in, out): x @ w + b as they are
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -14,13 +15,15 @@ from .files import need
 from .layers import LayerRun, LayerWeights, Params, attend, layer_norm
 
 
-def forward(p: Params, ids: list[int], allowed: list[np.ndarray], scaled: bool) -> list[LayerRun]:
-    """Every layer's attention over the tokens ``ids``, layer n under ``allowed[n]``."""
+def forward(
+    p: Params, ids: list[int], allowed: list[np.ndarray], scaled: bool
+) -> Iterator[LayerRun]:
+    """Every layer's attention over the tokens ``ids``, layer n under ``allowed[n]``, one
+    layer at a time (a layer's weights are read as it runs)."""
     eps = p.number("layer_norm_epsilon", 1e-5)
     act = p.activation("activation_function", "gelu_new")
     x = p("wte.weight", ids) + p("wpe.weight", list(range(len(ids))))
     D = x.shape[1]
-    runs = []
     for n in range(p.layers):
         b = f"h.{n}."
         w_qkv, b_qkv = p(b + "attn.c_attn.weight"), p(b + "attn.c_attn.bias")  # (D,3D), (3D,)
@@ -35,12 +38,11 @@ def forward(p: Params, ids: list[int], allowed: list[np.ndarray], scaled: bool) 
             scale /= n + 1
         a = layer_norm(x, p(b + "ln_1.weight"), p(b + "ln_1.bias"), eps)
         run = attend(a, w, allowed[n], scaled, scale)
-        runs.append(run)
+        yield run
         x = x + run.output
         m = layer_norm(x, p(b + "ln_2.weight"), p(b + "ln_2.bias"), eps)
         mid = act(m @ p(b + "mlp.c_fc.weight") + p(b + "mlp.c_fc.bias"))  # (T,D) @ (D,F)
         x = x + mid @ p(b + "mlp.c_proj.weight") + p(b + "mlp.c_proj.bias")  # (T,F) @ (F,D)
-    return runs
 
 
 def tokenizer(tok: Any, found: dict[str, Any]) -> None:

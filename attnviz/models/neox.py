@@ -8,6 +8,8 @@ the MLP both read the layer's input: x = x + attention(LN_1(x)) + MLP(LN_2(x)).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from .layers import LayerRun, LayerWeights, Params, attend, layer_norm
@@ -27,8 +29,11 @@ def _weights(p: Params, b: str) -> LayerWeights:
     )
 
 
-def forward(p: Params, ids: list[int], allowed: list[np.ndarray], scaled: bool) -> list[LayerRun]:
-    """Every layer's attention over the tokens ``ids``."""
+def forward(
+    p: Params, ids: list[int], allowed: list[np.ndarray], scaled: bool
+) -> Iterator[LayerRun]:
+    """Every layer's attention over the tokens ``ids``, layer n under ``allowed[n]``, one
+    layer at a time (a layer's weights are read as it runs)."""
     eps = p.number("layer_norm_eps", 1e-5)
     act = p.activation("hidden_act", "gelu")
     defaults = {
@@ -40,7 +45,6 @@ def forward(p: Params, ids: list[int], allowed: list[np.ndarray], scaled: bool) 
     cos, sin = r.tables(len(ids), p.dtype)
     parallel = bool(p.config.get("use_parallel_residual", True))
     x = p("embed_in.weight", ids)
-    runs = []
     for n in range(p.layers):
         b = f"layers.{n}."
 
@@ -49,7 +53,7 @@ def forward(p: Params, ids: list[int], allowed: list[np.ndarray], scaled: bool) 
 
         run = attend(ln(x, "input_layernorm"), _weights(p, b), allowed[n], scaled,
                      p.head_dim**-0.5, lambda q, k: (r.rotate(q, cos, sin), r.rotate(k, cos, sin)))  # fmt: skip
-        runs.append(run)
+        yield run
         if n == p.layers - 1:
             break  # the last MLP changes no attention
         y = x if parallel else x + run.output
@@ -61,4 +65,3 @@ def forward(p: Params, ids: list[int], allowed: list[np.ndarray], scaled: bool) 
             + h @ p(b + "mlp.dense_4h_to_h.weight").T
             + p(b + "mlp.dense_4h_to_h.bias")
         )
-    return runs

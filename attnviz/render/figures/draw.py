@@ -27,11 +27,21 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
-def boundary_segments(hidden: np.ndarray) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+Segment = tuple[tuple[float, float], tuple[float, float]]
+
+
+def boundary_segments(hidden: np.ndarray) -> list[Segment]:
     """Line segments between allowed and hidden cells, in data coordinates (cell i at i ± 0.5).
 
     Collinear neighbours are merged, so a causal staircase is 2T segments, not T² edges.
+    The panels of a model view share a few masks: each is worked out once.
     """
+    return list(_boundary(hidden.tobytes(), hidden.shape))
+
+
+@functools.lru_cache(maxsize=64)
+def _boundary(data: bytes, shape: tuple[int, int]) -> tuple[Segment, ...]:
+    hidden = np.frombuffer(data, dtype=bool).reshape(shape)
     segments = []
     rows, cols = hidden.shape
     # vertical edges: x = j + 0.5 between columns j and j+1, runs of rows where they differ
@@ -43,7 +53,7 @@ def boundary_segments(hidden: np.ndarray) -> list[tuple[tuple[float, float], tup
     for i in range(rows - 1):
         for start, stop in _runs(hz[i]):
             segments.append(((start - 0.5, i + 0.5), (stop - 0.5, i + 0.5)))
-    return segments
+    return tuple(segments)
 
 
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
@@ -55,7 +65,13 @@ def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
 
 def hidden_runs(hidden: np.ndarray) -> list[tuple[int, int, int]]:
     """(row, start, stop) of each run of hidden cells: the rectangles that get the hatch."""
-    return [(i, a, b) for i in range(hidden.shape[0]) for a, b in _runs(hidden[i])]
+    return list(_hidden_runs(hidden.tobytes(), hidden.shape))
+
+
+@functools.lru_cache(maxsize=64)
+def _hidden_runs(data: bytes, shape: tuple[int, int]) -> tuple[tuple[int, int, int], ...]:
+    hidden = np.frombuffer(data, dtype=bool).reshape(shape)
+    return tuple((i, a, b) for i in range(hidden.shape[0]) for a, b in _runs(hidden[i]))
 
 
 def cell_text(weight: float) -> str:
@@ -326,7 +342,9 @@ def _draw_cells(
         hatch = PathPatch(hatch_path(runs, f, Tq, Tk), facecolor="none", edgecolor="none",
                           hatch="///", hatchcolor=colors.HATCH[theme], linewidth=0,
                           gid="hidden-cells", transform=cells, label=name)  # fmt: skip
-        ax.add_patch(hatch)
+        # placed by its own transform: the axes' data limits (slow to update for a long
+        # path) matter only for a panel alone
+        ax.add_patch(hatch) if alone else ax.add_artist(hatch)
         segments = [
             ((min((x0 + 0.5) * f, Tk) - 0.5, min((y0 + 0.5) * f, Tq) - 0.5),
              (min((x1 + 0.5) * f, Tk) - 0.5, min((y1 + 0.5) * f, Tq) - 0.5))
