@@ -43,7 +43,7 @@ def boundary_segments(hidden: np.ndarray) -> list[Segment]:
 def _boundary(data: bytes, shape: tuple[int, int]) -> tuple[Segment, ...]:
     hidden = np.frombuffer(data, dtype=bool).reshape(shape)
     segments = []
-    rows, cols = hidden.shape
+    rows, cols = shape
     # vertical edges: x = j + 0.5 between columns j and j+1, runs of rows where they differ
     v = hidden[:, 1:] != hidden[:, :-1]  # (Tq, Tk-1)
     for j in range(cols - 1):
@@ -71,7 +71,7 @@ def hidden_runs(hidden: np.ndarray) -> list[tuple[int, int, int]]:
 @functools.lru_cache(maxsize=64)
 def _hidden_runs(data: bytes, shape: tuple[int, int]) -> tuple[tuple[int, int, int], ...]:
     hidden = np.frombuffer(data, dtype=bool).reshape(shape)
-    return tuple((i, a, b) for i in range(hidden.shape[0]) for a, b in _runs(hidden[i]))
+    return tuple((i, a, b) for i in range(shape[0]) for a, b in _runs(hidden[i]))
 
 
 def cell_text(weight: float) -> str:
