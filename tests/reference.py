@@ -75,3 +75,19 @@ def sinusoidal(T, D):
             angle = pos / 10000 ** ((c - c % 2) / D)
             pe[pos][c] = math.sin(angle) if c % 2 == 0 else math.cos(angle)
     return np.array(pe)
+
+
+def rope(x, base, dims, positions=None):
+    """Rotary embedding by its definition, one pair at a time: in each row i (position i) the
+    pair (d, d + dims/2) of the first ``dims`` entries turns by the angle i · base^(−2d/dims);
+    the other entries stay. x is (T, Dh)."""
+    out = [[float(v) for v in row] for row in x]
+    half = dims // 2
+    for i, row in enumerate(x):
+        pos = i if positions is None else positions[i]
+        for d in range(half):
+            angle = pos * base ** (-2 * d / dims)
+            a, b = float(row[d]), float(row[d + half])
+            out[i][d] = a * math.cos(angle) - b * math.sin(angle)
+            out[i][d + half] = b * math.cos(angle) + a * math.sin(angle)
+    return out

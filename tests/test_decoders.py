@@ -158,3 +158,101 @@ def test_what_attnviz_does_not_run_is_exit_2_naming_it(tmp_path, name, changes, 
     result = runner.invoke(app, ["heatmap", TEXTS[0], "--model", str(folder), "-o", str(out)])
     assert result.exit_code == 2, result.output
     assert message in result.output and not out.exists()
+
+
+@pytest.mark.parametrize("name, base, share", [("mistral-tiny", 10000.0, 1.0),
+                                               ("pythia-tiny", 500.0, 0.5)])  # fmt: skip
+def test_rotated_queries_and_keys_equal_rope_by_its_definition(name, base, share):
+    """Q′ and K′ of the Trace against RoPE pair by pair (tests/reference.py), full and partial.
+    The angles are float32 (as transformers computes them, whatever the model's dtype)."""
+    from reference import rope
+
+    trace = model_run(name, TEXTS[1], dtype="float64")
+    dims = int(trace.d_k * share)
+    for h in range(trace.heads):
+        np.testing.assert_allclose(trace.q_rot[h], rope(trace.q(h), base, dims), atol=1e-6)
+        np.testing.assert_allclose(trace.k_rot[h], rope(trace.k(h), base, dims), atol=1e-6)
+    # the scores of positions i and j depend on i − j alone: the same vectors one place
+    # further along score the same
+    q, k = trace.q(0)[:1], trace.k(0)[:1]
+    near = np.dot(rope(q.repeat(3, 0), base, dims)[2], rope(k.repeat(3, 0), base, dims)[1])
+    far = np.dot(rope(q.repeat(9, 0), base, dims)[8], rope(k.repeat(9, 0), base, dims)[7])
+    assert near == pytest.approx(far)
+
+
+def test_steps_shows_the_rotation_and_the_shared_key_value_head():
+    from attnviz.views.steps import steps_view
+
+    trace = model_run("llama-tiny", TEXTS[0])
+    view = steps_view(trace, 4, query=2)
+    numbers = [st.number for st in view.stages]
+    assert numbers[:6] == ["1", "1", "1", "1b", "1b", "2"]
+    q_rot, k_rot = view.stages[3], view.stages[4]
+    np.testing.assert_array_equal(q_rot.values, trace.q_rot[4])
+    np.testing.assert_array_equal(k_rot.values, trace.k_rot[4])
+    assert "RoPE" in q_rot.formula and k_rot.keys and view.stages[5].formula == "scores = Q′·K′ᵀ"
+    k_stage = view.stages[1]
+    assert k_stage.formula == "K = X·W_K[1]"  # llama has no biases: none written
+    assert "kv head 1, shared by heads 3, 4, 5" in k_stage.name
+    np.testing.assert_allclose(view.row.scores, trace.q_rot[4][2] @ trace.k_rot[4].T, rtol=1e-6)
+    assert "head 4 · kv 1" in view.title and "2 kv heads" in view.title
+    qwen3 = steps_view(model_run("qwen3-tiny", TEXTS[0]), 0)
+    assert qwen3.stages[3].formula == "Q′ᵢ = RoPE(RMSNorm(Q)ᵢ, i)"
+    qwen2 = steps_view(model_run("qwen2-tiny", TEXTS[0]), 3)
+    assert (
+        qwen2.stages[0].formula == "Q = X·W_Q[3] + b_Q[3]" and "b_K[1]" in qwen2.stages[1].formula
+    )
+    bert = steps_view(run(TEXTS[0], AttentionConfig(
+        source=Pretrained(str(FIXTURES / "bert-tiny")))), 0)  # fmt: skip
+    assert [st.number for st in bert.stages][:4] == ["1", "1", "1", "2"]
+    assert "kv" not in bert.title
+
+
+def _json(*args):
+    result = runner.invoke(app, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_heads_of_one_key_value_group_and_the_kv_column_of_stats():
+    llama = str(FIXTURES / "llama-tiny")
+    assert _json("stats", TEXTS[0], "--model", llama, "--head", "kv=1")["heads"] == [3, 4, 5]
+    data = _json("stats", TEXTS[0], "--model", llama)
+    assert data["kv"] == [0, 0, 0, 1, 1, 1] and len(data["first"]) == 6
+    csv = runner.invoke(app, ["stats", TEXTS[0], "--model", llama, "--format", "csv"]).output
+    assert csv.splitlines()[0].startswith("head,kv,entropy") and csv.splitlines()[5].startswith(
+        "4,1,"
+    )
+    assert "kv" not in _json("stats", TEXTS[0], "--model", str(FIXTURES / "bert-tiny"))
+    result = runner.invoke(app, ["stats", TEXTS[0], "--model", llama, "--head", "kv=2"])
+    assert result.exit_code == 2 and "key/value head 0 to 1" in result.output
+    seeded = runner.invoke(app, ["stats", TEXTS[0], "--head", "kv=1", "--format", "json"])
+    assert seeded.exit_code == 0 and json.loads(seeded.output)["heads"] == [1]  # 8 heads, 8 kv
+
+
+def test_the_first_token_share_is_the_attention_sink():
+    """stats' "first" is the mean weight on the first token over the query rows."""
+    trace = model_run("gemma3-tiny", TEXTS[2], dtype="float64", mask=("causal",), layer=1)
+    data = _json("stats", TEXTS[2], "--model", str(FIXTURES / "gemma3-tiny"), "--layer", "1",
+                 "--dtype", "float64")  # fmt: skip
+    expected = [float(np.mean(trace.weights[h][:, 0])) for h in range(trace.heads)]
+    np.testing.assert_allclose(data["first"], expected, rtol=1e-12)
+
+
+def test_the_model_view_draws_each_layer_under_its_own_mask():
+    from panels import panels_of
+    from test_heatmap import covered_cells, hatch_of
+
+    import attnviz
+
+    trace = model_run("gemma3-tiny", TEXTS[0], mask=("causal",))
+    fig = attnviz.model_figure(trace, heads=[0])
+    panels = panels_of(fig)
+    assert len(panels) == 3
+    T = len(trace.tokens)
+    for n, ax in enumerate(panels):
+        np.testing.assert_array_equal(covered_cells(hatch_of(ax).get_path(), (T, T)),
+                                      ~trace.layer_allowed[n])  # fmt: skip
+    assert not np.array_equal(trace.layer_allowed[0], trace.layer_allowed[1])
+    data = _json("heatmap", TEXTS[0], "--model", str(FIXTURES / "gemma3-tiny"), "--layer", "all")
+    assert np.array_equal(np.array(data["layer_allowed"]), trace.layer_allowed)
