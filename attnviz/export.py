@@ -120,7 +120,8 @@ def save_npz(trace: Trace, path: str | os.PathLike[str]) -> None:
         if trace.model.layer_allowed is not None:
             arrays[LAYER_MASKS] = trace.model.layer_allowed
         about = {"model_type": trace.model.model_type, "config": trace.model.config,
-                 "kv_heads": trace.kv_heads, "qk_norm": trace.model.qk_norm}  # fmt: skip
+                 "kv_heads": trace.kv_heads, "qk_norm": trace.model.qk_norm,
+                 "layer_masks": [list(m) for m in trace.model.layer_masks]}  # fmt: skip
         arrays["model_config"] = np.array(json.dumps(about, ensure_ascii=False))
     with atomic_open(path) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
         for name in arrays:
@@ -205,7 +206,8 @@ def load(path: str | os.PathLike[str]) -> Trace:
                 masks = npz[LAYER_MASKS] if LAYER_MASKS in npz.files else None
                 model = ModelInfo(config["model"], info["model_type"], info["config"], raw,
                                   npz["layer_weights"], ids, int(info.get("kv_heads", 0)),
-                                  masks, bool(info.get("qk_norm", False)))  # fmt: skip
+                                  masks, bool(info.get("qk_norm", False)),
+                                  tuple(tuple(m) for m in info.get("layer_masks", ())))  # fmt: skip
                 arrays.update({k: npz[k] for k in ROTATED_KEYS if k in npz.files})
             return Trace(
                 tokens=tokens,

@@ -225,6 +225,7 @@ class ModelInfo:
     kv_heads: int = 0
     layer_allowed: np.ndarray | None = None
     qk_norm: bool = False  # an RMSNorm of each head's query and key before the rotation
+    layer_masks: tuple[tuple[str, ...], ...] = ()  # each layer's mask specs, when they differ
 
 
 @dataclass(frozen=True, eq=False)

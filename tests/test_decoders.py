@@ -126,7 +126,9 @@ def test_an_npz_of_a_rotary_run_loads_back_whole(tmp_path):
     for name in ("q_rot", "k_rot", "weights"):
         np.testing.assert_array_equal(getattr(back, name), getattr(trace, name))
     np.testing.assert_array_equal(back.layer_allowed, trace.layer_allowed)
-    assert back.kv_heads == 2
+    assert back.kv_heads == 2 and back.model.layer_masks == trace.model.layer_masks
+    assert back.model.layer_masks == (("window=3",), ("causal",), ("window=3",))
+    assert back.model.qk_norm is True
 
 
 def _with_config(tmp_path, name, **changes):
@@ -254,5 +256,9 @@ def test_the_model_view_draws_each_layer_under_its_own_mask():
         np.testing.assert_array_equal(covered_cells(hatch_of(ax).get_path(), (T, T)),
                                       ~trace.layer_allowed[n])  # fmt: skip
     assert not np.array_equal(trace.layer_allowed[0], trace.layer_allowed[1])
+    from attnviz.views.heatmap import model_view
+
+    assert "mask window=3 (layers 0, 2), causal (layer 1)" in model_view(trace).title
+    assert "capas 0, 2" in model_view(trace, lang="es").title
     data = _json("heatmap", TEXTS[0], "--model", str(FIXTURES / "gemma3-tiny"), "--layer", "all")
     assert np.array_equal(np.array(data["layer_allowed"]), trace.layer_allowed)

@@ -122,13 +122,16 @@ class Checkpoint:
             weights.append(r.weights)  # of the other layers, only their weights are kept
             shown = r if n == layer else shown
         assert shown is not None
-        layer_allowed = None if len(set(specs)) == 1 else np.stack([built[s] for s in specs])
-        return self._trace(shown, np.stack(weights), tokens, ids, c, truncated, layer_allowed)
+        differ = len(set(specs)) > 1  # then each layer's mask goes with the Trace
+        layer_allowed = np.stack([built[s] for s in specs]) if differ else None
+        return self._trace(shown, np.stack(weights), tokens, ids, c, truncated,
+                           (layer_allowed, tuple(specs) if differ else ()))  # fmt: skip
 
     def _trace(self, r: LayerRun, layer_weights: np.ndarray, tokens: list[ModelToken],
                ids: list[int], c: AttentionConfig, truncated: int,
-               layer_allowed: np.ndarray | None) -> Trace:  # fmt: skip
-        """The Trace of layer run ``r``, every layer's weights (L, H, T, T) beside it."""
+               masks: tuple[np.ndarray | None, tuple[tuple[str, ...], ...]]) -> Trace:  # fmt: skip
+        """The Trace of layer run ``r``, every layer's weights (L, H, T, T) and, when they
+        differ, masks (L, T, T) and mask specs beside it."""
         assert c.pretrained is not None
         return Trace(
             tokens=tuple(Token(t.text, t.start, t.end, t.special) for t in tokens),
@@ -155,8 +158,9 @@ class Checkpoint:
                 layer_weights,
                 tuple(ids),
                 kv_heads=self.kv_heads,
-                layer_allowed=layer_allowed,
+                layer_allowed=masks[0],
                 qk_norm=self.family.qk_norm,
+                layer_masks=masks[1],
             ),
             scale=r.scale,
             q_rot=r.q_rot,

@@ -81,6 +81,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "shared_kv": "kv head {g}, shared by heads {heads}",
         "kv_heads": "{g} kv heads",
         "kv": "kv",
+        "layer_word": "layer",
+        "layers_word": "layers",
         "f_scores": "scores = Q·Kᵀ",
         "f_scaled": "scaled = scores / √{d_k}",
         "f_scaled_by": "scaled = scores × {k:.4g}",
@@ -194,6 +196,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "shared_kv": "cabeza kv {g}, compartida por las cabezas {heads}",
         "kv_heads": "{g} cabezas kv",
         "kv": "kv",
+        "layer_word": "capa",
+        "layers_word": "capas",
         "f_scores": "puntajes = Q·Kᵀ",
         "f_scaled": "escalado = puntajes / √{d_k}",
         "f_scaled_by": "escalado = puntajes × {k:.4g}",
@@ -303,6 +307,23 @@ def mask_text(specs: tuple[str, ...], lang: str = "en") -> str:
     return " + ".join(strings(lang)["mask_none"] if spec == "none" else spec for spec in specs)
 
 
+def layers_mask_text(trace: Any, lang: str = "en") -> str:
+    """The masks of a run's layers: the Trace's, or, when its layers differ (sliding and global
+    layers), each with its layers: "window=3 (layers 0, 2), causal (layer 1)"."""
+    masks = trace.model.layer_masks if trace.model else ()
+    if not masks:
+        return mask_text(trace.config.mask, lang)
+    s = strings(lang)
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for n, spec in enumerate(masks):
+        groups.setdefault(tuple(spec), []).append(n)
+    return ", ".join(
+        f"{mask_text(spec, lang)} ({s['layers_word' if len(ns) > 1 else 'layer_word']} "
+        f"{', '.join(map(str, ns))})"
+        for spec, ns in groups.items()
+    )
+
+
 def crop_text(crop: Any, T: int, lang: str = "en") -> str:
     """ "window: queries 10–19, keys 0–19 of 500" (inclusive ends), or "" for the whole run."""
     if crop is None or crop.covers(T):
@@ -337,7 +358,7 @@ def trace_line(
     mask; unscaled, how many tokens were cut, the special tokens left out, the crop text_."""
     s, c = strings(lang), trace.config
     parts = [heads_text(shown, trace.heads, lang), f"d_model {trace.d_model}",
-             f"{s['mask']} {mask_text(c.mask, lang)}"]  # fmt: skip
+             f"{s['mask']} {layers_mask_text(trace, lang) if every_layer else mask_text(c.mask, lang)}"]  # fmt: skip
     if trace.kv_heads < trace.heads:
         parts.insert(1, s["kv_heads"].format(g=trace.kv_heads))
     if c.pretrained is not None:
