@@ -109,8 +109,7 @@ class Checkpoint:
                 f"no layer {layer}: {source.model!r} has layers 0 to {self.layers - 1}"
             )
         own = self.family.masks(self.config, self.layers)
-        specs = [parse_masks(list(dict.fromkeys(s for s in (o, *config.mask) if s != "none"))
-                             or ["none"]) for o in own]  # fmt: skip
+        specs = [_combined(o, config.mask) for o in own]
         built = {s: build_mask(s, np.zeros(len(ids), dtype=bool)) for s in set(specs)}
         c = replace(config, mask=specs[layer], source=replace(source, layer=layer))
         params = Params(self.tensors, self.config, c.dtype, self.heads, self.layers,
@@ -166,6 +165,15 @@ class Checkpoint:
             q_rot=r.q_rot,
             k_rot=r.k_rot,
         )
+
+
+def _combined(own: str, asked: tuple[str, ...]) -> tuple[str, ...]:
+    """A layer's own mask ANDed with the masks asked for, each once; "none" and a "causal"
+    that a causal window already holds are left out."""
+    specs = list(dict.fromkeys(s for s in (own, *asked) if s != "none"))
+    if any(s.startswith("window=") for s in specs):
+        specs = [s for s in specs if s != "causal"]
+    return parse_masks(specs or ["none"])
 
 
 def heads_of(spec: str) -> tuple[int, int]:
