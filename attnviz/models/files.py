@@ -113,8 +113,9 @@ def _bf16(path: Path, header: tuple[int, dict[str, Any]], name: str,
     start, end = info["data_offsets"]
     raw = np.memmap(path, dtype="<u2", mode="r", offset=8 + size + start,
                     shape=((end - start) // 2,)).reshape(info["shape"])  # fmt: skip
-    raw = raw if rows is None else raw[rows]
-    return (raw.astype(np.uint32) << 16).view(np.float32)
+    bits = (raw if rows is None else raw[rows]).astype(np.uint32)
+    bits <<= 16  # in place: one array, not two
+    return bits.view(np.float32)
 
 
 class Tensors:
