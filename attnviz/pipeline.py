@@ -52,16 +52,28 @@ def _gib(n: float) -> str:
 
 
 def check_budget(
-    limits: Limits, heads: int, d_model: int, dtype: str, T: int, layers: int = 1
-) -> None:
-    """RunError when the estimate of ``layers`` layers (plus the output's) is over the budget."""
-    need = layers * estimate_bytes(heads, d_model, dtype, T)
+    limits: Limits, heads: int, d_model: int, dtype: str, T: int, layers: int = 1,
+    layer_elements: int | None = None,
+) -> None:  # fmt: skip
+    """RunError when the estimate of ``layers`` layers (plus the output's) is over the budget.
+
+    A checkpoint (``layer_elements``: the numbers of its largest layer's tensors) keeps every
+    layer's (H, T, T) weights but runs and reads one layer at a time: the estimate counts the
+    weights of all layers, one layer's run, and that layer's tensors as read (converted from
+    16 bits, a copy beside each)."""
+    if layer_elements is None:
+        need = layers * estimate_bytes(heads, d_model, dtype, T)
+    else:
+        item = np.dtype(dtype).itemsize
+        need = (layers - 1) * heads * T * T * item + estimate_bytes(heads, d_model, dtype, T)
+        need += 2 * layer_elements * max(item, 4)
     need += limits.extra_bytes(T) if limits.extra_bytes else 0
     if limits.memory_budget is not None and need > limits.memory_budget:
+        fewer = "fewer panels" if layer_elements is not None else "fewer `heads`, fewer panels"
         raise RunError(
             f"this run needs about {_gib(need)} ({heads} heads x {T}² weights, {dtype}"
             f"{f', {layers} layers' if layers > 1 else ''}), over `memory_budget="
-            f"{_gib(limits.memory_budget)}`: try fewer `heads`, fewer panels, `dtype='float32'`, "
+            f"{_gib(limits.memory_budget)}`: try {fewer}, `dtype='float32'`, "
             "or a shorter text (`max_tokens=N` and `truncate=True`)"
         )
 
@@ -115,7 +127,8 @@ def _run_checkpoint(text: str, config: AttentionConfig, limits: Limits) -> Trace
         if not limits.truncate:
             raise _too_long(len(ids), what)
         ids, tokens, truncated = *ck.encode(text, limit), len(ids) - limit
-    check_budget(limits, ck.heads, ck.d_model, config.dtype, len(ids), ck.layers)
+    check_budget(limits, ck.heads, ck.d_model, config.dtype, len(ids), ck.layers,
+                 ck.tensors.layer_elements())  # fmt: skip
     return ck.run(ids, tokens, config, truncated)
 
 

@@ -262,3 +262,23 @@ def test_the_model_view_draws_each_layer_under_its_own_mask():
     assert "capas 0, 2" in model_view(trace, lang="es").title
     data = _json("heatmap", TEXTS[0], "--model", str(FIXTURES / "gemma3-tiny"), "--layer", "all")
     assert np.array_equal(np.array(data["layer_allowed"]), trace.layer_allowed)
+
+
+def test_the_memory_estimate_counts_the_largest_layer_as_read():
+    """The numbers of one layer's tensors, summed from the file's header independently."""
+    from attnviz.errors import RunError
+    from attnviz.models import Checkpoint
+    from attnviz.pipeline import Limits, check_budget
+
+    folder = FIXTURES / "llama-tiny"
+    with open(folder / "model.safetensors", "rb") as f:
+        header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+    layer0 = sum(int(np.prod(v["shape"])) for k, v in header.items() if ".layers.0." in k)
+    assert Checkpoint.open(str(folder)).tensors.layer_elements() == layer0
+    big = Limits(memory_budget=500 * 2**20)
+    check_budget(big, 9, 576, "float32", 20, 30, layer_elements=10**6)
+    with pytest.raises(RunError, match="fewer panels, `dtype"):  # no `heads` for a checkpoint
+        check_budget(big, 9, 576, "float32", 20, 30, layer_elements=10**8)
+    result = runner.invoke(app, ["heatmap", TEXTS[0], "--model", str(folder),
+                                 "--memory-budget", "20KB", "-o", "x.png"])  # fmt: skip
+    assert result.exit_code == 1 and "over --memory-budget" in result.output

@@ -143,6 +143,20 @@ class Tensors:
             raise ConfigError(f"`model`: the index names a shard outside the folder: {file!r}")
         return folder / file
 
+    def layer_elements(self) -> int:
+        """The most numbers one layer's tensors hold (the layer is the first number in a
+        tensor's name: "model.layers.12.mlp.up_proj.weight"); a forward pass holds one layer's
+        weights at a time. Read from the files' headers only."""
+        per_layer: dict[str, int] = {}
+        for name, path in self.files.items():
+            layer = next((part for part in name.split(".") if part.isdigit()), None)
+            if layer is not None:
+                if path not in self.opened:
+                    self.opened[path] = self.safetensors.safe_open(path, framework="numpy")
+                shape = self.opened[path].get_slice(name).get_shape()
+                per_layer[layer] = per_layer.get(layer, 0) + int(np.prod(shape))
+        return max(per_layer.values(), default=0)
+
     def has(self, name: str) -> bool:
         """Whether the checkpoint has the tensor ``name`` (under one of the prefixes)."""
         return any(prefix + name in self.files for prefix in self.prefixes)
