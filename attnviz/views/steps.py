@@ -72,35 +72,8 @@ def head_stages(trace: Trace, h: int, lang: str = "en", crop: Crop | None = None
     bias = [Stage("3b", s["stage_bias"], s["f_bias"], trace.bias[h], "square")] if planted else []
     masked = s["f_masked_biased" if planted else "f_masked"]
 
-    g, group = trace.kv_group(h)  # the key/value head that head h reads (h itself without GQA)
-    kv = (
-        f" ({s['shared_kv'].format(g=g, heads=', '.join(map(str, group)))})"
-        if len(group) > 1
-        else ""
-    )
-
-    def b(m: str, n: int) -> str:  # a checkpoint's projections may have biases
-        return f" + b_{m}[{n}]" if np.any(getattr(trace, f"b_{m.lower()}")) else ""
-
-    kv_n = g if kv else h
     stages = [
-        Stage("1", s["stage_q"], f"Q = X·W_Q[{h}]{b('Q', h)}", trace.q(h), "matrix"),
-        Stage(
-            "1",
-            s["stage_k"] + kv,
-            f"K = X·W_K[{kv_n}]{b('K', kv_n)}",
-            trace.k(h),
-            "matrix",
-            keys=True,
-        ),
-        Stage(
-            "1",
-            s["stage_v"] + kv,
-            f"V = X·W_V[{kv_n}]{b('V', kv_n)}",
-            trace.v(h),
-            "matrix",
-            keys=True,
-        ),
+        *_projections(trace, h, s),
         *_rotated(trace, h, s),
         Stage(
             "2",
@@ -118,6 +91,26 @@ def head_stages(trace: Trace, h: int, lang: str = "en", crop: Crop | None = None
         Stage("7", s["stage_output"], s["f_output"], trace.output, "matrix"),
     ]
     return [crop_stage(st, crop) for st in stages] if crop else stages
+
+
+def _projections(trace: Trace, h: int, s: dict[str, str]) -> list[Stage]:
+    """Stage 1, Q, K and V of head h; with grouped-query attention, K and V are those of the
+    key/value head h shares with its group, and say so."""
+    g, group = trace.kv_group(h)  # the key/value head that head h reads (h itself without GQA)
+    shared = ", ".join(map(str, group))
+    kv = f" ({s['shared_kv'].format(g=g, heads=shared)})" if len(group) > 1 else ""
+    n = g if kv else h
+
+    def b(m: str, i: int) -> str:  # a checkpoint's projections may have biases
+        return f" + b_{m}[{i}]" if np.any(getattr(trace, f"b_{m.lower()}")) else ""
+
+    return [
+        Stage("1", s["stage_q"], f"Q = X·W_Q[{h}]{b('Q', h)}", trace.q(h), "matrix"),
+        Stage("1", s["stage_k"] + kv, f"K = X·W_K[{n}]{b('K', n)}", trace.k(h), "matrix",
+              keys=True),
+        Stage("1", s["stage_v"] + kv, f"V = X·W_V[{n}]{b('V', n)}", trace.v(h), "matrix",
+              keys=True),
+    ]  # fmt: skip
 
 
 def _rotated(trace: Trace, h: int, s: dict[str, str]) -> list[Stage]:
