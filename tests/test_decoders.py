@@ -195,7 +195,7 @@ def test_steps_shows_the_rotation_and_the_shared_key_value_head():
     assert "RoPE" in q_rot.formula and k_rot.keys and view.stages[5].formula == "scores = Q′·K′ᵀ"
     k_stage = view.stages[1]
     assert k_stage.formula == "K = X·W_K[1]"  # llama has no biases: none written
-    assert "kv head 1, shared by heads 3, 4, 5" in k_stage.name
+    assert "kv head 1, shared by heads 3–5" in k_stage.name
     np.testing.assert_allclose(view.row.scores, trace.q_rot[4][2] @ trace.k_rot[4].T, rtol=1e-6)
     assert "head 4 · kv 1" in view.title and "2 kv heads" in view.title
     qwen3 = steps_view(model_run("qwen3-tiny", TEXTS[0]), 0)

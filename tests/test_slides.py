@@ -91,3 +91,20 @@ def test_steps_on_a_slide_fits_and_labels_its_tokens(tmp_path, lang, text):
         t for t in fig.findobj() if getattr(t, "get_gid", None) and t.get_gid() == "cell-numbers"
     ]
     assert len(numbers) == 1  # the weights, numbered
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_the_twelve_stages_of_a_rotary_model_fit_a_slide(tmp_path, lang):
+    """Q′ and K′ make twelve stages: two rows of six on a slide, each panel at least 15% of
+    its height, every token labelled in both rows."""
+    from pathlib import Path
+
+    from attnviz import AttentionConfig, Pretrained, run
+
+    folder = Path(__file__).resolve().parent / "fixtures" / "llama-tiny"
+    trace = run("The cat sat on the mat", AttentionConfig(source=Pretrained(str(folder))))
+    fig = steps_figure(trace, 4, preset="slides", lang=lang)
+    boxes, height = saved(fig, tmp_path)
+    assert len(boxes) == 12 and all(b.height >= 0.15 * height for b in boxes)
+    assert len({round(b.y0) for b in boxes}) == 2  # two rows
+    assert labels_of(fig, "query-label") == trace.texts * 2

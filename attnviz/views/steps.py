@@ -97,7 +97,7 @@ def _projections(trace: Trace, h: int, s: dict[str, str]) -> list[Stage]:
     """Stage 1, Q, K and V of head h; with grouped-query attention, K and V are those of the
     key/value head h shares with its group, and say so."""
     g, group = trace.kv_group(h)  # the key/value head that head h reads (h itself without GQA)
-    shared = ", ".join(map(str, group))
+    shared = f"{group[0]}–{group[-1]}" if len(group) > 2 else ", ".join(map(str, group))
     kv = f" ({s['shared_kv'].format(g=g, heads=shared)})" if len(group) > 1 else ""
     n = g if kv else h
 

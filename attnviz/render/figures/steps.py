@@ -137,8 +137,8 @@ def _steps_layout(
     view: StepsView, style: Style, own_rows: bool, title_lines: int = 1
 ) -> tuple[GridLayout, list[str]]:
     """The grid of the stages and their titles, each broken to the room it has: of the
-    column counts that fit the preset (2 in a paper column; up to 5 else), the one with the
-    largest panels. The token labels read whole where every one fits (``fitted_labels``)."""
+    column counts that fit the preset (2 in a paper column, 5 on a screen, up to 6 on a
+    slide), the one with the largest panels. The token labels read whole where every one fits (``fitted_labels``)."""
     p = _preset(style)
     size = p.font * 0.85
     if p.width is None:  # a stage's panel beside its labels and bar: smaller than a head's
@@ -157,8 +157,8 @@ def _steps_layout(
     # first with the titles as narrow as they can be, then broken to the room they have
     pieces = [line for stage in view.stages for line in formula_lines(stage.formula, 0)]
     narrow = text_width(pieces, size)
-    choices = (
-        (2,) if p.width is not None and p.width < 5 else (5,) if p.width is None else (5, 4, 3)
+    choices = (  # a slide holds two rows of six: the twelve stages of a rotary model
+        (2,) if p.width is not None and p.width < 5 else (5,) if p.width is None else (6, 5, 4, 3)
     )
     box = max((laid_out(cols, 3, narrow) for cols in choices), key=lambda b: b.panel)
     room = box.panel + box.wgap - p.font / 72
