@@ -7,6 +7,7 @@ import json
 import struct
 from pathlib import Path
 
+import matplotlib.path
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -242,19 +243,27 @@ def test_the_first_token_share_is_the_attention_sink():
 
 
 def test_the_model_view_draws_each_layer_under_its_own_mask():
-    from panels import panels_of
-    from test_heatmap import covered_cells, hatch_of
-
+    """The model view draws the masks of all its panels as one hatch: each panel's cells under
+    it, found on the drawn figure (cell centres against the hatch, in pixels), are its layer's
+    hidden cells."""
     import attnviz
 
     trace = model_run("gemma3-tiny", TEXTS[0], mask=("causal",))
     fig = attnviz.model_figure(trace, heads=[0])
-    panels = panels_of(fig)
-    assert len(panels) == 3
+    fig.canvas.draw()
+    (hatch,) = [a for a in fig.findobj() if getattr(a, "get_gid", None) and
+                a.get_gid() == "hidden-cells"]  # fmt: skip
+    shapes = hatch.get_path().transformed(hatch.get_transform()).to_polygons()
+    images = [im for ax in fig.axes for im in ax.get_images()]
+    assert len(images) == 3
     T = len(trace.tokens)
-    for n, ax in enumerate(panels):
-        np.testing.assert_array_equal(covered_cells(hatch_of(ax).get_path(), (T, T)),
-                                      ~trace.layer_allowed[n])  # fmt: skip
+    centres = np.array([(j, i) for i in range(T) for j in range(T)], dtype=float)
+    for n, image in enumerate(images):
+        pixels = image.get_transform().transform(centres)
+        covered = np.zeros(T * T, dtype=bool)
+        for shape in shapes:
+            covered |= matplotlib.path.Path(shape).contains_points(pixels)
+        np.testing.assert_array_equal(covered.reshape(T, T), ~trace.layer_allowed[n])
     assert not np.array_equal(trace.layer_allowed[0], trace.layer_allowed[1])
     from attnviz.views.heatmap import model_view
 

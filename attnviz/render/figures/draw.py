@@ -208,6 +208,7 @@ def draw_panel(
     name: str = "",
     numbered: bool = False,
     number_chars: int | None = None,
+    marks: MaskMarks | None = None,
 ) -> Any:
     """Draw one panel on ``ax``: the image, the hatched hidden cells, their outline, its title
     and the labels, with the "query" title beside the row labels and the "key" title below
@@ -215,7 +216,8 @@ def draw_panel(
     False). The panel's title and key title are ``title_size`` points (default ``font``).
     ``numbered``: the columns are numbered (a matrix's), not tokens; ``number_chars``: the
     width the cells' numbers are sized for (default 4 for a signed panel, 3 else), one size
-    across the panels of a figure.
+    across the panels of a figure; ``marks``: gathers the mask's hatch and outline, for the
+    caller to draw with other panels'.
 
     Without ``rect`` the panel fills ``ax``, its own Axes. With ``rect`` (left, bottom, width,
     height in ``ax``'s axes fractions) it takes that part of ``ax``, a canvas that many panels
@@ -224,7 +226,7 @@ def draw_panel(
     on a canvas.
     """
     frame, cells = _frames(ax, panel, rect)
-    image = _draw_cells(ax, panel, cmap, theme, cells, rect is None, name)
+    image = _draw_cells(ax, panel, cmap, theme, cells, rect is None, name, marks)
     if annotate:
         chars = number_chars or (4 if panel.signed else 3)
         size = annotation_size(font, axis_points, max(panel.weights.shape), chars)
@@ -312,13 +314,53 @@ def _frames(
     return frame, Affine2D().translate(0.5, 0.5).scale(1 / Tk, -1 / Tq).translate(0, 1) + frame
 
 
+class MaskMarks:
+    """The hatch and the outline of the hidden cells of many panels, gathered to be drawn as
+    two artists in all (a model view of 30 layers x 9 heads made 540 of them, a third of its
+    time). Each panel adds its paths in the canvas's axes coordinates."""
+
+    def __init__(self) -> None:
+        self.hatches: list[Any] = []
+        self.outlines: list[Any] = []
+
+    def add(self, hatch: Any, outline: Any, to_canvas: Any) -> None:
+        self.hatches.append(hatch.transformed(to_canvas))
+        self.outlines.append(outline.transformed(to_canvas))
+
+    def draw(self, ax: Axes, theme: str) -> None:
+        from matplotlib.patches import PathPatch
+        from matplotlib.path import Path
+
+        if not self.hatches:
+            return
+        ax.add_artist(PathPatch(Path.make_compound_path(*self.hatches), facecolor="none",
+                                edgecolor="none", hatch="///", hatchcolor=colors.HATCH[theme],
+                                linewidth=0, gid="hidden-cells", transform=ax.transAxes))  # fmt: skip
+        ax.add_artist(PathPatch(Path.make_compound_path(*self.outlines), facecolor="none",
+                                edgecolor=colors.BOUNDARY[theme], linewidth=1.0,
+                                capstyle="projecting", gid="mask-outline",
+                                transform=ax.transAxes))  # fmt: skip
+
+
+def _outline_segments(hidden: np.ndarray, f: int, Tq: int, Tk: int) -> list[Segment]:
+    """The boundary of the hidden cells of a panel pooled by ``f``, in its cells' coordinates."""
+    return [
+        ((min((x0 + 0.5) * f, Tk) - 0.5, min((y0 + 0.5) * f, Tq) - 0.5),
+         (min((x1 + 0.5) * f, Tk) - 0.5, min((y1 + 0.5) * f, Tq) - 0.5))
+        for (x0, y0), (x1, y1) in boundary_segments(hidden)
+    ]  # fmt: skip
+
+
 def _draw_cells(
-    ax: Axes, panel: Panel, cmap: str, theme: str, cells: Any, alone: bool, name: str
-) -> Any:
-    """The image of the panel's cells, the hidden ones hatched and outlined."""
+    ax: Axes, panel: Panel, cmap: str, theme: str, cells: Any, alone: bool, name: str,
+    marks: MaskMarks | None = None,
+) -> Any:  # fmt: skip
+    """The image of the panel's cells, the hidden ones hatched and outlined (by ``marks``,
+    with other panels', when given)."""
     from matplotlib.collections import LineCollection
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import PathPatch
+    from matplotlib.path import Path
 
     mapped = ListedColormap(colors.lut(cmap) / 255.0, name=cmap).with_extremes(
         bad=colors.HIDDEN[theme]
@@ -338,21 +380,23 @@ def _draw_cells(
         label=name,
     )
     runs = hidden_runs(hidden)
-    if runs:
-        hatch = PathPatch(hatch_path(runs, f, Tq, Tk), facecolor="none", edgecolor="none",
-                          hatch="///", hatchcolor=colors.HATCH[theme], linewidth=0,
-                          gid="hidden-cells", transform=cells, label=name)  # fmt: skip
-        # placed by its own transform: the axes' data limits (slow to update for a long
-        # path) matter only for a panel alone
-        ax.add_patch(hatch) if alone else ax.add_artist(hatch)
-        segments = [
-            ((min((x0 + 0.5) * f, Tk) - 0.5, min((y0 + 0.5) * f, Tq) - 0.5),
-             (min((x1 + 0.5) * f, Tk) - 0.5, min((y1 + 0.5) * f, Tq) - 0.5))
-            for (x0, y0), (x1, y1) in boundary_segments(hidden)
-        ]  # fmt: skip
-        outline = LineCollection(segments, colors=colors.BOUNDARY[theme], linewidths=1.0)
-        outline.set(transform=cells, label=name)
-        ax.add_collection(outline, autolim=alone)
+    if not runs:
+        return image
+    segments = _outline_segments(hidden, f, Tq, Tk)
+    if marks is not None:
+        lines = Path(np.array(segments, dtype=float).reshape(-1, 2),
+                     [Path.MOVETO, Path.LINETO] * len(segments))  # fmt: skip
+        marks.add(hatch_path(runs, f, Tq, Tk), lines, cells - ax.transAxes)
+        return image
+    hatch = PathPatch(hatch_path(runs, f, Tq, Tk), facecolor="none", edgecolor="none",
+                      hatch="///", hatchcolor=colors.HATCH[theme], linewidth=0,
+                      gid="hidden-cells", transform=cells, label=name)  # fmt: skip
+    # placed by its own transform: the axes' data limits (slow to update for a long path)
+    # matter only for a panel alone
+    ax.add_patch(hatch) if alone else ax.add_artist(hatch)
+    outline = LineCollection(segments, colors=colors.BOUNDARY[theme], linewidths=1.0)
+    outline.set(transform=cells, label=name)
+    ax.add_collection(outline, autolim=alone)
     return image
 
 

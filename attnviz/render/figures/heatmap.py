@@ -17,7 +17,7 @@ from ...views.heatmap import (
 )
 from ...views.labels import strings
 from ...views.panel import Panel
-from .draw import add_hidden_legend, add_title, colorbar, draw_panel, panel_canvas
+from .draw import MaskMarks, add_hidden_legend, add_title, colorbar, draw_panel, panel_canvas
 from .layout import (
     DEFAULT_STYLE,
     GridLayout,
@@ -87,6 +87,7 @@ def panel_grid(
     indexed: bool = False,
     title_rows: int = 1,
     titles: Sequence[str] = (),
+    gathered: bool = False,
 ) -> Figure:
     """Panels in a grid of ``cols`` columns, laid out from measured label widths, with the
     colour bar [0, 1] on the right and the title on top (the style's, or ``heading``).
@@ -94,7 +95,8 @@ def panel_grid(
     larger of a panel's dimensions; ``row_titles``: a title left of each row instead of
     "query"; ``panel_size`` (inches) replaces the preset's; ``indexed``: the labels carry
     their indices (a crop's); ``title_rows``: the lines of the panels' titles (0: none);
-    ``titles``: titles measured so that the panels are spread to keep them apart."""
+    ``titles``: titles measured so that the panels are spread to keep them apart;
+    ``gathered``: the masks of all panels drawn as one hatch and one outline (many panels)."""
     from matplotlib import rc_context
     from matplotlib.figure import Figure
 
@@ -121,7 +123,7 @@ def panel_grid(
         if style.annotate is None:
             style = replace(style, annotate=auto_annotate(p.font, box.panel * 72, side))
         fig = Figure(figsize=(box.width, box.height), dpi=p.dpi)
-        _draw_grid(fig, box, panels, n_panels, texts, style, p.font, s, row_titles)
+        _draw_grid(fig, box, panels, n_panels, texts, style, p.font, s, row_titles, gathered)
         colorbar(fig, fig.add_axes(box.colorbar_rect(em)), style.cmap, 0, 1, bar_label, cax=True)
         if any_hidden:
             add_hidden_legend(fig, style.theme, s["hidden"], p.font, "lower right")
@@ -132,10 +134,12 @@ def panel_grid(
 def _draw_grid(
     fig: Figure, box: GridLayout, panels: Iterable[Panel], n_panels: int, texts: Sequence[str],
     style: Style, font: float, s: dict[str, str], row_titles: Sequence[str] | None,
+    gathered: bool = False,
 ) -> None:  # fmt: skip
     """Each panel at its place in ``box``, all on one canvas (see draw_panel), the column labels
-    under the last panel of each column."""
+    under the last panel of each column; ``gathered``: the masks drawn at the end, together."""
     canvas, cols = panel_canvas(fig), box.cols
+    marks = MaskMarks() if gathered else None
     for n, panel in enumerate(panels):
         r, c = divmod(n, cols)
         draw_panel(
@@ -143,8 +147,10 @@ def _draw_grid(
             font=font, axis_points=box.panel * 72, show_rows=c == 0,
             show_cols=n + cols >= n_panels, s=s, labels=style.labels,
             query_title=row_titles[r] if row_titles else True, rect=box.panel_rect(r, c),
-            name=f"panel {n}",
+            name=f"panel {n}", marks=marks,
         )  # fmt: skip
+    if marks is not None:
+        marks.draw(canvas, style.theme)
 
 
 def model_figure(
@@ -171,6 +177,7 @@ def draw_model(view: ModelView, style: Style = DEFAULT_STYLE) -> Figure:
         row_titles=[s["layer"].format(n=n) for n in range(L)],
         titles=view.head_titles[1:],  # the first, "head 0", has the row labels' room on its left
         panel_size=min(style.p.panel, max(0.7, 14 / len(view.heads)), max(0.7, 9 / L)),
+        gathered=True,
     )  # fmt: skip
 
 
