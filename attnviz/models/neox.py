@@ -20,12 +20,14 @@ def _weights(p: Params, b: str) -> LayerWeights:
     """Layer ``b``'s Q, K and V from the fused weight, and W_O."""
     H, Dh = p.heads, p.head_dim
     w = p(b + "attention.query_key_value.weight").T  # (D, 3D): head h's q, k, v side by side
-    bias = p(b + "attention.query_key_value.bias")
     D = w.shape[0]
-    w4, b4 = w.reshape(D, H, 3, Dh), bias.reshape(H, 3, Dh)
+    bias = p.maybe(b + "attention.query_key_value.bias")  # none with attention_bias false
+    b4 = np.zeros((H, 3, Dh), w.dtype) if bias is None else bias.reshape(H, 3, Dh)
+    w4 = w.reshape(D, H, 3, Dh)
     qkv = [(w4[:, :, i].reshape(D, H * Dh), b4[:, i].reshape(H * Dh)) for i in range(3)]
+    b_o = p.maybe(b + "attention.dense.bias")
     return LayerWeights.from_projections(
-        qkv, H, p(b + "attention.dense.weight").T, p(b + "attention.dense.bias")
+        qkv, H, p(b + "attention.dense.weight").T, np.zeros(D, w.dtype) if b_o is None else b_o
     )
 
 
@@ -43,6 +45,10 @@ def forward(
     r = rope(settings(p.config, None, defaults), p.head_dim,
              p.config.get("max_position_embeddings", 2048))  # fmt: skip
     cos, sin = r.tables(len(ids), p.dtype)
+
+    def turn(q: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return r.rotate(q, cos, sin), r.rotate(k, cos, sin)
+
     parallel = bool(p.config.get("use_parallel_residual", True))
     x = p("embed_in.weight", ids)
     for n in range(p.layers):
@@ -51,17 +57,13 @@ def forward(
         def ln(y: np.ndarray, name: str, b: str = b) -> np.ndarray:
             return layer_norm(y, p(b + name + ".weight"), p(b + name + ".bias"), eps)
 
-        run = attend(ln(x, "input_layernorm"), _weights(p, b), allowed[n], scaled,
-                     p.head_dim**-0.5, lambda q, k: (r.rotate(q, cos, sin), r.rotate(k, cos, sin)))  # fmt: skip
+        a = ln(x, "input_layernorm")
+        run = attend(a, _weights(p, b), allowed[n], scaled, p.head_dim**-0.5, turn)
         yield run
         if n == p.layers - 1:
             break  # the last MLP changes no attention
         y = x if parallel else x + run.output
         h = act(ln(y, "post_attention_layernorm") @ p(b + "mlp.dense_h_to_4h.weight").T
                 + p(b + "mlp.dense_h_to_4h.bias"))  # fmt: skip
-        x = (
-            x
-            + run.output
-            + h @ p(b + "mlp.dense_4h_to_h.weight").T
-            + p(b + "mlp.dense_4h_to_h.bias")
-        )
+        mlp = h @ p(b + "mlp.dense_4h_to_h.weight").T + p(b + "mlp.dense_4h_to_h.bias")
+        x = x + run.output + mlp
