@@ -291,3 +291,16 @@ def test_the_memory_estimate_counts_the_largest_layer_as_read():
     result = runner.invoke(app, ["heatmap", TEXTS[0], "--model", str(folder),
                                  "--memory-budget", "20KB", "-o", "x.png"])  # fmt: skip
     assert result.exit_code == 1 and "over --memory-budget" in result.output
+
+
+def test_the_page_of_the_model_view_hides_each_layers_own_cells():
+    from attnviz.render.html import model_views
+    from attnviz.views.heatmap import model_view
+
+    trace = model_run("gemma3-tiny", TEXTS[0], mask=("causal",))
+    views = model_views(model_view(trace))
+    assert [v["name"] for v in views] == ["layer 0", "layer 1", "layer 2"]
+    for n, v in enumerate(views):
+        assert v["panels"][1]["title"] == "head 1 · kv 0"
+        hidden = np.array([[c is None for c in row] for row in v["panels"][1]["values"]])
+        np.testing.assert_array_equal(hidden, ~trace.layer_allowed[n])
