@@ -153,6 +153,13 @@ def _with_config(tmp_path, name, **changes):
         ("gemma3-tiny", {"attn_logit_softcapping": 50.0}, "soft-capping is not supported"),
         ("gemma3-tiny", {"layer_types": ["full_attention"]}, "layer_types must list 3"),
         ("mistral-tiny", {"sliding_window": 0}, "'sliding_window' must be a whole number"),
+        ("gemma3-tiny", {"layer_types": None, "sliding_window_pattern": 0},
+         "'sliding_window_pattern' must be a whole number >= 1"),
+        ("qwen2-tiny", {"use_sliding_window": True, "sliding_window": 2, "layer_types": None,
+                        "max_window_layers": "x"},
+         "'max_window_layers' must be a whole number >= 0"),
+        ("gemma3-tiny", {"use_bidirectional_attention": True}, "bidirectional Gemma 3"),
+        ("pythia-tiny", {"rotary_pct": 1.5}, "partial rotary factor 1.5"),
     ],
 )  # fmt: skip
 def test_what_attnviz_does_not_run_is_exit_2_naming_it(tmp_path, name, changes, message):
@@ -304,3 +311,18 @@ def test_the_page_of_the_model_view_hides_each_layers_own_cells():
         assert v["panels"][1]["title"] == "head 1 · kv 0"
         hidden = np.array([[c is None for c in row] for row in v["panels"][1]["values"]])
         np.testing.assert_array_equal(hidden, ~trace.layer_allowed[n])
+
+
+def test_each_familys_layers_get_the_masks_transformers_gives_them():
+    """The rules of transformers 5's configs, when config.json has no layer_types."""
+    from attnviz.models.decoder import masks
+
+    qwen = {"use_sliding_window": True, "sliding_window": 4, "max_window_layers": 1}
+    assert masks(qwen, 3, "qwen2") == ["causal", "window=4", "window=4"]
+    assert masks({**qwen, "use_sliding_window": False}, 3, "qwen3") == ["causal"] * 3
+    gemma = masks({"sliding_window": 512}, 12, "gemma3_text")  # every sixth layer global
+    assert [n for n, m in enumerate(gemma) if m == "causal"] == [5, 11]
+    assert set(gemma) == {"causal", "window=512"}
+    assert masks({"sliding_window": 4096}, 2, "mistral") == ["window=4096"] * 2
+    assert masks({"sliding_window": None}, 2, "mistral") == ["causal"] * 2
+    assert masks({"sliding_window": 8}, 2, "llama") == ["causal"] * 2  # llama has no window

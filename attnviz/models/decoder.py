@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from .files import setting
 from .layers import QK, LayerRun, LayerWeights, Params, attend, rms_norm
 from .rope import Rope, rope, settings
 
@@ -47,10 +48,11 @@ def layer_kinds(config: dict[str, Any], model_type: str, L: int) -> list[str]:
         return [KINDS[config.get("sliding_window") is not None]] * L
     kinds = config.get("layer_types")
     if kinds is None:
-        if model_type == "gemma3_text":
-            every = config.get("sliding_window_pattern", 6)
+        if model_type == "gemma3_text":  # every sixth layer global, by default
+            every = setting(config, "sliding_window_pattern", 6)
             return [KINDS[bool((i + 1) % every)] for i in range(L)]
-        first = config.get("max_window_layers", L) if config.get("use_sliding_window") else L
+        sliding = config.get("use_sliding_window")
+        first = setting(config, "max_window_layers", L, least=0) if sliding else L
         return [KINDS[i >= first] for i in range(L)]
     if not isinstance(kinds, list) or len(kinds) != L or not set(kinds) <= set(KINDS):
         raise ConfigError(f"`model`: config.json's layer_types must list {L} of {', '.join(KINDS)}")
