@@ -20,7 +20,15 @@ from attnviz.trace import AttentionConfig, Pretrained
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TEXTS = json.loads((FIXTURES / "texts.json").read_text(encoding="utf-8"))
-DECODERS = ["llama-tiny", "mistral-tiny", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "pythia-tiny"]
+DECODERS = [
+    "llama-tiny",
+    "mistral-tiny",
+    "qwen2-tiny",
+    "qwen3-tiny",
+    "gemma3-tiny",
+    "pythia-tiny",
+    "neox-serial-tiny",
+]
 runner = CliRunner()
 
 
@@ -64,6 +72,7 @@ def test_the_fixtures_cover_what_the_families_do():
     assert configs["mistral-tiny"]["sliding_window"] < 8  # shorter than the texts
     assert "rope_local_base_freq" in gemma and "sliding_attention" in gemma["layer_types"]
     assert configs["pythia-tiny"]["rotary_pct"] == 0.5
+    assert configs["neox-serial-tiny"]["use_parallel_residual"] is False
     assert (FIXTURES / "qwen2-tiny" / "model.safetensors.index.json").is_file()  # sharded
     with open(FIXTURES / "llama-tiny" / "model.safetensors", "rb") as f:
         header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
