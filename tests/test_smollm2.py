@@ -40,3 +40,16 @@ def test_the_trained_decoder_has_an_attention_sink(smollm2_dir):
     w = np.array(json.loads(result.output)["layer_weights"])  # (L,H,T,T)
     first = w[:, :, 1:, 0].mean(axis=(1, 2))  # per layer, the rows after the first
     assert first[15:].mean() > 0.6 and first[:2].mean() < 0.4
+
+
+def test_the_trained_smollm2_continues_as_transformers_does(smollm2_dir):
+    """Greedy decoding with the key/value cache: transformers' twelve tokens ("Paris.")."""
+    from attnviz.models import Checkpoint
+    from attnviz.models.generate import generate
+
+    expected = np.load(FIXTURES / "smollm2-gen.npz")
+    ck = Checkpoint.open(str(smollm2_dir))
+    prompt = expected["prompt"].tolist()
+    g = generate(ck, prompt, 12)
+    assert g.ids == expected["ids"].tolist()
+    assert ck.tokenizer.decode(g.generated).startswith(" Paris")

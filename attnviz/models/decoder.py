@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .files import setting
-from .layers import QK, LayerRun, LayerWeights, Params, attend, rms_norm
+from .layers import QK, Cache, LayerRun, LayerWeights, Params, attend, rms_norm
 from .rope import Rope, rope, settings
 
 
@@ -130,10 +130,12 @@ def _turner(norm: Callable[[np.ndarray, str], np.ndarray], b: str, r: Rope,
 
 
 def forward(
-    p: Params, ids: list[int], allowed: list[np.ndarray], scaled: bool, style: Style
-) -> Iterator[LayerRun]:
+    p: Params, ids: list[int], allowed: list[np.ndarray], scaled: bool, style: Style,
+    cache: Cache | None = None,
+) -> Iterator[LayerRun]:  # fmt: skip
     """Every layer's attention over the tokens ``ids``, layer n under ``allowed[n]``, one
-    layer at a time (a layer's weights are read as it runs)."""
+    layer at a time (a layer's weights are read as it runs); with ``cache``, the tokens
+    follow those cached (see ``Cache``)."""
     eps = p.number("rms_norm_eps", 1e-6)
     act = p.activation(style.act_key, "silu")
     if p.config.get("attn_logit_softcapping") is not None:
@@ -145,21 +147,24 @@ def forward(
     x = p("embed_tokens.weight", ids)
     if style.gemma:
         x = x * x.dtype.type(math.sqrt(x.shape[1]))
+    start = cache.start if cache else 0
     turns = ropes(p.config, p.config["model_type"], p.layers, p.head_dim)
-    tables = {id(r): r.tables(len(ids), p.dtype) for r in turns}
+    tables = {id(r): r.tables(len(ids), p.dtype, start) for r in turns}
     scale = p.number("query_pre_attn_scalar", 256) ** -0.5 if style.gemma else p.head_dim**-0.5
     for n in range(p.layers):
         b = f"layers.{n}."
         turn = _turner(norm, b, turns[n], tables[id(turns[n])], style.qk_norm)
         run = attend(norm(x, b + "input_layernorm.weight"), _weights(p, b), allowed[n], scaled,
-                     scale, turn)  # fmt: skip
+                     scale, turn, (cache, n) if cache else None)  # fmt: skip
         yield run
         out = norm(run.output, b + "post_attention_layernorm.weight") if style.gemma else run.output
         x = x + out
-        if n == p.layers - 1:
+        if n == p.layers - 1 and not (cache and cache.full):
             break  # the last MLP changes no attention
         h = norm(x, b + ("pre_feedforward_layernorm" if style.gemma else "post_attention_layernorm")
                  + ".weight")  # fmt: skip
         h = _linear(p, b + "mlp.down_proj", act(_linear(p, b + "mlp.gate_proj", h))
                     * _linear(p, b + "mlp.up_proj", h))  # fmt: skip
         x = x + (norm(h, b + "post_feedforward_layernorm.weight") if style.gemma else h)
+    if cache and cache.full:
+        cache.hidden = norm(x, "norm.weight")

@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import numpy as np
-
 from . import bert, decoder, gpt2, neox
-from .layers import LayerRun, Params
+from .layers import LayerRun
 from .tokenizer import as_trained, qwen2
 from .tokenizer import neox as neox_tokenizer
 
-Forward = Callable[[Params, list[int], list[np.ndarray], bool], Iterator[LayerRun]]
+# (params, ids, each layer's mask, scaled, cache=None) -> each layer's run
+Forward = Callable[..., Iterator[LayerRun]]
 Adjust = Callable[[Any, dict[str, Any]], None]
 
 
@@ -44,6 +43,7 @@ class Family:
     kv_heads: str | None = None  # the number of key/value heads (grouped-query attention)
     head_dim: str | None = None  # a head's width, when it need not be hidden / heads
     qk_norm: bool = False  # an RMSNorm of each head's query and key (Qwen3, Gemma 3)
+    lm_head: tuple[str, ...] = ()  # the output embedding, then the input one (tied); () none
 
 
 def _rotary(model_type: str, about: str, style: decoder.Style, adjust: Adjust) -> Family:
@@ -53,7 +53,7 @@ def _rotary(model_type: str, about: str, style: decoder.Style, adjust: Adjust) -
         masks=partial(decoder.masks, model_type=model_type), prefixes=("", "model."),
         heads="num_attention_heads", hidden="hidden_size", layers="num_hidden_layers",
         positions="max_position_embeddings", kv_heads="num_key_value_heads", head_dim="head_dim",
-        qk_norm=style.qk_norm,
+        qk_norm=style.qk_norm, lm_head=("lm_head.weight", "embed_tokens.weight"),
     )  # fmt: skip
 
 
@@ -68,7 +68,7 @@ FAMILIES = {
         Family(
             "gpt2", "GPT-2", gpt2.forward, gpt2.tokenizer, masks=_every("causal"),
             prefixes=("", "transformer."), heads="n_head", hidden="n_embd", layers="n_layer",
-            positions="n_positions",
+            positions="n_positions", lm_head=("lm_head.weight", "wte.weight"),
         ),
         _rotary("llama", "Llama, SmolLM, TinyLlama", decoder.LLAMA, as_trained),
         _rotary("mistral", "Mistral", decoder.LLAMA, as_trained),
@@ -79,6 +79,7 @@ FAMILIES = {
             "gpt_neox", "GPT-NeoX, Pythia", neox.forward, neox_tokenizer, masks=_every("causal"),
             prefixes=("", "gpt_neox."), heads="num_attention_heads", hidden="hidden_size",
             layers="num_hidden_layers", positions="max_position_embeddings",
+            lm_head=("embed_out.weight", "embed_in.weight"),
         ),
     )
 }  # fmt: skip

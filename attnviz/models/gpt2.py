@@ -12,17 +12,19 @@ from typing import Any
 import numpy as np
 
 from .files import need
-from .layers import LayerRun, LayerWeights, Params, attend, layer_norm
+from .layers import Cache, LayerRun, LayerWeights, Params, attend, layer_norm
 
 
 def forward(
-    p: Params, ids: list[int], allowed: list[np.ndarray], scaled: bool
+    p: Params, ids: list[int], allowed: list[np.ndarray], scaled: bool, cache: Cache | None = None
 ) -> Iterator[LayerRun]:
     """Every layer's attention over the tokens ``ids``, layer n under ``allowed[n]``, one
-    layer at a time (a layer's weights are read as it runs)."""
+    layer at a time (a layer's weights are read as it runs); with ``cache``, the tokens
+    follow those cached (see ``Cache``)."""
     eps = p.number("layer_norm_epsilon", 1e-5)
     act = p.activation("activation_function", "gelu_new")
-    x = p("wte.weight", ids) + p("wpe.weight", list(range(len(ids))))
+    start = cache.start if cache else 0
+    x = p("wte.weight", ids) + p("wpe.weight", list(range(start, start + len(ids))))
     D = x.shape[1]
     for n in range(p.layers):
         b = f"h.{n}."
@@ -37,12 +39,14 @@ def forward(
         if p.config.get("scale_attn_by_inverse_layer_idx", False):
             scale /= n + 1
         a = layer_norm(x, p(b + "ln_1.weight"), p(b + "ln_1.bias"), eps)
-        run = attend(a, w, allowed[n], scaled, scale)
+        run = attend(a, w, allowed[n], scaled, scale, cache=(cache, n) if cache else None)
         yield run
         x = x + run.output
         m = layer_norm(x, p(b + "ln_2.weight"), p(b + "ln_2.bias"), eps)
         mid = act(m @ p(b + "mlp.c_fc.weight") + p(b + "mlp.c_fc.bias"))  # (T,D) @ (D,F)
         x = x + mid @ p(b + "mlp.c_proj.weight") + p(b + "mlp.c_proj.bias")  # (T,F) @ (F,D)
+    if cache and cache.full:
+        cache.hidden = layer_norm(x, p("ln_f.weight"), p("ln_f.bias"), eps)
 
 
 def tokenizer(tok: Any, found: dict[str, Any]) -> None:

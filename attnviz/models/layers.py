@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -157,6 +157,19 @@ class LayerRun:
 QK = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
+@dataclass(eq=False)
+class Cache:
+    """What a decoding run keeps from one pass to the next: each layer's keys (as the scores
+    use them) and values (H, t, Dh) of the tokens so far, the position of the pass's first
+    token, and, with ``full``, the pass's hidden states after the last layer and the final
+    norm (T, D), for the language-model head."""
+
+    start: int = 0
+    keys: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    full: bool = False
+    hidden: np.ndarray | None = None
+
+
 def attend(
     x: np.ndarray,
     w: LayerWeights,
@@ -164,16 +177,25 @@ def attend(
     scaled: bool,
     scale: float,
     turn: QK | None = None,
+    cache: tuple[Cache, int] | None = None,
 ) -> LayerRun:
     """One layer's multi-head attention over x (T, D), with attnviz's kernel; ``turn`` maps
-    the projected Q and K to those the scores use (q/k norms, rotary embeddings)."""
+    the projected Q and K to those the scores use (q/k norms, rotary embeddings). With
+    ``cache`` (the cache and the layer), the queries of x also attend to the keys and values
+    of the tokens before them, and x's are added to them; ``allowed`` is then (T, t + T)."""
     q = x @ w.w_q + w.b_q[:, None]  # (T,D) @ (H,D,Dh) -> (H,T,Dh)
     k = x @ w.w_k + w.b_k[:, None]
     v = x @ w.w_v + w.b_v[:, None]
     q_rot, k_rot = turn(q, k) if turn else (None, None)
+    q_used, k_used, v_used = q if q_rot is None else q_rot, k if k_rot is None else k_rot, v
+    if cache is not None:
+        store, n = cache
+        if n in store.keys:
+            k_used = np.concatenate([store.keys[n][0], k_used], axis=1)
+            v_used = np.concatenate([store.keys[n][1], v_used], axis=1)
+        store.keys[n] = (k_used, v_used)
     weights, head_outputs = scaled_dot_product_attention(
-        q if q_rot is None else q_rot, k if k_rot is None else k_rot, v, allowed,
-        scaled=scaled, scale=scale,
-    )  # fmt: skip
+        q_used, k_used, v_used, allowed, scaled=scaled, scale=scale
+    )
     output = concat_heads(head_outputs) @ w.w_o + w.b_o  # (T,H*Dh) @ (H*Dh,D) -> (T,D)
     return LayerRun(x, w, scale, weights, head_outputs, output, q_rot, k_rot)

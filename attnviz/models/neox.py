@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .layers import LayerRun, LayerWeights, Params, attend, layer_norm
+from .layers import Cache, LayerRun, LayerWeights, Params, attend, layer_norm
 from .rope import rope, settings
 
 
@@ -32,10 +32,11 @@ def _weights(p: Params, b: str) -> LayerWeights:
 
 
 def forward(
-    p: Params, ids: list[int], allowed: list[np.ndarray], scaled: bool
+    p: Params, ids: list[int], allowed: list[np.ndarray], scaled: bool, cache: Cache | None = None
 ) -> Iterator[LayerRun]:
     """Every layer's attention over the tokens ``ids``, layer n under ``allowed[n]``, one
-    layer at a time (a layer's weights are read as it runs)."""
+    layer at a time (a layer's weights are read as it runs); with ``cache``, the tokens
+    follow those cached (see ``Cache``)."""
     eps = p.number("layer_norm_eps", 1e-5)
     act = p.activation("hidden_act", "gelu")
     defaults = {
@@ -44,7 +45,7 @@ def forward(
     }
     r = rope(settings(p.config, None, defaults), p.head_dim,
              p.config.get("max_position_embeddings", 2048))  # fmt: skip
-    cos, sin = r.tables(len(ids), p.dtype)
+    cos, sin = r.tables(len(ids), p.dtype, cache.start if cache else 0)
 
     def turn(q: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return r.rotate(q, cos, sin), r.rotate(k, cos, sin)
@@ -58,12 +59,15 @@ def forward(
             return layer_norm(y, p(b + name + ".weight"), p(b + name + ".bias"), eps)
 
         a = ln(x, "input_layernorm")
-        run = attend(a, _weights(p, b), allowed[n], scaled, p.head_dim**-0.5, turn)
+        run = attend(a, _weights(p, b), allowed[n], scaled, p.head_dim**-0.5, turn,
+                     (cache, n) if cache else None)  # fmt: skip
         yield run
-        if n == p.layers - 1:
+        if n == p.layers - 1 and not (cache and cache.full):
             break  # the last MLP changes no attention
         y = x if parallel else x + run.output
         h = act(ln(y, "post_attention_layernorm") @ p(b + "mlp.dense_h_to_4h.weight").T
                 + p(b + "mlp.dense_h_to_4h.bias"))  # fmt: skip
         mlp = h @ p(b + "mlp.dense_4h_to_h.weight").T + p(b + "mlp.dense_4h_to_h.bias")
         x = x + run.output + mlp
+    if cache and cache.full:
+        cache.hidden = layer_norm(x, p("final_layer_norm.weight"), p("final_layer_norm.bias"), eps)

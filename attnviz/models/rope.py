@@ -45,9 +45,10 @@ class Rope:
         """R, how many of a head's dimensions turn."""
         return 2 * len(self.inv_freq)
 
-    def tables(self, T: int, dtype: str) -> tuple[np.ndarray, np.ndarray]:
-        """cos and sin of position × θ for positions 0..T−1: (T, R) each, in ``dtype``."""
-        freqs = np.arange(T, dtype=np.float32)[:, None] * self.inv_freq[None]  # (T,R/2)
+    def tables(self, T: int, dtype: str, start: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """cos and sin of position × θ for positions start..start+T−1: (T, R) each."""
+        positions = np.arange(start, start + T, dtype=np.float32)
+        freqs = positions[:, None] * self.inv_freq[None]  # (T,R/2)
         angles = np.concatenate([freqs, freqs], axis=-1)  # (T,R)
         return np.cos(angles).astype(dtype), np.sin(angles).astype(dtype)
 

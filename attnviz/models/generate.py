@@ -1,0 +1,178 @@
+"""A decoder continues a text: the language-model head, greedy or seeded sampling, and a
+key/value cache (each new token's queries attend to the keys and values kept from the
+tokens before it, so a step costs one token's pass, not the whole sequence's).
+
+Shapes: L layers, H heads, T tokens, D hidden size, V the vocabulary.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..masks import build_mask
+from .checkpoint import Checkpoint
+from .layers import Cache, Params
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How the next token is chosen: the most probable (``temperature`` 0, the default), or
+    drawn from the softmax of logits / temperature, kept to the ``top_k`` most probable and
+    to the smallest set whose probability reaches ``top_p``, with a generator seeded by
+    ``seed`` (the same tokens run after run)."""
+
+    temperature: float = 0.0
+    top_k: int | None = None
+    top_p: float | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        t = self.temperature
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t < float("inf"):
+            raise ConfigError(f"temperature must be a number >= 0, not {t!r}")
+        if self.top_k is not None and (isinstance(self.top_k, bool) or
+                                       not isinstance(self.top_k, int) or self.top_k < 1):  # fmt: skip
+            raise ConfigError(f"top_k must be a whole number >= 1, not {self.top_k!r}")
+        if self.top_p is not None and not (isinstance(self.top_p, (int, float))
+                                           and 0 < self.top_p <= 1):  # fmt: skip
+            raise ConfigError(f"top_p must be a number in (0, 1], not {self.top_p!r}")
+        if (self.top_k is not None or self.top_p is not None) and t == 0:
+            raise ConfigError("top_k and top_p choose among samples: give a temperature > 0 too")
+
+    def choose(self, logits: np.ndarray, rng: np.random.Generator) -> int:
+        """The next token, from the logits (V,) of the last position."""
+        if self.temperature == 0:
+            return int(np.argmax(logits))
+        z = logits.astype(np.float64) / self.temperature
+        if self.top_k is not None and self.top_k < len(z):
+            z = np.where(z >= np.sort(z)[-self.top_k], z, -np.inf)
+        p = _softmax(z)
+        if self.top_p is not None:
+            order = np.argsort(-p, kind="stable")
+            keep = np.cumsum(p[order]) - p[order] < self.top_p  # the first always kept
+            p = np.where(np.isin(np.arange(len(p)), order[keep]), p, 0.0)
+            p /= p.sum()
+        return int(rng.choice(len(p), p=p))
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+@dataclass(eq=False)
+class Generation:
+    """A continuation: the prompt's ids, the generated ids, the probability the model gave
+    each generated token, its ``top`` most probable next tokens at each step (id,
+    probability), each step's attention rows of the token fed in (L, H, t) and whether it
+    stopped at an end-of-text token."""
+
+    prompt: list[int]
+    generated: list[int] = field(default_factory=list)
+    chosen_prob: list[float] = field(default_factory=list)
+    top: list[list[tuple[int, float]]] = field(default_factory=list)
+    rows: list[np.ndarray] = field(default_factory=list)
+    stopped: bool = False
+
+    @property
+    def ids(self) -> list[int]:
+        return self.prompt + self.generated
+
+
+def lm_head(ck: Checkpoint, dtype: str) -> np.ndarray:
+    """The output embedding (V, D): the checkpoint's own, or the input one when tied."""
+    names = ck.family.lm_head
+    if not names:
+        raise ConfigError(
+            f"`model` {ck.spec!r}: a {ck.family.model_type} checkpoint has no language-model "
+            "head to generate with; generate runs decoders (gpt2, llama, mistral, qwen2, qwen3, "
+            "gemma3_text, gpt_neox)"
+        )
+    for name in names:
+        if ck.tensors.has(name):
+            return ck.tensors(name).astype(dtype, copy=False)
+    raise ConfigError(f"`model`: the checkpoint has no {' or '.join(names)}")
+
+
+def eos_ids(ck: Checkpoint) -> set[int]:
+    """The end-of-text ids of config.json and generation_config.json."""
+    found: set[int] = set()
+    for source in (ck.config, _generation_config(ck)):
+        value = source.get("eos_token_id")
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, int) and not isinstance(v, bool):
+                found.add(v)
+    return found
+
+
+def _generation_config(ck: Checkpoint) -> dict[str, Any]:
+    path = ck.folder / "generation_config.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class Decoder:
+    """A checkpoint run token by token: a pass over some tokens adds them to the cache and
+    gives the next token's logits and the attention rows of the tokens passed."""
+
+    def __init__(self, ck: Checkpoint, dtype: str = "float32") -> None:
+        self.ck, self.dtype = ck, dtype
+        self.params = Params(ck.tensors, ck.config, dtype, ck.heads, ck.layers, ck.kv_heads,
+                             ck.head_dim)  # fmt: skip
+        self.head = lm_head(ck, dtype)
+        self.cache = Cache(full=True)
+        self.own = ck.family.masks(ck.config, ck.layers)
+        cap = ck.config.get("final_logit_softcapping")
+        self.softcap = float(cap) if isinstance(cap, (int, float)) and cap > 0 else None
+
+    def step(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Pass ``ids`` after the cached tokens: the logits (V,) of the next token, and the
+        attention of the passed tokens over all tokens so far (L, H, len(ids), t)."""
+        start, T = self.cache.start, self.cache.start + len(ids)
+        masks = {s: build_mask((s,), np.zeros(T, dtype=bool))[start:] for s in set(self.own)}
+        runs = self.ck.family.forward(self.params, ids, [masks[s] for s in self.own], True,
+                                      cache=self.cache)  # fmt: skip
+        weights = np.stack([r.weights for r in runs])  # (L,H,len(ids),T)
+        assert self.cache.hidden is not None
+        logits = self.cache.hidden[-1] @ self.head.T  # (D,) @ (D,V)
+        if self.softcap is not None:
+            logits = np.tanh(logits / self.softcap) * self.softcap
+        self.cache.start = T
+        return logits, weights
+
+
+def generate(
+    ck: Checkpoint, prompt: list[int], n: int, sampling: Sampling = Sampling(),
+    dtype: str = "float32", top: int = 5,
+) -> Generation:  # fmt: skip
+    """Up to ``n`` tokens after ``prompt``, stopping after an end-of-text token."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ConfigError(f"max_new_tokens must be a whole number >= 1, not {n!r}")
+    if len(prompt) + n > ck.max_positions:
+        raise ConfigError(f"the prompt's {len(prompt)} tokens and {n} new ones are more than "
+                          f"the {ck.max_positions} positions of {ck.spec!r}: ask for fewer")  # fmt: skip
+    decoder, rng, stop = Decoder(ck, dtype), np.random.default_rng(sampling.seed), eos_ids(ck)
+    g = Generation(list(prompt))
+    logits, rows = decoder.step(list(prompt))
+    for _ in range(n):
+        token = sampling.choose(logits, rng)
+        p = _softmax(logits.astype(np.float64))
+        best = np.argsort(-p, kind="stable")[:top]
+        g.generated.append(token)
+        g.chosen_prob.append(float(p[token]))
+        g.top.append([(int(i), float(p[i])) for i in best])
+        if token in stop:
+            g.stopped = True
+            break
+        if len(g.generated) < n:
+            logits, rows = decoder.step([token])
+            g.rows.append(rows[:, :, 0])
+    return g
