@@ -119,6 +119,11 @@ def save_npz(trace: Trace, path: str | os.PathLike[str]) -> None:
         arrays.update({k: getattr(trace, k) for k in ROTATED_KEYS if getattr(trace, k) is not None})
         if trace.model.layer_allowed is not None:
             arrays[LAYER_MASKS] = trace.model.layer_allowed
+        if trace.model.prompt_tokens:  # a generation: its prompt, its tokens, their chances
+            P = trace.model.prompt_tokens
+            arrays["prompt_ids"] = np.array(trace.model.ids[:P], dtype=np.int64)
+            arrays["generated_ids"] = np.array(trace.model.ids[P:], dtype=np.int64)
+            arrays["chosen_prob"] = np.array(trace.model.chosen_prob, dtype=np.float64)
         about = {"model_type": trace.model.model_type, "config": trace.model.config,
                  "kv_heads": trace.kv_heads, "qk_norm": trace.model.qk_norm,
                  "layer_masks": [list(m) for m in trace.model.layer_masks]}  # fmt: skip
@@ -204,10 +209,14 @@ def load(path: str | os.PathLike[str]) -> Trace:
                 raw = tuple(str(t) for t in npz["raw_tokens"])
                 ids = tuple(int(i) for i in npz["token_ids"]) if "token_ids" in npz.files else ()
                 masks = npz[LAYER_MASKS] if LAYER_MASKS in npz.files else None
+                made = "prompt_ids" in npz.files and "chosen_prob" in npz.files
+                generation = (len(npz["prompt_ids"]), tuple(float(p) for p in npz["chosen_prob"])
+                              ) if made else (0, ())  # fmt: skip
                 model = ModelInfo(config["model"], info["model_type"], info["config"], raw,
                                   npz["layer_weights"], ids, int(info.get("kv_heads", 0)),
                                   masks, bool(info.get("qk_norm", False)),
-                                  tuple(tuple(m) for m in info.get("layer_masks", ())))  # fmt: skip
+                                  tuple(tuple(m) for m in info.get("layer_masks", ())),
+                                  *generation)  # fmt: skip
                 arrays.update({k: npz[k] for k in ROTATED_KEYS if k in npz.files})
             return Trace(
                 tokens=tokens,
@@ -221,3 +230,14 @@ def load(path: str | os.PathLike[str]) -> Trace:
             raise ConfigError(f"cannot read {name!r}: {e}") from e
         except (ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile) as e:
             raise ConfigError(f"cannot read {name!r}: not a consistent attnviz run ({e})") from e
+
+
+def save_generation(view: Any, path: str | os.PathLike[str]) -> None:
+    """Write a GenerationView's run: NPZ (every array of the whole sequence's run, with
+    prompt_ids, generated_ids and chosen_prob), or JSON (its view's JSON and layer_weights)."""
+    p = check_output(path, EXPORT_FORMATS)
+    if p.suffix.lower() == ".npz":
+        save_npz(view.trace, p)
+    else:
+        data = {**view.to_json(), "layer_weights": view.trace.layer_weights.tolist()}
+        write_text(p, json.dumps(data, ensure_ascii=False) + "\n")

@@ -226,6 +226,8 @@ class ModelInfo:
     layer_allowed: np.ndarray | None = None
     qk_norm: bool = False  # an RMSNorm of each head's query and key before the rotation
     layer_masks: tuple[tuple[str, ...], ...] = ()  # each layer's mask specs, when they differ
+    prompt_tokens: int = 0  # of a generation: the tokens of the prompt (the rest generated)
+    chosen_prob: tuple[float, ...] = ()  # ... and the probability of each generated token
 
 
 @dataclass(frozen=True, eq=False)

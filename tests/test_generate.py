@@ -82,12 +82,12 @@ def test_it_stops_after_an_end_of_text_token(tmp_path):
     "name, n, sampling, message",
     [
         ("bert-tiny", 4, {}, "has no language-model head"),
-        ("llama-tiny", 0, {}, "max_new_tokens must be a whole number >= 1"),
+        ("llama-tiny", 0, {}, "`max_new_tokens` must be a whole number >= 1"),
         ("llama-tiny", 70, {}, "more than the 64 positions"),
-        ("llama-tiny", 4, {"temperature": -1.0}, "temperature must be a number >= 0"),
-        ("llama-tiny", 4, {"temperature": 1.0, "top_k": 0}, "top_k must be a whole number >= 1"),
-        ("llama-tiny", 4, {"temperature": 1.0, "top_p": 1.5}, "top_p must be a number in (0, 1]"),
-        ("llama-tiny", 4, {"top_k": 3}, "give a temperature > 0 too"),
+        ("llama-tiny", 4, {"temperature": -1.0}, "`temperature` must be a number >= 0"),
+        ("llama-tiny", 4, {"temperature": 1.0, "top_k": 0}, "`top_k` must be a whole number >= 1"),
+        ("llama-tiny", 4, {"temperature": 1.0, "top_p": 1.5}, "`top_p` must be a number in (0, 1]"),
+        ("llama-tiny", 4, {"top_k": 3}, "give a `temperature` above 0 too"),
     ],
 )  # fmt: skip
 def test_what_cannot_be_generated_is_refused(name, n, sampling, message):

@@ -46,13 +46,19 @@ OUTPUTS = {
               *(["-o", f"{{tmp}}/out.{e}"] for e in ("png", "svg", "pdf"))],
     "rollout": [*(["--format", f] for f in ("table", "top", "json")),
                 *(["-o", f"{{tmp}}/out.{e}"] for e in ("png", "svg", "pdf"))],
+    "generate": [*(["--format", f] for f in ("top", "table", "heat", "json")),
+                 *(["-o", f"{{tmp}}/out.{e}"] for e in ("png", "svg", "pdf", "npz", "json"))],
 }  # fmt: skip
 # The one output on which an option of the run is tried.
 RUN_OUTPUT = {"tokens": [], "export": ["-o", "{tmp}/out.npz"], "heatmap": ["--format", "json"],
               "compare": ["--format", "json"], "steps": ["--format", "json"],
-              "stats": ["--format", "json"], "rollout": ["--format", "json"]}  # fmt: skip
+              "stats": ["--format", "json"], "rollout": ["--format", "json"],
+              "generate": ["--format", "json"]}  # fmt: skip
 # Where the run comes from: the seeded model, or a checkpoint (compare needs a B that differs).
 SOURCES = {"seeded": [], "model": ["--model", BERT]}
+# generate runs a decoder only: every option of it is tried with one
+SOURCES_OF = {"generate": {"model": ["--model", str(FIXTURES / "llama-tiny"),
+                                     "--max-new-tokens", "3"]}}  # fmt: skip
 SETUP = {("compare", "model"): ["--against", "causal"]}
 
 # For each option, what to add: (setup given to both runs, the option itself), or a dict of
@@ -98,6 +104,11 @@ CASES = {
     "query": ([], ["--query", "2"]),
     "columns": ([], ["--columns", "2"]),
     "precision": ([], ["--precision", "4"]),
+    "max_new_tokens": ([], ["--max-new-tokens", "2"]),
+    "temperature": ([], ["--temperature", "5"]),
+    "top_k": (["--temperature", "5"], ["--top-k", "2"]),
+    "top_p": (["--temperature", "5"], ["--top-p", "0.1"]),
+    "show_probs": ([], ["--show-probs"]),
 }
 CONTEXT = {"text", "output", "format"}  # what the outputs above are made of
 
@@ -158,10 +169,10 @@ def cases():
                 continue
             assert name in CASES, f"{command} {name}: an option without a case in this test"
             run_option = name in RUN_OPTIONS or command == "tokens"
-            sources = SOURCES if command != "tokens" else {"seeded": []}
+            sources = SOURCES_OF.get(command, SOURCES if command != "tokens" else {"seeded": []})
             outputs = [RUN_OUTPUT[command]] if run_option else OUTPUTS[command]
             for source in sources:
-                if source == "model" and not run_option:
+                if source == "model" and not run_option and "seeded" in sources:
                     continue  # how an output is drawn does not depend on where the run came from
                 if isinstance(CASES[name], dict) and source not in CASES[name]:
                     continue  # --model makes the checkpoint run itself
@@ -192,7 +203,8 @@ def test_no_option_is_accepted_and_ignored(case, workdir, monkeypatch):
     tmp_path = workdir
     (tmp_path / "text.txt").write_text(OTHER, encoding="utf-8")
     out = [a.replace("{tmp}", str(tmp_path)) for a in output]
-    base = [*SOURCES[source], *SETUP.get((command, source), []), *setup, *out]
+    sources = SOURCES_OF.get(command, SOURCES)
+    base = [*sources[source], *SETUP.get((command, source), []), *setup, *out]
     text = [TEXT]
     if option[0] == "--file":
         option, text = ["--file", str(tmp_path / "text.txt")], []

@@ -17,8 +17,12 @@ from .emit import emit, run
 from .options import (
     BOS,
     CROP,
+    DTYPE,
     FIGURE,
+    LAYER,
     LOOK,
+    MEMORY_BUDGET,
+    MODEL,
     PAD_TO,
     RUN,
     TEXT_FILE,
@@ -283,3 +287,60 @@ def rollout(
     _at_least_one(top)
     trace = run(o, read_text(text, o.file), extra_bytes=figure_memory(o, 1))
     emit(rollout_view(trace, lang=o.lang), o, shown, top=top)
+
+
+GENERATE_FORMATS = ("top", "table", "heat", "json")
+GENERATE_RUN = (TEXT_FILE, MODEL, LAYER, DTYPE, MEMORY_BUDGET)
+NewTokensOpt = Annotated[int, typer.Option(help="Tokens to generate, at most.")]
+TemperatureOpt = Annotated[
+    float, typer.Option(help="0: the most probable token (greedy); above: sample, hotter is "
+                        "more random.")
+]  # fmt: skip
+TopKOpt = Annotated[
+    int | None, typer.Option(help="Sample among the K most probable.", show_default=False)
+]
+TopPOpt = Annotated[
+    float | None, typer.Option(help="Sample among the most probable that reach P together.",
+                               show_default=False)
+]  # fmt: skip
+SampleSeedOpt = Annotated[int, typer.Option(help="Seed of the sampling.")]
+ProbsOpt = Annotated[
+    bool, typer.Option(help="Each token's probability and the most probable at its step.")
+]
+
+
+@app.command(short_help="A decoder continues the text: what each generated token attends to.")
+@takes(GENERATE_RUN, LOOK)
+def generate(
+    text: TextArg = None,
+    format: Annotated[str | None, format_option(GENERATE_FORMATS)] = None,
+    head: HeadOpt = None,
+    max_new_tokens: NewTokensOpt = 20,
+    temperature: TemperatureOpt = 0.0,
+    top_k: TopKOpt = None,
+    top_p: TopPOpt = None,
+    seed: SampleSeedOpt = 0,
+    show_probs: ProbsOpt = False,
+    top: TopOpt = 3,
+    *,
+    o: Options,
+) -> None:
+    """A decoder continues the text (greedy, or seeded sampling), and shows what each generated
+    token attends to: its strongest keys (top), or the attention of the whole sequence with
+    the line between the prompt and the generated tokens (table, heat, -o figure); -o .npz or
+    .json writes the run.
+
+    Example: attnviz generate "The capital of France is" --model smollm2 --max-new-tokens 8
+    """
+    from .generating import EXPORTS, generation_view
+
+    acts = {"top": frozenset({"top"}), "show_probs": frozenset({"top", "table", "heat"}),
+            "head": frozenset({"top", "table", "heat", "json", FIGURE, "export.json"})}  # fmt: skip
+    shown = outputs(o, format, GENERATE_FORMATS, acts=acts, default="top", exports=EXPORTS)
+    _at_least_one(top)
+    if "seed" in o.given and not temperature:
+        raise ConfigError("--seed seeds the sampling: give a --temperature above 0 too")
+    sampling = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed}
+    live = sys.stdout.isatty() and shown in ("top", "table", "heat")
+    view = generation_view(o, read_text(text, o.file), max_new_tokens, sampling, head, live)
+    emit(view, o, shown, top=top, show_probs=show_probs)

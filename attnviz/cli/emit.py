@@ -59,7 +59,8 @@ def _renderers(view: Any) -> tuple[Callable[..., Any], Callable[..., None]]:
              "RolloutView": (figures.draw_rollout, shows.show_rollout),
              "CompareView": (figures.draw_compare, shows.show_compare),
              "StepsView": (figures.draw_steps, shows.show_steps),
-             "StatsView": (figures.draw_stats, shows.show_stats)}  # fmt: skip
+             "StatsView": (figures.draw_stats, shows.show_stats),
+             "GenerationView": (figures.draw_generation, shows.show_generation)}  # fmt: skip
     return kinds[type(view).__name__]
 
 
@@ -71,7 +72,13 @@ def emit(view: Any, o: Options, shown: str | None, **terminal: Any) -> None:
     """Write ``view`` as the page or figure of -o, and print it as ``shown`` (a --format);
     ``terminal``: what the terminal printer takes besides (top, precision, columns)."""
     draw, show = _renderers(view)
-    if is_page(o):
+    if o.output is not None and o.output.suffix.lower() in (".npz", ".json"):
+        from ..export import save_generation  # the run of a generation (-o run.npz)
+
+        progress.step(f"writing {visible(str(o.output))}")
+        save_generation(view, o.output)
+        _wrote(o.output)
+    elif is_page(o):
         from ..export import write_text
         from ..render.html import page
 

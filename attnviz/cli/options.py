@@ -31,7 +31,7 @@ from ..trace import (
 )
 from ..views.labels import visible
 
-FIGURE, PAGE = "figure", "page"  # what -o writes; the other outputs are --format's names
+FIGURE, PAGE, EXPORT = "figure", "page", "export"  # what -o writes; others are --format's
 
 
 @dataclass(frozen=True)
@@ -329,7 +329,12 @@ _WRITES = {FIGURE: "a figure (-o .png, .svg, .pdf)", PAGE: "a page (-o .html)"}
 
 
 def _said(outputs: Iterable[str]) -> str:
-    return " or ".join(sorted(_WRITES.get(w, f"--format {w}") for w in outputs))
+    def one(w: str) -> str:
+        if w.startswith(EXPORT):
+            return f"-o {w.removeprefix(EXPORT)}"
+        return _WRITES.get(w, f"--format {w}")
+
+    return " or ".join(sorted(one(w) for w in outputs))
 
 
 def outputs(
@@ -339,37 +344,44 @@ def outputs(
     *,
     html: bool = False,
     acts: Mapping[str, frozenset[str] | str] | None = None,
+    default: str = "table",
+    exports: tuple[str, ...] = (),
 ) -> str | None:
     """Check every output option before any work; return the standard output format.
 
     An option given where it acts on nothing that is written is refused; ``acts`` says where
-    the command's own options act, and overrides the options' own (a string: never, and why)."""
+    the command's own options act, and overrides the options' own (a string: never, and why).
+    ``default``: the format without -o; ``exports``: the suffixes -o writes the run to."""
     from ..export import check_output
     from ..render import colors
     from ..views.labels import strings
 
-    shown = format or (None if o.output else "table")
+    shown = format or (None if o.output else default)
     if shown is not None and shown not in formats:
         raise ConfigError(f"unknown --format {shown!r}; choose one of: {', '.join(formats)}")
     writes = {shown} if shown is not None else set()
+    exporting = o.output is not None and o.output.suffix.lower() in exports
     if o.output is not None:
-        writes.add(PAGE if is_page(o) else FIGURE)
+        kind = EXPORT + o.output.suffix.lower() if exporting else PAGE if is_page(o) else FIGURE
+        writes.add(kind)  # "export.npz", "export.json", "page" or "figure"
     where = {opt.name: opt.acts for opt in LOOK if opt.acts is not None} | dict(acts or {})
     for name, place in where.items():
-        flag = OPTS[name].flag if name in OPTS else "--" + name
+        flag = OPTS[name].flag if name in OPTS else "--" + name.replace("_", "-")
         if name in o.given and isinstance(place, str):
             raise ConfigError(f"{flag} changes nothing here: {place}")
         if name in o.given and not set(place) & writes:
             raise ConfigError(f"{flag} changes nothing in {_said(writes) or 'this run'}: it "
                               f"acts on {_said(place)}")  # fmt: skip
-    if o.output is not None:
+    if exporting:
+        check_output(o.output, exports)
+    elif o.output is not None:
         from ..render.figures import FIGURE_FORMATS, check_figure_options
 
         suffix = o.output.suffix.lower().lstrip(".")
-        if suffix in ("json", "csv"):  # -o x.json: numbers are for standard output
+        if suffix in ("json", "csv") and not exports:  # -o x.json: numbers are for stdout
             raise ConfigError(f"-o writes a figure (.png, .svg, .pdf); for {suffix.upper()} use "
                               f"--format {suffix} > {visible(str(o.output))}")  # fmt: skip
-        check_output(o.output, FIGURE_FORMATS + ((".html",) if html else ()))
+        check_output(o.output, FIGURE_FORMATS + ((".html",) if html else ()) + exports)
         check_figure_options(dpi=o.dpi, theme=o.theme, preset=o.preset, labels=o.labels)
     strings(o.lang)
     colors.lut(o.cmap)
@@ -448,9 +460,16 @@ def crop(o: Options, T: int) -> Crop | None:
 # --- the API's words, in flags ------------------------------------------------------------------
 
 
+# the words of the API's generate() and their flags, generate's own options
+_GENERATE_FLAGS = {n: "--" + n.replace("_", "-")
+                   for n in ("max_new_tokens", "temperature", "top_k", "top_p")}  # fmt: skip
+
+
 def _flag_for(match: re.Match[str]) -> str:
     name, value = match.group(1), match.group(2)
     opt = next((o for o in OPTS.values() if o.api == name), None)
+    if opt is None and name in _GENERATE_FLAGS:
+        return _GENERATE_FLAGS[name] + ("" if value is None else f" {value}")
     if opt is None:
         return match.group(0).strip("`")
     if opt.kind is bool:

@@ -8,6 +8,7 @@ Shapes: L layers, H heads, T tokens, D hidden size, V the vocabulary.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from ..errors import ConfigError
 from ..masks import build_mask
 from .checkpoint import Checkpoint
 from .layers import Cache, Params
+from .tokenizer import JOIN, ModelToken
 
 
 @dataclass(frozen=True)
@@ -34,15 +36,17 @@ class Sampling:
     def __post_init__(self) -> None:
         t = self.temperature
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t < float("inf"):
-            raise ConfigError(f"temperature must be a number >= 0, not {t!r}")
+            raise ConfigError(f"`temperature` must be a number >= 0, not {t!r}")
         if self.top_k is not None and (isinstance(self.top_k, bool) or
                                        not isinstance(self.top_k, int) or self.top_k < 1):  # fmt: skip
-            raise ConfigError(f"top_k must be a whole number >= 1, not {self.top_k!r}")
+            raise ConfigError(f"`top_k` must be a whole number >= 1, not {self.top_k!r}")
         if self.top_p is not None and not (isinstance(self.top_p, (int, float))
                                            and 0 < self.top_p <= 1):  # fmt: skip
-            raise ConfigError(f"top_p must be a number in (0, 1], not {self.top_p!r}")
+            raise ConfigError(f"`top_p` must be a number in (0, 1], not {self.top_p!r}")
         if (self.top_k is not None or self.top_p is not None) and t == 0:
-            raise ConfigError("top_k and top_p choose among samples: give a temperature > 0 too")
+            raise ConfigError(
+                "`top_k` and `top_p` choose among samples: give a `temperature` above 0 too"
+            )
 
     def choose(self, logits: np.ndarray, rng: np.random.Generator) -> int:
         """The next token, from the logits (V,) of the last position."""
@@ -149,16 +153,25 @@ class Decoder:
         return logits, weights
 
 
+def check_length(ck: Checkpoint, prompt: list[int], n: int) -> None:
+    """ConfigError unless ``n`` is a whole number >= 1 and the prompt and n tokens fit the
+    model's positions."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ConfigError(f"`max_new_tokens` must be a whole number >= 1, not {n!r}")
+    if len(prompt) + n > ck.max_positions:
+        raise ConfigError(
+            f"the prompt's {len(prompt)} tokens and {n} new ones are more than the "
+            f"{ck.max_positions} positions of {ck.spec!r}: ask for fewer `max_new_tokens`"
+        )
+
+
 def generate(
     ck: Checkpoint, prompt: list[int], n: int, sampling: Sampling = Sampling(),
-    dtype: str = "float32", top: int = 5,
+    dtype: str = "float32", top: int = 5, on_token: Callable[[int], None] | None = None,
 ) -> Generation:  # fmt: skip
-    """Up to ``n`` tokens after ``prompt``, stopping after an end-of-text token."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ConfigError(f"max_new_tokens must be a whole number >= 1, not {n!r}")
-    if len(prompt) + n > ck.max_positions:
-        raise ConfigError(f"the prompt's {len(prompt)} tokens and {n} new ones are more than "
-                          f"the {ck.max_positions} positions of {ck.spec!r}: ask for fewer")  # fmt: skip
+    """Up to ``n`` tokens after ``prompt``, stopping after an end-of-text token;
+    ``on_token`` hears of each token as it is chosen."""
+    check_length(ck, prompt, n)
     decoder, rng, stop = Decoder(ck, dtype), np.random.default_rng(sampling.seed), eos_ids(ck)
     g = Generation(list(prompt))
     logits, rows = decoder.step(list(prompt))
@@ -169,6 +182,8 @@ def generate(
         g.generated.append(token)
         g.chosen_prob.append(float(p[token]))
         g.top.append([(int(i), float(p[i])) for i in best])
+        if on_token is not None:
+            on_token(token)
         if token in stop:
             g.stopped = True
             break
@@ -176,3 +191,23 @@ def generate(
             logits, rows = decoder.step([token])
             g.rows.append(rows[:, :, 0])
     return g
+
+
+def pieces(ck: Checkpoint, tokens: list[int], before: str = " ") -> list[ModelToken]:
+    """Generated tokens as labels show them: a token that starts with a space, or follows
+    one (``before``: the text before the first), starts a word; any other is joined to the
+    one before it (‿). Special tokens as the vocabulary spells them."""
+    specials, out = _specials(ck), []
+    for token in tokens:
+        raw = ck.tokenizer.id_to_token(token) or f"<{token}>"
+        text = raw if raw in specials else ck.tokenizer.decode([token])
+        word = text.strip() or text
+        starts = raw in specials or text[:1].isspace() or before[-1:].isspace()
+        out.append(ModelToken(raw, word if starts else JOIN + word, 0, 0, raw in specials))
+        before = text
+    return out
+
+
+def _specials(ck: Checkpoint) -> set[str]:
+    added = ck.tokenizer.get_added_tokens_decoder()
+    return {t.content for t in added.values() if getattr(t, "special", False)}

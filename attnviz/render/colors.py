@@ -56,6 +56,8 @@ _RDBU_R_HEX = (
 HIDDEN = {"light": "#d0d0d0", "dark": "#505050"}
 HATCH = {"light": "#8c8c8c", "dark": "#8c8c8c"}
 BOUNDARY = {"light": "#000000", "dark": "#ffffff"}
+# generated tokens: their labels, and the line between the prompt and them
+GENERATED = {"light": "#c2185b", "dark": "#ff80ab"}
 THEMES = ("light", "dark")
 
 

@@ -10,8 +10,9 @@ from rich.console import Console, Group
 from rich.text import Text
 
 from ..views.compare import CompareView
+from ..views.generation import GenerationView
 from ..views.heatmap import HeatmapView, ModelView, RolloutView
-from ..views.labels import strings
+from ..views.labels import shorten, strings
 from ..views.stats import StatsView
 from ..views.steps import StepsView
 from . import terminal
@@ -123,3 +124,27 @@ def show_stats(console: Console, view: StatsView, fmt: str, cmap: str) -> None:
     console.print(terminal.stats_table(view.numbers, view.heads, cmap=cmap, lang=view.lang,
                                        config=view.trace.config, system=_system(console),
                                        kv=view.kv))  # fmt: skip
+
+
+def show_generation(
+    console: Console, view: GenerationView, fmt: str, cmap: str, top: int = 3,
+    show_probs: bool = False,
+) -> None:  # fmt: skip
+    """The generated tokens: with ``show_probs`` the probability of each and the most
+    probable next tokens at its step; then (top) each one's strongest keys per head, or
+    (table, heat) the attention of the whole sequence, the generated tokens after the line."""
+    s = strings(view.lang)
+    console.print(Text(view.title, style="dim"))
+    if show_probs:
+        P = view.prompt_tokens
+        for n, step in enumerate(view.steps):
+            line = Text(f"{P + n:>4} ", style="dim")
+            line.append(shorten(step.text, 16), style="bold")
+            line.append(f"  {s['chosen']} {step.prob:.3f}  ·  {s['next_tokens']}: ", style="dim")
+            line.append(" · ".join(f"{shorten(t, 12)} {p:.3f}" for t, p in step.top))
+            console.print(line)
+        console.print()
+    if fmt == "top":
+        show_heatmap(console, view.generated_rows, "top", cmap, top)
+    else:
+        show_heatmap(console, view.whole, fmt, cmap)

@@ -66,11 +66,12 @@ class HeatmapView:
         rows, cols = cells(self.crop)
         hidden = ~self.trace.allowed[rows, cols]
         start = (self.crop.q0, self.crop.k0) if self.crop else (None, None)
+        boundary = self.trace.model.prompt_tokens if self.trace.model else 0
         for h in self.heads:
             w = self.trace.weights[h, rows, cols]  # a view, in the run's dtype: no T x T copy
             title = head_label(self.trace, h, self.lang)
             yield Panel(h, title, w, hidden, limit=limit(w, self.scale), row0=start[0],
-                        col0=start[1])  # fmt: skip
+                        col0=start[1], boundary=boundary or None)  # fmt: skip
 
     def strongest(self, h: int, k: int) -> Strongest:
         """Head ``h``'s ``k`` strongest keys of each query shown (among the keys shown)."""

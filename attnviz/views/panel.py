@@ -27,6 +27,14 @@ class Panel:
     signed: bool = False  # a diverging scale centred at 0; numbers printed as +.12, −.05
     row0: int | None = None  # in a crop (--window): the index of the first query shown
     col0: int | None = None  # ... and of the first key shown
+    boundary: int | None = None  # the first generated token (in the whole text), when any
+
+    def generated_from(self, axis: str) -> int | None:
+        """The panel's first row ("y") or column ("x") of a generated token, None if none."""
+        if self.boundary is None:
+            return None
+        first = (self.row0 if axis == "y" else self.col0) or 0
+        return max(self.boundary - first, 0)
 
     def to_color(self, values: np.ndarray) -> np.ndarray:
         """Values mapped to the colour scale, in [0, 1]."""

@@ -8,6 +8,7 @@ from ...views.panel import Panel
 from .compare import compare_figure, draw_compare
 from .draw import boundary_segments, cell_text, hidden_runs
 from .heatmap import (
+    draw_generation,
     draw_heatmap,
     draw_model,
     draw_rollout,
@@ -30,6 +31,7 @@ __all__ = [
     "check_figure_options",
     "compare_figure",
     "draw_compare",
+    "draw_generation",
     "draw_heatmap",
     "draw_model",
     "draw_rollout",

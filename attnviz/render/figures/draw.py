@@ -227,6 +227,7 @@ def draw_panel(
     """
     frame, cells = _frames(ax, panel, rect)
     image = _draw_cells(ax, panel, cmap, theme, cells, rect is None, name, marks)
+    _boundary_lines(ax, panel, cells, theme, name)
     if annotate:
         chars = number_chars or (4 if panel.signed else 3)
         size = annotation_size(font, axis_points, max(panel.weights.shape), chars)
@@ -240,10 +241,10 @@ def draw_panel(
     _panel_title(ax, panel, frame, size, show_rows, font, axis_points, name)
     if show_cols:
         _key_labels(ax, panel, texts, frame, cells, font, axis_points, labels, numbered,
-                    s["key"] if key_title is True else key_title or None, size, name)  # fmt: skip
+                    s["key"] if key_title is True else key_title or None, size, name, theme)  # fmt: skip
     if show_rows:
         _row_labels(ax, panel, texts, frame, cells, font, axis_points, labels,
-                    s["query"] if query_title is True else query_title or None, name)  # fmt: skip
+                    s["query"] if query_title is True else query_title or None, name, theme)  # fmt: skip
     return image
 
 
@@ -266,6 +267,7 @@ def _panel_title(
 def _key_labels(
     ax: Axes, panel: Panel, texts: Sequence[str], frame: Any, cells: Any, font: float,
     axis_points: float, labels: str, numbered: bool, title: str | None, size: float, name: str,
+    theme: str = "light",
 ) -> None:  # fmt: skip
     """The column labels under a panel (tokens, or numbers), and its key title under them."""
     from matplotlib.transforms import offset_copy
@@ -276,7 +278,9 @@ def _key_labels(
     else:
         key_texts = crop_texts(texts, panel.col0, Tk)
         keys = tick_labels(key_texts, axis_points, font * 0.85, labels, panel.col0)
-    room = token_labels(ax, frame, cells, "x", *keys, font * 0.85, name)
+    first = None if numbered else panel.generated_from("x")
+    new = None if first is None else (first, colors.GENERATED[theme])
+    room = token_labels(ax, frame, cells, "x", *keys, font * 0.85, name, new)
     if title:
         at = offset_copy(frame, fig=ax.get_figure(root=True), y=-room, units="points")
         ax.text(0.5, 0, title, transform=at, ha="center", va="top", fontsize=size,
@@ -285,14 +289,16 @@ def _key_labels(
 
 def _row_labels(
     ax: Axes, panel: Panel, texts: Sequence[str], frame: Any, cells: Any, font: float,
-    axis_points: float, labels: str, title: str | None, name: str,
+    axis_points: float, labels: str, title: str | None, name: str, theme: str = "light",
 ) -> None:  # fmt: skip
     """The row labels left of a panel, and its query title beyond them."""
     from matplotlib.transforms import offset_copy
 
     query_texts = crop_texts(texts, panel.row0, panel.weights.shape[0])
     queries = tick_labels(query_texts, axis_points, font * 0.85, labels, panel.row0)
-    room = token_labels(ax, frame, cells, "y", *queries, font * 0.85, name)
+    first = panel.generated_from("y")
+    new = None if first is None else (first, colors.GENERATED[theme])
+    room = token_labels(ax, frame, cells, "y", *queries, font * 0.85, name, new)
     if title:  # a text, placed beyond the labels
         at = offset_copy(frame, fig=ax.get_figure(root=True), x=-room, units="points")
         ax.text(0, 0.5, title, transform=at, rotation=90, ha="right", va="center",
@@ -409,28 +415,54 @@ def token_labels(
     labels: list[str],
     size: float,
     name: str = "",
+    generated: tuple[int, str] | None = None,
 ) -> float:
     """Token labels along an axis of a panel (``frame``: its unit square, ``cells``: its
     cells) as plain Text artists (gid "key-label" or "query-label"): a fifth of the cost of
-    Matplotlib's ticks, which build three lines and two texts per label. Returns the room
-    they take, in points, for the axis title to sit beyond them."""
+    Matplotlib's ticks, which build three lines and two texts per label. ``generated``: the
+    first position of generated tokens and their colour (their labels italic, in it).
+    Returns the room they take, in points, for the axis title to sit beyond them."""
     from matplotlib.transforms import blended_transform_factory, offset_copy
 
     pad = 0.35 * size
     fig = ax.get_figure(root=True)
-    if axis == "x":  # keys, below the panel, read bottom to top
-        along = blended_transform_factory(cells, frame)
-        where = offset_copy(along, fig=fig, y=-pad, units="points")
-        for pos, label in zip(positions, labels, strict=True):
+    x = axis == "x"  # keys, below the panel, read bottom to top; else queries, on its left
+    along = (
+        blended_transform_factory(cells, frame) if x else blended_transform_factory(frame, cells)
+    )
+    where = offset_copy(along, fig=fig, y=-pad, units="points") if x else offset_copy(
+        along, fig=fig, x=-pad, units="points")  # fmt: skip
+    for pos, label in zip(positions, labels, strict=True):
+        new = generated is not None and pos >= generated[0]
+        look: dict[str, Any] = (
+            {"color": generated[1], "fontstyle": "italic"} if new and generated else {}
+        )
+        if x:
             ax.text(pos, 0, label, transform=where, rotation=90, ha="center", va="top",
-                    fontsize=size, gid="key-label", label=name)  # fmt: skip
-    else:  # queries, left of the panel
-        along = blended_transform_factory(frame, cells)
-        where = offset_copy(along, fig=fig, x=-pad, units="points")
-        for pos, label in zip(positions, labels, strict=True):
+                    fontsize=size, gid="key-label", label=name, **look)  # fmt: skip
+        else:
             ax.text(0, pos, label, transform=where, ha="right", va="center",
-                    fontsize=size, gid="query-label", label=name)  # fmt: skip
+                    fontsize=size, gid="query-label", label=name, **look)  # fmt: skip
     return text_width(labels, size) * 72 + 2 * pad
+
+
+def _boundary_lines(ax: Axes, panel: Panel, cells: Any, theme: str, name: str) -> None:
+    """The line between the prompt and the generated tokens, across the panel's rows and
+    columns (where the panel shows both sides of it)."""
+    from matplotlib.collections import LineCollection
+
+    Tq, Tk = panel.weights.shape
+    row, col = panel.generated_from("y"), panel.generated_from("x")
+    lines = []
+    if row is not None and 0 < row < Tq:
+        lines.append(((-0.5, row - 0.5), (Tk - 0.5, row - 0.5)))
+    if col is not None and 0 < col < Tk:
+        lines.append(((col - 0.5, -0.5), (col - 0.5, Tq - 0.5)))
+    if lines:
+        mark = LineCollection(lines, colors=colors.GENERATED[theme], linewidths=1.5,
+                              linestyles="--", gid="generation-boundary")  # fmt: skip
+        mark.set(transform=cells, label=name)
+        ax.add_collection(mark, autolim=False)
 
 
 def cell_numbers(panel: Panel, table: np.ndarray) -> list[tuple[int, int, str, str]]:

@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ...trace import Crop, Trace, cells
+from ...views.generation import GenerationView
 from ...views.heatmap import (
     HeatmapView,
     ModelView,
@@ -196,3 +197,10 @@ def draw_rollout(view: RolloutView, style: Style = DEFAULT_STYLE) -> Figure:
         strings(view.lang)["rollout"], bool(panel.hidden.any()), lang=view.lang, style=style,
         title_rows=0,
     )  # fmt: skip
+
+
+def draw_generation(view: GenerationView, style: Style = DEFAULT_STYLE) -> Figure:
+    """The figure of a GenerationView: the heads over the whole sequence, the line between
+    the prompt and the generated tokens drawn, their labels set apart."""
+    titled = style if style.title is not None else replace(style, title=view.title)
+    return draw_heatmap(view.whole, titled)

@@ -1,0 +1,81 @@
+"""``generate``'s run: the checkpoint continues the prompt (the new text shown as it comes
+when standard output is a terminal), then the whole sequence is run once more for the view."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from typing import Any
+
+from ..errors import ConfigError, RunError
+from ..pipeline import Limits, check_budget
+from ..trace import AttentionConfig, Pretrained
+from ..views.generation import GenerationView, StepChoice
+from .app import progress
+from .options import Options, head_list, size
+
+EXPORTS = (".npz", ".json")
+
+
+def _stream(ck: Any, prompt: str, live: bool) -> Any:
+    """A printer of the tokens as they come (the prompt first), or None off a terminal."""
+    if not live:
+        return None
+    sys.stdout.write(prompt)
+    sys.stdout.flush()
+    said: list[int] = []
+    shown = [0]
+
+    def show(token: int) -> None:
+        said.append(token)
+        text = ck.tokenizer.decode(said, skip_special_tokens=True)
+        if not text.endswith("\ufffd"):  # a character whose bytes are not all out yet
+            sys.stdout.write(text[shown[0] :])
+            sys.stdout.flush()
+            shown[0] = len(text)
+
+    return show
+
+
+def generation_view(o: Options, text: str, n: int, sampling: dict[str, Any], head: str | None,
+                    live: bool) -> GenerationView:  # fmt: skip
+    """Generate after ``text``, then the view of the whole sequence at --layer."""
+    from ..models import Checkpoint
+    from ..models.generate import Sampling, check_length, generate, pieces
+
+    if o.model is None:
+        raise ConfigError("generate continues a text with a --model decoder (gpt2, llama, "
+                          "mistral, qwen2, qwen3, gemma3_text, gpt_neox): give one")  # fmt: skip
+    if o.layer is not None and not o.layer.strip().isdigit():
+        raise ConfigError(f"--layer takes a layer number here, not {o.layer!r}")
+    chosen = Sampling(**sampling)
+    ck = Checkpoint.open(o.model)
+    prompt, tokens = ck.encode(text)
+    dtype = o.dtype or "float32"
+    check_length(ck, prompt, n)
+    try:
+        check_budget(Limits(memory_budget=size(o.memory_budget)), ck.heads, ck.d_model, dtype,
+                     len(prompt) + n, ck.layers, ck.tensors.layer_elements())  # fmt: skip
+    except RunError as e:  # the ways out of generate
+        raise RunError(str(e).split(": try")[0] + ": ask for fewer `max_new_tokens`, or give "
+                       "a shorter text") from None  # fmt: skip
+    progress.step("generating")
+    g = generate(ck, prompt, n, chosen, dtype, on_token=_stream(ck, text, live))
+    if live:
+        sys.stdout.write("\n\n")
+    layer = None if o.layer is None else int(o.layer)
+    config = AttentionConfig(mask=("none",), dtype=dtype, source=Pretrained(o.model, layer))
+    progress.step("computing attention")
+    new = pieces(ck, g.generated, text[-1:] or " ")
+    trace = ck.run(g.ids, tokens + new, config)
+    assert trace.model is not None
+    trace = replace(trace, model=replace(trace.model, prompt_tokens=len(prompt),
+                                         chosen_prob=tuple(g.chosen_prob)))  # fmt: skip
+    steps = [StepChoice(t, label.text, p, tuple(zip([x.text for x in pieces(ck, [i for i, _ in top])],
+                                                     [q for _, q in top], strict=True)))
+             for t, label, p, top in zip(g.generated, new, g.chosen_prob, g.top, strict=True)]  # fmt: skip
+    heads = head_list(head, ck.heads, ck.kv_heads)
+    how: dict[str, Any] = {"temperature": chosen.temperature}
+    if chosen.temperature:
+        how |= {"top_k": chosen.top_k, "top_p": chosen.top_p, "seed": chosen.seed}
+    return GenerationView(trace, heads, steps, how, g.stopped, o.lang)
