@@ -96,3 +96,110 @@ def test_what_cannot_be_generated_is_refused(name, n, sampling, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")
                        .replace("[", r"\[").replace("]", r"\]")):  # fmt: skip
         generate(ck, prompt, n, Sampling(**sampling))
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def cli(*args):
+    from typer.testing import CliRunner
+
+    from attnviz.cli import app
+
+    return CliRunner().invoke(app, ["generate", *args], env={"COLUMNS": "100", "NO_COLOR": "1"})
+
+
+LLAMA = str(FIXTURES / "llama-tiny")
+
+
+def test_the_json_of_a_generation_gives_its_ids_and_chances():
+    expected = np.load(FIXTURES / "gen-llama-tiny-0.npz")
+    result = cli(PROMPTS[0], "--model", LLAMA, "--max-new-tokens", "8", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["prompt_ids"] + data["generated_ids"] == expected["ids"].tolist()
+    assert data["prompt_ids"] == expected["prompt"].tolist()
+    assert len(data["chosen_prob"]) == len(data["top"]) == 8
+    assert all(t[0]["prob"] >= t[1]["prob"] for t in data["top"])  # most probable first
+    assert data["chosen_prob"] == [t[0]["prob"] for t in data["top"]]  # greedy: the first
+    T = len(expected["ids"])
+    assert np.array(data["weights"]).shape == (6, T, T) and data["sampling"] == {"temperature": 0}
+    np.testing.assert_allclose(np.array(data["weights"]), expected["attentions"][-1], atol=1e-5)
+
+
+def test_the_run_of_a_generation_round_trips_through_npz(tmp_path):
+    out = tmp_path / "g.npz"
+    result = cli(PROMPTS[1], "--model", LLAMA, "--max-new-tokens", "5", "--temperature", "3",
+                 "--seed", "2", "-o", str(out))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    from attnviz import load
+
+    trace = load(out)
+    P = trace.model.prompt_tokens
+    assert P == len(Checkpoint.open(LLAMA).encode(PROMPTS[1])[0])
+    assert len(trace.model.ids) == P + 5 and len(trace.model.chosen_prob) == 5
+    with np.load(out) as saved:
+        assert saved["generated_ids"].tolist() == list(trace.model.ids[P:])
+
+
+def test_the_figure_draws_the_boundary_and_sets_the_generated_labels_apart():
+    from dataclasses import replace
+
+    from attnviz.models.generate import pieces
+    from attnviz.render import colors
+    from attnviz.render.figures import draw_generation
+    from attnviz.views.generation import GenerationView
+    from attnviz.views.labels import visible
+
+    ck = Checkpoint.open(LLAMA)
+    prompt, tokens = ck.encode(PROMPTS[0])
+    g = generate(ck, prompt, 4)
+    config = AttentionConfig(mask=("none",), dtype="float32", source=Pretrained(LLAMA))
+    trace = ck.run(g.ids, tokens + pieces(ck, g.generated), config)
+    trace = replace(trace, model=replace(trace.model, prompt_tokens=len(prompt)))
+    fig = draw_generation(GenerationView(trace, [0], [], {"temperature": 0}))
+    (line,) = [
+        a for a in fig.findobj() if getattr(a, "get_gid", lambda: None)() == "generation-boundary"
+    ]
+    P, T = len(prompt), len(g.ids)
+    drawn = {tuple(map(tuple, np.round(seg, 2))) for seg in line.get_segments()}
+    assert drawn == {((-0.5, P - 0.5), (T - 0.5, P - 0.5)), ((P - 0.5, -0.5), (P - 0.5, T - 0.5))}
+    labels = [a for a in fig.findobj() if getattr(a, "get_gid", lambda: None)() == "query-label"]
+    new = [a.get_text() for a in labels if a.get_color() == colors.GENERATED["light"]]
+    assert new == [visible(t.text) for t in trace.tokens[P:]]
+    assert [a.get_fontstyle() for a in labels] == ["normal"] * P + ["italic"] * (T - P)
+    texts = [t.get_text() for t in fig.findobj() if hasattr(t, "get_text")]
+    assert any("0 tokens generated after" in t for t in texts)  # the view's title
+
+
+def test_the_terminal_shows_the_generated_rows_apart():
+    table = cli(PROMPTS[0], "--model", LLAMA, "--max-new-tokens", "3", "--format", "table",
+                "--head", "0")  # fmt: skip
+    assert table.exit_code == 0, table.output
+    lines = table.stdout.splitlines()
+    rule = next(n for n, line in enumerate(lines) if line.startswith("╌"))
+    P = len(Checkpoint.open(LLAMA).encode(PROMPTS[0])[0])
+    header = next(n for n, line in enumerate(lines) if line.startswith("query"))
+    assert rule == header + 1 + P  # after the prompt's rows
+    top = cli(PROMPTS[0], "--model", LLAMA, "--max-new-tokens", "3", "--head", "0",
+              "--show-probs")  # fmt: skip
+    rows = [line for line in top.stdout.splitlines() if "  ->  " in line]
+    assert [int(r.split()[0]) for r in rows] == [P, P + 1, P + 2]  # the generated tokens' rows
+    assert sum("chosen with p" in line for line in top.stdout.splitlines()) == 3
+
+
+def test_the_stream_waits_for_a_whole_character(capsys):
+    from attnviz.cli.generating import _stream
+
+    class Tok:
+        def decode(self, ids, skip_special_tokens=True):
+            return {1: "ca", 2: "caf\ufffd", 3: "café"}[len(ids)]
+
+    class Ck:
+        tokenizer = Tok()
+
+    show = _stream(Ck(), "« ", True)
+    for t in (5, 6, 7):
+        show(t)
+    assert capsys.readouterr().out == "« café"
+    assert _stream(Ck(), "x", False) is None

@@ -98,6 +98,11 @@ class _Progress:
                 self.status.update(label)
 
     def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """No spinner from now on: standard output is about to be written (on a terminal, the
+        two would mix)."""
         with self.lock:
             if self.timer is not None:
                 self.timer.cancel()

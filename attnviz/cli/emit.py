@@ -93,6 +93,8 @@ def emit(view: Any, o: Options, shown: str | None, **terminal: Any) -> None:
         progress.step(f"drawing and writing {visible(str(o.output))}")
         save_figure(figure, o.output, o.dpi)
         _wrote(o.output)
+    if shown is not None:
+        progress.stop()
     if shown == "json":
         sys.stdout.write(json.dumps(view.to_json(), ensure_ascii=False) + "\n")
     elif shown == "csv":

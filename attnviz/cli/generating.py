@@ -21,6 +21,7 @@ def _stream(ck: Any, prompt: str, live: bool) -> Any:
     """A printer of the tokens as they come (the prompt first), or None off a terminal."""
     if not live:
         return None
+    progress.stop()
     sys.stdout.write(prompt)
     sys.stdout.flush()
     said: list[int] = []
@@ -47,7 +48,8 @@ def generation_view(o: Options, text: str, n: int, sampling: dict[str, Any], hea
         raise ConfigError("generate continues a text with a --model decoder (gpt2, llama, "
                           "mistral, qwen2, qwen3, gemma3_text, gpt_neox): give one")  # fmt: skip
     if o.layer is not None and not o.layer.strip().isdigit():
-        raise ConfigError(f"--layer takes a layer number here, not {o.layer!r}")
+        raise ConfigError(f"--layer takes a layer number with generate, not {o.layer!r} (its "
+                          "model view of a generated token is still to come)")  # fmt: skip
     chosen = Sampling(**sampling)
     ck = Checkpoint.open(o.model)
     prompt, tokens = ck.encode(text)

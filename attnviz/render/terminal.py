@@ -85,6 +85,14 @@ def _cut(trace: Trace, crop: Crop | None) -> tuple[range, range]:
     return range(crop.q0, crop.q1), range(crop.k0, crop.k1)
 
 
+GENERATED_STYLE = "bold italic magenta"  # the labels of generated tokens
+
+
+def _generated_from(trace: Trace) -> int | None:
+    """The first generated token of a generation's run, None for any other run."""
+    return trace.model.prompt_tokens if trace.model and trace.model.prompt_tokens else None
+
+
 def weight_table(
     trace: Trace,
     h: int,
@@ -119,14 +127,18 @@ def weight_table(
             text.append(f"{j:>{width - 1}} ", style="dim")
         text.append("\n")
     text.append(corner + " " * (left - cell_len(corner)), style="dim")
-    for head, width in zip(heads, widths, strict=True):
-        text.append(" " * (width - 1 - cell_len(head)) + head + " ", style="bold")
+    new = _generated_from(trace)
+    for j, head, width in zip(keys, heads, widths, strict=True):
+        look = GENERATED_STYLE if new is not None and j >= new else "bold"
+        text.append(" " * (width - 1 - cell_len(head)) + head + " ", style=look)
     w, allowed = matrix or (trace.weights[h], trace.allowed)
     w = w[queries.start : queries.stop, keys.start : keys.stop]
     allowed = allowed[queries.start : queries.stop, keys.start : keys.stop]
     for i, row in enumerate(rows):
         text.append("\n")
-        text.append(row, style="bold")
+        if new is not None and queries[i] == new and i > 0:  # the prompt ends: a rule
+            text.append("╌" * (left + sum(widths)) + "\n", style="magenta")
+        text.append(row, style=GENERATED_STYLE if new is not None and queries[i] >= new else "bold")
         text.append(" " * (left - cell_len(row)))
         for j, width in enumerate(widths):
             pad = " " * (width - 6)
@@ -183,9 +195,11 @@ def heat_rows(
     fitting = keys[: max(1, (width - indent) // 2)]
     yield caption(trace, h, lang, crop)
     yield _ruler(fitting, indent)
-    w = trace.weights[h]
+    w, new = trace.weights[h], _generated_from(trace)
     for label, i in zip(labels, queries, strict=True):
-        row = Text(label.ljust(indent))
+        row = Text(
+            label.ljust(indent), style=GENERATED_STYLE if new is not None and i >= new else ""
+        )
         for j in fitting:
             if trace.allowed[i, j]:
                 row.append(*_block(cmap, float(w[i, j]), system))
