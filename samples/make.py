@@ -24,6 +24,7 @@ PLANTED = (
     " --plant 2=first --plant 3=uniform --plant 4=same"
 )
 SINK_TEXT = "The cat sat on the mat because it was tired."
+PROMPT = "The capital of France is"
 FIGURES = [
     'attnviz heatmap "The cat sat on the mat" -o samples/cat.png',
     'attnviz heatmap "The cat sat on the mat because it was tired" --theme dark'
@@ -42,6 +43,8 @@ FIGURES = [
     'attnviz rollout "The cat sat on the mat." --model "$MINILM" -o samples/rollout.png',
     'attnviz heatmap "The cat sat on the mat" -o samples/cat.html',
     f'attnviz heatmap "{SINK_TEXT}" --model "$SMOLLM2" --layer all -o samples/sink.png',
+    f'attnviz generate "{PROMPT}" --model "$SMOLLM2" --max-new-tokens 8 --head 0,4'
+    " -o samples/generate.png",
 ]
 TERMINAL = {
     "samples/tokens.txt": 'attnviz tokens "¿Qué es la atención?"',
@@ -56,6 +59,8 @@ TERMINAL = {
     " --layer 0 --head 2 --format top",
     "samples/sink-stats.txt": f'attnviz stats "{SINK_TEXT}" --model "$SMOLLM2" --layer 20'
     " --head kv=1",
+    "samples/generate-top.txt": f'attnviz generate "{PROMPT}" --model "$SMOLLM2"'
+    " --max-new-tokens 8 --head 4 --show-probs",
 }
 
 

@@ -22,4 +22,4 @@ def smollm2_dir(tmp_path_factory):
 
     if gguf_file() is None:
         pytest.skip(f"REAL DECODER TESTS SKIPPED: {INSTALL_SMOLLM2}")
-    return smollm2_folder(tmp_path_factory.mktemp("smollm2"))
+    return smollm2_folder(tmp_path_factory.mktemp("models") / "smollm2")  # titles say "smollm2"

@@ -38,6 +38,20 @@ def _stream(ck: Any, prompt: str, live: bool) -> Any:
     return show
 
 
+def _befores(ck: Any, text: str, generated: list[int]) -> list[str]:
+    """The text before each generated token: the prompt's end, then the token before it."""
+    return [text[-1:] or " "] + [ck.tokenizer.decode([t]) for t in generated[:-1]]
+
+
+def _choice(ck: Any, token: int, label: str, prob: float, top: list[tuple[int, float]],
+            before: str) -> StepChoice:  # fmt: skip
+    """One step's choice, its alternatives labelled as they would read in its place."""
+    from ..models.generate import pieces
+
+    named = tuple((pieces(ck, [i], before)[0].text, q) for i, q in top)
+    return StepChoice(token, label, prob, named)
+
+
 def generation_view(o: Options, text: str, n: int, sampling: dict[str, Any], head: str | None,
                     live: bool) -> GenerationView:  # fmt: skip
     """Generate after ``text``, then the view of the whole sequence at --layer."""
@@ -73,9 +87,9 @@ def generation_view(o: Options, text: str, n: int, sampling: dict[str, Any], hea
     assert trace.model is not None
     trace = replace(trace, model=replace(trace.model, prompt_tokens=len(prompt),
                                          chosen_prob=tuple(g.chosen_prob)))  # fmt: skip
-    steps = [StepChoice(t, label.text, p, tuple(zip([x.text for x in pieces(ck, [i for i, _ in top])],
-                                                     [q for _, q in top], strict=True)))
-             for t, label, p, top in zip(g.generated, new, g.chosen_prob, g.top, strict=True)]  # fmt: skip
+    steps = [_choice(ck, t, label.text, p, top, before)
+             for t, label, p, top, before in zip(g.generated, new, g.chosen_prob, g.top,
+                                                 _befores(ck, text, g.generated), strict=True)]  # fmt: skip
     heads = head_list(head, ck.heads, ck.kv_heads)
     how: dict[str, Any] = {"temperature": chosen.temperature}
     if chosen.temperature:

@@ -6,6 +6,7 @@ Rich is imported here; Matplotlib never is.
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.console import Console, Group
 from rich.text import Text
 
@@ -137,11 +138,13 @@ def show_generation(
     console.print(Text(view.title, style="dim"))
     if show_probs:
         P = view.prompt_tokens
-        for n, step in enumerate(view.steps):
+        names = [shorten(step.text, 16) for step in view.steps]
+        pad = max((cell_len(name) for name in names), default=0)
+        for n, (step, name) in enumerate(zip(view.steps, names, strict=True)):
             line = Text(f"{P + n:>4} ", style="dim")
-            line.append(shorten(step.text, 16), style="bold")
-            line.append(f"  {s['chosen']} {step.prob:.3f}  ·  {s['next_tokens']}: ", style="dim")
-            line.append(" · ".join(f"{shorten(t, 12)} {p:.3f}" for t, p in step.top))
+            line.append(name + " " * (pad - cell_len(name)), style="bold")
+            line.append(f"  p {step.prob:.3f}  ·  {s['next_tokens']}: ", style="dim")
+            line.append(" · ".join(f"{shorten(t, 12)} {p:.3f}" for t, p in step.top[:3]))
             console.print(line)
         console.print()
     if fmt == "top":
