@@ -168,6 +168,25 @@ def _tokens(texts: list[str], spans: list[list[int]]) -> tuple[Token, ...]:
     return tuple(tokens)
 
 
+def _model_info(npz: Any, name: str, arrays: dict[str, Any]) -> ModelInfo:
+    """What a checkpoint's run adds, read back (its biases and turned Q and K into ``arrays``)."""
+    missing = [k for k in MODEL_KEYS if k not in npz.files]
+    if missing:
+        raise ConfigError(f"missing {', '.join(missing)}, which a checkpoint's run has")
+    arrays.update({b: npz[b] for b in MODEL_KEYS[1:5]})
+    arrays.update({k: npz[k] for k in ROTATED_KEYS if k in npz.files})
+    info = json.loads(str(npz["model_config"][()]))
+    raw = tuple(str(t) for t in npz["raw_tokens"])
+    ids = tuple(int(i) for i in npz["token_ids"]) if "token_ids" in npz.files else ()
+    masks = npz[LAYER_MASKS] if LAYER_MASKS in npz.files else None
+    made = "prompt_ids" in npz.files and "chosen_prob" in npz.files
+    generation = (len(npz["prompt_ids"]), tuple(float(p) for p in npz["chosen_prob"])
+                  ) if made else (0, ())  # fmt: skip
+    return ModelInfo(name, info["model_type"], info["config"], raw, npz["layer_weights"], ids,
+                     int(info.get("kv_heads", 0)), masks, bool(info.get("qk_norm", False)),
+                     tuple(tuple(m) for m in info.get("layer_masks", ())), *generation)  # fmt: skip
+
+
 def load(path: str | os.PathLike[str]) -> Trace:
     """Rebuild the Trace saved by ``save_npz``, bit for bit. Never unpickles.
 
@@ -199,25 +218,7 @@ def load(path: str | os.PathLike[str]) -> Trace:
             if "scale" in config:  # the factor on the scores (files of 0.1.0: 1/√d_k)
                 arrays["scale"] = float(config.pop("scale"))
             tokens = _tokens([str(t) for t in arrays.pop("tokens")], spans)
-            model = None
-            if config.get("model") is not None:
-                missing = [k for k in MODEL_KEYS if k not in npz.files]
-                if missing:
-                    raise ConfigError(f"missing {', '.join(missing)}, which a checkpoint's run has")
-                arrays.update({b: npz[b] for b in MODEL_KEYS[1:5]})
-                info = json.loads(str(npz["model_config"][()]))
-                raw = tuple(str(t) for t in npz["raw_tokens"])
-                ids = tuple(int(i) for i in npz["token_ids"]) if "token_ids" in npz.files else ()
-                masks = npz[LAYER_MASKS] if LAYER_MASKS in npz.files else None
-                made = "prompt_ids" in npz.files and "chosen_prob" in npz.files
-                generation = (len(npz["prompt_ids"]), tuple(float(p) for p in npz["chosen_prob"])
-                              ) if made else (0, ())  # fmt: skip
-                model = ModelInfo(config["model"], info["model_type"], info["config"], raw,
-                                  npz["layer_weights"], ids, int(info.get("kv_heads", 0)),
-                                  masks, bool(info.get("qk_norm", False)),
-                                  tuple(tuple(m) for m in info.get("layer_masks", ())),
-                                  *generation)  # fmt: skip
-                arrays.update({k: npz[k] for k in ROTATED_KEYS if k in npz.files})
+            model = _model_info(npz, config["model"], arrays) if config.get("model") else None
             return Trace(
                 tokens=tokens,
                 config=AttentionConfig.from_dict(config),
