@@ -66,6 +66,10 @@ def generation_view(o: Options, text: str, n: int, sampling: dict[str, Any], hea
                           "model view of a generated token is still to come)")  # fmt: skip
     chosen = Sampling(**sampling)
     ck = Checkpoint.open(o.model)
+    layer = None if o.layer is None else int(o.layer)
+    if layer is not None and layer >= ck.layers:  # checked before the generation, not after
+        raise ConfigError(f"no layer {layer}: {o.model!r} has layers 0 to {ck.layers - 1}")
+    heads = head_list(head, ck.heads, ck.kv_heads)
     prompt, tokens = ck.encode(text)
     dtype = o.dtype or "float32"
     check_length(ck, prompt, n)
@@ -79,7 +83,6 @@ def generation_view(o: Options, text: str, n: int, sampling: dict[str, Any], hea
     g = generate(ck, prompt, n, chosen, dtype, on_token=_stream(ck, text, live))
     if live:
         sys.stdout.write("\n\n")
-    layer = None if o.layer is None else int(o.layer)
     config = AttentionConfig(mask=("none",), dtype=dtype, source=Pretrained(o.model, layer))
     progress.step("computing attention")
     new = pieces(ck, g.generated, text[-1:] or " ")
@@ -90,7 +93,6 @@ def generation_view(o: Options, text: str, n: int, sampling: dict[str, Any], hea
     steps = [_choice(ck, t, label.text, p, top, before)
              for t, label, p, top, before in zip(g.generated, new, g.chosen_prob, g.top,
                                                  _befores(ck, text, g.generated), strict=True)]  # fmt: skip
-    heads = head_list(head, ck.heads, ck.kv_heads)
     how: dict[str, Any] = {"temperature": chosen.temperature}
     if chosen.temperature:
         how |= {"top_k": chosen.top_k, "top_p": chosen.top_p, "seed": chosen.seed}
