@@ -426,6 +426,71 @@ def rows_decoders(repeat: int, out: Path) -> list[dict]:
     return rows
 
 
+# attnviz's time per generated token: generate(21) − generate(1), over 20, the checkpoint
+# opened once, after a warm-up run (as reference_generate.py --per-token measures transformers)
+PER_TOKEN = """
+import sys, time
+from attnviz.models import Checkpoint
+from attnviz.models.generate import generate
+ck = Checkpoint.open(sys.argv[1])
+ids, _ = ck.encode(sys.argv[2])
+generate(ck, ids, 2)
+times = {}
+for n in (1, 21):
+    t = time.perf_counter()
+    generate(ck, ids, n)
+    times[n] = time.perf_counter() - t
+print((times[21] - times[1]) / 20)
+"""
+
+
+def rows_generate(repeat: int, out: Path) -> list[dict]:
+    """A random checkpoint of SmolLM-135M's shape continues a 20-word text: 20 new tokens to a
+    PNG against transformers' load + generate (greedy, output_attentions=True,
+    return_dict_in_generate=True); and the time per generated token of each, from runs of 1
+    and 21 new tokens in one process (the difference over 20: loading and the prompt's pass
+    cancel out)."""
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError:
+        return []
+    folder = out / "smollm-gen"
+    decoder_checkpoint(folder, SMOLLM)
+
+    def ours(n: int) -> list[str]:
+        return [*CLI, "generate", DECODER_TEXT, "--model", str(folder), "--max-new-tokens",
+                str(n), "-o", str(out / "g.png")]  # fmt: skip
+
+    def theirs(n: int) -> list[str]:
+        return [PY, str(HERE / "reference_generate.py"), str(folder), DECODER_TEXT, str(n),
+                str(out / "g.npy")]  # fmt: skip
+
+    rows = []
+    ref, mine = timed_pair(theirs(20), ours(20), repeat)
+    r, o = summary(ref), summary(mine)
+    rows.append({"case": "transformers: load + generate 20 tokens (SmolLM-135M shape)", **r})
+    rows.append({"case": "attnviz generate 20 tokens -o out.png (SmolLM-135M shape)", **o,
+                 "ratio": o["median"] / r["median"], "against": "transformers load + generate",
+                 "target": 0.5})  # fmt: skip
+    per: dict[str, float] = {}
+    mine_per = [PY, "-c", PER_TOKEN, str(folder), DECODER_TEXT]
+    theirs_per = [PY, str(HERE / "reference_generate.py"), str(folder), DECODER_TEXT,
+                  "--per-token"]  # fmt: skip
+    for name, command in (("transformers", theirs_per), ("attnviz", mine_per)):
+        runs = [subprocess.run(command, check=True, capture_output=True, text=True)
+                for _ in range(repeat)]  # fmt: skip
+        per[name] = statistics.median(float(r.stdout.split()[-1]) for r in runs)
+    rows.append({"case": "time per generated token: transformers' generate", "median": per[
+        "transformers"], "min": per["transformers"], "max": per["transformers"]})  # fmt: skip
+    rows.append({"case": "time per generated token: attnviz (key/value cache)",
+                 "median": per["attnviz"], "min": per["attnviz"], "max": per["attnviz"],
+                 "ratio": per["attnviz"] / per["transformers"], "against": "transformers",
+                 "target": 0.7})  # fmt: skip
+    shutil.rmtree(folder)
+    return rows
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -476,7 +541,7 @@ def show(rows: list[dict]) -> None:
     Console(width=200).print(table)
 
 
-SECTIONS = ("startup", "figure", "kernel", "long", "model", "decoders")
+SECTIONS = ("startup", "figure", "kernel", "long", "model", "decoders", "generate")
 
 
 def main() -> None:
@@ -500,6 +565,7 @@ def main() -> None:
             "long": lambda: [] if args.quick else rows_long_text(out),
             "model": lambda: rows_model(3 if args.quick else 5, out),
             "decoders": lambda: rows_decoders(1 if args.quick else 3, out),
+            "generate": lambda: rows_generate(1 if args.quick else 3, out),
         }
         rows = [row for name in SECTIONS if name in only for row in sections[name]()]
     if args.json:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -154,7 +155,8 @@ def forward(
     for n in range(p.layers):
         b = f"layers.{n}."
         turn = _turner(norm, b, turns[n], tables[id(turns[n])], style.qk_norm)
-        run = attend(norm(x, b + "input_layernorm.weight"), _weights(p, b), allowed[n], scaled,
+        run = attend(norm(x, b + "input_layernorm.weight"), p.once(b, partial(_weights, p, b)),
+                     allowed[n], scaled,
                      scale, turn, (cache, n) if cache else None)  # fmt: skip
         yield run
         out = norm(run.output, b + "post_attention_layernorm.weight") if style.gemma else run.output

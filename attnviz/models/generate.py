@@ -130,7 +130,7 @@ class Decoder:
     def __init__(self, ck: Checkpoint, dtype: str = "float32") -> None:
         self.ck, self.dtype = ck, dtype
         self.params = Params(ck.tensors, ck.config, dtype, ck.heads, ck.layers, ck.kv_heads,
-                             ck.head_dim)  # fmt: skip
+                             ck.head_dim, kept={})  # fmt: skip
         self.head = lm_head(ck, dtype)
         self.cache = Cache(full=True)
         self.own = ck.family.masks(ck.config, ck.layers)

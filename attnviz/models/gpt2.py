@@ -7,12 +7,22 @@ x = x + MLP(LN_2(x)). Conv1D weights are stored (in, out): x @ w + b as they are
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from .files import need
 from .layers import Cache, LayerRun, LayerWeights, Params, attend, layer_norm
+
+
+def _weights(p: Params, b: str, D: int) -> LayerWeights:
+    """Block ``b``'s attention weights: Q, K and V from the fused c_attn, and c_proj."""
+    w_qkv, b_qkv = p(b + "attn.c_attn.weight"), p(b + "attn.c_attn.bias")  # (D,3D), (3D,)
+    qkv = [(w_qkv[:, i * D : (i + 1) * D], b_qkv[i * D : (i + 1) * D]) for i in range(3)]
+    return LayerWeights.from_projections(
+        qkv, p.heads, p(b + "attn.c_proj.weight"), p(b + "attn.c_proj.bias")
+    )
 
 
 def forward(
@@ -28,11 +38,7 @@ def forward(
     D = x.shape[1]
     for n in range(p.layers):
         b = f"h.{n}."
-        w_qkv, b_qkv = p(b + "attn.c_attn.weight"), p(b + "attn.c_attn.bias")  # (D,3D), (3D,)
-        qkv = [(w_qkv[:, i * D : (i + 1) * D], b_qkv[i * D : (i + 1) * D]) for i in range(3)]
-        w = LayerWeights.from_projections(
-            qkv, p.heads, p(b + "attn.c_proj.weight"), p(b + "attn.c_proj.bias")
-        )
+        w = p.once(b, partial(_weights, p, b, D))
         scale = (
             1.0 / float(np.sqrt(D // p.heads)) if p.config.get("scale_attn_weights", True) else 1.0
         )

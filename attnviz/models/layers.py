@@ -7,6 +7,7 @@ Shapes: T tokens, H heads (G of them for keys and values), D hidden size, Dh one
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,9 @@ from .files import Tensors
 @dataclass(frozen=True)
 class Params:
     """What a forward pass reads: the tensors (cast to ``dtype``), config.json, and the
-    numbers of heads, key/value heads and layers, and a head's width."""
+    numbers of heads, key/value heads and layers, and a head's width. With ``kept`` (a
+    dict), whole tensors read once are kept there: a generation passes through every layer
+    at every step, and reading them again (from 16 bits) cost four times the step itself."""
 
     tensors: Tensors
     config: dict[str, Any]
@@ -31,9 +34,23 @@ class Params:
     layers: int
     kv_heads: int
     head_dim: int
+    kept: dict[str, np.ndarray] | None = None
+    made: dict[str, LayerWeights] = field(default_factory=dict)
 
     def __call__(self, name: str, rows: list[int] | None = None) -> np.ndarray:
-        return self.tensors(name, rows).astype(self.dtype, copy=False)
+        if self.kept is None or rows is not None:
+            return self.tensors(name, rows).astype(self.dtype, copy=False)
+        if name not in self.kept:
+            self.kept[name] = self.tensors(name).astype(self.dtype, copy=False)
+        return self.kept[name]
+
+    def once(self, key: str, make: Callable[[], LayerWeights]) -> LayerWeights:
+        """A layer's attention weights in the Trace's shapes, made once when tensors are kept."""
+        if self.kept is None:
+            return make()
+        if key not in self.made:
+            self.made[key] = make()
+        return self.made[key]
 
     def maybe(self, name: str) -> np.ndarray | None:
         """The tensor ``name``, or None when the checkpoint has none (a bias it goes without)."""
@@ -113,6 +130,21 @@ class LayerWeights:
     b_v: np.ndarray
     w_o: np.ndarray
     b_o: np.ndarray
+    group: int = 1  # query heads per key/value head (1 without grouped-query attention)
+
+    @functools.cached_property
+    def fused(self) -> tuple[np.ndarray, np.ndarray]:
+        """W_Q and the distinct W_K and W_V side by side (D, (H + 2G)·Dh) and their biases:
+        one matrix product makes every head's Q, K and V (27 small ones cost three times as
+        much, and each shared K/V head is read once)."""
+        D, r = self.w_q.shape[1], self.group
+        parts = [
+            (self.w_q, self.b_q),
+            (self.w_k[::r], self.b_k[::r]),
+            (self.w_v[::r], self.b_v[::r]),
+        ]
+        w = np.concatenate([m.swapaxes(0, 1).reshape(D, -1) for m, _ in parts], axis=1)
+        return np.ascontiguousarray(w), np.concatenate([b.reshape(-1) for _, b in parts])
 
     @classmethod
     def from_projections(
@@ -134,7 +166,7 @@ class LayerWeights:
             for (w, b), n in zip(qkv, (H, G, G), strict=True)
         ]  # (D,n·Dh) -> (D,n,Dh) -> (n,D,Dh) -> (H,D,Dh)
         (w_q, b_q), (w_k, b_k), (w_v, b_v) = heads
-        return cls(w_q, w_k, w_v, b_q, b_k, b_v, np.ascontiguousarray(w_o), b_o)
+        return cls(w_q, w_k, w_v, b_q, b_k, b_v, np.ascontiguousarray(w_o), b_o, H // G)
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,9 +215,12 @@ def attend(
     the projected Q and K to those the scores use (q/k norms, rotary embeddings). With
     ``cache`` (the cache and the layer), the queries of x also attend to the keys and values
     of the tokens before them, and x's are added to them; ``allowed`` is then (T, t + T)."""
-    q = x @ w.w_q + w.b_q[:, None]  # (T,D) @ (H,D,Dh) -> (H,T,Dh)
-    k = x @ w.w_k + w.b_k[:, None]
-    v = x @ w.w_v + w.b_v[:, None]
+    weights, biases = w.fused
+    (H, _, Dh), T, r = w.w_q.shape, x.shape[0], w.group
+    qkv = (x @ weights + biases).reshape(T, -1, Dh).swapaxes(0, 1)  # (H+2G,T,Dh)
+    q, k, v = qkv[:H], qkv[H : H + H // r], qkv[H + H // r :]
+    if r > 1:  # each key/value head serves its group of query heads
+        k, v = np.repeat(k, r, axis=0), np.repeat(v, r, axis=0)
     q_rot, k_rot = turn(q, k) if turn else (None, None)
     q_used, k_used, v_used = q if q_rot is None else q_rot, k if k_rot is None else k_rot, v
     if cache is not None:

@@ -9,6 +9,7 @@ the MLP both read the layer's input: x = x + attention(LN_1(x)) + MLP(LN_2(x)).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 import numpy as np
 
@@ -59,7 +60,7 @@ def forward(
             return layer_norm(y, p(b + name + ".weight"), p(b + name + ".bias"), eps)
 
         a = ln(x, "input_layernorm")
-        run = attend(a, _weights(p, b), allowed[n], scaled, p.head_dim**-0.5, turn,
+        run = attend(a, p.once(b, partial(_weights, p, b)), allowed[n], scaled, p.head_dim**-0.5, turn,
                      (cache, n) if cache else None)  # fmt: skip
         yield run
         if n == p.layers - 1 and not (cache and cache.full):
