@@ -7,6 +7,8 @@ import sys
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
+
 from ..errors import ConfigError, RunError
 from ..pipeline import Limits, check_budget
 from ..trace import AttentionConfig, Pretrained
@@ -73,12 +75,18 @@ def generation_view(o: Options, text: str, n: int, sampling: dict[str, Any], hea
     prompt, tokens = ck.encode(text)
     dtype = o.dtype or "float32"
     check_length(ck, prompt, n)
+    # a generation keeps every layer's tensors, and the output embedding, from step to step
+    vocab = int(ck.config.get("vocab_size", 0) or 0)
+    kept = (ck.layers * ck.tensors.layer_elements() + ck.d_model * vocab) * np.dtype(dtype).itemsize
+    head_bytes = ck.d_model * vocab * 4  # the output embedding's 32-bit copy while it is converted
+    budget = Limits(memory_budget=size(o.memory_budget), extra_bytes=lambda T: kept + head_bytes)
     try:
-        check_budget(Limits(memory_budget=size(o.memory_budget)), ck.heads, ck.d_model, dtype,
-                     len(prompt) + n, ck.layers, ck.tensors.layer_elements())  # fmt: skip
+        check_budget(budget, ck.heads, ck.d_model, dtype, len(prompt) + n, ck.layers,
+                     ck.tensors.layer_elements())  # fmt: skip
     except RunError as e:  # the ways out of generate
-        raise RunError(str(e).split(": try")[0] + ": ask for fewer `max_new_tokens`, or give "
-                       "a shorter text") from None  # fmt: skip
+        raise RunError(str(e).split(": try")[0] + f", {kept / 2**30:.1f} GiB of it the weights "
+                       "kept from step to step: raise `memory_budget`, or ask for fewer "
+                       "`max_new_tokens`") from None  # fmt: skip
     progress.step("generating")
     g = generate(ck, prompt, n, chosen, dtype, on_token=_stream(ck, text, live))
     if live:
