@@ -307,3 +307,40 @@ def test_one_scale_for_a_page_whose_panels_share_it(browser, tmp_path):
     assert view.page.locator(".panel .scale").count() == 0
     assert view.page.locator(".bar canvas").count() == 1
     view.clean()
+
+
+def test_the_page_of_a_generation_plays_it_token_by_token(tmp_path, browser):
+    """A view per generated token, its attention row in every layer (layers down, the tokens so
+    far across), exact; a slider and a play button step through them."""
+    from attnviz.models import Checkpoint
+    from attnviz.models.generate import generate
+    from attnviz.trace import AttentionConfig, Pretrained
+
+    llama = str(Path(__file__).resolve().parent / "fixtures" / "llama-tiny")
+    out = write(tmp_path, "generate", SENTENCE, "--model", llama, "--max-new-tokens", "4",
+                "--head", "0,3")  # fmt: skip
+    _, data = page_data(out)
+    ck = Checkpoint.open(llama)
+    prompt, tokens = ck.encode(SENTENCE)
+    ids, P = generate(ck, prompt, 4).ids, len(prompt)
+    config = AttentionConfig(mask=("none",), dtype="float32", source=Pretrained(llama))
+    weights = ck.run(ids, tokens[:1] * len(ids), config).model.layer_weights  # (L,H,T,T)
+    assert data["kind"] == "generation" and len(data["views"]) == 4
+    for n, view in enumerate(data["views"]):
+        assert view["name"].split()[0] == str(P + n)
+        head3 = view["panels"][1]
+        assert head3["row_name"] == "layer" and head3["rows"] == ["0", "1"]
+        assert len(head3["cols"]) == P + n + 1
+        np.testing.assert_array_equal(np.array(head3["values"]), weights[:, 3, P + n, : P + n + 1])
+    tab = browser.new_page()
+    errors = []
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    tab.goto(out.as_uri())
+    assert tab.locator(".step").inner_text().startswith(str(P))
+    tab.locator("input[type=range]").fill("3")
+    assert tab.locator(".step").inner_text().startswith(str(P + 3))
+    tab.locator("button", has_text="▶").click()  # from the last token, play starts again
+    tab.wait_for_timeout(1600)
+    assert int(tab.locator("input[type=range]").input_value()) >= 1
+    assert errors == []
+    tab.close()

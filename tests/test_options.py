@@ -47,7 +47,7 @@ OUTPUTS = {
     "rollout": [*(["--format", f] for f in ("table", "top", "json")),
                 *(["-o", f"{{tmp}}/out.{e}"] for e in ("png", "svg", "pdf"))],
     "generate": [*(["--format", f] for f in ("top", "table", "heat", "json")),
-                 *(["-o", f"{{tmp}}/out.{e}"] for e in ("png", "svg", "pdf", "npz", "json"))],
+                 *(["-o", f"{{tmp}}/out.{e}"] for e in ("png", "svg", "pdf", "html", "npz", "json"))],
 }  # fmt: skip
 # The one output on which an option of the run is tried.
 RUN_OUTPUT = {"tokens": [], "export": ["-o", "{tmp}/out.npz"], "heatmap": ["--format", "json"],

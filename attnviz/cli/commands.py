@@ -24,6 +24,7 @@ from .options import (
     MEMORY_BUDGET,
     MODEL,
     PAD_TO,
+    PAGE,
     RUN,
     TEXT_FILE,
     TOKENIZER,
@@ -327,16 +328,17 @@ def generate(
 ) -> None:
     """A decoder continues the text (greedy, or seeded sampling), and shows what each generated
     token attends to: its strongest keys (top), or the attention of the whole sequence with
-    the line between the prompt and the generated tokens (table, heat, -o figure); -o .npz or
-    .json writes the run.
+    the line between the prompt and the generated tokens (table, heat, -o figure); -o .html a
+    page that plays the generation; -o .npz or .json writes the run.
 
     Example: attnviz generate "The capital of France is" --model smollm2 --max-new-tokens 8
     """
     from .generating import EXPORTS, generation_view
 
     acts = {"top": frozenset({"top"}), "show_probs": frozenset({"top", "table", "heat"}),
-            "head": frozenset({"top", "table", "heat", "json", FIGURE, "export.json"})}  # fmt: skip
-    shown = outputs(o, format, GENERATE_FORMATS, acts=acts, default="top", exports=EXPORTS)
+            "head": frozenset({"top", "table", "heat", "json", FIGURE, PAGE, "export.json"})}  # fmt: skip
+    shown = outputs(o, format, GENERATE_FORMATS, html=True, acts=acts, default="top",
+                    exports=EXPORTS)  # fmt: skip
     _at_least_one(top)
     if "seed" in o.given and not temperature:
         raise ConfigError("--seed seeds the sampling: give a --temperature above 0 too")

@@ -21,8 +21,9 @@ import numpy as np
 
 from ..trace import Trace, cells
 from ..views.compare import CompareView
+from ..views.generation import GenerationView
 from ..views.heatmap import HeatmapView, ModelView
-from ..views.labels import head_label, shorten, strings
+from ..views.labels import head_label, shorten, strings, visible
 from ..views.panel import signed_limit
 from ..views.steps import StepsView
 from . import colors
@@ -50,10 +51,14 @@ def panel(
     row0: int = 0,
     col0: int = 0,
     tokens: bool = True,
+    row_name: str | None = None,
 ) -> dict[str, Any]:
     """One panel as the page's script reads it. ``row0``/``col0``: index of the first row and
-    column in the whole text; ``tokens``: whether the columns are tokens (not Q's columns)."""
+    column in the whole text; ``tokens``: whether the columns are tokens (not Q's columns);
+    ``row_name``: what the rows are when they are not tokens (layers)."""
+    named = {"row_name": row_name} if row_name else {}
     return {
+        **named,
         "title": title,
         "head": head,
         "rows": [shorten(t, 16) for t in rows],
@@ -138,7 +143,24 @@ def steps_views(view: StepsView) -> list[dict[str, Any]]:
     return [{"name": "", "panels": panels}]
 
 
-PageView = HeatmapView | ModelView | CompareView | StepsView
+def generation_views(view: GenerationView) -> list[dict[str, Any]]:
+    """A view per generated token, to play the generation: a panel per head with the token's
+    attention row in every layer (layers down, the tokens so far across)."""
+    trace, P, s = view.trace, view.prompt_tokens, strings(view.lang)
+    texts, L = trace.texts, trace.layer_weights.shape[0]
+    layers = [str(n) for n in range(L)]
+    views = []
+    for q in range(P, len(texts)):
+        rows = trace.layer_weights[:, :, q, : q + 1]  # (L,H,q+1)
+        hidden = ~trace.layer_allowed[:, q, : q + 1]  # (L,q+1)
+        panels = [panel(head_label(trace, h, view.lang), rows[:, h], hidden, layers,
+                        texts[: q + 1], head=h, row_name=s["layer_word"])
+                  for h in view.heads]  # fmt: skip
+        views.append({"name": f"{q} {visible(texts[q])}", "panels": panels})
+    return views
+
+
+PageView = HeatmapView | ModelView | CompareView | StepsView | GenerationView
 
 
 def _page_parts(view: PageView) -> tuple[str, Trace, list[dict[str, Any]]]:
@@ -149,6 +171,8 @@ def _page_parts(view: PageView) -> tuple[str, Trace, list[dict[str, Any]]]:
         return "model", view.trace, model_views(view)
     if isinstance(view, CompareView):
         return "compare", view.cmp.a, compare_views(view)
+    if isinstance(view, GenerationView):
+        return "generation", view.trace, generation_views(view)
     return "steps", view.trace, steps_views(view)
 
 
@@ -191,7 +215,8 @@ def page(
         "hatch": colors.HATCH[theme],
         "boundary": colors.BOUNDARY[theme],
         "text": {k: s[k] for k in ("query", "key", "hidden", "weight", "head", "all_heads",
-                                   "value", "column", "html_enlarge", "html_all", "html_show")},
+                                   "value", "column", "html_enlarge", "html_all", "html_show",
+                                   "html_step", "html_play")},
         "views": views,
     }  # fmt: skip
     fill = {"LANG": lang, "THEME": theme, "TITLE": _escape(heading), "STYLE": _file("page.css"),

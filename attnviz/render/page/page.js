@@ -35,7 +35,7 @@
     c.style.width = c.width + "px"; c.style.height = c.height + "px";
     box.rowBox.style.height = c.height + "px";
     box.colBox.style.width = c.width + "px";
-    labels(box.rowBox, t, "height", p.row0);
+    labels(box.rowBox, t, "height", p.row0, p.row_name);
     labels(box.colBox, s, "width", p.col0);
     const g = c.getContext("2d");
     let widest = 0;  // the widest number drawn, as a share of its cell's width (data-fill)
@@ -84,14 +84,14 @@
 
   // The labels along an axis, ``pitch`` pixels apart: each token while they can be 9 px or
   // more, else every k-th with its index (the rest in the tooltip), as the figures thin them.
-  function labels(axis, pitch, side, start) {
+  function labels(axis, pitch, side, start, named) {  // named: rows that are not tokens (layers)
     const k = Math.ceil(10.5 / pitch);  // 9 px letters need 10.5 px apart
     for (const [n, span] of [...axis.children].entries()) {
       span.style[side] = pitch + "px"; span.style.lineHeight = pitch + "px";
       span.style.fontSize = (k === 1 ? Math.min(12, Math.max(9, pitch * 0.8)) : 9) + "px";
       span.style.overflow = k === 1 ? "hidden" : "visible";
       const text = span.dataset.text, index = String(n + start);  // a numbered axis: the index alone
-      span.textContent = n % k ? "" : (k === 1 || text === index ? text : index + " " + text);
+      span.textContent = n % k ? "" : (k === 1 || named || text === index ? text : index + " " + text);
     }
   }
 
@@ -152,7 +152,8 @@
 
   grid.addEventListener("mousemove", function (ev) {
     const label = ev.target.closest("span[data-token]");
-    const token = label && label.closest(".panel") && boxes.find(function (b) { return b.el.contains(label); }).panel.tokens ? Number(label.dataset.token) : -1;
+    const owner = label && label.closest(".panel") && boxes.find(function (b) { return b.el.contains(label); }).panel;
+    const token = owner && owner.tokens && !(owner.row_name && label.parentNode === boxes.find(function (b) { return b.panel === owner; }).rowBox) ? Number(label.dataset.token) : -1;
     if (token !== hi) { hi = token; redraw(); }
     const box = boxes.find(function (b) { return b.canvas === ev.target; });
     if (!box) { tip.style.display = "none"; return; }
@@ -160,8 +161,8 @@
     const j = Math.floor((ev.clientX - r.left) / s), i = Math.floor((ev.clientY - r.top) / t);
     if (i < 0 || j < 0 || i >= p.rows.length || j >= p.cols.length) { tip.style.display = "none"; return; }
     const v = p.values[i][j];
-    const q = (i + p.row0) + " " + p.rows[i], k = (p.tokens ? (j + p.col0) + " " : "") + p.cols[j];
-    tip.textContent = T.query + ": " + q + "\n" + (p.tokens ? T.key : T.column) + ": " + k + "\n" +
+    const q = p.row_name ? p.rows[i] : (i + p.row0) + " " + p.rows[i], k = (p.tokens ? (j + p.col0) + " " : "") + p.cols[j];
+    tip.textContent = (p.row_name || T.query) + ": " + q + "\n" + (p.tokens ? T.key : T.column) + ": " + k + "\n" +
       (v === null ? T.hidden : (p.signed ? T.value : T.weight) + ": " + fmt(v));
     tip.style.left = (ev.clientX + 14) + "px"; tip.style.top = (ev.clientY + 14) + "px";
     tip.style.display = "block";
@@ -178,7 +179,24 @@
   }
 
   const controls = document.getElementById("controls");
-  if (D.views.length > 1) {
+  if (D.kind === "generation") {  // a slider over the generated tokens, and a button to play them
+    const range = el("input"), name = el("span", "step", D.views[view].name), play = el("button", "", "▶");
+    range.type = "range"; range.min = "0"; range.max = String(D.views.length - 1); range.value = "0";
+    range.setAttribute("aria-label", T.html_step);
+    play.type = "button"; play.setAttribute("aria-label", T.html_play);
+    const show = function (n) { view = n; range.value = String(n); name.textContent = D.views[n].name; build(); };
+    range.addEventListener("input", function () { show(Number(range.value)); });
+    let timer = null;
+    play.addEventListener("click", function () {
+      if (timer !== null) { clearInterval(timer); timer = null; return; }
+      if (view === D.views.length - 1) show(0);
+      timer = setInterval(function () {
+        if (view >= D.views.length - 1) { clearInterval(timer); timer = null; return; }
+        show(view + 1);
+      }, 700);
+    });
+    controls.append(play, range, name);
+  } else if (D.views.length > 1) {
     D.views.forEach(function (v, n) {
       const b = el("button", "", v.name);
       b.type = "button";
