@@ -18,8 +18,7 @@ import attnviz
 from attnviz import AttentionConfig, Pretrained, run
 from attnviz.cli import app
 from attnviz.models import FAMILIES
-from attnviz.models.families import adjuster
-from attnviz.models.tokenizer import encode, load_tokenizer, settings
+from attnviz.models.tokenizer import encode, load_tokenizer
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TEXTS = json.loads((FIXTURES / "minilm-texts.json").read_text(encoding="utf-8"))
@@ -139,7 +138,7 @@ def test_tokenizer_settings_give_the_ids_autotokenizer_gives(case, tmp_path):
         pytest.skip(f"REAL MODEL TESTS SKIPPED: {INSTALL}")
     folder = tokenizer_folder(case["base"], case["settings"], tmp_path / "tok")
     kind = json.loads((folder / "config.json").read_text(encoding="utf-8"))["model_type"]
-    tok = load_tokenizer(folder, adjuster(FAMILIES[kind], settings(folder)))
+    tok = load_tokenizer(folder, FAMILIES[kind].adjust_tokenizer)
     for text, ids in zip(IDS["texts"], case["ids"], strict=True):
         assert encode(tok, text)[0] == ids, text
 

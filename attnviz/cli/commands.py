@@ -345,4 +345,4 @@ def generate(
     sampling = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed}
     live = sys.stdout.isatty() and shown in ("top", "table", "heat")
     view = generation_view(o, read_text(text, o.file), max_new_tokens, sampling, head, live)
-    emit(view, o, shown, top=top, show_probs=show_probs)
+    emit(view, o, shown, EXPORTS, top=top, show_probs=show_probs)

@@ -68,12 +68,15 @@ def _wrote(path: Any) -> None:
     print(f"wrote {visible(str(path))}", file=sys.stderr)
 
 
-def emit(view: Any, o: Options, shown: str | None, **terminal: Any) -> None:
-    """Write ``view`` as the page or figure of -o, and print it as ``shown`` (a --format);
-    ``terminal``: what the terminal printer takes besides (top, precision, columns)."""
+def emit(
+    view: Any, o: Options, shown: str | None, exports: tuple[str, ...] = (), **terminal: Any
+) -> None:
+    """Write ``view`` as the page or figure of -o (or, for a suffix in ``exports``, its run:
+    generate's), and print it as ``shown`` (a --format); ``terminal``: what the terminal
+    printer takes besides (top, precision, columns)."""
     draw, show = _renderers(view)
-    if o.output is not None and o.output.suffix.lower() in (".npz", ".json"):
-        from ..export import save_generation  # the run of a generation (-o run.npz)
+    if o.output is not None and o.output.suffix.lower() in exports:
+        from ..export import save_generation
 
         progress.step(f"writing {visible(str(o.output))}")
         save_generation(view, o.output)

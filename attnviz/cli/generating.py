@@ -27,15 +27,16 @@ def _stream(ck: Any, prompt: str, live: bool) -> Any:
     sys.stdout.write(prompt)
     sys.stdout.flush()
     said: list[int] = []
-    shown = [0]
+    shown = 0
 
     def show(token: int) -> None:
+        nonlocal shown
         said.append(token)
         text = ck.tokenizer.decode(said, skip_special_tokens=True)
         if not text.endswith("\ufffd"):  # a character whose bytes are not all out yet
-            sys.stdout.write(text[shown[0] :])
+            sys.stdout.write(text[shown:])
             sys.stdout.flush()
-            shown[0] = len(text)
+            shown = len(text)
 
     return show
 
@@ -58,11 +59,11 @@ def generation_view(o: Options, text: str, n: int, sampling: dict[str, Any], hea
                     live: bool) -> GenerationView:  # fmt: skip
     """Generate after ``text``, then the view of the whole sequence at --layer."""
     from ..models import Checkpoint
-    from ..models.generate import Sampling, check_length, generate, pieces
+    from ..models.generate import Sampling, check_length, decoders, generate, pieces
 
     if o.model is None:
-        raise ConfigError("generate continues a text with a --model decoder (gpt2, llama, "
-                          "mistral, qwen2, qwen3, gemma3_text, gpt_neox): give one")  # fmt: skip
+        raise ConfigError(f"generate continues a text with a --model decoder ({decoders()}): "
+                          "give one")  # fmt: skip
     if o.layer is not None and not o.layer.strip().isdigit():
         raise ConfigError(f"--layer takes a layer number with generate, not {o.layer!r} (its "
                           "model view of a generated token is still to come)")  # fmt: skip

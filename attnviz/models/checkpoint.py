@@ -16,10 +16,10 @@ from ..errors import ConfigError
 from ..masks import build_mask, parse_masks
 from ..tokens import Token
 from ..trace import AttentionConfig, ModelInfo, Trace
-from .families import FAMILIES, Family, adjuster
+from .families import FAMILIES, Family
 from .files import Tensors, find_model, read_json, setting
 from .layers import LayerRun, Params
-from .tokenizer import ModelToken, encode, load_tokenizer, settings
+from .tokenizer import ModelToken, encode, load_tokenizer
 
 
 def read_config(spec: str, folder: Path) -> dict[str, Any]:
@@ -52,11 +52,11 @@ class Checkpoint:
         config = read_config(spec, folder)
         family = FAMILIES[config["model_type"]]
         ck = cls(spec, folder, config, family, Tensors(folder, family.prefixes),
-                 load_tokenizer(folder, adjuster(family, settings(folder))))  # fmt: skip
+                 load_tokenizer(folder, family.adjust_tokenizer))  # fmt: skip
         if ck.heads % ck.kv_heads:
             raise ConfigError(f"`model` {spec!r}: its {ck.heads} heads do not split into "
                               f"{ck.kv_heads} key/value groups")  # fmt: skip
-        assert ck.head_dim >= 1  # checked: a width it gives, or one its heads divide
+        _ = ck.head_dim  # ConfigError unless config.json gives it or the heads divide the width
         return ck
 
     @property

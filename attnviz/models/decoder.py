@@ -155,9 +155,9 @@ def forward(
     for n in range(p.layers):
         b = f"layers.{n}."
         turn = _turner(norm, b, turns[n], tables[id(turns[n])], style.qk_norm)
-        run = attend(norm(x, b + "input_layernorm.weight"), p.once(b, partial(_weights, p, b)),
-                     allowed[n], scaled,
-                     scale, turn, (cache, n) if cache else None)  # fmt: skip
+        w = p.once(b, partial(_weights, p, b))
+        run = attend(norm(x, b + "input_layernorm.weight"), w, allowed[n], scaled, scale, turn,
+                     (cache, n) if cache else None)  # fmt: skip
         yield run
         out = norm(run.output, b + "post_attention_layernorm.weight") if style.gemma else run.output
         x = x + out

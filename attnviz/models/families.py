@@ -45,6 +45,12 @@ class Family:
     qk_norm: bool = False  # an RMSNorm of each head's query and key (Qwen3, Gemma 3)
     lm_head: tuple[str, ...] = ()  # the output embedding, then the input one (tied); () none
 
+    def adjust_tokenizer(self, tok: Any, found: dict[str, Any]) -> None:
+        """Set the tokenizer up as transformers does: by the class tokenizer_config.json names
+        (``found``), else as the family's tokenizer is."""
+        name = str(found.get("tokenizer_class") or "").removesuffix("Fast")
+        TOKENIZER_CLASSES.get(name, self.tokenizer)(tok, found)
+
 
 def _rotary(model_type: str, about: str, style: decoder.Style, adjust: Adjust) -> Family:
     """A rotary decoder: the Llama layout of tensors and settings."""
@@ -93,9 +99,3 @@ TOKENIZER_CLASSES: dict[str, Adjust] = {
     "PreTrainedTokenizer": as_trained,
     "TokenizersBackend": as_trained,
 }
-
-
-def adjuster(family: Family, found: dict[str, Any]) -> Adjust:
-    """How to set the tokenizer up: by the class tokenizer_config.json names, else by family."""
-    name = str(found.get("tokenizer_class") or "")
-    return TOKENIZER_CLASSES.get(name.removesuffix("Fast"), family.tokenizer)

@@ -14,9 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from ..attention import softmax
 from ..errors import ConfigError
 from ..masks import build_mask
 from .checkpoint import Checkpoint
+from .families import FAMILIES
 from .layers import Cache, Params
 from .tokenizer import JOIN, ModelToken
 
@@ -55,18 +57,13 @@ class Sampling:
         z = logits.astype(np.float64) / self.temperature
         if self.top_k is not None and self.top_k < len(z):
             z = np.where(z >= np.sort(z)[-self.top_k], z, -np.inf)
-        p = _softmax(z)
+        p = softmax(z)
         if self.top_p is not None:
             order = np.argsort(-p, kind="stable")
             keep = np.cumsum(p[order]) - p[order] < self.top_p  # the first always kept
             p = np.where(np.isin(np.arange(len(p)), order[keep]), p, 0.0)
             p /= p.sum()
         return int(rng.choice(len(p), p=p))
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max())
-    return e / e.sum()
 
 
 @dataclass(eq=False)
@@ -88,14 +85,18 @@ class Generation:
         return self.prompt + self.generated
 
 
+def decoders() -> str:
+    """The families with a language-model head, for messages: "gpt2, llama, ..."."""
+    return ", ".join(f.model_type for f in FAMILIES.values() if f.lm_head)
+
+
 def lm_head(ck: Checkpoint, dtype: str) -> np.ndarray:
     """The output embedding (V, D): the checkpoint's own, or the input one when tied."""
     names = ck.family.lm_head
     if not names:
         raise ConfigError(
             f"`model` {ck.spec!r}: a {ck.family.model_type} checkpoint has no language-model "
-            "head to generate with; generate runs decoders (gpt2, llama, mistral, qwen2, qwen3, "
-            "gemma3_text, gpt_neox)"
+            f"head to generate with; generate runs decoders ({decoders()})"
         )
     for name in names:
         if ck.tensors.has(name):
@@ -128,7 +129,7 @@ class Decoder:
     gives the next token's logits and the attention rows of the tokens passed."""
 
     def __init__(self, ck: Checkpoint, dtype: str = "float32") -> None:
-        self.ck, self.dtype = ck, dtype
+        self.ck = ck
         self.params = Params(ck.tensors, ck.config, dtype, ck.heads, ck.layers, ck.kv_heads,
                              ck.head_dim, kept={})  # fmt: skip
         self.head = lm_head(ck, dtype)
@@ -177,7 +178,7 @@ def generate(
     logits, rows = decoder.step(list(prompt))
     for _ in range(n):
         token = sampling.choose(logits, rng)
-        p = _softmax(logits.astype(np.float64))
+        p = softmax(logits.astype(np.float64))
         best = np.argsort(-p, kind="stable")[:top]
         g.generated.append(token)
         g.chosen_prob.append(float(p[token]))

@@ -34,8 +34,7 @@ class Params:
     layers: int
     kv_heads: int
     head_dim: int
-    kept: dict[str, np.ndarray] | None = None
-    made: dict[str, LayerWeights] = field(default_factory=dict)
+    kept: dict[str, Any] | None = None
 
     def __call__(self, name: str, rows: list[int] | None = None) -> np.ndarray:
         if self.kept is None or rows is not None:
@@ -44,13 +43,15 @@ class Params:
             self.kept[name] = self.tensors(name).astype(self.dtype, copy=False)
         return self.kept[name]
 
-    def once(self, key: str, make: Callable[[], LayerWeights]) -> LayerWeights:
-        """A layer's attention weights in the Trace's shapes, made once when tensors are kept."""
+    def once(self, layer: str, make: Callable[[], LayerWeights]) -> LayerWeights:
+        """Layer ``layer``'s attention weights in the Trace's shapes, made once when tensors
+        are kept (kept under the layer's prefix, "layers.3.", which names no tensor)."""
         if self.kept is None:
             return make()
-        if key not in self.made:
-            self.made[key] = make()
-        return self.made[key]
+        if layer not in self.kept:
+            self.kept[layer] = make()
+        weights: LayerWeights = self.kept[layer]
+        return weights
 
     def maybe(self, name: str) -> np.ndarray | None:
         """The tensor ``name``, or None when the checkpoint has none (a bias it goes without)."""

@@ -38,7 +38,6 @@ class Rope:
     """One kind of layer's rotary embedding: the inverse frequencies θ_d (R/2,), float32."""
 
     inv_freq: np.ndarray
-    about: str  # "θ base 10000", "θ base 500000, llama3 ×8" … for the steps view
 
     @property
     def dims(self) -> int:
@@ -94,15 +93,11 @@ def rope(s: dict[str, Any], head_dim: int, max_positions: int) -> Rope:
         raise ConfigError(f"`model`: partial rotary factor {share} leaves {dim} dimensions to turn")
     exponent = np.arange(0, dim, 2, dtype=np.float32) / np.float32(dim)
     inv_freq = (np.float32(1.0) / np.float32(base) ** exponent).astype(np.float32)
-    about = f"θ base {base:g}" + (f", {dim} of {head_dim} dims" if dim < head_dim else "")
     if kind == "linear":
-        factor = _number(s, "factor")
-        inv_freq = inv_freq / np.float32(factor)
-        about += f", linear ×{factor:g}"
+        inv_freq = inv_freq / np.float32(_number(s, "factor"))
     elif kind == "llama3":
         inv_freq = _llama3(inv_freq, s, max_positions)
-        about += f", llama3 ×{_number(s, 'factor'):g}"
-    return Rope(inv_freq.astype(np.float32), about)
+    return Rope(inv_freq.astype(np.float32))
 
 
 def _llama3(inv_freq: np.ndarray, s: dict[str, Any], max_positions: int) -> np.ndarray:
