@@ -45,6 +45,8 @@ FIGURES = [
     f'attnviz heatmap "{SINK_TEXT}" --model "$SMOLLM2" --layer all -o samples/sink.png',
     f'attnviz generate "{PROMPT}" --model "$SMOLLM2" --max-new-tokens 8 --head 0,4'
     " -o samples/generate.png",
+    f'attnviz generate "{PROMPT}" --model "$SMOLLM2" --max-new-tokens 8 --layer all --step 1'
+    " --head 0,2,4,6 -o samples/generate-layers.png",
 ]
 TERMINAL = {
     "samples/tokens.txt": 'attnviz tokens "¿Qué es la atención?"',

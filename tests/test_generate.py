@@ -203,3 +203,103 @@ def test_the_stream_waits_for_a_whole_character(capsys):
         show(t)
     assert capsys.readouterr().out == "« café"
     assert _stream(Ck(), "x", False) is None
+
+
+# --- --layer all: one generated token in every layer --------------------------------------------
+
+
+@pytest.mark.parametrize("step", [None, 2])
+def test_layer_all_gives_one_generated_token_in_every_layer(step):
+    """The rows of the token of --step (default the last) in every layer, equal to those
+    transformers computed over the whole sequence."""
+    expected = np.load(FIXTURES / "gen-llama-tiny-0.npz")  # attentions (L, H, T, T)
+    chosen = [] if step is None else ["--step", str(step)]
+    result = cli(PROMPTS[0], "--model", LLAMA, "--max-new-tokens", "8", "--layer", "all",
+                 "--head", "1,4", "--format", "json", *chosen)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    P = len(expected["prompt"])
+    q = P + (step or 8) - 1
+    assert data["query"] == q and data["step"] == (step or 8) and len(data["tokens"]) == q + 1
+    rows = np.array(data["layer_weights"])  # (L, heads, keys)
+    assert rows.shape == (2, 2, q + 1)
+    np.testing.assert_allclose(rows, expected["attentions"][:, [1, 4], q, : q + 1], atol=1e-5)
+    assert np.array(data["layer_allowed"]).all()  # causal: every key up to the token
+    assert data["generated_ids"] == expected["ids"].tolist()[P:]
+
+
+def test_the_figure_of_layer_all_names_the_layers_and_sets_the_generated_keys_apart(tmp_path):
+    from dataclasses import replace
+
+    from attnviz.models.generate import pieces
+    from attnviz.render import colors
+    from attnviz.render.figures import draw_generation
+    from attnviz.views.generation import GenerationView
+    from attnviz.views.labels import visible
+
+    ck = Checkpoint.open(LLAMA)
+    prompt, tokens = ck.encode(PROMPTS[0])
+    g = generate(ck, prompt, 4)
+    config = AttentionConfig(mask=("none",), dtype="float32", source=Pretrained(LLAMA))
+    trace = ck.run(g.ids, tokens + pieces(ck, g.generated), config)
+    trace = replace(trace, model=replace(trace.model, prompt_tokens=len(prompt)))
+    view = GenerationView(trace, [0, 2], [None] * 4, {"temperature": 0}, every_layer=True,
+                          step=3)  # fmt: skip
+    fig = draw_generation(view)
+    gid = lambda a: getattr(a, "get_gid", lambda: None)()  # noqa: E731
+    P, q = len(prompt), len(prompt) + 2
+    rows = [a.get_text() for a in fig.findobj() if gid(a) == "query-label"]
+    assert rows == ["0", "1"]  # the layers, left of the row of panels
+    keys = [a for a in fig.findobj() if gid(a) == "key-label"]
+    assert [a.get_text() for a in keys[: q + 1]] == [visible(t) for t in trace.texts[: q + 1]]
+    new = [a.get_color() == colors.GENERATED["light"] for a in keys[: q + 1]]
+    assert new == [False] * P + [True] * (q + 1 - P)
+    for line in (a for a in fig.findobj() if gid(a) == "generation-boundary"):
+        (segment,) = np.round(line.get_segments(), 2)  # only across the keys: rows are layers
+        assert segment.tolist() == [[P - 0.5, -0.5], [P - 0.5, 1.5]]
+    titles = [a.get_text() for a in fig.findobj() if hasattr(a, "get_text")]
+    assert any(f"every layer of token {q}" in t and "(step 3 of 4)" in t for t in titles)
+
+
+def test_the_terminal_shows_a_row_per_layer_and_heat_when_it_does_not_fit():
+    args = [PROMPTS[0], "--model", LLAMA, "--max-new-tokens", "3", "--layer", "all", "--head", "2"]
+    wide = cli(*args, "--format", "table")
+    assert wide.exit_code == 0, wide.output
+    lines = wide.stdout.splitlines()
+    header = next(n for n, line in enumerate(lines) if line.startswith("layer \\ key"))
+    assert [line.split()[0] for line in lines[header + 1 : header + 3]] == ["0", "1"]
+    P = len(Checkpoint.open(LLAMA).encode(PROMPTS[0])[0])
+    assert len(lines[header + 1].split()) == 1 + P + 3  # the layer, then every key so far
+    from typer.testing import CliRunner
+
+    from attnviz.cli import app
+
+    narrow = CliRunner().invoke(app, ["generate", *args], env={"COLUMNS": "40", "NO_COLOR": "1"})
+    assert narrow.exit_code == 0 and "layer \\ key" not in narrow.stdout
+    assert "░░░░▒▒▒▒▓▓▓▓██" in narrow.stdout  # the heat view's legend (no colour: shades)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--step", "2"], "--step chooses the generated token that --layer all shows"),
+        (["--layer", "all", "--format", "top"], "--format top lists them in one layer"),
+        (["--layer", "all", "--step", "0"], "--step counts the generated tokens from 1"),
+        (["--layer", "all", "--step", "4"], "from 1 to --max-new-tokens (3), not 4"),
+        (["--layer", "1", "-o", "x.html"], "the page plays every layer"),
+    ],
+)  # fmt: skip
+def test_layer_all_and_step_are_refused_where_they_cannot_act(args, message):
+    result = cli(PROMPTS[0], "--model", LLAMA, "--max-new-tokens", "3", *args)
+    assert result.exit_code == 2 and message in result.stderr, result.output
+
+
+def test_a_step_past_the_end_of_text_is_refused_after_the_generation(tmp_path):
+    folder = tmp_path / "m"
+    shutil.copytree(FIXTURES / "llama-tiny", folder)
+    prompt, _ = Checkpoint.open(str(folder)).encode(PROMPTS[0])
+    second = generate(Checkpoint.open(str(folder)), prompt, 8).generated[1]
+    (folder / "generation_config.json").write_text(json.dumps({"eos_token_id": second}))
+    result = cli(PROMPTS[0], "--model", str(folder), "--layer", "all", "--step", "5")
+    assert result.exit_code == 2
+    assert "stopped at its end-of-text token after 2 tokens" in result.stderr

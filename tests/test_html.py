@@ -344,3 +344,15 @@ def test_the_page_of_a_generation_plays_it_token_by_token(tmp_path, browser):
     assert int(tab.locator("input[type=range]").input_value()) >= 1
     assert errors == []
     tab.close()
+
+
+def test_the_page_of_a_generation_opens_at_its_step(tmp_path, browser):
+    llama = str(Path(__file__).resolve().parent / "fixtures" / "llama-tiny")
+    out = write(tmp_path, "generate", SENTENCE, "--model", llama, "--max-new-tokens", "4",
+                "--step", "3")  # fmt: skip
+    _, data = page_data(out)
+    tab = browser.new_page()
+    tab.goto(out.as_uri())
+    assert tab.locator(".step").inner_text() == data["views"][2]["name"]
+    assert tab.locator("input[type=range]").input_value() == "2"
+    tab.close()

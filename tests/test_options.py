@@ -47,7 +47,9 @@ OUTPUTS = {
     "rollout": [*(["--format", f] for f in ("table", "top", "json")),
                 *(["-o", f"{{tmp}}/out.{e}"] for e in ("png", "svg", "pdf"))],
     "generate": [*(["--format", f] for f in ("top", "table", "heat", "json")),
-                 *(["-o", f"{{tmp}}/out.{e}"] for e in ("png", "svg", "pdf", "html", "npz", "json"))],
+                 *(["-o", f"{{tmp}}/out.{e}"] for e in ("png", "svg", "pdf", "html", "npz", "json")),
+                 *(["--layer", "all", *o] for o in (["--format", "table"], ["--format", "heat"],
+                                                    ["--format", "json"], ["-o", "{tmp}/out.png"]))],
 }  # fmt: skip
 # The one output on which an option of the run is tried.
 RUN_OUTPUT = {"tokens": [], "export": ["-o", "{tmp}/out.npz"], "heatmap": ["--format", "json"],
@@ -109,6 +111,7 @@ CASES = {
     "top_k": (["--temperature", "5"], ["--top-k", "2"]),
     "top_p": (["--temperature", "5"], ["--top-p", "0.1"]),
     "show_probs": ([], ["--show-probs"]),
+    "step": ([], ["--step", "2"]),
 }
 CONTEXT = {"text", "output", "format"}  # what the outputs above are made of
 

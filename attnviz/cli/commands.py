@@ -40,6 +40,7 @@ from .options import (
     format_option,
     head_list,
     heads_count,
+    is_page,
     one_layer,
     outputs,
     parse_crop,
@@ -128,6 +129,21 @@ def heatmap(
         view = heatmap_view(trace, heads, crop=crop(o, len(trace.tokens)), scale=scale,
                             lang=o.lang)  # fmt: skip
         emit(view, o, shown, top=top)
+
+
+def _check_step(o: Options, shown: str | None, step: int | None, n: int) -> None:
+    """--layer all and --step where generate honours them (the page plays every layer and
+    every step: --step is the one it opens at)."""
+    every = all_layers(o)
+    if every and shown == "top":
+        raise ConfigError("--layer all shows one generated token in every layer (--format "
+                          "table, heat or json, or -o): --format top lists them in one layer")  # fmt: skip
+    if is_page(o) and o.layer is not None and not every:
+        raise ConfigError("the page plays every layer of each generated token: leave --layer "
+                          "out")  # fmt: skip
+    if step is not None and not 1 <= step <= max(n, 1):
+        raise ConfigError(f"--step counts the generated tokens from 1 to --max-new-tokens "
+                          f"({n}), not {step}")  # fmt: skip
 
 
 def _at_least_one(top: int) -> None:
@@ -308,6 +324,10 @@ SampleSeedOpt = Annotated[int, typer.Option(help="Seed of the sampling.")]
 ProbsOpt = Annotated[
     bool, typer.Option(help="Each token's probability and the most probable at its step.")
 ]
+StepOpt = Annotated[
+    int | None, typer.Option(help="With --layer all: the generated token shown (1: the first; "
+                             "default the last).", show_default=False)
+]  # fmt: skip
 
 
 @app.command(short_help="A decoder continues the text: what each generated token attends to.")
@@ -323,26 +343,36 @@ def generate(
     seed: SampleSeedOpt = 0,
     show_probs: ProbsOpt = False,
     top: TopOpt = 3,
+    step: StepOpt = None,
     *,
     o: Options,
 ) -> None:
     """A decoder continues the text (greedy, or seeded sampling), and shows what each generated
     token attends to: its strongest keys (top), or the attention of the whole sequence with
-    the line between the prompt and the generated tokens (table, heat, -o figure); -o .html a
-    page that plays the generation; -o .npz or .json writes the run.
+    the line between the prompt and the generated tokens (table, heat, -o figure); --layer
+    all: one generated token's attention in every layer; -o .html a page that plays the
+    generation; -o .npz or .json writes the run.
 
     Example: attnviz generate "The capital of France is" --model smollm2 --max-new-tokens 8
+
+    Example: attnviz generate "The capital of France is" --model smollm2 --layer all -o p.png
     """
     from .generating import EXPORTS, generation_view
 
     acts = {"top": frozenset({"top"}), "show_probs": frozenset({"top", "table", "heat"}),
-            "head": frozenset({"top", "table", "heat", "json", FIGURE, PAGE, "export.json"})}  # fmt: skip
-    shown = outputs(o, format, GENERATE_FORMATS, html=True, acts=acts, default="top",
-                    exports=EXPORTS)  # fmt: skip
+            "head": frozenset({"top", "table", "heat", "json", FIGURE, PAGE, "export.json"}),
+            "step": frozenset({"table", "heat", "json", FIGURE, PAGE})}  # fmt: skip
+    if step is not None and not all_layers(o) and not is_page(o):
+        raise ConfigError("--step chooses the generated token that --layer all shows: give "
+                          "--layer all too")  # fmt: skip
+    shown = outputs(o, format, GENERATE_FORMATS, html=True, acts=acts,
+                    default="table" if all_layers(o) else "top", exports=EXPORTS)  # fmt: skip
     _at_least_one(top)
+    _check_step(o, shown, step, max_new_tokens)
     if "seed" in o.given and not temperature:
         raise ConfigError("--seed seeds the sampling: give a --temperature above 0 too")
     sampling = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed}
     live = sys.stdout.isatty() and shown in ("top", "table", "heat")
-    view = generation_view(o, read_text(text, o.file), max_new_tokens, sampling, head, live)
+    view = generation_view(o, read_text(text, o.file), max_new_tokens, sampling, head, live,
+                           step)  # fmt: skip
     emit(view, o, shown, EXPORTS, top=top, show_probs=show_probs)

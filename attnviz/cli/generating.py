@@ -14,7 +14,7 @@ from ..pipeline import Limits, check_budget
 from ..trace import AttentionConfig, Pretrained
 from ..views.generation import GenerationView, StepChoice
 from .app import progress
-from .options import Options, head_list, size
+from .options import Options, all_layers, head_list, is_page, size
 
 EXPORTS = (".npz", ".json")
 
@@ -56,20 +56,20 @@ def _choice(ck: Any, token: int, label: str, prob: float, top: list[tuple[int, f
 
 
 def generation_view(o: Options, text: str, n: int, sampling: dict[str, Any], head: str | None,
-                    live: bool) -> GenerationView:  # fmt: skip
-    """Generate after ``text``, then the view of the whole sequence at --layer."""
+                    live: bool, step: int | None = None) -> GenerationView:  # fmt: skip
+    """Generate after ``text``, then the view of the whole sequence at --layer (or, --layer
+    all, of the token of ``step`` in every layer)."""
     from ..models import Checkpoint
     from ..models.generate import Sampling, check_length, decoders, generate, pieces
 
     if o.model is None:
         raise ConfigError(f"generate continues a text with a --model decoder ({decoders()}): "
                           "give one")  # fmt: skip
-    if o.layer is not None and not o.layer.strip().isdigit():
-        raise ConfigError(f"--layer takes a layer number with generate, not {o.layer!r} (its "
-                          "model view of a generated token is still to come)")  # fmt: skip
+    if o.layer is not None and not all_layers(o) and not o.layer.strip().isdigit():
+        raise ConfigError(f"--layer takes a layer number or 'all', not {o.layer!r}")
     chosen = Sampling(**sampling)
     ck = Checkpoint.open(o.model)
-    layer = None if o.layer is None else int(o.layer)
+    layer = None if o.layer is None or all_layers(o) else int(o.layer)
     if layer is not None and layer >= ck.layers:  # checked before the generation, not after
         raise ConfigError(f"no layer {layer}: {o.model!r} has layers 0 to {ck.layers - 1}")
     heads = head_list(head, ck.heads, ck.kv_heads)
@@ -105,4 +105,8 @@ def generation_view(o: Options, text: str, n: int, sampling: dict[str, Any], hea
     how: dict[str, Any] = {"temperature": chosen.temperature}
     if chosen.temperature:
         how |= {"top_k": chosen.top_k, "top_p": chosen.top_p, "seed": chosen.seed}
-    return GenerationView(trace, heads, steps, how, g.stopped, o.lang)
+    if step is not None and step > len(steps):
+        raise ConfigError(f"--step {step}: the generation stopped at its end-of-text token after "
+                          f"{len(steps)} tokens; give --step 1 to {len(steps)}")  # fmt: skip
+    every = all_layers(o) and not is_page(o)  # the page plays every layer of every step
+    return GenerationView(trace, heads, steps, how, g.stopped, o.lang, every, step)

@@ -147,7 +147,24 @@ def show_generation(
             line.append(" · ".join(f"{shorten(t, 12)} {p:.3f}" for t, p in step.top[:3]))
             console.print(line)
         console.print()
-    if fmt == "top":
+    if view.every_layer:
+        _show_layers(console, view, fmt, cmap)
+    elif fmt == "top":
         show_heatmap(console, view.generated_rows, "top", cmap, top)
     else:
         show_heatmap(console, view.whole, fmt, cmap)
+
+
+def _show_layers(console: Console, view: GenerationView, fmt: str, cmap: str) -> None:
+    """--layer all: per head, the token's row in every layer; as heat blocks when asked or
+    when a table does not fit."""
+    keys, system = view.trace.texts[: view.query + 1], _system(console)
+    heat = fmt == "heat"
+    for panel in view.layer_panels():
+        table = terminal.layer_rows(panel, keys, cmap=cmap, system=system, lang=view.lang)
+        heat = heat or not terminal.fits(console, table)
+        console.print(terminal.layer_rows(panel, keys, cmap=cmap, heat=True, system=system,
+                                          lang=view.lang) if heat else table)  # fmt: skip
+        console.print()
+    if heat:
+        console.print(terminal.legend(cmap, system, view.lang))

@@ -218,6 +218,7 @@ def page(
                                    "value", "column", "html_enlarge", "html_all", "html_show",
                                    "html_step", "html_play")},
         "views": views,
+        "start": (view.step or 1) - 1 if isinstance(view, GenerationView) else 0,  # --step
     }  # fmt: skip
     fill = {"LANG": lang, "THEME": theme, "TITLE": _escape(heading), "STYLE": _file("page.css"),
             "SCRIPT": _file("page.js"), "DATA": _script_json(data)}  # fmt: skip

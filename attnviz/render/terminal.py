@@ -28,6 +28,7 @@ from ..views.labels import (
     strings,
     visible,
 )
+from ..views.panel import Panel
 from ..views.steps import Stage, WorkedRow
 from . import colors
 
@@ -148,6 +149,41 @@ def weight_table(
                 )
             else:
                 text.append(f"{pad}   {HIDDEN_CELL}  ", style="dim")
+    return text
+
+
+def layer_rows(
+    panel: Panel, keys: Sequence[str], *, cmap: str, heat: bool = False,
+    system: str = "truecolor", lang: str = "en",
+) -> Text:  # fmt: skip
+    """A panel whose rows are layers (``panel.row_names``) of one token: its title, then a row
+    per layer over ``keys``, each weight on its colour (or, ``heat``, a two-character block
+    under a ruler of key indices), the generated keys set apart."""
+    s = strings(lang)
+    names = panel.row_names or ()
+    corner = f"{s['layer_word']} \\ {s['key']} "
+    left = max(cell_len(corner), *(len(n) + 1 for n in names))
+    text = Text(panel.title, style="dim", no_wrap=True, overflow="ignore")
+    new = panel.generated_from("x")
+    heads = [shorten(k, 6) for k in keys]
+    widths = [2 if heat else max(6, cell_len(x) + 2) for x in heads]
+    if heat:
+        text.append("\n").append_text(_ruler(range(len(keys)), left))
+    else:
+        text.append("\n" + corner + " " * (left - cell_len(corner)), style="dim")
+        for j, (head, width) in enumerate(zip(heads, widths, strict=True)):
+            look = GENERATED_STYLE if new is not None and j >= new else "bold"
+            text.append(" " * (width - 1 - cell_len(head)) + head + " ", style=look)
+    for n, name in enumerate(names):
+        text.append("\n" + name.rjust(left - 1) + " ", style="bold")
+        for j, width in enumerate(widths):
+            w, pad = float(panel.weights[n, j]), " " * (width - 6)
+            if panel.hidden[n, j]:
+                text.append(f" {HIDDEN_CELL}" if heat else f"{pad}   {HIDDEN_CELL}  ", style="dim")
+            elif heat:
+                text.append(*_block(cmap, w, system))
+            else:
+                text.append(f"{pad} {w:.2f} ", style=_cell_style(cmap, w, system))
     return text
 
 

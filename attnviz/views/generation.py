@@ -3,12 +3,16 @@ tokens), the heads shown, and what the model chose at each step."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from ..trace import Crop, Trace
 from .heatmap import HeatmapView
-from .labels import strings, trace_line
+from .labels import head_label, strings, trace_line, visible
+from .panel import Panel
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,9 @@ class GenerationView:
     """The attention of a generated text: ``trace`` runs the prompt and the generated tokens
     (its ``model.prompt_tokens`` the prompt's length), ``steps`` what each step chose,
     ``sampling`` how ("greedy", or its temperature, top-k, top-p and seed), ``stopped``
-    whether it ended at an end-of-text token."""
+    whether it ended at an end-of-text token; ``every_layer`` (--layer all): the view is one
+    generated token's attention in every layer, the token of ``step`` (1: the first
+    generated; None: the last)."""
 
     trace: Trace
     heads: list[int]
@@ -35,6 +41,8 @@ class GenerationView:
     sampling: dict[str, Any]
     stopped: bool = False
     lang: str = "en"
+    every_layer: bool = False
+    step: int | None = None
 
     @property
     def prompt_tokens(self) -> int:
@@ -42,7 +50,18 @@ class GenerationView:
 
     @property
     def title(self) -> str:
-        return trace_line(self.trace, self.lang, shown=self.heads) + " · " + self.how
+        line = trace_line(self.trace, self.lang, every_layer=self.every_layer, shown=self.heads)
+        if self.every_layer:
+            q, s = self.query, strings(self.lang)
+            line += " · " + s["every_layer_of"].format(q=q, token=visible(self.trace.texts[q]),
+                                                       step=q - self.prompt_tokens + 1,
+                                                       n=len(self.steps))  # fmt: skip
+        return line + " · " + self.how
+
+    @property
+    def query(self) -> int:
+        """The token whose every layer --layer all shows: the step's, or the last."""
+        return self.prompt_tokens + (self.step or len(self.steps)) - 1
 
     @property
     def how(self) -> str:
@@ -64,13 +83,39 @@ class GenerationView:
         return HeatmapView(self.trace, self.heads, Crop(self.prompt_tokens, T, 0, T),
                            lang=self.lang)  # fmt: skip
 
+    def layer_panels(self) -> Iterator[Panel]:
+        """--layer all: a panel per head, the attention row of ``query`` in every layer
+        (layers down, the tokens up to it across), under each layer's mask."""
+        q, trace = self.query, self.trace
+        rows = trace.layer_weights[:, :, q, : q + 1]  # (L, H, q+1)
+        hidden = ~trace.layer_allowed[:, q, : q + 1]
+        names = tuple(str(n) for n in range(rows.shape[0]))
+        for h in self.heads:
+            yield Panel(h, head_label(trace, h, self.lang), rows[:, h], hidden,
+                        boundary=self.prompt_tokens, row_names=names)  # fmt: skip
+
+    def _layers_json(self) -> dict[str, Any]:
+        """--layer all's numbers: the tokens up to ``query``, and its rows (layers, heads,
+        keys), what each layer's mask allows of them (layers, keys)."""
+        q, panels = self.query, list(self.layer_panels())
+        return {
+            "tokens": self.trace.texts[: q + 1],
+            "config": self.trace.config.to_dict(),
+            "heads": self.heads,
+            "query": q,
+            "step": q - self.prompt_tokens + 1,
+            "layer_allowed": (~panels[0].hidden).tolist(),
+            "layer_weights": np.stack([p.weights for p in panels], axis=1).tolist(),
+        }
+
     def to_json(self) -> dict[str, Any]:
-        """The heatmap's JSON of the whole sequence, with the prompt's and the generated ids,
-        each step's chosen probability and top tokens, and how they were chosen."""
+        """The heatmap's JSON of the whole sequence (or --layer all's), with the prompt's and
+        the generated ids, each step's chosen probability and top tokens, and how they were
+        chosen."""
         ids = list(self.trace.model.ids) if self.trace.model else []
         P = self.prompt_tokens
         return {
-            **self.whole.to_json(),
+            **(self._layers_json() if self.every_layer else self.whole.to_json()),
             "prompt_ids": ids[:P],
             "generated_ids": ids[P:],
             "chosen_prob": [st.prob for st in self.steps],

@@ -28,10 +28,11 @@ class Panel:
     row0: int | None = None  # in a crop (--window): the index of the first query shown
     col0: int | None = None  # ... and of the first key shown
     boundary: int | None = None  # the first generated token (in the whole text), when any
+    row_names: tuple[str, ...] | None = None  # rows that are not tokens (a token's layers)
 
     def generated_from(self, axis: str) -> int | None:
         """The panel's first row ("y") or column ("x") of a generated token, None if none."""
-        if self.boundary is None:
+        if self.boundary is None or (axis == "y" and self.row_names is not None):
             return None
         first = (self.row0 if axis == "y" else self.col0) or 0
         return max(self.boundary - first, 0)

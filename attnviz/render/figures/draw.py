@@ -294,8 +294,12 @@ def _row_labels(
     """The row labels left of a panel, and its query title beyond them."""
     from matplotlib.transforms import offset_copy
 
-    query_texts = crop_texts(texts, panel.row0, panel.weights.shape[0])
-    queries = tick_labels(query_texts, axis_points, font * 0.85, labels, panel.row0)
+    if panel.row_names is not None:  # rows that are not tokens: a token's layers
+        rows = tick_labels(panel.row_names, axis_points, font * 0.85, labels)[0]
+        queries = (rows, [panel.row_names[i] for i in rows])  # thinned, not numbered twice
+    else:
+        query_texts = crop_texts(texts, panel.row0, panel.weights.shape[0])
+        queries = tick_labels(query_texts, axis_points, font * 0.85, labels, panel.row0)
     first = panel.generated_from("y")
     new = None if first is None else (first, colors.GENERATED[theme])
     room = token_labels(ax, frame, cells, "y", *queries, font * 0.85, name, new)

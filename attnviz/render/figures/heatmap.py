@@ -96,7 +96,8 @@ def panel_grid(
     larger of a panel's dimensions; ``row_titles``: a title left of each row instead of
     "query"; ``panel_size`` (inches) replaces the preset's; ``indexed``: the labels carry
     their indices (a crop's); ``title_rows``: the lines of the panels' titles (0: none);
-    ``titles``: titles measured so that the panels are spread to keep them apart;
+    ``titles``: titles measured so that the panels are spread to keep them apart; ``cols`` 0:
+    as many as give the largest panels on a page of fixed size (slides), else the preset's;
     ``gathered``: the masks of all panels drawn as one hatch and one outline (many panels)."""
     from matplotlib import rc_context
     from matplotlib.figure import Figure
@@ -105,21 +106,25 @@ def panel_grid(
     p = style.p
     if panel_size is not None and p.width is None:
         p = replace(p, panel=panel_size)
-    s, rows, T, em = strings(lang), -(-n_panels // cols), len(texts), p.font / 72
+    s, T, em = strings(lang), len(texts), p.font / 72
     with rc_context(theme_rc(style.theme, p.font)):
         title_w = text_width(titles, p.font) if titles else 0.0
 
-        def lay_out(lines: int) -> GridLayout:
+        def lay_out(lines: int, cols: int) -> GridLayout:
             def made(width: float) -> GridLayout:
-                return grid_layout(p, rows, cols, width, width, lines, title_rows=title_rows,
-                                   title_width=title_w)  # fmt: skip
+                return grid_layout(p, -(-n_panels // cols), cols, width, width, lines,
+                                   title_rows=title_rows, title_width=title_w)  # fmt: skip
 
             return fitted_labels(axis_texts, side, T, p.font * 0.85, style.labels, indexed, made)[1]
 
-        box = lay_out(1)
+        if cols == 0:  # a fixed page: the columns that give the largest panels
+            fixed = p.width is not None and p.height is not None
+            cols = grid(n_panels, p.max_cols)[1] if not fixed else max(
+                range(1, n_panels + 1), key=lambda c: (lay_out(1, c).panel, -c))  # fmt: skip
+        box = lay_out(1, cols)
         lines = wrap(heading, box.width * 72 / (0.6 * p.font * 1.1))  # now the width is known
         if "\n" in lines:
-            box = lay_out(lines.count("\n") + 1)
+            box = lay_out(lines.count("\n") + 1, cols)
         require_readable(box.panel, style.preset)
         if style.annotate is None:
             style = replace(style, annotate=auto_annotate(p.font, box.panel * 72, side))
@@ -201,6 +206,15 @@ def draw_rollout(view: RolloutView, style: Style = DEFAULT_STYLE) -> Figure:
 
 def draw_generation(view: GenerationView, style: Style = DEFAULT_STYLE) -> Figure:
     """The figure of a GenerationView: the heads over the whole sequence, the line between
-    the prompt and the generated tokens drawn, their labels set apart."""
-    titled = style if style.title is not None else replace(style, title=view.title)
-    return draw_heatmap(view.whole, titled)
+    the prompt and the generated tokens drawn, their labels set apart; or (--layer all) a
+    panel per head of one generated token's attention in every layer."""
+    if not view.every_layer:
+        titled = style if style.title is not None else replace(style, title=view.title)
+        return draw_heatmap(view.whole, titled)
+    s, panels, q = strings(view.lang), list(view.layer_panels()), view.query
+    keys, L, n = view.trace.texts[: q + 1], panels[0].weights.shape[0], len(panels)
+    return panel_grid(
+        panels, n, 0, keys, keys, max(L, q + 1), view.title, s["weight"],
+        bool(panels[0].hidden.any()), lang=view.lang, style=style,
+        row_titles=[s["layer_word"]] * n, titles=[p.title for p in panels],
+    )  # fmt: skip

@@ -4,7 +4,7 @@
   const T = D.text;
   const grid = document.getElementById("grid");
   const tip = document.getElementById("tip");
-  let view = 0, head = -1, hi = -1, big = null;
+  let view = D.start, head = -1, hi = -1, big = null;
   document.getElementById("title").textContent = D.title;
 
   function el(tag, cls, text) {
@@ -181,7 +181,7 @@
   const controls = document.getElementById("controls");
   if (D.kind === "generation") {  // a slider over the generated tokens, and a button to play them
     const range = el("input"), name = el("span", "step", D.views[view].name), play = el("button", "", "▶");
-    range.type = "range"; range.min = "0"; range.max = String(D.views.length - 1); range.value = "0";
+    range.type = "range"; range.min = "0"; range.max = String(D.views.length - 1); range.value = String(view);
     range.setAttribute("aria-label", T.html_step);
     play.type = "button"; play.setAttribute("aria-label", T.html_play);
     const show = function (n) { view = n; range.value = String(n); name.textContent = D.views[n].name; build(); };
