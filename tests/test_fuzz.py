@@ -4,9 +4,9 @@ Runs a modest number of examples by default; HYPOTHESIS_PROFILE=thorough runs ma
 """
 
 import json
-import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -39,7 +39,6 @@ option_values = {
     "--window": st.sampled_from(["0:2", "1:", ":3", "3:1", "0:99", "x"]),
     "-o": st.sampled_from(["fuzz.png", "fuzz.svg", "fuzz.txt", "fuzz.html"]),
 }
-OUT = Path(tempfile.mkdtemp(prefix="attnviz-fuzz-"))
 MODEL = {
     "--heads",
     "--d-model",
@@ -62,20 +61,26 @@ ACCEPTS = {
 }
 
 
+@pytest.fixture(scope="module")
+def out(tmp_path_factory):
+    """Where the figures are written (pytest removes it, as it does every tmp_path)."""
+    return tmp_path_factory.mktemp("fuzz")
+
+
 @given(
     st.sampled_from(sorted(ACCEPTS)),
     texts,
     st.lists(st.sampled_from(sorted(option_values)), max_size=4, unique=True),
     st.data(),
 )
-def test_cli_never_crashes(command, text, options, data):
+def test_cli_never_crashes(out, command, text, options, data):
     chosen = {o: data.draw(option_values[o]) for o in options if o in ACCEPTS[command]}
     if command == "steps" and "--head" in chosen:
         chosen["--head"] = chosen["--head"].split(",")[0]  # steps follows one head
     if command != "tokens" and "--heads" not in chosen:
         chosen |= {"--heads": "2", "--d-model": "8"}  # small and fast
     if "-o" in chosen:
-        chosen["-o"] = str(OUT / f"{command}-{chosen['-o']}")
+        chosen["-o"] = str(out / f"{command}-{chosen['-o']}")
         Path(chosen["-o"]).unlink(missing_ok=True)
     args = [command, text, *(x for pair in chosen.items() for x in pair)]
     if command == "export":
