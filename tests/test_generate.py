@@ -53,6 +53,20 @@ def test_the_cached_rows_equal_a_pass_over_the_whole_sequence(name, dtype, toler
                                    atol=tolerance, rtol=0)  # fmt: skip
 
 
+def test_a_run_from_the_tensors_a_generation_kept_equals_a_fresh_one():
+    ck = Checkpoint.open(str(FIXTURES / "qwen2-tiny"))  # sharded, tied, with biases
+    prompt, tokens = ck.encode(PROMPTS[1])
+    g = generate(ck, prompt, 5)
+    assert g.kept  # the decoder's converted tensors, handed on
+    config = AttentionConfig(mask=("none",), dtype="float32",
+                             source=Pretrained(str(FIXTURES / "qwen2-tiny"), 0))  # fmt: skip
+    labels = tokens[:1] * len(g.ids)
+    kept, fresh = ck.run(g.ids, labels, config, kept=g.kept), ck.run(g.ids, labels, config)
+    for name in ("x", "w_q", "w_k", "weights", "head_outputs", "output"):
+        np.testing.assert_array_equal(getattr(kept, name), getattr(fresh, name))
+    np.testing.assert_array_equal(kept.model.layer_weights, fresh.model.layer_weights)
+
+
 def test_seeded_sampling_gives_the_same_tokens_run_after_run():
     ck = Checkpoint.open(str(FIXTURES / "llama-tiny"))
     prompt, _ = ck.encode(PROMPTS[1])
@@ -303,3 +317,14 @@ def test_a_step_past_the_end_of_text_is_refused_after_the_generation(tmp_path):
     result = cli(PROMPTS[0], "--model", str(folder), "--layer", "all", "--step", "5")
     assert result.exit_code == 2
     assert "stopped at its end-of-text token after 2 tokens" in result.stderr
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_most_probable_are_those_a_full_sort_gives(seed):
+    from attnviz.models.generate import _most_probable
+
+    rng = np.random.default_rng(seed)
+    p = rng.integers(0, 6, 40) / 10  # many ties
+    for k in (1, 3, 5, 40, 50):
+        expected = np.argsort(-p, kind="stable")[:k]
+        np.testing.assert_array_equal(_most_probable(p, k), expected)

@@ -95,7 +95,7 @@ def generation_view(o: Options, text: str, n: int, sampling: dict[str, Any], hea
     config = AttentionConfig(mask=("none",), dtype=dtype, source=Pretrained(o.model, layer))
     progress.step("computing attention")
     new = pieces(ck, g.generated, text[-1:] or " ")
-    trace = ck.run(g.ids, tokens + new, config)
+    trace = ck.run(g.ids, tokens + new, config, kept=g.kept)
     assert trace.model is not None
     trace = replace(trace, model=replace(trace.model, prompt_tokens=len(prompt),
                                          chosen_prob=tuple(g.chosen_prob)))  # fmt: skip

@@ -97,10 +97,12 @@ class Checkpoint:
         return encode(self.tokenizer, text, limit)
 
     def run(
-        self, ids: list[int], tokens: list[ModelToken], config: AttentionConfig, truncated: int = 0
-    ) -> Trace:
+        self, ids: list[int], tokens: list[ModelToken], config: AttentionConfig, truncated: int = 0,
+        kept: dict[str, Any] | None = None,
+    ) -> Trace:  # fmt: skip
         """The forward pass over ``ids``: the Trace of the layer ``config`` names (the last by
-        default), each layer under the model's own mask for it ANDed with ``config.mask``."""
+        default), each layer under the model's own mask for it ANDed with ``config.mask``;
+        ``kept``: the tensors a generation kept (in ``config``'s dtype), read from there."""
         source = config.pretrained
         assert source is not None
         layer = self.layers - 1 if source.layer is None else source.layer
@@ -113,7 +115,7 @@ class Checkpoint:
         built = {s: build_mask(s, np.zeros(len(ids), dtype=bool)) for s in set(specs)}
         c = replace(config, mask=specs[layer], source=replace(source, layer=layer))
         params = Params(self.tensors, self.config, c.dtype, self.heads, self.layers,
-                        self.kv_heads, self.head_dim)  # fmt: skip
+                        self.kv_heads, self.head_dim, kept)  # fmt: skip
         shown, weights = None, []
         for n, r in enumerate(
             self.family.forward(params, ids, [built[s] for s in specs], c.scaled)

@@ -49,7 +49,10 @@ class Params:
         if self.kept is None:
             return make()
         if layer not in self.kept:
+            before = set(self.kept)
             self.kept[layer] = make()
+            for name in set(self.kept) - before - {layer}:  # read to make it: not kept twice
+                del self.kept[name]
         weights: LayerWeights = self.kept[layer]
         return weights
 
