@@ -11,3 +11,7 @@ class ConfigError(AttnvizError, ValueError):
 
 class RunError(AttnvizError, RuntimeError):
     """A failure at run time: cannot write the output, over a budget (CLI exit code 1)."""
+
+
+class Interrupted(AttnvizError):
+    """Ctrl-C, with what was done by then (CLI exit code 130)."""

@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperGroup
 
 from .. import __version__
-from ..errors import AttnvizError, ConfigError, RunError
+from ..errors import AttnvizError, ConfigError, Interrupted, RunError
 from ..views.labels import visible
 
 
@@ -156,6 +156,8 @@ def _handle(e: Exception) -> None:
         _error(e.format_message(), e.exit_code)
     if isinstance(e, ConfigError):
         _error(in_flags(str(e)), 2)
+    if isinstance(e, Interrupted):
+        _error(str(e), 130)
     if isinstance(e, (RunError, AttnvizError)):
         _error(in_flags(str(e)), 1)
     if isinstance(e, MemoryError):

@@ -376,3 +376,47 @@ def generate(
     view = generation_view(o, read_text(text, o.file), max_new_tokens, sampling, head, live,
                            step)  # fmt: skip
     emit(view, o, shown, EXPORTS, top=top, show_probs=show_probs)
+
+
+SURVEY_FORMATS = ("table", "json", "csv")
+SURVEY_RUN = tuple(opt for opt in RUN if opt.name not in ("layer", "hide_special", "truncate"))
+JsonlOpt = Annotated[bool, typer.Option(help='Each line is JSON with a "text" field.')]
+LimitOpt = Annotated[
+    int | None, typer.Option(help="Measure the first N texts only.", show_default=False)
+]
+WordsOpt = Annotated[
+    bool, typer.Option(help="Merge word pieces into words: attention to a word is the sum over "
+                       "its pieces, from a word the mean.")
+]  # fmt: skip
+InductionOpt = Annotated[
+    bool, typer.Option(help="With a decoder --model: Olsson et al.'s induction scores, on "
+                       "repeated random tokens (--seed draws them).")
+]  # fmt: skip
+JobsOpt = Annotated[int, typer.Option(help="Worker processes (results identical to 1).")]
+
+
+@app.command(short_help="What every head does over a corpus: the measures of the papers.")
+@takes(SURVEY_RUN, LOOK)
+def survey(
+    format: Annotated[str | None, format_option(SURVEY_FORMATS)] = None,
+    jsonl: JsonlOpt = False,
+    limit: LimitOpt = None,
+    words: WordsOpt = False,
+    induction: InductionOpt = False,
+    jobs: JobsOpt = 1,
+    *,
+    o: Options,
+) -> None:
+    """Measure every layer and head over a corpus (--file, one text per line; - for standard
+    input): the share of attention on the first token, separators, punctuation, the previous,
+    next and same token; entropy, distance, largest weight, positional offsets; a label per
+    head.
+
+    Example: attnviz survey --model minilm --file corpus.txt
+
+    Example: attnviz survey --model smollm2 --file corpus.txt --induction --format csv
+    """
+    from .surveying import survey_view
+
+    shown = outputs(o, format, SURVEY_FORMATS, html=True)
+    emit(survey_view(o, jsonl, limit, words, induction, jobs), o, shown)

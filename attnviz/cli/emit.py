@@ -60,7 +60,8 @@ def _renderers(view: Any) -> tuple[Callable[..., Any], Callable[..., None]]:
              "CompareView": (figures.draw_compare, shows.show_compare),
              "StepsView": (figures.draw_steps, shows.show_steps),
              "StatsView": (figures.draw_stats, shows.show_stats),
-             "GenerationView": (figures.draw_generation, shows.show_generation)}  # fmt: skip
+             "GenerationView": (figures.draw_generation, shows.show_generation),
+             "SurveyView": (figures.draw_survey, shows.show_survey)}  # fmt: skip
     return kinds[type(view).__name__]
 
 

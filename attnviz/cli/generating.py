@@ -76,13 +76,9 @@ def generation_view(o: Options, text: str, n: int, sampling: dict[str, Any], hea
     prompt, tokens = ck.encode(text)
     dtype = o.dtype or "float32"
     check_length(ck, prompt, n)
-    # a generation keeps every layer's tensors, and the output embedding, from step to step;
-    # a layer's attention in the Trace's shapes (W_K and W_V repeated for each query head)
-    # and fused as one matrix: 3 H·D·Dh more than its tensors
+    # a generation keeps every layer's tensors, and the output embedding, from step to step
     vocab = int(ck.config.get("vocab_size", 0) or 0)
-    attention = 3 * ck.heads * ck.d_model * ck.head_dim
-    elements = ck.layers * (ck.tensors.layer_elements() + attention) + ck.d_model * vocab
-    kept = elements * np.dtype(dtype).itemsize
+    kept = ck.kept_bytes(dtype) + ck.d_model * vocab * np.dtype(dtype).itemsize
     head_bytes = ck.d_model * vocab * 4  # the output embedding's 32-bit copy while it is converted
     budget = Limits(memory_budget=size(o.memory_budget), extra_bytes=lambda T: kept + head_bytes)
     try:

@@ -188,6 +188,14 @@ class Options:
         self._values = dict(values)
         self.given = given
 
+    def without(self, name: str) -> Options:
+        """These options, ``name`` left at its default (as if not given)."""
+        return Options(self._values, self.given - {name})
+
+    def having(self, **values: Any) -> Options:
+        """These options and ``values``, options a command does not take (not given)."""
+        return Options(self._values | values, self.given)
+
     def __getattr__(self, name: str) -> Any:
         try:
             return self._values[name]

@@ -92,6 +92,13 @@ class Checkpoint:
     def max_positions(self) -> int:
         return setting(self.config, self.family.positions)
 
+    def kept_bytes(self, dtype: str) -> int:
+        """What a run that keeps the tensors from text to text (or step to step) holds: every
+        layer's tensors in ``dtype``, and each layer's attention in the Trace's shapes (W_K and
+        W_V repeated for each query head) and fused as one matrix, 3 H·D·Dh more."""
+        attention = 3 * self.heads * self.d_model * self.head_dim
+        return self.layers * (self.tensors.layer_elements() + attention) * np.dtype(dtype).itemsize
+
     def encode(self, text: str, limit: int | None = None) -> tuple[list[int], list[ModelToken]]:
         """The ids and tokens of ``text`` (cut to ``limit`` tokens, special ones kept)."""
         return encode(self.tokenizer, text, limit)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rich.cells import cell_len
 from rich.console import Console, Group
+from rich.table import Table
 from rich.text import Text
 
 from ..views.compare import CompareView
@@ -16,6 +17,7 @@ from ..views.heatmap import HeatmapView, ModelView, RolloutView
 from ..views.labels import shorten, strings
 from ..views.stats import StatsView
 from ..views.steps import StepsView
+from ..views.survey import SurveyView
 from . import terminal
 
 
@@ -168,3 +170,18 @@ def _show_layers(console: Console, view: GenerationView, fmt: str, cmap: str) ->
         console.print()
     if heat:
         console.print(terminal.legend(cmap, system, view.lang))
+
+
+def show_survey(console: Console, view: SurveyView, fmt: str, cmap: str) -> None:
+    """Per measure, its strongest heads; then how many heads have each label."""
+    s = strings(view.lang)
+    console.print(Text(view.title, style="dim"))
+    table = Table(box=None, pad_edge=False, header_style="bold", padding=(0, 2, 0, 0))
+    table.add_column(s["measure"], no_wrap=True)
+    table.add_column(s["strongest_heads"], no_wrap=True)
+    for m in view.measures:
+        best = "  ".join(f"{n}.{h} {v:.2f}" for n, h, v in view.strongest(m))
+        table.add_row(Text(m, style="bold"), Text(best))
+    console.print(table)
+    counts = " · ".join(f"{name} {n}" for name, n in view.label_counts())
+    console.print(Text(f"{s['head_labels']}: ", style="dim").append(counts, style=""))

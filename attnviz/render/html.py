@@ -19,13 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from ..trace import Trace, cells
+from ..trace import cells
 from ..views.compare import CompareView
 from ..views.generation import GenerationView
 from ..views.heatmap import HeatmapView, ModelView
 from ..views.labels import head_label, shorten, strings, visible
 from ..views.panel import signed_limit
 from ..views.steps import StepsView
+from ..views.survey import SurveyView
 from . import colors
 
 
@@ -52,11 +53,14 @@ def panel(
     col0: int = 0,
     tokens: bool = True,
     row_name: str | None = None,
+    **named: Any,
 ) -> dict[str, Any]:
     """One panel as the page's script reads it. ``row0``/``col0``: index of the first row and
     column in the whole text; ``tokens``: whether the columns are tokens (not Q's columns);
-    ``row_name``: what the rows are when they are not tokens (layers)."""
-    named = {"row_name": row_name} if row_name else {}
+    ``row_name``: what the rows are when they are not tokens (layers); ``named``: what the
+    tooltip calls the columns (``col_name``) and the values (``value_name``), and a note per
+    cell (``notes``)."""
+    named |= {"row_name": row_name} if row_name else {}
     return {
         **named,
         "title": title,
@@ -160,20 +164,35 @@ def generation_views(view: GenerationView) -> list[dict[str, Any]]:
     return views
 
 
-PageView = HeatmapView | ModelView | CompareView | StepsView | GenerationView
+def survey_views(view: SurveyView) -> list[dict[str, Any]]:
+    """One view: a panel per measure (layers down, heads across), each on its own scale, the
+    head's label in every tooltip."""
+    s, (L, H) = strings(view.lang), view.shape
+    layers, heads = [str(n) for n in range(L)], [str(h) for h in range(H)]
+    notes = [[f"{s['label_word']}: {x}" for x in row] for row in view.labels]
+    panels = [panel(name, values, None, layers, heads, tokens=False, row_name=s["layer_word"],
+                    limit=float(values.max()) or 1.0, col_name=s["head"], value_name=name,
+                    notes=notes)
+              for name, values in view.measures.items()]  # fmt: skip
+    return [{"name": "", "panels": panels}]
 
 
-def _page_parts(view: PageView) -> tuple[str, Trace, list[dict[str, Any]]]:
-    """The kind of page, the run it shows (A's, for a comparison), and its views."""
+PageView = HeatmapView | ModelView | CompareView | StepsView | GenerationView | SurveyView
+
+
+def _page_parts(view: PageView) -> tuple[str, Sequence[str], list[dict[str, Any]]]:
+    """The kind of page, the tokens of the run it shows (A's, for a comparison), its views."""
     if isinstance(view, HeatmapView):
-        return "heatmap", view.trace, heatmap_views(view)
+        return "heatmap", view.trace.texts, heatmap_views(view)
     if isinstance(view, ModelView):
-        return "model", view.trace, model_views(view)
+        return "model", view.trace.texts, model_views(view)
     if isinstance(view, CompareView):
-        return "compare", view.cmp.a, compare_views(view)
+        return "compare", view.cmp.a.texts, compare_views(view)
     if isinstance(view, GenerationView):
-        return "generation", view.trace, generation_views(view)
-    return "steps", view.trace, steps_views(view)
+        return "generation", view.trace.texts, generation_views(view)
+    if isinstance(view, SurveyView):
+        return "survey", [], survey_views(view)
+    return "steps", view.trace.texts, steps_views(view)
 
 
 def _script_json(data: Any) -> str:
@@ -194,7 +213,7 @@ def page(
 ) -> str:
     """The whole HTML page of a view (a heatmap, the model view, a comparison, the steps), as
     text; ``title`` replaces the view's."""
-    kind, trace, views = _page_parts(view)
+    kind, tokens, views = _page_parts(view)
     lang = view.lang
     s = strings(lang)
     if theme not in colors.THEMES:
@@ -207,7 +226,7 @@ def page(
     data = {
         "kind": kind,
         "title": heading,
-        "tokens": trace.texts,
+        "tokens": list(tokens),
         "theme": theme,
         "lut": _hex(table),
         "diverging": _hex(colors.lut("RdBu_r")) if signed else [],
@@ -216,7 +235,7 @@ def page(
         "boundary": colors.BOUNDARY[theme],
         "text": {k: s[k] for k in ("query", "key", "hidden", "weight", "head", "all_heads",
                                    "value", "column", "html_enlarge", "html_all", "html_show",
-                                   "html_step", "html_play")},
+                                   "html_step", "html_play", "html_survey")},
         "views": views,
         "start": (view.step or 1) - 1 if isinstance(view, GenerationView) else 0,  # --step
     }  # fmt: skip

@@ -20,6 +20,7 @@ from .layout import PRESETS, Style, check_figure_options, tick_labels
 from .save import FIGURE_FORMATS, save_figure
 from .stats import draw_stats, stats_figure
 from .steps import draw_steps, stage_panel, steps_figure
+from .survey import draw_survey
 
 __all__ = [
     "FIGURE_FORMATS",
@@ -37,6 +38,7 @@ __all__ = [
     "draw_rollout",
     "draw_stats",
     "draw_steps",
+    "draw_survey",
     "heatmap_figure",
     "hidden_runs",
     "model_figure",

@@ -100,7 +100,7 @@
     const c = el("canvas"); c.width = width; c.height = 10;
     const g = c.getContext("2d");
     for (let x = 0; x < width; x++) { g.fillStyle = colour(p, p.signed ? (x / (width - 1) * 2 - 1) * p.limit : x / (width - 1) * p.limit); g.fillRect(x, 0, 1, 10); }
-    const lo = p.signed ? fmt(-p.limit) : "0", top = p.signed ? fmt(p.limit) : String(p.limit);
+    const lo = p.signed ? fmt(-p.limit) : "0", top = p.signed ? fmt(p.limit) : String(Number(p.limit.toPrecision(3)));
     return [el("span", "", lo), c, el("span", "", top)];
   }
   // One scale for the page where every panel has the same, else one under each panel.
@@ -162,8 +162,9 @@
     if (i < 0 || j < 0 || i >= p.rows.length || j >= p.cols.length) { tip.style.display = "none"; return; }
     const v = p.values[i][j];
     const q = p.row_name ? p.rows[i] : (i + p.row0) + " " + p.rows[i], k = (p.tokens ? (j + p.col0) + " " : "") + p.cols[j];
-    tip.textContent = (p.row_name || T.query) + ": " + q + "\n" + (p.tokens ? T.key : T.column) + ": " + k + "\n" +
-      (v === null ? T.hidden : (p.signed ? T.value : T.weight) + ": " + fmt(v));
+    tip.textContent = (p.row_name || T.query) + ": " + q + "\n" + (p.col_name || (p.tokens ? T.key : T.column)) + ": " + k + "\n" +
+      (v === null ? T.hidden : (p.value_name || (p.signed ? T.value : T.weight)) + ": " + fmt(v)) +
+      (p.notes ? "\n" + p.notes[i][j] : "");
     tip.style.left = (ev.clientX + 14) + "px"; tip.style.top = (ev.clientY + 14) + "px";
     tip.style.display = "block";
   });
@@ -175,7 +176,8 @@
     const p = D.views[view].panels[0];
     if (!p) return;
     const sw = el("span", "swatch"); sw.style.background = D.hidden;
-    bar.append(...(shared() ? scale(p, 200) : []), sw, el("span", "", T.hidden));
+    const hidden = D.views[view].panels.some(function (q) { return q.values.some(function (row) { return row.includes(null); }); });
+    bar.append(...(shared() ? scale(p, 200) : []), ...(hidden ? [sw, el("span", "", T.hidden)] : []));
   }
 
   const controls = document.getElementById("controls");
@@ -214,7 +216,7 @@
     sel.addEventListener("change", function () { head = Number(sel.value); big = null; build(); });
     controls.append(sel);
   }
-  controls.append(el("span", "note", T.html_show));
+  controls.append(el("span", "note", D.kind === "survey" ? T.html_survey : T.html_show));
   window.addEventListener("resize", function () { if (big !== null) redraw(); });
   build();
 })();

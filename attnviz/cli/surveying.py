@@ -1,0 +1,342 @@
+"""``survey``'s run: the texts of a corpus read one line at a time, each run and measured, only
+the running sums kept (never the attentions of two texts at once); with --jobs, the texts go
+to worker processes in chunks, and their sums come back to be added in the corpus's order
+(the same additions as one process makes: the same bits)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections import Counter, deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from ..errors import ConfigError, Interrupted, RunError
+from ..pipeline import Limits, check_budget
+from ..survey import Tally, key_kinds, merge_words, tally, word_groups, word_texts
+from ..trace import AttentionConfig
+from ..views.labels import visible
+from ..views.survey import SurveyView
+from .app import progress
+from .options import Options, config, size
+
+LINE_BYTES = 1 << 20  # a longer line is skipped, not read whole
+CHUNK = 8  # texts sent to a worker at a time
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a run of one text needs, picklable for a worker: the run's configuration, whether
+    pieces are merged into words, the most tokens a text may have, the memory budget."""
+
+    config: AttentionConfig
+    words: bool
+    max_tokens: int
+    budget: int
+
+
+class Runner:
+    """Runs the texts of a Source: a checkpoint opened once, its tensors kept from text to
+    text (converted once, not for every text)."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.ck: Any = None
+        self.kept: dict[str, Any] = {}
+        if source.config.pretrained is not None:
+            from ..models import Checkpoint
+
+            self.ck = Checkpoint.open(source.config.pretrained.model)
+
+    def measure(self, text: str | None) -> Tally | str:
+        """One text's sums, or why it is skipped: "bad" (not a text), "empty", "long" (over
+        the model's positions or --max-tokens), "memory" (over the budget)."""
+        if text is None:
+            return "bad"
+        if not text.strip():
+            return "empty"
+        trace = self._run(text)
+        if isinstance(trace, str):
+            return trace
+        w, allowed = trace.layer_weights, trace.layer_allowed
+        texts, special = list(trace.texts), [t.special for t in trace.tokens]
+        if self.source.words:
+            groups = word_groups(texts, special)
+            w, allowed = merge_words(w, allowed, groups)
+            texts = word_texts(texts, groups)
+            special = [len(g) == 1 and special[g[0]] for g in groups]
+        return tally(w, allowed, *key_kinds(texts, special))
+
+    def _run(self, text: str) -> Any:
+        """The Trace of ``text`` (every layer's weights), or why it cannot be run."""
+        c, src = self.source.config, self.source
+        if self.ck is None:
+            from ..seeded import run_seeded
+            from ..tokens import tokenize
+
+            s = c.seeded
+            assert s is not None
+            tokens = tokenize(text, s.tokenizer, bos=s.bos, pad_to=s.pad_to)
+            if len(tokens) > src.max_tokens:
+                return "long"
+            if not self._fits(s.heads, s.d_model, len(tokens), 1, None):
+                return "memory"
+            return run_seeded(tokens, c)
+        ids, tokens = self.ck.encode(text)
+        if len(ids) > min(src.max_tokens, self.ck.max_positions):
+            return "long"
+        ck = self.ck
+        if not self._fits(ck.heads, ck.d_model, len(ids), ck.layers, ck.tensors.layer_elements(),
+                          ck.kept_bytes(c.dtype)):  # fmt: skip
+            return "memory"
+        return ck.run(ids, tokens, c, kept=self.kept)
+
+    def _fits(self, heads: int, d_model: int, T: int, layers: int, elements: int | None,
+              kept: int = 0) -> bool:  # fmt: skip
+        """Whether a text of T tokens fits the budget, with the tensors ``kept`` beside it."""
+        limits = Limits(memory_budget=self.source.budget, extra_bytes=lambda T: kept)
+        try:
+            check_budget(limits, heads, d_model, self.source.config.dtype, T, layers, elements)
+        except RunError:
+            return False
+        return True
+
+
+def lines(file: Path, jsonl: bool, limit: int | None) -> Iterator[str | None]:
+    """The texts of a corpus (None for a line that is not one), from ``file`` or, for "-",
+    standard input; one per line, or the "text" of each JSON line; at most ``limit``."""
+    if str(file) == "-":
+        yield from _texts(sys.stdin.buffer, jsonl, limit)
+        return
+    if file.is_dir():
+        raise ConfigError(f"--file {str(file)!r} is a folder, not a text file")
+    try:
+        handle = open(file, "rb")  # noqa: SIM115 (closed below, after the generator's last text)
+    except OSError as e:
+        raise ConfigError(f"cannot read --file {str(file)!r}: {e.strerror or e}") from e
+    with handle:
+        yield from _texts(handle, jsonl, limit)
+
+
+def _texts(handle: BinaryIO, jsonl: bool, limit: int | None) -> Iterator[str | None]:
+    n = 0
+    while limit is None or n < limit:
+        raw = handle.readline(LINE_BYTES)
+        if not raw:
+            return
+        if len(raw) == LINE_BYTES and not raw.endswith(b"\n"):
+            while (rest := handle.readline(LINE_BYTES)) and not rest.endswith(b"\n"):
+                pass  # the rest of a line too long to be a sentence
+            yield None
+        else:
+            yield _text(raw, jsonl)
+        n += 1
+
+
+def _text(raw: bytes, jsonl: bool) -> str | None:
+    """A line's text: valid UTF-8 without NUL, or the string "text" of a JSON object."""
+    if b"\0" in raw:
+        return None
+    try:
+        line = raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        return None
+    if not jsonl:
+        return line
+    if not line.strip():
+        return ""
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    text = data.get("text") if isinstance(data, dict) else None
+    return text if isinstance(text, str) else None
+
+
+_RUNNER: Runner | None = None  # a worker's own
+
+
+def _start(source: Source) -> None:
+    global _RUNNER
+    _RUNNER = Runner(source)
+
+
+def _chunk(texts: list[str | None]) -> list[Tally | str]:
+    assert _RUNNER is not None
+    return [_RUNNER.measure(t) for t in texts]
+
+
+def _chunks(texts: Iterator[str | None]) -> Iterator[list[str | None]]:
+    chunk: list[str | None] = []
+    for text in texts:
+        chunk.append(text)
+        if len(chunk) == CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def results(source: Source, texts: Iterator[str | None], jobs: int) -> Iterator[Tally | str]:
+    """Each text's sums (or why it was skipped), in the corpus's order."""
+    if jobs == 1:
+        runner = Runner(source)
+        yield from (runner.measure(t) for t in texts)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked threads
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start,
+                             initargs=(source,)) as pool:  # fmt: skip
+        waiting: deque[Any] = deque()
+        for chunk in _chunks(texts):
+            waiting.append(pool.submit(_chunk, chunk))
+            if len(waiting) >= 4 * jobs:  # a few chunks ahead: the corpus is never held
+                yield from waiting.popleft().result()
+        while waiting:
+            yield from waiting.popleft().result()
+
+
+@dataclass
+class Totals:
+    """The corpus's sums, and the texts skipped by reason."""
+
+    tally: Tally | None = None
+    skipped: Counter[str] | None = None
+
+    @property
+    def used(self) -> int:
+        return self.tally.texts if self.tally else 0
+
+
+def survey(source: Source, texts: Iterator[str | None], jobs: int, bar: Any = None) -> Totals:
+    """Run and measure every text; ``bar`` hears of each. Ctrl-C ends it with Interrupted,
+    saying how many texts were done."""
+    totals = Totals(None, Counter())
+    assert totals.skipped is not None
+    try:
+        for result in results(source, texts, jobs):
+            if isinstance(result, str):
+                totals.skipped[result] += 1
+            elif totals.tally is None:
+                totals.tally = result
+            else:
+                totals.tally += result
+            if bar is not None:
+                bar()
+    except KeyboardInterrupt:
+        done = totals.used + sum(totals.skipped.values())
+        raise Interrupted(f"interrupted after {done} texts ({totals.used} measured): nothing "
+                          "written") from None  # fmt: skip
+    return totals
+
+
+def _checked(o: Options, limit: int | None, induction: bool, jobs: int) -> Options:
+    """The options of the run, checked; with --model, --seed draws the induction samples (it
+    seeds the seeded model otherwise)."""
+    if o.file is None:
+        raise ConfigError("survey reads a corpus: --file PATH (one text per line), or --file - "
+                          "for standard input")  # fmt: skip
+    for flag, value in (("--limit", limit), ("--jobs", jobs)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{flag} must be at least 1, not {value}")
+    if induction and o.model is None:
+        raise ConfigError("--induction measures a decoder --model (induction heads copy what "
+                          "followed an earlier occurrence): give one")  # fmt: skip
+    if o.model is not None and "seed" in o.given:
+        if not induction:
+            raise ConfigError("--seed with --model draws the samples of --induction: give "
+                              "--induction too")  # fmt: skip
+        return o.without("seed")
+    return o
+
+
+def survey_view(o: Options, jsonl: bool, limit: int | None, words: bool, induction: bool,
+                jobs: int) -> SurveyView:  # fmt: skip
+    """Measure the corpus of --file; the view of its means, labels and skips."""
+    from ..survey import labels
+
+    run_o = _checked(o, limit, induction, jobs).having(layer=None)  # every layer
+    c = config(run_o)
+    if induction and c.pretrained is not None:
+        _decoder(c.pretrained.model)
+    source = Source(c, words, o.max_tokens, size(o.memory_budget))
+    with _bar(o.file, limit) as bar:
+        totals = survey(source, lines(o.file, jsonl, limit), jobs, bar)
+    skipped = dict(totals.skipped or {})
+    if totals.tally is None:
+        raise ConfigError(f"no text of --file {visible(str(o.file))!r} could be measured "
+                          f"({sum(skipped.values())} skipped: {skipped})")  # fmt: skip
+    means = totals.tally.means()
+    scores = _induction(c, o.seed) if induction else None
+    return SurveyView(_name(c), means, labels(means, scores["induction"] if scores else None),
+                      totals.used, skipped, words, scores, o.lang)  # fmt: skip
+
+
+def _decoder(model: str) -> None:
+    from ..models import Checkpoint
+    from ..models.generate import decoders
+
+    ck = Checkpoint.open(model)
+    if not ck.family.lm_head:
+        raise ConfigError(f"--induction measures decoders ({decoders()}); {model!r} is a "
+                          f"{ck.family.model_type} encoder")  # fmt: skip
+
+
+def _induction(c: AttentionConfig, seed: int) -> dict[str, np.ndarray]:
+    from ..models import Checkpoint
+    from ..survey import induction
+
+    assert c.pretrained is not None
+    prefix, previous = induction(Checkpoint.open(c.pretrained.model), seed, c.dtype)
+    return {"induction": prefix, "induction_previous": previous}
+
+
+def _name(c: AttentionConfig) -> str:
+    """What ran: the checkpoint's name, or the seeded model's settings."""
+    if c.pretrained is not None:
+        return c.pretrained.name
+    s = c.seeded
+    assert s is not None
+    return (
+        f"the seeded model (d_model {s.d_model}, seed {s.seed}, tokenizer {s.tokenizer}"
+        f"{', planted ' + ' '.join(s.plant) if s.plant else ''})"
+    )
+
+
+@contextlib.contextmanager
+def _bar(file: Path, limit: int | None) -> Iterator[Any]:
+    """A progress bar on standard error, only on a terminal: texts done, rate, time left
+    (of a file's lines; standard input's are not known before)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich import progress as rp
+    from rich.console import Console
+
+    progress.stop()
+    total = None if str(file) == "-" else _line_count(file)
+    if total is not None and limit is not None:
+        total = min(total, limit)
+    columns = (rp.TextColumn("texts"), rp.BarColumn(), rp.MofNCompleteColumn(),
+               rp.TextColumn("{task.speed:.0f}/s"), rp.TimeRemainingColumn())  # fmt: skip
+    with rp.Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("survey", total=total)
+        yield lambda: bar.advance(task)
+
+
+def _line_count(file: Path) -> int | None:
+    """The lines of a regular file (counted in blocks), None for anything else."""
+    if not file.is_file():
+        return None
+    n, last = 0, b"\n"
+    with open(file, "rb") as f:
+        while block := f.read(1 << 20):
+            n, last = n + block.count(b"\n"), block[-1:]
+    return n + (last != b"\n")

@@ -1,0 +1,211 @@
+"""What every head does over a corpus, with the measures of the studies of heads (Clark et
+al. 2019, Kovaleva et al. 2019, Voita et al. 2019, Olsson et al. 2022, Xiao et al. 2023).
+
+Each text adds to running sums (a ``Tally``): per layer and head, the sum over its query rows
+of each measure, and the number of rows; the means are taken over every row of every text
+(each row weighs the same). Only rows with at least one allowed key enter.
+
+Shapes: L layers, H heads, T tokens (or words).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .stats import row_entropy
+
+# per row: the weight on the first token, on separators (special tokens after the first), on
+# punctuation, on the token before, after and itself; the row's entropy (nats), attention
+# distance Σ w·|i − j| and largest weight; and the share of rows whose largest weight falls
+# at the head's most frequent offset (``positional``, its offset in ``offset``)
+MEASURES = ("first", "separator", "punctuation", "previous", "next", "self", "entropy",
+            "distance", "confidence", "positional")  # fmt: skip
+OFFSETS = 8  # the offsets counted for ``positional``: -8 to +8
+SHARE, POSITIONAL, INDUCTION = 0.5, 0.9, 0.4  # the thresholds of the labels
+LABELS = {"first": "sink", "separator": "separator", "punctuation": "punctuation",
+          "previous": "previous", "next": "next", "self": "self"}  # fmt: skip
+
+
+@dataclass(eq=False)
+class Tally:
+    """Running sums over texts: per measure the (L, H) sum of its per-row values and the rows
+    that entered; ``offsets`` (L, H, 2·OFFSETS + 1), how many rows had their largest weight
+    at each offset j − i; ``texts``, how many texts were added."""
+
+    sums: dict[str, np.ndarray]
+    rows: dict[str, np.ndarray]
+    offsets: np.ndarray
+    texts: int = 1
+
+    def __iadd__(self, other: Tally) -> Tally:
+        for m in self.sums:
+            self.sums[m] = self.sums[m] + other.sums[m]
+            self.rows[m] = self.rows[m] + other.rows[m]
+        self.offsets = self.offsets + other.offsets
+        self.texts += other.texts
+        return self
+
+    def means(self) -> dict[str, np.ndarray]:
+        """Each measure's mean over the rows (L, H); ``positional``, the share of rows whose
+        largest weight is at the head's most frequent offset, and that ``offset``."""
+        out = {}
+        for m in self.sums:
+            out[m] = np.divide(self.sums[m], self.rows[m], out=np.zeros_like(self.sums[m]),
+                               where=self.rows[m] > 0)  # fmt: skip
+        rows = self.rows["first"]  # every row with a key
+        most = self.offsets.max(axis=-1)
+        out["positional"] = np.divide(most, rows, out=np.zeros_like(most), where=rows > 0)
+        out["offset"] = self.offsets.argmax(axis=-1) - OFFSETS
+        return out
+
+
+def tally(w: np.ndarray, allowed: np.ndarray, separator: np.ndarray, punctuation: np.ndarray
+          ) -> Tally:  # fmt: skip
+    """One text's sums: ``w`` (L, H, T, T) its attention, ``allowed`` (L, T, T) each layer's
+    mask, ``separator`` and ``punctuation`` (T,) bool, the keys that are."""
+    w = w.astype(np.float64)
+    H, T = w.shape[1], w.shape[-1]
+    i = np.arange(T)
+    has = np.asarray(allowed.any(axis=-1))  # (L, T) the rows with a key
+    before, after = np.zeros_like(w[..., 0]), np.zeros_like(w[..., 0])
+    before[..., 1:], after[..., :-1] = w[..., i[1:], i[1:] - 1], w[..., i[:-1], i[:-1] + 1]
+    values = {
+        "first": (w[..., 0], has),
+        "separator": (w[..., separator].sum(axis=-1), has),
+        "punctuation": (w[..., punctuation].sum(axis=-1), has),
+        "previous": (before, has & (i > 0)),
+        "next": (after, has & (i < T - 1)),
+        "self": (w[..., i, i], has),
+        "entropy": (row_entropy(w), has),
+        "distance": ((w * np.abs(i[:, None] - i[None, :])).sum(axis=-1), has),
+        "confidence": (w.max(axis=-1), has),
+    }
+    sums, rows = {}, {}
+    for m, (v, r) in values.items():
+        sums[m] = (v * r[:, None, :]).sum(axis=-1)  # (L, H)
+        rows[m] = np.repeat(r.sum(axis=-1)[:, None], H, axis=1).astype(np.float64)
+    return Tally(sums, rows, _offsets(w, has))
+
+
+def _offsets(w: np.ndarray, has: np.ndarray) -> np.ndarray:
+    """(L, H, 2·OFFSETS + 1): per head, the rows whose largest weight is at each offset."""
+    L, H, T, _ = w.shape
+    offset = w.argmax(axis=-1) - np.arange(T)  # (L, H, T), the first largest
+    counted = has[:, None, :] & (np.abs(offset) <= OFFSETS)
+    out = np.zeros((L, H, 2 * OFFSETS + 1))
+    for n in range(L):
+        for h in range(H):
+            out[n, h] = np.bincount(offset[n, h][counted[n, h]] + OFFSETS,
+                                    minlength=2 * OFFSETS + 1)  # fmt: skip
+    return out
+
+
+def is_punctuation(text: str) -> bool:
+    """Whether a token's text (its ‿ mark aside) is punctuation only, as Unicode says."""
+    core = text.lstrip("‿").strip()
+    return bool(core) and all(unicodedata.category(c).startswith("P") for c in core)
+
+
+def key_kinds(texts: Sequence[str], special: Sequence[bool]) -> tuple[np.ndarray, np.ndarray]:
+    """(T,) bool each: the separators (special tokens after the first: [SEP], </s>, an
+    end-of-text) and the punctuation."""
+    separator = np.array([s and n > 0 for n, s in enumerate(special)], dtype=bool)
+    punct = np.array([not s and is_punctuation(t) for t, s in zip(texts, special, strict=True)],
+                     dtype=bool)  # fmt: skip
+    return separator, punct
+
+
+def word_groups(texts: Sequence[str], special: Sequence[bool]) -> list[list[int]]:
+    """The tokens of each word: a piece marked as continuing the word before it (‿) joins
+    that word unless either is punctuation; a special token is a word of its own."""
+    groups: list[list[int]] = []
+    for n, (text, s) in enumerate(zip(texts, special, strict=True)):
+        joins = (groups and text.startswith("‿") and not s and not special[n - 1]
+                 and not is_punctuation(text) and not is_punctuation(texts[n - 1]))  # fmt: skip
+        if joins:
+            groups[-1].append(n)
+        else:
+            groups.append([n])
+    return groups
+
+
+def merge_words(w: np.ndarray, allowed: np.ndarray, groups: list[list[int]]
+                ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Word-level attention as Clark et al. make it: attention *to* a word is the sum over its
+    pieces, attention *from* a word the mean over its pieces. ``w`` (..., T, T), ``allowed``
+    (..., T, T) -> (..., W, W) each; a word may attend to another when any of its pieces may
+    attend to any of the other's."""
+    T = w.shape[-1]
+    member = np.zeros((len(groups), T))
+    for g, pieces in enumerate(groups):
+        member[g, pieces] = 1.0
+    to = w.astype(np.float64) @ member.T  # (..., T, W)
+    merged = (member / member.sum(axis=1, keepdims=True)) @ to  # (..., W, W)
+    return merged, (member @ allowed.astype(np.float64) @ member.T) > 0
+
+
+def word_texts(texts: Sequence[str], groups: list[list[int]]) -> list[str]:
+    """Each word's text: its pieces joined, their ‿ marks dropped."""
+    return [texts[g[0]] + "".join(texts[n].removeprefix("‿") for n in g[1:]) for g in groups]
+
+
+def labels(means: dict[str, np.ndarray], induction: np.ndarray | None = None
+           ) -> list[list[str]]:  # fmt: skip
+    """A label per head (L lists of H): ``induction`` when its prefix-matching score reaches
+    INDUCTION; else the share (first → sink, separator, punctuation, previous, next, self)
+    that is largest, when it reaches SHARE; else ``positional k`` when the largest weight
+    falls at offset k in at least POSITIONAL of the rows; else ``broad``."""
+    L, H = means["first"].shape
+    out = []
+    for n in range(L):
+        row = []
+        for h in range(H):
+            best = max(LABELS, key=lambda m: means[m][n, h])
+            if induction is not None and induction[n, h] >= INDUCTION:
+                row.append("induction")
+            elif means[best][n, h] >= SHARE:
+                row.append(LABELS[best])
+            elif means["positional"][n, h] >= POSITIONAL:
+                row.append(f"positional {int(means['offset'][n, h]):+d}")
+            else:
+                row.append("broad")
+        out.append(row)
+    return out
+
+
+INDUCTION_TOKENS, INDUCTION_REPEATS, INDUCTION_SAMPLES = 25, 4, 10
+
+
+def induction(ck: Any, seed: int, dtype: str = "float32", kept: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Olsson et al.'s induction test of a decoder ``ck``: INDUCTION_SAMPLES sequences of
+    INDUCTION_TOKENS random ids (none special, drawn with ``seed``) repeated INDUCTION_REPEATS
+    times after the model's BOS. Per head (L, H), averaged over the tokens of every repeat
+    but the first: the prefix-matching score, the weight on the token that followed the
+    token's earlier occurrence (i − 24), and the previous-token score (i − 1)."""
+    from .models.tokenizer import ModelToken
+    from .trace import AttentionConfig, Pretrained
+
+    n = INDUCTION_TOKENS
+    bos = ck.config.get("bos_token_id")
+    first = [bos] if isinstance(bos, int) and not isinstance(bos, bool) else []
+    special = set(ck.tokenizer.get_added_tokens_decoder()) | set(first)
+    vocab = min(int(ck.config.get("vocab_size") or 0) or 1 << 62,
+                ck.tokenizer.get_vocab_size(with_added_tokens=True))  # fmt: skip
+    pool = np.setdiff1d(np.arange(vocab), sorted(special))
+    rng = np.random.default_rng(seed)
+    config = AttentionConfig(mask=("none",), dtype=dtype, source=Pretrained(ck.spec))
+    prefix, previous = 0.0, 0.0
+    for _ in range(INDUCTION_SAMPLES):
+        ids = first + [int(t) for t in rng.choice(pool, n, replace=False)] * INDUCTION_REPEATS
+        tokens = [ModelToken(str(t), str(t), 0, 0, False) for t in ids]
+        w = ck.run(ids, tokens, config, kept=kept).layer_weights  # (L, H, T, T)
+        i = np.arange(len(first) + n, len(ids))  # every repeat but the first
+        prefix = prefix + w[:, :, i, i - n + 1].astype(np.float64).mean(axis=-1)
+        previous = previous + w[:, :, i, i - 1].astype(np.float64).mean(axis=-1)
+    return np.asarray(prefix) / INDUCTION_SAMPLES, np.asarray(previous) / INDUCTION_SAMPLES
