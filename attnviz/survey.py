@@ -181,17 +181,10 @@ def labels(means: dict[str, np.ndarray], induction: np.ndarray | None = None
 INDUCTION_TOKENS, INDUCTION_REPEATS, INDUCTION_SAMPLES = 25, 4, 10
 
 
-def induction(ck: Any, seed: int, dtype: str = "float32", kept: dict[str, Any] | None = None
-              ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Olsson et al.'s induction test of a decoder ``ck``: INDUCTION_SAMPLES sequences of
-    INDUCTION_TOKENS random ids (none special, drawn with ``seed``) repeated INDUCTION_REPEATS
-    times after the model's BOS. Per head (L, H), averaged over the tokens of every repeat
-    but the first: the prefix-matching score, the weight on the token that followed the
-    token's earlier occurrence (i − 24), and the previous-token score (i − 1)."""
-    from .models.tokenizer import ModelToken
-    from .trace import AttentionConfig, Pretrained
-
-    n = INDUCTION_TOKENS
+def induction_ids(ck: Any, seed: int) -> list[list[int]]:
+    """The sequences of Olsson et al.'s induction test: INDUCTION_SAMPLES times, the model's
+    BOS (when it has one) and INDUCTION_TOKENS distinct random ids (none special, drawn with
+    ``seed``) repeated INDUCTION_REPEATS times."""
     bos = ck.config.get("bos_token_id")
     first = [bos] if isinstance(bos, int) and not isinstance(bos, bool) else []
     special = set(ck.tokenizer.get_added_tokens_decoder()) | set(first)
@@ -199,13 +192,27 @@ def induction(ck: Any, seed: int, dtype: str = "float32", kept: dict[str, Any] |
                 ck.tokenizer.get_vocab_size(with_added_tokens=True))  # fmt: skip
     pool = np.setdiff1d(np.arange(vocab), sorted(special))
     rng = np.random.default_rng(seed)
+    return [first + [int(t) for t in rng.choice(pool, INDUCTION_TOKENS, replace=False)]
+            * INDUCTION_REPEATS for _ in range(INDUCTION_SAMPLES)]  # fmt: skip
+
+
+def induction(ck: Any, seed: int, dtype: str = "float32", kept: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Olsson et al.'s scores of every head of the decoder ``ck`` (L, H), averaged over the
+    tokens of every repeat but the first of each sequence of ``induction_ids``: the
+    prefix-matching score, the weight on the token that followed the token's earlier
+    occurrence (i − 24), and the previous-token score (i − 1)."""
+    from .models.tokenizer import ModelToken
+    from .trace import AttentionConfig, Pretrained
+
+    n = INDUCTION_TOKENS
     config = AttentionConfig(mask=("none",), dtype=dtype, source=Pretrained(ck.spec))
     prefix, previous = 0.0, 0.0
-    for _ in range(INDUCTION_SAMPLES):
-        ids = first + [int(t) for t in rng.choice(pool, n, replace=False)] * INDUCTION_REPEATS
+    sequences = induction_ids(ck, seed)
+    for ids in sequences:
         tokens = [ModelToken(str(t), str(t), 0, 0, False) for t in ids]
         w = ck.run(ids, tokens, config, kept=kept).layer_weights  # (L, H, T, T)
-        i = np.arange(len(first) + n, len(ids))  # every repeat but the first
+        i = np.arange(len(ids) - (INDUCTION_REPEATS - 1) * n, len(ids))
         prefix = prefix + w[:, :, i, i - n + 1].astype(np.float64).mean(axis=-1)
         previous = previous + w[:, :, i, i - 1].astype(np.float64).mean(axis=-1)
-    return np.asarray(prefix) / INDUCTION_SAMPLES, np.asarray(previous) / INDUCTION_SAMPLES
+    return np.asarray(prefix) / len(sequences), np.asarray(previous) / len(sequences)

@@ -91,3 +91,58 @@ def rope(x, base, dims, positions=None):
             out[i][d] = a * math.cos(angle) - b * math.sin(angle)
             out[i][d + half] = b * math.cos(angle) + a * math.sin(angle)
     return out
+
+
+def survey_means(texts, reach=8):
+    """The survey's means by loops. ``texts``: (w (L, H, T, T), allowed (L, T, T), separator
+    (T,), punctuation (T,)) each. Per layer and head, over every row with an allowed key of
+    every text: the weight on token 0, on separators, on punctuation, on i − 1 (rows i > 0),
+    on i + 1 (rows i < T − 1), on i; −Σ w log w; Σ w |i − j|; the largest weight; and the
+    share of rows whose (first) largest weight is at the most frequent offset within ±reach."""
+    names = ("first", "separator", "punctuation", "previous", "next", "self", "entropy",
+             "distance", "confidence")  # fmt: skip
+    L, H = texts[0][0].shape[:2]
+    out = {m: np.zeros((L, H)) for m in (*names, "positional", "offset")}
+    for n in range(L):
+        for h in range(H):
+            total = {m: 0.0 for m in names}
+            rows = {m: 0 for m in names}
+            counts = {}
+            for w, allowed, separator, punctuation in texts:
+                T = w.shape[-1]
+                for i in range(T):
+                    if not any(allowed[n][i][j] for j in range(T)):
+                        continue
+                    row = [float(x) for x in w[n][h][i]]
+                    values = {
+                        "first": row[0],
+                        "separator": sum(row[j] for j in range(T) if separator[j]),
+                        "punctuation": sum(row[j] for j in range(T) if punctuation[j]),
+                        "self": row[i],
+                        "entropy": -sum(x * math.log(x) for x in row if x > 0),
+                        "distance": sum(row[j] * abs(i - j) for j in range(T)),
+                        "confidence": max(row),
+                    }
+                    if i > 0:
+                        values["previous"] = row[i - 1]
+                    if i < T - 1:
+                        values["next"] = row[i + 1]
+                    for m, v in values.items():
+                        total[m] += v
+                        rows[m] += 1
+                    offset = row.index(max(row)) - i
+                    if abs(offset) <= reach:
+                        counts[offset] = counts.get(offset, 0) + 1
+            for m in names:
+                out[m][n, h] = total[m] / rows[m] if rows[m] else 0.0
+            most = max(counts.values(), default=0)
+            out["positional"][n, h] = most / rows["first"] if rows["first"] else 0.0
+            out["offset"][n, h] = min((o for o, c in counts.items() if c == most), default=-reach)
+    return out
+
+
+def merge_words(w, groups):
+    """Word-level weights by loops: to a word the sum over its pieces, from a word the mean
+    over its pieces. ``w`` (T, T), ``groups`` the tokens of each word."""
+    return np.array([[sum(float(w[i][j]) for i in a for j in b) / len(a) for b in groups]
+                     for a in groups])  # fmt: skip

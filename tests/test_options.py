@@ -50,12 +50,14 @@ OUTPUTS = {
                  *(["-o", f"{{tmp}}/out.{e}"] for e in ("png", "svg", "pdf", "html", "npz", "json")),
                  *(["--layer", "all", *o] for o in (["--format", "table"], ["--format", "heat"],
                                                     ["--format", "json"], ["-o", "{tmp}/out.png"]))],
+    "survey": [*(["--format", f] for f in ("table", "json", "csv")),
+               *(["-o", f"{{tmp}}/out.{e}"] for e in ("png", "svg", "pdf", "html"))],
 }  # fmt: skip
 # The one output on which an option of the run is tried.
 RUN_OUTPUT = {"tokens": [], "export": ["-o", "{tmp}/out.npz"], "heatmap": ["--format", "json"],
               "compare": ["--format", "json"], "steps": ["--format", "json"],
               "stats": ["--format", "json"], "rollout": ["--format", "json"],
-              "generate": ["--format", "json"]}  # fmt: skip
+              "generate": ["--format", "json"], "survey": ["--format", "json"]}  # fmt: skip
 # Where the run comes from: the seeded model, or a checkpoint (compare needs a B that differs).
 SOURCES = {"seeded": [], "model": ["--model", BERT]}
 # generate runs a decoder only: every option of it is tried with one
@@ -112,8 +114,14 @@ CASES = {
     "top_p": (["--temperature", "5"], ["--top-p", "0.1"]),
     "show_probs": ([], ["--show-probs"]),
     "step": ([], ["--step", "2"]),
+    "jsonl": ([], ["--jsonl"]),
+    "limit": ([], ["--limit", "1"]),
+    "words": {"model": ([], ["--words"]), "seeded": ([], ["--words"])},
+    "induction": {"model": ([], ["--induction"]), "seeded": ([], ["--induction"])},
+    "jobs": ([], ["--jobs", "2"]),
 }
 CONTEXT = {"text", "output", "format"}  # what the outputs above are made of
+SAME_RESULT = {"jobs"}  # options that change how fast, not what: the same bytes come out
 
 
 def artists(artist):
@@ -211,14 +219,20 @@ def test_no_option_is_accepted_and_ignored(case, workdir, monkeypatch):
     text = [TEXT]
     if option[0] == "--file":
         option, text = ["--file", str(tmp_path / "text.txt")], []
+    if command == "survey":  # a corpus: the text and the other on lines of their own
+        (tmp_path / "corpus.txt").write_text(f"{TEXT}\n{OTHER}\n", encoding="utf-8")
+        base += [] if name == "file" else ["--file", str(tmp_path / "corpus.txt")]
+        text = []
     key = (command, *base)
     if key not in BEFORE:  # the run without the option, once for every option tried on it
-        BEFORE[key] = outcome(command, [TEXT, *base], tmp_path)
+        BEFORE[key] = outcome(command, [*([] if command == "survey" else [TEXT]), *base], tmp_path)
     before = BEFORE[key]
     after = outcome(command, [*text, *base, *option], tmp_path)
     flag = option[0] if option[0] != "--no-annotate" else "--annotate"
     if after[0] != 0:
         assert flag in after[2], f"refused without naming {flag}: {after[2]}"
         assert len(after[2].strip().splitlines()) == 1
+    elif name in SAME_RESULT:
+        assert after == before, f"{' '.join(option)} changed the result"
     else:  # the run without it may have been refused: --truncate makes it run
         assert after != before, f"{' '.join(option)} was accepted and changed nothing"

@@ -237,7 +237,7 @@ def survey(source: Source, texts: Iterator[str | None], jobs: int, bar: Any = No
     return totals
 
 
-def _checked(o: Options, limit: int | None, induction: bool, jobs: int) -> Options:
+def _checked(o: Options, limit: int | None, words: bool, induction: bool, jobs: int) -> Options:
     """The options of the run, checked; with --model, --seed draws the induction samples (it
     seeds the seeded model otherwise)."""
     if o.file is None:
@@ -246,6 +246,9 @@ def _checked(o: Options, limit: int | None, induction: bool, jobs: int) -> Optio
     for flag, value in (("--limit", limit), ("--jobs", jobs)):
         if value is not None and value < 1:
             raise ConfigError(f"{flag} must be at least 1, not {value}")
+    if words and o.model is None:
+        raise ConfigError("--words merges the word pieces of a --model's tokenizer; the seeded "
+                          "tokenizers make whole words (or characters): give a --model")  # fmt: skip
     if induction and o.model is None:
         raise ConfigError("--induction measures a decoder --model (induction heads copy what "
                           "followed an earlier occurrence): give one")  # fmt: skip
@@ -262,7 +265,7 @@ def survey_view(o: Options, jsonl: bool, limit: int | None, words: bool, inducti
     """Measure the corpus of --file; the view of its means, labels and skips."""
     from ..survey import labels
 
-    run_o = _checked(o, limit, induction, jobs).having(layer=None)  # every layer
+    run_o = _checked(o, limit, words, induction, jobs).having(layer=None)  # every layer
     c = config(run_o)
     if induction and c.pretrained is not None:
         _decoder(c.pretrained.model)
@@ -271,12 +274,25 @@ def survey_view(o: Options, jsonl: bool, limit: int | None, words: bool, inducti
         totals = survey(source, lines(o.file, jsonl, limit), jobs, bar)
     skipped = dict(totals.skipped or {})
     if totals.tally is None:
-        raise ConfigError(f"no text of --file {visible(str(o.file))!r} could be measured "
-                          f"({sum(skipped.values())} skipped: {skipped})")  # fmt: skip
+        raise ConfigError(f"no text of --file {visible(str(o.file))!r} could be measured: "
+                          f"{_why(skipped, jsonl)}")  # fmt: skip
     means = totals.tally.means()
     scores = _induction(c, o.seed) if induction else None
     return SurveyView(_name(c), means, labels(means, scores["induction"] if scores else None),
                       totals.used, skipped, words, scores, o.lang)  # fmt: skip
+
+
+WHY = {"bad": "not text (NUL bytes, invalid UTF-8, over 1 MiB)",
+       "empty": "empty", "long": "over --max-tokens or the model's positions",
+       "memory": "over --memory-budget"}  # fmt: skip
+
+
+def _why(skipped: dict[str, int], jsonl: bool) -> str:
+    """Why every text was skipped, in the flags' words."""
+    said = ", ".join(f"{n} {WHY[why]}" for why, n in sorted(skipped.items())) or "no lines"
+    if jsonl and "bad" in skipped:
+        said += '; with --jsonl each line is a JSON object with a "text" string'
+    return said
 
 
 def _decoder(model: str) -> None:
@@ -304,10 +320,8 @@ def _name(c: AttentionConfig) -> str:
         return c.pretrained.name
     s = c.seeded
     assert s is not None
-    return (
-        f"the seeded model (d_model {s.d_model}, seed {s.seed}, tokenizer {s.tokenizer}"
-        f"{', planted ' + ' '.join(s.plant) if s.plant else ''})"
-    )
+    planted = f", planted {' '.join(s.plant)}" if s.plant else ""
+    return f"the seeded model, d_model {s.d_model}, seed {s.seed}, {s.tokenizer} tokens{planted}"
 
 
 @contextlib.contextmanager

@@ -45,7 +45,9 @@ class SurveyView:
     def title(self) -> str:
         s, (L, H) = strings(self.lang), self.shape
         skipped = ", ".join(f"{n} {s['skip_' + why]}" for why, n in sorted(self.skipped.items()))
-        parts = [s["survey_of"].format(name=visible(self.name), L=L, H=H),
+        shape = (f"{L} {s['layer_word' if L == 1 else 'layers_word']} × "
+                 f"{H} {s['head' if H == 1 else 'heads']}")  # fmt: skip
+        parts = [s["survey_of"].format(name=visible(self.name), shape=shape),
                  s["texts_used"].format(n=self.used)]  # fmt: skip
         if skipped:
             parts[-1] += f" ({s['texts_skipped']}: {skipped})"

@@ -154,7 +154,7 @@ def _measure_panel(ax: Any, name: str, values: np.ndarray, style: Style, pw: flo
     table = colors.lut(style.cmap)
     top = float(values.max())
     shade = values / top if top > 0 else np.zeros_like(values)
-    ax.imshow(shade, cmap=ListedColormap(table / 255.0), vmin=0, vmax=1, aspect="auto",
+    ax.imshow(shade, cmap=ListedColormap(table / 255.0, name=style.cmap), vmin=0, vmax=1, aspect="auto",
               interpolation="nearest")  # fmt: skip
     ax.set_title(f"{name}  ≤ {top:.2f}", fontsize=style.p.font, pad=3)
     L, H = values.shape
