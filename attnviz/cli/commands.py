@@ -418,7 +418,7 @@ def survey(
     """
     from .surveying import survey_view
 
-    acts = {"labels": "the survey figure has no token labels",
-            "cmap": frozenset({FIGURE, PAGE})}  # fmt: skip
+    acts: dict[str, frozenset[str] | str] = {"labels": "the survey figure has no token labels",
+                                             "cmap": frozenset({FIGURE, PAGE})}  # fmt: skip
     shown = outputs(o, format, SURVEY_FORMATS, html=True, acts=acts)
     emit(survey_view(o, jsonl, limit, words, induction, jobs), o, shown)

@@ -162,7 +162,12 @@ _RUNNER: Runner | None = None  # a worker's own
 
 
 def _start(source: Source) -> None:
+    """A worker's start: its runner, and BLAS held to one thread (the workers are the
+    threads: two BLAS threads in each of two workers made the run four times slower)."""
     global _RUNNER
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
     _RUNNER = Runner(source)
 
 

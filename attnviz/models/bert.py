@@ -7,6 +7,7 @@ x = LN(x + attention(x)) and x = LN(x + MLP(x)). Shapes: T tokens, D hidden, F t
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -35,13 +36,7 @@ def forward(
     x = layer_norm(x, p(e + "LayerNorm.weight"), p(e + "LayerNorm.bias"), eps)
     for n in range(p.layers):
         a, m = f"encoder.layer.{n}.attention.", f"encoder.layer.{n}."
-        qkv = [
-            (p(a + f"self.{k}.weight").T, p(a + f"self.{k}.bias"))
-            for k in ("query", "key", "value")
-        ]
-        w = LayerWeights.from_projections(
-            qkv, p.heads, p(a + "output.dense.weight").T, p(a + "output.dense.bias")
-        )
+        w = p.once(a, partial(_weights, p, a))
         run = attend(x, w, allowed[n], scaled, 1.0 / float(np.sqrt(x.shape[1] // p.heads)))
         yield run
         x = layer_norm(
@@ -50,6 +45,16 @@ def forward(
         mid = act(x @ p(m + "intermediate.dense.weight").T + p(m + "intermediate.dense.bias"))
         y = mid @ p(m + "output.dense.weight").T + p(m + "output.dense.bias")  # (T,F) @ (F,D)
         x = layer_norm(y + x, p(m + "output.LayerNorm.weight"), p(m + "output.LayerNorm.bias"), eps)
+
+
+def _weights(p: Params, a: str) -> LayerWeights:
+    """A layer's attention weights ``a`` in the Trace's shapes (nn.Linear's (out, in) turned)."""
+    qkv = [
+        (p(a + f"self.{k}.weight").T, p(a + f"self.{k}.bias")) for k in ("query", "key", "value")
+    ]
+    return LayerWeights.from_projections(
+        qkv, p.heads, p(a + "output.dense.weight").T, p(a + "output.dense.bias")
+    )
 
 
 def tokenizer(tok: Any, found: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ tensor at a time.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import os
@@ -143,10 +144,11 @@ class Tensors:
             raise ConfigError(f"`model`: the index names a shard outside the folder: {file!r}")
         return folder / file
 
+    @functools.cache  # noqa: B019 (a Tensors lives as long as its checkpoint)
     def layer_elements(self) -> int:
         """The most numbers one layer's tensors hold (the layer is the first number in a
         tensor's name: "model.layers.12.mlp.up_proj.weight"); a forward pass holds one layer's
-        weights at a time. Read from the files' headers only."""
+        weights at a time. Read from the files' headers only, once."""
         per_layer: dict[str, int] = {}
         for name, path in self.files.items():
             layer = next((part for part in name.split(".") if part.isdigit()), None)

@@ -90,12 +90,50 @@ def rms_norm(x: np.ndarray, weight: np.ndarray, eps: float, plus_one: bool = Fal
     return y * (1 + weight) if plus_one else y * weight
 
 
-_erf = np.frompyfunc(math.erf, 1, 1)
+ERF_WIDTH, ERF_DEGREE, ERF_END = 1 / 32, 10, 6.0  # erf(x) rounds to ±1 from |x| = 6 on
+
+
+@functools.cache
+def _erf_taylor() -> np.ndarray:
+    """(pieces, degree + 1): erf's Taylor coefficients, highest first, about the centre of each
+    [k·w, (k+1)·w) (the first about 0, keeping erf(x)/x exact near 0): erf(c), then
+    erf⁽ⁿ⁾(c)/n! = (2/√π)·e^(−c²)·(−1)ⁿ⁻¹·Hₙ₋₁(c)/n! with Hermite's Hₙ₊₁ = 2c·Hₙ − 2n·Hₙ₋₁."""
+    rows = []
+    for k in range(round(ERF_END / ERF_WIDTH)):
+        c = 0.0 if k == 0 else (k + 0.5) * ERF_WIDTH
+        h, previous, scale = 1.0, 0.0, 2 / math.sqrt(math.pi) * math.exp(-c * c)
+        row = [math.erf(c)]
+        for n in range(1, ERF_DEGREE + 1):  # h is H_{n-1}(c)
+            row.append(scale * (-1) ** (n - 1) * h / math.factorial(n))
+            h, previous = 2 * c * h - 2 * (n - 1) * previous, h
+        rows.append(row[::-1])
+    return np.array(rows)
+
+
+def erf(x: np.ndarray) -> np.ndarray:
+    """The error function, element by element, in float64: on each 1/32 of [0, 6) its Taylor
+    polynomial of degree 10 (within 2 ulp of ``math.erf``; the tests check), ±1 beyond. A
+    loop over ``math.erf`` took half of a BERT layer's time."""
+    a = np.abs(np.asarray(x, dtype=np.float64)).ravel()
+    out = np.empty_like(a)
+    coef = _erf_taylor()
+    for s in range(0, a.size, 1 << 16):  # in chunks: the gathered coefficients stay small
+        part = a[s : s + (1 << 16)]
+        inside = np.where(part < ERF_END, part, 0.0)  # beyond (and NaN): set below
+        k = np.minimum(inside / ERF_WIDTH, len(coef) - 1).astype(np.intp)
+        d = inside - np.where(k == 0, 0.0, (k + 0.5) * ERF_WIDTH)
+        c = coef[k]  # (n, degree + 1)
+        y = c[:, 0].copy()
+        for j in range(1, ERF_DEGREE + 1):
+            y *= d
+            y += c[:, j]
+        out[s : s + (1 << 16)] = np.where(part < ERF_END, y, np.where(part == part, 1.0, part))
+    return np.copysign(out.reshape(np.shape(x)), x)
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
     """GELU with the exact erf: x · Φ(x)."""
-    return 0.5 * x * (1.0 + np.asarray(_erf(x / math.sqrt(2.0)), dtype=x.dtype))
+    return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)).astype(x.dtype))
 
 
 def _gelu_tanh(x: np.ndarray) -> np.ndarray:
