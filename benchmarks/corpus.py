@@ -8,16 +8,65 @@ Usage: python benchmarks/corpus.py N OUT.txt [SEED]
 import random
 import sys
 
-SUBJECTS = ["the cat", "a child", "my neighbour", "the old man", "our teacher", "the river",
-            "a small bird", "the doctor", "her brother", "the storm", "every farmer",
-            "the young woman", "a stranger", "the captain", "the committee", "his dog"]
-VERBS = ["watched", "followed", "found", "carried", "painted", "remembered", "opened",
-         "crossed", "answered", "visited", "described", "ignored", "repaired", "counted"]
-OBJECTS = ["the letter", "a wooden box", "the bridge", "the garden", "an empty house",
-           "the blue door", "a long road", "the morning train", "the broken clock",
-           "a quiet village", "the market", "the last page", "a pair of boots"]
-PLACES = ["near the station", "after the rain", "in the evening", "by the sea",
-          "before dinner", "under the trees", "on a cold morning", "at the corner"]
+SUBJECTS = [
+    "the cat",
+    "a child",
+    "my neighbour",
+    "the old man",
+    "our teacher",
+    "the river",
+    "a small bird",
+    "the doctor",
+    "her brother",
+    "the storm",
+    "every farmer",
+    "the young woman",
+    "a stranger",
+    "the captain",
+    "the committee",
+    "his dog",
+]
+VERBS = [
+    "watched",
+    "followed",
+    "found",
+    "carried",
+    "painted",
+    "remembered",
+    "opened",
+    "crossed",
+    "answered",
+    "visited",
+    "described",
+    "ignored",
+    "repaired",
+    "counted",
+]
+OBJECTS = [
+    "the letter",
+    "a wooden box",
+    "the bridge",
+    "the garden",
+    "an empty house",
+    "the blue door",
+    "a long road",
+    "the morning train",
+    "the broken clock",
+    "a quiet village",
+    "the market",
+    "the last page",
+    "a pair of boots",
+]
+PLACES = [
+    "near the station",
+    "after the rain",
+    "in the evening",
+    "by the sea",
+    "before dinner",
+    "under the trees",
+    "on a cold morning",
+    "at the corner",
+]
 LINKS = ["because", "while", "although", "when", "and then", "but"]
 
 

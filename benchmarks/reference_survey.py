@@ -51,7 +51,7 @@ def main() -> None:
             tokens = tokenizer.convert_ids_to_tokens(inputs["input_ids"][0])
             special = [t in tokenizer.all_special_tokens for t in tokens]
             sep = torch.tensor([s and n > 0 for n, s in enumerate(special)], dtype=w.dtype)
-            punct = torch.tensor([not s and punctuation(t) for t, s in zip(tokens, special)],
+            punct = torch.tensor([not s and punctuation(t) for t, s in zip(tokens, special, strict=True)],
                                  dtype=w.dtype)  # fmt: skip
             sums = measures(w, sep, punct)
             total = sums if total is None else total + sums

@@ -497,6 +497,48 @@ def rows_generate(repeat: int, out: Path) -> list[dict]:
     return rows
 
 
+def rows_survey(repeat: int, out: Path) -> list[dict]:
+    """``attnviz survey`` of the trained MiniLM over 1,000 sentences (benchmarks/corpus.py)
+    against a transformers + PyTorch loop computing the same measures from
+    ``output_attentions`` (benchmarks/reference_survey.py); --jobs 2 against --jobs 1; and the
+    peak RSS of 1,000 against 10,000 sentences (running sums: it should not grow)."""
+    folder = trained_minilm()
+    if folder is None:
+        return []
+    corpora = {}
+    for n in (1000, 10000):
+        corpora[n] = out / f"corpus-{n}.txt"
+        subprocess.run([PY, str(HERE / "corpus.py"), str(n), str(corpora[n])], check=True)
+
+    def ours(n: int, *more: str) -> list[str]:
+        return [*CLI, "survey", "--model", str(folder), "--file", str(corpora[n]), "--format",
+                "json", *more]  # fmt: skip
+
+    rows = []
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+
+        ref = [PY, str(HERE / "reference_survey.py"), str(folder), str(corpora[1000]),
+               str(out / "s.npy")]  # fmt: skip
+        theirs, mine = map(summary, timed_pair(ref, ours(1000), repeat))
+        rows += [{"case": "transformers + PyTorch loop: measures of 1,000 sentences (MiniLM)",
+                  **theirs},
+                 {"case": "attnviz survey --model (MiniLM) of 1,000 sentences", **mine,
+                  "ratio": mine["median"] / theirs["median"], "against": "transformers loop",
+                  "target": 0.5}]  # fmt: skip
+    except ImportError:
+        pass
+    one, two = map(summary, timed_pair(ours(1000), ours(1000, "--jobs", "2"), repeat))
+    rows.append({"case": "attnviz survey --jobs 2 (1,000 sentences)", **two,
+                 "ratio": two["median"] / one["median"], "against": "--jobs 1", "target": 0.6})  # fmt: skip
+    small, big = probed(ours(1000), 1)[1], probed(ours(10000), 1)[1]
+    rows.append({"case": "attnviz survey of 10,000 sentences: peak RSS", "median": 0.0,
+                 "min": 0.0, "max": 0.0, "ratio": big / small, "against": "1,000 sentences",
+                 "target": 1.1, "notes": f"peak RSS {small:.2f} GB and {big:.2f} GB"})  # fmt: skip
+    return rows
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -547,7 +589,7 @@ def show(rows: list[dict]) -> None:
     Console(width=200).print(table)
 
 
-SECTIONS = ("startup", "figure", "kernel", "long", "model", "decoders", "generate")
+SECTIONS = ("startup", "figure", "kernel", "long", "model", "decoders", "generate", "survey")
 
 
 def main() -> None:
@@ -572,6 +614,7 @@ def main() -> None:
             "model": lambda: rows_model(3 if args.quick else 5, out),
             "decoders": lambda: rows_decoders(1 if args.quick else 3, out),
             "generate": lambda: rows_generate(1 if args.quick else 3, out),
+            "survey": lambda: rows_survey(1 if args.quick else 3, out),
         }
         rows = [row for name in SECTIONS if name in only for row in sections[name]()]
     if args.json:
