@@ -96,6 +96,8 @@ def _config_json(trace: Trace) -> str:
     d["scale"] = trace.scale
     if trace.special_hidden:
         d["special_hidden"] = trace.special_hidden
+    if trace.pieces_merged:
+        d["pieces_merged"] = trace.pieces_merged
     return json.dumps(d, ensure_ascii=False)
 
 
@@ -215,6 +217,7 @@ def load(path: str | os.PathLike[str]) -> Trace:
             spans = config.pop("token_spans")
             truncated = int(config.pop("truncated", 0))
             special_hidden = int(config.pop("special_hidden", 0))
+            pieces_merged = int(config.pop("pieces_merged", 0))
             if "scale" in config:  # the factor on the scores (files of 0.1.0: 1/√d_k)
                 arrays["scale"] = float(config.pop("scale"))
             tokens = _tokens([str(t) for t in arrays.pop("tokens")], spans)
@@ -225,6 +228,7 @@ def load(path: str | os.PathLike[str]) -> Trace:
                 truncated=truncated,
                 model=model,
                 special_hidden=special_hidden,
+                pieces_merged=pieces_merged,
                 **arrays,
             )
         except ConfigError as e:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ConfigError
+from .tokens import Token
 from .trace import Trace
 
 
@@ -143,6 +144,44 @@ def hide_special(trace: Trace) -> Trace:
         model=model,
         special_hidden=trace.special_hidden + int((~keep).sum()),
     )
+
+
+def words(trace: Trace) -> Trace:
+    """``trace`` at the level of words, as Clark et al. (2019) make it: the pieces of a word
+    (``attnviz.survey.word_groups``) merged, attention *to* a word the sum over its pieces,
+    *from* a word the mean over its pieces (its vectors and outputs the mean too; every
+    layer's weights alike), ``pieces_merged`` counting the pieces that joined a word."""
+    from dataclasses import replace
+
+    from .survey import merge_words, word_groups, word_texts
+
+    groups = word_groups(trace.texts, [t.special for t in trace.tokens])
+    if len(groups) == len(trace.tokens):
+        return trace
+    member = np.zeros((len(groups), len(trace.tokens)))
+    for g, pieces in enumerate(groups):
+        member[g, pieces] = 1.0
+    mean = member / member.sum(axis=1, keepdims=True)  # (W, T)
+    dtype = trace.weights.dtype
+    weights, allowed = merge_words(trace.weights, trace.allowed, groups)
+    texts = word_texts(trace.texts, groups)
+    tokens = tuple(Token(text, trace.tokens[g[0]].start, trace.tokens[g[-1]].end,
+                         len(g) == 1 and trace.tokens[g[0]].special)
+                   for text, g in zip(texts, groups, strict=True))  # fmt: skip
+    model = trace.model and replace(
+        trace.model, ids=(), layer_weights=merge_words(trace.model.layer_weights, trace.allowed,
+                                                       groups)[0].astype(dtype),
+        raw_tokens=tuple("".join(trace.model.raw_tokens[n] for n in g) for g in groups),
+        layer_allowed=None if trace.model.layer_allowed is None
+        else merge_words(trace.model.layer_allowed, trace.model.layer_allowed, groups)[1],
+    )  # fmt: skip
+    return replace(
+        trace, tokens=tokens, x=(mean @ trace.x).astype(dtype), allowed=allowed,
+        weights=weights.astype(dtype), head_outputs=(mean @ trace.head_outputs).astype(dtype),
+        output=(mean @ trace.output).astype(dtype), q_rot=None, k_rot=None,
+        bias=np.broadcast_to(np.zeros((), dtype), weights.shape),  # no planted head: zero
+        model=model, pieces_merged=trace.pieces_merged + len(trace.tokens) - len(groups),
+    )  # fmt: skip
 
 
 HEAD_METRICS = (

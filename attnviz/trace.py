@@ -263,6 +263,7 @@ class Trace:
     b_o: np.ndarray = None  # type: ignore[assignment]
     model: ModelInfo | None = None
     special_hidden: int = 0  # special tokens left out of the picture (--hide-special)
+    pieces_merged: int = 0  # word pieces merged into the words before them (--words)
     scale: float = None  # type: ignore[assignment]  # 1/√d_k when not given
     # Q and K as the scores use them, when the model changes them after the projections
     # (rotary embeddings, q/k norms): (H, T, Dh); None: Q = X·W_Q + b_Q and K likewise

@@ -293,3 +293,43 @@ def test_a_tally_adds_texts():
     b = Tally({m: v * 3 for m, v in a.sums.items()}, dict(a.rows), a.offsets)
     a += b
     assert a.texts == 2 and a.means()["first"][0, 0] == pytest.approx(1.0)
+
+
+def test_words_merge_a_runs_pieces_on_every_layer():
+    """heatmap/stats --words: the Trace of words equals the slow merge of its pieces."""
+    from attnviz.stats import words
+    from attnviz.trace import AttentionConfig, Pretrained
+
+    ck = Checkpoint.open(minilm())
+    text = "Unbelievably, the tokenizer's pieces merge."
+    ids, tokens = ck.encode(text)
+    config = AttentionConfig(mask=("none",), dtype="float64", source=Pretrained(ck.spec, 2))
+    trace = ck.run(ids, tokens, config)
+    merged = words(trace)
+    groups = word_groups(trace.texts, [t.special for t in trace.tokens])
+    assert merged.texts == word_texts(trace.texts, groups) and len(groups) < len(tokens)
+    assert merged.pieces_merged == len(tokens) - len(groups)
+    assert text[merged.tokens[1].start : merged.tokens[1].end] == "Unbelievably"
+    for n in range(6):
+        for h in (0, 7):
+            np.testing.assert_allclose(merged.model.layer_weights[n, h],
+                                       reference.merge_words(trace.model.layer_weights[n, h],
+                                                             groups), rtol=1e-12)  # fmt: skip
+    np.testing.assert_array_equal(merged.weights, merged.model.layer_weights[2])
+    np.testing.assert_allclose(merged.weights.sum(axis=-1), 1.0, rtol=1e-12)
+    assert words(merged) is merged  # nothing left to merge
+
+
+def test_the_command_line_shows_words(tmp_path):
+    text = "Unbelievably, the tokenizer's pieces merge."
+    result = CliRunner().invoke(app, ["heatmap", text, "--model", minilm(), "--words",
+                                      "--format", "json", "--head", "0"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["tokens"][:3] == ["[CLS]", "unbelievably", ","]
+    assert np.array(data["weights"]).shape == (1, 11, 11)
+    table = CliRunner().invoke(app, ["heatmap", text, "--model", minilm(), "--words",
+                                     "--head", "0"], env={"COLUMNS": "200"})  # fmt: skip
+    assert "5 pieces merged into words" in table.stdout  # un‿bel‿ie‿va‿bly, token‿izer
+    seeded = CliRunner().invoke(app, ["stats", text, "--words"])
+    assert seeded.exit_code == 2 and "give a --model" in seeded.stderr

@@ -28,6 +28,7 @@ from .options import (
     RUN,
     TEXT_FILE,
     TOKENIZER,
+    WORDS,
     HeadOpt,
     Options,
     TextArg,
@@ -91,7 +92,7 @@ ScaleOpt = Annotated[
 
 
 @app.command(short_help="Attention heatmaps per head, the mask drawn over them.")
-@takes(RUN, LOOK, CROP)
+@takes(RUN, LOOK, CROP, (WORDS,))
 def heatmap(
     text: TextArg = None,
     format: Annotated[str | None, format_option(HEATMAP_FORMATS)] = None,
@@ -250,7 +251,7 @@ STATS_FORMATS = ("table", "json", "csv")
 
 
 @app.command(short_help="Numbers that sum each head up: entropy, distance, shares.")
-@takes(RUN, LOOK)
+@takes(RUN, LOOK, (WORDS,))
 def stats(
     text: TextArg = None,
     head: HeadOpt = None,
@@ -384,10 +385,6 @@ JsonlOpt = Annotated[bool, typer.Option(help='Each line is JSON with a "text" fi
 LimitOpt = Annotated[
     int | None, typer.Option(help="Measure the first N texts only.", show_default=False)
 ]
-WordsOpt = Annotated[
-    bool, typer.Option(help="Merge word pieces into words: attention to a word is the sum over "
-                       "its pieces, from a word the mean.")
-]  # fmt: skip
 InductionOpt = Annotated[
     bool, typer.Option(help="With a decoder --model: Olsson et al.'s induction scores, on "
                        "repeated random tokens (--seed draws them).")
@@ -396,12 +393,11 @@ JobsOpt = Annotated[int, typer.Option(help="Worker processes (results identical 
 
 
 @app.command(short_help="What every head does over a corpus: the measures of the papers.")
-@takes(SURVEY_RUN, LOOK)
+@takes(SURVEY_RUN, LOOK, (WORDS,))
 def survey(
     format: Annotated[str | None, format_option(SURVEY_FORMATS)] = None,
     jsonl: JsonlOpt = False,
     limit: LimitOpt = None,
-    words: WordsOpt = False,
     induction: InductionOpt = False,
     jobs: JobsOpt = 1,
     *,
@@ -421,4 +417,4 @@ def survey(
     acts: dict[str, frozenset[str] | str] = {"labels": "the survey figure has no token labels",
                                              "cmap": frozenset({FIGURE, PAGE})}  # fmt: skip
     shown = outputs(o, format, SURVEY_FORMATS, html=True, acts=acts)
-    emit(survey_view(o, jsonl, limit, words, induction, jobs), o, shown)
+    emit(survey_view(o, jsonl, limit, o.words, induction, jobs), o, shown)

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ConfigError
 from ..pipeline import run as run_config
 from ..trace import AttentionConfig, Trace
 from ..views.labels import visible
@@ -35,7 +36,11 @@ def run(
     extra_bytes: Callable[[int], int] | None = None,
 ) -> Trace:
     """The run of ``text`` the options (or ``the_config``) describe, within their limits
-    (``extra_bytes(T)``: what the output will take); --hide-special applied."""
+    (``extra_bytes(T)``: what the output will take); --hide-special and --words applied."""
+    words = getattr(o, "words", False)  # the option of heatmap and stats
+    if words and o.model is None:
+        raise ConfigError("--words merges the word pieces of a --model's tokenizer; the seeded "
+                          "tokenizers make whole words (or characters): give a --model")  # fmt: skip
     progress.step("computing attention")
     trace = run_config(text, the_config or config(o), limits(o, extra_bytes))
     _warn_blind_queries(trace)
@@ -45,6 +50,10 @@ def run(
         from ..stats import hide_special
 
         trace = hide_special(trace)
+    if words:
+        from ..stats import words as merged
+
+        trace = merged(trace)
     return trace
 
 

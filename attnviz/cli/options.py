@@ -113,6 +113,9 @@ MEMORY_BUDGET = _opt("memory_budget", str, "2GiB",
                      "Refuse runs estimated to need more memory (e.g. 2GiB, 500MB).",
                      api="memory_budget")  # fmt: skip
 
+WORDS = _opt("words", bool, False, "With --model: merge word pieces into words (attention to a "
+             "word is the sum over its pieces, from a word the mean).", api="words")  # fmt: skip
+
 # The options of every command that computes.
 RUN = (TEXT_FILE, HEADS, D_MODEL, SEED, MASK, TOKENIZER, POSITIONS_, UNSCALED, DTYPE, BOS,
        PAD_TO, PLANT, PLANT_STRENGTH, MODEL, LAYER, HIDE_SPECIAL, MAX_TOKENS, TRUNCATE,
@@ -150,7 +153,7 @@ CROP = (
     _opt("keys", str | None, None, "Show only keys A..B-1.", show_default=False),
 )  # fmt: skip
 
-OPTS = {o.name: o for o in (*RUN, *LOOK, *CROP)}
+OPTS = {o.name: o for o in (*RUN, *LOOK, *CROP, WORDS)}
 
 # The options some commands have of their own (their flags are declared here too).
 HeadOpt = Annotated[

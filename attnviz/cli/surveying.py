@@ -165,7 +165,7 @@ def _start(source: Source) -> None:
     """A worker's start: its runner, and BLAS held to one thread (the workers are the
     threads: two BLAS threads in each of two workers made the run four times slower)."""
     global _RUNNER
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
     threadpool_limits(limits=1, user_api="blas")
     _RUNNER = Runner(source)

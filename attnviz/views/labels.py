@@ -164,6 +164,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "html_all": "all heads",
         "html_show": "hover a cell for its weight, a token for its row and column; click a panel to enlarge it, Escape to return",
         "special_hidden": "{n} special tokens hidden, rows renormalised",
+        "pieces_merged": "{n} pieces merged into words (to a word: the sum; from: the mean)",
         "rollout": "attention rollout",
         "rollout_of": "attention rollout · layers: {n} · heads averaged, 0.5·A + 0.5·I",
         # the stats table's short headers, for 80 columns, and the line that explains them
@@ -301,6 +302,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "html_all": "todas las cabezas",
         "html_show": "pase sobre una celda para ver su peso, sobre un token para su fila y columna; clic en un panel para ampliarlo, Escape para volver",
         "special_hidden": "{n} tokens especiales ocultos, filas renormalizadas",
+        "pieces_merged": "{n} piezas unidas en palabras (hacia una palabra: la suma; desde: la media)",
         "rollout": "propagación de la atención",
         "rollout_of": "propagación de la atención · capas: {n} · media de las cabezas, 0.5·A + 0.5·I",
         "t_normalized_entropy": "entropía ÷ log n",
@@ -423,6 +425,8 @@ def trace_line(
         parts.append(crop_text(crop, T, lang))
     if trace.special_hidden:
         parts.append(s["special_hidden"].format(n=trace.special_hidden))
+    if trace.pieces_merged:
+        parts.append(s["pieces_merged"].format(n=trace.pieces_merged))
     return " · ".join(parts)
 
 
@@ -440,6 +444,7 @@ def head_caption(trace: Any, h: int, lang: str = "en", crop: Any = None) -> str:
         "" if c.scaled else s["unscaled"],
         crop_text(crop, len(trace.tokens), lang),
         s["special_hidden"].format(n=trace.special_hidden) if trace.special_hidden else "",
+        s["pieces_merged"].format(n=trace.pieces_merged) if trace.pieces_merged else "",
     ]
     if c.pretrained is not None and c.pretrained.layer is not None:
         parts[:0] = [visible(c.pretrained.name), s["layer"].format(n=c.pretrained.layer)]
