@@ -47,6 +47,7 @@ FIGURES = [
     " -o samples/generate.png",
     f'attnviz generate "{PROMPT}" --model "$SMOLLM2" --max-new-tokens 8 --layer all --step 1'
     " --head 0,2,4,6 -o samples/generate-layers.png",
+    'attnviz survey --model "$MINILM" --file samples/texts/sentences.txt -o samples/survey.png',
 ]
 TERMINAL = {
     "samples/tokens.txt": 'attnviz tokens "¿Qué es la atención?"',
@@ -63,6 +64,9 @@ TERMINAL = {
     " --head kv=1",
     "samples/generate-top.txt": f'attnviz generate "{PROMPT}" --model "$SMOLLM2"'
     " --max-new-tokens 8 --head 4 --show-probs",
+    "samples/survey.txt": 'attnviz survey --model "$MINILM" --file samples/texts/sentences.txt',
+    "samples/survey-induction.txt": 'attnviz survey --model "$SMOLLM2" --file'
+    " samples/texts/sentences.txt --limit 20 --induction",
 }
 
 
