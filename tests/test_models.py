@@ -413,3 +413,20 @@ def test_erf_is_within_two_ulp_of_math_erf():
     assert (np.abs(got - want) <= 2 * np.spacing(np.abs(want))).all()
     assert erf(np.zeros((2, 3), dtype=np.float32)).shape == (2, 3)
     assert erf(np.array([-np.inf]))[0] == -1.0 and np.isnan(erf(np.array([np.nan]))[0])
+
+
+def test_float32_erf_is_within_3e_7_of_math_erf():
+    """float32 runs take erf in float32 (as PyTorch's float32 kernels do): one Chebyshev
+    series, within 3e-7 everywhere, exactly ±1 far out, NaN kept."""
+    import math
+
+    from attnviz.models.layers import erf
+
+    grid = np.concatenate([np.linspace(-7, 7, 100_001), [1e-30, 3.99, 4.0, 40.0]]).astype(
+        np.float32
+    )
+    want = np.array([math.erf(float(v)) for v in grid])
+    got = erf(grid)
+    assert got.dtype == np.float32 and np.abs(got.astype(np.float64) - want).max() < 3e-7
+    assert erf(np.array([np.inf, -np.inf], dtype=np.float32)).tolist() == [1.0, -1.0]
+    assert np.isnan(erf(np.array([np.nan], dtype=np.float32))[0])

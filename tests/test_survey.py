@@ -200,12 +200,12 @@ def test_ctrl_c_says_how_many_texts_were_done():
     from attnviz.errors import Interrupted
     from attnviz.trace import AttentionConfig, Seeded
 
-    def texts():
-        yield from ["The cat sat.", "", "A dog."]
+    def texts():  # a chunk of 32 texts, then Ctrl-C while the next is read
+        yield from ["The cat sat.", ""] + ["A dog."] * 30 + ["The end."]
         raise KeyboardInterrupt
 
     source = Source(AttentionConfig(source=Seeded(heads=2, d_model=8)), False, 100, 1 << 30)
-    with pytest.raises(Interrupted, match=r"after 3 texts \(2 measured\): nothing written"):
+    with pytest.raises(Interrupted, match=r"after 32 texts \(31 measured\): nothing written"):
         run(source, texts(), 1)
 
 
@@ -333,3 +333,22 @@ def test_the_command_line_shows_words(tmp_path):
     assert "5 pieces merged into words" in table.stdout  # un‿bel‿ie‿va‿bly, token‿izer
     seeded = CliRunner().invoke(app, ["stats", text, "--words"])
     assert seeded.exit_code == 2 and "give a --model" in seeded.stderr
+
+
+def test_texts_packed_into_one_run_measure_as_run_alone():
+    """BERT's texts run packed (a block of the mask each, positions from 0): the sums of each
+    text equal those of its own run."""
+    from attnviz.cli.surveying import Runner, Source
+    from attnviz.trace import AttentionConfig, Pretrained
+
+    config = AttentionConfig(mask=("none",), dtype="float64", source=Pretrained(minilm()))
+    runner = Runner(Source(config, False, 512, 1 << 32))
+    texts = [*CORPUS, "", None, "x " * 600]
+    packed = runner.measure_many(texts)
+    assert packed[-3:] == ["empty", "bad", "long"]
+    for text, got in zip(CORPUS, packed, strict=False):
+        alone = runner.measure(text)
+        for m in alone.sums:
+            np.testing.assert_allclose(got.sums[m], alone.sums[m], rtol=1e-10, atol=1e-12)
+            np.testing.assert_array_equal(got.rows[m], alone.rows[m])
+        np.testing.assert_array_equal(got.offsets, alone.offsets)

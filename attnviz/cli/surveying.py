@@ -26,7 +26,8 @@ from .app import progress
 from .options import Options, config, size
 
 LINE_BYTES = 1 << 20  # a longer line is skipped, not read whole
-CHUNK = 8  # texts sent to a worker at a time
+CHUNK = 32  # texts sent to a worker at a time (and packed together)
+PACK = 256  # the most tokens of texts run as one sequence
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,73 @@ class Runner:
 
             self.ck = Checkpoint.open(source.config.pretrained.model)
 
+    def measure_many(self, texts: list[str | None]) -> list[Tally | str]:
+        """Each text's sums (or why it is skipped). A model whose forward pass takes
+        positions runs its texts packed, PACK tokens at a time, each text seeing only itself
+        (a block of the mask), its positions from 0: one pass for many short texts."""
+        if self.ck is None or not self.ck.family.packs:
+            return [self.measure(t) for t in texts]
+        out: list[Tally | str] = []
+        ready: list[tuple[int, list[int], list[Any]]] = []
+        for n, text in enumerate(texts):
+            got = self._encoded(text)
+            out.append(got if isinstance(got, str) else "")
+            if not isinstance(got, str):
+                ready.append((n, *got))
+        while ready:
+            size, pack = 0, []  # type: ignore[var-annotated]
+            while ready and (not pack or size + len(ready[0][1]) <= PACK):
+                pack.append(ready.pop(0))
+                size += len(pack[-1][1])
+            for n, result in self._packed(pack):
+                out[n] = result
+        return out
+
+    def _encoded(self, text: str | None) -> tuple[list[int], list[Any]] | str:
+        """A checkpoint's ids and tokens of ``text``, or why it is skipped."""
+        if text is None:
+            return "bad"
+        if not text.strip():
+            return "empty"
+        ck = self.ck
+        ids, tokens = ck.encode(text)
+        if len(ids) > min(self.source.max_tokens, ck.max_positions):
+            return "long"
+        T = max(len(ids), PACK) if ck.family.packs else len(ids)  # a pack is run whole
+        if not self._fits(ck.heads, ck.d_model, T, ck.layers, ck.tensors.layer_elements(),
+                          ck.kept_bytes(self.source.config.dtype)):  # fmt: skip
+            return "memory"
+        return ids, tokens
+
+    def _packed(self, pack: list[tuple[int, list[int], list[Any]]]) -> list[tuple[int, Tally]]:
+        """Run texts as one sequence, the mask a block per text; each text's sums."""
+        c, ck = self.source.config, self.ck
+        spans, start = [], 0
+        for _, ids, _ in pack:
+            spans.append((start, start + len(ids)))
+            start += len(ids)
+        allowed = np.zeros((ck.layers, start, start), dtype=bool)
+        for (a, b), (_, ids, _) in zip(spans, pack, strict=True):
+            allowed[:, a:b, a:b] = ck.layer_masks(c.mask, len(ids))
+        ids = [i for _, one, _ in pack for i in one]
+        positions = [p for a, b in spans for p in range(b - a)]
+        runs = ck.family.forward(ck.params(c.dtype, self.kept), ids, list(allowed), c.scaled,
+                                 positions=positions)  # fmt: skip
+        w = np.stack([r.weights for r in runs])  # (L, H, N, N)
+        return [(n, self._tally(w[:, :, a:b, a:b], allowed[:, a:b, a:b],
+                                [t.text for t in tokens], [t.special for t in tokens]))
+                for (n, _, tokens), (a, b) in zip(pack, spans, strict=True)]  # fmt: skip
+
+    def _tally(self, w: np.ndarray, allowed: np.ndarray, texts: list[str], special: list[bool]
+               ) -> Tally:  # fmt: skip
+        """One text's sums, its pieces merged into words first with --words."""
+        if self.source.words:
+            groups = word_groups(texts, special)
+            w, allowed = merge_words(w, allowed, groups)
+            texts = word_texts(texts, groups)
+            special = [len(g) == 1 and special[g[0]] for g in groups]
+        return tally(w, allowed, *key_kinds(texts, special))
+
     def measure(self, text: str | None) -> Tally | str:
         """One text's sums, or why it is skipped: "bad" (not a text), "empty", "long" (over
         the model's positions or --max-tokens), "memory" (over the budget)."""
@@ -63,14 +131,8 @@ class Runner:
         trace = self._run(text)
         if isinstance(trace, str):
             return trace
-        w, allowed = trace.layer_weights, trace.layer_allowed
-        texts, special = list(trace.texts), [t.special for t in trace.tokens]
-        if self.source.words:
-            groups = word_groups(texts, special)
-            w, allowed = merge_words(w, allowed, groups)
-            texts = word_texts(texts, groups)
-            special = [len(g) == 1 and special[g[0]] for g in groups]
-        return tally(w, allowed, *key_kinds(texts, special))
+        return self._tally(trace.layer_weights, trace.layer_allowed, list(trace.texts),
+                           [t.special for t in trace.tokens])  # fmt: skip
 
     def _run(self, text: str) -> Any:
         """The Trace of ``text`` (every layer's weights), or why it cannot be run."""
@@ -87,14 +149,8 @@ class Runner:
             if not self._fits(s.heads, s.d_model, len(tokens), 1, None):
                 return "memory"
             return run_seeded(tokens, c)
-        ids, tokens = self.ck.encode(text)
-        if len(ids) > min(src.max_tokens, self.ck.max_positions):
-            return "long"
-        ck = self.ck
-        if not self._fits(ck.heads, ck.d_model, len(ids), ck.layers, ck.tensors.layer_elements(),
-                          ck.kept_bytes(c.dtype)):  # fmt: skip
-            return "memory"
-        return ck.run(ids, tokens, c, kept=self.kept)
+        got = self._encoded(text)
+        return got if isinstance(got, str) else self.ck.run(*got, c, kept=self.kept)
 
     def _fits(self, heads: int, d_model: int, T: int, layers: int, elements: int | None,
               kept: int = 0) -> bool:  # fmt: skip
@@ -173,7 +229,7 @@ def _start(source: Source) -> None:
 
 def _chunk(texts: list[str | None]) -> list[Tally | str]:
     assert _RUNNER is not None
-    return [_RUNNER.measure(t) for t in texts]
+    return _RUNNER.measure_many(texts)
 
 
 def _chunks(texts: Iterator[str | None]) -> Iterator[list[str | None]]:
@@ -189,9 +245,10 @@ def _chunks(texts: Iterator[str | None]) -> Iterator[list[str | None]]:
 
 def results(source: Source, texts: Iterator[str | None], jobs: int) -> Iterator[Tally | str]:
     """Each text's sums (or why it was skipped), in the corpus's order."""
-    if jobs == 1:
+    if jobs == 1:  # the same chunks as the workers get: the same packs, the same bits
         runner = Runner(source)
-        yield from (runner.measure(t) for t in texts)
+        for chunk in _chunks(texts):
+            yield from runner.measure_many(chunk)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor

@@ -19,19 +19,20 @@ from .tokenizer import special, token_id
 
 
 def forward(
-    p: Params, ids: list[int], allowed: list[np.ndarray], scaled: bool
-) -> Iterator[LayerRun]:
+    p: Params, ids: list[int], allowed: list[np.ndarray], scaled: bool,
+    positions: list[int] | None = None,
+) -> Iterator[LayerRun]:  # fmt: skip
     """Every layer's attention over the tokens ``ids``, layer n under ``allowed[n]``, one
-    layer at a time (a layer's weights are read as it runs)."""
+    layer at a time (a layer's weights are read as it runs); ``positions``, each token's
+    (default 0, 1, 2, ...: texts packed into one run each start again at 0)."""
     if p.config.get("position_embedding_type", "absolute") != "absolute":
         kind = p.config["position_embedding_type"]
         raise ConfigError(f"`model`: position_embedding_type {kind!r} is not supported (absolute)")
     eps = p.number("layer_norm_eps", 1e-12)
     act = p.activation("hidden_act", "gelu")
     e = "embeddings."
-    x = p(e + "word_embeddings.weight", ids) + p(
-        e + "position_embeddings.weight", list(range(len(ids)))
-    )
+    where = list(range(len(ids))) if positions is None else positions
+    x = p(e + "word_embeddings.weight", ids) + p(e + "position_embeddings.weight", where)
     x = x + p(e + "token_type_embeddings.weight", [0])[0]  # one segment: type 0
     x = layer_norm(x, p(e + "LayerNorm.weight"), p(e + "LayerNorm.bias"), eps)
     for n in range(p.layers):

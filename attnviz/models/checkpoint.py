@@ -99,6 +99,17 @@ class Checkpoint:
         attention = 3 * self.heads * self.d_model * self.head_dim
         return self.layers * (self.tensors.layer_elements() + attention) * np.dtype(dtype).itemsize
 
+    def layer_masks(self, asked: tuple[str, ...], T: int) -> list[np.ndarray]:
+        """Each layer's allowed (T, T): the model's own mask for it ANDed with ``asked``."""
+        specs = [_combined(o, asked) for o in self.family.masks(self.config, self.layers)]
+        built = {s: build_mask(s, np.zeros(T, dtype=bool)) for s in set(specs)}
+        return [built[s] for s in specs]
+
+    def params(self, dtype: str, kept: dict[str, Any] | None = None) -> Params:
+        """What a forward pass reads, in ``dtype``; ``kept``: tensors kept from run to run."""
+        return Params(self.tensors, self.config, dtype, self.heads, self.layers, self.kv_heads,
+                      self.head_dim, kept)  # fmt: skip
+
     def encode(self, text: str, limit: int | None = None) -> tuple[list[int], list[ModelToken]]:
         """The ids and tokens of ``text`` (cut to ``limit`` tokens, special ones kept)."""
         return encode(self.tokenizer, text, limit)
@@ -121,8 +132,7 @@ class Checkpoint:
         specs = [_combined(o, config.mask) for o in own]
         built = {s: build_mask(s, np.zeros(len(ids), dtype=bool)) for s in set(specs)}
         c = replace(config, mask=specs[layer], source=replace(source, layer=layer))
-        params = Params(self.tensors, self.config, c.dtype, self.heads, self.layers,
-                        self.kv_heads, self.head_dim, kept)  # fmt: skip
+        params = self.params(c.dtype, kept)
         shown, weights = None, []
         for n, r in enumerate(
             self.family.forward(params, ids, [built[s] for s in specs], c.scaled)

@@ -44,6 +44,7 @@ class Family:
     head_dim: str | None = None  # a head's width, when it need not be hidden / heads
     qk_norm: bool = False  # an RMSNorm of each head's query and key (Qwen3, Gemma 3)
     lm_head: tuple[str, ...] = ()  # the output embedding, then the input one (tied); () none
+    packs: bool = False  # forward takes ``positions``: texts packed into one run (survey)
 
     def adjust_tokenizer(self, tok: Any, found: dict[str, Any]) -> None:
         """Set the tokenizer up as transformers does: by the class tokenizer_config.json names
@@ -70,6 +71,7 @@ FAMILIES = {
             "bert", "BERT, MiniLM and other BertModel checkpoints", bert.forward, bert.tokenizer,
             masks=_every("none"), prefixes=("", "bert."), heads="num_attention_heads",
             hidden="hidden_size", layers="num_hidden_layers", positions="max_position_embeddings",
+            packs=True,
         ),
         Family(
             "gpt2", "GPT-2", gpt2.forward, gpt2.tokenizer, masks=_every("causal"),

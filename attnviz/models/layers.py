@@ -110,10 +110,41 @@ def _erf_taylor() -> np.ndarray:
     return np.array(rows)
 
 
+ERF32_END, ERF32_DEGREE = 4.0, 18  # float32's erf rounds to ±1 from |x| = 4 on
+
+
+@functools.cache
+def _erf32_chebyshev() -> np.ndarray:
+    """erf on [0, 4] as a Chebyshev series in t = x/2 − 1, interpolated from ``math.erf``."""
+    from numpy.polynomial import Chebyshev
+
+    fit = Chebyshev.interpolate(lambda t: np.array([math.erf((u + 1) * ERF32_END / 2)
+                                                    for u in t]), ERF32_DEGREE)  # fmt: skip
+    return np.asarray(fit.coef, dtype=np.float32)
+
+
+def _erf32(x: np.ndarray) -> np.ndarray:
+    """erf of float32 values in float32, within 3e-7 of the exact value (the tests check; the
+    float32 erf of PyTorch's CPU kernels is within 1.2e-7): one Chebyshev series over [0, 4]
+    summed by Clenshaw's recurrence, ±1 beyond."""
+    c = _erf32_chebyshev()
+    t = np.minimum(np.abs(x), np.float32(ERF32_END)) * np.float32(2 / ERF32_END) - np.float32(1)
+    twice, b1, b2 = t + t, np.full_like(t, c[-1]), np.zeros_like(t)
+    for ck in c[-2:0:-1]:  # b₁ ← 2t·b₁ − b₂ + cₖ, in place
+        b1, b2 = np.add(np.subtract(twice * b1, b2, out=b2), ck, out=b2), b1
+    y = t * b1
+    y -= b2
+    y += c[0]
+    return np.copysign(y, x)
+
+
 def erf(x: np.ndarray) -> np.ndarray:
-    """The error function, element by element, in float64: on each 1/32 of [0, 6) its Taylor
-    polynomial of degree 10 (within 2 ulp of ``math.erf``; the tests check), ±1 beyond. A
-    loop over ``math.erf`` took half of a BERT layer's time."""
+    """The error function, element by element. float32 values in float32 (``_erf32``); others
+    in float64: on each 1/32 of [0, 6) its Taylor polynomial of degree 10 (within 2 ulp of
+    ``math.erf``; the tests check), ±1 beyond. A loop over ``math.erf`` took half of a BERT
+    layer's time."""
+    if isinstance(x, np.ndarray) and x.dtype == np.float32:
+        return _erf32(x)
     a = np.abs(np.asarray(x, dtype=np.float64)).ravel()
     out = np.empty_like(a)
     coef = _erf_taylor()

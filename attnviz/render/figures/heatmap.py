@@ -106,7 +106,7 @@ def panel_grid(
     p = style.p
     if panel_size is not None and p.width is None:
         p = replace(p, panel=panel_size)
-    s, T, em = strings(lang), len(texts), p.font / 72
+    s, em = strings(lang), p.font / 72
     with rc_context(theme_rc(style.theme, p.font)):
         title_w = text_width(titles, p.font) if titles else 0.0
 
@@ -115,16 +115,10 @@ def panel_grid(
                 return grid_layout(p, -(-n_panels // cols), cols, width, width, lines,
                                    title_rows=title_rows, title_width=title_w)  # fmt: skip
 
-            return fitted_labels(axis_texts, side, T, p.font * 0.85, style.labels, indexed, made)[1]
+            return fitted_labels(axis_texts, side, len(texts), p.font * 0.85, style.labels,
+                                 indexed, made)[1]  # fmt: skip
 
-        if cols == 0:  # a fixed page: the columns that give the largest panels
-            fixed = p.width is not None and p.height is not None
-            cols = grid(n_panels, p.max_cols)[1] if not fixed else max(
-                range(1, n_panels + 1), key=lambda c: (lay_out(1, c).panel, -c))  # fmt: skip
-        box = lay_out(1, cols)
-        lines = wrap(heading, box.width * 72 / (0.6 * p.font * 1.1))  # now the width is known
-        if "\n" in lines:
-            box = lay_out(lines.count("\n") + 1, cols)
+        box, lines = _boxed(lay_out, heading, p, n_panels, cols)
         require_readable(box.panel, style.preset)
         if style.annotate is None:
             style = replace(style, annotate=auto_annotate(p.font, box.panel * 72, side))
@@ -135,6 +129,20 @@ def panel_grid(
             add_hidden_legend(fig, style.theme, s["hidden"], p.font, "lower right")
         add_title(fig, lines, p.font, box.height)
     return fig
+
+
+def _boxed(lay_out: Any, heading: str, p: Any, n: int, cols: int) -> tuple[GridLayout, str]:
+    """The layout of ``n`` panels in ``cols`` columns (0: on a page of fixed size, the columns
+    that give the largest panels; else the preset's), and the heading wrapped to its width."""
+    if cols == 0:
+        fixed = p.width is not None and p.height is not None
+        cols = grid(n, p.max_cols)[1] if not fixed else max(
+            range(1, n + 1), key=lambda c: (lay_out(1, c).panel, -c))  # fmt: skip
+    box = lay_out(1, cols)
+    lines = wrap(heading, box.width * 72 / (0.6 * p.font * 1.1))  # now the width is known
+    if "\n" in lines:
+        box = lay_out(lines.count("\n") + 1, cols)
+    return box, lines
 
 
 def _draw_grid(
