@@ -532,6 +532,9 @@ def rows_survey(repeat: int, out: Path) -> list[dict]:
     one, two = map(summary, timed_pair(ours(1000), ours(1000, "--jobs", "2"), repeat))
     rows.append({"case": "attnviz survey --jobs 2 (1,000 sentences)", **two,
                  "ratio": two["median"] / one["median"], "against": "--jobs 1", "target": 0.6})  # fmt: skip
+    if rows[0]["case"].startswith("transformers"):  # the two cores PyTorch's threads use
+        rows.append({"case": "attnviz survey --jobs 2 against the transformers loop", **two,
+                     "ratio": two["median"] / rows[0]["median"], "against": "transformers loop"})  # fmt: skip
     small, big = probed(ours(1000), 1)[1], probed(ours(10000), 1)[1]
     rows.append({"case": "attnviz survey of 10,000 sentences: peak RSS", "median": 0.0,
                  "min": 0.0, "max": 0.0, "ratio": big / small, "against": "1,000 sentences",

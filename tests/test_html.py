@@ -356,3 +356,24 @@ def test_the_page_of_a_generation_opens_at_its_step(tmp_path, browser):
     assert tab.locator(".step").inner_text() == data["views"][2]["name"]
     assert tab.locator("input[type=range]").input_value() == "2"
     tab.close()
+
+
+def test_the_survey_page_shows_every_measure_with_its_label_on_hover(tmp_path, browser):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("The cat sat on the mat.\nA dog barked at the cat.\n", encoding="utf-8")
+    out = write(tmp_path, "survey", "--file", str(corpus), "--plant", "0=previous",
+                "--heads", "4", "--d-model", "32")  # fmt: skip
+    _, data = page_data(out)
+    panels = data["views"][0]["panels"]
+    assert data["kind"] == "survey" and panels[3]["title"] == "previous"
+    assert panels[3]["rows"] == ["0"] and panels[3]["cols"] == ["0", "1", "2", "3"]
+    view = Page(browser, out)
+    box = view.page.locator("canvas[data-rows]").nth(3).bounding_box()
+    view.page.mouse.move(box["x"] + box["width"] / 8, box["y"] + box["height"] / 2)
+    tip = view.page.locator("#tip").text_content()
+    assert tip.startswith("layer: 0\nhead: 0\nprevious: ") and tip.endswith("label: previous")
+    assert float(tip.split("previous: ")[1].split("\n")[0]) == pytest.approx(
+        panels[3]["values"][0][0], abs=5e-5)
+    assert view.page.locator(".panel .scale").count() == len(panels)  # a scale each
+    assert "hidden by the mask" not in view.page.locator("#bar").inner_text()
+    view.clean()
