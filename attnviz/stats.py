@@ -148,12 +148,12 @@ def hide_special(trace: Trace) -> Trace:
 
 def words(trace: Trace) -> Trace:
     """``trace`` at the level of words, as Clark et al. (2019) make it: the pieces of a word
-    (``attnviz.survey.word_groups``) merged, attention *to* a word the sum over its pieces,
+    (``attnviz.words.word_groups``) merged, attention *to* a word the sum over its pieces,
     *from* a word the mean over its pieces (its vectors and outputs the mean too; every
     layer's weights alike), ``pieces_merged`` counting the pieces that joined a word."""
     from dataclasses import replace
 
-    from .survey import merge_words, word_groups, word_texts
+    from .words import merge_words, word_groups, word_texts
 
     groups = word_groups(trace.texts, [t.special for t in trace.tokens])
     if len(groups) == len(trace.tokens):

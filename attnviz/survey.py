@@ -10,7 +10,6 @@ Shapes: L layers, H heads, T tokens (or words).
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .stats import row_entropy
+from .words import is_punctuation
 
 # per row: the weight on the first token, on separators (special tokens after the first), on
 # punctuation, on the token before, after and itself; the row's entropy (nats), attention
@@ -105,12 +105,6 @@ def _offsets(w: np.ndarray, has: np.ndarray) -> np.ndarray:
     return out
 
 
-def is_punctuation(text: str) -> bool:
-    """Whether a token's text (its ‿ mark aside) is punctuation only, as Unicode says."""
-    core = text.lstrip("‿").strip()
-    return bool(core) and all(unicodedata.category(c).startswith("P") for c in core)
-
-
 def key_kinds(texts: Sequence[str], special: Sequence[bool]) -> tuple[np.ndarray, np.ndarray]:
     """(T,) bool each: the separators (special tokens after the first: [SEP], </s>, an
     end-of-text) and the punctuation."""
@@ -118,40 +112,6 @@ def key_kinds(texts: Sequence[str], special: Sequence[bool]) -> tuple[np.ndarray
     punct = np.array([not s and is_punctuation(t) for t, s in zip(texts, special, strict=True)],
                      dtype=bool)  # fmt: skip
     return separator, punct
-
-
-def word_groups(texts: Sequence[str], special: Sequence[bool]) -> list[list[int]]:
-    """The tokens of each word: a piece marked as continuing the word before it (‿) joins
-    that word unless either is punctuation; a special token is a word of its own."""
-    groups: list[list[int]] = []
-    for n, (text, s) in enumerate(zip(texts, special, strict=True)):
-        joins = (groups and text.startswith("‿") and not s and not special[n - 1]
-                 and not is_punctuation(text) and not is_punctuation(texts[n - 1]))  # fmt: skip
-        if joins:
-            groups[-1].append(n)
-        else:
-            groups.append([n])
-    return groups
-
-
-def merge_words(w: np.ndarray, allowed: np.ndarray, groups: list[list[int]]
-                ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Word-level attention as Clark et al. make it: attention *to* a word is the sum over its
-    pieces, attention *from* a word the mean over its pieces. ``w`` (..., T, T), ``allowed``
-    (..., T, T) -> (..., W, W) each; a word may attend to another when any of its pieces may
-    attend to any of the other's."""
-    T = w.shape[-1]
-    member = np.zeros((len(groups), T))
-    for g, pieces in enumerate(groups):
-        member[g, pieces] = 1.0
-    to = w.astype(np.float64) @ member.T  # (..., T, W)
-    merged = (member / member.sum(axis=1, keepdims=True)) @ to  # (..., W, W)
-    return merged, (member @ allowed.astype(np.float64) @ member.T) > 0
-
-
-def word_texts(texts: Sequence[str], groups: list[list[int]]) -> list[str]:
-    """Each word's text: its pieces joined, their ‿ marks dropped."""
-    return [texts[g[0]] + "".join(texts[n].removeprefix("‿") for n in g[1:]) for g in groups]
 
 
 def labels(means: dict[str, np.ndarray], induction: np.ndarray | None = None

@@ -373,7 +373,8 @@ def test_the_survey_page_shows_every_measure_with_its_label_on_hover(tmp_path, b
     tip = view.page.locator("#tip").text_content()
     assert tip.startswith("layer: 0\nhead: 0\nprevious: ") and tip.endswith("label: previous")
     assert float(tip.split("previous: ")[1].split("\n")[0]) == pytest.approx(
-        panels[3]["values"][0][0], abs=5e-5)
+        panels[3]["values"][0][0], abs=5e-5
+    )
     assert view.page.locator(".panel .scale").count() == len(panels)  # a scale each
     assert "hidden by the mask" not in view.page.locator("#bar").inner_text()
     view.clean()

@@ -12,16 +12,8 @@ from typer.testing import CliRunner
 
 from attnviz.cli import app
 from attnviz.models import Checkpoint
-from attnviz.survey import (
-    Tally,
-    induction,
-    induction_ids,
-    key_kinds,
-    merge_words,
-    tally,
-    word_groups,
-    word_texts,
-)
+from attnviz.survey import Tally, induction, induction_ids, key_kinds, tally
+from attnviz.words import merge_words, word_groups, word_texts
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TEXTS = json.loads((FIXTURES / "minilm-texts.json").read_text(encoding="utf-8"))

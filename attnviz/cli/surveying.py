@@ -18,10 +18,11 @@ import numpy as np
 
 from ..errors import ConfigError, Interrupted, RunError
 from ..pipeline import Limits, check_budget
-from ..survey import Tally, key_kinds, merge_words, tally, word_groups, word_texts
+from ..survey import Tally, key_kinds, tally
 from ..trace import AttentionConfig
 from ..views.labels import visible
 from ..views.survey import SurveyView
+from ..words import merge_words, word_groups, word_texts
 from .app import progress
 from .options import Options, config, size
 
