@@ -344,3 +344,26 @@ def test_texts_packed_into_one_run_measure_as_run_alone():
             np.testing.assert_allclose(got.sums[m], alone.sums[m], rtol=1e-10, atol=1e-12)
             np.testing.assert_array_equal(got.rows[m], alone.rows[m])
         np.testing.assert_array_equal(got.offsets, alone.offsets)
+
+
+def test_the_progress_bar_counts_the_texts_on_a_terminal(tmp_path, monkeypatch):
+    import io
+    import sys
+
+    from attnviz.cli import surveying
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("a\nb\nc\n", encoding="utf-8")
+    with surveying._bar(corpus, None) as bar:
+        for _ in range(3):
+            bar()  # the first before any rate is known
+    assert "texts" in screen.getvalue() and "3/3" in screen.getvalue()
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal: no bar
+    with surveying._bar(corpus, None) as bar:
+        assert bar is None

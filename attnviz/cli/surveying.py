@@ -396,13 +396,19 @@ def _bar(file: Path, limit: int | None) -> Iterator[Any]:
         return
     from rich import progress as rp
     from rich.console import Console
+    from rich.text import Text
 
     progress.stop()
     total = None if str(file) == "-" else _line_count(file)
     if total is not None and limit is not None:
         total = min(total, limit)
-    columns = (rp.TextColumn("texts"), rp.BarColumn(), rp.MofNCompleteColumn(),
-               rp.TextColumn("{task.speed:.0f}/s"), rp.TimeRemainingColumn())  # fmt: skip
+
+    class Rate(rp.ProgressColumn):
+        def render(self, task: Any) -> Any:
+            return Text(f"{task.speed:.0f}/s" if task.speed else "", style="dim")
+
+    columns = (rp.TextColumn("texts"), rp.BarColumn(), rp.MofNCompleteColumn(), Rate(),
+               rp.TimeRemainingColumn())  # fmt: skip
     with rp.Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("survey", total=total)
         yield lambda: bar.advance(task)
