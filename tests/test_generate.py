@@ -156,21 +156,28 @@ def test_the_run_of_a_generation_round_trips_through_npz(tmp_path):
         assert saved["generated_ids"].tolist() == list(trace.model.ids[P:])
 
 
-def test_the_figure_draws_the_boundary_and_sets_the_generated_labels_apart():
+def generated_trace(n):
+    """The run of PROMPTS[0] and n greedy tokens of llama-tiny, its prompt marked: the trace,
+    the prompt's ids, the generation."""
     from dataclasses import replace
 
     from attnviz.models.generate import pieces
+
+    ck = Checkpoint.open(LLAMA)
+    prompt, tokens = ck.encode(PROMPTS[0])
+    g = generate(ck, prompt, n)
+    config = AttentionConfig(mask=("none",), dtype="float32", source=Pretrained(LLAMA))
+    trace = ck.run(g.ids, tokens + pieces(ck, g.generated), config)
+    return replace(trace, model=replace(trace.model, prompt_tokens=len(prompt))), prompt, g
+
+
+def test_the_figure_draws_the_boundary_and_sets_the_generated_labels_apart():
     from attnviz.render import colors
     from attnviz.render.figures import draw_generation
     from attnviz.views.generation import GenerationView
     from attnviz.views.labels import visible
 
-    ck = Checkpoint.open(LLAMA)
-    prompt, tokens = ck.encode(PROMPTS[0])
-    g = generate(ck, prompt, 4)
-    config = AttentionConfig(mask=("none",), dtype="float32", source=Pretrained(LLAMA))
-    trace = ck.run(g.ids, tokens + pieces(ck, g.generated), config)
-    trace = replace(trace, model=replace(trace.model, prompt_tokens=len(prompt)))
+    trace, prompt, g = generated_trace(4)
     fig = draw_generation(GenerationView(trace, [0], [], {"temperature": 0}))
     (line,) = [
         a for a in fig.findobj() if getattr(a, "get_gid", lambda: None)() == "generation-boundary"
@@ -243,20 +250,12 @@ def test_layer_all_gives_one_generated_token_in_every_layer(step):
 
 
 def test_the_figure_of_layer_all_names_the_layers_and_sets_the_generated_keys_apart(tmp_path):
-    from dataclasses import replace
-
-    from attnviz.models.generate import pieces
     from attnviz.render import colors
     from attnviz.render.figures import draw_generation
     from attnviz.views.generation import GenerationView
     from attnviz.views.labels import visible
 
-    ck = Checkpoint.open(LLAMA)
-    prompt, tokens = ck.encode(PROMPTS[0])
-    g = generate(ck, prompt, 4)
-    config = AttentionConfig(mask=("none",), dtype="float32", source=Pretrained(LLAMA))
-    trace = ck.run(g.ids, tokens + pieces(ck, g.generated), config)
-    trace = replace(trace, model=replace(trace.model, prompt_tokens=len(prompt)))
+    trace, prompt, _ = generated_trace(4)
     view = GenerationView(trace, [0, 2], [None] * 4, {"temperature": 0}, every_layer=True,
                           step=3)  # fmt: skip
     fig = draw_generation(view)

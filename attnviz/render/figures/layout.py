@@ -394,12 +394,13 @@ def wrap(text: str, max_chars: float) -> str:
     return "\n".join(lines)
 
 
-def wrap_to(text: str, inches: float, font: float) -> str:
-    """Break a " · "-separated line into lines at most ``inches`` wide at ``font`` points,
-    measured (a piece wider than that is a line of its own)."""
+def wrap_to(text: str, inches: float, font: float, between: str = " · ") -> str:
+    """Break a line into lines at most ``inches`` wide at ``font`` points, measured, between
+    its pieces (" · "-separated, or ``between``: " " for words; a piece wider than that is a
+    line of its own)."""
     lines: list[str] = []
-    for part in text.split(" · "):
-        joined = f"{lines[-1]} · {part}" if lines else part
+    for part in text.split(between):
+        joined = f"{lines[-1]}{between}{part}" if lines else part
         if lines and text_width([joined], font) <= inches:
             lines[-1] = joined
         else:

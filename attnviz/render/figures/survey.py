@@ -13,7 +13,7 @@ from ...views.labels import strings
 from ...views.survey import SurveyView
 from .. import colors
 from .draw import add_title
-from .layout import DEFAULT_STYLE, Style, text_width, theme_rc, wrap
+from .layout import DEFAULT_STYLE, Style, text_width, theme_rc, wrap, wrap_to
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -86,7 +86,7 @@ def draw_survey(view: SurveyView, style: Style = DEFAULT_STYLE) -> Figure:
         width = p.width or 4 * em + cols * pw + (cols - 1) * gap
         heading = wrap(style.title if style.title is not None else view.title,
                        width * 72 / (0.6 * p.font * 1.1))  # fmt: skip
-        caption = _words(s["survey_caption"], width - 2 * em, p.font * 0.9)
+        caption = wrap_to(s["survey_caption"], width - 2 * em, p.font * 0.9, " ")
         kinds = sorted({x.split(" ")[0] for row in view.labels for x in row}, key=list(KINDS).index)
         per_row = max(1, int((width - 2 * em) / _legend_item(kinds, p.font)))
         legend_rows = -(-len(kinds) // per_row)
@@ -111,18 +111,6 @@ def draw_survey(view: SurveyView, style: Style = DEFAULT_STYLE) -> Figure:
                  fontsize=p.font * 0.9)  # fmt: skip
         add_title(fig, heading, p.font, height)
     return fig
-
-
-def _words(text: str, inches: float, font: float) -> str:
-    """``text`` broken between words into lines at most ``inches`` wide at ``font`` points."""
-    lines: list[str] = []
-    for word in text.split(" "):
-        joined = f"{lines[-1]} {word}" if lines else word
-        if lines and text_width([joined], font) <= inches:
-            lines[-1] = joined
-        else:
-            lines.append(word)
-    return "\n".join(lines)
 
 
 def _legend_item(kinds: list[str], font: float) -> float:
