@@ -69,7 +69,7 @@ class Runner:
             if not isinstance(got, str):
                 ready.append((n, *got))
         while ready:
-            size, pack = 0, []  # type: ignore[var-annotated]
+            size, pack = 0, ready[:0]  # the texts of one run, PACK tokens at most
             while ready and (not pack or size + len(ready[0][1]) <= PACK):
                 pack.append(ready.pop(0))
                 size += len(pack[-1][1])
