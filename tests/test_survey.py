@@ -272,7 +272,7 @@ def test_the_figure_has_a_grid_per_measure_and_the_labels(tmp_path):
     fig = draw_survey(view)
     titles = [ax.get_title() for ax in fig.axes]
     assert [x.split()[0] for x in titles] == [*view.measures, "labels"]
-    assert titles[0] == f"first  ≤ {means['first'].max():.2f}"
+    assert titles[0] == f"first\n≤ {means['first'].max():.2f}"
     legend = [x.get_text() for x in fig.legends[0].get_texts()]
     assert set(legend) == {x.split()[0] for row in view.labels for x in row}
     numbers = [x.get_text() for x in fig.axes[0].texts]

@@ -4,6 +4,7 @@ labels."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -44,27 +45,72 @@ def cell_value(v: float) -> str:
     return f"{v:.2f}"[1:] if 0 <= v < 0.995 else f"{v:.1f}"
 
 
-def _columns(n: int, style: Style, ratio: float, em: float) -> tuple[int, float]:
-    """The columns of panels and a panel's width (inches): the preset's columns, or on a page
-    of fixed size the number that gives the largest panels."""
-    p = style.p
+@dataclass(frozen=True)
+class _Layout:
+    """Where everything goes (inches): ``cols`` × ``rows`` panels of ``pw`` × ``ph``, ``gap``
+    and ``vgap`` between them, ``top`` (title) and ``bottom`` (legend, caption) margins, the
+    figure's size, and the wrapped heading and caption, ``per_row`` legend entries a line, the
+    panels' titles' font."""
+
+    cols: int
+    rows: int
+    pw: float
+    ph: float
+    gap: float
+    vgap: float
+    top: float
+    bottom: float
+    width: float
+    height: float
+    heading: str
+    caption: str
+    per_row: int
+    title_font: float  # the panels' titles: the font, or smaller where a column is narrower
+
+
+def _layout(view: SurveyView, style: Style, n: int, kinds: list[str]) -> _Layout:
+    """The panels as large as the page allows, a column no narrower than the widest title
+    (a measure's name over its largest value; where none is that wide, smaller titles); on a
+    page of fixed size (slides) the number of columns that gives the largest panels."""
+    p, s = style.p, strings(view.lang)
+    L, H = view.shape
+    em, ratio = p.font / 72, min(max(L / H, 0.35), 1.5)
+    gap, vgap = 3.2 * em, 5.2 * em  # between rows: two lines of title, the tick labels
+    pitch = text_width([*view.measures], p.font) + 0.8 * em  # a title's room
+
+    def margins(width: float) -> tuple[float, float, str, str, int]:
+        title = style.title if style.title is not None else view.title
+        heading = wrap(title, width * 72 / (0.6 * p.font * 1.1))
+        caption = wrap_to(s["survey_caption"], width - 2 * em, p.font * 0.9, " ")
+        per_row = max(1, int((width - 2 * em) / _legend_item(kinds, p.font)))
+        top = (1.0 + 1.45 * (heading.count("\n") + 1) + 3.0) * em
+        bottom = (2.2 + 1.5 * -(-len(kinds) // per_row) + 1.3 * (caption.count("\n") + 1)) * em
+        return top, bottom + 0.6 * em, heading, caption, per_row
+
+    def size(cols: int, top: float, bottom: float) -> float:  # a panel's width
+        assert p.width is not None
+        pw = (p.width - 4 * em - (cols - 1) * gap) / cols
+        if p.height is not None:
+            rows = -(-n // cols)
+            pw = min(pw, (p.height - top - bottom - (rows - 1) * vgap) / rows / ratio)
+        return max(pw, 0.2)
+
     if p.width is None:
-        return min(n, p.max_cols), p.panel
-    fixed = p.height is not None  # slides: the columns that give the largest panels
-    widths = {c: _panel_width(n, c, style, ratio, em) for c in range(1, n + 1)}
-    cols = max(widths, key=lambda c: (widths[c], -c)) if fixed else min(n, p.max_cols)
-    return cols, widths[cols]
-
-
-def _panel_width(n: int, cols: int, style: Style, ratio: float, em: float) -> float:
-    p = style.p
+        cols, pw = min(n, p.max_cols), max(p.panel, pitch - gap)
+        width = 4 * em + cols * pw + (cols - 1) * gap
+        top, bottom, heading, caption, per_row = margins(width)
+    else:
+        width = p.width
+        top, bottom, heading, caption, per_row = margins(width)
+        sizes = {c: size(c, top, bottom) for c in range(1, n + 1)}
+        fits = [c for c in sizes if sizes[c] + gap >= pitch] or list(sizes)  # else: small titles
+        cols = max(fits, key=lambda c: (sizes[c], -c)) if p.height else min(max(fits), p.max_cols)
+        pw = sizes[cols]
     rows = -(-n // cols)
-    assert p.width is not None
-    width = (p.width - 4 * em - (cols - 1) * 3.2 * em) / cols
-    if p.height is not None:
-        height = (p.height - 9 * em - (rows - 1) * 3.4 * em) / rows
-        width = min(width, height / ratio)
-    return max(width, 0.3)
+    height = p.height or top + bottom + rows * pw * ratio + (rows - 1) * vgap
+    title_font = p.font * min(1.0, (pw + gap - 0.3 * em) / (pitch - 0.8 * em))
+    return _Layout(cols, rows, pw, pw * ratio, gap, vgap, top, bottom, width, height, heading,
+                   caption, per_row, title_font)  # fmt: skip
 
 
 def draw_survey(view: SurveyView, style: Style = DEFAULT_STYLE) -> Figure:
@@ -74,42 +120,31 @@ def draw_survey(view: SurveyView, style: Style = DEFAULT_STYLE) -> Figure:
 
     if style.labels != "auto":
         raise ConfigError("the survey figure has no token labels: it takes no labels")
-    p, s = style.p, strings(view.lang)
-    L, H = view.shape
+    p, (L, H) = style.p, view.shape
     names = [*view.measures, "label"]
-    ratio = min(max(L / H, 0.35), 2.5)
-    em = p.font / 72
+    kinds = sorted({x.split(" ")[0] for row in view.labels for x in row}, key=list(KINDS).index)
     with rc_context(theme_rc(style.theme, p.font)):
-        cols, pw = _columns(len(names), style, ratio, em)
-        rows, ph = -(-len(names) // cols), pw * ratio
-        gap, vgap = 3.2 * em, 3.4 * em
-        width = p.width or 4 * em + cols * pw + (cols - 1) * gap
-        heading = wrap(style.title if style.title is not None else view.title,
-                       width * 72 / (0.6 * p.font * 1.1))  # fmt: skip
-        caption = wrap_to(s["survey_caption"], width - 2 * em, p.font * 0.9, " ")
-        kinds = sorted({x.split(" ")[0] for row in view.labels for x in row}, key=list(KINDS).index)
-        per_row = max(1, int((width - 2 * em) / _legend_item(kinds, p.font)))
-        legend_rows = -(-len(kinds) // per_row)
-        top = 1.0 * em + (heading.count("\n") + 1) * 1.45 * em + 1.6 * em
-        bottom = (2.2 + 1.5 * legend_rows + 1.3 * (caption.count("\n") + 1) + 0.6) * em
-        height = p.height or top + bottom + rows * ph + (rows - 1) * vgap
-        fig = Figure(figsize=(width, height), dpi=p.dpi)
-        left = (width - cols * pw - (cols - 1) * gap) / 2 + 0.8 * em
+        b = _layout(view, style, len(names), kinds)
+        fig = Figure(figsize=(b.width, b.height), dpi=p.dpi)
+        left = (b.width - b.cols * b.pw - (b.cols - 1) * b.gap) / 2 + 0.8 * p.font / 72
+        grid_h = b.rows * b.ph + (b.rows - 1) * b.vgap
+        top = b.top + (b.height - b.top - b.bottom - grid_h) / 2  # centre what is left over
         for n, name in enumerate(names):
-            r, c = divmod(n, cols)
-            rect = ((left + c * (pw + gap)) / width,
-                    1 - (top + r * (ph + vgap) + ph) / height, pw / width, ph / height)  # fmt: skip
+            r, c = divmod(n, b.cols)
+            rect = ((left + c * (b.pw + b.gap)) / b.width,
+                    1 - (top + r * (b.ph + b.vgap) + b.ph) / b.height, b.pw / b.width,
+                    b.ph / b.height)  # fmt: skip
             ax = fig.add_axes(rect)
             if name == "label":
-                _labels_panel(ax, view, style, pw, ph)
+                _labels_panel(ax, view, style, b.pw, b.ph)
             else:
-                _measure_panel(ax, name, view.measures[name], style, pw, ph)
-            _axes(ax, L, H, p.font, pw, ph)
-        grid_bottom = height - top - rows * ph - (rows - 1) * vgap
-        _legend(fig, kinds, per_row, (grid_bottom - 2.2 * em) / height, p.font)
-        fig.text(0.5, 0.6 * em / height, caption, ha="center", va="bottom", gid="caption",
-                 fontsize=p.font * 0.9)  # fmt: skip
-        add_title(fig, heading, p.font, height)
+                _measure_panel(ax, name, view.measures[name], style, b.pw, b.ph)
+            ax.title.set_fontsize(b.title_font)
+            _axes(ax, L, H, p.font, b.pw, b.ph)
+        _legend(fig, kinds, b.per_row, (b.bottom - 2.2 * p.font / 72) / b.height, p.font)
+        fig.text(0.5, 0.6 * p.font / 72 / b.height, b.caption, ha="center", va="bottom",
+                 gid="caption", fontsize=p.font * 0.9)  # fmt: skip
+        add_title(fig, b.heading, p.font, b.height)
     return fig
 
 
@@ -144,7 +179,7 @@ def _measure_panel(ax: Any, name: str, values: np.ndarray, style: Style, pw: flo
     shade = values / top if top > 0 else np.zeros_like(values)
     ax.imshow(shade, cmap=ListedColormap(table / 255.0, name=style.cmap), vmin=0, vmax=1, aspect="auto",
               interpolation="nearest")  # fmt: skip
-    ax.set_title(f"{name}  ≤ {top:.2f}", fontsize=style.p.font, pad=3)
+    ax.set_title(f"{name}\n≤ {top:.2f}", fontsize=style.p.font, pad=3, linespacing=1.1)
     L, H = values.shape
     fits = _fits(style.p.font, pw, ph, L, H, 3)
     if style.annotate or (style.annotate is None and fits):
