@@ -156,18 +156,19 @@ def induction_ids(ck: Any, seed: int) -> list[list[int]]:
             * INDUCTION_REPEATS for _ in range(INDUCTION_SAMPLES)]  # fmt: skip
 
 
-def induction(ck: Any, seed: int, dtype: str = "float32", kept: dict[str, Any] | None = None
-              ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def induction(ck: Any, seed: int, dtype: str = "float32") -> tuple[np.ndarray, np.ndarray]:
     """Olsson et al.'s scores of every head of the decoder ``ck`` (L, H), averaged over the
     tokens of every repeat but the first of each sequence of ``induction_ids``: the
     prefix-matching score, the weight on the token that followed the token's earlier
-    occurrence (i − 24), and the previous-token score (i − 1)."""
+    occurrence (i − 24), and the previous-token score (i − 1). The tensors are read and
+    converted once for all the sequences."""
     from .models.tokenizer import ModelToken
     from .trace import AttentionConfig, Pretrained
 
     n = INDUCTION_TOKENS
     config = AttentionConfig(mask=("none",), dtype=dtype, source=Pretrained(ck.spec))
     prefix, previous = 0.0, 0.0
+    kept: dict[str, Any] = {}  # the tensors, converted once for every sequence
     sequences = induction_ids(ck, seed)
     for ids in sequences:
         tokens = [ModelToken(str(t), str(t), 0, 0, False) for t in ids]

@@ -165,15 +165,15 @@ def layer_rows(
     left = max(cell_len(corner), *(len(n) + 1 for n in names))
     text = Text(panel.title, style="dim", no_wrap=True, overflow="ignore")
     new = panel.generated_from("x")
-    heads = [shorten(k, 6) for k in keys]
-    widths = [2 if heat else max(6, cell_len(x) + 2) for x in heads]
+    shown = [shorten(k, 6) for k in keys]
+    widths = [2 if heat else max(6, cell_len(x) + 2) for x in shown]
     if heat:
         text.append("\n").append_text(_ruler(range(len(keys)), left))
     else:
         text.append("\n" + corner + " " * (left - cell_len(corner)), style="dim")
-        for j, (head, width) in enumerate(zip(heads, widths, strict=True)):
+        for j, (label, width) in enumerate(zip(shown, widths, strict=True)):
             look = GENERATED_STYLE if new is not None and j >= new else "bold"
-            text.append(" " * (width - 1 - cell_len(head)) + head + " ", style=look)
+            text.append(" " * (width - 1 - cell_len(label)) + label + " ", style=look)
     for n, name in enumerate(names):
         text.append("\n" + name.rjust(left - 1) + " ", style="bold")
         for j, width in enumerate(widths):

@@ -12,8 +12,6 @@ import numpy as np
 from ..survey import MEASURES
 from .labels import strings, visible
 
-INDUCTION = ("induction", "induction_previous")  # Olsson et al.'s two scores, when measured
-
 
 @dataclass(frozen=True, eq=False)
 class SurveyView:

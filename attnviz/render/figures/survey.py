@@ -139,7 +139,7 @@ def draw_survey(view: SurveyView, style: Style = DEFAULT_STYLE) -> Figure:
                 _labels_panel(ax, view, style, b.pw, b.ph)
             else:
                 _measure_panel(ax, name, view.measures[name], style, b.pw, b.ph)
-            ax.title.set_fontsize(b.title_font)
+            ax.title.set_fontsize(b.title_font)  # every panel's title alike
             _axes(ax, L, H, p.font, b.pw, b.ph)
         _legend(fig, kinds, b.per_row, (b.bottom - 2.2 * p.font / 72) / b.height, p.font)
         fig.text(0.5, 0.6 * p.font / 72 / b.height, b.caption, ha="center", va="bottom",
@@ -179,7 +179,7 @@ def _measure_panel(ax: Any, name: str, values: np.ndarray, style: Style, pw: flo
     shade = values / top if top > 0 else np.zeros_like(values)
     ax.imshow(shade, cmap=ListedColormap(table / 255.0, name=style.cmap), vmin=0, vmax=1, aspect="auto",
               interpolation="nearest")  # fmt: skip
-    ax.set_title(f"{name}\n≤ {top:.2f}", fontsize=style.p.font, pad=3, linespacing=1.1)
+    ax.set_title(f"{name}\n≤ {top:.2f}", pad=3, linespacing=1.1)  # sized by the layout
     L, H = values.shape
     fits = _fits(style.p.font, pw, ph, L, H, 3)
     if style.annotate or (style.annotate is None and fits):
@@ -198,7 +198,7 @@ def _labels_panel(ax: Any, view: SurveyView, style: Style, pw: float, ph: float)
     kinds = [[order.index(x.split(" ")[0]) for x in row] for row in view.labels]
     ax.imshow(np.array(kinds), cmap=ListedColormap(palette), vmin=-0.5,
               vmax=len(KINDS) - 0.5, aspect="auto", interpolation="nearest")  # fmt: skip
-    ax.set_title(strings(view.lang)["head_labels"], fontsize=style.p.font, pad=3)
+    ax.set_title(strings(view.lang)["head_labels"], pad=3)
     L, H = view.shape
     if style.annotate is not False and _fits(style.p.font, pw, ph, L, H, 5):
         for (r, c), k in np.ndenumerate(np.array(kinds)):
