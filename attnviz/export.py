@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
+import stat
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ import numpy as np
 from .errors import ConfigError, RunError
 from .tokens import Token
 from .trace import AttentionConfig, ModelInfo, Trace
+from .views.labels import json_text
 
 NPZ_KEYS = (
     "tokens", "x", "w_q", "w_k", "w_v", "w_o", "allowed", "weights", "head_outputs", "output",
@@ -58,6 +61,15 @@ def _umask() -> int:
     return mask
 
 
+def _mode(p: Path) -> int:
+    """The permissions the written file gets: those of the file it replaces, else the usual
+    ones (0666 less the umask)."""
+    try:
+        return stat.S_IMODE(os.stat(p).st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     """Open a temporary file beside ``path`` for binary writing; rename it to ``path`` on success.
@@ -66,14 +78,14 @@ def atomic_open(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     if it existed, is left as it was. Raises RunError when the file cannot be written.
     """
     p = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    try:  # the temporary name is short enough for any file system's limit (255 bytes)
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name[:40]}.", suffix=".tmp")
     except OSError as e:
         raise RunError(f"cannot write {str(p)!r}: {e.strerror or e}") from e
     try:
         with os.fdopen(fd, "wb") as f:
             yield f
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+        os.chmod(tmp, _mode(p))  # mkstemp makes 0600
         os.replace(tmp, p)
     except BaseException as e:
         with contextlib.suppress(OSError):
@@ -150,7 +162,7 @@ def trace_json(trace: Trace) -> dict[str, Any]:
 
 def save_json(trace: Trace, path: str | os.PathLike[str]) -> None:
     """Write the JSON view; numbers are written in full (shortest round-trip repr)."""
-    write_text(path, json.dumps(trace_json(trace), ensure_ascii=False) + "\n")
+    write_text(path, json_text(trace_json(trace)) + "\n")
 
 
 def save(trace: Trace, path: str | os.PathLike[str]) -> None:
@@ -159,11 +171,17 @@ def save(trace: Trace, path: str | os.PathLike[str]) -> None:
     (save_npz if p.suffix.lower() == ".npz" else save_json)(trace, p)
 
 
+DROPPED_NULS = 64  # the most NUL characters a token's end may have lost in a NumPy array
+
+
 def _tokens(texts: list[str], spans: list[list[int]]) -> tuple[Token, ...]:
     if len(texts) != len(spans):
         raise ConfigError(f"{len(texts)} tokens but {len(spans)} token spans")
     tokens = []
     for text, (start, end) in zip(texts, spans, strict=True):
+        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start <= end
+                and end - start - len(text) <= DROPPED_NULS):  # fmt: skip
+            raise ConfigError(f"the span [{start}, {end}] does not fit its token {text!r}")
         # NumPy's unicode arrays drop trailing NUL characters: the span says how many there were
         text = text + "\0" * (end - start - len(text)) if end > start else text
         tokens.append(Token(text, start, end, special=end == start))
@@ -189,52 +207,73 @@ def _model_info(npz: Any, name: str, arrays: dict[str, Any]) -> ModelInfo:
                      tuple(tuple(m) for m in info.get("layer_masks", ())), *generation)  # fmt: skip
 
 
-def load(path: str | os.PathLike[str]) -> Trace:
+def _check_members(path: str | os.PathLike[str], memory_budget: int) -> None:
+    """ConfigError unless ``path`` is a zip of .npy arrays that fit the bytes their members
+    unpack to, and those add up to no more than ``memory_budget`` (a zip bomb is refused
+    before anything is unpacked: the members' sizes are read from the zip's directory)."""
+    with zipfile.ZipFile(path) as z:
+        total = sum(info.file_size for info in z.infolist())
+        if total > memory_budget:
+            raise ConfigError(f"its arrays unpack to {total:,} bytes, over `memory_budget="
+                              f"{memory_budget}`")  # fmt: skip
+        fmt = np.lib.format
+        for info in z.infolist():
+            with z.open(info) as f:
+                major, _ = fmt.read_magic(f)
+                read = fmt.read_array_header_1_0 if major == 1 else fmt.read_array_header_2_0
+                shape, _, dtype = read(f, max_header_size=10_000)
+                if dtype.hasobject:
+                    raise ConfigError(f"{info.filename} holds Python objects (a pickle)")
+                need = math.prod(shape) * dtype.itemsize
+                if need > info.file_size:
+                    raise ConfigError(f"{info.filename} claims {shape} of {dtype}, more than "
+                                      f"its {info.file_size:,} bytes")  # fmt: skip
+
+
+def load(path: str | os.PathLike[str], memory_budget: int = 2 * 2**30) -> Trace:
     """Rebuild the Trace saved by ``save_npz``, bit for bit. Never unpickles.
 
-    Raises ConfigError for a file that is missing, not an NPZ, or not a consistent run.
+    Raises ConfigError for a file that is missing, not an NPZ, not a consistent run, or whose
+    arrays unpack to more than ``memory_budget`` bytes.
     """
     name = str(path)
     try:
-        npz = np.load(path, allow_pickle=False)
+        return _load(path, memory_budget)
     except OSError as e:
         raise ConfigError(f"cannot read {name!r}: {e.strerror or e}") from e
-    except ValueError as e:
-        raise ConfigError(f"cannot read {name!r}: not an attnviz NPZ ({e})") from e
+    except ConfigError as e:
+        raise ConfigError(f"cannot read {name!r}: {e}") from None
+    except Exception as e:  # a file made to break a parser may raise anything it can
+        raise ConfigError(f"cannot read {name!r}: not a consistent attnviz NPZ "
+                          f"({type(e).__name__}: {e})") from e  # fmt: skip
+
+
+def _load(path: str | os.PathLike[str], memory_budget: int) -> Trace:
+    _check_members(path, memory_budget)
+    npz = np.load(path, allow_pickle=False)
     if not isinstance(npz, np.lib.npyio.NpzFile):
-        raise ConfigError(f"cannot read {name!r}: not an NPZ archive")
+        raise ConfigError("not an NPZ archive")
     with npz:
         missing = [k for k in NPZ_KEYS if k not in npz.files]
         if missing:
-            raise ConfigError(f"cannot read {name!r}: missing {', '.join(missing)}")
-        try:
-            arrays: dict[str, Any] = {k: npz[k] for k in NPZ_KEYS}
-            config = json.loads(str(arrays.pop("config")[()]))
-            if BIAS_KEY in npz.files:
-                arrays[BIAS_KEY] = npz[BIAS_KEY]
-            elif config.get("plant"):
-                raise ConfigError("missing bias, which a run with planted heads has")
-            spans = config.pop("token_spans")
-            truncated = int(config.pop("truncated", 0))
-            special_hidden = int(config.pop("special_hidden", 0))
-            pieces_merged = int(config.pop("pieces_merged", 0))
-            if "scale" in config:  # the factor on the scores (files of 0.1.0: 1/√d_k)
-                arrays["scale"] = float(config.pop("scale"))
-            tokens = _tokens([str(t) for t in arrays.pop("tokens")], spans)
-            model = _model_info(npz, config["model"], arrays) if config.get("model") else None
-            return Trace(
-                tokens=tokens,
-                config=AttentionConfig.from_dict(config),
-                truncated=truncated,
-                model=model,
-                special_hidden=special_hidden,
-                pieces_merged=pieces_merged,
-                **arrays,
-            )
-        except ConfigError as e:
-            raise ConfigError(f"cannot read {name!r}: {e}") from e
-        except (ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile) as e:
-            raise ConfigError(f"cannot read {name!r}: not a consistent attnviz run ({e})") from e
+            raise ConfigError(f"missing {', '.join(missing)}")
+        arrays: dict[str, Any] = {k: npz[k] for k in NPZ_KEYS}
+        config = json.loads(str(arrays.pop("config")[()]))
+        if BIAS_KEY in npz.files:
+            arrays[BIAS_KEY] = npz[BIAS_KEY]
+        elif config.get("plant"):
+            raise ConfigError("missing bias, which a run with planted heads has")
+        spans = config.pop("token_spans")
+        truncated = int(config.pop("truncated", 0))
+        special_hidden = int(config.pop("special_hidden", 0))
+        pieces_merged = int(config.pop("pieces_merged", 0))
+        if "scale" in config:  # the factor on the scores (files of 0.1.0: 1/√d_k)
+            arrays["scale"] = float(config.pop("scale"))
+        tokens = _tokens([str(t) for t in arrays.pop("tokens")], spans)
+        model = _model_info(npz, config["model"], arrays) if config.get("model") else None
+        return Trace(tokens=tokens, config=AttentionConfig.from_dict(config),
+                     truncated=truncated, model=model, special_hidden=special_hidden,
+                     pieces_merged=pieces_merged, **arrays)  # fmt: skip
 
 
 def save_generation(view: Any, path: str | os.PathLike[str]) -> None:
@@ -245,4 +284,4 @@ def save_generation(view: Any, path: str | os.PathLike[str]) -> None:
         save_npz(view.trace, p)
     else:
         data = {**view.to_json(), "layer_weights": view.trace.layer_weights.tolist()}
-        write_text(p, json.dumps(data, ensure_ascii=False) + "\n")
+        write_text(p, json_text(data) + "\n")

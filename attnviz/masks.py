@@ -69,6 +69,8 @@ def parse_mask(spec: str) -> str:
         least = 1 if name == "window" else 0
         if value < least:
             raise _bad(spec, f"{name} must be at least {least}")
+        if value > 2**31 - 1:
+            raise _bad(spec, f"{name} must be at most {2**31 - 1}")
         return f"{name}={value}"
     raise _bad(spec, "unknown mask")
 

@@ -15,7 +15,7 @@ import numpy as np
 from . import attention
 from .errors import ConfigError, RunError
 from .masks import parse_masks
-from .tokens import tokenize
+from .tokens import Token, count_tokens, tokenize
 from .trace import AttentionConfig, Seeded, Trace, whole
 
 
@@ -34,7 +34,7 @@ class Limits:
         if self.max_tokens is not None:
             whole("max_tokens", self.max_tokens, 1)
         if self.memory_budget is not None:
-            whole("memory_budget", self.memory_budget, 1)
+            whole("memory_budget", self.memory_budget, 1, 2**63 - 1)
 
 
 def estimate_bytes(heads: int, d_model: int, dtype: str, T: int) -> int:
@@ -78,10 +78,10 @@ def check_budget(
         )
 
 
-def _too_long(n: int, limit: str) -> ConfigError:
-    return ConfigError(
-        f"the text has {n} tokens, more than {limit}: shorten it, or cut it with `truncate=True`"
-    )
+def _too_long(n: int | None, limit: str) -> ConfigError:
+    """The error of a text over ``limit``, of ``n`` tokens (None: not split to the end)."""
+    has = f"{n} tokens, more than" if n is not None else "more tokens than"
+    return ConfigError(f"the text has {has} {limit}: shorten it, or cut it with `truncate=True`")
 
 
 def run(text: str, config: AttentionConfig, limits: Limits = Limits()) -> Trace:
@@ -97,14 +97,36 @@ def run(text: str, config: AttentionConfig, limits: Limits = Limits()) -> Trace:
 
     c = config.seeded
     assert c is not None
-    tokens = tokenize(text, c.tokenizer, bos=c.bos, pad_to=c.pad_to)
-    truncated = 0
-    if limits.max_tokens is not None and len(tokens) > limits.max_tokens:
-        if not limits.truncate:
-            raise _too_long(len(tokens), f"`max_tokens={limits.max_tokens}`")
-        tokens, truncated = tokens[: limits.max_tokens], len(tokens) - limits.max_tokens
+    if c.pad_to is not None:  # checked before the padding is made
+        _check_pad(c.pad_to, limits.max_tokens)
+        check_budget(limits, c.heads, c.d_model, config.dtype, c.pad_to)
+    tokens, truncated = cut(text, c.tokenizer, c.bos, c.pad_to, limits)
     check_budget(limits, c.heads, c.d_model, config.dtype, len(tokens))
     return run_seeded(tokens, config, truncated)
+
+
+def _check_pad(pad_to: int, limit: int | None) -> None:
+    if limit is not None and pad_to > limit:
+        raise ConfigError(f"`pad_to={pad_to}` is over `max_tokens={limit}`: pad to fewer "
+                          "tokens, or raise `max_tokens`")  # fmt: skip
+
+
+def cut(text: str, tokenizer: str, bos: bool, pad_to: int | None,
+        limits: Limits) -> tuple[list[Token], int]:  # fmt: skip
+    """The tokens of ``text`` within ``limits.max_tokens`` (split no further than that), and
+    how many were cut (with ``limits.truncate``; a longer text is refused without it)."""
+    limit = limits.max_tokens
+    if pad_to is not None:
+        _check_pad(pad_to, limit)
+    tokens = tokenize(text, tokenizer, bos=bos, pad_to=pad_to, limit=limit)
+    if limit is None or len(tokens) <= limit:
+        return tokens, 0
+    if not limits.truncate:
+        raise _too_long(None, f"`max_tokens={limit}`")
+    if pad_to is not None and pad_to < limit:
+        raise ConfigError(f"`pad_to={pad_to}` is smaller than the text, which is cut to "
+                          f"{limit} tokens")  # fmt: skip
+    return tokens[:limit], count_tokens(text, tokenizer) + bos - limit
 
 
 def _run_checkpoint(text: str, config: AttentionConfig, limits: Limits) -> Trace:
@@ -121,12 +143,14 @@ def _run_checkpoint(text: str, config: AttentionConfig, limits: Limits) -> Trace
     )
     if limits.max_tokens is not None and limits.max_tokens < limit:
         limit, what = limits.max_tokens, f"`max_tokens={limits.max_tokens}`"
-    ids, tokens = ck.encode(text)
-    truncated = 0
-    if len(ids) > limit:
-        if not limits.truncate:
-            raise _too_long(len(ids), what)
-        ids, tokens, truncated = *ck.encode(text, limit), len(ids) - limit
+    end, truncated = ck.over(text, limit), 0  # a long text is not tokenised whole
+    if end is None:
+        ids, tokens = ck.encode(text)
+    elif not limits.truncate:
+        raise _too_long(None, what)
+    else:
+        ids, tokens = ck.encode(text[:end], limit)
+        truncated = ck.count(text) - limit
     check_budget(limits, ck.heads, ck.d_model, config.dtype, len(ids), ck.layers,
                  ck.tensors.layer_elements())  # fmt: skip
     return ck.run(ids, tokens, config, truncated)

@@ -148,7 +148,8 @@ def induction_ids(ck: Any, seed: int) -> list[list[int]]:
     bos = ck.config.get("bos_token_id")
     first = [bos] if isinstance(bos, int) and not isinstance(bos, bool) else []
     special = set(ck.tokenizer.get_added_tokens_decoder()) | set(first)
-    vocab = min(int(ck.config.get("vocab_size") or 0) or 1 << 62,
+    size = ck.config.get("vocab_size")
+    vocab = min(size if isinstance(size, int) and size > 0 else 1 << 62,
                 ck.tokenizer.get_vocab_size(with_added_tokens=True))  # fmt: skip
     pool = np.setdiff1d(np.arange(vocab), sorted(special))
     rng = np.random.default_rng(seed)

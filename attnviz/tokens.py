@@ -6,9 +6,12 @@ For every token cut from the text, ``text[start:end] == token.text``. Special to
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import ConfigError
 
@@ -77,9 +80,8 @@ def grapheme_end(text: str, i: int) -> int:
     return end
 
 
-def _word_tokens(text: str) -> list[Token]:
+def _word_tokens(text: str) -> Iterator[Token]:
     """Words (letters, digits, inner apostrophes) and each punctuation mark or symbol alone."""
-    tokens: list[Token] = []
     i, n = 0, len(text)
     while i < n:
         kind = _kind(text[i])
@@ -101,54 +103,62 @@ def _word_tokens(text: str) -> list[Token]:
                     break
         else:  # a punctuation mark or symbol (an emoji) is one user-perceived character
             i = grapheme_end(text, start)
-        tokens.append(Token(text[start:i], start, i))
-    return tokens
+        yield Token(text[start:i], start, i)
 
 
-def _char_tokens(text: str) -> list[Token]:
+def _char_tokens(text: str) -> Iterator[Token]:
     """Every user-perceived character that is not white space: a combining mark stays with
     its base, an emoji sequence (ZWJ, skin tone) and a flag are one token."""
-    tokens: list[Token] = []
     i = 0
     while i < len(text):
         if text[i].isspace():
             i += 1
             continue
         end = grapheme_end(text, i)
-        tokens.append(Token(text[i:end], i, end))
+        yield Token(text[i:end], i, end)
         i = end
-    return tokens
 
 
-def _whitespace_tokens(text: str) -> list[Token]:
+def _whitespace_tokens(text: str) -> Iterator[Token]:
     """Runs of characters between white space."""
-    return [Token(m.group(), m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+    return (Token(m.group(), m.start(), m.end()) for m in re.finditer(r"\S+", text))
 
 
 _SCHEMES = {"word": _word_tokens, "char": _char_tokens, "whitespace": _whitespace_tokens}
 
 
+def _scheme(scheme: str) -> Any:
+    if scheme not in _SCHEMES:
+        raise ConfigError(f"unknown tokenizer {scheme!r}; choose one of: {', '.join(TOKENIZERS)}")
+    return _SCHEMES[scheme]
+
+
 def tokenize(
-    text: str, scheme: str = "word", *, bos: bool = False, pad_to: int | None = None
-) -> list[Token]:
+    text: str, scheme: str = "word", *, bos: bool = False, pad_to: int | None = None,
+    limit: int | None = None,
+) -> list[Token]:  # fmt: skip
     """Split ``text`` into tokens with the named scheme ("word", "char" or "whitespace").
 
     ``bos`` prepends a ``<bos>`` token; ``pad_to`` appends ``<pad>`` tokens until there are
-    ``pad_to`` tokens in all. Raises ConfigError for an unknown scheme, a text with no token,
-    or a ``pad_to`` smaller than the number of tokens.
+    ``pad_to`` tokens in all. With ``limit``, the text is split no further than ``limit`` + 1
+    tokens (enough to tell that it is longer; nothing is padded then). Raises ConfigError for
+    an unknown scheme, a text with no token, or a ``pad_to`` smaller than the number of tokens.
     """
-    if scheme not in _SCHEMES:
-        raise ConfigError(f"unknown tokenizer {scheme!r}; choose one of: {', '.join(TOKENIZERS)}")
-    tokens = _SCHEMES[scheme](text)
-    if not tokens:
+    found = _scheme(scheme)(text)
+    tokens = [Token(BOS, 0, 0, special=True)] if bos else []
+    tokens += found if limit is None else itertools.islice(found, limit + 1 - len(tokens))
+    if len(tokens) == bos:
         what = "is empty" if not text.strip() else f"has no {scheme} token"
         raise ConfigError(f"the text {what}: there is nothing to attend to")
-    if bos:
-        tokens.insert(0, Token(BOS, 0, 0, special=True))
-    if pad_to is not None:
+    if pad_to is not None and (limit is None or len(tokens) <= limit):
         if pad_to < len(tokens):
             raise ConfigError(
                 f"`pad_to={pad_to}` is smaller than the text, which has {len(tokens)} tokens"
             )
         tokens += [Token(PAD, len(text), len(text), special=True)] * (pad_to - len(tokens))
     return tokens
+
+
+def count_tokens(text: str, scheme: str = "word") -> int:
+    """How many tokens ``scheme`` cuts from ``text``, none of them kept."""
+    return sum(1 for _ in _scheme(scheme)(text))

@@ -25,10 +25,16 @@ DTYPES = ("float64", "float32")
 PATTERNS = ("previous", "self", "first", "uniform", "same")  # of planted heads (seeded.py)
 
 
-def whole(name: str, value: object, least: int) -> int:
-    """``value`` as an int, or ConfigError when it is not a whole number >= ``least``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
-        raise ConfigError(f"{name} must be a whole number >= {least}, not {value!r}")
+LARGEST = 2**31 - 1  # the largest whole number an option takes: sizes past it cannot be run
+
+
+def whole(name: str, value: object, least: int, most: int = LARGEST) -> int:
+    """``value`` as an int, or ConfigError when it is not a whole number from ``least`` to
+    ``most``."""
+    if (isinstance(value, bool) or not isinstance(value, (int, np.integer))
+            or not least <= value <= most):  # fmt: skip
+        raise ConfigError(f"`{name}` must be a whole number from {least} to {most}, "
+                          f"not {value!r}")  # fmt: skip
     return int(value)
 
 

@@ -211,7 +211,7 @@ def test_the_api_speaks_python_and_the_command_line_its_flags():
     from attnviz import ConfigError, attend
     from attnviz.cli.options import in_flags
 
-    with pytest.raises(ConfigError, match=r"more than `max_tokens=2`.*`truncate=True`"):
+    with pytest.raises(ConfigError, match=r"more tokens than `max_tokens=2`.*`truncate=True`"):
         attend("a b c", max_tokens=2)
     assert in_flags("more than `max_tokens=2`: cut it with `truncate=True`") == (
         "more than --max-tokens 2: cut it with --truncate"
@@ -222,4 +222,4 @@ def test_the_api_speaks_python_and_the_command_line_its_flags():
     assert in_flags("`unknown_word` and `b`") == "unknown_word and b"
     result = runner.invoke(app, ["heatmap", "a b c", "--max-tokens", "2"])
     assert result.exit_code == 2
-    assert "more than --max-tokens 2: shorten it, or cut it with --truncate" in result.stderr
+    assert "more tokens than --max-tokens 2: shorten it, or cut it with --truncate" in result.stderr

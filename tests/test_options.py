@@ -90,6 +90,7 @@ CASES = {
     "max_tokens": ([], ["--max-tokens", "2"]),
     "truncate": (["--max-tokens", "3"], ["--truncate"]),
     "memory_budget": ([], ["--memory-budget", "1KB"]),
+    "max_bytes": ([], ["--max-bytes", "5"]),
     "title": ([], ["--title", "Another title"]),
     "annotate": ([], ["--no-annotate"]),
     "cmap": ([], ["--cmap", "magma"]),

@@ -58,14 +58,14 @@ def test_each_tensor_has_its_own_stream():
     "options, message",
     [
         ({"heads": 3}, "not a multiple of heads"),
-        ({"heads": 0}, "heads must be"),
-        ({"heads": -2}, "heads must be"),
-        ({"d_model": 0}, "d_model must be"),
-        ({"seed": -1}, "seed must be"),
-        ({"seed": 1.5}, "seed must be"),
+        ({"heads": 0}, "`heads` must be"),
+        ({"heads": -2}, "`heads` must be"),
+        ({"d_model": 0}, "`d_model` must be"),
+        ({"seed": -1}, "`seed` must be"),
+        ({"seed": 1.5}, "`seed` must be"),
         ({"dtype": "float16"}, "unknown dtype"),
         ({"positions": "learned"}, "unknown positions"),
-        ({"pad_to": 0}, "pad_to must be"),
+        ({"pad_to": 0}, "`pad_to` must be"),
     ],
 )
 def test_bad_options_are_config_errors(options, message):

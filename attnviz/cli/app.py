@@ -6,6 +6,7 @@ user. Errors end here as one line on stderr and an exit code: 2 for bad usage or
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import signal
@@ -126,6 +127,7 @@ class _Group(TyperGroup):
         kwargs["standalone_mode"] = False
         _warned.clear()
         try:
+            _check_decodable(argv)
             if argv and argv[0] in self.commands:
                 twice = _repeated_option(self.commands[argv[0]], argv[1:])
                 if twice:
@@ -140,8 +142,38 @@ class _Group(TyperGroup):
         except KeyboardInterrupt:
             code = 130
         if code == 130:  # typer turns Ctrl-C into exit code 130 itself
-            _error("interrupted", 130)
+            _error(*_interrupted("interrupted"))
         sys.exit(code if isinstance(code, int) else 0)
+
+
+_signalled: list[int] = []  # the signal that stopped the run, when one did
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    """SIGTERM and SIGHUP stop a run as Ctrl-C does: every temporary file is removed on the
+    way out (the exit code then says which signal it was: 128 + n)."""
+    _signalled.append(signum)
+    raise KeyboardInterrupt
+
+
+def _interrupted(message: str) -> tuple[str, int]:
+    """The message and exit code of a run stopped by Ctrl-C, or by the signal that stopped it."""
+    if not _signalled:
+        return message, 130
+    name = signal.Signals(_signalled[0]).name
+    return message.replace("interrupted", f"stopped by {name}", 1), 128 + _signalled[0]
+
+
+def _check_decodable(argv: list[str]) -> None:
+    """ConfigError naming the first argument that is not UTF-8 (Python keeps its bytes as
+    surrogates: a text, a path or a value made of them would fail later, far from here)."""
+    for n, arg in enumerate(argv):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError as e:
+            after = f" (the value of {argv[n - 1]})" if n and argv[n - 1].startswith("-") else ""
+            raise ConfigError(f"the argument {visible(repr(arg))}{after} is not valid UTF-8 "
+                              f"(byte {e.start}): give it in UTF-8") from None  # fmt: skip
 
 
 def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
@@ -157,7 +189,7 @@ def _handle(e: Exception) -> None:
     if isinstance(e, ConfigError):
         _error(in_flags(str(e)), 2)
     if isinstance(e, Interrupted):
-        _error(str(e), 130)
+        _error(*_interrupted(str(e)))
     if isinstance(e, (RunError, AttnvizError)):
         _error(in_flags(str(e)), 1)
     if isinstance(e, MemoryError):
@@ -196,8 +228,9 @@ def _main(
     """attnviz: tokenise a text, run seeded multi-head masked attention, show what happened."""
 
 
-def read_text(text: str | None, file: Path | None) -> str:
-    """The input text from TEXT, standard input (TEXT is -) or --file, strictly UTF-8."""
+def read_text(text: str | None, file: Path | None, max_bytes: int = 4 * 2**20) -> str:
+    """The input text from TEXT, standard input (TEXT is -) or --file, strictly UTF-8, read in
+    chunks and no further than ``max_bytes``, a NUL byte or a byte that is not UTF-8."""
     if text is not None and file is not None:
         raise ConfigError("give the text or --file, not both")
     if file is not None:
@@ -205,23 +238,50 @@ def read_text(text: str | None, file: Path | None) -> str:
         if file.is_dir():
             raise ConfigError(f"--file {name!r} is a folder, not a text file")
         try:
-            data = file.read_bytes()
+            with open(file, "rb") as f:
+                return _read_bounded(f, f"--file {name!r}", max_bytes)
         except OSError as e:
             raise ConfigError(f"cannot read --file {name!r}: {e.strerror or e}") from e
-        source = f"--file {name!r}"
-    elif text == "-":
-        data = sys.stdin.buffer.read()
-        source = "standard input"
-    elif text is not None:
-        return text
-    else:
+    if text == "-":
+        return _read_bounded(sys.stdin.buffer, "standard input", max_bytes)
+    if text is None:
         raise ConfigError("no text: give TEXT, - for standard input, or --file PATH")
-    if b"\0" in data:
-        raise ConfigError(f"{source} holds NUL bytes: it is a binary file, not text")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{source} is not valid UTF-8 (byte {e.start})") from None
+    if len(text.encode("utf-8")) > max_bytes:
+        raise _too_big("the text", max_bytes, "")
+    return text
+
+
+CHUNK = 2**20  # bytes read at a time
+
+
+def _too_big(source: str, max_bytes: int, note: str = " (read no further)") -> ConfigError:
+    whole = max_bytes % 2**20 == 0
+    said = f"{max_bytes // 2**20} MiB" if whole else f"{max_bytes:,} bytes"
+    return ConfigError(f"{source} is over --max-bytes {said}{note}: give a shorter text, or "
+                       "raise --max-bytes")  # fmt: skip
+
+
+def _read_bounded(handle: Any, source: str, max_bytes: int) -> str:
+    """What ``handle`` holds, as UTF-8 text, read a chunk at a time up to ``max_bytes``."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    parts, done = [], 0
+    while chunk := handle.read(min(CHUNK, max_bytes + 1 - done)):
+        if b"\0" in chunk:
+            raise ConfigError(f"{source} holds NUL bytes (byte {done + chunk.index(0)}): it is "
+                              "a binary file, not text")  # fmt: skip
+        pending = len(decoder.getstate()[0])  # the bytes of a character the last chunk began
+        try:
+            parts.append(decoder.decode(chunk))
+        except UnicodeDecodeError as e:
+            at = done - pending + e.start
+            raise ConfigError(f"{source} is not valid UTF-8 (byte {at})") from None
+        done += len(chunk)
+        if done > max_bytes:
+            raise _too_big(source, max_bytes)
+    if decoder.getstate()[0]:  # it ends inside a character
+        raise ConfigError(f"{source} is not valid UTF-8 (byte {done - len(decoder.getstate()[0])}"
+                          ")")  # fmt: skip
+    return "".join(parts)
 
 
 def console() -> Any:
@@ -235,6 +295,9 @@ def main() -> None:
     """The console script's entry point."""
     if hasattr(signal, "SIGPIPE"):  # a closed pipe (| head) ends us quietly, as other Unix tools
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _on_signal)
     try:
         app()
         code = 0

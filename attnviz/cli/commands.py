@@ -21,6 +21,8 @@ from .options import (
     FIGURE,
     LAYER,
     LOOK,
+    MAX_BYTES,
+    MAX_TOKENS,
     MEMORY_BUDGET,
     MODEL,
     PAD_TO,
@@ -28,6 +30,7 @@ from .options import (
     RUN,
     TEXT_FILE,
     TOKENIZER,
+    TRUNCATE,
     WORDS,
     HeadOpt,
     Options,
@@ -45,22 +48,31 @@ from .options import (
     one_layer,
     outputs,
     parse_crop,
+    size,
     takes,
 )
 
 
+def text_of(text: str | None, o: Options) -> str:
+    """The input text (TEXT, - or --file), read no further than --max-bytes."""
+    return read_text(text, o.file, size(o.max_bytes, "--max-bytes"))
+
+
 @app.command(short_help="How a text is split into tokens: index, token, start, end.")
-@takes((TEXT_FILE, TOKENIZER, BOS, PAD_TO))
+@takes((TEXT_FILE, TOKENIZER, BOS, PAD_TO, MAX_TOKENS, TRUNCATE, MAX_BYTES))
 def tokens(text: TextArg = None, *, o: Options) -> None:
     """Show how a text is split into tokens: index, token, start, end.
 
     Example: attnviz tokens "¿Qué es la atención?"
     """
+    from ..pipeline import Limits, cut
     from ..render.terminal import tokens_table
-    from ..tokens import tokenize
 
-    words = tokenize(read_text(text, o.file), o.tokenizer, bos=o.bos, pad_to=o.pad_to)
+    words, truncated = cut(text_of(text, o), o.tokenizer, o.bos, o.pad_to,
+                           Limits(o.max_tokens, o.truncate))  # fmt: skip
     console().print(tokens_table(words))
+    if truncated:
+        print(f"cut to {len(words)} tokens ({truncated} more in the text)", file=sys.stderr)
 
 
 @app.command(short_help="Write every array of a run to NPZ or JSON.")
@@ -81,7 +93,7 @@ def export(
 
     check_output(output, EXPORT_FORMATS)
     one_layer(o)
-    save(run(o, read_text(text, o.file)), output)
+    save(run(o, text_of(text, o)), output)
     print(f"wrote {visible(str(output))}", file=sys.stderr)
 
 
@@ -123,7 +135,7 @@ def heatmap(
             "for --format top or csv, or --window, --queries or --keys, give one layer"
         )
     heads = head_list(head, *heads_count(o))
-    trace = run(o, read_text(text, o.file), extra_bytes=figure_memory(o, len(heads)))
+    trace = run(o, text_of(text, o), extra_bytes=figure_memory(o, len(heads)))
     if all_layers(o):
         emit(model_view(trace, heads, scale=scale, lang=o.lang), o, shown)
     else:
@@ -192,7 +204,7 @@ def compare(
     config_a = config(o)
     config_b = config_against(config_a, against or ["none"])
     heads = head_list(head, *heads_count(o))
-    source, pixels = read_text(text, o.file), figure_memory(o, 3 * len(heads) + 3)
+    source, pixels = text_of(text, o), figure_memory(o, 3 * len(heads) + 3)
     a, b = run(o, source, config_a, pixels), run(o, source, config_b, pixels)
     if a.config == b.config:  # the model's own mask may make B's mask A's
         raise ConfigError(f"runs A and B are the same run (mask {mask_text(a.config.mask)}): "
@@ -242,7 +254,7 @@ def steps(
     if columns < 1 or not 0 <= precision <= 12:
         raise ConfigError("--columns must be at least 1 and --precision between 0 and 12")
     head_list(str(head), *heads_count(o))
-    trace = run(o, read_text(text, o.file), extra_bytes=figure_memory(o, 10))
+    trace = run(o, text_of(text, o), extra_bytes=figure_memory(o, 10))
     view = steps_view(trace, head, crop=crop(o, len(trace.tokens)), lang=o.lang, query=query)
     emit(view, o, shown, precision=precision, columns=columns)
 
@@ -274,7 +286,7 @@ def stats(
     shown = outputs(o, format, STATS_FORMATS, acts=acts)
     one_layer(o)
     heads = head_list(head, *heads_count(o))
-    trace = run(o, read_text(text, o.file), extra_bytes=figure_memory(o, 1))
+    trace = run(o, text_of(text, o), extra_bytes=figure_memory(o, 1))
     emit(stats_view(trace, heads, lang=o.lang), o, shown)
 
 
@@ -303,12 +315,12 @@ def rollout(
     shown = outputs(o, format, ROLLOUT_FORMATS, acts={"top": frozenset({"top"})})
     one_layer(o)
     _at_least_one(top)
-    trace = run(o, read_text(text, o.file), extra_bytes=figure_memory(o, 1))
+    trace = run(o, text_of(text, o), extra_bytes=figure_memory(o, 1))
     emit(rollout_view(trace, lang=o.lang), o, shown, top=top)
 
 
 GENERATE_FORMATS = ("top", "table", "heat", "json")
-GENERATE_RUN = (TEXT_FILE, MODEL, LAYER, DTYPE, MEMORY_BUDGET)
+GENERATE_RUN = (TEXT_FILE, MODEL, LAYER, DTYPE, MEMORY_BUDGET, MAX_BYTES)
 NewTokensOpt = Annotated[int, typer.Option(help="Tokens to generate, at most.")]
 TemperatureOpt = Annotated[
     float, typer.Option(help="0: the most probable token (greedy); above: sample, hotter is "
@@ -374,13 +386,15 @@ def generate(
         raise ConfigError("--seed seeds the sampling: give a --temperature above 0 too")
     sampling = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed}
     live = sys.stdout.isatty() and shown in ("top", "table", "heat")
-    view = generation_view(o, read_text(text, o.file), max_new_tokens, sampling, head, live,
+    view = generation_view(o, text_of(text, o), max_new_tokens, sampling, head, live,
                            step)  # fmt: skip
     emit(view, o, shown, EXPORTS, top=top, show_probs=show_probs)
 
 
 SURVEY_FORMATS = ("table", "json", "csv")
-SURVEY_RUN = tuple(opt for opt in RUN if opt.name not in ("layer", "hide_special", "truncate"))
+SURVEY_RUN = tuple(
+    opt for opt in RUN if opt.name not in ("layer", "hide_special", "truncate", "max_bytes")
+)
 JsonlOpt = Annotated[bool, typer.Option(help='Each line is JSON with a "text" field.')]
 LimitOpt = Annotated[
     int | None, typer.Option(help="Measure the first N texts only.", show_default=False)

@@ -5,7 +5,6 @@ the sinks asked for — the page or the figure of -o, and the --format on standa
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -15,9 +14,17 @@ import numpy as np
 from ..errors import ConfigError
 from ..pipeline import run as run_config
 from ..trace import AttentionConfig, Trace
-from ..views.labels import visible
+from ..views.labels import json_text, visible
 from .app import console, progress, warn
 from .options import Options, config, is_page, limits, style
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` as it is for a file or a pipe; on a terminal, its lines with every control
+    character shown (a CSV field could otherwise write to the clipboard or retitle it)."""
+    if not sys.stdout.isatty():
+        return text
+    return "\n".join(visible(line) for line in text.split("\n"))
 
 
 def _warn_blind_queries(trace: Trace) -> None:
@@ -109,8 +116,8 @@ def emit(
     if shown is not None:
         progress.stop()
     if shown == "json":
-        sys.stdout.write(json.dumps(view.to_json(), ensure_ascii=False) + "\n")
+        sys.stdout.write(json_text(view.to_json()) + "\n")
     elif shown == "csv":
-        sys.stdout.write(view.to_csv())
+        sys.stdout.write(terminal_safe(view.to_csv()))
     elif shown is not None:
         show(console(), view, shown, o.cmap, **terminal)

@@ -73,11 +73,15 @@ def generation_view(o: Options, text: str, n: int, sampling: dict[str, Any], hea
     if layer is not None and layer >= ck.layers:  # checked before the generation, not after
         raise ConfigError(f"no layer {layer}: {o.model!r} has layers 0 to {ck.layers - 1}")
     heads = head_list(head, ck.heads, ck.kv_heads)
+    if ck.over(text, ck.max_positions) is not None:  # checked before it is tokenised whole
+        raise ConfigError(f"the prompt has more tokens than the {ck.max_positions} positions "
+                          f"of {o.model!r}: shorten it")  # fmt: skip
     prompt, tokens = ck.encode(text)
     dtype = o.dtype or "float32"
     check_length(ck, prompt, n)
     # a generation keeps every layer's tensors, and the output embedding, from step to step
-    vocab = int(ck.config.get("vocab_size", 0) or 0)
+    vocab = next(((ck.tensors.shape(n) or [0])[0] for n in ck.family.lm_head
+                  if ck.tensors.has(n)), 0)  # fmt: skip
     kept = ck.kept_bytes(dtype) + ck.d_model * vocab * np.dtype(dtype).itemsize
     head_bytes = ck.d_model * vocab * 4  # the output embedding's 32-bit copy while it is converted
     budget = Limits(memory_budget=size(o.memory_budget), extra_bytes=lambda T: kept + head_bytes)

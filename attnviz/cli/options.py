@@ -109,6 +109,8 @@ MAX_TOKENS = _opt("max_tokens", int, 1024,
                   "Refuse texts with more tokens than this (or --truncate).", api="max_tokens")  # fmt: skip
 TRUNCATE = _opt("truncate", bool, False,
                 "Cut a text longer than --max-tokens instead of refusing it.", api="truncate")  # fmt: skip
+MAX_BYTES = _opt("max_bytes", str, "4MiB", "Refuse a text (argument, --file or standard input) "
+                 "larger than this (e.g. 4MiB, 100MB); it is read no further.")  # fmt: skip
 MEMORY_BUDGET = _opt("memory_budget", str, "2GiB",
                      "Refuse runs estimated to need more memory (e.g. 2GiB, 500MB).",
                      api="memory_budget")  # fmt: skip
@@ -119,7 +121,7 @@ WORDS = _opt("words", bool, False, "With --model: merge word pieces into words (
 # The options of every command that computes.
 RUN = (TEXT_FILE, HEADS, D_MODEL, SEED, MASK, TOKENIZER, POSITIONS_, UNSCALED, DTYPE, BOS,
        PAD_TO, PLANT, PLANT_STRENGTH, MODEL, LAYER, HIDE_SPECIAL, MAX_TOKENS, TRUNCATE,
-       MEMORY_BUDGET)  # fmt: skip
+       MEMORY_BUDGET, MAX_BYTES)  # fmt: skip
 
 _FIGURES = frozenset({FIGURE})
 # How a figure or page looks (and the terminal's colours and language).
@@ -301,12 +303,12 @@ _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb"
           "mib": 2**20, "g": 10**9, "gb": 10**9, "gib": 2**30}  # fmt: skip
 
 
-def size(text: str) -> int:
-    """A size such as 2GiB, 500MB or 1000000, in bytes."""
-    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", text)
+def size(text: str, flag: str = "--memory-budget") -> int:
+    """A size such as 2GiB, 500MB or 1000000, in bytes (at most 2**63 - 1)."""
+    m = re.fullmatch(r"\s*([0-9]{1,30}(?:\.[0-9]{1,30})?)\s*([a-zA-Z]*)\s*", text)
     if not m or m.group(2).lower() not in _UNITS or float(m.group(1)) <= 0:
-        raise ConfigError(f"--memory-budget takes a size such as 2GiB or 500MB, not {text!r}")
-    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+        raise ConfigError(f"{flag} takes a size such as 2GiB or 500MB, not {text!r}")
+    return min(int(float(m.group(1)) * _UNITS[m.group(2).lower()]), 2**63 - 1)
 
 
 def limits(o: Options, extra_bytes: Callable[[int], int] | None = None) -> Limits:

@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from ..errors import ConfigError, Interrupted, RunError
+from ..models.tokenizer import PIECE
 from ..pipeline import Limits, check_budget
 from ..survey import Tally, key_kinds, tally
 from ..trace import AttentionConfig
@@ -83,9 +84,11 @@ class Runner:
             return "bad"
         if not text.strip():
             return "empty"
-        ck = self.ck
+        ck, limit = self.ck, min(self.source.max_tokens, self.ck.max_positions)
+        if len(text) > PIECE and ck.over(text, limit) is not None:  # not tokenised whole
+            return "long"
         ids, tokens = ck.encode(text)
-        if len(ids) > min(self.source.max_tokens, ck.max_positions):
+        if len(ids) > limit:
             return "long"
         T = max(len(ids), PACK) if ck.family.packs else len(ids)  # a pack is run whole
         if not self._fits(ck.heads, ck.d_model, T, ck.layers, ck.tensors.layer_elements(),
@@ -105,8 +108,8 @@ class Runner:
             allowed[:, a:b, a:b] = ck.layer_masks(c.mask, len(ids))
         ids = [i for _, one, _ in pack for i in one]
         positions = [p for a, b in spans for p in range(b - a)]
-        runs = ck.family.forward(ck.params(c.dtype, self.kept), ids, list(allowed), c.scaled,
-                                 positions=positions)  # fmt: skip
+        runs = ck.forward(ck.params(c.dtype, self.kept), ids, list(allowed), c.scaled,
+                          positions=positions)  # fmt: skip
         w = np.stack([r.weights for r in runs])  # (L, H, N, N)
         return [(n, self._tally(w[:, :, a:b, a:b], allowed[:, a:b, a:b],
                                 [t.text for t in tokens], [t.special for t in tokens]))
@@ -300,6 +303,9 @@ def survey(source: Source, texts: Iterator[str | None], jobs: int, bar: Any = No
     return totals
 
 
+MAX_JOBS = 256
+
+
 def _checked(o: Options, limit: int | None, words: bool, induction: bool, jobs: int) -> Options:
     """The options of the run, checked; with --model, --seed draws the induction samples (it
     seeds the seeded model otherwise)."""
@@ -309,6 +315,8 @@ def _checked(o: Options, limit: int | None, words: bool, induction: bool, jobs: 
     for flag, value in (("--limit", limit), ("--jobs", jobs)):
         if value is not None and value < 1:
             raise ConfigError(f"{flag} must be at least 1, not {value}")
+    if jobs > MAX_JOBS:
+        raise ConfigError(f"--jobs must be at most {MAX_JOBS} (a worker process each), not {jobs}")
     if words and o.model is None:
         raise ConfigError("--words merges the word pieces of a --model's tokenizer; the seeded "
                           "tokenizers make whole words (or characters): give a --model")  # fmt: skip

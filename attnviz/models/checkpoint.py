@@ -6,6 +6,7 @@ Shapes: L layers, H heads (G for keys and values), T tokens, D hidden size, Dh a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -19,14 +20,14 @@ from ..trace import AttentionConfig, ModelInfo, Trace
 from .families import FAMILIES, Family
 from .files import Tensors, find_model, read_json, setting
 from .layers import LayerRun, Params
-from .tokenizer import ModelToken, encode, load_tokenizer
+from .tokenizer import ModelToken, count, encode, load_tokenizer, over
 
 
 def read_config(spec: str, folder: Path) -> dict[str, Any]:
     """config.json of the checkpoint in ``folder``, checked to be of a supported family."""
     config = read_json(folder / "config.json", "config.json")
     kind = config.get("model_type") if isinstance(config, dict) else None
-    if kind not in FAMILIES:
+    if not isinstance(kind, str) or kind not in FAMILIES:
         runs = "; ".join(f"{f.model_type} ({f.about})" for f in FAMILIES.values())
         raise ConfigError(
             f"`model` {spec!r}: model_type {kind!r} is not supported; attnviz runs {runs}"
@@ -114,6 +115,34 @@ class Checkpoint:
         """The ids and tokens of ``text`` (cut to ``limit`` tokens, special ones kept)."""
         return encode(self.tokenizer, text, limit)
 
+    def forward(self, params: Params, ids: list[int], masks: list[np.ndarray], scaled: bool,
+                **more: Any) -> Iterator[LayerRun]:  # fmt: skip
+        """The family's forward pass, layer by layer; tensors whose shapes do not fit
+        config.json (NumPy's errors of shapes) end as ConfigError naming the folder."""
+        n, D = len(ids), self.d_model
+        try:
+            for r in self.family.forward(params, ids, masks, scaled, **more):
+                if r.x.shape != (n, D) or r.output.shape != (n, D) or r.weights.ndim != 3:
+                    raise ValueError(f"a layer made {r.output.shape} of {r.x.shape}")
+                yield r
+        except (ValueError, IndexError) as e:
+            if isinstance(e, ConfigError):
+                raise
+            raise self.misfit(e) from None
+
+    def misfit(self, e: Exception) -> ConfigError:
+        """The error of tensors that do not fit config.json (NumPy's error of their shapes)."""
+        return ConfigError(f"`model`: the tensors in {str(self.folder)!r} do not fit its "
+                           f"config.json ({e})")  # fmt: skip
+
+    def over(self, text: str, limit: int) -> int | None:
+        """Where a prefix of ``text`` of more than ``limit`` tokens ends (None: it has no more)."""
+        return over(self.tokenizer, text, limit)
+
+    def count(self, text: str) -> int:
+        """The number of tokens of ``text``, special ones counted."""
+        return count(self.tokenizer, text)
+
     def run(
         self, ids: list[int], tokens: list[ModelToken], config: AttentionConfig, truncated: int = 0,
         kept: dict[str, Any] | None = None,
@@ -134,9 +163,7 @@ class Checkpoint:
         c = replace(config, mask=specs[layer], source=replace(source, layer=layer))
         params = self.params(c.dtype, kept)
         shown, weights = None, []
-        for n, r in enumerate(
-            self.family.forward(params, ids, [built[s] for s in specs], c.scaled)
-        ):
+        for n, r in enumerate(self.forward(params, ids, [built[s] for s in specs], c.scaled)):
             weights.append(r.weights)  # of the other layers, only their weights are kept
             shown = r if n == layer else shown
         assert shown is not None

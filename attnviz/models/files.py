@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..trace import LARGEST
 
 INSTALL = "pip install 'attnviz[models]'"
 
@@ -89,7 +90,7 @@ def read_json(path: Path, what: str) -> Any:
 def setting(config: dict[str, Any], key: str, default: Any = None, least: int = 1) -> int:
     """A whole-number setting of config.json (``default`` when it is absent), checked."""
     value = config.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+    if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= LARGEST:
         raise ConfigError(f"`model`: config.json's {key!r} must be a whole number >= {least}, "
                           f"not {value!r}")  # fmt: skip
     return value
@@ -119,30 +120,52 @@ def _bf16(path: Path, header: tuple[int, dict[str, Any]], name: str,
     return bits.view(np.float32)
 
 
+FLOATS = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8}  # the dtypes weights may have, and widths
+
+
 class Tensors:
-    """The checkpoint's tensors by name, with or without one of ``prefixes``, as float32."""
+    """The checkpoint's tensors by name, with or without one of ``prefixes``, as float32.
+
+    The files are untrusted: safetensors checks each header (its length, the offsets, dtypes
+    and shapes against the file's size) before anything is read, and its errors are
+    ConfigErrors naming the file; a tensor read must be of a floating type and finite."""
 
     def __init__(self, folder: Path, prefixes: tuple[str, ...]) -> None:
-        self.safetensors = safetensors = need("safetensors")
+        self.safetensors = need("safetensors")
         self.prefixes = prefixes
         self.opened: dict[Path, Any] = {}  # each file opened (its header read) once
         self.headers: dict[Path, tuple[int, dict[str, Any]]] = {}  # of files with bf16 tensors
         index, single = folder / "model.safetensors.index.json", folder / "model.safetensors"
         if index.is_file():
-            weight_map = read_json(index, index.name).get("weight_map", {})
+            weight_map = read_json(index, index.name)
+            weight_map = weight_map.get("weight_map") if isinstance(weight_map, dict) else None
+            if not isinstance(weight_map, dict):
+                raise ConfigError(f"`model`: {index.name} has no weight_map of tensor names "
+                                  "to files")  # fmt: skip
             self.files = {name: self._shard(folder, file) for name, file in weight_map.items()}
         elif single.is_file():
-            self.opened[single] = f = safetensors.safe_open(single, framework="numpy")
-            self.files = dict.fromkeys(f.keys(), single)
+            self.files = dict.fromkeys(self._open(single).keys(), single)
         else:
             raise ConfigError(f"`model`: no model.safetensors in {str(folder)!r}")
 
     @staticmethod
-    def _shard(folder: Path, file: str) -> Path:
+    def _shard(folder: Path, file: object) -> Path:
         """A shard named by the index: a file of the folder itself, never one elsewhere."""
         if not isinstance(file, str) or Path(file).name != file or file in ("", ".", ".."):
             raise ConfigError(f"`model`: the index names a shard outside the folder: {file!r}")
+        if not (folder / file).is_file():
+            raise ConfigError(f"`model`: the index names {file!r}, which the folder lacks")
         return folder / file
+
+    def _open(self, path: Path) -> Any:
+        """The file at ``path`` opened (its header read and checked) once."""
+        if path not in self.opened:
+            try:
+                self.opened[path] = self.safetensors.safe_open(path, framework="numpy")
+            except Exception as e:  # SafetensorError, OSError: the file is not one to read
+                raise ConfigError(f"`model`: {path.name} is not a valid safetensors file "
+                                  f"({e})") from None  # fmt: skip
+        return self.opened[path]
 
     @functools.cache  # noqa: B019 (a Tensors lives as long as its checkpoint)
     def layer_elements(self) -> int:
@@ -153,11 +176,17 @@ class Tensors:
         for name, path in self.files.items():
             layer = next((part for part in name.split(".") if part.isdigit()), None)
             if layer is not None:
-                if path not in self.opened:
-                    self.opened[path] = self.safetensors.safe_open(path, framework="numpy")
-                shape = self.opened[path].get_slice(name).get_shape()
+                shape = self._open(path).get_slice(name).get_shape()
                 per_layer[layer] = per_layer.get(layer, 0) + int(np.prod(shape))
         return max(per_layer.values(), default=0)
+
+    def shape(self, name: str) -> list[int]:
+        """The shape of the tensor ``name`` as its file's header gives it (nothing is read)."""
+        for prefix in self.prefixes:
+            if prefix + name in self.files:
+                return list(self._open(self.files[prefix + name]).get_slice(prefix + name)
+                            .get_shape())  # fmt: skip
+        raise ConfigError(f"`model`: the checkpoint has no tensor {name!r}")
 
     def has(self, name: str) -> bool:
         """Whether the checkpoint has the tensor ``name`` (under one of the prefixes)."""
@@ -169,15 +198,34 @@ class Tensors:
         for prefix in self.prefixes:
             path = self.files.get(prefix + name)
             if path is not None:
-                if path not in self.opened:
-                    self.opened[path] = self.safetensors.safe_open(path, framework="numpy")
-                f = self.opened[path]
-                part = f.get_slice(prefix + name)
-                if part.get_dtype() == "BF16":
-                    if path not in self.headers:
-                        self.headers[path] = _header(path)
-                    return _bf16(path, self.headers[path], prefix + name, rows)
-                if rows is None:
-                    return f.get_tensor(prefix + name).astype(np.float32, copy=False)
-                return np.concatenate([part[i : i + 1] for i in rows]).astype(np.float32)
+                return _finite(self._read(path, prefix + name, rows), path, prefix + name)
         raise ConfigError(f"`model`: the checkpoint has no tensor {name!r}")
+
+    def _read(self, path: Path, name: str, rows: list[int] | None) -> np.ndarray:
+        f = self._open(path)
+        try:
+            part = f.get_slice(name)
+        except Exception as e:  # the index names a tensor its file has not
+            raise ConfigError(f"`model`: {path.name} has no tensor {name!r} ({e})") from None
+        dtype, shape = part.get_dtype(), part.get_shape()
+        if rows and (not shape or max(rows) >= shape[0]):
+            raise ConfigError(f"`model`: {path.name}: tensor {name!r} of shape {shape} has no row "
+                              f"{max(rows)}, an id the tokenizer gives")  # fmt: skip
+        if dtype not in FLOATS:
+            raise ConfigError(f"`model`: {path.name}: tensor {name!r} is {dtype}; weights are "
+                              f"of a floating type ({', '.join(FLOATS)})")  # fmt: skip
+        if dtype == "BF16":
+            if path not in self.headers:
+                self.headers[path] = _header(path)
+            return _bf16(path, self.headers[path], name, rows)
+        if rows is None:
+            return f.get_tensor(name).astype(np.float32, copy=False)
+        return np.concatenate([part[i : i + 1] for i in rows]).astype(np.float32)
+
+
+def _finite(a: np.ndarray, path: Path, name: str) -> np.ndarray:
+    """``a``, or ConfigError when it holds NaN or an infinity (its sum tells, without a
+    second array: the sum of finite weights is far from float32's overflow)."""
+    if a.size and not np.isfinite(np.add.reduce(a, axis=None)) and not np.isfinite(a).all():
+        raise ConfigError(f"`model`: {path.name}: tensor {name!r} holds NaN or infinite values")
+    return a

@@ -102,7 +102,11 @@ def lm_head(ck: Checkpoint, dtype: str) -> np.ndarray:
         )
     for name in names:
         if ck.tensors.has(name):
-            return ck.tensors(name).astype(dtype, copy=False)
+            head = ck.tensors(name)
+            if head.ndim != 2 or head.shape[1] != ck.d_model:
+                raise ConfigError(f"`model`: {name} has shape {head.shape}, not (vocabulary, "
+                                  f"{ck.d_model}) as config.json says")  # fmt: skip
+            return head.astype(dtype, copy=False)
     raise ConfigError(f"`model`: the checkpoint has no {' or '.join(names)}")
 
 
@@ -145,10 +149,12 @@ class Decoder:
         attention of the passed tokens over all tokens so far (L, H, len(ids), t)."""
         start, T = self.cache.start, self.cache.start + len(ids)
         masks = {s: build_mask((s,), np.zeros(T, dtype=bool))[start:] for s in set(self.own)}
-        runs = self.ck.family.forward(self.params, ids, [masks[s] for s in self.own], True,
-                                      cache=self.cache)  # fmt: skip
+        runs = self.ck.forward(self.params, ids, [masks[s] for s in self.own], True,
+                               cache=self.cache)  # fmt: skip
         weights = np.stack([r.weights for r in runs])  # (L,H,len(ids),T)
         assert self.cache.hidden is not None
+        if self.cache.hidden.shape != (len(ids), self.ck.d_model):
+            raise self.ck.misfit(ValueError(f"the last hidden state is {self.cache.hidden.shape}"))
         logits = self.cache.hidden[-1] @ self.head.T  # (D,) @ (D,V)
         if self.softcap is not None:
             logits = np.tanh(logits / self.softcap) * self.softcap

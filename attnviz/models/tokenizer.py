@@ -10,7 +10,8 @@ applied by the family, as transformers applies them. Without ``tokenizer.json``,
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,44 @@ def encode(tok: Any, text: str, limit: int | None = None) -> tuple[list[int], li
             )
             tokens.append(ModelToken(raw, JOIN + piece if joined else piece, start, end, False))
     return list(enc.ids), tokens
+
+
+PIECE = 1 << 16  # characters of a long text tokenised at a time
+_BOUNDARY = re.compile(r"(?<=\S) (?=\S)")  # a space between two words
+
+
+def pieces(text: str, start: int = 0) -> Iterator[tuple[int, int]]:
+    """Spans of ``text[start:]`` of about PIECE characters, each ending just before a space
+    between two words: every family's pre-tokeniser splits there, so the tokens of the pieces
+    are the tokens of the text (a test holds every family's tokenizer to it)."""
+    while start < len(text):
+        found = _BOUNDARY.search(text, start + PIECE) if start + PIECE < len(text) else None
+        end = found.start() if found else len(text)
+        yield start, end
+        start = end
+
+
+def _content(tok: Any, text: str) -> int:
+    """The number of tokens of ``text``, without the special tokens the model adds."""
+    return len(tok.encode(text, add_special_tokens=False).ids)
+
+
+def over(tok: Any, text: str, limit: int) -> int | None:
+    """Where a prefix of ``text`` with more than ``limit`` tokens (special ones counted) ends,
+    found piece by piece; None when the whole text has no more than ``limit``."""
+    tok.no_truncation()
+    n = len(tok.encode("").ids)  # the special tokens around every text
+    for start, end in pieces(text):
+        n += _content(tok, text[start:end])
+        if n > limit:
+            return end
+    return None
+
+
+def count(tok: Any, text: str) -> int:
+    """The number of tokens of ``text`` (special ones counted), tokenised piece by piece."""
+    tok.no_truncation()
+    return len(tok.encode("").ids) + sum(_content(tok, text[a:b]) for a, b in pieces(text))
 
 
 def _continuation(tok: Any) -> str:

@@ -11,7 +11,6 @@ separators are escaped, so that no token can close the script element.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from importlib import resources
@@ -23,7 +22,7 @@ from ..trace import cells
 from ..views.compare import CompareView
 from ..views.generation import GenerationView
 from ..views.heatmap import HeatmapView, ModelView
-from ..views.labels import head_label, shorten, strings, visible
+from ..views.labels import head_label, json_text, shorten, strings, visible
 from ..views.panel import signed_limit
 from ..views.steps import StepsView
 from ..views.survey import SurveyView
@@ -197,9 +196,8 @@ def _page_parts(view: PageView) -> tuple[str, Sequence[str], list[dict[str, Any]
 
 def _script_json(data: Any) -> str:
     """JSON that is safe inside <script>: no "</script>", no "<!--", no line separators."""
-    text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    for ch, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                     ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):  # fmt: skip
+    text = json_text(data, separators=(",", ":"))
+    for ch, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
         text = text.replace(ch, code)
     return text
 

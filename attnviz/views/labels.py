@@ -1,7 +1,9 @@
-"""Text text_ to people: user text made safe to print, token labels."""
+"""Text shown to people: user text made safe to print (and to write as JSON), token labels."""
 
 from __future__ import annotations
 
+import json
+import re
 import unicodedata
 from collections.abc import Sequence
 from typing import Any
@@ -21,8 +23,22 @@ def _visible_char(ch: str) -> str:
     return ch
 
 
+# What JSON keeps as a \u escape, never raw: C1 controls and DEL (C0 ones json escapes itself),
+# bidirectional controls, line and paragraph separators, lone surrogates.
+_JSON_INERT = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+                         "\ud800-\udfff]")  # fmt: skip
+
+
+def json_text(data: Any, **options: Any) -> str:
+    """``data`` as JSON whose text is inert where it is printed: the characters that can hide
+    or reorder what a terminal shows are ``\\u`` escapes (the same string once parsed: nothing
+    is lost). NaN and infinities are refused (they are not JSON)."""
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False, **options)
+    return _JSON_INERT.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def visible(text: str) -> str:
-    """``text`` with every control character text_ as a visible symbol, never sent raw.
+    """``text`` with every control character shown as a visible symbol, never sent raw.
 
     ESC (the start of every ANSI escape sequence) becomes ␛, other C0 controls their
     Control Pictures (␀, ␍, ␈ ...), and C1 controls, bidirectional overrides and line
@@ -327,9 +343,9 @@ def strings(lang: str) -> dict[str, str]:
 
 
 def shorten(text: str, limit: int = 12) -> str:
-    """A label at most ``limit`` characters long, cut with an ellipsis; control characters text_."""
-    text_ = visible(text)
-    return text_ if len(text_) <= limit else text_[: limit - 1] + "…"
+    """A label at most ``limit`` characters long, cut with an ellipsis; control characters shown."""
+    shown = visible(text)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
 def pattern_label(config: Any, h: int, lang: str = "en") -> str:
@@ -402,7 +418,7 @@ def trace_line(
 ) -> str:  # fmt: skip
     """The title line of a run: the checkpoint and its layer (none with ``every_layer``), or
     the seeded model's seed and tokeniser; the heads (those ``shown`` of them), d_model,
-    mask; unscaled, how many tokens were cut, the special tokens left out, the crop text_."""
+    mask; unscaled, how many tokens were cut, the special tokens left out, the crop shown."""
     s, c = strings(lang), trace.config
     parts = [heads_text(shown, trace.heads, lang), f"d_model {trace.d_model}",
              f"{s['mask']} {layers_mask_text(trace, lang) if every_layer else mask_text(c.mask, lang)}"]  # fmt: skip
