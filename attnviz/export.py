@@ -10,8 +10,8 @@ import contextlib
 import json
 import math
 import os
+import secrets
 import stat
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +22,7 @@ import numpy as np
 from .errors import ConfigError, RunError
 from .tokens import Token
 from .trace import AttentionConfig, ModelInfo, Trace
-from .views.labels import json_text
+from .views.labels import plain, write_json
 
 NPZ_KEYS = (
     "tokens", "x", "w_q", "w_k", "w_v", "w_o", "allowed", "weights", "head_outputs", "output",
@@ -77,28 +77,48 @@ def atomic_open(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     On any exception (KeyboardInterrupt included) the temporary file is removed and ``path``,
     if it existed, is left as it was. Raises RunError when the file cannot be written.
     """
-    p = Path(path)
-    try:  # the temporary name is short enough for any file system's limit (255 bytes)
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name[:40]}.", suffix=".tmp")
-    except OSError as e:
-        raise RunError(f"cannot write {str(p)!r}: {e.strerror or e}") from e
+    p, tmp = Path(path), ""
     try:
+        while True:  # the name is known before the file is made: a signal leaves no file
+            tmp = _temporary_name(p)
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                break
+            except FileExistsError:
+                tmp = ""  # another's
         with os.fdopen(fd, "wb") as f:
             yield f
-        os.chmod(tmp, _mode(p))  # mkstemp makes 0600
+        os.chmod(tmp, _mode(p))  # made 0600
         os.replace(tmp, p)
     except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if tmp:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         if isinstance(e, OSError):
             raise RunError(f"cannot write {str(p)!r}: {e.strerror or e}") from e
         raise
 
 
-def write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write UTF-8 text atomically."""
+def _temporary_name(p: Path) -> str:
+    """A new name beside ``p``, short enough for any file system (255 bytes)."""
+    return str(p.parent / f".{p.name[:40]}.{secrets.token_hex(6)}.tmp")
+
+
+PIECE = 2**20  # characters encoded and written at a time
+
+
+def write_pieces(write: Any, *texts: str) -> None:
+    """``texts`` written a piece at a time: a page of hundreds of megabytes is never held a
+    second time, encoded whole."""
+    for text in texts:
+        for start in range(0, len(text), PIECE):
+            write(text[start : start + PIECE])
+
+
+def write_text(path: str | os.PathLike[str], *texts: str) -> None:
+    """Write ``texts``, one after the other, as UTF-8, atomically."""
     with atomic_open(path) as f:
-        f.write(text.encode("utf-8"))
+        write_pieces(lambda piece: f.write(piece.encode("utf-8")), *texts)
 
 
 def _config_json(trace: Trace) -> str:
@@ -153,16 +173,27 @@ def save_npz(trace: Trace, path: str | os.PathLike[str]) -> None:
 def trace_json(trace: Trace) -> dict[str, Any]:
     """The JSON export of a run: the heatmap's JSON of every head, the output (T x D), and the
     position bias (H x T x T) when the run plants a head."""
+    return dict(plain(_trace_data(trace)))
+
+
+def _trace_data(trace: Trace) -> dict[str, Any]:
     from .views.heatmap import HeatmapView
 
-    bias = {BIAS_KEY: trace.bias.tolist()} if trace.config.planted else {}
+    bias = {BIAS_KEY: trace.bias} if trace.config.planted else {}
     heads = list(range(trace.heads))
-    return {**HeatmapView(trace, heads).to_json(), "output": trace.output.tolist(), **bias}
+    return {**HeatmapView(trace, heads).json_data(), "output": trace.output, **bias}
+
+
+def write_json_file(path: str | os.PathLike[str], data: Any) -> None:
+    """Write ``data`` as JSON (and a newline), atomically, its arrays a row at a time."""
+    with atomic_open(path) as f:
+        write_json(data, lambda piece: f.write(piece.encode("utf-8")))
+        f.write(b"\n")
 
 
 def save_json(trace: Trace, path: str | os.PathLike[str]) -> None:
     """Write the JSON view; numbers are written in full (shortest round-trip repr)."""
-    write_text(path, json_text(trace_json(trace)) + "\n")
+    write_json_file(path, _trace_data(trace))
 
 
 def save(trace: Trace, path: str | os.PathLike[str]) -> None:
@@ -283,5 +314,4 @@ def save_generation(view: Any, path: str | os.PathLike[str]) -> None:
     if p.suffix.lower() == ".npz":
         save_npz(view.trace, p)
     else:
-        data = {**view.to_json(), "layer_weights": view.trace.layer_weights.tolist()}
-        write_text(p, json_text(data) + "\n")
+        write_json_file(p, {**view.json_data(), "layer_weights": view.trace.layer_weights})

@@ -70,6 +70,8 @@ def check_budget(
     need += limits.extra_bytes(T) if limits.extra_bytes else 0
     if limits.memory_budget is not None and need > limits.memory_budget:
         fewer = "fewer panels" if layer_elements is not None else "fewer `heads`, fewer panels"
+        if limits.extra_bytes is not None:
+            fewer += " (or a smaller output: a lower `dpi`, --window)"
         raise RunError(
             f"this run needs about {_gib(need)} ({heads} heads x {T}² weights, {dtype}"
             f"{f', {layers} layers' if layers > 1 else ''}), over `memory_budget="

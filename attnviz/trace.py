@@ -85,7 +85,7 @@ class Seeded:
             raise ConfigError(
                 f"d_model {d_model} is not a multiple of heads {heads}: each head gets d_model / heads"
             )
-        whole("seed", self.seed, 0)
+        whole("seed", self.seed, 0, 2**64 - 1)  # any seed NumPy takes
         one_of("tokenizer", self.tokenizer, TOKENIZERS)
         one_of("positions", self.positions, POSITIONS)
         if self.pad_to is not None:

@@ -7,6 +7,7 @@ import sys
 import tracemalloc
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -36,7 +37,7 @@ def refused(args, words, code=2, stdin=""):
     [
         (["heatmap", "x", "--pad-to", BIG], "--pad-to must be a whole number from 1 to"),
         (["heatmap", "x", "--heads", BIG, "--d-model", BIG], "--heads must be a whole number"),
-        (["heatmap", "x", "--seed", BIG], "--seed must be a whole number from 0 to"),
+        (["heatmap", "x", "--seed", BIG], "--seed must be a whole number from 0 to 18446744073709551615"),
         (["heatmap", "x", "--max-tokens", BIG], "--max-tokens must be a whole number"),
         (["heatmap", "x", "--mask", f"window={BIG}"], "window must be at most 2147483647"),
         (["heatmap", "x", "--mask", f"prefix={BIG}"], "prefix must be at most 2147483647"),
@@ -352,8 +353,6 @@ def _rezip(source, change):
 def _npy(array):
     import io
 
-    import numpy as np
-
     buf = io.BytesIO()
     np.lib.format.write_array(buf, array, allow_pickle=True)
     return buf.getvalue()
@@ -362,8 +361,6 @@ def _npy(array):
 def _config_npy(source, edit):
     import json
 
-    import numpy as np
-
     with np.load(source) as npz:
         config = json.loads(str(npz["config"][()]))
     edit(config)
@@ -371,7 +368,6 @@ def _config_npy(source, edit):
 
 
 def test_hostile_npz_files_are_refused_with_config_error(tmp_path):
-    import numpy as np
 
     import attnviz
 
@@ -459,7 +455,7 @@ def test_csv_shows_control_characters_on_a_terminal_and_keeps_them_in_a_pipe():
     assert "\x1b" not in seen and "\x07" not in seen and "\u202e" not in seen
     assert "␛]52;c;aGk=␇" in seen and "\\u202e" in seen
     piped = run_cli(args)
-    assert piped.returncode == 0 and "\x1b]52;c;aGk=\x07".encode() in piped.stdout
+    assert piped.returncode == 0 and b"\x1b]52;c;aGk=\x07" in piped.stdout
 
 
 @pytest.mark.parametrize("name, code", [("SIGTERM", 143), ("SIGHUP", 129)])
@@ -495,3 +491,26 @@ def test_an_overwritten_file_keeps_its_permissions_and_long_names_work(tmp_path)
     long = tmp_path / ("é" * 120 + ".npz")  # 245 bytes: the file system takes it
     assert runner.invoke(app, ["export", "a cat", "-o", str(long)]).exit_code == 0
     assert sorted(tmp_path.iterdir()) == sorted([out, long])
+
+
+# --- outputs written a piece at a time ----------------------------------------------------------
+
+_finite = st.floats(allow_nan=False, allow_infinity=False)
+_arrays = st.builds(
+    lambda shape, values: np.resize(np.array(values), shape),
+    st.lists(st.integers(1, 3), min_size=1, max_size=3),
+    st.lists(_finite, min_size=1, max_size=5) | st.lists(st.booleans(), min_size=1, max_size=5),
+)
+_leaves = _finite | st.booleans() | st.none() | st.text(max_size=5) | st.integers() | _arrays
+_json = st.recursive(_leaves, lambda inner: st.lists(inner, max_size=3)
+                     | st.dictionaries(st.text(max_size=4), inner, max_size=3), max_leaves=12)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=_json)
+def test_json_written_row_by_row_is_the_json_of_the_whole(data):
+    from attnviz.views.labels import json_text, plain, write_json
+
+    pieces = []
+    write_json(data, pieces.append)
+    assert "".join(pieces) == json_text(plain(data))

@@ -215,7 +215,7 @@ def write_config(folder, **changes):
         ("no-config", [], "has no config.json"),
         ("no-weights", [], "no model.safetensors"),
         ("no-tokenizer", [], "no tokenizer.json"),
-        ("short", [], "more than the 5 positions"),
+        ("short", [], "more tokens than the 5 positions"),
         (None, ["--model", BERT, "--layer", "2"], "no layer 2"),
         (None, ["--model", BERT, "--layer", "x"], "--layer takes"),
         (None, ["--layer", "1"], "--layer chooses a layer of a --model"),

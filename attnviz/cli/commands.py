@@ -40,12 +40,13 @@ from .options import (
     config,
     crop,
     cropped,
-    figure_memory,
     format_option,
     head_list,
     heads_count,
     is_page,
+    layers_count,
     one_layer,
+    output_memory,
     outputs,
     parse_crop,
     size,
@@ -93,7 +94,9 @@ def export(
 
     check_output(output, EXPORT_FORMATS)
     one_layer(o)
-    save(run(o, text_of(text, o)), output)
+    o = o.having(output=output)
+    memory = output_memory(o, "export", None, heads_count(o)[0], 0)
+    save(run(o, text_of(text, o), extra_bytes=memory), output)
     print(f"wrote {visible(str(output))}", file=sys.stderr)
 
 
@@ -135,7 +138,9 @@ def heatmap(
             "for --format top or csv, or --window, --queries or --keys, give one layer"
         )
     heads = head_list(head, *heads_count(o))
-    trace = run(o, text_of(text, o), extra_bytes=figure_memory(o, len(heads)))
+    layers = layers_count(o) if all_layers(o) else 1
+    memory = output_memory(o, "heatmap", shown, layers * len(heads), len(heads))
+    trace = run(o, text_of(text, o), extra_bytes=memory)
     if all_layers(o):
         emit(model_view(trace, heads, scale=scale, lang=o.lang), o, shown)
     else:
@@ -204,8 +209,9 @@ def compare(
     config_a = config(o)
     config_b = config_against(config_a, against or ["none"])
     heads = head_list(head, *heads_count(o))
-    source, pixels = text_of(text, o), figure_memory(o, 3 * len(heads) + 3)
-    a, b = run(o, source, config_a, pixels), run(o, source, config_b, pixels)
+    source, memory = text_of(text, o), output_memory(o, "compare", shown, 2 * len(heads),
+                                                      3 * len(heads) + 3)  # fmt: skip
+    a, b = run(o, source, config_a, memory), run(o, source, config_b, memory)
     if a.config == b.config:  # the model's own mask may make B's mask A's
         raise ConfigError(f"runs A and B are the same run (mask {mask_text(a.config.mask)}): "
                           "give --against another mask, or unscaled")  # fmt: skip
@@ -254,7 +260,7 @@ def steps(
     if columns < 1 or not 0 <= precision <= 12:
         raise ConfigError("--columns must be at least 1 and --precision between 0 and 12")
     head_list(str(head), *heads_count(o))
-    trace = run(o, text_of(text, o), extra_bytes=figure_memory(o, 10))
+    trace = run(o, text_of(text, o), extra_bytes=output_memory(o, "steps", shown, 1, 10))
     view = steps_view(trace, head, crop=crop(o, len(trace.tokens)), lang=o.lang, query=query)
     emit(view, o, shown, precision=precision, columns=columns)
 
@@ -286,7 +292,7 @@ def stats(
     shown = outputs(o, format, STATS_FORMATS, acts=acts)
     one_layer(o)
     heads = head_list(head, *heads_count(o))
-    trace = run(o, text_of(text, o), extra_bytes=figure_memory(o, 1))
+    trace = run(o, text_of(text, o), extra_bytes=output_memory(o, "stats", shown, 0, 1))
     emit(stats_view(trace, heads, lang=o.lang), o, shown)
 
 
@@ -315,7 +321,7 @@ def rollout(
     shown = outputs(o, format, ROLLOUT_FORMATS, acts={"top": frozenset({"top"})})
     one_layer(o)
     _at_least_one(top)
-    trace = run(o, text_of(text, o), extra_bytes=figure_memory(o, 1))
+    trace = run(o, text_of(text, o), extra_bytes=output_memory(o, "rollout", shown, 1, 1))
     emit(rollout_view(trace, lang=o.lang), o, shown, top=top)
 
 

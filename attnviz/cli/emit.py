@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..pipeline import run as run_config
 from ..trace import AttentionConfig, Trace
-from ..views.labels import json_text, visible
+from ..views.labels import visible, write_json
 from .app import console, progress, warn
 from .options import Options, config, is_page, limits, style
 
@@ -116,8 +116,12 @@ def emit(
     if shown is not None:
         progress.stop()
     if shown == "json":
-        sys.stdout.write(json_text(view.to_json()) + "\n")
+        json_data = getattr(view, "json_data", None)  # arrays written a row at a time
+        write_json(json_data() if json_data else view.to_json(), sys.stdout.write)
+        sys.stdout.write("\n")
     elif shown == "csv":
-        sys.stdout.write(terminal_safe(view.to_csv()))
+        lines = view.csv_lines() if hasattr(view, "csv_lines") else [view.to_csv()]
+        for piece in lines:
+            sys.stdout.write(terminal_safe(piece))
     elif shown is not None:
         show(console(), view, shown, o.cmap, **terminal)

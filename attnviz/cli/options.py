@@ -299,6 +299,16 @@ def heads_count(o: Options) -> tuple[int, int]:
     return heads_of(src.model)
 
 
+def layers_count(o: Options) -> int:
+    """The number of layers of the run: one for the seeded model."""
+    src = config(o).source
+    if isinstance(src, Seeded):
+        return 1
+    from ..models.checkpoint import layers_of
+
+    return layers_of(src.model)
+
+
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6,
           "mib": 2**20, "g": 10**9, "gb": 10**9, "gib": 2**30}  # fmt: skip
 
@@ -406,13 +416,56 @@ def is_page(o: Options) -> bool:
     return o.output is not None and o.output.suffix.lower() == ".html"
 
 
-def figure_memory(o: Options, panels: int) -> Callable[[int], int] | None:
-    """The memory the figure will take for T tokens, for the budget; None without one."""
-    if o.output is None or is_page(o):
-        return None
-    from ..render.figures.save import figure_bytes
+BASE = 80 * 2**20  # what the process holds before a run: Python, NumPy, Rich, attnviz
+FIGURE_BASE = 48 * 2**20  # and Matplotlib, when a figure is drawn
+VECTOR = {".pdf": 2.0, ".svg": 1.0, ".png": 1.0}  # a figure's pixels, times (PDF's working set)
+# What a command holds beyond its run and the run's estimate, in bytes per T x T matrix: under
+# "run", per head of the run (compare's second run and the comparison, the temporaries of
+# stats and rollout); under an output, per matrix shown (steps: of its one head). Measured
+# with peak RSS (tests/test_budget.py holds them to it), with a quarter more for margin.
+COSTS: dict[str, dict[str, float]] = {
+    "heatmap": {"json": 12, "csv": 6, "heat": 8, "table": 8, PAGE: 82},
+    "compare": {"run": 58, "json": 4, "heat": 4, "table": 4, PAGE: 195},
+    "steps": {"json": 345, "table": 1050, PAGE: 800},
+    "stats": {"run": 28},
+    "rollout": {"run": 8},
+    "export": {"export.json": 12},
+}
 
-    return lambda T: figure_bytes(o.preset, panels, o.dpi, T)
+
+def output_memory(o: Options, command: str, shown: str | None, matrices: int,
+                  panels: int) -> Callable[[int], int]:  # fmt: skip
+    """What ``command`` holds for T tokens beyond its run's estimate, for the budget: the
+    process itself, the command's own arrays, and what its outputs take while they are made
+    (``matrices`` T x T matrices shown; a figure of ``panels`` panels)."""
+    costs = COSTS.get(command, {})
+    writes = [w for w in (shown, written(o)) if w is not None]
+    per_matrix = sum(costs.get(w, 0.0) for w in writes)
+    run_heads = heads_count(o)[0]
+
+    def need(T: int) -> int:
+        n = BASE + costs.get("run", 0.0) * run_heads * T * T + per_matrix * matrices * T * T
+        if written(o) == FIGURE:
+            from ..render.figures.save import figure_bytes
+
+            assert o.output is not None
+            pixels = figure_bytes(o.preset, panels, o.dpi, T)
+            n += FIGURE_BASE + pixels * VECTOR.get(o.output.suffix.lower(), 1.0)
+            if o.output.suffix.lower() != ".png":  # a vector file keeps each panel's image
+                n += 8 * panels * T * T
+        return int(n)
+
+    return need
+
+
+def written(o: Options) -> str | None:
+    """What -o writes: a figure, a page, an export ("export.json", "export.npz"), or None."""
+    if o.output is None:
+        return None
+    suffix = o.output.suffix.lower()
+    if suffix in (".npz", ".json"):
+        return EXPORT + suffix
+    return PAGE if is_page(o) else FIGURE
 
 
 def style(o: Options) -> Any:

@@ -225,8 +225,13 @@ def _combined(own: str, asked: tuple[str, ...]) -> tuple[str, ...]:
 def heads_of(spec: str) -> tuple[int, int]:
     """The number of heads of the checkpoint ``spec``, and of its key/value heads, from its
     config.json alone."""
-    folder = find_model(spec)
-    config = read_config(spec, folder)
+    config = read_config(spec, find_model(spec))
     family = FAMILIES[config["model_type"]]
     heads = setting(config, family.heads)
     return heads, heads if family.kv_heads is None else setting(config, family.kv_heads, heads)
+
+
+def layers_of(spec: str) -> int:
+    """The number of layers of the checkpoint ``spec``, from its config.json alone."""
+    config = read_config(spec, find_model(spec))
+    return setting(config, FAMILIES[config["model_type"]].layers)

@@ -38,7 +38,7 @@ def show_heatmap(console: Console, view: HeatmapView, fmt: str, cmap: str, top: 
                                              terminal.caption(trace, h, lang, crop)))  # fmt: skip
             console.print()
         return
-    if fmt == "table":
+    if fmt == "table" and terminal.may_fit(console, trace, crop):
         tables = [terminal.weight_table(trace, h, cmap=cmap, lang=lang, crop=crop,
                                         system=_system(console)) for h in view.heads]  # fmt: skip
         if all(terminal.fits(console, t) for t in tables):
@@ -47,6 +47,7 @@ def show_heatmap(console: Console, view: HeatmapView, fmt: str, cmap: str, top: 
                 console.print(terminal.caption(trace, h, lang, crop))
                 console.print()
             return
+    if fmt == "table":
         console.print(
             f"too wide for {console.width} columns: heat view (or widen the terminal)",
             style="dim",
@@ -84,13 +85,16 @@ def show_compare(console: Console, view: CompareView, fmt: str, cmap: str) -> No
     not fit); then the summary numbers and the output difference."""
     cmp, crop, lang = view.cmp, view.crop, view.lang
     runs = list(zip((cmp.a, cmp.b), view.labels, strict=True))
+    if fmt == "table" and not terminal.may_fit(console, cmp.a, crop):
+        fmt = "heat"
     for h in view.heads:
         tables = [terminal.weight_table(t, h, cmap=cmap, lang=lang, crop=crop,
-                                        system=_system(console)) for t, _ in runs]  # fmt: skip
+                                        system=_system(console)) for t, _ in runs
+                  if fmt == "table"]  # fmt: skip
         blocks = [
             Group(Text(label, "bold"), table, terminal.caption(trace, h, lang, crop))
             for (trace, label), table in zip(runs, tables, strict=True)
-        ]
+        ] if tables else []  # fmt: skip
         if fmt == "table" and terminal.fits(console, terminal.side_by_side(*tables)):
             console.print(terminal.side_by_side(*blocks))
         elif fmt == "table" and all(terminal.fits(console, t) for t in tables):

@@ -187,6 +187,12 @@ def layer_rows(
     return text
 
 
+def may_fit(console: Console, trace: Trace, crop: Crop | None) -> bool:
+    """Whether a table of ``trace``'s keys could fit the console (a column is at least six
+    wide): a table too wide is not built, at T² cells it would take more than the run."""
+    return 6 * len(_cut(trace, crop)[1]) <= console.width
+
+
 def fits(console: Console, renderable: ConsoleRenderable) -> bool:
     """Whether ``renderable`` fits the console's width without squeezing."""
     if isinstance(renderable, Text):

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..trace import Crop, Trace
 from .heatmap import HeatmapView
-from .labels import head_label, strings, trace_line, visible
+from .labels import head_label, plain, strings, trace_line, visible
 from .panel import Panel
 
 
@@ -104,18 +104,22 @@ class GenerationView:
             "heads": self.heads,
             "query": q,
             "step": q - self.prompt_tokens + 1,
-            "layer_allowed": (~panels[0].hidden).tolist(),
-            "layer_weights": np.stack([p.weights for p in panels], axis=1).tolist(),
+            "layer_allowed": ~panels[0].hidden,
+            "layer_weights": np.stack([p.weights for p in panels], axis=1),
         }
 
     def to_json(self) -> dict[str, Any]:
         """The heatmap's JSON of the whole sequence (or --layer all's), with the prompt's and
         the generated ids, each step's chosen probability and top tokens, and how they were
         chosen."""
+        return dict(plain(self.json_data()))
+
+    def json_data(self) -> dict[str, Any]:
+        """``to_json()``'s data, its arrays left as arrays."""
         ids = list(self.trace.model.ids) if self.trace.model else []
         P = self.prompt_tokens
         return {
-            **(self._layers_json() if self.every_layer else self.whole.to_json()),
+            **(self._layers_json() if self.every_layer else self.whole.json_data()),
             "prompt_ids": ids[:P],
             "generated_ids": ids[P:],
             "chosen_prob": [st.prob for st in self.steps],

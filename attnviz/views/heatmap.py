@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..trace import Crop, Trace, cells, select_heads
-from .labels import head_label, strings, trace_line
+from .labels import head_label, plain, strings, trace_line
 from .panel import Panel, limit
 
 SCALES = ("fixed", "head")
@@ -83,19 +83,28 @@ class HeatmapView:
 
     def to_json(self) -> dict[str, Any]:
         """Tokens, config, heads, (crop,) allowed and the weights of the selected heads."""
+        return dict(plain(self.json_data()))
+
+    def json_data(self) -> dict[str, Any]:
+        """``to_json()``'s data, its arrays left as arrays (``write_json`` writes them a row
+        at a time)."""
         cut = cells(self.crop)
         return {
             "tokens": self.trace.texts,
             "config": self.trace.config.to_dict(),
             "heads": self.heads,
             **({"window": self.crop.to_dict()} if self.crop else {}),
-            "allowed": self.trace.allowed[cut].tolist(),
-            "weights": self.trace.weights[self.heads][:, cut[0], cut[1]].tolist(),
+            "allowed": self.trace.allowed[cut],
+            "weights": self.trace.weights[self.heads][:, cut[0], cut[1]],
         }
 
     def to_csv(self) -> str:
         """A long table, one row per cell: head,query_index,query,key_index,key,weight,allowed
         (the crop's cells only, with their indices in the whole text)."""
+        return "".join(self.csv_lines())
+
+    def csv_lines(self) -> Iterator[str]:
+        """``to_csv()``'s text, a query's cells at a time."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["head", "query_index", "query", "key_index", "key", "weight", "allowed"])
@@ -103,10 +112,15 @@ class HeatmapView:
         q0, k0 = (self.crop.q0, self.crop.k0) if self.crop else (0, 0)
         cut = cells(self.crop)
         for h in self.heads:
-            for (a, b), w in np.ndenumerate(self.trace.weights[h][cut]):
-                i, j = q0 + a, k0 + b
-                writer.writerow([h, i, texts[i], j, texts[j], repr(float(w)), int(allowed[i, j])])
-        return out.getvalue()
+            for a, row in enumerate(self.trace.weights[h][cut]):
+                i = q0 + a
+                for b, w in enumerate(row.tolist()):
+                    j = k0 + b
+                    writer.writerow([h, i, texts[i], j, texts[j], repr(w), int(allowed[i, j])])
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+        yield out.getvalue()
 
 
 def heatmap_view(
@@ -176,10 +190,14 @@ class ModelView(_EveryLayer):
     def to_json(self) -> dict[str, Any]:
         """The heatmap's JSON of every head of the last layer, and ``layer_weights`` (L, heads,
         T, T)."""
-        data = HeatmapView(self.trace, self.heads).to_json()
-        data["layer_weights"] = self.trace.layer_weights[:, self.heads].tolist()
+        return dict(plain(self.json_data()))
+
+    def json_data(self) -> dict[str, Any]:
+        """``to_json()``'s data, its arrays left as arrays."""
+        data = HeatmapView(self.trace, self.heads).json_data()
+        data["layer_weights"] = self.trace.layer_weights[:, self.heads]
         if self.trace.model is not None and self.trace.model.layer_allowed is not None:
-            data["layer_allowed"] = self.trace.model.layer_allowed.tolist()  # layers differ
+            data["layer_allowed"] = self.trace.model.layer_allowed  # layers differ
         return data
 
 

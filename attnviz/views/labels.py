@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
+
+import numpy as np
 
 # Bidirectional controls can reorder what follows them on screen (the "Trojan Source" trick).
 _BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -34,7 +36,44 @@ def json_text(data: Any, **options: Any) -> str:
     or reorder what a terminal shows are ``\\u`` escapes (the same string once parsed: nothing
     is lost). NaN and infinities are refused (they are not JSON)."""
     text = json.dumps(data, ensure_ascii=False, allow_nan=False, **options)
+    if not _JSON_INERT.search(text):  # as a rule: no copy of a long text then
+        return text
     return _JSON_INERT.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def plain(data: Any) -> Any:
+    """``data`` with every NumPy array in it a (nested) list: what ``json`` can write."""
+    if isinstance(data, np.ndarray):
+        return data.tolist()
+    if isinstance(data, dict):
+        return {k: plain(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [plain(v) for v in data]
+    return data
+
+
+def write_json(data: Any, write: Callable[[str], object]) -> None:
+    """Write the text ``json_text(plain(data))`` is, a piece at a time: an array is written a
+    row at a time, so neither its text nor its numbers as Python floats are ever held whole."""
+    if isinstance(data, np.ndarray) and data.ndim > 1:
+        items: Any = data
+    elif isinstance(data, (list, tuple)) and any(isinstance(v, (np.ndarray, dict)) for v in data):
+        items = data
+    elif isinstance(data, dict):
+        write("{")
+        for n, (key, value) in enumerate(data.items()):
+            write(f"{', ' if n else ''}{json_text(key)}: ")
+            write_json(value, write)
+        write("}")
+        return
+    else:
+        write(json_text(plain(data)))
+        return
+    write("[")
+    for n, item in enumerate(items):
+        write(", " if n else "")
+        write_json(item, write)
+    write("]")
 
 
 def visible(text: str) -> str:
