@@ -146,3 +146,29 @@ def merge_words(w, groups):
     over its pieces. ``w`` (T, T), ``groups`` the tokens of each word."""
     return np.array([[sum(float(w[i][j]) for i in a for j in b) / len(a) for b in groups]
                      for a in groups])  # fmt: skip
+
+
+def scaling_measures(scores, saturated=0.99):
+    """The measures of ``attnviz.scaling`` of a (rows, keys) list of scores, by loops: the
+    softmax of each row with math.exp, the Jacobian diag(p) − p pᵀ built entry by entry and
+    its Frobenius norm summed, the median by sorting, the variance from its definition."""
+    flat = [v for row in scores for v in row]
+    mean = sum(flat) / len(flat)
+    variance = sum((v - mean) ** 2 for v in flat) / len(flat)
+    entropies, tops, norms, full = [], [], [], 0
+    for row in scores:
+        top = max(row)
+        e = [math.exp(v - top) for v in row]
+        p = [x / sum(e) for x in e]
+        entropies.append(-sum(x * math.log(x) for x in p if x > 0))
+        tops.append(max(p))
+        full += max(p) > saturated
+        n = len(p)
+        jac = [[(p[i] if i == j else 0.0) - p[i] * p[j] for j in range(n)] for i in range(n)]
+        norms.append(math.sqrt(sum(jac[i][j] ** 2 for i in range(n) for j in range(n))))
+    norms.sort()
+    mid = len(norms) // 2
+    median = norms[mid] if len(norms) % 2 else (norms[mid - 1] + norms[mid]) / 2
+    return {"variance": variance, "entropy": sum(entropies) / len(scores),
+            "top": sum(tops) / len(scores), "jacobian": median,
+            "saturated": full / len(scores)}  # fmt: skip

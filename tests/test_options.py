@@ -52,18 +52,22 @@ OUTPUTS = {
                                                     ["--format", "json"], ["-o", "{tmp}/out.png"]))],
     "survey": [*(["--format", f] for f in ("table", "json", "csv")),
                *(["-o", f"{{tmp}}/out.{e}"] for e in ("png", "svg", "pdf", "html"))],
+    "scaling": [*(["--format", f] for f in ("table", "json", "csv")),
+                *(["-o", f"{{tmp}}/out.{e}"] for e in ("png", "svg", "pdf"))],
 }  # fmt: skip
 # The one output on which an option of the run is tried.
 RUN_OUTPUT = {"tokens": [], "export": ["-o", "{tmp}/out.npz"], "heatmap": ["--format", "json"],
               "compare": ["--format", "json"], "steps": ["--format", "json"],
               "stats": ["--format", "json"], "rollout": ["--format", "json"],
-              "generate": ["--format", "json"], "survey": ["--format", "json"]}  # fmt: skip
+              "generate": ["--format", "json"], "survey": ["--format", "json"],
+              "scaling": ["--format", "json"]}  # fmt: skip
 # Where the run comes from: the seeded model, or a checkpoint (compare needs a B that differs).
 SOURCES = {"seeded": [], "model": ["--model", BERT]}
 # generate runs a decoder only: every option of it is tried with one
-SOURCES_OF = {"generate": {"model": ["--model", str(FIXTURES / "llama-tiny"),
+SOURCES_OF = {"scaling": {"seeded": []},  # it runs no model, reads no text
+              "generate": {"model": ["--model", str(FIXTURES / "llama-tiny"),
                                      "--max-new-tokens", "3"]}}  # fmt: skip
-SETUP = {("compare", "model"): ["--against", "causal"]}
+SETUP = {("compare", "model"): ["--against", "causal"], ("scaling", "seeded"): ["--dk", "8"]}
 
 # For each option, what to add: (setup given to both runs, the option itself), or a dict of
 # them by source. "FILE" stands for a file holding OTHER, given instead of the text.
@@ -120,7 +124,12 @@ CASES = {
     "words": {"model": ([], ["--words"]), "seeded": ([], ["--words"])},
     "induction": {"model": ([], ["--induction"]), "seeded": ([], ["--induction"])},
     "jobs": ([], ["--jobs", "2"]),
+    "dk": ([], ["--dk", "32"]),
+    "rows": ([], ["--rows", "300"]),
 }
+# Options one command means otherwise: scaling's --keys is a number of keys, not a range.
+COMMAND_CASES = {("scaling", "keys"): ([], ["--keys", "8"])}
+NO_TEXT = {"survey", "scaling"}  # commands that take no TEXT
 CONTEXT = {"text", "output", "format"}  # what the outputs above are made of
 SAME_RESULT = {"jobs"}  # options that change how fast, not what: the same bytes come out
 
@@ -156,6 +165,8 @@ def fingerprint(fig, path, dpi=None):
             if hasattr(artist, get):
                 h.update(np.asarray(getattr(artist, get)(), dtype=float).tobytes())
         h.update(repr((getattr(artist, "get_hatch", str)(), artist.get_visible())).encode())
+        if hasattr(artist, "get_xydata"):  # a line's points
+            h.update(np.ascontiguousarray(artist.get_xydata(), dtype=float).tobytes())
         for outline in artist.get_paths() if hasattr(artist, "get_paths") else ():
             h.update(np.ascontiguousarray(outline.vertices, dtype=float).tobytes())
     Path(path).write_text(h.hexdigest(), encoding="utf-8")
@@ -179,14 +190,17 @@ def cases():
             name = param.name
             if name in CONTEXT:
                 continue
-            assert name in CASES, f"{command} {name}: an option without a case in this test"
+            assert (command, name) in COMMAND_CASES or name in CASES, (
+                f"{command} {name}: an option without a case in this test"
+            )
             run_option = name in RUN_OPTIONS or command == "tokens"
             sources = SOURCES_OF.get(command, SOURCES if command != "tokens" else {"seeded": []})
             outputs = [RUN_OUTPUT[command]] if run_option else OUTPUTS[command]
             for source in sources:
                 if source == "model" and not run_option and "seeded" in sources:
                     continue  # how an output is drawn does not depend on where the run came from
-                if isinstance(CASES[name], dict) and source not in CASES[name]:
+                spec = COMMAND_CASES.get((command, name), CASES.get(name))
+                if isinstance(spec, dict) and source not in spec:
                     continue  # --model makes the checkpoint run itself
                 for output in outputs:
                     yield command, name, source, output
@@ -210,14 +224,14 @@ def workdir(tmp_path_factory):
 def test_no_option_is_accepted_and_ignored(case, workdir, monkeypatch):
     command, name, source, output = case
     monkeypatch.setattr(attnviz.render.figures, "save_figure", fingerprint)
-    spec = CASES[name]
+    spec = COMMAND_CASES.get((command, name), CASES.get(name))
     setup, option = spec[source] if isinstance(spec, dict) else spec
     tmp_path = workdir
     (tmp_path / "text.txt").write_text(OTHER, encoding="utf-8")
     out = [a.replace("{tmp}", str(tmp_path)) for a in output]
     sources = SOURCES_OF.get(command, SOURCES)
     base = [*sources[source], *SETUP.get((command, source), []), *setup, *out]
-    text = [TEXT]
+    text = [] if command in NO_TEXT else [TEXT]
     if option[0] == "--file":
         option, text = ["--file", str(tmp_path / "text.txt")], []
     if command == "survey":  # a corpus: the text and the other on lines of their own
@@ -226,7 +240,7 @@ def test_no_option_is_accepted_and_ignored(case, workdir, monkeypatch):
         text = []
     key = (command, *base)
     if key not in BEFORE:  # the run without the option, once for every option tried on it
-        BEFORE[key] = outcome(command, [*([] if command == "survey" else [TEXT]), *base], tmp_path)
+        BEFORE[key] = outcome(command, [*([] if command in NO_TEXT else [TEXT]), *base], tmp_path)
     before = BEFORE[key]
     after = outcome(command, [*text, *base, *option], tmp_path)
     flag = option[0] if option[0] != "--no-annotate" else "--annotate"

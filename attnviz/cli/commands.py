@@ -438,3 +438,40 @@ def survey(
                                              "cmap": frozenset({FIGURE, PAGE})}  # fmt: skip
     shown = outputs(o, format, SURVEY_FORMATS, html=True, acts=acts)
     emit(survey_view(o, jsonl, limit, o.words, induction, jobs), o, shown)
+
+
+SCALING_FORMATS = ("table", "json", "csv")
+DkOpt = Annotated[
+    list[int] | None,
+    typer.Option("--dk", help="The d_k values to sweep (repeat: --dk 16 --dk 64) [default: 4, 8, "
+                 "16, ..., 512].", show_default=False),
+]  # fmt: skip
+RowsOpt = Annotated[int, typer.Option(help="Queries drawn for each d_k.")]
+KeysOpt = Annotated[int, typer.Option(help="Keys each query meets (a sentence's length).")]
+SeedOpt = Annotated[int, typer.Option(help="Seed of the draw of queries and keys.")]
+
+
+@app.command(short_help="Why the scores are divided by √d_k: variance, entropy, gradient.")
+@takes(LOOK)
+def scaling(
+    format: Annotated[str | None, format_option(SCALING_FORMATS)] = None,
+    dk: DkOpt = None,
+    rows: RowsOpt = 2000,
+    keys: KeysOpt = 16,
+    seed: SeedOpt = 0,
+    *,
+    o: Options,
+) -> None:
+    """Sweep d_k with queries and keys of N(0, 1) entries and show, unscaled and divided by
+    √d_k, the variance of the scores, the softmax's mean entropy and largest weight, the
+    median norm of its Jacobian (the gradient through it) and the share of saturated rows.
+
+    Example: attnviz scaling -o scaling.png --preset slides
+    """
+    from ..scaling import DKS, sweep
+    from ..views.scaling import ScalingView
+
+    lines = "the scaling figure draws lines, in colours of its own"
+    acts = dict.fromkeys(("annotate", "cmap", "labels"), lines)
+    shown = outputs(o, format, SCALING_FORMATS, acts=acts)
+    emit(ScalingView(sweep(dk or DKS, rows, keys, seed), o.lang), o, shown)

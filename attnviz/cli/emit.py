@@ -77,7 +77,8 @@ def _renderers(view: Any) -> tuple[Callable[..., Any], Callable[..., None]]:
              "StepsView": (figures.draw_steps, shows.show_steps),
              "StatsView": (figures.draw_stats, shows.show_stats),
              "GenerationView": (figures.draw_generation, shows.show_generation),
-             "SurveyView": (figures.draw_survey, shows.show_survey)}  # fmt: skip
+             "SurveyView": (figures.draw_survey, shows.show_survey),
+             "ScalingView": (figures.draw_scaling, shows.show_scaling)}  # fmt: skip
     return kinds[type(view).__name__]
 
 

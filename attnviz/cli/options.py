@@ -527,15 +527,16 @@ def crop(o: Options, T: int) -> Crop | None:
 
 
 # the words of the API's generate() and their flags, generate's own options
-_GENERATE_FLAGS = {n: "--" + n.replace("_", "-")
-                   for n in ("max_new_tokens", "temperature", "top_k", "top_p")}  # fmt: skip
+# the parameters of generate and scaling that are their own options, not the run's
+_COMMAND_FLAGS = {n: "--" + n.replace("_", "-") for n in ("max_new_tokens", "temperature",
+                                                          "top_k", "top_p", "dk", "rows", "keys")}  # fmt: skip
 
 
 def _flag_for(match: re.Match[str]) -> str:
     name, value = match.group(1), match.group(2)
     opt = next((o for o in OPTS.values() if o.api == name), None)
-    if opt is None and name in _GENERATE_FLAGS:
-        return _GENERATE_FLAGS[name] + ("" if value is None else f" {value}")
+    if opt is None and name in _COMMAND_FLAGS:
+        return _COMMAND_FLAGS[name] + ("" if value is None else f" {value}")
     if opt is None:
         return match.group(0).strip("`")
     if opt.kind is bool:

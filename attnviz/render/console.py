@@ -15,6 +15,7 @@ from ..views.compare import CompareView
 from ..views.generation import GenerationView
 from ..views.heatmap import HeatmapView, ModelView, RolloutView
 from ..views.labels import shorten, strings
+from ..views.scaling import ScalingView
 from ..views.stats import StatsView
 from ..views.steps import StepsView
 from ..views.survey import SurveyView
@@ -189,3 +190,8 @@ def show_survey(console: Console, view: SurveyView, fmt: str, cmap: str) -> None
     console.print(table)
     counts = " · ".join(f"{name} {n}" for name, n in view.label_counts())
     console.print(Text(f"{s['head_labels']}: ", style="dim").append(counts, style=""))
+
+
+def show_scaling(console: Console, view: ScalingView, fmt: str, cmap: str) -> None:
+    """The sweep's two tables, unscaled and scaled."""
+    console.print(terminal.scaling_tables(view))

@@ -29,6 +29,7 @@ from ..views.labels import (
     visible,
 )
 from ..views.panel import Panel
+from ..views.scaling import ScalingView
 from ..views.steps import Stage, WorkedRow
 from . import colors
 
@@ -539,3 +540,34 @@ def model_view(
         parts.append(Text(""))
     parts.append(legend(cmap, system, lang))
     return Group(*parts)
+
+
+def _measure_text(measure: str, value: float) -> str:
+    """A measure of the scaling lesson as the table shows it."""
+    if measure == "saturated":
+        return f"{100 * value:.1f}%"
+    if measure == "jacobian":
+        return f"{value:.2e}" if value < 0.001 else f"{value:.4f}"
+    return f"{value:.2f}" if measure == "variance" else f"{value:.3f}"
+
+
+def scaling_tables(view: ScalingView) -> Group:
+    """Two tables, unscaled then scaled: a row per d_k, a column per measure (the
+    measures' names wrap to fit 80 columns), and the lesson in one line below."""
+    from ..scaling import MEASURES
+
+    s, w = strings(view.lang), view.sweep
+    parts: list[ConsoleRenderable] = [Text(view.title, style="bold")]
+    for name, values, what in (("unscaled", w.unscaled, "s = q·k"),
+                               ("scaled", w.scaled, "s = q·k / √d_k")):  # fmt: skip
+        table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 1, 0, 0),
+                      title=f"{s[name]} ({what})", title_justify="left")  # fmt: skip
+        table.add_column("d_k", justify="right")
+        for m in MEASURES:
+            header = s[f"s_{m}"]
+            table.add_column(Text(header), justify="right",
+                             width=max(10, *map(cell_len, header.split())))  # fmt: skip
+        for n, dk in enumerate(w.dks):
+            table.add_row(str(dk), *(_measure_text(m, float(values[m][n])) for m in MEASURES))
+        parts += [Text(""), table]
+    return Group(*parts, Text(""), Text(s["scaling_caption"], style="dim"))

@@ -157,6 +157,18 @@ STRINGS: dict[str, dict[str, str]] = {
         "label_word": "label",
         "survey_caption": "rows: layers · columns: heads · each grid coloured from 0 to its own "
         "largest value (≤ in its title); values are means over every row of every text",
+        "scaling_title": "Why divide by √d_k · {rows} queries of {keys} keys, entries N(0, 1) · "
+        "seed {seed}",
+        "s_variance": "variance of s",
+        "s_entropy": "mean row entropy (nats)",
+        "s_top": "mean largest weight",
+        "s_jacobian": "median ‖∂softmax/∂s‖_F",
+        "s_saturated": "rows saturated (> 0.99)",
+        "theory": "theory",
+        "paper_dk": "the paper's d_k = 64",
+        "scaling_caption": "unscaled, the scores' variance grows as d_k: the softmax saturates "
+        "and the gradient through it (its Jacobian diag(p) − p pᵀ) vanishes; ÷√d_k keeps "
+        "both where they were",
         "next_tokens": "most probable",
         "layer_word": "layer",
         "layers_word": "layers",
@@ -296,6 +308,18 @@ STRINGS: dict[str, dict[str, str]] = {
         "survey_caption": "filas: capas · columnas: cabezas · cada cuadrícula coloreada de 0 a "
         "su propio máximo (≤ en su título); los valores son medias sobre todas las filas de "
         "todos los textos",
+        "scaling_title": "Por qué dividir entre √d_k · {rows} consultas de {keys} claves, "
+        "entradas N(0, 1) · semilla {seed}",
+        "s_variance": "varianza de s",
+        "s_entropy": "entropía media por fila (nats)",
+        "s_top": "peso máximo medio",
+        "s_jacobian": "mediana de ‖∂softmax/∂s‖_F",
+        "s_saturated": "filas saturadas (> 0.99)",
+        "theory": "teoría",
+        "paper_dk": "d_k = 64 del artículo",
+        "scaling_caption": "sin escalar, la varianza de las puntuaciones crece como d_k: la "
+        "softmax se satura y el gradiente que la atraviesa (su jacobiana diag(p) − p pᵀ) se "
+        "anula; ÷√d_k los mantiene donde estaban",
         "next_tokens": "más probables",
         "layer_word": "capa",
         "layers_word": "capas",
