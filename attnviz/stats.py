@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ConfigError
+from .scaling import jacobian_norm
 from .tokens import Token
 from .trace import Trace
 
@@ -42,14 +43,25 @@ def mean_entropy(weights: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     return _row_mean(row_entropy(weights), _has_key(allowed))
 
 
+def median_jacobian(weights: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Per head, the median over the queries that have an allowed key of ‖diag(p) − p pᵀ‖_F,
+    the norm of the softmax's Jacobian at row p (what a gradient is multiplied by on its way
+    back to the scores; see ``attnviz.scaling``): (H, T, T) -> (H,)."""
+    rows = _has_key(allowed)
+    if not rows.any():
+        return np.zeros(weights.shape[0])
+    return np.median(jacobian_norm(np.asarray(weights, dtype=np.float64)[:, rows]), axis=1)
+
+
 @dataclass(frozen=True, eq=False)
 class Comparison:
     """Two runs of the same text and weights that differ in one thing (the mask, or scaling).
 
     Per head (H,): ``tv_distance``, the mean total variation distance between A's and B's rows
     (½ Σ|a − b|); ``mass_moved``, the mean weight B puts on keys that A hides; ``entropy_a``
-    and ``entropy_b``, the mean row entropies (nats). Per token (T,): ``output_difference``,
-    ‖output_A[i] − output_B[i]‖.
+    and ``entropy_b``, the mean row entropies (nats); ``jacobian_a`` and ``jacobian_b``, the
+    median norms of the softmax's Jacobian (``median_jacobian``). Per token (T,):
+    ``output_difference``, ‖output_A[i] − output_B[i]‖.
     """
 
     a: Trace
@@ -59,6 +71,8 @@ class Comparison:
     entropy_a: np.ndarray
     entropy_b: np.ndarray
     output_difference: np.ndarray
+    jacobian_a: np.ndarray
+    jacobian_b: np.ndarray
 
 
 def compare(a: Trace, b: Trace) -> Comparison:
@@ -79,6 +93,8 @@ def compare(a: Trace, b: Trace) -> Comparison:
         entropy_a=mean_entropy(wa, a.allowed),
         entropy_b=mean_entropy(wb, b.allowed),
         output_difference=np.sqrt((diff**2).sum(axis=1)),
+        jacobian_a=median_jacobian(wa, a.allowed),
+        jacobian_b=median_jacobian(wb, b.allowed),
     )
 
 

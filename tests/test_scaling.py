@@ -147,3 +147,43 @@ def test_the_figure_has_its_panels_and_labels_at_every_preset(preset):
     if PRESETS[preset].width:
         assert tuple(fig.get_size_inches()) == pytest.approx((PRESETS[preset].width,
                                                               PRESETS[preset].height or 7.2))  # fmt: skip
+
+
+def _norm_by_loops(p):
+    n = len(p)
+    return math.sqrt(sum(((p[i] if i == j else 0.0) - p[i] * p[j]) ** 2
+                         for i in range(n) for j in range(n)))  # fmt: skip
+
+
+def test_compare_against_unscaled_gives_the_median_jacobian_of_each_head():
+    import attnviz
+
+    args = ["compare", "The cat sat on the mat", "--heads", "2", "--format", "json"]
+    data = json.loads(runner.invoke(app, [*args, "--against", "unscaled"]).stdout)
+    for which, scaled in (("jacobian_a", True), ("jacobian_b", False)):
+        trace = attnviz.attend("The cat sat on the mat", heads=2, scaled=scaled)
+        for h in range(2):
+            norms = sorted(_norm_by_loops(row) for row in trace.weights[h].tolist())
+            mid = len(norms) // 2
+            median = norms[mid] if len(norms) % 2 else (norms[mid - 1] + norms[mid]) / 2
+            assert data[which][h] == pytest.approx(median, rel=1e-9)
+    assert min(data["jacobian_b"]) < min(data["jacobian_a"])  # unscaled: closer to saturation
+    masks = json.loads(runner.invoke(app, [*args, "--against", "none"]).stdout)
+    assert "jacobian_a" not in masks  # a comparison of masks leaves the scaling alone
+    table = runner.invoke(app, [*args[:-2], "--against", "unscaled"], env={"COLUMNS": "100"})
+    assert "‖J‖ A" in table.stdout and "‖J‖ B" in table.stdout
+
+
+def test_steps_gives_the_jacobian_of_the_worked_row():
+    import attnviz
+
+    done = runner.invoke(
+        app, ["steps", "The cat sat on the mat", "--query", "4", "--format", "json"]
+    )
+    row = attnviz.attend("The cat sat on the mat").weights[0, 4].tolist()
+    assert json.loads(done.stdout)["query"]["jacobian"] == pytest.approx(
+        _norm_by_loops(row), rel=1e-9
+    )
+    shown = runner.invoke(app, ["steps", "The cat sat on the mat", "--query", "4"],
+                          env={"COLUMNS": "80"})  # fmt: skip
+    assert "‖∂softmax/∂s‖_F of this row" in shown.stdout

@@ -108,7 +108,7 @@ def show_compare(console: Console, view: CompareView, fmt: str, cmap: str) -> No
                                           system=_system(console), lang=lang, crop=crop)  # fmt: skip
                 console.print(heat)
         console.print()
-    console.print(terminal.compare_summary(cmp, view.heads, lang))
+    console.print(terminal.compare_summary(cmp, view.heads, lang, view.summary_keys))
     console.print()
     console.print(terminal.output_difference(cmp, lang, crop=crop))
 

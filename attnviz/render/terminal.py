@@ -296,20 +296,29 @@ def side_by_side(*renderables: ConsoleRenderable) -> Table:
     return grid
 
 
-def compare_summary(cmp: Comparison, heads: Sequence[int], lang: str = "en") -> Table:
-    """Per head and over all selected heads: TV distance, mass moved, entropy of A and of B."""
+def compare_summary(cmp: Comparison, heads: Sequence[int], lang: str = "en",
+                    keys: Sequence[str] = ("tv_distance", "mass_moved", "entropy_a",
+                                           "entropy_b")) -> Table:  # fmt: skip
+    """Per head and over all selected heads: TV distance, mass moved, entropy of A and of B
+    (the numbers of ``keys``: the Jacobian's norms, too, with scaled against unscaled)."""
     s = strings(lang)
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column(s["head"], justify="right")
-    for key in ("tv_distance", "mass_moved", "entropy_a", "entropy_b"):
+    for key in keys:
         table.add_column(s[key], justify="right")
-    columns = (cmp.tv_distance, cmp.mass_moved, cmp.entropy_a, cmp.entropy_b)
+    columns = [getattr(cmp, key) for key in keys]
     for h in heads:
-        table.add_row(str(h), *(f"{c[h]:.3f}" for c in columns))
+        table.add_row(str(h), *(_summary_number(c[h]) for c in columns))
     if len(heads) > 1:
         chosen = list(heads)
-        table.add_row(s["all_heads"], *(f"{c[chosen].mean():.3f}" for c in columns), style="bold")
+        table.add_row(s["all_heads"], *(_summary_number(c[chosen].mean()) for c in columns),
+                      style="bold")  # fmt: skip
     return table
+
+
+def _summary_number(value: float) -> str:
+    """Three decimals; a small number (a vanished gradient) with three figures."""
+    return f"{value:.3f}" if value == 0 or abs(value) >= 0.01 else f"{value:.2e}"
 
 
 def output_difference(
@@ -423,7 +432,9 @@ def worked_row_tables(
     note = s["weighted_sum"]
     if n_cols < row.v.shape[1]:
         note += " · " + s["columns_left_out"].format(n=row.v.shape[1] - n_cols)
-    return Group(Text(title, style="bold"), table, Text(""), values, Text(note, style="dim"))
+    gradient = Text(s["row_jacobian"].format(v=f"{row.jacobian:.{p}g}"), style="dim")
+    return Group(Text(title, style="bold"), table, gradient, Text(""), values,
+                 Text(note, style="dim"))  # fmt: skip
 
 
 def stats_table(

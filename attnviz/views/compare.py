@@ -80,15 +80,26 @@ class CompareView:
             ]  # fmt: skip
         return panels
 
+    @property
+    def summary_keys(self) -> tuple[str, ...]:
+        """The per-head numbers of the summary: with scaled against unscaled, the median norms
+        of the softmax's Jacobian too (why √d_k: the gradient through the softmax)."""
+        keys = ("tv_distance", "mass_moved", "entropy_a", "entropy_b")
+        scaling = self.cmp.a.config.scaled != self.cmp.b.config.scaled
+        return keys + (("jacobian_a", "jacobian_b") if scaling else ())
+
     def summary_line(self) -> str:
         """The summary numbers averaged over the selected heads, in one line."""
         s, cmp, h = strings(self.lang), self.cmp, self.heads
-        return (
+        line = (
             f"{s['mean_over_heads']}: {s['tv_distance']} {cmp.tv_distance[h].mean():.3f}"
             f" · {s['mass_moved']} {cmp.mass_moved[h].mean():.3f}"
             f" · {s['entropy_a']} {cmp.entropy_a[h].mean():.3f}"
             f" · {s['entropy_b']} {cmp.entropy_b[h].mean():.3f} {s['nats']}"
         )
+        for key in self.summary_keys[4:]:
+            line += f" · {s[key]} {getattr(cmp, key)[h].mean():.3g}"
+        return line
 
     def to_json(self) -> dict[str, Any]:
         """Tokens, both configs, heads, (crop,) the summary numbers per head and the output
@@ -101,7 +112,7 @@ class CompareView:
             "heads": self.heads,
             **({"window": self.crop.to_dict()} if self.crop else {}),
             **{key: getattr(cmp, key)[self.heads].tolist()
-               for key in ("tv_distance", "mass_moved", "entropy_a", "entropy_b")},
+               for key in self.summary_keys},
             "output_difference": self.output_difference.tolist(),
         }  # fmt: skip
 

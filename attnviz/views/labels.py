@@ -121,6 +121,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "mass_moved": "mass moved by the mask",
         "entropy_a": "entropy A",
         "entropy_b": "entropy B",
+        "jacobian_a": "‖J‖ A (median)",
+        "jacobian_b": "‖J‖ B (median)",
+        "row_jacobian": "‖∂softmax/∂s‖_F of this row: {v} (what a gradient is multiplied by on "
+        "its way back to the scores; near 0 when the row is saturated)",
         "output_difference": "‖output A − output B‖ per token",
         "token": "token",
         "all_heads": "all",
@@ -272,6 +276,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "mass_moved": "masa desplazada por la máscara",
         "entropy_a": "entropía A",
         "entropy_b": "entropía B",
+        "jacobian_a": "‖J‖ A (mediana)",
+        "jacobian_b": "‖J‖ B (mediana)",
+        "row_jacobian": "‖∂softmax/∂s‖_F de esta fila: {v} (el factor del gradiente de vuelta "
+        "a las puntuaciones; cerca de 0 si la fila está saturada)",
         "output_difference": "‖salida A − salida B‖ por token",
         "token": "token",
         "all_heads": "todas",

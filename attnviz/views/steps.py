@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..scaling import jacobian_norm
 from ..trace import Crop, Trace
 from .labels import head_label, strings, trace_line
 
@@ -144,6 +145,12 @@ class WorkedRow:
     v: np.ndarray  # (T, Dh)
     output: np.ndarray  # (Dh,)
 
+    @property
+    def jacobian(self) -> float:
+        """‖diag(p) − p pᵀ‖_F of the row's weights p: what the gradient is multiplied by on
+        its way back through the softmax to the scores (near 0 when the row is saturated)."""
+        return float(jacobian_norm(np.asarray(self.weights, dtype=np.float64)))
+
 
 def worked_row(trace: Trace, h: int, i: int) -> WorkedRow:
     """The numbers a student writes down for query ``i`` of head ``h``."""
@@ -210,6 +217,7 @@ class StepsView:
                 "index": row.query,
                 **{k: getattr(row, k).tolist() for k in ("scores", "scaled", "allowed", "exp", "weights")},
                 "head_output": row.output.tolist(),
+                "jacobian": row.jacobian,
                 **({} if row.bias is None else {"bias": row.bias.tolist()}),
             }  # fmt: skip
         return data
