@@ -11,6 +11,7 @@ drawn and opened by other tests.
 """
 
 import hashlib
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -54,13 +55,14 @@ OUTPUTS = {
                *(["-o", f"{{tmp}}/out.{e}"] for e in ("png", "svg", "pdf", "html"))],
     "scaling": [*(["--format", f] for f in ("table", "json", "csv")),
                 *(["-o", f"{{tmp}}/out.{e}"] for e in ("png", "svg", "pdf"))],
+    "lesson": [["-o", "{tmp}/out.pdf"], ["-o", "{tmp}/out/"]],
 }  # fmt: skip
 # The one output on which an option of the run is tried.
 RUN_OUTPUT = {"tokens": [], "export": ["-o", "{tmp}/out.npz"], "heatmap": ["--format", "json"],
               "compare": ["--format", "json"], "steps": ["--format", "json"],
               "stats": ["--format", "json"], "rollout": ["--format", "json"],
               "generate": ["--format", "json"], "survey": ["--format", "json"],
-              "scaling": ["--format", "json"]}  # fmt: skip
+              "scaling": ["--format", "json"], "lesson": ["-o", "{tmp}/out/"]}  # fmt: skip
 # Where the run comes from: the seeded model, or a checkpoint (compare needs a B that differs).
 SOURCES = {"seeded": [], "model": ["--model", BERT]}
 # generate runs a decoder only: every option of it is tried with one
@@ -174,12 +176,14 @@ def fingerprint(fig, path, dpi=None):
 
 def outcome(command, args, tmp):
     """(exit code, standard output, standard error, the file written) of one run."""
-    for f in tmp.glob("out.*"):
-        f.unlink()
+    for f in tmp.glob("out*"):
+        shutil.rmtree(f) if f.is_dir() else f.unlink()
     result = runner.invoke(app, [command, *args],
                            env={"COLUMNS": "120", "FORCE_COLOR": "1", "COLORTERM": "truecolor",
                                 "NO_COLOR": None})  # fmt: skip
-    files = {f.name: f.read_bytes() for f in tmp.glob("out.*")}
+    files = {
+        str(f.relative_to(tmp)): f.read_bytes() for f in tmp.glob("out*/**/*") if f.is_file()
+    } | {f.name: f.read_bytes() for f in tmp.glob("out.*") if f.is_file()}
     return result.exit_code, result.stdout, result.stderr, files
 
 

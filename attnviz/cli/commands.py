@@ -475,3 +475,51 @@ def scaling(
     acts = dict.fromkeys(("annotate", "cmap", "labels"), lines)
     shown = outputs(o, format, SCALING_FORMATS, acts=acts)
     emit(ScalingView(sweep(dk or DKS, rows, keys, seed), o.lang), o, shown)
+
+
+@app.command(short_help="A whole class in one file: every step, every head, why √d_k.")
+@takes(RUN, LOOK)
+def lesson(
+    text: TextArg = None,
+    format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="With -o FOLDER/: the pages as png (default) or svg files.",
+            show_default=False,
+        ),
+    ] = None,
+    head: Annotated[int, typer.Option("--head", help="The head the steps pages follow.")] = 0,
+    *,
+    o: Options,
+) -> None:
+    """A class in one file at slide size (16:9), one idea per page: the text and settings, the
+    tokens, Q/K/V, scores, scaling, the mask, softmax, a head's output, multi-head and W_O,
+    every head, masked against unmasked, scaled against unscaled, why √d_k, and the commands
+    that remake each page. -o lesson.pdf, or -o lesson/ for numbered PNG (or SVG) files.
+
+    Example: attnviz lesson "The cat sat on the mat" -o lesson.pdf --lang es
+    """
+    from ..render.figures import Style
+    from ..render.figures.lesson import Lesson, lesson_pages, write_lesson
+    from ..scaling import sweep
+    from ..stats import compare as compare_runs
+    from ..views.labels import trace_line
+    from .app import progress
+    from .lessons import commands, destination, runs
+
+    fmt = destination(o, format)
+    one_layer(o)
+    heads = head_list(str(head), *heads_count(o))
+    source = text_of(text, o)
+    memory = output_memory(o, "compare", None, 2 * heads_count(o)[0], 3 * heads_count(o)[0] + 3)
+    trace, masked, scaled = runs(o, source, memory)
+    against = "causal" if masked[0].config.mask == ("none",) else "none"
+    look = [f for name in ("lang", "theme") if name in o.given
+            for f in (f"--{name}", getattr(o, name))]  # fmt: skip
+    style = Style(o.annotate, o.cmap, o.theme, "slides", None, o.labels)
+    lesson_ = Lesson(source, trace, compare_runs(*masked), compare_runs(*scaled), sweep(), heads[0],
+                     trace_line(trace, o.lang), commands(o, source, heads[0], against, look))  # fmt: skip
+    progress.step("drawing the pages")
+    for name in write_lesson(lesson_pages(lesson_, style, o.lang), o.output, fmt, o.dpi):
+        print(f"wrote {visible(name)}", file=sys.stderr)

@@ -125,6 +125,24 @@ STRINGS: dict[str, dict[str, str]] = {
         "jacobian_b": "‖J‖ B (median)",
         "row_jacobian": "‖∂softmax/∂s‖_F of this row: {v} (what a gradient is multiplied by on "
         "its way back to the scores; near 0 when the row is saturated)",
+        "lesson_title": "Attention, step by step",
+        "lesson_pages": "The tokens · Q, K and V · the scores · the scaling · the mask · softmax "
+        "· a head's output · multi-head and W_O · every head · what the mask changes · what the "
+        "scaling changes · why √d_k · the commands that remake each page",
+        "lesson_tokens": "The text becomes tokens: each is a row of every matrix that follows",
+        "lesson_qkv": "Each token's vector is projected into a query, a key and a value",
+        "lesson_scores": "Every query meets every key: the scores QKᵀ",
+        "lesson_scaling": "The scores are divided by √d_k",
+        "lesson_mask": "The mask sets what a query may not see to −∞",
+        "lesson_softmax": "Softmax turns each row of scores into weights that sum to 1",
+        "lesson_head_output": "A head's output: each query's weighted sum of the values",
+        "lesson_multi_head": "The heads are concatenated and multiplied by W_O",
+        "lesson_heads": "Every head attends in its own way",
+        "lesson_masked": "What the mask changes: the same heads without it",
+        "lesson_scaled": "What the scaling changes: the same heads without ÷√d_k",
+        "lesson_why": "Why √d_k: without it the softmax saturates and its gradient vanishes",
+        "lesson_commands": "The commands that remake each page",
+        "lesson_more_tokens": "… and {n} more tokens",
         "output_difference": "‖output A − output B‖ per token",
         "token": "token",
         "all_heads": "all",
@@ -280,6 +298,27 @@ STRINGS: dict[str, dict[str, str]] = {
         "jacobian_b": "‖J‖ B (mediana)",
         "row_jacobian": "‖∂softmax/∂s‖_F de esta fila: {v} (el factor del gradiente de vuelta "
         "a las puntuaciones; cerca de 0 si la fila está saturada)",
+        "lesson_title": "La atención, paso a paso",
+        "lesson_pages": "Los tokens · Q, K y V · las puntuaciones · el escalado · la máscara · "
+        "softmax · la salida de una cabeza · multi-cabeza y W_O · todas las cabezas · lo que "
+        "cambia la máscara · lo que cambia el escalado · por qué √d_k · las órdenes que rehacen "
+        "cada página",
+        "lesson_tokens": "El texto se convierte en tokens: cada uno es una fila de cada matriz "
+        "que sigue",
+        "lesson_qkv": "El vector de cada token se proyecta en una consulta, una clave y un valor",
+        "lesson_scores": "Cada consulta se encuentra con cada clave: las puntuaciones QKᵀ",
+        "lesson_scaling": "Las puntuaciones se dividen entre √d_k",
+        "lesson_mask": "La máscara pone a −∞ lo que una consulta no puede ver",
+        "lesson_softmax": "Softmax convierte cada fila de puntuaciones en pesos que suman 1",
+        "lesson_head_output": "La salida de una cabeza: la suma ponderada de los valores de "
+        "cada consulta",
+        "lesson_multi_head": "Las cabezas se concatenan y se multiplican por W_O",
+        "lesson_heads": "Cada cabeza atiende a su manera",
+        "lesson_masked": "Lo que cambia la máscara: las mismas cabezas sin ella",
+        "lesson_scaled": "Lo que cambia el escalado: las mismas cabezas sin ÷√d_k",
+        "lesson_why": "Por qué √d_k: sin él la softmax se satura y su gradiente se anula",
+        "lesson_commands": "Las órdenes que rehacen cada página",
+        "lesson_more_tokens": "… y {n} tokens más",
         "output_difference": "‖salida A − salida B‖ por token",
         "token": "token",
         "all_heads": "todas",

@@ -157,9 +157,10 @@ def _steps_layout(
     # first with the titles as narrow as they can be, then broken to the room they have
     pieces = [line for stage in view.stages for line in formula_lines(stage.formula, 0)]
     narrow = text_width(pieces, size)
-    choices = (  # a slide holds two rows of six: the twelve stages of a rotary model
-        (2,) if p.width is not None and p.width < 5 else (5,) if p.width is None else (6, 5, 4, 3)
-    )
+    choices = (  # a slide holds two rows of six (a rotary model's twelve stages), or a few
+        (2,) if p.width is not None and p.width < 5 else (5,) if p.width is None  # large ones
+        else tuple(c for c in (6, 5, 4, 3, 2, 1) if c <= n) or (1,)
+    )  # fmt: skip
     box = max((laid_out(cols, 3, narrow) for cols in choices), key=lambda b: b.panel)
     room = box.panel + box.wgap - p.font / 72
     titles = [stage_title(stage, room * 72 / (0.6 * size)) for stage in view.stages]

@@ -1,0 +1,98 @@
+"""attnviz lesson: the runs a class shows (the text's, and the same without the mask and
+without the scaling), and the command lines that remake each page."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..trace import config_against
+from .emit import run
+from .options import LOOK, RUN, Options, config
+
+LESSON_FORMATS = ("png", "svg")
+
+
+def destination(o: Options, fmt: str | None) -> str:
+    """What -o asks for: "pdf" (a file), or the format of the files of a folder; checked, with
+    the options of how the pages look."""
+    from ..render import colors
+    from ..render.figures import check_figure_options
+    from ..views.labels import strings
+
+    for name, why in (("preset", "a class is at slide size (16:9)"),
+                      ("title", "each page is titled with its caption")):  # fmt: skip
+        if name in o.given:
+            raise ConfigError(f"--{name} changes nothing here: {why}")
+    check_figure_options(dpi=o.dpi, theme=o.theme, labels=o.labels)
+    strings(o.lang)
+    colors.lut(o.cmap)
+    out = o.output
+    if out is None:
+        raise ConfigError("lesson writes a class: -o lesson.pdf, or -o lesson/ for numbered PNG "
+                          "files (or --format svg)")  # fmt: skip
+    folder = str(out).endswith("/") or out.is_dir() or not out.suffix
+    if not folder and out.suffix.lower() != ".pdf":
+        raise ConfigError(f"-o writes a PDF (lesson.pdf) or a folder (lesson/), not {out.suffix}")
+    if fmt is not None and not folder:
+        raise ConfigError("--format chooses the files of a folder (-o lesson/): a PDF is a PDF")
+    if folder and (fmt or "png") not in LESSON_FORMATS:
+        raise ConfigError(f"unknown --format {fmt!r}; choose one of: {', '.join(LESSON_FORMATS)}")
+    if folder and not Path(out).parent.is_dir():
+        raise ConfigError(f"-o {str(out)!r}: the folder {str(Path(out).parent)!r} does not exist")
+    if "dpi" in o.given and not folder:
+        raise ConfigError("--dpi sets the pixels of PNG pages: give -o lesson/")
+    return (fmt or "png") if folder else "pdf"
+
+
+def runs(o: Options, text: str, memory: Any) -> tuple[Any, Any, Any]:
+    """The run of the options; the same with the mask none (or causal, when it is none); the
+    same scaled and unscaled."""
+    c = config(o)
+    masks = ["causal"] if c.mask == ("none",) else ["none"]
+    trace = run(o, text, c, memory)
+    masked = run(o, text, config_against(c, masks), memory)
+    scaled = run(o, text, replace(c, scaled=True), memory)
+    unscaled = run(o, text, replace(c, scaled=False), memory)
+    return trace, (trace, masked), (scaled, unscaled)
+
+
+def _given(o: Options, names: tuple[str, ...]) -> list[str]:
+    """The options among ``names`` given on the command line, as flags and values."""
+    flags: list[str] = []
+    for opt in (*RUN, *LOOK):
+        if opt.name in names and opt.name in o.given and opt.name not in ("file", "output"):
+            value = getattr(o, opt.name)
+            if opt.kind is bool or value is True:
+                flags.append(opt.flag)
+            else:
+                for v in value if isinstance(value, list) else [value]:
+                    flags += [opt.flag, str(v)]
+    return flags
+
+
+def commands(o: Options, text: str, head: int, masks: str, lang_theme: list[str]) -> list[str]:
+    """The lines of the commands page: the text, then each page's command under the page
+    numbers it remakes (as shell comments, so that the page can be pasted into a shell)."""
+    flags = _given(o, tuple(opt.name for opt in RUN)) + lang_theme
+    run_flags = shlex.join(flags)
+    scaled_flags = shlex.join(f for f in flags if f != "--unscaled")  # B is the unscaled one
+    source = f"--file {shlex.quote(str(o.file))}" if o.file else '"$TEXT"'
+    slides = "--preset slides"
+    pages = [
+        ("1-14", f"attnviz lesson {source} {run_flags} -o lesson.pdf"),
+        ("3-9", f"attnviz steps {source} {run_flags} --head {head} -o steps.png {slides}"),
+        ("10", f"attnviz heatmap {source} {run_flags} -o heads.png {slides}"),
+        ("11", f"attnviz compare {source} {run_flags} --against {masks} --head {head} "
+               f"-o mask.png {slides}"),
+        ("12", f"attnviz compare {source} {scaled_flags} --against unscaled --head {head} "
+               f"-o scaling.png {slides}"),
+        ("13", f"attnviz scaling {shlex.join(lang_theme)} -o why.png {slides}"),
+    ]  # fmt: skip
+    lines = [] if o.file else [f"TEXT={shlex.quote(text)}"]
+    for numbers, command in pages:
+        lines += [f"# {numbers}", " ".join(command.split())]
+    return lines
