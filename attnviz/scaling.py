@@ -33,6 +33,7 @@ ROWS, KEYS = 2000, 16
 SATURATED = 0.99  # a row whose largest weight is over this is saturated
 MEASURES = ("variance", "entropy", "top", "jacobian", "saturated")
 MOST_DK, MOST_ROWS, MOST_KEYS = 65536, 1_000_000, 4096
+MOST_SCORES = 1 << 24  # rows × keys: a few arrays of them, under a gigabyte
 _CHUNK = 1 << 20  # numbers of keys drawn at a time
 
 
@@ -111,6 +112,9 @@ def check(dks: Sequence[int], rows: int, keys: int, seed: int) -> tuple[int, ...
     found = sorted({whole("dk", d, 1, MOST_DK) for d in dks})
     whole("rows", rows, 2, MOST_ROWS)
     whole("keys", keys, 2, MOST_KEYS)
+    if rows * keys > MOST_SCORES:
+        raise ConfigError(f"`rows` × `keys` must be at most {MOST_SCORES:,} (the scores of one "
+                          f"d_k, held at once), not {rows * keys:,}")  # fmt: skip
     whole("seed", seed, 0, 2**64 - 1)
     return tuple(found)
 

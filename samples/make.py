@@ -48,6 +48,9 @@ FIGURES = [
     f'attnviz generate "{PROMPT}" --model "$SMOLLM2" --max-new-tokens 8 --layer all --step 1'
     " --head 0,2,4,6 -o samples/generate-layers.png",
     'attnviz survey --model "$MINILM" --file samples/texts/sentences.txt -o samples/survey.png',
+    "attnviz scaling -o samples/scaling.png --preset slides",
+    'attnviz lesson "The cat sat on the mat" -o samples/lesson/',
+    'attnviz lesson "The cat sat on the mat" -o samples/lesson.pdf',
 ]
 TERMINAL = {
     "samples/tokens.txt": 'attnviz tokens "¿Qué es la atención?"',
@@ -55,6 +58,7 @@ TERMINAL = {
     "samples/compare.txt": 'attnviz compare "The cat sat on the mat" --head 0',
     "samples/steps-query.txt": 'attnviz steps "The cat sat on the mat" --head 0 --query 3'
     " --columns 4",
+    "samples/scaling.txt": "attnviz scaling",
     "samples/planted-stats.txt": f"attnviz stats {PLANTED} --head 0,1,2,3,4,5",
     "samples/long-top.txt": "attnviz heatmap --file samples/texts/en-long.txt --plant 1=same"
     " --head 1 --format top --queries 470:484",

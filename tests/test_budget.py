@@ -65,6 +65,7 @@ def cases():
     yield "model view json", ["heatmap", words(30), *model, "--format", "json"]
     yield "model view page", ["heatmap", words(30), *model, "-o", "OUT.html"]
     yield "dpi 600 pdf", ["heatmap", "a cat", "--dpi", "600", "-o", "OUT.pdf"]
+    yield "lesson pdf", ["lesson", words(150), "-o", "OUT.pdf"]
     yield "dpi 1000 png", ["heatmap", "a cat", "--dpi", "1000", "-o", "OUT.png"]
 
 

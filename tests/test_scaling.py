@@ -187,3 +187,8 @@ def test_steps_gives_the_jacobian_of_the_worked_row():
     shown = runner.invoke(app, ["steps", "The cat sat on the mat", "--query", "4"],
                           env={"COLUMNS": "80"})  # fmt: skip
     assert "‖∂softmax/∂s‖_F of this row" in shown.stdout
+
+
+def test_a_sweep_too_large_to_hold_is_refused_before_it_is_drawn():
+    done = runner.invoke(app, ["scaling", "--rows", "1000000", "--keys", "4096"])
+    assert done.exit_code == 2 and "--rows × --keys must be at most 16,777,216" in done.stderr

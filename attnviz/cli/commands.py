@@ -512,7 +512,7 @@ def lesson(
     one_layer(o)
     heads = head_list(str(head), *heads_count(o))
     source = text_of(text, o)
-    memory = output_memory(o, "compare", None, 2 * heads_count(o)[0], 3 * heads_count(o)[0] + 3)
+    memory = output_memory(o, "lesson", None, 0, heads_count(o)[0])  # the page of every head
     trace, masked, scaled = runs(o, source, memory)
     against = "causal" if masked[0].config.mask == ("none",) else "none"
     look = [f for name in ("lang", "theme") if name in o.given

@@ -419,10 +419,11 @@ def is_page(o: Options) -> bool:
 BASE = 80 * 2**20  # what the process holds before a run: Python, NumPy, Rich, attnviz
 FIGURE_BASE = 48 * 2**20  # and Matplotlib, when a figure is drawn
 VECTOR = {".pdf": 2.0, ".svg": 1.0, ".png": 1.0}  # a figure's pixels, times (PDF's working set)
-# What a command holds beyond its run and the run's estimate, in bytes per T x T matrix: under
-# "run", per head of the run (compare's second run and the comparison, the temporaries of
-# stats and rollout); under an output, per matrix shown (steps: of its one head). Measured
-# with peak RSS (tests/test_budget.py holds them to it), with a quarter more for margin.
+# What a command holds beyond its run and the run's estimate, in bytes per T x T matrix (and,
+# under "fixed", in bytes): under "run", per head of the run (compare's second run and the
+# comparison, the temporaries of stats and rollout); under an output, per matrix shown (steps:
+# of its one head). Measured with peak RSS (tests/test_budget.py holds them to it), with a
+# quarter more for margin.
 COSTS: dict[str, dict[str, float]] = {
     "heatmap": {"json": 12, "csv": 6, "heat": 8, "table": 8, PAGE: 82},
     "compare": {"run": 58, "json": 4, "heat": 4, "table": 4, PAGE: 195},
@@ -430,6 +431,7 @@ COSTS: dict[str, dict[str, float]] = {
     "stats": {"run": 28},
     "rollout": {"run": 8},
     "export": {"export.json": 12},
+    "lesson": {"run": 120, "fixed": 96 * 2**20},  # four runs, and fourteen pages to a PDF
 }
 
 
@@ -444,7 +446,8 @@ def output_memory(o: Options, command: str, shown: str | None, matrices: int,
     run_heads = heads_count(o)[0]
 
     def need(T: int) -> int:
-        n = BASE + costs.get("run", 0.0) * run_heads * T * T + per_matrix * matrices * T * T
+        n = BASE + costs.get("fixed", 0.0) + costs.get("run", 0.0) * run_heads * T * T
+        n += per_matrix * matrices * T * T
         if written(o) == FIGURE:
             from ..render.figures.save import figure_bytes
 
