@@ -89,8 +89,13 @@ def test_a_checkpoint_and_a_planted_head(tmp_path):
     texts = page_texts(path)
     assert len(texts) == len(PAGES) and "--against causal" in texts[-1]  # its own mask is none
     planted = tmp_path / "planted.pdf"
-    lesson(TEXT, "--plant", "0=previous", "--heads", "2", "--d-model", "16", "-o", str(planted))
-    assert "3b." in page_texts(planted)[PAGES.index("scaling")]  # the planted bias, b(i − j)
+    lesson(TEXT, "--plant", "0=previous", "--heads", "2", "--d-model", "16", "--unscaled",
+           "--no-annotate", "--cmap", "magma", "-o", str(planted))  # fmt: skip
+    texts = page_texts(planted)
+    assert "3b." in texts[PAGES.index("scaling")]  # the planted bias, b(i − j)
+    # the commands remake the pages: every option given, but the unscaled run's own page
+    assert "--unscaled --plant 0=previous --no-annotate --cmap magma" in texts[-1]
+    assert "--plant 0=previous --no-annotate --cmap magma --against unscaled" in texts[-1]
 
 
 @pytest.mark.parametrize(

@@ -515,11 +515,9 @@ def lesson(
     memory = output_memory(o, "lesson", None, 0, heads_count(o)[0])  # the page of every head
     trace, masked, scaled = runs(o, source, memory)
     against = "causal" if masked[0].config.mask == ("none",) else "none"
-    look = [f for name in ("lang", "theme") if name in o.given
-            for f in (f"--{name}", getattr(o, name))]  # fmt: skip
     style = Style(o.annotate, o.cmap, o.theme, "slides", None, o.labels)
     lesson_ = Lesson(source, trace, compare_runs(*masked), compare_runs(*scaled), sweep(), heads[0],
-                     trace_line(trace, o.lang), commands(o, source, heads[0], against, look))  # fmt: skip
+                     trace_line(trace, o.lang), commands(o, source, heads[0], against))  # fmt: skip
     progress.step("drawing the pages")
     for name in write_lesson(lesson_pages(lesson_, style, o.lang), o.output, fmt, o.dpi):
         print(f"wrote {visible(name)}", file=sys.stderr)

@@ -66,18 +66,20 @@ def _given(o: Options, names: tuple[str, ...]) -> list[str]:
     for opt in (*RUN, *LOOK):
         if opt.name in names and opt.name in o.given and opt.name not in ("file", "output"):
             value = getattr(o, opt.name)
-            if opt.kind is bool or value is True:
-                flags.append(opt.flag)
+            if value is True or value is False:  # --unscaled, --bos; --annotate/--no-annotate
+                flags.append(opt.flag if value else "--no-" + opt.flag[2:])
             else:
                 for v in value if isinstance(value, list) else [value]:
                     flags += [opt.flag, str(v)]
     return flags
 
 
-def commands(o: Options, text: str, head: int, masks: str, lang_theme: list[str]) -> list[str]:
+def commands(o: Options, text: str, head: int, masks: str) -> list[str]:
     """The lines of the commands page: the text, then each page's command under the page
     numbers it remakes (as shell comments, so that the page can be pasted into a shell)."""
+    lang_theme = _given(o, ("lang", "theme"))  # and, but for scaling's lines, how cells look
     flags = _given(o, tuple(opt.name for opt in RUN)) + lang_theme
+    flags += _given(o, ("cmap", "annotate", "labels"))
     run_flags = shlex.join(flags)
     scaled_flags = shlex.join(f for f in flags if f != "--unscaled")  # B is the unscaled one
     source = f"--file {shlex.quote(str(o.file))}" if o.file else '"$TEXT"'

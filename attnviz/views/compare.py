@@ -25,6 +25,9 @@ def run_label(config: AttentionConfig, lang: str = "en") -> str:
     return text if config.scaled else f"{text}, {s['unscaled']}"
 
 
+DIFFERENCE_FLOOR = 0.01  # the smallest half-range of the B − A colour scale
+
+
 @dataclass(frozen=True, eq=False)
 class CompareView:
     """Runs A and B of the same text, the selected heads, cut to ``crop`` or whole. The summary
@@ -47,10 +50,12 @@ class CompareView:
 
     @property
     def difference_limit(self) -> float:
-        """The symmetric limit of the B − A colour scale: the largest |B − A| of the cells shown."""
+        """The symmetric limit of the B − A colour scale: the largest |B − A| of the cells
+        shown, and at least DIFFERENCE_FLOOR: differences under what the cells print (two
+        decimals) are not blown up to full colour."""
         cut, a, b = cells(self.crop), self.cmp.a, self.cmp.b
         top = max(float(np.abs(b.weights[h][cut] - a.weights[h][cut]).max()) for h in self.heads)
-        return max(top, 1e-12)
+        return max(top, DIFFERENCE_FLOOR)
 
     @property
     def output_difference(self) -> np.ndarray:

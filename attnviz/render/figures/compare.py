@@ -65,7 +65,7 @@ def draw_compare(view: CompareView, style: Style = DEFAULT_STYLE) -> Figure:
 
     p, s, crop = style.p, strings(view.lang), view.crop
     theme, labels, annotate = style.theme, style.labels, style.annotate
-    panels = view.panels()
+    panels = _narrow_titles(view.panels(), p)
     texts = view.cmp.a.texts
     axis_texts = crop_texts_both(texts, crop)
     heading = style.title if style.title is not None else view.title
@@ -75,6 +75,7 @@ def draw_compare(view: CompareView, style: Style = DEFAULT_STYLE) -> Figure:
     with rc_context(theme_rc(theme, p.font)):
         titles = [line for panel in panels for line in panel.title.split("\n")]
         title_w = text_width(titles, p.font)
+        title_rows = max(panel.title.count("\n") + 1 for panel in panels)
 
         def lay_out(
             title_lines: int, summary_lines: int, flat: bool = False
@@ -84,7 +85,7 @@ def draw_compare(view: CompareView, style: Style = DEFAULT_STYLE) -> Figure:
                 # where they fit), the summary (the legend line of grid_layout is its last)
                 bar_labels = 1.3 * em if flat else label_w
                 below = 1.6 * em + bar_labels + 0.6 * em + 1.3 * em * (summary_lines - 1)
-                return grid_layout(p, rows, 3, label_w, label_w, title_lines, title_rows=2,
+                return grid_layout(p, rows, 3, label_w, label_w, title_lines, title_rows=title_rows,
                                    bars=2, below=below, below_panels=bars_height(p),
                                    title_width=title_w)  # fmt: skip
 
@@ -112,6 +113,17 @@ def draw_compare(view: CompareView, style: Style = DEFAULT_STYLE) -> Figure:
         fig.text(box.left / box.width, 0.5 * em / box.height, summary, ha="left",
                  va="bottom", gid="summary")  # fmt: skip
     return fig
+
+
+def _narrow_titles(panels: list[Panel], p: Preset) -> list[Panel]:
+    """On a page of fixed width, panel titles whose first line would make three columns wider
+    than the page (a planted head's name beside an unscaled run's mask) break it at " · "."""
+    if p.width is None:
+        return panels
+    first = [panel.title.split("\n")[0] for panel in panels]
+    if 3 * text_width(first, p.font) <= 0.7 * p.width:
+        return panels
+    return [replace(panel, title=panel.title.replace(" · ", "\n", 1)) for panel in panels]
 
 
 def _draw_panels(
