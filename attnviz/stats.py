@@ -50,7 +50,9 @@ def median_jacobian(weights: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     rows = _has_key(allowed)
     if not rows.any():
         return np.zeros(weights.shape[0])
-    return np.median(jacobian_norm(np.asarray(weights, dtype=np.float64)[:, rows]), axis=1)
+    # a head at a time: the norm's temporaries are a few (T, T), not a few (H, T, T)
+    return np.array([np.median(jacobian_norm(np.asarray(w, dtype=np.float64)[rows]))
+                     for w in weights])  # fmt: skip
 
 
 @dataclass(frozen=True, eq=False)

@@ -155,6 +155,8 @@ def test_json():
         "mass_moved",
         "entropy_a",
         "entropy_b",
+        "jacobian_a",  # against unscaled: the median norms of the softmax's Jacobian
+        "jacobian_b",
         "output_difference",
     ]
     assert data["config_b"]["scaled"] is False and data["config_a"]["scaled"] is True
