@@ -66,7 +66,7 @@ def test_in_spanish_every_page_speaks_spanish(tmp_path):
     for name, text in zip(PAGES[1:], texts[1:], strict=True):
         assert " ".join(s[f"lesson_{name}"].split()) in text
     assert "sin escalar" in texts[PAGES.index("why")]
-    assert "--lang es --theme dark" in texts[-1]
+    assert "attnviz scaling --theme dark --lang es -o why.png" in texts[-1]
 
 
 @pytest.mark.parametrize("fmt, size", [("png", None), ("svg", None)])
