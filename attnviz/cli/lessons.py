@@ -8,7 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, RunError
+from ..export import check_output
 from ..trace import config_against
 from .emit import run
 from .options import LOOK, RUN, Options, config
@@ -41,8 +42,11 @@ def destination(o: Options, fmt: str | None) -> str:
         raise ConfigError("--format chooses the files of a folder (-o lesson/): a PDF is a PDF")
     if folder and (fmt or "png") not in LESSON_FORMATS:
         raise ConfigError(f"unknown --format {fmt!r}; choose one of: {', '.join(LESSON_FORMATS)}")
-    if folder and not Path(out).parent.is_dir():
-        raise ConfigError(f"-o {str(out)!r}: the folder {str(Path(out).parent)!r} does not exist")
+    if not folder:
+        check_output(out, (".pdf",))  # its folder exists, it is not a folder
+    elif not Path(out).parent.is_dir():
+        raise RunError(f"cannot write {str(out)!r}: the folder {str(Path(out).parent)!r} does "
+                       "not exist")  # fmt: skip
     if "dpi" in o.given and not folder:
         raise ConfigError("--dpi sets the pixels of PNG pages: give -o lesson/")
     return (fmt or "png") if folder else "pdf"
@@ -55,9 +59,8 @@ def runs(o: Options, text: str, memory: Any) -> tuple[Any, Any, Any]:
     masks = ["causal"] if c.mask == ("none",) else ["none"]
     trace = run(o, text, c, memory)
     masked = run(o, text, config_against(c, masks), memory)
-    scaled = run(o, text, replace(c, scaled=True), memory)
-    unscaled = run(o, text, replace(c, scaled=False), memory)
-    return trace, (trace, masked), (scaled, unscaled)
+    other = run(o, text, replace(c, scaled=not c.scaled), memory)
+    return trace, (trace, masked), (trace, other) if c.scaled else (other, trace)
 
 
 def _given(o: Options, names: tuple[str, ...]) -> list[str]:
