@@ -88,6 +88,7 @@ def test_a_checkpoint_and_a_planted_head(tmp_path):
     lesson(TEXT, "--model", str(FIXTURES / "bert-tiny"), "-o", str(path))
     texts = page_texts(path)
     assert len(texts) == len(PAGES) and "--against causal" in texts[-1]  # its own mask is none
+    assert strings("en")["lesson_masked_causal"] in texts[PAGES.index("masked")]
     planted = tmp_path / "planted.pdf"
     lesson(TEXT, "--plant", "0=previous", "--heads", "2", "--d-model", "16", "--unscaled",
            "--no-annotate", "--cmap", "magma", "-o", str(planted))  # fmt: skip

@@ -139,6 +139,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "lesson_multi_head": "The heads are concatenated and multiplied by W_O",
         "lesson_heads": "Every head attends in its own way",
         "lesson_masked": "What the mask changes: the same heads without it",
+        "lesson_masked_causal": "What a mask changes: the same heads under a causal mask",
         "lesson_scaled": "What the scaling changes: the same heads without ÷√d_k",
         "lesson_why": "Why √d_k: without it the softmax saturates and its gradient vanishes",
         "lesson_commands": "The commands that remake each page",
@@ -315,6 +316,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "lesson_multi_head": "Las cabezas se concatenan y se multiplican por W_O",
         "lesson_heads": "Cada cabeza atiende a su manera",
         "lesson_masked": "Lo que cambia la máscara: las mismas cabezas sin ella",
+        "lesson_masked_causal": "Lo que cambia una máscara: las mismas cabezas con una máscara "
+        "causal",
         "lesson_scaled": "Lo que cambia el escalado: las mismas cabezas sin ÷√d_k",
         "lesson_why": "Por qué √d_k: sin él la softmax se satura y su gradiente se anula",
         "lesson_commands": "Las órdenes que rehacen cada página",

@@ -72,8 +72,9 @@ def lesson_pages(lesson: Lesson, style: Style, lang: str = "en") -> Iterator[Pag
                                     titled(name)))  # fmt: skip
     yield Page("heads", draw_heatmap(heatmap_view(trace, lang=lang), titled("heads")))
     one = [lesson.head]  # A, B and B − A of the steps' head: readable on a slide
+    unmasked = lesson.masked.a.config.mask == ("none",)  # then B is causal
     yield Page("masked", draw_compare(compare_view(lesson.masked, one, lang=lang),
-                                      titled("masked")))  # fmt: skip
+                                      titled("masked_causal" if unmasked else "masked")))  # fmt: skip
     yield Page("scaled", draw_compare(compare_view(lesson.scaled, one, lang=lang),
                                       titled("scaled")))  # fmt: skip
     yield Page("why", draw_scaling(ScalingView(lesson.sweep, lang), _lines(titled("why"))))
