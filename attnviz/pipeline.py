@@ -80,10 +80,11 @@ def check_budget(
         )
 
 
-def _too_long(n: int | None, limit: str) -> ConfigError:
-    """The error of a text over ``limit``, of ``n`` tokens (None: not split to the end)."""
-    has = f"{n} tokens, more than" if n is not None else "more tokens than"
-    return ConfigError(f"the text has {has} {limit}: shorten it, or cut it with `truncate=True`")
+def _too_long(limit: str) -> ConfigError:
+    """The error of a text over ``limit`` (it was not split to its end: how many tokens it
+    has is not known)."""
+    return ConfigError(f"the text has more tokens than {limit}: shorten it, or cut it with "
+                       "`truncate=True`")  # fmt: skip
 
 
 def run(text: str, config: AttentionConfig, limits: Limits = Limits()) -> Trace:
@@ -124,7 +125,7 @@ def cut(text: str, tokenizer: str, bos: bool, pad_to: int | None,
     if limit is None or len(tokens) <= limit:
         return tokens, 0
     if not limits.truncate:
-        raise _too_long(None, f"`max_tokens={limit}`")
+        raise _too_long(f"`max_tokens={limit}`")
     if pad_to is not None and pad_to < limit:
         raise ConfigError(f"`pad_to={pad_to}` is smaller than the text, which is cut to "
                           f"{limit} tokens")  # fmt: skip
@@ -149,7 +150,7 @@ def _run_checkpoint(text: str, config: AttentionConfig, limits: Limits) -> Trace
     if end is None:
         ids, tokens = ck.encode(text)
     elif not limits.truncate:
-        raise _too_long(None, what)
+        raise _too_long(what)
     else:
         ids, tokens = ck.encode(text[:end], limit)
         truncated = ck.count(text) - limit
