@@ -48,6 +48,9 @@ def estimate_bytes(heads: int, d_model: int, dtype: str, T: int) -> int:
 
 
 def _gib(n: float) -> str:
+    """A size as a person reads it: 2.0 GiB, 350 MiB, 1,000 bytes."""
+    if n < 2**20:
+        return f"{int(n):,} bytes"
     return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
 
 
