@@ -107,18 +107,12 @@ def _temporary_name(p: Path) -> str:
 PIECE = 2**20  # characters encoded and written at a time
 
 
-def write_pieces(write: Any, *texts: str) -> None:
-    """``texts`` written a piece at a time: a page of hundreds of megabytes is never held a
-    second time, encoded whole."""
-    for text in texts:
-        for start in range(0, len(text), PIECE):
-            write(text[start : start + PIECE])
-
-
-def write_text(path: str | os.PathLike[str], *texts: str) -> None:
-    """Write ``texts``, one after the other, as UTF-8, atomically."""
+def write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write UTF-8 text atomically, a piece at a time: a page of hundreds of megabytes is never
+    held a second time, encoded whole."""
     with atomic_open(path) as f:
-        write_pieces(lambda piece: f.write(piece.encode("utf-8")), *texts)
+        for start in range(0, len(text), PIECE):
+            f.write(text[start : start + PIECE].encode("utf-8"))
 
 
 def _config_json(trace: Trace) -> str:

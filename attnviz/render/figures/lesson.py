@@ -6,7 +6,7 @@ Written as one PDF, or as numbered PNG or SVG files for a slide program."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -86,28 +86,6 @@ def _lines(style: Style) -> Style:
     return replace(style, annotate=None, labels="auto")
 
 
-def _text_page(heading: str, lines: Sequence[str], style: Style, mono: bool = False) -> Figure:
-    """A page of text: the heading, then the lines (each wrapped to the page)."""
-    from matplotlib import rc_context
-    from matplotlib.figure import Figure
-
-    p = style.p
-    width, height = p.width or 13.333, p.height or 7.5
-    em = p.font / 72
-    with rc_context(theme_rc(style.theme, p.font)):
-        fig = Figure(figsize=(width, height), dpi=p.dpi)
-        title = wrap_to(heading, width - 4 * em, p.font * 1.5, " ")
-        fig.text(2 * em / width, 1 - 1.5 * em / height, title, fontsize=p.font * 1.5, va="top")
-        y = 1 - (2.5 * em + (title.count("\n") + 1) * 1.9 * em) / height
-        size = p.font * (0.8 if mono else 1.0)
-        for line in lines:
-            text = wrap_to(line, width - 4 * em, size, " ") if line else " "
-            fig.text(2 * em / width, y, text, fontsize=size, va="top",
-                     family="monospace" if mono else None)  # fmt: skip
-            y -= (text.count("\n") + 1) * 1.45 * size / 72 / height + 0.3 * em / height
-    return fig
-
-
 def _title_page(lesson: Lesson, style: Style, s: dict[str, str]) -> Figure:
     """The title, the text, the settings, and what the pages show, numbered in two columns."""
     from matplotlib import rc_context
@@ -175,8 +153,17 @@ def _tokens_page(trace: Trace, style: Style, s: dict[str, str]) -> Figure:
 
 
 def _commands_page(lesson: Lesson, style: Style) -> Figure:
+    """The commands that remake the pages, in a monospaced font, each wrapped to the page."""
+    from matplotlib import rc_context
+
     assert style.title is not None
-    return _text_page(style.title, lesson.commands, style, mono=True)
+    with rc_context(theme_rc(style.theme, style.p.font)):
+        fig = _blank(style)
+        width = fig.get_size_inches()[0]
+        y = _line(fig, style.title, 0.94, style.p.font * 1.5, width) - 0.02
+        for line in lesson.commands:
+            y = _line(fig, line, y, style.p.font * 0.8, width, family="monospace")
+    return fig
 
 
 def write_lesson(pages: Iterable[Page], path: str | os.PathLike[str], fmt: str,
