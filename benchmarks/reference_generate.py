@@ -3,10 +3,12 @@ and continue a text greedily, keeping the attentions (as attnviz does), in float
 
 Usage: python benchmarks/reference_generate.py MODEL_DIR TEXT N OUT.npy
        python benchmarks/reference_generate.py MODEL_DIR TEXT --per-token
-(the second prints the time per generated token: generate(21) − generate(1), over 20, the
-median of three such pairs, loaded once, after a warm-up run)
+(the second prints the time per generated token: the median time between two tokens
+generated one after the other, over three runs of 21 new tokens after a warm-up run, the
+model loaded once; a streamer hears each token as generate chooses it)
 """
 
+import itertools
 import statistics
 import sys
 import time
@@ -23,23 +25,35 @@ model = AutoModelForCausalLM.from_pretrained(
 ids = tokenizer(text, return_tensors="pt")["input_ids"]
 
 
-def generate(n):
+def generate(n, streamer=None):
     with torch.no_grad():
         return model.generate(ids, max_new_tokens=n, min_new_tokens=n, do_sample=False,
                               output_attentions=True, return_dict_in_generate=True,
-                              attention_mask=torch.ones_like(ids), pad_token_id=0)  # fmt: skip
+                              attention_mask=torch.ones_like(ids), pad_token_id=0,
+                              streamer=streamer)  # fmt: skip
+
+
+class Clock:
+    """A streamer that notes when each generated token arrives (the first put is the prompt)."""
+
+    def __init__(self):
+        self.times = []
+
+    def put(self, value):
+        self.times.append(time.perf_counter())
+
+    def end(self):
+        pass
 
 
 if sys.argv[3] == "--per-token":
     generate(2)
-    per = []
+    gaps = []
     for _ in range(3):
-        times = {}
-        for n in (1, 21):
-            t = time.perf_counter()
-            generate(n)
-            times[n] = time.perf_counter() - t
-        per.append((times[21] - times[1]) / 20)
-    print(statistics.median(per))
+        clock = Clock()
+        generate(21, clock)
+        tokens = clock.times[1:]  # the prompt's put left out
+        gaps += [b - a for a, b in itertools.pairwise(tokens)]
+    print(statistics.median(gaps))
 else:
     np.save(sys.argv[4], generate(int(sys.argv[3])).sequences.numpy())

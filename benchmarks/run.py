@@ -426,34 +426,31 @@ def rows_decoders(repeat: int, out: Path) -> list[dict]:
     return rows
 
 
-# attnviz's time per generated token: generate(21) − generate(1), over 20, the median of three
-# such pairs, the checkpoint opened once, after a warm-up run (as reference_generate.py
-# --per-token measures transformers)
+# attnviz's time per generated token: the median time between two tokens generated one after
+# the other, over three runs of 21 new tokens after a warm-up run that read the tensors (as
+# reference_generate.py --per-token measures transformers, its model loaded once)
 PER_TOKEN = """
-import statistics, sys, time
+import itertools, statistics, sys, time
 from attnviz.models import Checkpoint
 from attnviz.models.generate import generate
 ck = Checkpoint.open(sys.argv[1])
 ids, _ = ck.encode(sys.argv[2])
-generate(ck, ids, 2)
-per = []
+kept = generate(ck, ids, 2).kept
+gaps = []
 for _ in range(3):
-    times = {}
-    for n in (1, 21):
-        t = time.perf_counter()
-        generate(ck, ids, n)
-        times[n] = time.perf_counter() - t
-    per.append((times[21] - times[1]) / 20)
-print(statistics.median(per))
+    times = []
+    generate(ck, ids, 21, kept=kept, on_token=lambda token: times.append(time.perf_counter()))
+    gaps += [b - a for a, b in itertools.pairwise(times)]
+print(statistics.median(gaps))
 """
 
 
 def rows_generate(repeat: int, out: Path) -> list[dict]:
     """A random checkpoint of SmolLM-135M's shape continues a 20-word text: 20 new tokens to a
     PNG against transformers' load + generate (greedy, output_attentions=True,
-    return_dict_in_generate=True); and the time per generated token of each, from runs of 1
-    and 21 new tokens in one process (the difference over 20: loading and the prompt's pass
-    cancel out)."""
+    return_dict_in_generate=True); and the time per generated token of each: the median time
+    between two tokens generated one after the other (loading and the prompt's pass left
+    out; a median of 60 such times holds on a machine whose speed comes and goes)."""
     try:
         import torch  # noqa: F401
         import transformers  # noqa: F401

@@ -67,6 +67,31 @@ def test_a_run_from_the_tensors_a_generation_kept_equals_a_fresh_one():
     np.testing.assert_array_equal(kept.model.layer_weights, fresh.model.layer_weights)
 
 
+@pytest.mark.parametrize("name", ["llama-tiny", "qwen2-tiny", "gpt2-tiny"])
+def test_a_generation_from_the_tensors_an_earlier_one_kept_reads_none_again(name, monkeypatch):
+    """Given an earlier generation's kept tensors, no whole tensor is read (only the
+    embedding rows of the tokens), and the tokens, probabilities and rows are the same."""
+    ck = Checkpoint.open(str(FIXTURES / name))
+    prompt, _ = ck.encode(PROMPTS[0])
+    first = generate(ck, prompt, 6)
+    reads: list[str] = []
+    read = type(ck.tensors).__call__
+
+    def counted(self, tensor, rows=None):
+        if rows is None:
+            reads.append(tensor)
+        return read(self, tensor, rows)
+
+    monkeypatch.setattr(type(ck.tensors), "__call__", counted)
+    again = generate(ck, prompt, 6, kept=first.kept)
+    assert reads == []
+    assert again.generated == first.generated and again.chosen_prob == first.chosen_prob
+    for a, b in zip(again.rows, first.rows, strict=True):
+        np.testing.assert_array_equal(a, b)
+    generate(ck, prompt, 2)
+    assert reads  # a generation without them reads them (the count above could fail)
+
+
 def test_seeded_sampling_gives_the_same_tokens_run_after_run():
     ck = Checkpoint.open(str(FIXTURES / "llama-tiny"))
     prompt, _ = ck.encode(PROMPTS[1])
@@ -327,3 +352,21 @@ def test_the_most_probable_are_those_a_full_sort_gives(seed):
     for k in (1, 3, 5, 40, 50):
         expected = np.argsort(-p, kind="stable")[:k]
         np.testing.assert_array_equal(_most_probable(p, k), expected)
+
+
+@pytest.mark.parametrize("room", [0, 4, 40])
+def test_the_cache_holds_every_key_and_value_passed_in_order(room):
+    """Buffers of ``room`` tokens, doubled when more come: the keys and values given back
+    are always those passed so far, joined (as concatenating them gives)."""
+    from attnviz.models.layers import Cache
+
+    rng, cache = np.random.default_rng(0), Cache(room=room)
+    ks, vs = [], []
+    for T in (3, 1, 1, 2, 1, 5, 1, 1, 9, 1):
+        k, v = rng.standard_normal((2, 2, T, 4))
+        ks.append(k), vs.append(v)
+        for layer in (0, 1):
+            got_k, got_v = cache.extend(layer, k + layer, v)
+            np.testing.assert_array_equal(got_k, np.concatenate(ks, axis=1) + layer)
+            np.testing.assert_array_equal(got_v, np.concatenate(vs, axis=1))
+        cache.start += T

@@ -117,7 +117,7 @@ def _bf16(path: Path, header: tuple[int, dict[str, Any]], name: str,
                     shape=((end - start) // 2,)).reshape(info["shape"])  # fmt: skip
     bits = (raw if rows is None else raw[rows]).astype(np.uint32)
     bits <<= 16  # in place: one array, not two
-    return bits.view(np.float32)
+    return bits.view(np.float32, np.ndarray)  # not a memmap: its views cost Python calls
 
 
 FLOATS = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8}  # the dtypes weights may have, and widths

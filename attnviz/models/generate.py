@@ -92,8 +92,9 @@ def decoders() -> str:
     return ", ".join(f.model_type for f in FAMILIES.values() if f.lm_head)
 
 
-def lm_head(ck: Checkpoint, dtype: str) -> np.ndarray:
-    """The output embedding (V, D): the checkpoint's own, or the input one when tied."""
+def lm_head(ck: Checkpoint, params: Params) -> np.ndarray:
+    """The output embedding (V, D): the checkpoint's own, or the input one when tied (read
+    through ``params``: kept with the other tensors)."""
     names = ck.family.lm_head
     if not names:
         raise ConfigError(
@@ -102,11 +103,11 @@ def lm_head(ck: Checkpoint, dtype: str) -> np.ndarray:
         )
     for name in names:
         if ck.tensors.has(name):
-            head = ck.tensors(name)
+            head = params(name)
             if head.ndim != 2 or head.shape[1] != ck.d_model:
                 raise ConfigError(f"`model`: {name} has shape {head.shape}, not (vocabulary, "
                                   f"{ck.d_model}) as config.json says")  # fmt: skip
-            return head.astype(dtype, copy=False)
+            return head
     raise ConfigError(f"`model`: the checkpoint has no {' or '.join(names)}")
 
 
@@ -132,13 +133,16 @@ def _generation_config(ck: Checkpoint) -> dict[str, Any]:
 
 class Decoder:
     """A checkpoint run token by token: a pass over some tokens adds them to the cache and
-    gives the next token's logits and the attention rows of the tokens passed."""
+    gives the next token's logits and the attention rows of the tokens passed. ``kept``: the
+    tensors an earlier decoder of ``ck`` kept in the same dtype (read again otherwise)."""
 
-    def __init__(self, ck: Checkpoint, dtype: str = "float32") -> None:
+    def __init__(
+        self, ck: Checkpoint, dtype: str = "float32", kept: dict[str, Any] | None = None
+    ) -> None:
         self.ck = ck
         self.params = Params(ck.tensors, ck.config, dtype, ck.heads, ck.layers, ck.kv_heads,
-                             ck.head_dim, kept={})  # fmt: skip
-        self.head = lm_head(ck, dtype)
+                             ck.head_dim, kept={} if kept is None else kept)  # fmt: skip
+        self.head = lm_head(ck, self.params)
         self.cache = Cache(full=True)
         self.own = ck.family.masks(ck.config, ck.layers)
         cap = ck.config.get("final_logit_softcapping")
@@ -177,11 +181,15 @@ def check_length(ck: Checkpoint, prompt: list[int], n: int) -> None:
 def generate(
     ck: Checkpoint, prompt: list[int], n: int, sampling: Sampling = Sampling(),
     dtype: str = "float32", top: int = 5, on_token: Callable[[int], None] | None = None,
+    kept: dict[str, Any] | None = None,
 ) -> Generation:  # fmt: skip
     """Up to ``n`` tokens after ``prompt``, stopping after an end-of-text token;
-    ``on_token`` hears of each token as it is chosen."""
+    ``on_token`` hears of each token as it is chosen. ``kept``: an earlier generation's
+    ``kept`` (of ``ck``, in ``dtype``), whose tensors are then not read again."""
     check_length(ck, prompt, n)
-    decoder, rng, stop = Decoder(ck, dtype), np.random.default_rng(sampling.seed), eos_ids(ck)
+    decoder, stop = Decoder(ck, dtype, kept), eos_ids(ck)
+    decoder.cache.room = len(prompt) + n
+    rng = np.random.default_rng(sampling.seed)
     assert decoder.params.kept is not None  # a decoder keeps what it reads
     g = Generation(list(prompt), kept=decoder.params.kept)
     logits, rows = decoder.step(list(prompt))

@@ -11,13 +11,15 @@ import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from ..attention import concat_heads, scaled_dot_product_attention
 from ..errors import ConfigError
 from .files import Tensors
+
+Made = TypeVar("Made")
 
 
 @dataclass(frozen=True)
@@ -43,18 +45,19 @@ class Params:
             self.kept[name] = self.tensors(name).astype(self.dtype, copy=False)
         return self.kept[name]
 
-    def once(self, layer: str, make: Callable[[], LayerWeights]) -> LayerWeights:
-        """Layer ``layer``'s attention weights in the Trace's shapes, made once when tensors
-        are kept (kept under the layer's prefix, "layers.3.", which names no tensor)."""
+    def once(self, key: str, make: Callable[[], Made]) -> Made:
+        """What ``make`` makes of some tensors (a layer's attention weights in the Trace's
+        shapes), made once when tensors are kept: kept under ``key``, a prefix that names no
+        tensor ("layers.3."), and the tensors read to make it are not kept as well."""
         if self.kept is None:
             return make()
-        if layer not in self.kept:
+        if key not in self.kept:
             before = set(self.kept)
-            self.kept[layer] = make()
-            for name in set(self.kept) - before - {layer}:  # read to make it: not kept twice
+            self.kept[key] = make()
+            for name in set(self.kept) - before - {key}:
                 del self.kept[name]
-        weights: LayerWeights = self.kept[layer]
-        return weights
+        made: Made = self.kept[key]
+        return made
 
     def maybe(self, name: str) -> np.ndarray | None:
         """The tensor ``name``, or None when the checkpoint has none (a bias it goes without)."""
@@ -86,7 +89,8 @@ def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) 
 
 def rms_norm(x: np.ndarray, weight: np.ndarray, eps: float, plus_one: bool = False) -> np.ndarray:
     """x / √(mean(x²) + eps) · weight over the last axis; · (1 + weight) in Gemma's form."""
-    y = x / np.sqrt((x * x).mean(axis=-1, keepdims=True) + x.dtype.type(eps))
+    ms = np.add.reduce(x * x, axis=-1, keepdims=True) / x.dtype.type(x.shape[-1])  # as mean
+    y = x / np.sqrt(ms + x.dtype.type(eps))
     return y * (1 + weight) if plus_one else y * weight
 
 
@@ -267,12 +271,28 @@ class Cache:
     """What a decoding run keeps from one pass to the next: each layer's keys (as the scores
     use them) and values (H, t, Dh) of the tokens so far, the position of the pass's first
     token, and, with ``full``, the pass's hidden states after the last layer and the final
-    norm (T, D), for the language-model head."""
+    norm (T, D), for the language-model head. ``room``: how many tokens it will hold."""
 
     start: int = 0
     keys: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     full: bool = False
     hidden: np.ndarray | None = None
+    room: int = 0
+
+    def extend(self, n: int, k: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Layer ``n``'s keys and values of the tokens so far and of k and v (H, T, Dh) after
+        them. They live in buffers of ``room`` tokens (doubled if more come): a step writes
+        its own token's, where joining arrays copied every token's before it."""
+        end = self.start + k.shape[1]
+        kept = self.keys.get(n)
+        if kept is None or kept[0].shape[1] < end:
+            room = max(end, self.room, 2 * kept[0].shape[1] if kept else 0)
+            grown = tuple(np.empty((a.shape[0], room, a.shape[2]), a.dtype) for a in (k, v))
+            for old, new in zip(kept or (), grown, strict=False):
+                new[:, : self.start] = old[:, : self.start]
+            self.keys[n] = kept = (grown[0], grown[1])
+        kept[0][:, self.start : end], kept[1][:, self.start : end] = k, v
+        return kept[0][:, :end], kept[1][:, :end]
 
 
 def attend(
@@ -292,16 +312,13 @@ def attend(
     (H, _, Dh), T, r = w.w_q.shape, x.shape[0], w.group
     qkv = (x @ weights + biases).reshape(T, -1, Dh).swapaxes(0, 1)  # (H+2G,T,Dh)
     q, k, v = qkv[:H], qkv[H : H + H // r], qkv[H + H // r :]
+    q_rot, k_rot = turn(q, k) if turn else (None, None)  # each distinct key head turned once
     if r > 1:  # each key/value head serves its group of query heads
         k, v = np.repeat(k, r, axis=0), np.repeat(v, r, axis=0)
-    q_rot, k_rot = turn(q, k) if turn else (None, None)
+        k_rot = None if k_rot is None else np.repeat(k_rot, r, axis=0)
     q_used, k_used, v_used = q if q_rot is None else q_rot, k if k_rot is None else k_rot, v
     if cache is not None:
-        store, n = cache
-        if n in store.keys:
-            k_used = np.concatenate([store.keys[n][0], k_used], axis=1)
-            v_used = np.concatenate([store.keys[n][1], v_used], axis=1)
-        store.keys[n] = (k_used, v_used)
+        k_used, v_used = cache[0].extend(cache[1], k_used, v_used)
     weights, head_outputs = scaled_dot_product_attention(
         q_used, k_used, v_used, allowed, scaled=scaled, scale=scale
     )

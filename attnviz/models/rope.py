@@ -54,9 +54,11 @@ class Rope:
     def rotate(self, x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
         """x (H, T, Dh) with its first R dimensions turned: x·cos + rotate_half(x)·sin."""
         R = self.dims
-        turned, rest = x[..., :R], x[..., R:]
+        turned = x[..., :R]
         half = np.concatenate([-turned[..., R // 2 :], turned[..., : R // 2]], axis=-1)
-        return np.concatenate([turned * cos + half * sin, rest], axis=-1)
+        if R == x.shape[-1]:
+            return turned * cos + half * sin
+        return np.concatenate([turned * cos + half * sin, x[..., R:]], axis=-1)
 
 
 def settings(
