@@ -95,14 +95,11 @@ def tally(w: np.ndarray, allowed: np.ndarray, separator: np.ndarray, punctuation
 def _offsets(w: np.ndarray, has: np.ndarray) -> np.ndarray:
     """(L, H, 2·OFFSETS + 1): per head, the rows whose largest weight is at each offset."""
     L, H, T, _ = w.shape
+    width = 2 * OFFSETS + 1
     offset = w.argmax(axis=-1) - np.arange(T)  # (L, H, T), the first largest
     counted = has[:, None, :] & (np.abs(offset) <= OFFSETS)
-    out = np.zeros((L, H, 2 * OFFSETS + 1))
-    for n in range(L):
-        for h in range(H):
-            out[n, h] = np.bincount(offset[n, h][counted[n, h]] + OFFSETS,
-                                    minlength=2 * OFFSETS + 1)  # fmt: skip
-    return out
+    cell = np.arange(L * H).reshape(L, H, 1) * width + offset + OFFSETS  # (head, offset) cells
+    return np.bincount(cell[counted], minlength=L * H * width).reshape(L, H, width).astype(float)
 
 
 def key_kinds(texts: Sequence[str], special: Sequence[bool]) -> tuple[np.ndarray, np.ndarray]:

@@ -172,7 +172,8 @@ def forward(
         x = x * x.dtype.type(math.sqrt(x.shape[1]))
     start = cache.start if cache else 0
     turns = ropes(p.config, p.config["model_type"], p.layers, p.head_dim)
-    tables = {id(r): r.tables(len(ids), p.dtype, start) for r in turns}
+    kinds = {id(r): r for r in turns}  # one or two kinds of layer: each kind's tables once
+    tables = {key: r.tables(len(ids), p.dtype, start) for key, r in kinds.items()}
     scale = p.number("query_pre_attn_scalar", 256) ** -0.5 if style.gemma else p.head_dim**-0.5
     for n in range(p.layers):
         b = f"layers.{n}."

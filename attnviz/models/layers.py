@@ -114,32 +114,31 @@ def _erf_taylor() -> np.ndarray:
     return np.array(rows)
 
 
-ERF32_END, ERF32_DEGREE = 4.0, 18  # float32's erf rounds to ±1 from |x| = 4 on
-
-
-@functools.cache
-def _erf32_chebyshev() -> np.ndarray:
-    """erf on [0, 4] as a Chebyshev series in t = x/2 − 1, interpolated from ``math.erf``."""
-    from numpy.polynomial import Chebyshev
-
-    fit = Chebyshev.interpolate(lambda t: np.array([math.erf((u + 1) * ERF32_END / 2)
-                                                    for u in t]), ERF32_DEGREE)  # fmt: skip
-    return np.asarray(fit.coef, dtype=np.float32)
+# Abramowitz and Stegun 7.1.26, the formula of PyTorch's vectorised float32 erf: for x ≥ 0,
+# erf(x) = 1 − t·(a₁ + a₂t + a₃t² + a₄t³ + a₅t⁴)·e^(−x²), t = 1 / (1 + p·x), |error| ≤ 1.5e-7
+ERF32_P, ERF32_A = 0.3275911, (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
+ERF32_CHUNK = 1 << 14  # values at a time: the temporaries stay in a core's cache
 
 
 def _erf32(x: np.ndarray) -> np.ndarray:
-    """erf of float32 values in float32, within 3e-7 of the exact value (the tests check; the
-    float32 erf of PyTorch's CPU kernels is within 1.2e-7): one Chebyshev series over [0, 4]
-    summed by Clenshaw's recurrence, ±1 beyond."""
-    c = _erf32_chebyshev()
-    t = np.minimum(np.abs(x), np.float32(ERF32_END)) * np.float32(2 / ERF32_END) - np.float32(1)
-    twice, b1, b2 = t + t, np.full_like(t, c[-1]), np.zeros_like(t)
-    for ck in c[-2:0:-1]:  # b₁ ← 2t·b₁ − b₂ + cₖ, in place
-        b1, b2 = np.add(np.subtract(twice * b1, b2, out=b2), ck, out=b2), b1
-    y = t * b1
-    y -= b2
-    y += c[0]
-    return np.copysign(y, x)
+    """erf of float32 values in float32, within 3e-7 of the exact value (the tests check):
+    Abramowitz and Stegun's 7.1.26, as PyTorch's CPU kernels take it, but evaluated in
+    float64 (in float32, 1 − … loses the digits of small x); ERF32_CHUNK values at a time.
+    A Chebyshev series of degree 18 did as well at twice the cost."""
+    if x.size > ERF32_CHUNK:
+        flat, out = x.reshape(-1), np.empty(x.size, np.float32)
+        for s in range(0, x.size, ERF32_CHUNK):
+            out[s : s + ERF32_CHUNK] = _erf32(flat[s : s + ERF32_CHUNK])
+        return out.reshape(x.shape)
+    a = x.astype(np.float64)
+    t = 1 / (ERF32_P * np.abs(a) + 1)
+    r = ERF32_A[4] * t + ERF32_A[3]
+    for c in ERF32_A[2::-1]:
+        r *= t
+        r += c
+    r *= t
+    r *= np.exp(-(a * a))
+    return np.copysign(1 - r, a).astype(np.float32)
 
 
 def erf(x: np.ndarray) -> np.ndarray:
