@@ -64,7 +64,8 @@ def scaled_dot_product_attention(
 
     Large inputs go through a blocked kernel (``_blocked``): the same numbers, computed a
     block of queries at a time so that the temporaries stay in cache, only over the span of
-    keys the mask allows each block, on every core.
+    keys the mask allows each block, on every core. A mask that falls apart into squares
+    (texts packed into one run, each seeing only itself) is computed a square at a time.
     """
     if q.ndim not in (2, 3) or q.shape[-1] != k.shape[-1] or k.shape[:-1] != v.shape[:-1]:
         raise ValueError(f"q, k, v shapes do not fit: {q.shape}, {k.shape}, {v.shape}")
@@ -83,6 +84,16 @@ def scaled_dot_product_attention(
     factor = (1.0 / np.sqrt(q.shape[-1]) if scale is None else scale) if scaled else None
     if q.shape[0] * q.shape[1] * k.shape[1] >= _BLOCKED_FROM:
         return _blocked(q, k, v, allowed, factor, bias)
+    if allowed is not None and q.shape[1] == k.shape[1] and len(parts := _segments(allowed)) > 1:
+        # texts packed into one run: each text's square, not all T x T
+        weights = np.zeros((*q.shape[:2], k.shape[1]), np.result_type(q, k, v))
+        outputs = np.zeros((*q.shape[:2], v.shape[2]), weights.dtype)
+        for i, j in parts:
+            weights[:, i:j, i:j], outputs[:, i:j] = scaled_dot_product_attention(
+                q[:, i:j], k[:, i:j], v[:, i:j], allowed[i:j, i:j], scaled=scaled, scale=scale,
+                bias=None if bias is None else bias[:, i:j, i:j],
+            )  # fmt: skip
+        return weights, outputs
     s = scores(q, k)  # (H,T,Dh) @ (H,Dh,T) -> (H,T,T)
     if factor is not None:
         s = s * s.dtype.type(factor)
@@ -93,6 +104,29 @@ def scaled_dot_product_attention(
 
 
 _BLOCKED_FROM = 1 << 20  # H·Tq·Tk from which the blocked kernel pays for its set-up
+_SEGMENT_ROWS = 32  # the fewest rows of a square the straightforward path takes at once
+
+
+def _segments(allowed: np.ndarray) -> list[tuple[int, int]]:
+    """Where a square mask falls apart: rows i..j−1 that see only keys i..j−1 and that no
+    other row sees (texts packed into one run), joined into ranges of at least
+    _SEGMENT_ROWS rows (a call costs as much as a few thousand cells); one range when it
+    does not fall apart (a causal or sliding-window mask: each row sees the one before)."""
+    T = len(allowed)
+    seen = allowed.any(axis=1)
+    first = np.where(seen, allowed.argmax(axis=1), T)  # each row's first and last key
+    last = np.where(seen, T - 1 - allowed[:, ::-1].argmax(axis=1), -1)
+    at = np.arange(1, T)  # a cut before row i: no row above sees a key from i on, ...
+    above, below = np.maximum.accumulate(last)[:-1], np.minimum.accumulate(first[::-1])[::-1]
+    cuts = np.flatnonzero((above < at) & (below[1:] >= at)) + 1  # ... none below one before
+    parts, start = [], 0
+    for cut in cuts.tolist():
+        if cut - start >= _SEGMENT_ROWS:
+            parts.append((start, cut))
+            start = cut
+    return [*parts, (start, T)]
+
+
 _BLOCK_BYTES = 1 << 20  # one block of scores: about the 1 MiB L2 cache of a core
 
 

@@ -185,3 +185,53 @@ def test_blocked_kernel_with_one_head_splits_the_blocks():
     ref_w, ref_o = straightforward(q[0], k[0], v[0], causal(1100))
     np.testing.assert_allclose(w, ref_w, atol=1e-12)
     np.testing.assert_allclose(o, ref_o, atol=1e-11)
+
+
+def packed(lengths, inner=none):
+    """A mask of texts packed into one run: each text sees only itself (``inner`` inside)."""
+    T, start = sum(lengths), 0
+    allowed = np.zeros((T, T), dtype=bool)
+    for n in lengths:
+        allowed[start : start + n, start : start + n] = inner(n)
+        start += n
+    return allowed
+
+
+@pytest.mark.parametrize("inner", [none, causal])
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_texts_packed_into_one_run_equal_the_loop_reference(inner, dtype, tol):
+    """A mask that falls apart into squares is computed a square at a time (joined up to 32
+    rows): the loop reference's numbers, every other weight exactly 0, a bias kept, a row
+    with no key all zero, an empty text; and a text that is a square of its own has the
+    numbers of its own run."""
+    lengths = [5, 17, 1, 40, 33, 3, 0, 12]
+    T, H = sum(lengths), 3
+    q, k, v = random_qkv(H, T, 6, seed=11, dtype=dtype)
+    allowed = packed(lengths, inner)
+    allowed[20, :] = False  # a row that sees nothing
+    bias = np.random.default_rng(3).standard_normal((H, T, T)).astype(dtype)
+    w, o = scaled_dot_product_attention(q, k, v, allowed, bias=bias)
+    assert w.dtype == o.dtype == dtype and w.shape == (H, T, T) and o.shape == (H, T, 6)
+    for h in range(H):
+        _, _, ref_w, ref_o = attention_head(q[h], k[h], v[h], allowed.tolist(),
+                                            bias=bias[h].tolist())  # fmt: skip
+        np.testing.assert_allclose(w[h], ref_w, rtol=tol, atol=tol)
+        np.testing.assert_allclose(o[h], ref_o, rtol=tol, atol=tol)
+    assert (w[:, ~allowed] == 0).all() and (w[:, 20] == 0).all() and (o[:, 20] == 0).all()
+    a, b = 63, 96  # the text of 33 tokens: a square of its own
+    alone = scaled_dot_product_attention(q[:, a:b], k[:, a:b], v[:, a:b], allowed[a:b, a:b],
+                                         bias=bias[:, a:b, a:b])  # fmt: skip
+    np.testing.assert_array_equal(w[:, a:b, a:b], alone[0])
+    np.testing.assert_array_equal(o[:, a:b], alone[1])
+
+
+def test_where_a_mask_falls_apart():
+    from attnviz.attention import _segments
+
+    for whole in (none(50), causal(50), window(50, 3), prefix(50, 4)):
+        assert _segments(whole) == [(0, 50)]
+    assert _segments(packed([5, 17, 1, 40, 33, 3, 0, 12])) == [(0, 63), (63, 96), (96, 111)]
+    assert _segments(window(70, 1)) == [(0, 32), (32, 64), (64, 70)]  # each row alone
+    crossing = packed([40, 40])
+    crossing[50, 10] = True  # a row of the second text sees a key of the first
+    assert _segments(crossing) == [(0, 80)]
