@@ -85,15 +85,16 @@ def scaled_dot_product_attention(
     if q.shape[0] * q.shape[1] * k.shape[1] >= _BLOCKED_FROM:
         return _blocked(q, k, v, allowed, factor, bias)
     if allowed is not None and q.shape[1] == k.shape[1] and len(parts := _segments(allowed)) > 1:
-        # texts packed into one run: each text's square, not all T x T
-        weights = np.zeros((*q.shape[:2], k.shape[1]), np.result_type(q, k, v))
-        outputs = np.zeros((*q.shape[:2], v.shape[2]), weights.dtype)
-        for i, j in parts:
-            weights[:, i:j, i:j], outputs[:, i:j] = scaled_dot_product_attention(
-                q[:, i:j], k[:, i:j], v[:, i:j], allowed[i:j, i:j], scaled=scaled, scale=scale,
-                bias=None if bias is None else bias[:, i:j, i:j],
-            )  # fmt: skip
-        return weights, outputs
+        return _in_squares(q, k, v, allowed, factor, bias, parts)
+    return _straightforward(q, k, v, allowed, factor, bias)
+
+
+def _straightforward(
+    q: np.ndarray, k: np.ndarray, v: np.ndarray, allowed: np.ndarray | None,
+    factor: float | None, bias: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The kernel over (H, T, Dh) inputs as the paper writes it, the scores times ``factor``
+    (None: not scaled)."""
     s = scores(q, k)  # (H,T,Dh) @ (H,Dh,T) -> (H,T,T)
     if factor is not None:
         s = s * s.dtype.type(factor)
@@ -101,6 +102,22 @@ def scaled_dot_product_attention(
         s = s + bias
     weights = softmax(apply_mask(s, allowed))  # (H,T,T)
     return weights, weights @ v  # (H,T,T) @ (H,T,Dh) -> (H,T,Dh)
+
+
+def _in_squares(
+    q: np.ndarray, k: np.ndarray, v: np.ndarray, allowed: np.ndarray, factor: float | None,
+    bias: np.ndarray | None, parts: list[tuple[int, int]],
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The kernel a square of ``parts`` at a time (texts packed into one run: each text's
+    square, not all T × T); the weights outside the squares are 0."""
+    weights = np.zeros((*q.shape[:2], k.shape[1]), np.result_type(q, k, v))
+    outputs = np.zeros((*q.shape[:2], v.shape[2]), weights.dtype)
+    for i, j in parts:
+        weights[:, i:j, i:j], outputs[:, i:j] = _straightforward(
+            q[:, i:j], k[:, i:j], v[:, i:j], allowed[i:j, i:j], factor,
+            None if bias is None else bias[:, i:j, i:j],
+        )  # fmt: skip
+    return weights, outputs
 
 
 _BLOCKED_FROM = 1 << 20  # H·Tq·Tk from which the blocked kernel pays for its set-up

@@ -110,8 +110,8 @@ class Runner:
         positions = [p for a, b in spans for p in range(b - a)]
         runs = ck.forward(ck.params(c.dtype, self.kept), ids, list(allowed), c.scaled,
                           positions=positions)  # fmt: skip
-        w = np.stack([r.weights for r in runs])  # (L, H, N, N)
-        return [(n, self._tally(w[:, :, a:b, a:b], allowed[:, a:b, a:b],
+        layers = [r.weights for r in runs]  # L of (H, N, N): only each text's squares stacked
+        return [(n, self._tally(np.stack([w[:, a:b, a:b] for w in layers]), allowed[:, a:b, a:b],
                                 [t.text for t in tokens], [t.special for t in tokens]))
                 for (n, _, tokens), (a, b) in zip(pack, spans, strict=True)]  # fmt: skip
 
