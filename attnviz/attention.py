@@ -128,7 +128,8 @@ def _segments(allowed: np.ndarray) -> list[tuple[int, int]]:
     """Where a square mask falls apart: rows i..j−1 that see only keys i..j−1 and that no
     other row sees (texts packed into one run), joined into ranges of at least
     _SEGMENT_ROWS rows (a call costs as much as a few thousand cells); one range when it
-    does not fall apart (a causal or sliding-window mask: each row sees the one before)."""
+    does not fall apart (a causal mask, or a window wider than one key: each row sees the
+    key before it)."""
     T = len(allowed)
     seen = allowed.any(axis=1)
     first = np.where(seen, allowed.argmax(axis=1), T)  # each row's first and last key
