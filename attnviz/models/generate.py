@@ -193,9 +193,10 @@ def generate(
     assert decoder.params.kept is not None  # a decoder keeps what it reads
     g = Generation(list(prompt), kept=decoder.params.kept)
     logits, rows = decoder.step(list(prompt))
+    buffer = np.empty(len(logits), np.float64)
     for _ in range(n):
         token = sampling.choose(logits, rng)
-        p = softmax(logits.astype(np.float64))
+        p = _probabilities(logits, buffer)
         best = _most_probable(p, top)
         g.generated.append(token)
         g.chosen_prob.append(float(p[token]))
@@ -209,6 +210,19 @@ def generate(
             logits, rows = decoder.step([token])
             g.rows.append(rows[:, :, 0])
     return g
+
+
+def _probabilities(logits: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """The softmax of the logits in float64, the numbers of ``softmax(logits.astype(float64))``
+    computed in ``out``, one buffer for every step: a fresh array of the vocabulary's size
+    faults its pages in again at each step."""
+    top = logits.max()
+    if not np.isfinite(top):
+        return softmax(logits.astype(np.float64))
+    np.subtract(logits, top, out=out, dtype=np.float64)
+    np.exp(out, out=out)
+    out /= out.sum()
+    return out
 
 
 def _most_probable(p: np.ndarray, k: int) -> np.ndarray:
