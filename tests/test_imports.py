@@ -79,3 +79,20 @@ def test_the_core_knows_nothing_of_checkpoints_renderers_or_the_command_line():
     for name in core:
         reached = {m for m in graph()[f"attnviz.{name}"] if m.startswith(above)}
         assert not reached, (name, reached)
+
+
+def test_a_survey_worker_starts_without_the_command_line():
+    """A ``survey --jobs`` worker imports the console script's module (``attnviz.cli``) and
+    what it runs (``attnviz.corpus``): neither loads Typer, Rich, Matplotlib or the commands."""
+    import subprocess
+    import sys
+
+    code = ("import sys, attnviz.cli, attnviz.corpus; print(sorted(m for m in sys.modules if "
+            "m.split('.')[0] in ('typer', 'rich', 'matplotlib', 'click') "
+            "or m.startswith('attnviz.cli.')))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    loaded = subprocess.run([sys.executable, "-c", "import sys; from attnviz.cli import app; "
+                             "print(type(app).__name__, 'attnviz.cli.commands' in sys.modules)"],
+                            capture_output=True, text=True, check=True)  # fmt: skip
+    assert loaded.stdout.split() == ["Typer", "True"]

@@ -187,8 +187,8 @@ def test_what_cannot_be_surveyed_is_refused(tmp_path, args, message):
 
 
 def test_ctrl_c_says_how_many_texts_were_done():
-    from attnviz.cli.surveying import Source
-    from attnviz.cli.surveying import survey as run
+    from attnviz.corpus import Source
+    from attnviz.corpus import survey as run
     from attnviz.errors import Interrupted
     from attnviz.trace import AttentionConfig, Seeded
 
@@ -330,7 +330,7 @@ def test_the_command_line_shows_words(tmp_path):
 def test_texts_packed_into_one_run_measure_as_run_alone():
     """BERT's texts run packed (a block of the mask each, positions from 0): the sums of each
     text equal those of its own run."""
-    from attnviz.cli.surveying import Runner, Source
+    from attnviz.corpus import Runner, Source
     from attnviz.trace import AttentionConfig, Pretrained
 
     config = AttentionConfig(mask=("none",), dtype="float64", source=Pretrained(minilm()))

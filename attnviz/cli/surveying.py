@@ -1,170 +1,27 @@
-"""``survey``'s run: the texts of a corpus read one line at a time, each run and measured, only
-the running sums kept (never the attentions of two texts at once); with --jobs, the texts go
-to worker processes in chunks, and their sums come back to be added in the corpus's order
-(the same additions as one process makes: the same bits)."""
+"""``survey``'s command: the corpus read one line at a time (a bad line is a skip, not an
+error), the options checked, the run (``attnviz.corpus``) under a progress bar, the view of
+its means and labels."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import sys
-from collections import Counter, deque
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
-from ..errors import ConfigError, Interrupted, RunError
-from ..models.tokenizer import PIECE
-from ..pipeline import Limits, check_budget
-from ..survey import Tally, key_kinds, tally
+from ..corpus import Source, survey
+from ..errors import ConfigError
 from ..trace import AttentionConfig
 from ..views.labels import visible
 from ..views.survey import SurveyView
-from ..words import merge_words, word_groups, word_texts
 from .app import progress
 from .options import Options, config, size
 
 LINE_BYTES = 1 << 20  # a longer line is skipped, not read whole
-CHUNK = 32  # texts sent to a worker at a time (and packed together)
-PACK = 256  # the most tokens of texts run as one sequence
-
-
-@dataclass(frozen=True)
-class Source:
-    """What a run of one text needs, picklable for a worker: the run's configuration, whether
-    pieces are merged into words, the most tokens a text may have, the memory budget."""
-
-    config: AttentionConfig
-    words: bool
-    max_tokens: int
-    budget: int
-
-
-class Runner:
-    """Runs the texts of a Source: a checkpoint opened once, its tensors kept from text to
-    text (converted once, not for every text)."""
-
-    def __init__(self, source: Source) -> None:
-        self.source = source
-        self.ck: Any = None
-        self.kept: dict[str, Any] = {}
-        if source.config.pretrained is not None:
-            from ..models import Checkpoint
-
-            self.ck = Checkpoint.open(source.config.pretrained.model)
-
-    def measure_many(self, texts: list[str | None]) -> list[Tally | str]:
-        """Each text's sums (or why it is skipped). A model whose forward pass takes
-        positions runs its texts packed, PACK tokens at a time, each text seeing only itself
-        (a block of the mask), its positions from 0: one pass for many short texts."""
-        if self.ck is None or not self.ck.family.packs:
-            return [self.measure(t) for t in texts]
-        out: list[Tally | str] = []
-        ready: list[tuple[int, list[int], list[Any]]] = []
-        for n, text in enumerate(texts):
-            got = self._encoded(text)
-            out.append(got if isinstance(got, str) else "")
-            if not isinstance(got, str):
-                ready.append((n, *got))
-        while ready:
-            size, pack = 0, ready[:0]  # the texts of one run, PACK tokens at most
-            while ready and (not pack or size + len(ready[0][1]) <= PACK):
-                pack.append(ready.pop(0))
-                size += len(pack[-1][1])
-            for n, result in self._packed(pack):
-                out[n] = result
-        return out
-
-    def _encoded(self, text: str | None) -> tuple[list[int], list[Any]] | str:
-        """A checkpoint's ids and tokens of ``text``, or why it is skipped."""
-        if text is None:
-            return "bad"
-        if not text.strip():
-            return "empty"
-        ck, limit = self.ck, min(self.source.max_tokens, self.ck.max_positions)
-        if len(text) > PIECE and ck.over(text, limit) is not None:  # not tokenised whole
-            return "long"
-        ids, tokens = ck.encode(text)
-        if len(ids) > limit:
-            return "long"
-        T = max(len(ids), PACK) if ck.family.packs else len(ids)  # a pack is run whole
-        if not self._fits(ck.heads, ck.d_model, T, ck.layers, ck.tensors.layer_elements(),
-                          ck.kept_bytes(self.source.config.dtype)):  # fmt: skip
-            return "memory"
-        return ids, tokens
-
-    def _packed(self, pack: list[tuple[int, list[int], list[Any]]]) -> list[tuple[int, Tally]]:
-        """Run texts as one sequence, the mask a block per text; each text's sums."""
-        c, ck = self.source.config, self.ck
-        spans, start = [], 0
-        for _, ids, _ in pack:
-            spans.append((start, start + len(ids)))
-            start += len(ids)
-        allowed = np.zeros((ck.layers, start, start), dtype=bool)
-        for (a, b), (_, ids, _) in zip(spans, pack, strict=True):
-            allowed[:, a:b, a:b] = ck.layer_masks(c.mask, len(ids))
-        ids = [i for _, one, _ in pack for i in one]
-        positions = [p for a, b in spans for p in range(b - a)]
-        runs = ck.forward(ck.params(c.dtype, self.kept), ids, list(allowed), c.scaled,
-                          positions=positions)  # fmt: skip
-        layers = [r.weights for r in runs]  # L of (H, N, N): only each text's squares stacked
-        return [(n, self._tally(np.stack([w[:, a:b, a:b] for w in layers]), allowed[:, a:b, a:b],
-                                [t.text for t in tokens], [t.special for t in tokens]))
-                for (n, _, tokens), (a, b) in zip(pack, spans, strict=True)]  # fmt: skip
-
-    def _tally(self, w: np.ndarray, allowed: np.ndarray, texts: list[str], special: list[bool]
-               ) -> Tally:  # fmt: skip
-        """One text's sums, its pieces merged into words first with --words."""
-        if self.source.words:
-            groups = word_groups(texts, special)
-            w, allowed = merge_words(w, allowed, groups)
-            texts = word_texts(texts, groups)
-            special = [len(g) == 1 and special[g[0]] for g in groups]
-        return tally(w, allowed, *key_kinds(texts, special))
-
-    def measure(self, text: str | None) -> Tally | str:
-        """One text's sums, or why it is skipped: "bad" (not a text), "empty", "long" (over
-        the model's positions or --max-tokens), "memory" (over the budget)."""
-        if text is None:
-            return "bad"
-        if not text.strip():
-            return "empty"
-        trace = self._run(text)
-        if isinstance(trace, str):
-            return trace
-        return self._tally(trace.layer_weights, trace.layer_allowed, list(trace.texts),
-                           [t.special for t in trace.tokens])  # fmt: skip
-
-    def _run(self, text: str) -> Any:
-        """The Trace of ``text`` (every layer's weights), or why it cannot be run."""
-        c, src = self.source.config, self.source
-        if self.ck is None:
-            from ..seeded import run_seeded
-            from ..tokens import tokenize
-
-            s = c.seeded
-            assert s is not None
-            tokens = tokenize(text, s.tokenizer, bos=s.bos, pad_to=s.pad_to)
-            if len(tokens) > src.max_tokens:
-                return "long"
-            if not self._fits(s.heads, s.d_model, len(tokens), 1, None):
-                return "memory"
-            return run_seeded(tokens, c)
-        got = self._encoded(text)
-        return got if isinstance(got, str) else self.ck.run(*got, c, kept=self.kept)
-
-    def _fits(self, heads: int, d_model: int, T: int, layers: int, elements: int | None,
-              kept: int = 0) -> bool:  # fmt: skip
-        """Whether a text of T tokens fits the budget, with the tensors ``kept`` beside it."""
-        limits = Limits(memory_budget=self.source.budget, extra_bytes=lambda T: kept)
-        try:
-            check_budget(limits, heads, d_model, self.source.config.dtype, T, layers, elements)
-        except RunError:
-            return False
-        return True
 
 
 def lines(file: Path, jsonl: bool, limit: int | None) -> Iterator[str | None]:
@@ -216,91 +73,6 @@ def _text(raw: bytes, jsonl: bool) -> str | None:
         return None
     text = data.get("text") if isinstance(data, dict) else None
     return text if isinstance(text, str) else None
-
-
-_RUNNER: Runner | None = None  # a worker's own
-
-
-def _start(source: Source) -> None:
-    """A worker's start: its runner, and BLAS held to one thread (the workers are the
-    threads: two BLAS threads in each of two workers made the run four times slower)."""
-    global _RUNNER
-    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
-
-    threadpool_limits(limits=1, user_api="blas")
-    _RUNNER = Runner(source)
-
-
-def _chunk(texts: list[str | None]) -> list[Tally | str]:
-    assert _RUNNER is not None
-    return _RUNNER.measure_many(texts)
-
-
-def _chunks(texts: Iterator[str | None]) -> Iterator[list[str | None]]:
-    chunk: list[str | None] = []
-    for text in texts:
-        chunk.append(text)
-        if len(chunk) == CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def results(source: Source, texts: Iterator[str | None], jobs: int) -> Iterator[Tally | str]:
-    """Each text's sums (or why it was skipped), in the corpus's order."""
-    if jobs == 1:  # the same chunks as the workers get: the same packs, the same bits
-        runner = Runner(source)
-        for chunk in _chunks(texts):
-            yield from runner.measure_many(chunk)
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked threads
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start,
-                             initargs=(source,)) as pool:  # fmt: skip
-        waiting: deque[Any] = deque()
-        for chunk in _chunks(texts):
-            waiting.append(pool.submit(_chunk, chunk))
-            if len(waiting) >= 4 * jobs:  # a few chunks ahead: the corpus is never held
-                yield from waiting.popleft().result()
-        while waiting:
-            yield from waiting.popleft().result()
-
-
-@dataclass
-class Totals:
-    """The corpus's sums, and the texts skipped by reason."""
-
-    tally: Tally | None = None
-    skipped: Counter[str] | None = None
-
-    @property
-    def used(self) -> int:
-        return self.tally.texts if self.tally else 0
-
-
-def survey(source: Source, texts: Iterator[str | None], jobs: int, bar: Any = None) -> Totals:
-    """Run and measure every text; ``bar`` hears of each. Ctrl-C ends it with Interrupted,
-    saying how many texts were done."""
-    totals = Totals(None, Counter())
-    assert totals.skipped is not None
-    try:
-        for result in results(source, texts, jobs):
-            if isinstance(result, str):
-                totals.skipped[result] += 1
-            elif totals.tally is None:
-                totals.tally = result
-            else:
-                totals.tally += result
-            if bar is not None:
-                bar()
-    except KeyboardInterrupt:
-        done = totals.used + sum(totals.skipped.values())
-        raise Interrupted(f"interrupted after {done} texts ({totals.used} measured): nothing "
-                          "written") from None  # fmt: skip
-    return totals
 
 
 MAX_JOBS = 256
