@@ -335,31 +335,3 @@ def test_each_familys_layers_get_the_masks_transformers_gives_them():
     assert masks({"sliding_window": 4096}, 2, "mistral") == ["window=4096"] * 2
     assert masks({"sliding_window": None}, 2, "mistral") == ["causal"] * 2
     assert masks({"sliding_window": 8}, 2, "llama") == ["causal"] * 2  # llama has no window
-
-
-@pytest.mark.parametrize("T", [1, 6])
-def test_gate_and_up_in_one_product_are_the_numbers_of_two(T):
-    """A gated MLP multiplies by its gate and up projections stacked (one BLAS call): the
-    numbers are those of two separate products, bit for bit, for a step's one row and a
-    prompt's several; a bias only one of them has is zero in the other's half."""
-    from attnviz.models import Checkpoint
-    from attnviz.models.decoder import _gate_up
-    from attnviz.models.layers import Params
-
-    ck = Checkpoint.open(str(FIXTURES / "llama-tiny"))
-    p = Params(ck.tensors, ck.config, "float32", ck.heads, ck.layers, ck.kv_heads, ck.head_dim)
-    w, bias = _gate_up(p, "layers.0.")
-    gate, up = p("layers.0.mlp.gate_proj.weight"), p("layers.0.mlp.up_proj.weight")
-    assert bias is None and w.shape == (2 * gate.shape[0], gate.shape[1])
-    x = np.random.default_rng(T).standard_normal((T, gate.shape[1])).astype(np.float32)
-    both = x @ w.T
-    assert np.array_equal(both[:, : gate.shape[0]], x @ gate.T)
-    assert np.array_equal(both[:, gate.shape[0] :], x @ up.T)
-
-    class OneBias(Params):
-        def maybe(self, name):
-            return np.arange(gate.shape[0], dtype=np.float32) if "up_proj" in name else None
-
-    _, bias = _gate_up(OneBias(**vars(p)), "layers.0.")
-    assert bias is not None and not bias[: gate.shape[0]].any()
-    assert np.array_equal(bias[gate.shape[0] :], np.arange(gate.shape[0]))

@@ -117,18 +117,6 @@ def _linear(p: Params, name: str, x: np.ndarray) -> np.ndarray:
     return y if bias is None else y + bias
 
 
-def _gate_up(p: Params, b: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """Layer ``b``'s gate and up projections stacked (2F, D), and their biases (None when
-    neither has one): one matrix product where two cost a second call (the same numbers)."""
-    names = (b + "mlp.gate_proj", b + "mlp.up_proj")
-    w = np.concatenate([p(name + ".weight") for name in names])
-    biases = [p.maybe(name + ".bias") for name in names]
-    if biases[0] is None and biases[1] is None:
-        return w, None
-    half = w.shape[0] // 2
-    return w, np.concatenate([np.zeros(half, w.dtype) if c is None else c for c in biases])
-
-
 def _turner(norm: Callable[[np.ndarray, str], np.ndarray], b: str, r: Rope,
             tables: tuple[np.ndarray, np.ndarray], qk_norm: bool) -> QK:  # fmt: skip
     """Layer ``b``'s map from projected Q and K (H, T, Dh) to those its scores use."""
@@ -178,10 +166,8 @@ def forward(
             break  # the last MLP changes no attention
         h = norm(x, b + ("pre_feedforward_layernorm" if style.gemma else "post_attention_layernorm")
                  + ".weight")  # fmt: skip
-        gate_up, bias = p.once(b + "mlp.", partial(_gate_up, p, b))
-        both = h @ gate_up.T if bias is None else h @ gate_up.T + bias
-        half = gate_up.shape[0] // 2
-        h = _linear(p, b + "mlp.down_proj", act(both[:, :half]) * both[:, half:])
+        h = _linear(p, b + "mlp.down_proj", act(_linear(p, b + "mlp.gate_proj", h))
+                    * _linear(p, b + "mlp.up_proj", h))  # fmt: skip
         x = x + (norm(h, b + "post_feedforward_layernorm.weight") if style.gemma else h)
     if cache and cache.full:
         cache.hidden = norm(x, "norm.weight")

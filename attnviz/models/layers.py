@@ -11,15 +11,13 @@ import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
 from ..attention import concat_heads, scaled_dot_product_attention
 from ..errors import ConfigError
 from .files import Tensors
-
-Made = TypeVar("Made")
 
 
 @dataclass(frozen=True)
@@ -45,19 +43,18 @@ class Params:
             self.kept[name] = self.tensors(name).astype(self.dtype, copy=False)
         return self.kept[name]
 
-    def once(self, key: str, make: Callable[[], Made]) -> Made:
-        """What ``make`` makes of a layer's tensors (its attention weights in the Trace's
-        shapes, say), made once when tensors are kept: kept under ``key``, a prefix that names
-        no tensor ("layers.3."), and the tensors it read are not kept twice."""
+    def once(self, layer: str, make: Callable[[], LayerWeights]) -> LayerWeights:
+        """Layer ``layer``'s attention weights in the Trace's shapes, made once when tensors
+        are kept (kept under the layer's prefix, "layers.3.", which names no tensor)."""
         if self.kept is None:
             return make()
-        if key not in self.kept:
+        if layer not in self.kept:
             before = set(self.kept)
-            self.kept[key] = make()
-            for name in set(self.kept) - before - {key}:
+            self.kept[layer] = make()
+            for name in set(self.kept) - before - {layer}:  # read to make it: not kept twice
                 del self.kept[name]
-        made: Made = self.kept[key]
-        return made
+        weights: LayerWeights = self.kept[layer]
+        return weights
 
     def maybe(self, name: str) -> np.ndarray | None:
         """The tensor ``name``, or None when the checkpoint has none (a bias it goes without)."""
