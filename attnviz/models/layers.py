@@ -309,9 +309,12 @@ def attend(
     qkv = (x @ weights + biases).reshape(T, -1, Dh).swapaxes(0, 1)  # (H+2G,T,Dh)
     q, k, v = qkv[:H], qkv[H : H + H // r], qkv[H + H // r :]
     q_rot, k_rot = turn(q, k) if turn else (None, None)  # each distinct key head turned once
-    if r > 1:  # each key/value head serves its group of query heads
-        k, v = np.repeat(k, r, axis=0), np.repeat(v, r, axis=0)
-        k_rot = None if k_rot is None else np.repeat(k_rot, r, axis=0)
+    if r > 1:  # each key/value head serves its group of query heads (the keys as used)
+        v = np.repeat(v, r, axis=0)
+        if k_rot is None:
+            k = np.repeat(k, r, axis=0)
+        else:
+            k_rot = np.repeat(k_rot, r, axis=0)
     q_used, k_used, v_used = q if q_rot is None else q_rot, k if k_rot is None else k_rot, v
     if cache is not None:
         k_used, v_used = cache[0].extend(cache[1], k_used, v_used)
