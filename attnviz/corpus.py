@@ -110,7 +110,7 @@ class Runner:
 
     def _tally(self, w: np.ndarray, allowed: np.ndarray, texts: list[str], special: list[bool]
                ) -> Tally:  # fmt: skip
-        """One text's sums, its pieces merged into words first with --words."""
+        """One text's sums, its pieces merged into words first with ``source.words``."""
         if self.source.words:
             groups = word_groups(texts, special)
             w, allowed = merge_words(w, allowed, groups)
@@ -120,7 +120,7 @@ class Runner:
 
     def measure(self, text: str | None) -> Tally | str:
         """One text's sums, or why it is skipped: "bad" (not a text), "empty", "long" (over
-        the model's positions or --max-tokens), "memory" (over the budget)."""
+        the model's positions or ``max_tokens``), "memory" (over the budget)."""
         if text is None:
             return "bad"
         if not text.strip():
