@@ -17,7 +17,7 @@ def main() -> None:
     """The console script and ``python -m attnviz``: the app, its commands registered."""
     from .app import main as run
 
-    __getattr__("app")
+    __getattr__("app")  # the commands registered on the app before it runs
     run()
 
 
