@@ -1,7 +1,8 @@
 """A corpus run and measured text by text, for ``survey``: each text's running sums (never
 the attentions of two texts at once); short texts of a checkpoint packed into one run; with
-``jobs`` above 1, the texts go to worker processes in chunks, and their sums come back to be
-added in the corpus's order (the same additions as one process makes: the same bits).
+``jobs`` above 1, the texts go in chunks to ``jobs`` − 1 worker processes and to this one,
+and their sums are added in the corpus's order (the same additions as one process makes: the
+same bits).
 
 The workers import this module, not the command line's: a worker starts on what it runs."""
 
@@ -190,25 +191,41 @@ def _chunks(texts: Iterator[str | None]) -> Iterator[list[str | None]]:
 
 
 def results(source: Source, texts: Iterator[str | None], jobs: int) -> Iterator[Tally | str]:
-    """Each text's sums (or why it was skipped), in the corpus's order."""
+    """Each text's sums (or why it was skipped), in the corpus's order. With ``jobs`` above
+    1, this process runs chunks too, beside ``jobs`` − 1 workers: it starts at once, where a
+    worker first starts an interpreter and opens the model."""
+    runner = Runner(source)
     if jobs == 1:  # the same chunks as the workers get: the same packs, the same bits
-        runner = Runner(source)
         for chunk in _chunks(texts):
             yield from runner.measure_many(chunk)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    from threadpoolctl import threadpool_limits
+
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked threads
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start,
-                             initargs=(source,)) as pool:  # fmt: skip
-        waiting: deque[Any] = deque()
+    with ProcessPoolExecutor(jobs - 1, mp_context=context, initializer=_start,
+                             initargs=(source,)) as pool, threadpool_limits(1, "blas"):  # fmt: skip
+        waiting: deque[Any] = deque()  # a worker's future, or the results of a chunk run here
         for chunk in _chunks(texts):
-            waiting.append(pool.submit(_chunk, chunk))
-            if len(waiting) >= 4 * jobs:  # a few chunks ahead: the corpus is never held
-                yield from waiting.popleft().result()
+            busy = sum(not isinstance(w, list) and not w.done() for w in waiting)
+            if busy < 2 * (jobs - 1):  # the workers have too little ahead: one more for them
+                waiting.append(pool.submit(_chunk, chunk))
+            else:
+                waiting.append(runner.measure_many(chunk))
+            while waiting and (len(waiting) > 4 * jobs or _ready(waiting[0])):
+                yield from _got(waiting.popleft())
         while waiting:
-            yield from waiting.popleft().result()
+            yield from _got(waiting.popleft())
+
+
+def _ready(entry: Any) -> bool:
+    return isinstance(entry, list) or entry.done()
+
+
+def _got(entry: Any) -> list[Tally | str]:
+    return entry if isinstance(entry, list) else entry.result()
 
 
 @dataclass

@@ -135,6 +135,31 @@ def test_two_jobs_give_the_bits_one_job_gives(tmp_path):
     assert len(one.stdout.splitlines()) == 1 + 6 * 12  # a line per head
 
 
+def test_this_process_runs_chunks_beside_its_workers_with_the_bits_of_one(monkeypatch):
+    """With two jobs this process runs chunks too, while its worker starts: every text's
+    sums, in the corpus's order, are those of one process, bit for bit."""
+    from attnviz import corpus
+    from attnviz.trace import AttentionConfig, Pretrained
+
+    config = AttentionConfig(mask=("none",), dtype="float32", source=Pretrained(minilm()))
+    source = corpus.Source(config, False, 512, 1 << 32)
+    texts = [*CORPUS * 4, "", None]  # 13 chunks of 2
+    monkeypatch.setattr(corpus, "CHUNK", 2)
+    here, measure = [], corpus.Runner.measure_many
+    monkeypatch.setattr(corpus.Runner, "measure_many",
+                        lambda self, chunk: here.append(chunk) or measure(self, chunk))  # fmt: skip
+    one = list(corpus.results(source, iter(texts), 1))
+    here.clear()
+    two = list(corpus.results(source, iter(texts), 2))
+    assert 0 < len(here) < 13  # some chunks ran here, the others in the worker
+    assert two[-2:] == one[-2:] == ["empty", "bad"]
+    for a, b in zip(one[:-2], two[:-2], strict=True):
+        for m in a.sums:
+            np.testing.assert_array_equal(a.sums[m], b.sums[m])
+            np.testing.assert_array_equal(a.rows[m], b.rows[m])
+        np.testing.assert_array_equal(a.offsets, b.offsets)
+
+
 def test_bad_lines_are_skipped_and_counted(tmp_path):
     lines = ["The cat sat.", "", "   ", "one two three four five six seven eight nine ten",
              "A dog."]  # fmt: skip

@@ -409,7 +409,7 @@ InductionOpt = Annotated[
     bool, typer.Option(help="With a decoder --model: Olsson et al.'s induction scores, on "
                        "repeated random tokens (--seed draws them).")
 ]  # fmt: skip
-JobsOpt = Annotated[int, typer.Option(help="Worker processes (results identical to 1).")]
+JobsOpt = Annotated[int, typer.Option(help="Processes: this one and N − 1 workers.")]
 
 
 @app.command(short_help="What every head does over a corpus: the measures of the papers.")

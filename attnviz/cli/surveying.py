@@ -88,7 +88,7 @@ def _checked(o: Options, limit: int | None, words: bool, induction: bool, jobs: 
         if value is not None and value < 1:
             raise ConfigError(f"{flag} must be at least 1, not {value}")
     if jobs > MAX_JOBS:
-        raise ConfigError(f"--jobs must be at most {MAX_JOBS} (a worker process each), not {jobs}")
+        raise ConfigError(f"--jobs must be at most {MAX_JOBS} (a process each), not {jobs}")
     if words and o.model is None:
         raise ConfigError("--words merges the word pieces of a --model's tokenizer; the seeded "
                           "tokenizers make whole words (or characters): give a --model")  # fmt: skip
