@@ -57,8 +57,15 @@ class Params:
         return weights
 
     def maybe(self, name: str) -> np.ndarray | None:
-        """The tensor ``name``, or None when the checkpoint has none (a bias it goes without)."""
-        return self(name) if self.tensors.has(name) else None
+        """The tensor ``name``, or None when the checkpoint has none (a bias it goes without);
+        with ``kept``, its absence is kept too (asked at every step of a generation)."""
+        if self.kept is not None and name in self.kept:
+            found: np.ndarray | None = self.kept[name]
+            return found
+        found = self(name) if self.tensors.has(name) else None
+        if self.kept is not None:
+            self.kept[name] = found
+        return found
 
     def number(self, key: str, default: float) -> float:
         """A positive number of config.json (``default`` when absent)."""
@@ -310,11 +317,11 @@ def attend(
     q, k, v = qkv[:H], qkv[H : H + H // r], qkv[H + H // r :]
     q_rot, k_rot = turn(q, k) if turn else (None, None)  # each distinct key head turned once
     if r > 1:  # each key/value head serves its group of query heads (the keys as used)
-        v = np.repeat(v, r, axis=0)
+        v = v.repeat(r, axis=0)
         if k_rot is None:
-            k = np.repeat(k, r, axis=0)
+            k = k.repeat(r, axis=0)
         else:
-            k_rot = np.repeat(k_rot, r, axis=0)
+            k_rot = k_rot.repeat(r, axis=0)
     q_used, k_used, v_used = q if q_rot is None else q_rot, k if k_rot is None else k_rot, v
     if cache is not None:
         k_used, v_used = cache[0].extend(cache[1], k_used, v_used)
