@@ -92,6 +92,24 @@ def test_a_generation_from_the_tensors_an_earlier_one_kept_reads_none_again(name
     assert reads  # a generation without them reads them (the count above could fail)
 
 
+@pytest.mark.parametrize("name", ["llama-tiny", "qwen2-tiny", "gpt2-tiny"])
+def test_the_output_embedding_is_kept_once_transposed(name):
+    """Tied or not, the output embedding is kept as (D, V), contiguous (the layout one hidden
+    state times it reads fastest), equal to the file's (V, D) transposed, and not also as it
+    was read."""
+    from attnviz.models.generate import _transposed
+
+    ck = Checkpoint.open(str(FIXTURES / name))
+    g = generate(ck, ck.encode(PROMPTS[0])[0], 2)
+    heads = [key for key in g.kept if key.endswith(".T")]
+    assert len(heads) == 1 and heads[0][:-2] not in g.kept
+    head = g.kept[heads[0]]
+    assert head.flags.c_contiguous and head.shape[0] == ck.d_model
+    np.testing.assert_array_equal(head, ck.tensors(heads[0][:-2]).T)
+    a = np.arange(1300 * 3, dtype=np.float32).reshape(1300, 3)  # blocks of 512 and the rest
+    np.testing.assert_array_equal(_transposed(a), a.T)
+
+
 def test_seeded_sampling_gives_the_same_tokens_run_after_run():
     ck = Checkpoint.open(str(FIXTURES / "llama-tiny"))
     prompt, _ = ck.encode(PROMPTS[1])

@@ -93,22 +93,39 @@ def decoders() -> str:
 
 
 def lm_head(ck: Checkpoint, params: Params) -> np.ndarray:
-    """The output embedding (V, D): the checkpoint's own, or the input one when tied (read
-    through ``params``: kept with the other tensors)."""
+    """The output embedding, transposed and contiguous (D, V): the checkpoint's own, or the
+    input one when tied. Kept with the other tensors (``params.kept``) in this layout only:
+    one hidden state times it reads the 113 MB of SmolLM's at 32 GB/s, where the (V, D)
+    layout's transpose read at 24 GB/s (the logits are only a step's)."""
     names = ck.family.lm_head
     if not names:
         raise ConfigError(
             f"`model` {ck.spec!r}: a {ck.family.model_type} checkpoint has no language-model "
             f"head to generate with; generate runs decoders ({decoders()})"
         )
+    kept = params.kept if params.kept is not None else {}
     for name in names:
+        if name + ".T" in kept:
+            head: np.ndarray = kept[name + ".T"]
+            return head
         if ck.tensors.has(name):
             head = params(name)
             if head.ndim != 2 or head.shape[1] != ck.d_model:
                 raise ConfigError(f"`model`: {name} has shape {head.shape}, not (vocabulary, "
                                   f"{ck.d_model}) as config.json says")  # fmt: skip
+            kept.pop(name, None)  # kept once, as (D, V)
+            kept[name + ".T"] = head = _transposed(head)
             return head
     raise ConfigError(f"`model`: the checkpoint has no {' or '.join(names)}")
+
+
+def _transposed(a: np.ndarray, rows: int = 512) -> np.ndarray:
+    """a.T as a contiguous array, copied ``rows`` rows of ``a`` at a time: the block stays in
+    cache (65 ms for SmolLM's output embedding, where np.ascontiguousarray(a.T) took 190)."""
+    out = np.empty(a.shape[::-1], a.dtype)
+    for i in range(0, len(a), rows):
+        out[:, i : i + rows] = a[i : i + rows].T
+    return out
 
 
 def eos_ids(ck: Checkpoint) -> set[int]:
@@ -159,7 +176,7 @@ class Decoder:
         assert self.cache.hidden is not None
         if self.cache.hidden.shape != (len(ids), self.ck.d_model):
             raise self.ck.misfit(ValueError(f"the last hidden state is {self.cache.hidden.shape}"))
-        logits = self.cache.hidden[-1] @ self.head.T  # (D,) @ (D,V)
+        logits = self.cache.hidden[-1] @ self.head  # (D,) @ (D,V)
         if self.softcap is not None:
             logits = np.tanh(logits / self.softcap) * self.softcap
         self.cache.start = T
