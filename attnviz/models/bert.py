@@ -19,7 +19,7 @@ from .tokenizer import special, token_id
 
 
 def forward(
-    p: Params, ids: list[int], allowed: list[np.ndarray], scaled: bool,
+    p: Params, ids: list[int], allowed: list[np.ndarray | None], scaled: bool,
     positions: list[int] | None = None,
 ) -> Iterator[LayerRun]:  # fmt: skip
     """Every layer's attention over the tokens ``ids``, layer n under ``allowed[n]``, one

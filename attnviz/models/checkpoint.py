@@ -115,7 +115,7 @@ class Checkpoint:
         """The ids and tokens of ``text`` (cut to ``limit`` tokens, special ones kept)."""
         return encode(self.tokenizer, text, limit)
 
-    def forward(self, params: Params, ids: list[int], masks: list[np.ndarray], scaled: bool,
+    def forward(self, params: Params, ids: list[int], masks: list[np.ndarray | None], scaled: bool,
                 **more: Any) -> Iterator[LayerRun]:  # fmt: skip
         """The family's forward pass, layer by layer; tensors whose shapes do not fit
         config.json (NumPy's errors of shapes) end as ConfigError naming the folder."""

@@ -131,7 +131,7 @@ def _turner(norm: Callable[[np.ndarray, str], np.ndarray], b: str, r: Rope,
 
 
 def forward(
-    p: Params, ids: list[int], allowed: list[np.ndarray], scaled: bool, style: Style,
+    p: Params, ids: list[int], allowed: list[np.ndarray | None], scaled: bool, style: Style,
     cache: Cache | None = None,
 ) -> Iterator[LayerRun]:  # fmt: skip
     """Every layer's attention over the tokens ``ids``, layer n under ``allowed[n]``, one

@@ -169,7 +169,10 @@ class Decoder:
         """Pass ``ids`` after the cached tokens: the logits (V,) of the next token, and the
         attention of the passed tokens over all tokens so far (L, H, len(ids), t)."""
         start, T = self.cache.start, self.cache.start + len(ids)
-        masks = {s: build_mask((s,), np.zeros(T, dtype=bool))[start:] for s in set(self.own)}
+        masks: dict[str, np.ndarray | None] = {}
+        for s in set(self.own):
+            m = build_mask((s,), np.zeros(T, dtype=bool))[start:]
+            masks[s] = None if m.all() else m  # None: a causal step sees every key
         runs = self.ck.forward(self.params, ids, [masks[s] for s in self.own], True,
                                cache=self.cache)  # fmt: skip
         weights = np.stack([r.weights for r in runs])  # (L,H,len(ids),T)

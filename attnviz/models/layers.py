@@ -301,7 +301,7 @@ class Cache:
 def attend(
     x: np.ndarray,
     w: LayerWeights,
-    allowed: np.ndarray,
+    allowed: np.ndarray | None,
     scaled: bool,
     scale: float,
     turn: QK | None = None,
@@ -310,7 +310,8 @@ def attend(
     """One layer's multi-head attention over x (T, D), with attnviz's kernel; ``turn`` maps
     the projected Q and K to those the scores use (q/k norms, rotary embeddings). With
     ``cache`` (the cache and the layer), the queries of x also attend to the keys and values
-    of the tokens before them, and x's are added to them; ``allowed`` is then (T, t + T)."""
+    of the tokens before them, and x's are added to them; ``allowed`` is then (T, t + T).
+    ``allowed`` None: every query sees every key."""
     weights, biases = w.fused
     (H, _, Dh), T, r = w.w_q.shape, x.shape[0], w.group
     qkv = (x @ weights + biases).reshape(T, -1, Dh).swapaxes(0, 1)  # (H+2G,T,Dh)
