@@ -194,8 +194,8 @@ def results(source: Source, texts: Iterator[str | None], jobs: int) -> Iterator[
     """Each text's sums (or why it was skipped), in the corpus's order. With ``jobs`` above
     1, this process runs chunks too, beside ``jobs`` − 1 workers: it starts at once, where a
     worker first starts an interpreter and opens the model."""
-    runner = Runner(source)
     if jobs == 1:  # the same chunks as the workers get: the same packs, the same bits
+        runner = Runner(source)
         for chunk in _chunks(texts):
             yield from runner.measure_many(chunk)
         return
@@ -208,12 +208,14 @@ def results(source: Source, texts: Iterator[str | None], jobs: int) -> Iterator[
     with ProcessPoolExecutor(jobs - 1, mp_context=context, initializer=_start,
                              initargs=(source,)) as pool, threadpool_limits(1, "blas"):  # fmt: skip
         waiting: deque[Any] = deque()  # a worker's future, or the results of a chunk run here
+        here: Runner | None = None  # opened once the workers have their first chunks
         for chunk in _chunks(texts):
             busy = sum(not isinstance(w, list) and not w.done() for w in waiting)
             if busy < 2 * (jobs - 1):  # the workers have too little ahead: one more for them
                 waiting.append(pool.submit(_chunk, chunk))
             else:
-                waiting.append(runner.measure_many(chunk))
+                here = here or Runner(source)
+                waiting.append(here.measure_many(chunk))
             while waiting and (len(waiting) > 4 * jobs or _ready(waiting[0])):
                 yield from _got(waiting.popleft())
         while waiting:
