@@ -33,7 +33,11 @@ def _weights(p: Params, b: str) -> LayerWeights:
 
 
 def forward(
-    p: Params, ids: list[int], allowed: list[np.ndarray | None], scaled: bool, cache: Cache | None = None
+    p: Params,
+    ids: list[int],
+    allowed: list[np.ndarray | None],
+    scaled: bool,
+    cache: Cache | None = None,
 ) -> Iterator[LayerRun]:
     """Every layer's attention over the tokens ``ids``, layer n under ``allowed[n]``, one
     layer at a time (a layer's weights are read as it runs); with ``cache``, the tokens
