@@ -94,9 +94,9 @@ def decoders() -> str:
 
 def lm_head(ck: Checkpoint, params: Params) -> np.ndarray:
     """The output embedding, transposed and contiguous (D, V): the checkpoint's own, or the
-    input one when tied. Kept with the other tensors (``params.kept``) in this layout only:
-    one hidden state times it reads the 113 MB of SmolLM's at 32 GB/s, where the (V, D)
-    layout's transpose read at 24 GB/s (the logits are only a step's)."""
+    input one when tied. Kept with the other tensors (``params.kept``) in this layout only
+    (only a step's logits use it): one hidden state times it reads the 113 MB of SmolLM's at
+    32 GB/s, where the transpose of the (V, D) layout read at 24 GB/s."""
     names = ck.family.lm_head
     if not names:
         raise ConfigError(
