@@ -110,6 +110,30 @@ def test_the_output_embedding_is_kept_once_transposed(name):
     np.testing.assert_array_equal(_transposed(a), a.T)
 
 
+@pytest.mark.parametrize("G, r", [(3, 3), (2, 1), (1, 4)])
+@pytest.mark.parametrize("window", [None, 3])
+def test_a_step_of_grouped_heads_equals_the_slow_reference(G, r, window):
+    """A step's one query per head against keys and values shared by groups of r heads
+    (none copied), under a causal mask or a window: the reference's loops over each query
+    head with its group's key head."""
+    import reference
+
+    from attnviz.models.layers import _grouped
+
+    rng = np.random.default_rng(G * 10 + r)
+    t, Dh = 7, 5
+    q, k, v = (rng.standard_normal(shape) for shape in ((G * r, 1, Dh), (G, t, Dh), (G, t, Dh)))
+    allowed = None if window is None else np.arange(t)[None] > t - 1 - window  # (1, t)
+    weights, outputs = _grouped(q, k, v, allowed, Dh**-0.5)
+    for h in range(G * r):
+        seen = np.ones((1, t), bool) if allowed is None else allowed
+        _, _, w, out = reference.attention_head(q[h], k[h // r], v[h // r], seen)
+        np.testing.assert_allclose(weights[h], w, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(outputs[h], out, rtol=0, atol=1e-12)
+    if window is not None:
+        assert (weights[:, 0, : t - window] == 0).all()
+
+
 def test_seeded_sampling_gives_the_same_tokens_run_after_run():
     ck = Checkpoint.open(str(FIXTURES / "llama-tiny"))
     prompt, _ = ck.encode(PROMPTS[1])
