@@ -178,22 +178,23 @@ class Checkpoint:
         """The Trace of layer run ``r``, every layer's weights (L, H, T, T) and, when they
         differ, masks (L, T, T) and mask specs beside it."""
         assert c.pretrained is not None
+        w_q, w_k, w_v, b_q, b_k, b_v = r.w.per_head
         return Trace(
             tokens=tuple(Token(t.text, t.start, t.end, t.special) for t in tokens),
             config=c,
             x=r.x,
-            w_q=r.w.w_q,
-            w_k=r.w.w_k,
-            w_v=r.w.w_v,
+            w_q=w_q,
+            w_k=w_k,
+            w_v=w_v,
             w_o=r.w.w_o,
             allowed=build_mask(c.mask, np.zeros(len(ids), dtype=bool)),
             weights=r.weights,
             head_outputs=r.head_outputs,
             output=r.output,
             truncated=truncated,
-            b_q=r.w.b_q,
-            b_k=r.w.b_k,
-            b_v=r.w.b_v,
+            b_q=b_q,
+            b_k=b_k,
+            b_v=b_v,
             b_o=r.w.b_o,
             model=ModelInfo(
                 c.pretrained.model,

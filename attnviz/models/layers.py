@@ -197,34 +197,46 @@ ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 @dataclass(frozen=True, eq=False)
 class LayerWeights:
-    """One layer's attention in the shapes of attnviz's Trace: w_q, w_k, w_v (H, D, Dh),
-    b_q, b_k, b_v (H, Dh), w_o (H·Dh, D), b_o (D,); contiguous, as a saved Trace loads them.
-    With grouped-query attention the G key/value heads are repeated, each for its group of
-    H / G query heads, so that every query head has its own (shared) W_K and W_V."""
+    """One layer's attention weights: W_Q and the distinct W_K and W_V side by side, ``qkv``
+    (D, (H + 2G)·Dh), with their biases ``b_qkv`` (one matrix product makes every head's Q, K
+    and V: 27 small ones cost three times as much, and each shared K/V head is read once);
+    w_o (H·Dh, D), b_o (D,); H query heads, G key/value heads. ``per_head`` gives them in the
+    shapes of attnviz's Trace."""
 
-    w_q: np.ndarray
-    w_k: np.ndarray
-    w_v: np.ndarray
-    b_q: np.ndarray
-    b_k: np.ndarray
-    b_v: np.ndarray
+    qkv: np.ndarray
+    b_qkv: np.ndarray
     w_o: np.ndarray
     b_o: np.ndarray
-    group: int = 1  # query heads per key/value head (1 without grouped-query attention)
+    heads: int
+    kv_heads: int
+
+    @property
+    def group(self) -> int:
+        """Query heads per key/value head (1 without grouped-query attention)."""
+        return self.heads // self.kv_heads
+
+    @property
+    def head_dim(self) -> int:
+        return self.qkv.shape[1] // (self.heads + 2 * self.kv_heads)
+
+    @property
+    def fused(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.qkv, self.b_qkv
 
     @functools.cached_property
-    def fused(self) -> tuple[np.ndarray, np.ndarray]:
-        """W_Q and the distinct W_K and W_V side by side (D, (H + 2G)·Dh) and their biases:
-        one matrix product makes every head's Q, K and V (27 small ones cost three times as
-        much, and each shared K/V head is read once)."""
-        D, r = self.w_q.shape[1], self.group
-        parts = [
-            (self.w_q, self.b_q),
-            (self.w_k[::r], self.b_k[::r]),
-            (self.w_v[::r], self.b_v[::r]),
-        ]
-        w = np.concatenate([m.swapaxes(0, 1).reshape(D, -1) for m, _ in parts], axis=1)
-        return np.ascontiguousarray(w), np.concatenate([b.reshape(-1) for _, b in parts])
+    def per_head(self) -> tuple[np.ndarray, ...]:
+        """w_q, w_k, w_v (H, D, Dh) and b_q, b_k, b_v (H, Dh), contiguous, as a saved Trace
+        loads them; each key/value head repeated for its group of query heads, so that every
+        query head has its own (shared) W_K and W_V. Made when asked: one layer's, for its
+        Trace, not every layer's of a run."""
+        H, G, Dh, D = self.heads, self.kv_heads, self.head_dim, self.qkv.shape[0]
+        weights, biases, start = [], [], 0
+        for n in (H, G, G):
+            w = self.qkv[:, start : start + n * Dh].reshape(D, n, Dh).swapaxes(0, 1)
+            weights.append(np.ascontiguousarray(np.repeat(w, H // n, 0)))  # (H, D, Dh)
+            biases.append(np.repeat(self.b_qkv[start : start + n * Dh].reshape(n, Dh), H // n, 0))
+            start += n * Dh
+        return (*weights, *biases)
 
     @classmethod
     def from_projections(
@@ -237,16 +249,9 @@ class LayerWeights:
     ) -> LayerWeights:
         """From the weights (D, n·Dh) and biases (n·Dh,) of Q, K and V (for x @ w + b; n is H
         for Q, G for K and V), and W_O (H·Dh, D), b_O (D,)."""
-        D, G = qkv[0][0].shape[0], G or H
-        heads = [
-            (
-                np.ascontiguousarray(np.repeat(w.reshape(D, n, -1).swapaxes(0, 1), H // n, 0)),
-                np.repeat(b.reshape(n, -1), H // n, 0),
-            )
-            for (w, b), n in zip(qkv, (H, G, G), strict=True)
-        ]  # (D,n·Dh) -> (D,n,Dh) -> (n,D,Dh) -> (H,D,Dh)
-        (w_q, b_q), (w_k, b_k), (w_v, b_v) = heads
-        return cls(w_q, w_k, w_v, b_q, b_k, b_v, np.ascontiguousarray(w_o), b_o, H // G)
+        w = np.ascontiguousarray(np.concatenate([w for w, _ in qkv], axis=1))  # in C order
+        b = np.concatenate([b.reshape(-1) for _, b in qkv])
+        return cls(w, b, np.ascontiguousarray(w_o), b_o, H, G or H)
 
 
 @dataclass(frozen=True, eq=False)
@@ -328,7 +333,7 @@ def attend(
     of the tokens before them, and x's are added to them; ``allowed`` is then (T, t + T).
     ``allowed`` None: every query sees every key."""
     weights, biases = w.fused
-    (H, _, Dh), T, r = w.w_q.shape, x.shape[0], w.group
+    H, Dh, T, r = w.heads, w.head_dim, x.shape[0], w.group
     qkv = (x @ weights + biases).reshape(T, -1, Dh).swapaxes(0, 1)  # (H+2G,T,Dh)
     q, k, v = qkv[:H], qkv[H : H + H // r], qkv[H + H // r :]
     q_rot, k_rot = turn(q, k) if turn else (None, None)  # each distinct key head turned once
