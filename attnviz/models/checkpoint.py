@@ -95,10 +95,10 @@ class Checkpoint:
 
     def kept_bytes(self, dtype: str) -> int:
         """What a run that keeps the tensors from text to text (or step to step) holds: every
-        layer's tensors in ``dtype``, and each layer's attention in the Trace's shapes (W_K and
-        W_V repeated for each query head) and fused as one matrix, 3 H·D·Dh more."""
+        layer's tensors in ``dtype`` (its Q, K and V side by side), and the shown layer's
+        attention in the Trace's shapes (W_K and W_V repeated for each query head), 3 H·D·Dh."""
         attention = 3 * self.heads * self.d_model * self.head_dim
-        return self.layers * (self.tensors.layer_elements() + attention) * np.dtype(dtype).itemsize
+        return (self.layers * self.tensors.layer_elements() + attention) * np.dtype(dtype).itemsize
 
     def layer_masks(self, asked: tuple[str, ...], T: int) -> list[np.ndarray]:
         """Each layer's allowed (T, T): the model's own mask for it ANDed with ``asked``."""
