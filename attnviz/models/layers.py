@@ -217,11 +217,8 @@ class LayerWeights:
 
     @property
     def head_dim(self) -> int:
+        """Dh, one head's width."""
         return self.qkv.shape[1] // (self.heads + 2 * self.kv_heads)
-
-    @property
-    def fused(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.qkv, self.b_qkv
 
     @functools.cached_property
     def per_head(self) -> tuple[np.ndarray, ...]:
@@ -332,9 +329,8 @@ def attend(
     ``cache`` (the cache and the layer), the queries of x also attend to the keys and values
     of the tokens before them, and x's are added to them; ``allowed`` is then (T, t + T).
     ``allowed`` None: every query sees every key."""
-    weights, biases = w.fused
     H, Dh, T, r = w.heads, w.head_dim, x.shape[0], w.group
-    qkv = (x @ weights + biases).reshape(T, -1, Dh).swapaxes(0, 1)  # (H+2G,T,Dh)
+    qkv = (x @ w.qkv + w.b_qkv).reshape(T, -1, Dh).swapaxes(0, 1)  # (H+2G,T,Dh)
     q, k, v = qkv[:H], qkv[H : H + H // r], qkv[H + H // r :]
     q_rot, k_rot = turn(q, k) if turn else (None, None)  # each distinct key head turned once
     q_used, k_used = q if q_rot is None else q_rot, k if k_rot is None else k_rot
