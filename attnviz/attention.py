@@ -32,14 +32,14 @@ def apply_mask(s: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
 def softmax(masked: np.ndarray) -> np.ndarray:
     """Softmax along the last axis, max-subtracted; a row that is all −∞ gives all zeros."""
     row_max = masked.max(axis=-1, keepdims=True)
-    if np.isfinite(row_max).all():  # every row has a key, and a total of at least e⁰ = 1
-        e = masked - row_max
-        np.exp(e, out=e)
-        e /= e.sum(axis=-1, keepdims=True)  # in place: no fresh pages to fault
-        return e
-    e = masked - np.where(np.isfinite(row_max), row_max, 0)  # no allowed key: keep the −∞
+    finite = np.isfinite(row_max)
+    every = bool(finite.all())  # every row has a key, and a total of at least e⁰ = 1
+    e = masked - (row_max if every else np.where(finite, row_max, 0))  # no key: keep the −∞
     np.exp(e, out=e)  # exp(−∞) is exactly 0
     total = e.sum(axis=-1, keepdims=True)
+    if every:
+        e /= total  # in place: no fresh pages to fault
+        return e
     return np.divide(e, total, out=np.zeros_like(e), where=total > 0)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..attention import apply_mask, concat_heads, scaled_dot_product_attention, softmax
+from ..attention import apply_mask, concat_heads, scaled_dot_product_attention, scores, softmax
 from ..errors import ConfigError
 from .files import Tensors
 
@@ -308,7 +308,7 @@ def _grouped(q: np.ndarray, k: np.ndarray, v: np.ndarray, allowed: np.ndarray | 
     (G, t, Dh) shared by groups of H / G query heads: a group's queries in one product with
     their keys, not a copy of K and V for each query head (4% of a generation's step)."""
     G, t, Dh = k.shape
-    s = (q.reshape(G, -1, Dh) @ k.swapaxes(1, 2)).reshape(q.shape[0], -1, t)  # (H,1,t)
+    s = scores(q.reshape(G, -1, Dh), k).reshape(q.shape[0], -1, t)  # (H,1,t)
     if factor is not None:
         s = s * s.dtype.type(factor)
     w = softmax(apply_mask(s, allowed))
@@ -341,7 +341,8 @@ def attend(
     else:
         if r > 1:  # each key/value head serves its group of query heads (the keys as used)
             k_used, v = k_used.repeat(r, axis=0), v.repeat(r, axis=0)
-            k_rot = k_used if k_rot is not None and cache is None else k_rot
+            if cache is None and k_rot is not None:
+                k_rot = k_used  # the Trace's keys: one per query head
         weights, head_outputs = scaled_dot_product_attention(
             q_used, k_used, v, allowed, scaled=scaled, scale=scale
         )
