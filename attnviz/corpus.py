@@ -1,16 +1,18 @@
 """A corpus run and measured text by text, for ``survey``: each text's running sums (never
-the attentions of two texts at once); short texts of a checkpoint packed into one run; with
-``jobs`` above 1, the texts go in chunks to ``jobs`` − 1 worker processes and to this one,
-and their sums are added in the corpus's order (the same additions as one process makes: the
-same bits).
+the attentions of two texts at once); short texts of a checkpoint packed into one run; on
+``jobs`` cores: with ``jobs`` above 1, the texts go in chunks to ``jobs`` − 1 worker
+processes and to this one, one BLAS thread in each, and their sums are added in the corpus's
+order (the same additions as one process makes: the same bits).
 
 The workers import this module, not the command line's: a worker starts on what it runs."""
 
 from __future__ import annotations
 
+import os
 from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain, islice
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,8 @@ from .trace import AttentionConfig
 from .words import merge_words, word_groups, word_texts
 
 CHUNK = 32  # texts sent to a worker at a time (and packed together)
+AHEAD = 4  # chunks read before workers start: a corpus of no more runs in this process
+MAX_DEFAULT = 8  # the most processes --jobs is when not given
 PACK = 256  # the most tokens of texts run as one sequence
 
 
@@ -168,9 +172,7 @@ def _start(source: Source) -> None:
     """A worker's start: its runner, and BLAS held to one thread (the workers are the
     threads: two BLAS threads in each of two workers made the run four times slower)."""
     global _RUNNER
-    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
-
-    threadpool_limits(limits=1, user_api="blas")
+    blas_threads(1)  # set at once, and never undone: for the worker's life
     _RUNNER = Runner(source)
 
 
@@ -190,26 +192,60 @@ def _chunks(texts: Iterator[str | None]) -> Iterator[list[str | None]]:
         yield chunk
 
 
+def cores() -> int:
+    """The cores this process may use (its affinity, where the system tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def default_jobs() -> int:
+    """``--jobs`` when not given: a process for each core this one may use, at most
+    MAX_DEFAULT (each process holds the model)."""
+    return min(cores(), MAX_DEFAULT)
+
+
 def results(source: Source, texts: Iterator[str | None], jobs: int) -> Iterator[Tally | str]:
-    """Each text's sums (or why it was skipped), in the corpus's order. With ``jobs`` above
-    1, this process runs chunks too, beside ``jobs`` − 1 workers: it starts at once, where a
-    worker first starts an interpreter and opens the model."""
-    if jobs == 1:  # the same chunks as the workers get: the same packs, the same bits
-        runner = Runner(source)
-        for chunk in _chunks(texts):
-            yield from runner.measure_many(chunk)
+    """Each text's sums (or why it was skipped), in the corpus's order, on ``jobs`` cores.
+    One process with ``jobs`` BLAS threads when ``jobs`` is 1 or the corpus is AHEAD chunks or
+    fewer (a worker takes longer to start than they take to run); else this process and
+    ``jobs`` − 1 workers, one BLAS thread in each."""
+    chunks = _chunks(texts)
+    first = list(islice(chunks, AHEAD + 1)) if jobs > 1 else []
+    if len(first) <= AHEAD:  # the same chunks as the workers get: the same packs, the same bits
+        with blas_threads(jobs):
+            runner = Runner(source)
+            for chunk in chain(first, chunks):
+                yield from runner.measure_many(chunk)
         return
+    with blas_threads(1):
+        yield from _pooled(source, chain(first, chunks), jobs)
+
+
+def blas_threads(n: int) -> Any:
+    """BLAS held to ``n`` threads (never more than it had) from now until the context ends."""
+    from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+
+    blas = ThreadpoolController().select(user_api="blas")
+    had = max((lib.num_threads for lib in blas.lib_controllers), default=1)
+    return blas.limit(limits=min(n, had))
+
+
+def _pooled(source: Source, chunks: Iterator[list[str | None]], jobs: int
+            ) -> Iterator[Tally | str]:  # fmt: skip
+    """The chunks' results from this process and ``jobs`` − 1 workers, in order. This
+    process starts at once, where a worker first starts an interpreter and opens the model;
+    it opens its own model once the workers have their first chunks."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from threadpoolctl import threadpool_limits
-
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked threads
     with ProcessPoolExecutor(jobs - 1, mp_context=context, initializer=_start,
-                             initargs=(source,)) as pool, threadpool_limits(1, "blas"):  # fmt: skip
+                             initargs=(source,)) as pool:  # fmt: skip
         waiting: deque[Any] = deque()  # a worker's future, or the results of a chunk run here
-        here: Runner | None = None  # opened once the workers have their first chunks
-        for chunk in _chunks(texts):
+        here: Runner | None = None
+        for chunk in chunks:
             busy = sum(not isinstance(w, list) and not w.done() for w in waiting)
             if busy < 2 * (jobs - 1):  # the workers have too little ahead: one more for them
                 waiting.append(pool.submit(_chunk, chunk))

@@ -125,8 +125,12 @@ def test_planted_heads_get_their_labels(tmp_path):
     assert data["measures"]["previous"][0][0] > 0.9
 
 
-def test_two_jobs_give_the_bits_one_job_gives(tmp_path):
+def test_two_jobs_give_the_bits_one_job_gives(tmp_path, monkeypatch):
+    from attnviz import corpus
+
+    monkeypatch.setattr(corpus, "CHUNK", 2)  # more chunks than AHEAD: a worker starts
     lines = CORPUS * 4
+    assert len(lines) > 2 * corpus.AHEAD
     one = survey("--model", minilm(), "--format", "csv", tmp_path=tmp_path, lines=lines)
     two = survey("--model", minilm(), "--format", "csv", "--jobs", "2", tmp_path=tmp_path,
                  lines=lines)  # fmt: skip
@@ -158,6 +162,58 @@ def test_this_process_runs_chunks_beside_its_workers_with_the_bits_of_one(monkey
             np.testing.assert_array_equal(a.sums[m], b.sums[m])
             np.testing.assert_array_equal(a.rows[m], b.rows[m])
         np.testing.assert_array_equal(a.offsets, b.offsets)
+
+
+def blas_threads_seen(monkeypatch):
+    """The BLAS threads of this process while each chunk runs here; no worker may start."""
+    from threadpoolctl import threadpool_info
+
+    from attnviz import corpus
+
+    seen, measure = [], corpus.Runner.measure_many
+    monkeypatch.setattr(corpus.Runner, "measure_many", lambda self, chunk: seen.append(
+        [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"])
+        or measure(self, chunk))  # fmt: skip
+    monkeypatch.setattr(corpus, "_pooled", lambda *a: pytest.fail("a worker was started"))
+    return seen
+
+
+def test_one_job_is_one_core_and_a_small_corpus_runs_here(monkeypatch):
+    """--jobs 1 holds BLAS to one thread; a corpus of AHEAD chunks or fewer runs in this
+    process alone, on as many BLAS threads as jobs (never more than BLAS had)."""
+    from threadpoolctl import threadpool_info
+
+    from attnviz import corpus
+    from attnviz.trace import AttentionConfig, Pretrained
+
+    had = max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+    config = AttentionConfig(mask=("none",), dtype="float32", source=Pretrained(minilm()))
+    source = corpus.Source(config, False, 512, 1 << 32)
+    seen = blas_threads_seen(monkeypatch)
+    texts = CORPUS * 3
+    monkeypatch.setattr(corpus, "CHUNK", 2)
+    monkeypatch.setattr(corpus, "AHEAD", len(texts) // 2)
+    one = list(corpus.results(source, iter(texts), 1))
+    assert seen and all(threads == [1] for threads in seen)
+    seen.clear()
+    two = list(corpus.results(source, iter(texts), 2))
+    assert seen and all(threads == [min(2, had)] for threads in seen)
+    assert [t.sums["first"].tobytes() for t in one] == [t.sums["first"].tobytes() for t in two]
+    assert max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas") == had
+
+
+def test_jobs_default_to_a_process_per_core_at_most_eight(monkeypatch, tmp_path):
+    from attnviz import corpus
+
+    asked = []
+    monkeypatch.setattr(corpus, "results", lambda source, texts, jobs: asked.append(jobs)
+                        or iter([]))  # fmt: skip
+    for have, jobs in ((1, 1), (3, 3), (64, 8)):
+        monkeypatch.setattr(corpus, "cores", lambda have=have: have)
+        survey("--format", "json", tmp_path=tmp_path)
+        assert asked.pop() == jobs
+    survey("--format", "json", "--jobs", "5", tmp_path=tmp_path)
+    assert asked == [5]
 
 
 def test_bad_lines_are_skipped_and_counted(tmp_path):

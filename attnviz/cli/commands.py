@@ -409,7 +409,11 @@ InductionOpt = Annotated[
     bool, typer.Option(help="With a decoder --model: Olsson et al.'s induction scores, on "
                        "repeated random tokens (--seed draws them).")
 ]  # fmt: skip
-JobsOpt = Annotated[int, typer.Option(help="Processes: this one and N − 1 workers.")]
+JobsOpt = Annotated[
+    int | None,
+    typer.Option(help="Cores: this process and N − 1 workers, one BLAS thread each "
+                 "[default: a process per core, at most 8].", show_default=False),
+]  # fmt: skip
 
 
 @app.command(short_help="What every head does over a corpus: the measures of the papers.")
@@ -419,7 +423,7 @@ def survey(
     jsonl: JsonlOpt = False,
     limit: LimitOpt = None,
     induction: InductionOpt = False,
-    jobs: JobsOpt = 1,
+    jobs: JobsOpt = None,
     *,
     o: Options,
 ) -> None:

@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from ..corpus import Source, survey
+from ..corpus import Source, default_jobs, survey
 from ..errors import ConfigError
 from ..trace import AttentionConfig
 from ..views.labels import visible
@@ -78,7 +78,8 @@ def _text(raw: bytes, jsonl: bool) -> str | None:
 MAX_JOBS = 256
 
 
-def _checked(o: Options, limit: int | None, words: bool, induction: bool, jobs: int) -> Options:
+def _checked(o: Options, limit: int | None, words: bool, induction: bool, jobs: int | None
+             ) -> Options:  # fmt: skip
     """The options of the run, checked; with --model, --seed draws the induction samples (it
     seeds the seeded model otherwise)."""
     if o.file is None:
@@ -87,7 +88,7 @@ def _checked(o: Options, limit: int | None, words: bool, induction: bool, jobs: 
     for flag, value in (("--limit", limit), ("--jobs", jobs)):
         if value is not None and value < 1:
             raise ConfigError(f"{flag} must be at least 1, not {value}")
-    if jobs > MAX_JOBS:
+    if jobs is not None and jobs > MAX_JOBS:
         raise ConfigError(f"--jobs must be at most {MAX_JOBS} (a process each), not {jobs}")
     if words and o.model is None:
         raise ConfigError("--words merges the word pieces of a --model's tokenizer; the seeded "
@@ -104,7 +105,7 @@ def _checked(o: Options, limit: int | None, words: bool, induction: bool, jobs: 
 
 
 def survey_view(o: Options, jsonl: bool, limit: int | None, words: bool, induction: bool,
-                jobs: int) -> SurveyView:  # fmt: skip
+                jobs: int | None) -> SurveyView:  # fmt: skip
     """Measure the corpus of --file; the view of its means, labels and skips."""
     from ..survey import labels
 
@@ -114,7 +115,7 @@ def survey_view(o: Options, jsonl: bool, limit: int | None, words: bool, inducti
         _decoder(c.pretrained.model)
     source = Source(c, words, o.max_tokens, size(o.memory_budget))
     with _bar(o.file, limit) as bar:
-        totals = survey(source, lines(o.file, jsonl, limit), jobs, bar)
+        totals = survey(source, lines(o.file, jsonl, limit), jobs or default_jobs(), bar)
     skipped = dict(totals.skipped or {})
     if totals.tally is None:
         raise ConfigError(f"no text of --file {visible(str(o.file))!r} could be measured: "
