@@ -125,6 +125,19 @@ def test_planted_heads_get_their_labels(tmp_path):
     assert data["measures"]["previous"][0][0] > 0.9
 
 
+def blas_threads_seen(monkeypatch):
+    """The BLAS threads of this process while each chunk runs here."""
+    from threadpoolctl import threadpool_info
+
+    from attnviz import corpus
+
+    seen, measure = [], corpus.Runner.measure_many
+    monkeypatch.setattr(corpus.Runner, "measure_many", lambda self, chunk: seen.append(
+        [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"])
+        or measure(self, chunk))  # fmt: skip
+    return seen
+
+
 def test_two_jobs_give_the_bits_one_job_gives(tmp_path, monkeypatch):
     from attnviz import corpus
 
@@ -149,33 +162,18 @@ def test_this_process_runs_chunks_beside_its_workers_with_the_bits_of_one(monkey
     source = corpus.Source(config, False, 512, 1 << 32)
     texts = [*CORPUS * 4, "", None]  # 13 chunks of 2
     monkeypatch.setattr(corpus, "CHUNK", 2)
-    here, measure = [], corpus.Runner.measure_many
-    monkeypatch.setattr(corpus.Runner, "measure_many",
-                        lambda self, chunk: here.append(chunk) or measure(self, chunk))  # fmt: skip
+    here = blas_threads_seen(monkeypatch)  # a chunk run here: this process's BLAS threads
     one = list(corpus.results(source, iter(texts), 1))
     here.clear()
     two = list(corpus.results(source, iter(texts), 2))
     assert 0 < len(here) < 13  # some chunks ran here, the others in the worker
+    assert all(threads == [1] for threads in here)  # the worker is the other thread
     assert two[-2:] == one[-2:] == ["empty", "bad"]
     for a, b in zip(one[:-2], two[:-2], strict=True):
         for m in a.sums:
             np.testing.assert_array_equal(a.sums[m], b.sums[m])
             np.testing.assert_array_equal(a.rows[m], b.rows[m])
         np.testing.assert_array_equal(a.offsets, b.offsets)
-
-
-def blas_threads_seen(monkeypatch):
-    """The BLAS threads of this process while each chunk runs here; no worker may start."""
-    from threadpoolctl import threadpool_info
-
-    from attnviz import corpus
-
-    seen, measure = [], corpus.Runner.measure_many
-    monkeypatch.setattr(corpus.Runner, "measure_many", lambda self, chunk: seen.append(
-        [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"])
-        or measure(self, chunk))  # fmt: skip
-    monkeypatch.setattr(corpus, "_pooled", lambda *a: pytest.fail("a worker was started"))
-    return seen
 
 
 def test_one_job_is_one_core_and_a_small_corpus_runs_here(monkeypatch):
@@ -190,6 +188,7 @@ def test_one_job_is_one_core_and_a_small_corpus_runs_here(monkeypatch):
     config = AttentionConfig(mask=("none",), dtype="float32", source=Pretrained(minilm()))
     source = corpus.Source(config, False, 512, 1 << 32)
     seen = blas_threads_seen(monkeypatch)
+    monkeypatch.setattr(corpus, "_pooled", lambda *a: pytest.fail("a worker was started"))
     texts = CORPUS * 3
     monkeypatch.setattr(corpus, "CHUNK", 2)
     monkeypatch.setattr(corpus, "AHEAD", len(texts) // 2)
