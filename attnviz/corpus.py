@@ -43,7 +43,7 @@ class Source:
 
 class Runner:
     """Runs the texts of a Source: a checkpoint opened once, its tensors kept from text to
-    text (converted once, not for every text)."""
+    text (converted once, not for every text); the seeded model's weights drawn once."""
 
     def __init__(self, source: Source) -> None:
         self.source = source
@@ -150,7 +150,7 @@ class Runner:
                 return "long"
             if not self._fits(s.heads, s.d_model, len(tokens), 1, None):
                 return "memory"
-            return run_seeded(tokens, c)
+            return run_seeded(tokens, c, kept=self.kept)
         got = self._encoded(text)
         return got if isinstance(got, str) else self.ck.run(*got, c, kept=self.kept)
 

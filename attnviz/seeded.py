@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -177,16 +178,26 @@ def position_bias(
     return windows[:, ::-1, :]
 
 
-def run_seeded(tokens: Sequence[Token], config: AttentionConfig, truncated: int = 0) -> Trace:
+def _weights(c: Seeded, dtype: np.dtype) -> tuple[np.ndarray, ...]:
+    """W_Q, W_K, W_V and W_O of ``c`` (its planted heads in place), in ``dtype``."""
+    w = planted_weights(seeded_weights(c.heads, c.d_model, c.seed), c.planted, c.plant_strength)
+    return tuple(a.astype(dtype) for a in (w.w_q, w.w_k, w.w_v, w.w_o))
+
+
+def run_seeded(tokens: Sequence[Token], config: AttentionConfig, truncated: int = 0,
+               kept: dict[str, Any] | None = None) -> Trace:  # fmt: skip
     """The seeded model's attention over ``tokens``, as ``config`` says: the Trace
-    (``truncated``: how many tokens were cut from the end of the text)."""
+    (``truncated``: how many tokens were cut from the end of the text). ``kept`` holds the
+    weights from one run to the next of the same config (drawn once for a corpus)."""
     c = config.source
     assert isinstance(c, Seeded)
     texts = [t.text for t in tokens]
     dtype = np.dtype(config.dtype)
     x = embed(texts, c.d_model, c.seed, c.positions).astype(dtype)
-    w = planted_weights(seeded_weights(c.heads, c.d_model, c.seed), c.planted, c.plant_strength)
-    w_q, w_k, w_v, w_o = (a.astype(dtype) for a in (w.w_q, w.w_k, w.w_v, w.w_o))
+    kept = {} if kept is None else kept
+    if "seeded" not in kept:
+        kept["seeded"] = _weights(c, dtype)
+    w_q, w_k, w_v, w_o = kept["seeded"]
     allowed = build_mask(config.mask, np.array([t.special and t.text == PAD for t in tokens]))
     bias = position_bias(c.planted, c.heads, len(tokens), c.plant_strength, config.dtype)
     q, k, v = x @ w_q, x @ w_k, x @ w_v  # (T,D) @ (H,D,Dh) -> (H,T,Dh)

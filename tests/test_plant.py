@@ -241,3 +241,24 @@ def test_planted_heatmap_figure_titles():
     fig = heatmap_figure(trace)
     titles = [ax.get_title() for ax in panels_of(fig)]
     assert titles == ["head 0", "head 1 · same token"]
+
+
+def test_kept_weights_are_drawn_once_and_give_the_same_runs(monkeypatch):
+    """A corpus's texts share one draw of the (planted) weights, in the run's dtype: each run
+    equals a run of its own, bit for bit."""
+    from attnviz import seeded
+    from attnviz.tokens import tokenize
+
+    config = AttentionConfig(dtype="float32", source=Seeded(heads=4, d_model=16,
+                                                            plant=("1=previous", "2=same")))  # fmt: skip
+    texts = ["the cat the cat sat", "a dog", "the mat the mat the mat"]
+    alone = [seeded.run_seeded(tokenize(t, "word"), config) for t in texts]
+    drawn, draw = [], seeded.seeded_weights
+    monkeypatch.setattr(seeded, "seeded_weights", lambda *a: drawn.append(a) or draw(*a))
+    kept: dict = {}
+    for text, one in zip(texts, alone, strict=True):
+        again = seeded.run_seeded(tokenize(text, "word"), config, kept=kept)
+        for name in ("w_q", "w_k", "w_v", "w_o", "weights", "output"):
+            assert getattr(again, name).dtype == np.float32
+            np.testing.assert_array_equal(getattr(again, name), getattr(one, name))
+    assert drawn == [(4, 16, 0)]
