@@ -208,13 +208,14 @@ def default_jobs() -> int:
 
 def results(source: Source, texts: Iterator[str | None], jobs: int) -> Iterator[Tally | str]:
     """Each text's sums (or why it was skipped), in the corpus's order, on ``jobs`` cores.
-    One process with ``jobs`` BLAS threads when ``jobs`` is 1 or the corpus is AHEAD chunks or
-    fewer (a worker takes longer to start than they take to run); else this process and
-    ``jobs`` − 1 workers, one BLAS thread in each."""
+    This process alone when ``jobs`` is 1 or the corpus is AHEAD chunks or fewer (a worker
+    takes longer to start than they take to run); else this process and ``jobs`` − 1
+    workers. One BLAS thread in each, always: OpenBLAS on two threads sums some products in
+    another order (seen on an AMD EPYC), and the bits must not depend on ``jobs``."""
     chunks = _chunks(texts)
     first = list(islice(chunks, AHEAD + 1)) if jobs > 1 else []
     if len(first) <= AHEAD:  # the same chunks as the workers get: the same packs, the same bits
-        with blas_threads(jobs):
+        with blas_threads(1):
             runner = Runner(source)
             for chunk in chain(first, chunks):
                 yield from runner.measure_many(chunk)

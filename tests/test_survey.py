@@ -178,7 +178,8 @@ def test_this_process_runs_chunks_beside_its_workers_with_the_bits_of_one(monkey
 
 def test_one_job_is_one_core_and_a_small_corpus_runs_here(monkeypatch):
     """--jobs 1 holds BLAS to one thread; a corpus of AHEAD chunks or fewer runs in this
-    process alone, on as many BLAS threads as jobs (never more than BLAS had)."""
+    process alone, on one BLAS thread whatever the jobs (two OpenBLAS threads change the
+    bits of some products), and gives the same bits."""
     from threadpoolctl import threadpool_info
 
     from attnviz import corpus
@@ -196,7 +197,7 @@ def test_one_job_is_one_core_and_a_small_corpus_runs_here(monkeypatch):
     assert seen and all(threads == [1] for threads in seen)
     seen.clear()
     two = list(corpus.results(source, iter(texts), 2))
-    assert seen and all(threads == [min(2, had)] for threads in seen)
+    assert seen and all(threads == [1] for threads in seen)
     assert [t.sums["first"].tobytes() for t in one] == [t.sums["first"].tobytes() for t in two]
     assert max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas") == had
 
