@@ -9,6 +9,7 @@ Shapes: T tokens; every mask is (T, T), rows are queries, columns keys.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -29,14 +30,12 @@ def causal(T: int) -> np.ndarray:
 
 def window(T: int, k: int) -> np.ndarray:
     """Causal sliding window: query i sees the k keys i-k < j <= i."""
-    return np.tri(T, T, 0, dtype=bool) & ~np.tri(T, T, -k, dtype=bool)
+    return Mask((f"window={k}",), np.zeros(T, dtype=bool)).dense()
 
 
 def prefix(T: int, p: int) -> np.ndarray:
     """Prefix LM: every query sees the first p keys, and the keys j <= i."""
-    allowed = causal(T)
-    allowed[:, :p] = True
-    return allowed
+    return Mask((f"prefix={p}",), np.zeros(T, dtype=bool)).dense()
 
 
 def padding(is_pad: np.ndarray) -> np.ndarray:
@@ -44,8 +43,63 @@ def padding(is_pad: np.ndarray) -> np.ndarray:
 
     is_pad: (T,) bool.
     """
-    real = ~np.asarray(is_pad, dtype=bool)
-    return real[:, None] & real[None, :]  # (T,1) & (1,T) -> (T,T)
+    return Mask(("padding",), np.asarray(is_pad, dtype=bool)).dense()
+
+
+def _rule(spec: str, i: np.ndarray, j: np.ndarray, real: np.ndarray) -> np.ndarray:
+    """Whether query i may see key j under one canonical spec: i (B, 1) and j (1, C) indices,
+    ``real`` (T,) the tokens that are not ``<pad>`` -> (B, C) bool (or broadcastable)."""
+    name, _, arg = spec.partition("=")
+    if name == "causal":
+        return j <= i
+    if name == "window":
+        return (j <= i) & (j > i - int(arg))
+    if name == "prefix":
+        return (j <= i) | (j < int(arg))
+    if name == "padding":
+        return real[i] & real[j]
+    if name == "none":
+        return np.ones((1, 1), dtype=bool)
+    raise _bad(spec, "unknown mask")
+
+
+@dataclass(frozen=True, eq=False)
+class Mask:
+    """The mask of canonical ``specs`` (ANDed) over T tokens, given a block at a time: a long
+    text's (T, T) ``allowed`` is never built whole. ``is_pad`` (T,) bool: the ``<pad>``
+    tokens (for the ``padding`` spec)."""
+
+    specs: tuple[str, ...]
+    is_pad: np.ndarray
+
+    @property
+    def T(self) -> int:
+        return len(self.is_pad)
+
+    def block(self, i0: int, i1: int, j0: int, j1: int) -> np.ndarray:
+        """``allowed`` of queries i0..i1−1 and keys j0..j1−1: (i1 − i0, j1 − j0) bool."""
+        i, j = np.arange(i0, i1)[:, None], np.arange(j0, j1)[None, :]  # (B,1), (1,C)
+        real = ~np.asarray(self.is_pad, dtype=bool)
+        allowed = np.ones((i1 - i0, j1 - j0), dtype=bool)
+        for spec in self.specs:
+            allowed &= _rule(spec, i, j, real)
+        return allowed
+
+    def dense(self) -> np.ndarray:
+        """The whole (T, T) ``allowed``."""
+        return self.block(0, self.T, 0, self.T)
+
+    def span(self, i0: int, i1: int) -> tuple[int, int]:
+        """Keys j0..j1−1 holding every key that a query of i0..i1−1 may see (they may hide
+        some of them); j0 >= j1 when none is seen."""
+        lo, hi = 0, self.T
+        for spec in self.specs:
+            name, _, arg = spec.partition("=")
+            if name in ("causal", "window", "prefix"):
+                hi = min(hi, max(i1, int(arg) if name == "prefix" else 0))
+            if name == "window":
+                lo = max(lo, i0 - int(arg) + 1)
+        return lo, hi
 
 
 def _bad(spec: str, why: str) -> ConfigError:
@@ -88,18 +142,4 @@ def build_mask(specs: Sequence[str], is_pad: np.ndarray) -> np.ndarray:
 
     is_pad: (T,) bool, True for ``<pad>`` tokens (used by the ``padding`` spec).
     """
-    T = len(is_pad)
-    allowed = none(T)
-    for spec in specs:
-        name, _, arg = spec.partition("=")
-        if name == "causal":
-            allowed &= causal(T)
-        elif name == "window":
-            allowed &= window(T, int(arg))
-        elif name == "prefix":
-            allowed &= prefix(T, int(arg))
-        elif name == "padding":
-            allowed &= padding(is_pad)
-        elif name != "none":
-            raise _bad(spec, "unknown mask")
-    return allowed
+    return Mask(tuple(specs), np.asarray(is_pad, dtype=bool)).dense()

@@ -14,6 +14,7 @@ import numpy as np
 
 from . import attention
 from .errors import ConfigError, RunError
+from .longrun import Streamed, TooSmall, Wanted
 from .masks import parse_masks
 from .tokens import Token, count_tokens, tokenize
 from .trace import AttentionConfig, Seeded, Trace, whole
@@ -97,18 +98,92 @@ def run(text: str, config: AttentionConfig, limits: Limits = Limits()) -> Trace:
     (ConfigError), or cut to that length with ``limits.truncate``. A run whose memory
     estimate is over ``limits.memory_budget`` is refused (RunError) before it computes.
     """
-    if config.pretrained is not None:
-        return _run_checkpoint(text, config, limits)
-    from .seeded import run_seeded
+    trace = run_long(text, config, limits, stream=False)
+    assert isinstance(trace, Trace)
+    return trace
 
+
+def run_long(
+    text: str, config: AttentionConfig, limits: Limits = Limits(), wanted: Wanted | None = None,
+    stream: bool | None = None,
+) -> Trace | Streamed:  # fmt: skip
+    """``run``, or, where the dense run would be over ``limits.memory_budget`` (``stream``
+    None) or when asked (``stream`` True), the run streamed (``attnviz.longrun``), keeping
+    what ``wanted`` says; its own estimate is checked against the budget, less
+    ``limits.extra_bytes(0)`` (what the process and its output hold whatever the length)."""
+    got = _prepared(text, config, limits)
+    over: RunError | None = None
+    if stream is not True:
+        try:
+            got.check(limits)
+        except RunError as e:
+            if stream is False or wanted is None:
+                raise
+            over = e
+        else:
+            return got.dense(config)
+    if wanted is None:
+        raise ConfigError("a streamed run needs `wanted`: the maps and measures it keeps")
+    budget = limits.memory_budget
+    if budget is not None and limits.extra_bytes is not None:
+        budget -= limits.extra_bytes(0)
+    try:
+        return got.streamed(config, wanted, budget)
+    except TooSmall:
+        if over is None:
+            raise
+        raise over from None  # not even streamed: the dense run's estimate and ways out
+
+
+@dataclass(frozen=True, eq=False)
+class _Prepared:
+    """A text cut into tokens within the limits (a checkpoint's: ids and its opened model)."""
+
+    tokens: list[Any]
+    truncated: int
+    ck: Any = None
+    ids: list[int] | None = None
+    heads: int = 0  # of the seeded model
+    d_model: int = 0
+    dtype: str = "float64"
+
+    def check(self, limits: Limits) -> None:
+        """RunError when the dense run is over the budget."""
+        T, ck = len(self.tokens), self.ck
+        if ck is None:
+            return check_budget(limits, self.heads, self.d_model, self.dtype, T)
+        check_budget(limits, ck.heads, ck.d_model, self.dtype, T, ck.layers,
+                     ck.tensors.layer_elements())  # fmt: skip
+
+    def dense(self, config: AttentionConfig) -> Trace:
+        if self.ck is None:
+            from .seeded import run_seeded
+
+            return run_seeded(self.tokens, config, self.truncated)
+        assert self.ids is not None
+        return self.ck.run(self.ids, self.tokens, config, self.truncated)
+
+    def streamed(self, config: AttentionConfig, wanted: Wanted, budget: int | None) -> Streamed:
+        from . import longrun
+
+        if self.ck is None:
+            return longrun.seeded(self.tokens, config, wanted, budget, self.truncated)
+        assert self.ids is not None
+        return longrun.checkpoint(self.ck, self.ids, self.tokens, config, wanted, budget,
+                                  self.truncated)  # fmt: skip
+
+
+def _prepared(text: str, config: AttentionConfig, limits: Limits) -> _Prepared:
+    """The tokens of ``text`` for ``config``'s model, within ``limits``."""
+    if config.pretrained is not None:
+        return _encoded(text, config, limits)
     c = config.seeded
     assert c is not None
     if c.pad_to is not None:  # checked before the padding is made
         _check_pad(c.pad_to, limits.max_tokens)
         check_budget(limits, c.heads, c.d_model, config.dtype, c.pad_to)
     tokens, truncated = cut(text, c.tokenizer, c.bos, c.pad_to, limits)
-    check_budget(limits, c.heads, c.d_model, config.dtype, len(tokens))
-    return run_seeded(tokens, config, truncated)
+    return _Prepared(tokens, truncated, heads=c.heads, d_model=c.d_model, dtype=config.dtype)
 
 
 def _check_pad(pad_to: int, limit: int | None) -> None:
@@ -135,8 +210,8 @@ def cut(text: str, tokenizer: str, bos: bool, pad_to: int | None,
     return tokens[:limit], count_tokens(text, tokenizer) + bos - limit
 
 
-def _run_checkpoint(text: str, config: AttentionConfig, limits: Limits) -> Trace:
-    """Open the checkpoint, encode the text within the limits, check the budget, run."""
+def _encoded(text: str, config: AttentionConfig, limits: Limits) -> _Prepared:
+    """Open the checkpoint and encode the text within the limits."""
     from .models import Checkpoint
 
     assert config.pretrained is not None
@@ -157,9 +232,7 @@ def _run_checkpoint(text: str, config: AttentionConfig, limits: Limits) -> Trace
     else:
         ids, tokens = ck.encode(text[:end], limit)
         truncated = ck.count(text) - limit
-    check_budget(limits, ck.heads, ck.d_model, config.dtype, len(ids), ck.layers,
-                 ck.tensors.layer_elements())  # fmt: skip
-    return ck.run(ids, tokens, config, truncated)
+    return _Prepared(tokens, truncated, ck, ids, dtype=config.dtype)
 
 
 def attend(

@@ -37,25 +37,27 @@ def _text_hash(text: str) -> int:
     return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:16], "little")
 
 
-def token_vectors(texts: Sequence[str], d_model: int, seed: int) -> np.ndarray:
-    """One N(0, 1) vector per token; the same text always gets the same vector.
+def token_vectors(texts: Sequence[str], d_model: int, seed: int,
+                  cache: dict[str, np.ndarray] | None = None) -> np.ndarray:  # fmt: skip
+    """One N(0, 1) vector per token; the same text always gets the same vector (drawn once
+    for the ``cache``, kept from call to call when given).
 
     Returns (T, D) float64.
     """
-    cache: dict[str, np.ndarray] = {}
+    cache = {} if cache is None else cache
     for text in texts:
         if text not in cache:
             cache[text] = _rng(seed, _TOKEN_STREAM, _text_hash(text)).standard_normal(d_model)
     return np.stack([cache[t] for t in texts]) if texts else np.zeros((0, d_model))
 
 
-def sinusoidal_positions(T: int, d_model: int) -> np.ndarray:
-    """The positional encoding of Vaswani et al. (2017), §3.5.
+def sinusoidal_positions(T: int, d_model: int, start: int = 0) -> np.ndarray:
+    """The positional encoding of Vaswani et al. (2017), §3.5, of positions start..start+T−1.
 
     PE[pos, 2i] = sin(pos / 10000^(2i/D)), PE[pos, 2i+1] = cos(pos / 10000^(2i/D)).
     Returns (T, D) float64.
     """
-    pos = np.arange(T, dtype=np.float64)[:, None]  # (T,1)
+    pos = np.arange(start, start + T, dtype=np.float64)[:, None]  # (T,1)
     two_i = np.arange(0, d_model, 2, dtype=np.float64)  # (ceil(D/2),)
     angle = pos / 10000.0 ** (two_i / d_model)  # (T,1) / (D/2,) -> (T,D/2)
     pe = np.empty((T, d_model))
@@ -64,11 +66,14 @@ def sinusoidal_positions(T: int, d_model: int) -> np.ndarray:
     return pe
 
 
-def embed(texts: Sequence[str], d_model: int, seed: int, positions: str) -> np.ndarray:
-    """Token vectors plus (with positions="sinusoidal") the positional encoding. (T, D) float64."""
-    x = token_vectors(texts, d_model, seed)
+def embed(texts: Sequence[str], d_model: int, seed: int, positions: str, start: int = 0,
+          cache: dict[str, np.ndarray] | None = None) -> np.ndarray:  # fmt: skip
+    """Token vectors plus (with positions="sinusoidal") the positional encoding, the first
+    token at position ``start`` (``cache``: token vectors kept from call to call).
+    (T, D) float64."""
+    x = token_vectors(texts, d_model, seed, cache)
     if positions == "sinusoidal":
-        x += sinusoidal_positions(len(texts), d_model)
+        x += sinusoidal_positions(len(texts), d_model, start)
     return x
 
 

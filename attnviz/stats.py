@@ -6,11 +6,13 @@ with no allowed key has no distribution to measure.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import ConfigError
+from .rowstats import Keys, earlier_copy, of_matrix
 from .scaling import jacobian_norm
 from .tokens import Token
 from .trace import Trace
@@ -208,6 +210,37 @@ HEAD_METRICS = (
 )  # fmt: skip
 
 
+STATS_MEASURES = ("keys", "entropy", "distance", "self", "previous", "first", "same", "max")
+
+
+def token_codes(texts: Sequence[str]) -> np.ndarray:
+    """(T,) int: one code per distinct token text (the same text, the same code)."""
+    return np.unique(np.array(texts, dtype=object), return_inverse=True)[1].reshape(-1)
+
+
+def head_numbers(per_head: Sequence[dict[str, np.ndarray]], codes: np.ndarray
+                 ) -> dict[str, np.ndarray]:  # fmt: skip
+    """``head_stats``' numbers (but ``keys_90``) of the row measures of each head
+    (``attnviz.rowstats``, each (T,)), averaged over the rows that see a key."""
+    if not per_head:
+        return {m: np.zeros(0) for m in (*HEAD_METRICS, "rows")}
+    keys = per_head[0]["keys"]
+    rows, index = keys > 0, np.arange(len(keys))
+    stacked = {m: np.stack([r[m] for r in per_head]) for m in STATS_MEASURES}  # (h,T) each
+    normalized = stacked["entropy"] / np.log(np.maximum(keys, 2))
+    return {
+        "entropy": _row_mean(stacked["entropy"], rows),
+        "normalized_entropy": _row_mean(normalized, rows & (keys > 1)),
+        "distance": _row_mean(stacked["distance"], rows),
+        "self": _row_mean(stacked["self"], rows),
+        "previous": _row_mean(stacked["previous"], rows & (index > 0)),
+        "first": _row_mean(stacked["first"], rows),
+        "same": _row_mean(stacked["same"], rows & earlier_copy(codes)),
+        "max_weight": _row_mean(np.maximum(stacked["max"], 0), rows),
+        "rows": np.full(len(per_head), int(rows.sum())),
+    }
+
+
 def head_stats(trace: Trace, heads: list[int] | None = None) -> dict[str, np.ndarray]:
     """Numbers that sum up each head, averaged over the query rows that have an allowed key.
 
@@ -222,31 +255,12 @@ def head_stats(trace: Trace, heads: list[int] | None = None) -> dict[str, np.nda
     ``rows`` says how many rows entered the means: rows with no allowed key are left out.
     """
     chosen = list(range(trace.heads)) if heads is None else list(heads)
+    codes = token_codes(trace.texts)
+    per_head = [of_matrix(trace.weights[h], trace.allowed, Keys(codes), STATS_MEASURES)
+                for h in chosen]  # fmt: skip
+    numbers = head_numbers(per_head, codes)
     w = trace.weights[chosen].astype(np.float64)  # (h,T,T)
-    T = w.shape[-1]
-    rows = _has_key(trace.allowed)  # (T,)
-    n_keys = trace.allowed.sum(axis=1)  # (T,)
-    index = np.arange(T)
-    entropy = row_entropy(w)  # (h,T)
-    several = rows & (n_keys > 1)
-    normalized = np.divide(entropy, np.log(np.maximum(n_keys, 2)))  # (h,T)
-    distance = (w * np.abs(index[:, None] - index[None, :])).sum(axis=-1)  # (h,T)
-    previous = np.zeros_like(entropy)
-    previous[:, 1:] = w[:, index[1:], index[1:] - 1]
-    texts = np.array(trace.texts, dtype=object)
-    earlier = (texts[:, None] == texts[None, :]) & (index[None, :] < index[:, None])  # (T,T)
-    same = (w * earlier).sum(axis=-1)  # (h,T)
     top = -np.sort(-w, axis=-1)  # (h,T,T) each row's weights, largest first
     keys_90 = (np.cumsum(top, axis=-1) < 0.9 - 1e-12).sum(axis=-1) + 1.0  # (h,T)
-    return {
-        "entropy": _row_mean(entropy, rows),
-        "normalized_entropy": _row_mean(normalized, several),
-        "distance": _row_mean(distance, rows),
-        "self": _row_mean(w[:, index, index], rows),
-        "previous": _row_mean(previous, rows & (index > 0)),
-        "first": _row_mean(w[:, :, 0], rows),
-        "same": _row_mean(same, rows & earlier.any(axis=1)),
-        "max_weight": _row_mean(w.max(axis=-1), rows),
-        "keys_90": _row_mean(keys_90, rows),
-        "rows": np.full(len(chosen), int(rows.sum())),
-    }
+    numbers["keys_90"] = _row_mean(keys_90, _has_key(trace.allowed))
+    return {m: numbers[m] for m in (*HEAD_METRICS, "rows")}

@@ -69,7 +69,7 @@ def tally(w: np.ndarray, allowed: np.ndarray, separator: np.ndarray, punctuation
     """One text's sums: ``w`` (L, H, T, T) its attention, ``allowed`` (L, T, T) each layer's
     mask, ``separator`` and ``punctuation`` (T,) bool, the keys that are."""
     w = w.astype(np.float64)
-    H, T = w.shape[1], w.shape[-1]
+    T = w.shape[-1]
     i = np.arange(T)
     has = np.asarray(allowed.any(axis=-1))  # (L, T) the rows with a key
     before, after = np.zeros_like(w[..., 0]), np.zeros_like(w[..., 0])
@@ -85,18 +85,33 @@ def tally(w: np.ndarray, allowed: np.ndarray, separator: np.ndarray, punctuation
         "distance": ((w * np.abs(i[:, None] - i[None, :])).sum(axis=-1), has),
         "confidence": (w.max(axis=-1), has),
     }
-    sums, rows = {}, {}
-    for m, (v, r) in values.items():
+    return tally_values(
+        {m: v for m, (v, _) in values.items()},
+        {m: r for m, (_, r) in values.items()},
+        w.argmax(axis=-1),
+        has,
+    )
+
+
+def tally_values(values: dict[str, np.ndarray], rows: dict[str, np.ndarray], argmax: np.ndarray,
+                 has: np.ndarray) -> Tally:  # fmt: skip
+    """One text's sums of its per-row ``values`` (L, H, T) of each measure, over the ``rows``
+    (L, T) each measure takes; ``argmax`` (L, H, T) each row's largest weight's key, ``has``
+    (L, T) the rows with a key."""
+    H = argmax.shape[1]
+    sums, counted = {}, {}
+    for m, v in values.items():
+        r = rows[m]
         sums[m] = (v * r[:, None, :]).sum(axis=-1)  # (L, H)
-        rows[m] = np.repeat(r.sum(axis=-1)[:, None], H, axis=1).astype(np.float64)
-    return Tally(sums, rows, _offsets(w, has))
+        counted[m] = np.repeat(r.sum(axis=-1)[:, None], H, axis=1).astype(np.float64)
+    return Tally(sums, counted, _offsets(argmax, has))
 
 
-def _offsets(w: np.ndarray, has: np.ndarray) -> np.ndarray:
+def _offsets(argmax: np.ndarray, has: np.ndarray) -> np.ndarray:
     """(L, H, 2·OFFSETS + 1): per head, the rows whose largest weight is at each offset."""
-    L, H, T, _ = w.shape
+    L, H, T = argmax.shape
     width = 2 * OFFSETS + 1
-    offset = w.argmax(axis=-1) - np.arange(T)  # (L, H, T), the first largest
+    offset = argmax - np.arange(T)  # (L, H, T), the first largest
     counted = has[:, None, :] & (np.abs(offset) <= OFFSETS)
     cell = np.arange(L * H).reshape(L, H, 1) * width + offset + OFFSETS  # (head, offset) cells
     return np.bincount(cell[counted], minlength=L * H * width).reshape(L, H, width).astype(float)

@@ -34,6 +34,11 @@ def _error(message: str, code: int) -> None:
 _warned: set[str] = set()
 
 
+def note(message: str) -> None:
+    """One line on stderr that says what was done (not a warning: nothing is wrong)."""
+    print(f"attnviz: {' '.join(visible(message).split())}", file=sys.stderr)
+
+
 def warn(message: str) -> None:
     """One line on stderr, once a run (compare's two runs would say it twice)."""
     line = f"attnviz: warning: {' '.join(visible(message).split())}"

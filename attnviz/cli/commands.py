@@ -6,20 +6,22 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from ..errors import ConfigError
+from ..trace import Trace
 from ..views.labels import visible
-from .app import app, console, read_text
-from .emit import emit, run
+from .app import app, console, read_text, warn
+from .emit import emit, run, run_or_stream
 from .options import (
     BOS,
     CROP,
     DTYPE,
     FIGURE,
     LAYER,
+    LONG,
     LOOK,
     MAX_BYTES,
     MAX_TOKENS,
@@ -102,51 +104,84 @@ def export(
 
 HEATMAP_FORMATS = ("table", "heat", "top", "json", "csv")
 ScaleOpt = Annotated[
-    str, typer.Option("--scale", help="Colour scale: fixed (0 to 1) | head (each head's max).")
-]
+    str | None,
+    typer.Option("--scale", help="Colour scale: fixed (0 to 1) | head (each head's max).",
+                 show_default="fixed; head for a pooled map"),
+]  # fmt: skip
 
 
 @app.command(short_help="Attention heatmaps per head, the mask drawn over them.")
-@takes(RUN, LOOK, CROP, (WORDS,))
+@takes(RUN, LOOK, CROP, LONG, (WORDS,))
 def heatmap(
     text: TextArg = None,
     format: Annotated[str | None, format_option(HEATMAP_FORMATS)] = None,
     head: HeadOpt = None,
-    scale: ScaleOpt = "fixed",
+    scale: ScaleOpt = None,
     top: TopOpt = 3,
     *,
     o: Options,
 ) -> None:
     """Per-head attention heatmaps with the mask drawn over them, in the terminal or as a figure.
 
+    A text too long for the dense run's memory is streamed: each panel a pooled map.
+
     Example: attnviz heatmap "The cat sat on the mat"
 
     Example: attnviz heatmap "The cat sat on the mat" -o cat.png --preset slides
 
     Example: attnviz heatmap --file long.txt --window 100:120 --head 0
+
+    Example: attnviz heatmap --file book.txt --max-tokens 70000 --stream -o book.png
     """
     from ..views.heatmap import check_scale, heatmap_view, model_view
+    from .streaming import wanted
 
-    acts = {"scale": frozenset({FIGURE}), "top": frozenset({"top"})}
+    acts = {"scale": frozenset({FIGURE, "table", "heat"}), "top": frozenset({"top"})}
     shown = outputs(o, format, HEATMAP_FORMATS, html=True, acts=acts)
     check_scale(scale)
     parse_crop(None, o.window, o.queries, o.keys)
     _at_least_one(top)
-    if all_layers(o) and (shown in ("top", "csv") or cropped(o)):
+    every = all_layers(o)
+    if every and (shown in ("top", "csv") or cropped(o)):
         raise ConfigError(
             "--layer all draws every layer whole (-o, --format table, heat or json): "
             "for --format top or csv, or --window, --queries or --keys, give one layer"
         )
+    if every and o.stream and is_page(o):
+        raise ConfigError("--stream keeps a pooled map of each layer and head, and the page of "
+                          "every layer shows each weight: write a figure (-o .png, .svg, .pdf)"
+                          )  # fmt: skip
     heads = head_list(head, *heads_count(o))
-    layers = layers_count(o) if all_layers(o) else 1
+    layers = layers_count(o) if every else 1
     memory = output_memory(o, "heatmap", shown, layers * len(heads), len(heads))
-    trace = run(o, text_of(text, o), extra_bytes=memory)
-    if all_layers(o):
-        emit(model_view(trace, heads, scale=scale, lang=o.lang), o, shown)
+    keep = wanted(o, heads, shown, layers=layers, every_layer=every, measures=CAPTION)
+    trace = run_or_stream(o, text_of(text, o), extra_bytes=memory, wanted=keep)
+    dense_terminal = o.output is None and o.resolution is None and isinstance(trace, Trace)
+    cells = 512 if dense_terminal else keep.resolution or 512  # the terminal fits a dense run
+    look = {"scale": scale, "lang": o.lang, "pool": o.pool, "resolution": cells}
+    view = model_view(trace, heads, **look) if every else \
+        heatmap_view(trace, heads, crop=crop(o, len(trace.tokens)), **look)  # fmt: skip
+    _pooling_acted(o, shown, view)
+    if every:
+        emit(view, o, shown)
     else:
-        view = heatmap_view(trace, heads, crop=crop(o, len(trace.tokens)), scale=scale,
-                            lang=o.lang)  # fmt: skip
         emit(view, o, shown, top=top)
+
+
+CAPTION = ("keys", "entropy")  # what a streamed run measures for the heads' captions
+
+
+def _pooling_acted(o: Options, shown: str | None, view: Any) -> None:
+    """Refuse --pool or --resolution where they changed nothing: a dense run's JSON holds
+    every weight; warn of --pool on a figure whose cells are single tokens."""
+    given = [f for f, name in (("--pool", "pool"), ("--resolution", "resolution"))
+             if name in o.given]  # fmt: skip
+    if given and shown == "json" and view.exact() is not None:
+        raise ConfigError(f"{given[0]} pools the JSON of a streamed run, and this run of "
+                          f"{len(view.trace.tokens)} tokens is dense: its JSON holds every "
+                          f"weight; add --stream, or leave {given[0]} out")  # fmt: skip
+    if "--pool" in given and o.output is not None and view.cell == 1:
+        warn("--pool: every cell of this figure is one query and one key: nothing is pooled")
 
 
 def _check_step(o: Options, shown: str | None, step: int | None, n: int) -> None:

@@ -12,10 +12,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from ..pipeline import run as run_config
+from ..longrun import Streamed, Wanted
+from ..pipeline import run_long
 from ..trace import AttentionConfig, Trace
 from ..views.labels import visible, write_json
-from .app import console, progress, warn
+from .app import console, note, progress, warn
 from .options import Options, config, is_page, limits, style
 
 
@@ -44,12 +45,30 @@ def run(
 ) -> Trace:
     """The run of ``text`` the options (or ``the_config``) describe, within their limits
     (``extra_bytes(T)``: what the output will take); --hide-special and --words applied."""
+    trace = run_or_stream(o, text, the_config, extra_bytes)
+    assert isinstance(trace, Trace)
+    return trace
+
+
+def run_or_stream(
+    o: Options,
+    text: str,
+    the_config: AttentionConfig | None = None,
+    extra_bytes: Callable[[int], int] | None = None,
+    wanted: Wanted | None = None,
+) -> Trace | Streamed:
+    """``run``, streamed (keeping what ``wanted`` says) with --stream or where the dense run
+    would be over --memory-budget; ``wanted`` None: never streamed."""
     words = getattr(o, "words", False)  # the option of heatmap and stats
     if words and o.model is None:
         raise ConfigError("--words merges the word pieces of a --model's tokenizer; the seeded "
                           "tokenizers make whole words (or characters): give a --model")  # fmt: skip
     progress.step("computing attention")
-    trace = run_config(text, the_config or config(o), limits(o, extra_bytes))
+    asked = getattr(o, "stream", False) or None
+    trace = run_long(text, the_config or config(o), limits(o, extra_bytes), wanted, asked)
+    if isinstance(trace, Streamed):
+        _streamed_alone(o, trace, asked)
+        return trace
     _warn_blind_queries(trace)
     if o.hide_special and not any(t.special for t in trace.tokens):
         warn("--hide-special: this run has no special tokens, so nothing is hidden")
@@ -62,6 +81,18 @@ def run(
 
         trace = merged(trace)
     return trace
+
+
+def _streamed_alone(o: Options, trace: Streamed, asked: bool | None) -> None:
+    """Refuse what needs a run's weights whole; say why a run was streamed."""
+    for flag, given in (("--hide-special", o.hide_special), ("--words", getattr(o, "words", 0))):
+        if given:
+            raise ConfigError(f"{flag} needs the weights of the run whole, and this run of "
+                              f"{len(trace.tokens)} tokens is streamed: leave {flag} out, or "
+                              "show a shorter text")  # fmt: skip
+    if not asked:
+        note(f"streamed: the dense run of {len(trace.tokens)} tokens would be over "
+             "--memory-budget, so the weights were pooled as they were computed")  # fmt: skip
 
 
 def _renderers(view: Any) -> tuple[Callable[..., Any], Callable[..., None]]:

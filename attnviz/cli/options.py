@@ -115,6 +115,19 @@ MEMORY_BUDGET = _opt("memory_budget", str, "2GiB",
                      "Refuse runs estimated to need more memory (e.g. 2GiB, 500MB).",
                      api="memory_budget")  # fmt: skip
 
+# A long run: streamed, and pooled to what a figure or a terminal shows.
+STREAM = _opt("stream", bool, False, "Stream the attention a block of queries at a time, "
+              "never holding the T x T weights, pooled as it comes [default: when the dense "
+              "run would be over --memory-budget].", show_default=False)  # fmt: skip
+POOL = _opt("pool", str, "mean", "How a pooled map shows each block of queries x keys: mean "
+            "(its mean weight) | max (its largest).", api="pool",
+            acts=frozenset({FIGURE, "table", "heat", "json"}))  # fmt: skip
+RESOLUTION = _opt("resolution", int | None, None, "Cells a side of a pooled map [default: a "
+                  "cell per pixel of a figure's panel, what the terminal's width holds; 512 "
+                  "for JSON].", api="resolution", acts=frozenset({FIGURE, "table", "heat", "json"}),
+                  show_default=False)  # fmt: skip
+LONG = (STREAM, POOL, RESOLUTION)
+
 WORDS = _opt("words", bool, False, "With --model: merge word pieces into words (attention to a "
              "word is the sum over its pieces, from a word the mean).", api="words")  # fmt: skip
 
@@ -155,7 +168,7 @@ CROP = (
     _opt("keys", str | None, None, "Show only keys A..B-1.", show_default=False),
 )  # fmt: skip
 
-OPTS = {o.name: o for o in (*RUN, *LOOK, *CROP, WORDS)}
+OPTS = {o.name: o for o in (*RUN, *LOOK, *CROP, *LONG, WORDS)}
 
 # The options some commands have of their own (their flags are declared here too).
 HeadOpt = Annotated[
@@ -387,7 +400,9 @@ def outputs(
     if o.output is not None:
         kind = EXPORT + o.output.suffix.lower() if exporting else PAGE if is_page(o) else FIGURE
         writes.add(kind)  # "export.npz", "export.json", "page" or "figure"
-    where = {opt.name: opt.acts for opt in LOOK if opt.acts is not None} | dict(acts or {})
+    where = {opt.name: opt.acts for opt in (*LOOK, *LONG) if opt.acts is not None} | dict(
+        acts or {}
+    )
     for name, place in where.items():
         flag = OPTS[name].flag if name in OPTS else "--" + name.replace("_", "-")
         if name in o.given and isinstance(place, str):

@@ -6,7 +6,7 @@ x = LN(x + attention(x)) and x = LN(x + MLP(x)). Shapes: T tokens, D hidden, F t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import partial
 from typing import Any
 
@@ -14,12 +14,12 @@ import numpy as np
 
 from ..errors import ConfigError
 from .files import need
-from .layers import LayerRun, LayerWeights, Params, attend, layer_norm
+from .layers import Allowed, LayerRun, LayerWeights, Params, attend, layer_norm
 from .tokenizer import special, token_id
 
 
 def forward(
-    p: Params, ids: list[int], allowed: list[np.ndarray | None], scaled: bool,
+    p: Params, ids: list[int], allowed: Sequence[Allowed], scaled: bool,
     positions: list[int] | None = None,
 ) -> Iterator[LayerRun]:  # fmt: skip
     """Every layer's attention over the tokens ``ids``, layer n under ``allowed[n]``, one

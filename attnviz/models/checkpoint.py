@@ -6,7 +6,7 @@ Shapes: L layers, H heads (G for keys and values), T tokens, D hidden size, Dh a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from ..tokens import Token
 from ..trace import AttentionConfig, ModelInfo, Trace
 from .families import FAMILIES, Family
 from .files import Tensors, find_model, read_json, setting
-from .layers import LayerRun, Params
+from .layers import Allowed, LayerRun, Params
 from .tokenizer import ModelToken, count, encode, load_tokenizer, over
 
 
@@ -102,7 +102,7 @@ class Checkpoint:
 
     def layer_masks(self, asked: tuple[str, ...], T: int) -> list[np.ndarray]:
         """Each layer's allowed (T, T): the model's own mask for it ANDed with ``asked``."""
-        specs = [_combined(o, asked) for o in self.family.masks(self.config, self.layers)]
+        specs = [combined(o, asked) for o in self.family.masks(self.config, self.layers)]
         built = {s: build_mask(s, np.zeros(T, dtype=bool)) for s in set(specs)}
         return [built[s] for s in specs]
 
@@ -115,7 +115,7 @@ class Checkpoint:
         """The ids and tokens of ``text`` (cut to ``limit`` tokens, special ones kept)."""
         return encode(self.tokenizer, text, limit)
 
-    def forward(self, params: Params, ids: list[int], masks: list[np.ndarray | None], scaled: bool,
+    def forward(self, params: Params, ids: list[int], masks: Sequence[Allowed], scaled: bool,
                 **more: Any) -> Iterator[LayerRun]:  # fmt: skip
         """The family's forward pass, layer by layer; tensors whose shapes do not fit
         config.json (NumPy's errors of shapes) end as ConfigError naming the folder."""
@@ -158,7 +158,7 @@ class Checkpoint:
                 f"no layer {layer}: {source.model!r} has layers 0 to {self.layers - 1}"
             )
         own = self.family.masks(self.config, self.layers)
-        specs = [_combined(o, config.mask) for o in own]
+        specs = [combined(o, config.mask) for o in own]
         built = {s: build_mask(s, np.zeros(len(ids), dtype=bool)) for s in set(specs)}
         c = replace(config, mask=specs[layer], source=replace(source, layer=layer))
         params = self.params(c.dtype, kept)
@@ -214,7 +214,7 @@ class Checkpoint:
         )
 
 
-def _combined(own: str, asked: tuple[str, ...]) -> tuple[str, ...]:
+def combined(own: str, asked: tuple[str, ...]) -> tuple[str, ...]:
     """A layer's own mask ANDed with the masks asked for, each once; "none" and a "causal"
     that a causal window already holds are left out."""
     specs = list(dict.fromkeys(s for s in (own, *asked) if s != "none"))

@@ -16,7 +16,7 @@ turned by the rotary embedding before the scores; K and V may have fewer heads t
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .files import setting
-from .layers import QK, Cache, LayerRun, LayerWeights, Params, attend, rms_norm
+from .layers import QK, Allowed, Cache, LayerRun, LayerWeights, Params, attend, rms_norm
 from .rope import Rope, rope, settings
 
 
@@ -131,7 +131,7 @@ def _turner(norm: Callable[[np.ndarray, str], np.ndarray], b: str, r: Rope,
 
 
 def forward(
-    p: Params, ids: list[int], allowed: list[np.ndarray | None], scaled: bool, style: Style,
+    p: Params, ids: list[int], allowed: Sequence[Allowed], scaled: bool, style: Style,
     cache: Cache | None = None,
 ) -> Iterator[LayerRun]:  # fmt: skip
     """Every layer's attention over the tokens ``ids``, layer n under ``allowed[n]``, one

@@ -6,14 +6,14 @@ x = x + MLP(LN_2(x)). Conv1D weights are stored (in, out): x @ w + b as they are
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import partial
 from typing import Any
 
 import numpy as np
 
 from .files import need
-from .layers import Cache, LayerRun, LayerWeights, Params, attend, layer_norm
+from .layers import Allowed, Cache, LayerRun, LayerWeights, Params, attend, layer_norm
 
 
 def _weights(p: Params, b: str, D: int) -> LayerWeights:
@@ -28,7 +28,7 @@ def _weights(p: Params, b: str, D: int) -> LayerWeights:
 def forward(
     p: Params,
     ids: list[int],
-    allowed: list[np.ndarray | None],
+    allowed: Sequence[Allowed],
     scaled: bool,
     cache: Cache | None = None,
 ) -> Iterator[LayerRun]:

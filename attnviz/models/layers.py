@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import stream
 from ..attention import apply_mask, concat_heads, scaled_dot_product_attention, scores, softmax
 from ..errors import ConfigError
 from .files import Tensors
@@ -254,7 +255,8 @@ class LayerWeights:
 @dataclass(frozen=True, eq=False)
 class LayerRun:
     """One layer's attention as it ran: its input x (T, D), its weights, the factor on its
-    scores (when scaled), the attention weights (H, T, T), the heads' outputs (H, T, Dh),
+    scores (when scaled), the attention weights (H, T, T; (H, 0, 0) when streamed: the
+    reducers took them), the heads' outputs (H, T, Dh),
     the output concat·W_O + b_O (T, D), and, when the family turns or normalises the
     queries and keys before the scores, Q and K as the scores use them (H, T, Dh; with a
     cache, K's G distinct heads)."""
@@ -270,6 +272,7 @@ class LayerRun:
 
 
 QK = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+Allowed = np.ndarray | stream.Streaming | None  # a layer's mask: dense, streamed, or none
 
 
 @dataclass(eq=False)
@@ -318,7 +321,7 @@ def _grouped(q: np.ndarray, k: np.ndarray, v: np.ndarray, allowed: np.ndarray | 
 def attend(
     x: np.ndarray,
     w: LayerWeights,
-    allowed: np.ndarray | None,
+    allowed: np.ndarray | stream.Streaming | None,
     scaled: bool,
     scale: float,
     turn: QK | None = None,
@@ -328,12 +331,15 @@ def attend(
     the projected Q and K to those the scores use (q/k norms, rotary embeddings). With
     ``cache`` (the cache and the layer), the queries of x also attend to the keys and values
     of the tokens before them, and x's are added to them; ``allowed`` is then (T, t + T).
-    ``allowed`` None: every query sees every key."""
+    ``allowed`` None: every query sees every key; a ``Streaming``: the weights go to its
+    reducers block by block, never whole."""
     H, Dh, T, r = w.heads, w.head_dim, x.shape[0], w.group
     qkv = (x @ w.qkv + w.b_qkv).reshape(T, -1, Dh).swapaxes(0, 1)  # (H+2G,T,Dh)
     q, k, v = qkv[:H], qkv[H : H + H // r], qkv[H + H // r :]
     q_rot, k_rot = turn(q, k) if turn else (None, None)  # each distinct key head turned once
     q_used, k_used = q if q_rot is None else q_rot, k if k_rot is None else k_rot
+    if isinstance(allowed, stream.Streaming):
+        return _streamed(x, w, allowed, (q_used, k_used, v), scale, scaled)
     if cache is not None:  # the cache keeps each distinct key/value head once
         k_used, v = cache[0].extend(cache[1], k_used, v)
     if cache is not None and T == 1:  # a step: each group's queries with their shared keys
@@ -348,3 +354,19 @@ def attend(
         )
     output = concat_heads(head_outputs) @ w.w_o + w.b_o  # (T,H*Dh) @ (H*Dh,D) -> (T,D)
     return LayerRun(x, w, scale, weights, head_outputs, output, q_rot, k_rot)
+
+
+def _streamed(x: np.ndarray, w: LayerWeights, how: stream.Streaming,
+              qkv: tuple[np.ndarray, np.ndarray, np.ndarray], scale: float, scaled: bool
+              ) -> LayerRun:  # fmt: skip
+    """A layer's attention streamed (``how``): q (H, T, Dh), k and v (G, T, Dh) each shared
+    head once; the weights to the reducers, the output made when a later layer reads it."""
+    q, k, v = (np.ascontiguousarray(a) for a in qkv)
+    H, T, Dh = q.shape
+    out = stream.attend(q, k, v if how.outputs else None, how.mask,
+                        factor=scale if scaled else None,
+                        reducers=how.reducers, rows=how.rows, tile_bytes=how.tile_bytes,
+                        tick=how.tick)  # fmt: skip
+    head_outputs = np.zeros((H, T, Dh), q.dtype) if out is None else out
+    output = concat_heads(head_outputs) @ w.w_o + w.b_o  # (T,H*Dh) @ (H*Dh,D) -> (T,D)
+    return LayerRun(x, w, scale, np.zeros((H, 0, 0), q.dtype), head_outputs, output)

@@ -8,12 +8,12 @@ the MLP both read the layer's input: x = x + attention(LN_1(x)) + MLP(LN_2(x)).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import partial
 
 import numpy as np
 
-from .layers import Cache, LayerRun, LayerWeights, Params, attend, layer_norm
+from .layers import Allowed, Cache, LayerRun, LayerWeights, Params, attend, layer_norm
 from .rope import rope, settings
 
 
@@ -35,7 +35,7 @@ def _weights(p: Params, b: str) -> LayerWeights:
 def forward(
     p: Params,
     ids: list[int],
-    allowed: list[np.ndarray | None],
+    allowed: Sequence[Allowed],
     scaled: bool,
     cache: Cache | None = None,
 ) -> Iterator[LayerRun]:

@@ -6,15 +6,19 @@ Rich is imported here; Matplotlib never is.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
 from rich.cells import cell_len
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from ..trace import Crop
 from ..views.compare import CompareView
 from ..views.generation import GenerationView
-from ..views.heatmap import HeatmapView, ModelView, RolloutView
-from ..views.labels import shorten, strings
+from ..views.heatmap import HeatmapView, ModelView, RolloutView, heatmap_view, pooled_line
+from ..views.labels import head_label, shorten, strings
 from ..views.scaling import ScalingView
 from ..views.stats import StatsView
 from ..views.steps import StepsView
@@ -31,7 +35,8 @@ def _system(console: Console) -> str:
 
 
 def show_heatmap(console: Console, view: HeatmapView, fmt: str, cmap: str, top: int = 3) -> None:
-    """The selected heads as tables (or the heat view when they are too wide), heat, or top."""
+    """The selected heads as tables (or the heat view when they are too wide), heat, or top;
+    the heat view pooled to the terminal's width when the keys do not fit it."""
     trace, crop, lang = view.trace, view.crop, view.lang
     if fmt == "top":
         for h in view.heads:
@@ -39,13 +44,16 @@ def show_heatmap(console: Console, view: HeatmapView, fmt: str, cmap: str, top: 
                                              terminal.caption(trace, h, lang, crop)))  # fmt: skip
             console.print()
         return
-    if fmt == "table" and terminal.may_fit(console, trace, crop):
+    if fmt == "table" and view.cell == 1 and terminal.may_fit(console, trace, crop):
         tables = [terminal.weight_table(trace, h, cmap=cmap, lang=lang, crop=crop,
-                                        system=_system(console)) for h in view.heads]  # fmt: skip
+                                        matrix=_cells(view, h), system=_system(console),
+                                        color=panel)
+                  for h, panel in zip(view.heads, view.panels(), strict=True)]  # fmt: skip
         if all(terminal.fits(console, t) for t in tables):
+            shading = strings(lang)["shaded_by_head"] if view.shown_scale == "head" else ""
             for h, t in zip(view.heads, tables, strict=True):
                 console.print(t)
-                console.print(terminal.caption(trace, h, lang, crop))
+                console.print(terminal.caption(trace, h, lang, crop, shading))
                 console.print()
             return
     if fmt == "table":
@@ -55,14 +63,48 @@ def show_heatmap(console: Console, view: HeatmapView, fmt: str, cmap: str, top: 
             no_wrap=True,
             overflow="ellipsis",
         )
-    console.print(terminal.heat_view(trace, view.heads, cmap=cmap, width=console.width,
-                                     system=_system(console), lang=lang, crop=crop))  # fmt: skip
+    console.print(_heat(console, view, cmap))
+
+
+def _cells(view: HeatmapView, h: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The exact cells a streamed run kept of head h (None for a Trace: its own weights)."""
+    if view.exact() is not None:
+        return None
+    m = view.map(h)
+    return m.values, ~m.hidden
+
+
+def _heat(console: Console, view: HeatmapView, cmap: str) -> Group:
+    """The view's heads in the heat form, pooled to fit the terminal where they do not."""
+    trace, crop = view.trace, view.crop
+    T = len(trace.tokens)
+    r = crop or Crop(0, T, 0, T)
+    fitted = view
+    if view.exact() is not None:  # a streamed run's maps were made at the terminal's width
+        cells = terminal.heat_resolution(console.width, trace.texts[r.q0 : r.q1], r.k1 - r.k0,
+                                         max(r.q1, r.k1) - 1)  # fmt: skip
+        fitted = replace(view, resolution=min(cells, view.resolution))
+    pooled = pooled_line(fitted.cell, fitted.pool, view.lang)
+    captions = [terminal.caption(trace, h, view.lang, crop, pooled) for h in view.heads]
+    return terminal.heat_view(list(zip(fitted.panels(), captions, strict=True)), trace.texts,
+                              cmap=cmap, width=console.width, system=_system(console),
+                              lang=view.lang)  # fmt: skip
 
 
 def show_model(console: Console, view: ModelView, fmt: str, cmap: str) -> None:
-    """Every layer × selected head as heat blocks (the table and heat formats alike)."""
-    console.print(terminal.model_view(view.trace, view.heads, cmap=cmap, width=console.width,
-                                      system=_system(console), lang=view.lang))  # fmt: skip
+    """Every layer × selected head as heat blocks (the table and heat formats alike), pooled
+    to fit the terminal's width when the tokens do not fit it."""
+    T = len(view.trace.tokens)
+    if view.exact() is not None:
+        per = max(1, (console.width - len(str(T)) * 2 - 4) // 2)
+        view = replace(view, resolution=min(view.resolution, per))
+    panels = list(view.panels())
+    n = len(view.heads)
+    layers = [panels[i : i + n] for i in range(0, len(panels), n)]
+    names = [head_label(view.trace, h, view.lang) for h in view.heads]
+    console.print(terminal.model_view(layers, names, view.trace.texts, cmap=cmap,
+                                      width=console.width, system=_system(console),
+                                      lang=view.lang))  # fmt: skip
 
 
 def show_rollout(console: Console, view: RolloutView, fmt: str, cmap: str, top: int = 3) -> None:
@@ -104,9 +146,8 @@ def show_compare(console: Console, view: CompareView, fmt: str, cmap: str) -> No
         else:
             for trace, label in runs:
                 console.print(Text(label, "bold"))
-                heat = terminal.heat_view(trace, [h], cmap=cmap, width=console.width,
-                                          system=_system(console), lang=lang, crop=crop)  # fmt: skip
-                console.print(heat)
+                console.print(_heat(console, heatmap_view(trace, [h], crop=crop, lang=lang),
+                                    cmap))  # fmt: skip
         console.print()
     console.print(terminal.compare_summary(cmp, view.heads, lang, view.summary_keys))
     console.print()

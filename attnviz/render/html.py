@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from importlib import resources
 from typing import Any
 
 import numpy as np
 
-from ..trace import cells
+from ..errors import ConfigError
+from ..trace import LARGEST, cells
 from ..views.compare import CompareView
 from ..views.generation import GenerationView
 from ..views.heatmap import HeatmapView, ModelView
@@ -75,8 +77,19 @@ def panel(
     }
 
 
+def _exact(view: HeatmapView | ModelView) -> Any:
+    """The view with every cell exact (the page shows each one's number), or ConfigError for
+    a streamed run, which kept pooled cells."""
+    if view.exact() is None and view.cell > 1:
+        raise ConfigError("the page shows every cell of a run: a streamed run kept pooled ones; "
+                          "write a figure (-o .png, .svg, .pdf), or show a smaller part with "
+                          "`crop` (--window)")  # fmt: skip
+    return replace(view, resolution=LARGEST)
+
+
 def heatmap_views(view: HeatmapView) -> list[dict[str, Any]]:
     """The one view of a heatmap: a panel per selected head."""
+    view = _exact(view)
     q, k = cells(view.crop)
     texts = view.trace.texts
     panels = [
@@ -89,7 +102,11 @@ def heatmap_views(view: HeatmapView) -> list[dict[str, Any]]:
 
 def model_views(view: ModelView) -> list[dict[str, Any]]:
     """The model view: one view per layer (a selector picks the layer)."""
-    trace, lang = view.trace, view.lang
+    _exact(view)
+    trace, lang = view.exact(), view.lang
+    if trace is None:
+        raise ConfigError("the page of every layer needs each layer's weights: a streamed run "
+                          "kept pooled maps; write a figure (-o .png, .svg, .pdf)")  # fmt: skip
     hidden, texts = ~trace.layer_allowed, trace.texts  # (L,T,T)
     return [
         {

@@ -19,10 +19,9 @@ from rich.text import Text
 from ..stats import Comparison
 from ..tokens import Token
 from ..trace import AttentionConfig, Crop, Trace
-from ..views.heatmap import Strongest
+from ..views.heatmap import Run, Strongest
 from ..views.labels import (
     head_caption,
-    head_label,
     pattern_label,
     shorten,
     strings,
@@ -75,12 +74,14 @@ def _cell_style(cmap: str, value: float, system: str) -> Style:
     return Style(color=colors.ink(rgb), bgcolor=_style(color))
 
 
-def caption(trace: Trace, h: int, lang: str = "en", crop: Crop | None = None) -> Text:
-    """The line under a head's table (``head_caption``), dimmed."""
-    return Text(head_caption(trace, h, lang, crop), style="dim")
+def caption(trace: Run, h: int, lang: str = "en", crop: Crop | None = None, pooled: str = ""
+            ) -> Text:  # fmt: skip
+    """The line under a head's table (``head_caption``, and what its cells pool), dimmed."""
+    return Text(" · ".join(filter(None, (head_caption(trace, h, lang, crop), pooled))),
+                style="dim")  # fmt: skip
 
 
-def _cut(trace: Trace, crop: Crop | None) -> tuple[range, range]:
+def _cut(trace: Run, crop: Crop | None) -> tuple[range, range]:
     """The query and key indices a view shows: the crop's, or every token's."""
     if crop is None:
         return range(len(trace.tokens)), range(len(trace.tokens))
@@ -90,13 +91,13 @@ def _cut(trace: Trace, crop: Crop | None) -> tuple[range, range]:
 GENERATED_STYLE = "bold italic magenta"  # the labels of generated tokens
 
 
-def _generated_from(trace: Trace) -> int | None:
+def _generated_from(trace: Run) -> int | None:
     """The first generated token of a generation's run, None for any other run."""
     return trace.model.prompt_tokens if trace.model and trace.model.prompt_tokens else None
 
 
 def weight_table(
-    trace: Trace,
+    trace: Run,
     h: int,
     *,
     cmap: str,
@@ -104,10 +105,12 @@ def weight_table(
     crop: Crop | None = None,
     matrix: tuple[np.ndarray, np.ndarray] | None = None,
     system: str = "truecolor",
+    color: Panel | None = None,
 ) -> Text:
     """One head as a table: query tokens down, key tokens across, each weight on its colour.
     In a window, the tokens carry their index in the whole text (keys on a line above).
-    ``matrix``: (values, allowed), both (T, T), shown instead of head ``h`` (a rollout).
+    ``matrix``: (values, allowed) of the cells shown (the crop's, or all T x T), shown
+    instead of head ``h``'s weights (a rollout's, or a streamed run's window).
 
     Laid out here, column by column, as one Text: a Rich Table measures every cell twice,
     which for T² cells costs more than the whole computation.
@@ -133,9 +136,12 @@ def weight_table(
     for j, head, width in zip(keys, heads, widths, strict=True):
         look = GENERATED_STYLE if new is not None and j >= new else "bold"
         text.append(" " * (width - 1 - cell_len(head)) + head + " ", style=look)
-    w, allowed = matrix or (trace.weights[h], trace.allowed)
-    w = w[queries.start : queries.stop, keys.start : keys.stop]
-    allowed = allowed[queries.start : queries.stop, keys.start : keys.stop]
+    if matrix is None:
+        assert isinstance(trace, Trace), "a streamed run's cells come as its ``matrix``"
+        w = trace.weights[h][queries.start : queries.stop, keys.start : keys.stop]
+        allowed = trace.allowed[queries.start : queries.stop, keys.start : keys.stop]
+    else:
+        w, allowed = matrix
     for i, row in enumerate(rows):
         text.append("\n")
         if new is not None and queries[i] == new and i > 0:  # the prompt ends: a rule
@@ -145,9 +151,8 @@ def weight_table(
         for j, width in enumerate(widths):
             pad = " " * (width - 6)
             if allowed[i, j]:
-                text.append(
-                    f"{pad} {w[i, j]:.2f} ", style=_cell_style(cmap, float(w[i, j]), system)
-                )
+                shade = float(w[i, j] if color is None else color.to_color(w[i, j]))
+                text.append(f"{pad} {w[i, j]:.2f} ", style=_cell_style(cmap, shade, system))
             else:
                 text.append(f"{pad}   {HIDDEN_CELL}  ", style="dim")
     return text
@@ -188,7 +193,7 @@ def layer_rows(
     return text
 
 
-def may_fit(console: Console, trace: Trace, crop: Crop | None) -> bool:
+def may_fit(console: Console, trace: Run, crop: Crop | None) -> bool:
     """Whether a table of ``trace``'s keys could fit the console (a column is at least six
     wide): a table too wide is not built, at T² cells it would take more than the run."""
     return 6 * len(_cut(trace, crop)[1]) <= console.width
@@ -202,88 +207,127 @@ def fits(console: Console, renderable: ConsoleRenderable) -> bool:
     return Measurement.get(console, natural, renderable).maximum <= console.width
 
 
-def _ruler(keys: range, indent: int) -> Text:
-    """Key indices (those divisible by 5) over the two-character heat cells of ``keys``."""
-    line = [" "] * (indent + 2 * len(keys) + 8)
-    for n, j in enumerate(keys):
-        if j % 5 == 0:
+def _ruler(starts: Sequence[int], indent: int, pooled: bool = False) -> Text:
+    """Key indices over the two-character heat cells whose first keys are ``starts``: those
+    divisible by 5, or (``pooled``) every fifth cell's."""
+    line = [" "] * (indent + 2 * len(starts) + 8)
+    for n, j in enumerate(starts):
+        if (n if pooled else j) % 5 == 0:
             for c, ch in enumerate(str(j)):
                 line[indent + 2 * n + c] = ch
     return Text("".join(line).rstrip(), style="dim")
 
 
-def _block(cmap: str, value: float, system: str) -> tuple[str, Style | str]:
+def _block(cmap: str, value: float, system: str, partly: bool = False) -> tuple[str, Style | str]:
     """A two-character heat cell: coloured spaces, or shade characters where the terminal
-    has 16 colours (too few to keep the order of a colour map) or none."""
+    has 16 colours (too few to keep the order of a colour map) or none; a dot in it for a
+    pooled block the mask hides in part."""
     if system in ("truecolor", "256"):
-        return "  ", Style(bgcolor=_style(_paint(cmap, value, system)))
-    return SHADES[min(int(value * len(SHADES)), len(SHADES) - 1)] * 2, ""
+        color = _paint(cmap, value, system)
+        rgb = colors.xterm_rgb(color) if isinstance(color, int) else color
+        return "· " if partly else "  ", Style(color=colors.ink(rgb), bgcolor=_style(color))
+    shade = SHADES[min(int(value * len(SHADES)), len(SHADES) - 1)]
+    return shade + ("·" if partly else shade), ""
+
+
+def heat_resolution(width: int, queries: Sequence[str], Tk: int, last: int) -> int:
+    """The cells a side of a heat view that fits ``width`` columns: every key when they fit
+    beside the labels of the ``queries`` shown (``last`` the largest index), else pooled
+    blocks with labels of ranges."""
+    digits = len(str(last))
+    label = digits + 2 + max((len(shorten(t, 10)) for t in queries), default=0)
+    if 2 * Tk + label <= width:
+        return max(len(queries), Tk)
+    return max(1, (width - 2 * digits - 3) // 2)
+
+
+def _row_labels(panel: Panel, texts: Sequence[str]) -> list[str]:
+    """The labels of a panel's rows in the heat view: each query's index and token, or, pooled,
+    the range of queries of each block."""
+    f, R, q0 = panel.cell, panel.weights.shape[0], panel.row0 or 0
+    starts = [q0 + r * f for r in range(R)]
+    digits = len(str(starts[-1] + f - 1))
+    if f == 1:
+        return [f"{i:>{digits}} {shorten(texts[i], 10)}" for i in starts]
+    end = q0 + panel.shape[0]
+    return [f"{i:>{digits}}–{min(i + f, end) - 1:<{digits}}" for i in starts]
+
+
+def _heat_cells(row: Text, panel: Panel, r: int, cols: range, cmap: str, system: str) -> Text:
+    """Row ``r`` of a panel's cells ``cols`` appended to ``row`` as heat blocks."""
+    for c in cols:
+        if panel.hidden[r, c]:
+            row.append(f" {HIDDEN_CELL}", style="dim")
+        else:
+            partly = panel.partly is not None and bool(panel.partly[r, c])
+            row.append(*_block(cmap, float(panel.to_color(panel.weights[r, c])), system, partly))
+    return row
 
 
 def heat_rows(
-    trace: Trace,
-    h: int,
+    panel: Panel,
+    texts: Sequence[str],
+    caption_line: Text,
     *,
     cmap: str,
     width: int,
     system: str = "truecolor",
-    lang: str = "en",
-    crop: Crop | None = None,
 ) -> Iterator[Text]:
-    """One head in compact form: a row per query, a two-character block per key."""
-    queries, keys = _cut(trace, crop)
-    digits = len(str(queries[-1]))
-    labels = [f"{i:>{digits}} {shorten(trace.tokens[i].text, 10)}" for i in queries]
+    """One panel in compact form: a row per query, a two-character block per key; pooled,
+    a row per block of queries (labelled with their range) and a block per block of keys."""
+    f, C, k0 = panel.cell, panel.weights.shape[1], panel.col0 or 0
+    labels = _row_labels(panel, texts)
     indent = max(len(label) for label in labels) + 1
-    fitting = keys[: max(1, (width - indent) // 2)]
-    yield caption(trace, h, lang, crop)
-    yield _ruler(fitting, indent)
-    w, new = trace.weights[h], _generated_from(trace)
-    for label, i in zip(labels, queries, strict=True):
-        row = Text(
-            label.ljust(indent), style=GENERATED_STYLE if new is not None and i >= new else ""
-        )
-        for j in fitting:
-            if trace.allowed[i, j]:
-                row.append(*_block(cmap, float(w[i, j]), system))
-            else:
-                row.append(f" {HIDDEN_CELL}", style="dim")
-        yield row
-    if len(fitting) < len(keys):
-        yield Text(
-            f"keys {fitting.stop} to {keys[-1]} do not fit this terminal: widen it, use --keys, "
-            "or -o",
-            "dim",
-        )
+    fitting = range(min(C, max(1, (width - indent) // 2)))
+    yield caption_line
+    yield _ruler([k0 + c * f for c in fitting], indent, f > 1)
+    new = None if f > 1 else panel.generated_from("y")
+    for r, label in enumerate(labels):
+        row = Text(label.ljust(indent), style=GENERATED_STYLE if new is not None and r >= new
+                   else "")  # fmt: skip
+        yield _heat_cells(row, panel, r, fitting, cmap, system)
+    if len(fitting) < C:
+        yield Text(f"keys {k0 + len(fitting) * f} to {k0 + panel.shape[1] - 1} do not fit this "
+                   "terminal: widen it, use --keys, or -o", "dim")  # fmt: skip
 
 
-def legend(cmap: str, system: str = "truecolor", lang: str = "en") -> Text:
-    """The colour scale of the heat view: 0 to 1, and the mark of hidden cells."""
-    text = Text("0 ")
+def legend(cmap: str, system: str = "truecolor", lang: str = "en", partly: bool = False,
+           scale: Panel | None = None) -> Text:  # fmt: skip
+    """The colour scale of the heat view: 0 to 1, or (the ``scale`` of a panel) its floor
+    to 1 on a log scale, or 0 to each head's largest weight; the mark of hidden cells and
+    (``partly``) of pooled blocks hidden in part."""
+    s = strings(lang)
+    low, high = "0", "1"
+    if scale is not None and scale.floor is not None:
+        low = f"{scale.floor:.0e}".replace("e-0", "e-")
+        high += f" ({s['log_scale']})"
+    elif scale is not None and scale.by_head:
+        high = s["head_max"]
+    text = Text(f"{low} ")
     for n in range(11):
         text.append(*_block(cmap, n / 10, system))
-    text.append(f" 1   {HIDDEN_CELL} {strings(lang)['hidden']}")
+    text.append(f" {high}   {HIDDEN_CELL} {s['hidden']}")
+    if partly:
+        text.append("   ").append(*_block(cmap, 0.5, system, True)).append(f" {s['partly']}")
     return text
 
 
 def heat_view(
-    trace: Trace,
-    heads: Sequence[int],
+    panels: Sequence[tuple[Panel, Text]],
+    texts: Sequence[str],
     *,
     cmap: str,
     width: int,
     system: str = "truecolor",
     lang: str = "en",
-    crop: Crop | None = None,
 ) -> Group:
-    """Every selected head in the compact heat form, then the legend."""
+    """Panels (each with its caption) in the compact heat form, then the legend."""
     parts: list[Text] = []
-    for h in heads:
-        parts.extend(
-            heat_rows(trace, h, cmap=cmap, width=width, system=system, lang=lang, crop=crop)
-        )
+    for panel, line in panels:
+        parts.extend(heat_rows(panel, texts, line, cmap=cmap, width=width, system=system))
         parts.append(Text(""))
-    parts.append(legend(cmap, system, lang))
+    partly = any(p.partly is not None and p.partly.any() for p, _ in panels)
+    parts.append(legend(cmap, system, lang, partly, panels[0][0] if panels else None))
     return Group(*parts)
 
 
@@ -485,7 +529,7 @@ def stats_table(
     return Group(*lines)
 
 
-def top_lines(trace: Trace, rows: Strongest, caption_line: Text) -> Group:
+def top_lines(trace: Run, rows: Strongest, caption_line: Text) -> Group:
     """For each query, its strongest keys with their weights (``rows``, a view's), one line per
     query: readable in a terminal at any length (``12 sat  ->  11 cat 0.61 · 0 The 0.22``:
     each key with its index, since a text repeats its words)."""
@@ -510,46 +554,42 @@ def top_lines(trace: Trace, rows: Strongest, caption_line: Text) -> Group:
 
 
 def model_view(
-    trace: Trace,
-    heads: Sequence[int],
+    layers: Sequence[Sequence[Panel]],
+    names: Sequence[str],
+    texts: Sequence[str],
     *,
     cmap: str,
     width: int,
     system: str = "truecolor",
     lang: str = "en",
 ) -> Group:
-    """Every layer × every selected head as compact heat blocks: per layer, the heads side by
-    side (as many as the width holds, the rest below), query labels on the left."""
+    """Every layer × every selected head as compact heat blocks (``layers``: each layer's
+    panels, one per head of ``names``): per layer, the heads side by side (as many as the
+    width holds, the rest below), query labels (or, pooled, ranges) on the left."""
     s = strings(lang)
-    weights = trace.layer_weights  # (L,H,T,T)
-    T = len(trace.tokens)
-    labels = [f"{i:>{len(str(T - 1))}} {shorten(t.text, 10)}" for i, t in enumerate(trace.tokens)]
+    first = layers[0][0]
+    labels = _row_labels(first, texts)
     indent = max(len(label) for label in labels) + 1
-    names = {h: head_label(trace, h, lang) for h in heads}
-    block = max(2 * T, *(len(name) for name in names.values())) + 2
+    C = first.weights.shape[1]
+    block = max(2 * C, *(len(name) for name in names)) + 2
     per_line = max(1, (width - indent) // block)
     parts: list[Text] = []
-    for n in range(weights.shape[0]):
+    for n, panels in enumerate(layers):
         parts.append(Text(s["layer"].format(n=n), style="bold"))
-        allowed = trace.layer_allowed[n]
-        for first in range(0, len(heads), per_line):
-            group = heads[first : first + per_line]
+        for start in range(0, len(panels), per_line):
+            group = list(zip(panels, names, strict=True))[start : start + per_line]
             top = Text(" " * indent)
-            for h in group:
-                top.append(names[h].ljust(block), style="dim")
+            for _, name in group:
+                top.append(name.ljust(block), style="dim")
             parts.append(top)
-            for i in range(T):
-                row = Text(labels[i].ljust(indent))
-                for h in group:
-                    for j in range(T):
-                        if allowed[i, j]:
-                            row.append(*_block(cmap, float(weights[n, h, i, j]), system))
-                        else:
-                            row.append(f" {HIDDEN_CELL}", style="dim")
-                    row.append(" " * (block - 2 * T))
+            for r, label in enumerate(labels):
+                row = Text(label.ljust(indent))
+                for panel, _ in group:
+                    _heat_cells(row, panel, r, range(C), cmap, system).append(" " * (block - 2 * C))
                 parts.append(row)
         parts.append(Text(""))
-    parts.append(legend(cmap, system, lang))
+    partly = any(p.partly is not None and p.partly.any() for ps in layers for p in ps)
+    parts.append(legend(cmap, system, lang, partly, first))
     return Group(*parts)
 
 

@@ -105,9 +105,18 @@ STRINGS: dict[str, dict[str, str]] = {
         "unscaled": "unscaled",
         "weight": "attention weight",
         "weight_head_max": "weight ÷ the head's largest weight",
+        "weight_log": "attention weight (log scale)",
+        "log_scale": "log scale",
+        "head_max": "each head's largest weight",
+        "shaded_by_head": "colours up to the head's largest weight",
         "entropy": "mean row entropy",
         "nats": "nats",
         "hidden": "hidden by the mask",
+        "partly": "partly hidden by the mask",
+        "pooled": "pooled: each cell {f} × {f} tokens, {how}",
+        "pool_mean": "their mean weight",
+        "pool_max": "their largest weight",
+        "streamed": "streamed",
         "mask_none": "none",
         "truncated": "truncated to {n} tokens ({cut} cut)",
         # compare
@@ -280,9 +289,18 @@ STRINGS: dict[str, dict[str, str]] = {
         "unscaled": "sin escalar",
         "weight": "peso de atención",
         "weight_head_max": "peso ÷ el mayor peso de la cabeza",
+        "weight_log": "peso de atención (escala logarítmica)",
+        "log_scale": "escala logarítmica",
+        "head_max": "el mayor peso de cada cabeza",
+        "shaded_by_head": "colores hasta el mayor peso de la cabeza",
         "entropy": "entropía media por fila",
         "nats": "nats",
         "hidden": "oculto por la máscara",
+        "partly": "oculto en parte por la máscara",
+        "pooled": "agrupado: cada celda {f} × {f} tokens, {how}",
+        "pool_mean": "su peso medio",
+        "pool_max": "su peso mayor",
+        "streamed": "en flujo",
         "mask_none": "ninguna",
         "truncated": "recortado a {n} tokens ({cut} fuera)",
         "run_a": "A",
@@ -559,16 +577,28 @@ def trace_line(
     return " · ".join(parts)
 
 
+def _entropy(trace: Any, h: int) -> float | None:
+    """Head h's mean row entropy: of a Trace's weights, or of the rows a streamed run
+    measured (None when it measured none)."""
+    from ..stats import mean_entropy
+
+    if hasattr(trace, "weights"):
+        return float(mean_entropy(trace.weights[[h]], trace.allowed)[0])
+    rows = trace.rows.get((trace.layers[-1], h))
+    if rows is None or "entropy" not in rows:
+        return None
+    seen = rows["keys"] > 0
+    return float(rows["entropy"][seen].mean()) if seen.any() else 0.0
+
+
 def head_caption(trace: Any, h: int, lang: str = "en", crop: Any = None) -> str:
     """The line under a head's table: a checkpoint's name and layer, the head, its mean row
     entropy (of the whole run), the mask, unscaled, and the crop shown."""
-    from ..stats import mean_entropy
-
     s, c = strings(lang), trace.config
-    entropy = float(mean_entropy(trace.weights[[h]], trace.allowed)[0])
+    entropy = _entropy(trace, h)
     parts = [
         f"{head_label(trace, h, lang)}",
-        f"{s['entropy']} {entropy:.2f} {s['nats']}",
+        "" if entropy is None else f"{s['entropy']} {entropy:.2f} {s['nats']}",
         f"{s['mask']} {mask_text(c.mask, lang)}",
         "" if c.scaled else s["unscaled"],
         crop_text(crop, len(trace.tokens), lang),

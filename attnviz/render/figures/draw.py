@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...views.panel import Panel
+from ...views.panel import Panel, pooled_panel
 from .. import colors
 from .layout import annotation_size, crop_texts, index_labels, text_width, tick_labels
 
@@ -101,9 +101,17 @@ def hidden_patch(theme: str, label: str) -> Any:
     )
 
 
-def add_hidden_legend(fig: Figure, theme: str, label: str, font: float, loc: str) -> None:
-    """The legend entry that says what the grey hatched cells are."""
+def add_hidden_legend(fig: Figure, theme: str, label: str, font: float, loc: str,
+                      partly: str | None = None) -> None:  # fmt: skip
+    """The legend entry that says what the grey hatched cells are (and, with ``partly``, the
+    dotted pooled blocks)."""
     handles = [hidden_patch(theme, label)]
+    if partly is not None:
+        from matplotlib.patches import Patch
+
+        handles.append(Patch(facecolor="none", edgecolor=colors.BOUNDARY[theme],
+                             hatch=PARTLY_HATCH, hatchcolor=colors.HATCH[theme], linewidth=0.8,
+                             label=partly))  # fmt: skip
     fig.legend(handles=handles, loc=loc, frameon=False, fontsize=font * 0.85)  # type: ignore[call-overload]
 
 
@@ -114,15 +122,16 @@ def add_title(fig: Figure, lines: str, font: float, height: float) -> None:
 
 
 def colorbar(
-    fig: Figure, axes: Any, cmap: str, vmin: float, vmax: float, label: str, *, cax: bool = False
-) -> Any:
-    """A colour bar from ``vmin`` to ``vmax`` in the named colour map: beside ``axes``, or in
-    ``axes`` itself when ``cax`` (an axes placed for it)."""
+    fig: Figure, axes: Any, cmap: str, vmin: float, vmax: float, label: str, *, cax: bool = False,
+    log: bool = False,
+) -> Any:  # fmt: skip
+    """A colour bar from ``vmin`` to ``vmax`` in the named colour map (on a log scale with
+    ``log``): beside ``axes``, or in ``axes`` itself when ``cax`` (an axes placed for it)."""
     from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import ListedColormap, Normalize
+    from matplotlib.colors import ListedColormap, LogNorm, Normalize
 
     mapped = ListedColormap(colors.lut(cmap) / 255.0, name=cmap)
-    mappable = ScalarMappable(Normalize(vmin, vmax), mapped)
+    mappable = ScalarMappable(LogNorm(vmin, vmax) if log else Normalize(vmin, vmax), mapped)
     if cax:
         bar = fig.colorbar(mappable, cax=axes)
     else:
@@ -130,36 +139,6 @@ def colorbar(
     bar.set_label(label)
     bar.outline.set_visible(False)
     return bar
-
-
-MAX_CELLS = 512  # a panel shows at most this many cells a side: more than its pixels
-
-
-def pooled(panel: Panel) -> tuple[np.ndarray, np.ndarray, int]:
-    """The panel's colour matrix and hidden cells shrunk by a factor f so that at most
-    MAX_CELLS cells a side remain: each f x f block shows its strongest value (the largest
-    weight, or the signed value of largest magnitude: a strong cell never disappears) and is
-    hidden only when all of it is. Returns (color with NaN where hidden, hidden, f).
-
-    Without this, a 4,096-token panel would be drawn by sampling one cell in sixteen.
-    """
-    f = -(-max(panel.weights.shape) // MAX_CELLS)  # ceiling division
-    if f == 1:
-        return panel.color, panel.hidden, 1
-    Tq, Tk = panel.weights.shape
-    rows, cols = -(-Tq // f), -(-Tk // f)
-    values = np.zeros((rows * f, cols * f), dtype=panel.weights.dtype)
-    values[:Tq, :Tk] = np.where(panel.hidden, 0, panel.weights)  # hidden cells never win
-    blocks = values.reshape(rows, f, cols, f).swapaxes(1, 2).reshape(rows, cols, f * f)
-    if panel.signed:
-        strongest = np.take_along_axis(blocks, np.abs(blocks).argmax(axis=2)[..., None], axis=2)
-        picked = strongest[..., 0]
-    else:
-        picked = blocks.max(axis=2)
-    full = np.ones((rows * f, cols * f), dtype=bool)
-    full[:Tq, :Tk] = panel.hidden
-    hidden = np.asarray(full.reshape(rows, f, cols, f).all(axis=(1, 3)))
-    return np.where(hidden, np.nan, panel.to_color(picked)), hidden, f
 
 
 def hatch_path(runs: list[tuple[int, int, int]], f: int, Tq: int, Tk: int) -> Any:
@@ -225,10 +204,11 @@ def draw_panel(
     took 0.12 s of a 0.3 s figure). ``name`` labels the panel's artists, to tell panels apart
     on a canvas.
     """
+    panel = pooled_panel(panel)  # a long panel's cells, as many as the figure shows
     frame, cells = _frames(ax, panel, rect)
     image = _draw_cells(ax, panel, cmap, theme, cells, rect is None, name, marks)
     _boundary_lines(ax, panel, cells, theme, name)
-    if annotate:
+    if annotate and panel.cell == 1:
         chars = number_chars or (4 if panel.signed else 3)
         size = annotation_size(font, axis_points, max(panel.weights.shape), chars)
         numbers = _numbers(cell_numbers(panel, colors.lut(cmap)), size, cells)
@@ -258,7 +238,7 @@ def _panel_title(
 
     lift = 0.0
     if labelled and text_width(panel.title.split("\n"), size) * 72 > axis_points:
-        lift = max(0.0, (1.2 * font * 0.85 - axis_points / panel.weights.shape[0]) / 2)
+        lift = max(0.0, (1.2 * font * 0.85 - axis_points / panel.shape[0]) / 2)
     at = offset_copy(frame, fig=ax.get_figure(root=True), y=6 + lift, units="points")
     ax.text(0.5, 1, panel.title, transform=at, ha="center", va="baseline", fontsize=size,
             gid="panel-title", label=name)  # fmt: skip
@@ -272,7 +252,7 @@ def _key_labels(
     """The column labels under a panel (tokens, or numbers), and its key title under them."""
     from matplotlib.transforms import offset_copy
 
-    Tk = panel.weights.shape[1]
+    Tk = panel.shape[1]
     if numbered:
         keys = index_labels(Tk, axis_points, font * 0.85) if labels != "none" else ([], [])
     else:
@@ -298,7 +278,7 @@ def _row_labels(
         rows = tick_labels(panel.row_names, axis_points, font * 0.85, labels)[0]
         queries = (rows, [panel.row_names[i] for i in rows])  # thinned, not numbered twice
     else:
-        query_texts = crop_texts(texts, panel.row0, panel.weights.shape[0])
+        query_texts = crop_texts(texts, panel.row0, panel.shape[0])
         queries = tick_labels(query_texts, axis_points, font * 0.85, labels, panel.row0)
     first = panel.generated_from("y")
     new = None if first is None else (first, colors.GENERATED[theme])
@@ -315,7 +295,7 @@ def _frames(
     """The transforms of the panel's unit square and of its cells (row 0 at the top)."""
     from matplotlib.transforms import Affine2D, Bbox, BboxTransformTo
 
-    Tq, Tk = panel.weights.shape
+    Tq, Tk = panel.shape
     if rect is None:  # cells are the Axes' data coordinates
         ax.set_xlim(-0.5, Tk - 0.5)
         ax.set_ylim(Tq - 0.5, -0.5)
@@ -332,17 +312,22 @@ class MaskMarks:
     def __init__(self) -> None:
         self.hatches: list[Any] = []
         self.outlines: list[Any] = []
+        self.partly: list[Any] = []
 
     def add(self, hatch: Any, outline: Any, to_canvas: Any) -> None:
         self.hatches.append(hatch.transformed(to_canvas))
         self.outlines.append(outline.transformed(to_canvas))
 
     def draw(self, ax: Axes, theme: str) -> None:
-        from matplotlib.patches import PathPatch
         from matplotlib.path import Path
 
+        if self.partly:
+            ax.add_artist(partly_patch(Path.make_compound_path(*self.partly), theme,
+                                       transform=ax.transAxes))  # fmt: skip
         if not self.hatches:
             return
+        from matplotlib.patches import PathPatch
+
         ax.add_artist(PathPatch(Path.make_compound_path(*self.hatches), facecolor="none",
                                 edgecolor="none", hatch="///", hatchcolor=colors.HATCH[theme],
                                 linewidth=0, gid="hidden-cells", transform=ax.transAxes))  # fmt: skip
@@ -350,6 +335,31 @@ class MaskMarks:
                                 edgecolor=colors.BOUNDARY[theme], linewidth=1.0,
                                 capstyle="projecting", gid="mask-outline",
                                 transform=ax.transAxes))  # fmt: skip
+
+
+PARTLY_HATCH = "...."  # the mark of a pooled block the mask hides in part
+
+
+def partly_patch(path: Any, theme: str, **more: Any) -> Any:
+    """The dotted mark over pooled blocks the mask hides in part."""
+    from matplotlib.patches import PathPatch
+
+    return PathPatch(path, facecolor="none", edgecolor="none", hatch=PARTLY_HATCH,
+                     hatchcolor=colors.HATCH[theme], linewidth=0, gid="partly-hidden-cells",
+                     **more)  # fmt: skip
+
+
+def _mark_partly(ax: Axes, panel: Panel, cells: Any, theme: str, name: str,
+                 marks: MaskMarks | None) -> None:  # fmt: skip
+    """Dots over the pooled blocks the mask hides in part (with other panels', by ``marks``)."""
+    runs = [] if panel.partly is None else hidden_runs(panel.partly)
+    if not runs:
+        return
+    path = hatch_path(runs, panel.cell, *panel.shape)
+    if marks is not None:
+        marks.partly.append(path.transformed(cells - ax.transAxes))
+    else:
+        ax.add_artist(partly_patch(path, theme, transform=cells, label=name))
 
 
 def _outline_segments(hidden: np.ndarray, f: int, Tq: int, Tk: int) -> list[Segment]:
@@ -375,8 +385,8 @@ def _draw_cells(
     mapped = ListedColormap(colors.lut(cmap) / 255.0, name=cmap).with_extremes(
         bad=colors.HIDDEN[theme]
     )
-    Tq, Tk = panel.weights.shape
-    color, hidden, f = pooled(panel)
+    Tq, Tk = panel.shape
+    color, hidden, f = panel.color, panel.hidden, panel.cell
     image = ax.imshow(
         np.ma.masked_invalid(color),
         cmap=mapped,
@@ -389,6 +399,7 @@ def _draw_cells(
         transform=cells,
         label=name,
     )
+    _mark_partly(ax, panel, cells, theme, name, marks)
     runs = hidden_runs(hidden)
     if not runs:
         return image
@@ -455,7 +466,7 @@ def _boundary_lines(ax: Axes, panel: Panel, cells: Any, theme: str, name: str) -
     columns (where the panel shows both sides of it)."""
     from matplotlib.collections import LineCollection
 
-    Tq, Tk = panel.weights.shape
+    Tq, Tk = panel.shape
     row, col = panel.generated_from("y"), panel.generated_from("x")
     lines = []
     if row is not None and 0 < row < Tq:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from ...trace import Crop, Trace, cells
+from ...trace import Crop, Trace
 from ...views.generation import GenerationView
 from ...views.heatmap import (
     HeatmapView,
@@ -17,7 +17,7 @@ from ...views.heatmap import (
     rollout_view,
 )
 from ...views.labels import strings
-from ...views.panel import Panel
+from ...views.panel import Panel, log_floor
 from .draw import MaskMarks, add_hidden_legend, add_title, colorbar, draw_panel, panel_canvas
 from .layout import (
     DEFAULT_STYLE,
@@ -61,13 +61,19 @@ def heatmap_figure(
 def draw_heatmap(view: HeatmapView, style: Style = DEFAULT_STYLE) -> Figure:
     """The figure of a HeatmapView."""
     trace, crop, s = view.trace, view.crop, strings(view.lang)
-    allowed = trace.allowed[cells(crop)]
+    hidden, partly = view.masked()
     return panel_grid(
         view.panels(), len(view.heads), grid(len(view.heads), style.p.max_cols)[1], trace.texts,
-        crop_texts_both(trace.texts, crop), max(allowed.shape), view.title,
-        s["weight_head_max"] if view.scale == "head" else s["weight"], not allowed.all(),
-        lang=view.lang, style=style, indexed=crop is not None,
+        crop_texts_both(trace.texts, crop), view.side, view.title, bar_label(view, s), hidden,
+        lang=view.lang, style=style, indexed=crop is not None or view.cell > 1, partly=partly,
+        floor=log_floor(view.side) if view.shown_scale == "log" else None,
     )  # fmt: skip
+
+
+def bar_label(view: HeatmapView | ModelView, s: dict[str, str]) -> str:
+    """The colour bar's label, by the view's scale."""
+    return {"head": s["weight_head_max"], "log": s["weight_log"]}.get(view.shown_scale,
+                                                                       s["weight"])  # fmt: skip
 
 
 def panel_grid(
@@ -89,6 +95,8 @@ def panel_grid(
     title_rows: int = 1,
     titles: Sequence[str] = (),
     gathered: bool = False,
+    partly: bool = False,
+    floor: float | None = None,
 ) -> Figure:
     """Panels in a grid of ``cols`` columns, laid out from measured label widths, with the
     colour bar [0, 1] on the right and the title on top (the style's, or ``heading``).
@@ -98,7 +106,9 @@ def panel_grid(
     their indices (a crop's); ``title_rows``: the lines of the panels' titles (0: none);
     ``titles``: titles measured so that the panels are spread to keep them apart; ``cols`` 0:
     as many as give the largest panels on a page of fixed size (slides), else the preset's;
-    ``gathered``: the masks of all panels drawn as one hatch and one outline (many panels)."""
+    ``gathered``: the masks of all panels drawn as one hatch and one outline (many panels);
+    ``partly``: some pooled block is hidden in part (its mark gets a legend entry);
+    ``floor``: the colour bar on a log scale from it to 1."""
     from matplotlib import rc_context
     from matplotlib.figure import Figure
 
@@ -124,9 +134,11 @@ def panel_grid(
             style = replace(style, annotate=auto_annotate(p.font, box.panel * 72, side))
         fig = Figure(figsize=(box.width, box.height), dpi=p.dpi)
         _draw_grid(fig, box, panels, n_panels, texts, style, p.font, s, row_titles, gathered)
-        colorbar(fig, fig.add_axes(box.colorbar_rect(em)), style.cmap, 0, 1, bar_label, cax=True)
-        if any_hidden:
-            add_hidden_legend(fig, style.theme, s["hidden"], p.font, "lower right")
+        colorbar(fig, fig.add_axes(box.colorbar_rect(em)), style.cmap, floor or 0, 1, bar_label,
+                 cax=True, log=floor is not None)  # fmt: skip
+        if any_hidden or partly:
+            add_hidden_legend(fig, style.theme, s["hidden"], p.font, "lower right",
+                              s["partly"] if partly else None)  # fmt: skip
         add_title(fig, lines, p.font, box.height)
     return fig
 
@@ -184,10 +196,11 @@ def model_figure(
 def draw_model(view: ModelView, style: Style = DEFAULT_STYLE) -> Figure:
     """The figure of a ModelView."""
     s, L, texts = strings(view.lang), view.layers, view.trace.texts
+    hidden, partly = view.masked()
     return panel_grid(
         view.panels(), L * len(view.heads), len(view.heads), texts, texts, len(texts),
-        view.title, s["weight_head_max"] if view.scale == "head" else s["weight"],
-        not view.trace.allowed.all(), lang=view.lang, style=style,
+        view.title, bar_label(view, s), hidden, lang=view.lang, style=style, partly=partly,
+        indexed=view.cell > 1, floor=log_floor(len(texts)) if view.shown_scale == "log" else None,
         row_titles=[s["layer"].format(n=n) for n in range(L)],
         titles=view.head_titles[1:],  # the first, "head 0", has the row labels' room on its left
         panel_size=min(style.p.panel, max(0.7, 14 / len(view.heads)), max(0.7, 9 / L)),

@@ -78,3 +78,24 @@ def figure_bytes(preset: str, panels: int, dpi: int | None = None, n_tokens: int
     d = dpi or p.dpi
     pixels = int(width * d * height * d * 4 * 3)  # RGBA, drawn and copied for encoding
     return pixels + 2 * 8 * n_tokens * n_tokens
+
+
+def figure_cells(preset: str, panels: int, dpi: int | None = None, every_layer: bool = False,
+                 layers: int = 1) -> int:  # fmt: skip
+    """About how many pixels a side each of ``panels`` panels gets in a figure of ``preset``
+    (a model view's: ``layers`` rows of panels), at most MAX_CELLS: the cells a pooled map
+    of it should have, one a pixel."""
+    from ...views.panel import MAX_CELLS
+
+    p = PRESETS[preset]
+    if every_layer:
+        cols, rows = max(panels // max(layers, 1), 1), max(layers, 1)
+        inches = min(p.panel, max(0.7, 14 / cols), max(0.7, 9 / rows))
+    else:
+        rows, cols = grid(max(panels, 1), p.max_cols)
+        inches = p.panel
+    if p.width is not None:
+        inches = min(inches, (p.width - 1.6) / cols)
+    if p.height is not None:
+        inches = min(inches, (p.height - 1.6) / rows)
+    return max(8, min(MAX_CELLS, int(inches * (dpi or p.dpi))))
