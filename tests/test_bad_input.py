@@ -261,7 +261,7 @@ def test_ctrl_c_anywhere_exits_130_in_one_line(monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("attnviz.cli.emit.run_config", interrupted)
+    monkeypatch.setattr("attnviz.cli.emit.run_long", interrupted)
     result = runner.invoke(app, ["heatmap", TEXT])
     assert result.exit_code == 130 and result.stderr == "attnviz: error: interrupted\n"
 
@@ -279,7 +279,7 @@ def test_a_closed_standard_output_ends_quietly():
 
 
 def test_memory_budget_gives_the_estimate_and_the_ways_out():
-    result = runner.invoke(app, ["heatmap", " ".join(["w"] * 300), "--memory-budget", "20MB"])
+    result = runner.invoke(app, ["heatmap", " ".join(["w"] * 300), "--memory-budget", "2MB"])
     assert result.exit_code == 1
     line = result.stderr.strip()
     for words in (

@@ -280,22 +280,29 @@ def test_hatch_covers_exactly_the_hidden_cells():
         np.testing.assert_array_equal(np.ma.getmaskarray(image), ~trace.allowed)
 
 
-def test_long_panels_are_pooled_keeping_the_strongest_cell():
-    from attnviz.render.figures.draw import MAX_CELLS, pooled
-    from attnviz.views.panel import Panel
+def test_long_panels_are_pooled_by_their_mean_or_their_strongest_cell():
+    from attnviz.views.panel import MAX_CELLS, Panel, pooled_panel
 
     T = 3 * MAX_CELLS // 2 + 7  # pooled by 2, with a ragged edge
     w = np.zeros((T, T))
     w[700, 5] = 0.9  # one strong cell among zeros, below the diagonal
     hidden = ~np.tri(T, T, dtype=bool)
-    color, pooled_hidden, f = pooled(Panel(0, "", w, hidden))
-    assert f == 2 and color.shape == pooled_hidden.shape == (-(-T // 2),) * 2
-    assert color[350, 2] == 0.9 and np.nanmax(color) == 0.9
-    # a block is hidden only when all its cells are: the diagonal blocks stay visible
-    assert not pooled_hidden[np.arange(color.shape[0]), np.arange(color.shape[0])].any()
-    assert pooled_hidden[0, 1] and np.isnan(color[0, 1])
-    signed = Panel(0, "", -w, np.zeros((T, T), dtype=bool), signed=True)
-    assert pooled(signed)[0][350, 2] == pytest.approx((-0.9 + 1) / 2)  # the sign survives
+    strongest = pooled_panel(Panel(0, "", w, hidden, pool="max"))
+    R = -(-T // 2)
+    assert strongest.cell == 2 and strongest.weights.shape == strongest.hidden.shape == (R, R)
+    assert strongest.shape == (T, T)  # the tokens it covers, for its labels
+    assert strongest.weights[350, 2] == 0.9 and strongest.weights.max() == 0.9
+    # a block is hidden only when all its cells are: the diagonal blocks stay visible, marked
+    diagonal = np.arange(R)
+    assert not strongest.hidden[diagonal, diagonal].any()
+    assert strongest.partly[diagonal[:-1], diagonal[:-1]].all()  # the last block is 1 x 1
+    assert not strongest.partly[diagonal[-1], diagonal[-1]]
+    assert strongest.hidden[0, 1] and np.isnan(strongest.color[0, 1])
+    assert not strongest.partly[1:, 0].any()  # blocks below the diagonal are whole
+    mean = pooled_panel(Panel(0, "", w, hidden))
+    assert mean.weights[350, 2] == pytest.approx(0.9 / 4)  # four cells seen, one of them 0.9
+    signed = pooled_panel(Panel(0, "", -w, np.zeros((T, T), dtype=bool), signed=True, pool="max"))
+    assert signed.color[350, 2] == pytest.approx((-0.9 + 1) / 2)  # the sign survives
 
 
 def test_no_mask_no_hatch():
@@ -485,7 +492,7 @@ def test_format_and_output_together(tmp_path):
         (["--lang", "fr"], 2, "unknown language"),
         (["-o", "x.png", "--theme", "blue"], 2, "unknown theme"),
         (["-o", "x.png", "--preset", "poster"], 2, "unknown preset"),
-        (["-o", "x.png", "--scale", "log"], 2, "unknown scale"),
+        (["-o", "x.png", "--scale", "linear"], 2, "unknown scale"),
         (["-o", "x.png", "--dpi", "0"], 2, "--dpi must be between"),
         (["-o", "x.png", "--dpi", "100000"], 2, "--dpi must be between"),
         (["-o", "missing/x.png"], 1, "does not exist"),

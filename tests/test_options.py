@@ -128,12 +128,15 @@ CASES = {
     "jobs": ([], ["--jobs", "2"]),
     "dk": ([], ["--dk", "32"]),
     "rows": ([], ["--rows", "300"]),
+    "stream": ([], ["--stream"]),
+    "resolution": ([], ["--resolution", "2"]),
+    "pool": (["--resolution", "2"], ["--pool", "max"]),
 }
 # Options one command means otherwise: scaling's --keys is a number of keys, not a range.
 COMMAND_CASES = {("scaling", "keys"): ([], ["--keys", "8"])}
 NO_TEXT = {"survey", "scaling"}  # commands that take no TEXT
 CONTEXT = {"text", "output", "format"}  # what the outputs above are made of
-SAME_RESULT = {"jobs"}  # options that change how fast, not what: the same bytes come out
+SAME_RESULT = {"jobs", "stream"}  # options that change how, not what: the same bytes come out
 
 
 def artists(artist):

@@ -1,0 +1,227 @@
+"""The streamed path (attnviz.stream, attnviz.longrun) against the dense one and against
+plain NumPy written here: the weights a block of queries at a time (one pass, and the online
+softmax over many tiles), pooled maps, exact cells of a window and row measures, for every
+mask kind, the seeded model and every checkpoint family; and what the command line does with
+a long text (bad input, Ctrl-C, Gemma 3's sliding and global layers at 8,192 tokens, the
+attention-sink curve)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from attnviz import stream
+from attnviz.longrun import Streamed, Wanted
+from attnviz.masks import Mask
+from attnviz.pipeline import Limits, run, run_long
+from attnviz.pooling import Cropper, Grid, Pooler
+from attnviz.stats import head_stats
+from attnviz.trace import AttentionConfig, Crop, Pretrained, Seeded
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+TEXTS = json.loads((FIXTURES / "texts.json").read_text(encoding="utf-8"))
+FAMILIES = ["bert-tiny", "gpt2-tiny", "llama-tiny", "mistral-tiny", "qwen2-tiny", "qwen3-tiny",
+            "gemma3-tiny", "pythia-tiny", "neox-serial-tiny"]  # fmt: skip
+TOLERANCE = {"float64": 1e-9, "float32": 1e-6}
+runner = CliRunner()
+
+
+def allowed_of(specs, T, is_pad=None):
+    """(T, T) bool: what the mask specs let query i see, written out here."""
+    i, j = np.arange(T)[:, None], np.arange(T)[None, :]
+    real = np.ones(T, dtype=bool) if is_pad is None else ~is_pad
+    allowed = np.ones((T, T), dtype=bool)
+    for spec in specs:
+        name, _, arg = spec.partition("=")
+        rule = {"none": np.ones((T, T), dtype=bool), "causal": j <= i,
+                "window": (j <= i) & (j > i - int(arg or 0)),
+                "prefix": (j <= i) | (j < int(arg or 0)),
+                "padding": real[:, None] & real[None, :]}[name]  # fmt: skip
+        allowed &= rule
+    return allowed
+
+
+def plain_attention(q, k, v, allowed, factor, bias=None):
+    """softmax over the allowed keys of q·kᵀ·factor (+ bias), and ·v: (H,T,T), (H,T,Dh)."""
+    group = q.shape[0] // k.shape[0]
+    k, v = np.repeat(k, group, axis=0), np.repeat(v, group, axis=0)
+    s = np.einsum("htd,hsd->hts", q.astype(np.float64), k.astype(np.float64)) * factor
+    s = s + (0 if bias is None else bias)
+    s = np.where(allowed, s, -np.inf)
+    top = np.max(s, axis=-1, keepdims=True)
+    e = np.where(allowed, np.exp(s - np.where(np.isfinite(top), top, 0)), 0.0)
+    total = e.sum(axis=-1, keepdims=True)
+    w = np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+    return w, w @ v.astype(np.float64)
+
+
+def pooled_by_loops(w, allowed, q0, q1, k0, k1, f, how):
+    """Each f x f block's mean (or largest) visible weight, and the hidden blocks, by loops."""
+    R, C = -(-(q1 - q0) // f), -(-(k1 - k0) // f)
+    values, hidden = np.zeros((R, C)), np.zeros((R, C), dtype=bool)
+    for r in range(R):
+        for c in range(C):
+            rows = slice(q0 + r * f, min(q0 + (r + 1) * f, q1))
+            cols = slice(k0 + c * f, min(k0 + (c + 1) * f, k1))
+            seen = allowed[rows, cols]
+            hidden[r, c] = not seen.any()
+            if seen.any():
+                values[r, c] = w[rows, cols][seen].mean() if how == "mean" else w[rows, cols].max()
+    return values, hidden
+
+
+MASKS = [("none",), ("causal",), ("window=37",), ("prefix=50",), ("causal", "window=300"),
+         ("padding",), ("none", "window=5")]  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("specs", MASKS, ids="+".join)
+def test_streamed_weights_and_outputs_equal_a_plain_softmax(specs, dtype):
+    """Many tiles a row (the online softmax), grouped heads, a bias; every weight kept by a
+    Cropper, and the outputs, against NumPy's softmax of the whole matrix."""
+    rng = np.random.default_rng(7)
+    H, G, T, Dh = 4, 2, 700, 8
+    q, k, v = (rng.normal(size=(n, T, Dh)).astype(dtype) for n in (H, G, G))
+    bias = rng.normal(size=(H, T, T)).astype(dtype)
+    is_pad = np.zeros(T, dtype=bool)
+    is_pad[650:] = "padding" in specs
+    mask = Mask(specs, is_pad)
+    keep = Cropper(tuple(range(H)), 0, T, 0, T, dtype)
+    out = stream.attend(q, k, v, mask, factor=0.5, bias=bias, reducers=[keep],
+                        tile_bytes=stream.least_tile_bytes(dtype))  # fmt: skip
+    allowed = allowed_of(specs, T, is_pad)
+    w, o = plain_attention(q, k, v, allowed, 0.5, bias)
+    got = np.stack([keep.weights[h] for h in range(H)])
+    np.testing.assert_allclose(got, w, atol=TOLERANCE[dtype], rtol=0)
+    np.testing.assert_allclose(out, o, atol=10 * TOLERANCE[dtype], rtol=0)
+    assert (got[:, ~allowed] == 0).all()  # hidden weights exactly 0
+    seen = allowed.any(axis=1)
+    np.testing.assert_allclose(got.sum(axis=-1)[:, seen], 1, atol=TOLERANCE[dtype])
+    assert (out[:, ~seen] == 0).all()
+
+
+@given(T=st.integers(1, 600), f=st.integers(1, 40), seed=st.integers(0, 2**16),
+       q0=st.integers(0, 50), k0=st.integers(0, 50), how=st.sampled_from(["mean", "max"]),
+       specs=st.sampled_from(MASKS[:5]))  # fmt: skip
+def test_pooled_maps_equal_pooling_the_plain_weights_by_loops(T, f, seed, q0, k0, how, specs):
+    rng = np.random.default_rng(seed)
+    q, k = rng.normal(size=(1, T, 4)), rng.normal(size=(1, T, 4))
+    q0, k0 = min(q0, T - 1), min(k0, T - 1)
+    grid = Grid(q0, T, k0, T, f)
+    pooler = Pooler((0,), grid, how)
+    stream.attend(q, k, None, Mask(specs, np.zeros(T, dtype=bool)), factor=1.0,
+                  reducers=[pooler], tile_bytes=stream.least_tile_bytes("float64"))  # fmt: skip
+    allowed = allowed_of(specs, T)
+    w, _ = plain_attention(q, k, k, allowed, 1.0)
+    values, hidden = pooled_by_loops(w[0], allowed, q0, T, k0, T, f, how)
+    got = pooler.maps()[0]
+    np.testing.assert_array_equal(got.hidden, hidden)
+    np.testing.assert_allclose(got.values, values, atol=1e-12, rtol=0)
+
+
+def seeded_config(specs, dtype="float64", **seeded):
+    return AttentionConfig(mask=specs, dtype=dtype, source=Seeded(heads=4, d_model=32, **seeded))
+
+
+def model_config(name, dtype, specs=("none",)):
+    return AttentionConfig(mask=specs, dtype=dtype, source=Pretrained(str(FIXTURES / name)))
+
+
+def dense_layers(trace):
+    """(L, H, T, T) weights and each layer's allowed (L, T, T) of a dense run."""
+    T = len(trace.tokens)
+    if trace.model is None:
+        return trace.weights[None], trace.allowed[None]
+    specs = trace.model.layer_masks or (trace.config.mask,) * trace.model.layer_weights.shape[0]
+    return trace.model.layer_weights, np.stack([allowed_of(s, T) for s in specs])
+
+
+def check_maps(streamed, trace, how, tolerance):
+    weights, allowed = dense_layers(trace)
+    for (n, h), m in streamed.maps.items():
+        g = m.grid
+        values, hidden = pooled_by_loops(weights[n, h].astype(np.float64), allowed[n],
+                                         g.q0, g.q1, g.k0, g.k1, g.f, how)  # fmt: skip
+        np.testing.assert_array_equal(m.hidden, hidden)
+        np.testing.assert_allclose(m.values, values, atol=tolerance, rtol=0)
+
+
+SEEDED_CASES = [(("causal",), {}), (("none",), {}), (("window=4",), {}), (("prefix=6",), {}),
+                (("padding",), {"pad_to": 48}), (("causal",), {"plant": ("1=previous",)}),
+                (("causal",), {"positions": "none", "bos": True})]  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("how", ["mean", "max"])
+@pytest.mark.parametrize(("specs", "seeded"), SEEDED_CASES, ids=lambda c: str(c))
+def test_a_streamed_seeded_run_pools_what_the_dense_one_computes(specs, seeded, how, dtype):
+    config = seeded_config(specs, dtype, **seeded)
+    trace = run(TEXTS[2], config)
+    streamed = run_long(TEXTS[2], config, Limits(), Wanted((0, 1, 3), resolution=9, pool=how),
+                        stream=True)  # fmt: skip
+    assert isinstance(streamed, Streamed) and len(streamed.maps) == 3
+    assert next(iter(streamed.maps.values())).grid.f > 1  # pooled
+    check_maps(streamed, trace, how, TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", FAMILIES)
+def test_a_streamed_checkpoint_pools_every_layer_as_the_dense_run(name, dtype):
+    config = model_config(name, dtype)
+    trace = run(TEXTS[2], config)
+    L, H = trace.model.layer_weights.shape[:2]
+    wanted = Wanted(tuple(range(H)), tuple(range(L)), resolution=7, pool="mean")
+    streamed = run_long(TEXTS[2], config, Limits(), wanted, stream=True)
+    assert isinstance(streamed, Streamed) and set(streamed.maps) == {
+        (n, h) for n in range(L) for h in range(H)}  # fmt: skip
+    check_maps(streamed, trace, "mean", TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("name", ["gpt2-tiny", "gemma3-tiny", "seeded"])
+def test_a_window_of_a_streamed_run_is_the_dense_weights_exactly(name):
+    config = seeded_config(("causal",)) if name == "seeded" else model_config(name, "float64")
+    trace = run(TEXTS[2], config)
+    T = len(trace.tokens)
+    window = Crop(3, T - 1, 1, T - 4)
+    streamed = run_long(TEXTS[2], config, Limits(), Wanted((0, 1), crop=window), stream=True)
+    weights, _ = dense_layers(trace)
+    assert len(streamed.maps) == 2
+    for (n, h), m in streamed.maps.items():
+        assert m.grid.f == 1 and m.values.shape == (T - 4, T - 5)
+        dense = weights[n, h, 3 : T - 1, 1 : T - 4]
+        if n == 0:  # the same scores, the same softmax: the same bits
+            np.testing.assert_array_equal(m.values, dense)
+        else:  # the layers before summed weights·V tile by tile: rounding apart
+            np.testing.assert_allclose(m.values, dense, atol=1e-14, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["llama-tiny", "bert-tiny", "seeded"])
+def test_streamed_row_measures_give_the_dense_head_stats(name):
+    from attnviz.stats import STATS_MEASURES, head_numbers, token_codes
+
+    config = seeded_config(("causal",)) if name == "seeded" else model_config(name, "float64")
+    trace = run(TEXTS[1], config)
+    heads = tuple(range(trace.heads))
+    streamed = run_long(TEXTS[1], config, Limits(),
+                        Wanted(heads, resolution=None, measures=STATS_MEASURES), stream=True)  # fmt: skip
+    n = streamed.layers[-1]
+    numbers = head_numbers([streamed.rows[(n, h)] for h in heads], token_codes(trace.texts))
+    dense = head_stats(trace)
+    for metric, values in numbers.items():
+        np.testing.assert_allclose(values, dense[metric], atol=1e-9, rtol=0, err_msg=metric)
+
+
+def test_row_stats_reduce_tiles_in_any_order_to_the_same_numbers():
+    """Blocks run on threads; the reduction is added in order, so the bytes do not change."""
+    config = seeded_config(("causal",))
+    text = " ".join(TEXTS)
+    wanted = Wanted((0, 1, 2, 3), resolution=5, measures=("entropy", "first", "keys"))
+    a = run_long(text, config, Limits(), wanted, stream=True)
+    b = run_long(text, config, Limits(), wanted, stream=True)
+    for key in a.maps:
+        assert a.maps[key].values.tobytes() == b.maps[key].values.tobytes()
+        assert a.rows[key]["entropy"].tobytes() == b.rows[key]["entropy"].tobytes()
