@@ -159,7 +159,14 @@ def _keys(tokens: Sequence[Token], measures: Sequence[str]) -> Keys:
 
 
 class TooSmall(ConfigError):
-    """The memory budget is too small for even the smallest tiles of a streamed run."""
+    """The memory budget is too small for even the smallest tiles of a streamed run of T
+    tokens, which needs ``need`` bytes (and the output, ``extra``)."""
+
+    def __init__(self, T: int, need: int, least: int, extra: int = 0) -> None:
+        self.T, self.need, self.least = T, need, least
+        super().__init__(f"`memory_budget` is too small for a streamed run of {T} tokens: it "
+                         f"needs at least {(need + extra) / 2**20:.0f} MiB (the text's arrays, "
+                         f"the smallest tiles of {least:,} bytes and the output)")  # fmt: skip
 
 
 def stream_bytes(T: int, per_token: int, fixed: int, tile_bytes: int) -> int:
@@ -176,10 +183,7 @@ def tile_for(budget: int | None, T: int, per_token: int, fixed: int, dtype: str)
     room = (budget - T * per_token - fixed) // (THREADS_AHEAD * 3)
     least = stream.least_tile_bytes(dtype)
     if room < least:
-        need = stream_bytes(T, per_token, fixed, least)
-        raise TooSmall(f"`memory_budget` is too small for a streamed run of {T} tokens: it "
-                          f"needs at least {need / 2**20:.0f} MiB (the text's arrays and the "
-                          f"smallest tiles of {least:,} bytes)")  # fmt: skip
+        raise TooSmall(T, stream_bytes(T, per_token, fixed, least), least)
     return int(min(room, stream.TILE_BYTES))
 
 

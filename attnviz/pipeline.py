@@ -129,10 +129,11 @@ def run_long(
         budget -= limits.extra_bytes(0)
     try:
         return got.streamed(config, wanted, budget)
-    except TooSmall:
-        if over is None:
-            raise
-        raise over from None  # not even streamed: the dense run's estimate and ways out
+    except TooSmall as e:
+        if over is not None:
+            raise over from None  # not even streamed: the dense run's estimate and ways out
+        extra = limits.memory_budget - budget if limits.memory_budget and budget else 0
+        raise TooSmall(e.T, e.need, e.least, extra) from None
 
 
 @dataclass(frozen=True, eq=False)

@@ -5,12 +5,14 @@ build the view, and emit it to the outputs asked for.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from ..errors import ConfigError
+from ..longrun import Streamed
 from ..trace import Trace
 from ..views.labels import visible
 from .app import app, console, read_text, warn
@@ -30,6 +32,7 @@ from .options import (
     PAD_TO,
     PAGE,
     RUN,
+    STREAM,
     TEXT_FILE,
     TOKENIZER,
     TRUNCATE,
@@ -304,7 +307,7 @@ STATS_FORMATS = ("table", "json", "csv")
 
 
 @app.command(short_help="Numbers that sum each head up: entropy, distance, shares.")
-@takes(RUN, LOOK, (WORDS,))
+@takes(RUN, LOOK, (STREAM, WORDS))
 def stats(
     text: TextArg = None,
     head: HeadOpt = None,
@@ -320,15 +323,56 @@ def stats(
 
     Example: attnviz stats "The cat sat on the mat" -o stats.png
     """
+    from ..stats import STATS_MEASURES
     from ..views.stats import stats_view
+    from .streaming import wanted
 
     acts = {"annotate": "the figure of stats prints every value",
             "labels": "the figure of stats has no token labels"}  # fmt: skip
     shown = outputs(o, format, STATS_FORMATS, acts=acts)
     one_layer(o)
     heads = head_list(head, *heads_count(o))
-    trace = run(o, text_of(text, o), extra_bytes=output_memory(o, "stats", shown, 0, 1))
+    keep = wanted(o, heads, shown, measures=STATS_MEASURES, maps=False)
+    memory = output_memory(o, "stats", shown, 0, 1)
+    trace = run_or_stream(o, text_of(text, o), extra_bytes=memory, wanted=keep)
     emit(stats_view(trace, heads, lang=o.lang), o, shown)
+
+
+SINK_FORMATS = ("table", "json", "csv")
+
+
+@app.command(short_help="The attention sink: each layer's weight on the first token.")
+@takes(RUN, LOOK)
+def sink(
+    text: TextArg = None,
+    head: HeadOpt = None,
+    format: Annotated[str | None, format_option(SINK_FORMATS)] = None,
+    *,
+    o: Options,
+) -> None:
+    """The attention-sink curve: per layer and head, the share of each query's weight on the first token.
+
+    Streamed (a block of queries at a time), so the text may be as long as the model's positions; a seeded run has one layer.
+
+    Example: attnviz sink --file book.txt --model SmolLM2-135M --max-tokens 8192 -o sink.png
+    """
+    from ..views.sink import SINK_MEASURES, sink_view
+    from .streaming import wanted
+
+    acts: dict[str, frozenset[str] | str] = {"annotate": "the sink figure draws lines",
+                                             "labels": "the sink figure draws lines",
+                                             "cmap": frozenset({"table"})}  # fmt: skip
+    shown = outputs(o, format, SINK_FORMATS, acts=acts)
+    one_layer(o)
+    heads = head_list(head, *heads_count(o))
+    layers = layers_count(o)
+    keep = wanted(o, heads, shown, layers=layers, every_layer=True, measures=SINK_MEASURES,
+                  maps=False)  # fmt: skip
+    if o.layer is not None:  # one layer's heads
+        keep = replace(keep, layers=(int(o.layer),))
+    trace = run_or_stream(o, text_of(text, o), wanted=keep, stream=True)
+    assert isinstance(trace, Streamed)
+    emit(sink_view(trace, heads, lang=o.lang), o, shown)
 
 
 ROLLOUT_FORMATS = ("table", "top", "json")

@@ -56,15 +56,16 @@ def run_or_stream(
     the_config: AttentionConfig | None = None,
     extra_bytes: Callable[[int], int] | None = None,
     wanted: Wanted | None = None,
+    stream: bool | None = None,
 ) -> Trace | Streamed:
-    """``run``, streamed (keeping what ``wanted`` says) with --stream or where the dense run
-    would be over --memory-budget; ``wanted`` None: never streamed."""
+    """``run``, streamed (keeping what ``wanted`` says) with --stream (or ``stream``) or where
+    the dense run would be over --memory-budget; ``wanted`` None: never streamed."""
     words = getattr(o, "words", False)  # the option of heatmap and stats
     if words and o.model is None:
         raise ConfigError("--words merges the word pieces of a --model's tokenizer; the seeded "
                           "tokenizers make whole words (or characters): give a --model")  # fmt: skip
     progress.step("computing attention")
-    asked = getattr(o, "stream", False) or None
+    asked = stream or getattr(o, "stream", False) or None
     trace = run_long(text, the_config or config(o), limits(o, extra_bytes), wanted, asked)
     if isinstance(trace, Streamed):
         _streamed_alone(o, trace, asked)
@@ -109,7 +110,8 @@ def _renderers(view: Any) -> tuple[Callable[..., Any], Callable[..., None]]:
              "StatsView": (figures.draw_stats, shows.show_stats),
              "GenerationView": (figures.draw_generation, shows.show_generation),
              "SurveyView": (figures.draw_survey, shows.show_survey),
-             "ScalingView": (figures.draw_scaling, shows.show_scaling)}  # fmt: skip
+             "ScalingView": (figures.draw_scaling, shows.show_scaling),
+             "SinkView": (figures.draw_sink, shows.show_sink)}  # fmt: skip
     return kinds[type(view).__name__]
 
 

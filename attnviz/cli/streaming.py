@@ -38,7 +38,8 @@ def wanted(o: Options, heads: Sequence[int], shown: str | None, *, layers: int =
                        every_layer) if maps else None  # fmt: skip
     return Wanted(tuple(heads), tuple(range(layers)) if every_layer else None, cells,
                   getattr(o, "pool", "mean"),
-                  lambda T: crop(o, T), measures, _told)  # fmt: skip
+                  (lambda T: crop(o, T)) if hasattr(o, "window") else None, measures,
+                  _told)  # fmt: skip
 
 
 def _told(share: float) -> None:

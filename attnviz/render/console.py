@@ -20,6 +20,7 @@ from ..views.generation import GenerationView
 from ..views.heatmap import HeatmapView, ModelView, RolloutView, heatmap_view, pooled_line
 from ..views.labels import head_label, shorten, strings
 from ..views.scaling import ScalingView
+from ..views.sink import SinkView
 from ..views.stats import StatsView
 from ..views.steps import StepsView
 from ..views.survey import SurveyView
@@ -166,6 +167,14 @@ def show_steps(
     if view.row is not None:
         console.print(terminal.worked_row_tables(view.row, texts, precision=precision,
                                                  columns=columns, lang=view.lang))  # fmt: skip
+
+
+def show_sink(console: Console, view: SinkView, fmt: str, cmap: str) -> None:
+    """The first-token share of every layer and head shown, under the run's title."""
+    names = [str(h) for h in view.heads]
+    console.print(Text(view.title, style="dim"))
+    console.print(terminal.sink_table(view.shares, view.layers, names, view.uniform, cmap=cmap,
+                                      system=_system(console), lang=view.lang))  # fmt: skip
 
 
 def show_stats(console: Console, view: StatsView, fmt: str, cmap: str) -> None:

@@ -502,7 +502,8 @@ def stats_table(
     table.add_column(s["head"], justify="right")
     if kv is not None:
         table.add_column(s["kv"], justify="right")
-    numbers = {m: [f"{v:.3f}" for v in stats[m].tolist()] for m in HEAD_METRICS}
+    numbers = {m: ["—" if v != v else f"{v:.3f}" for v in stats[m].tolist()]  # NaN: unmeasured
+               for m in HEAD_METRICS}  # fmt: skip
     widths = {}
     for m in HEAD_METRICS:
         header = s.get(f"t_{m}", s[f"m_{m}"])
@@ -512,6 +513,9 @@ def stats_table(
         cells: list[Text] = [Text(str(h))] + ([Text(str(kv[n]))] if kv is not None else [])
         for m in HEAD_METRICS:
             column = stats[m]
+            if np.isnan(column).any():
+                cells.append(Text(numbers[m][n].rjust(widths[m]), style="dim"))
+                continue
             span = float(column.max() - column.min())
             place = (float(column[n]) - float(column.min())) / span if span > 0 else 0.5
             cells.append(
@@ -521,6 +525,8 @@ def stats_table(
     rows = int(stats["rows"][0]) if len(heads) else 0
     lines: list[Table | Text] = [table, Text(s["stats_caption"].format(rows=rows), style="dim")]
     lines.append(Text(s["t_shares"], style="dim"))
+    if any(np.isnan(stats[m]).any() for m in HEAD_METRICS):
+        lines.append(Text(s["streamed_keys_90"], style="dim"))
     planted = [
         f"{h} {pattern_label(config, h, lang)}" for h in heads if config and h in config.planted
     ]
@@ -622,3 +628,23 @@ def scaling_tables(view: ScalingView) -> Group:
             table.add_row(str(dk), *(_measure_text(m, float(values[m][n])) for m in MEASURES))
         parts += [Text(""), table]
     return Group(*parts, Text(""), Text(s["scaling_caption"], style="dim"))
+
+
+def sink_table(shares: np.ndarray, layers: Sequence[int], names: Sequence[str], uniform: float,
+               *, cmap: str, system: str = "truecolor", lang: str = "en") -> Text:  # fmt: skip
+    """The first-token shares: a row per layer, a column per head and their mean, each on
+    its colour (0 to 1); then what an even spread would give."""
+    s = strings(lang)
+    widths = [max(5, cell_len(n) + 1) for n in (*names, s["sink_mean_short"])]
+    corner = f"{s['layer_word']} \\ {s['head']}"
+    left = max(len(corner), len(str(max(layers, default=0)))) + 1
+    text = Text(corner.ljust(left), style="dim")
+    for name, width in zip((*names, s["sink_mean_short"]), widths, strict=True):
+        text.append(name.rjust(width - 1) + " ", style="bold")
+    for n, layer in enumerate(layers):
+        text.append("\n" + str(layer).ljust(left), style="bold")
+        for value, width in zip((*shares[n], shares[n].mean()), widths, strict=True):
+            cell = f"{value:.2f}".rjust(width - 1) + " "
+            text.append(cell, style=_cell_style(cmap, float(value), system))
+    text.append(f"\n{s['sink_uniform']}: {uniform:.3f} · {s['sink_caption']}", style="dim")
+    return text

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from ..stats import HEAD_METRICS, head_stats
+from ..longrun import Streamed
+from ..stats import HEAD_METRICS, head_numbers, head_stats, token_codes
 from ..trace import Trace, select_heads
 from .labels import strings, trace_line
 
@@ -19,7 +20,7 @@ class StatsView:
     """The statistics of the selected heads of a run: ``numbers`` has one array per metric
     (heads,), and ``rows``, how many query rows entered the means."""
 
-    trace: Trace
+    trace: Trace | Streamed
     heads: list[int]
     numbers: dict[str, np.ndarray]
     lang: str = "en"
@@ -38,21 +39,35 @@ class StatsView:
         kv = {} if self.kv is None else {"kv": self.kv}
         return {"tokens": self.trace.texts, "config": self.trace.config.to_dict(),
                 "heads": self.heads, **kv,
-                **{m: self.numbers[m].tolist() for m in (*HEAD_METRICS, "rows")}}  # fmt: skip
+                **{m: _listed(self.numbers[m]) for m in (*HEAD_METRICS, "rows")}}  # fmt: skip
 
     def to_csv(self) -> str:
         """head, (kv,) every metric, rows: one line per head, the numbers written in full."""
         kv = self.kv
         lines = [",".join(("head", *(["kv"] if kv else []), *HEAD_METRICS, "rows"))]
         for n, h in enumerate(self.heads):
-            values = (repr(float(self.numbers[m][n])) for m in HEAD_METRICS)
+            values = ("" if np.isnan(v) else repr(v)
+                      for v in (float(self.numbers[m][n]) for m in HEAD_METRICS))  # fmt: skip
             group = [str(kv[n])] if kv else []
             lines.append(",".join((str(h), *group, *values, str(int(self.numbers["rows"][n])))))
         return "\n".join(lines) + "\n"
 
 
-def stats_view(trace: Trace, heads: Sequence[int] | None = None, *, lang: str = "en") -> StatsView:
-    """The statistics of ``heads`` (default all) of ``trace``."""
+def stats_view(trace: Trace | Streamed, heads: Sequence[int] | None = None, *,
+               lang: str = "en") -> StatsView:  # fmt: skip
+    """The statistics of ``heads`` (default all) of ``trace``; of a streamed run, from the
+    row measures it kept (``STATS_MEASURES``), but ``keys_90`` (NaN: it needs each row's
+    weights sorted whole)."""
     strings(lang)
     chosen = select_heads(heads, trace.heads)
-    return StatsView(trace, chosen, head_stats(trace, chosen), lang)
+    if isinstance(trace, Trace):
+        return StatsView(trace, chosen, head_stats(trace, chosen), lang)
+    n = trace.layers[-1]
+    numbers = head_numbers([trace.rows[(n, h)] for h in chosen], token_codes(trace.texts))
+    numbers["keys_90"] = np.full(len(chosen), np.nan)
+    return StatsView(trace, chosen, {m: numbers[m] for m in (*HEAD_METRICS, "rows")}, lang)
+
+
+def _listed(values: np.ndarray) -> list[Any]:
+    """Numbers for JSON: NaN (not measured) as null."""
+    return [None if isinstance(v, float) and np.isnan(v) else v for v in values.tolist()]

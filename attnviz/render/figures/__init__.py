@@ -19,6 +19,7 @@ from .heatmap import (
 from .layout import PRESETS, Style, check_figure_options, tick_labels
 from .save import FIGURE_FORMATS, save_figure
 from .scaling import draw_scaling
+from .sink import draw_sink
 from .stats import draw_stats, stats_figure
 from .steps import draw_steps, stage_panel, steps_figure
 from .survey import draw_survey
@@ -38,6 +39,7 @@ __all__ = [
     "draw_model",
     "draw_rollout",
     "draw_scaling",
+    "draw_sink",
     "draw_stats",
     "draw_steps",
     "draw_survey",

@@ -24,7 +24,7 @@ def column_shades(stats: dict[str, np.ndarray]) -> np.ndarray:
     """(heads, metrics): each metric scaled to [0, 1] over the heads (0.5 where all are equal)."""
     columns = []
     for m in HEAD_METRICS:
-        values = np.asarray(stats[m], dtype=np.float64)
+        values = np.nan_to_num(np.asarray(stats[m], dtype=np.float64))  # NaN: not measured
         span = values.max() - values.min()
         columns.append((values - values.min()) / span if span > 0 else np.full_like(values, 0.5))
     return np.stack(columns, axis=1)
@@ -62,7 +62,9 @@ def draw_stats(view: StatsView, style: Style = DEFAULT_STYLE) -> Figure:
         heading = wrap(
             title if title is not None else view.title, width * 72 / (0.6 * p.font * 1.1)
         )
-        caption = wrap(s["stats_caption"].format(rows=rows) + " · " + s["stats_shading"],
+        unmeasured = any(np.isnan(stats[m]).any() for m in HEAD_METRICS)
+        caption = wrap(s["stats_caption"].format(rows=rows) + " · " + s["stats_shading"]
+                       + (" · " + s["streamed_keys_90"] if unmeasured else ""),
                        width * 72 / (0.6 * p.font))  # fmt: skip
         # the metric names slant at 30°: as tall as half their width and a line
         slant = 0.5 * text_width(metrics, p.font) + 0.9 * em
@@ -78,9 +80,8 @@ def draw_stats(view: StatsView, style: Style = DEFAULT_STYLE) -> Figure:
         for (r, c), shade in np.ndenumerate(shades):
             value = float(stats[HEAD_METRICS[c]][r])
             ink = colors.ink(colors.rgb(table, float(shade)))
-            ax.text(
-                c, r, f"{value:.2f}", ha="center", va="center", color=ink, fontsize=p.font * 0.9
-            )
+            ax.text(c, r, "—" if np.isnan(value) else f"{value:.2f}", ha="center",
+                    va="center", color=ink, fontsize=p.font * 0.9)  # fmt: skip
         ax.set_xticks(range(len(HEAD_METRICS)), metrics, rotation=30, ha="right",
                       rotation_mode="anchor")  # fmt: skip
         ax.set_yticks(range(len(heads)), names)
