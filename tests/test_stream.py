@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from attnviz import stream
+from attnviz.cli import app
 from attnviz.longrun import Streamed, Wanted
 from attnviz.masks import Mask
 from attnviz.pipeline import Limits, run, run_long
@@ -225,3 +226,119 @@ def test_row_stats_reduce_tiles_in_any_order_to_the_same_numbers():
     for key in a.maps:
         assert a.maps[key].values.tobytes() == b.maps[key].values.tobytes()
         assert a.rows[key]["entropy"].tobytes() == b.rows[key]["entropy"].tobytes()
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "80"})
+
+
+LONG = " ".join(f"w{i % 97}" for i in range(3000))
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--model", FIXTURES / "gpt2-tiny"], "positions"),
+    (["--memory-budget", "2MB"], "--memory-budget is too small for a streamed run"),
+    (["--resolution", "0"], "--resolution"),
+    (["--resolution", "-3"], "--resolution"),
+    (["--pool", "median"], "unknown pool"),
+])  # fmt: skip
+def test_bad_input_of_a_long_run_is_one_line_exit_2_and_no_file(args, message, tmp_path):
+    out = tmp_path / "long.png"
+    result = invoke("heatmap", LONG, "--max-tokens", "3000", "--stream", "-o", out, *args)
+    assert result.exit_code == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_mid_stream_writes_nothing(tmp_path, monkeypatch):
+    import attnviz.pooling
+
+    added = []
+
+    def interrupted(self, part):
+        added.append(part)
+        if len(added) == 5:  # some blocks reduced, more to come
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(attnviz.pooling.Pooler, "add", interrupted)
+    result = invoke("heatmap", LONG, "--max-tokens", "3000", "--stream", "-o",
+                    tmp_path / "long.png", "--resolution", "100")  # fmt: skip
+    assert result.exit_code == 130 and result.stderr == "attnviz: error: interrupted\n"
+    assert len(added) == 5 and list(tmp_path.iterdir()) == []
+
+
+def test_a_text_over_the_budget_streams_by_itself_and_says_so(tmp_path):
+    out = tmp_path / "long.png"
+    result = invoke("heatmap", LONG, "--max-tokens", "3000", "--memory-budget", "400MB",
+                    "--head", "0", "-o", out)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "streamed: the dense run of 3000 tokens would be over --memory-budget" in result.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_streamed_stats_are_the_dense_ones_but_keys_90():
+    args = ("stats", TEXTS[2], "--model", FIXTURES / "llama-tiny", "--format", "json")
+    dense, streamed = json.loads(invoke(*args).stdout), json.loads(invoke(*args, "--stream").stdout)
+    assert streamed["keys_90"] == [None] * len(dense["heads"]) and None not in dense["keys_90"]
+    for metric in ("entropy", "distance", "self", "previous", "first", "same", "max_weight"):
+        np.testing.assert_allclose(streamed[metric], dense[metric], atol=1e-9, rtol=0)
+    csv = invoke("stats", TEXTS[2], "--stream", "--format", "csv").stdout.splitlines()
+    assert csv[1].split(",")[-2] == ""  # keys_90 left empty, not "nan"
+
+
+@pytest.mark.parametrize("name", ["gpt2-tiny", "gemma3-tiny"])
+def test_the_sink_curve_is_the_dense_first_column_per_layer(name):
+    trace = run(TEXTS[2], model_config(name, "float32"))
+    w, allowed = dense_layers(trace)
+    seen = allowed[0].any(axis=1)
+    expected = w[:, :, seen, 0].mean(axis=-1)  # (L, H): each query's weight on key 0
+    result = invoke("sink", TEXTS[2], "--model", FIXTURES / name, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    got = json.loads(result.stdout)
+    assert got["layers"] == list(range(w.shape[0])) and got["tokens"] == len(trace.tokens)
+    np.testing.assert_allclose(got["first"], expected, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(got["uniform"], (1 / allowed[0].sum(axis=1)[seen]).mean())
+    one = json.loads(invoke("sink", TEXTS[2], "--model", FIXTURES / name, "--layer", "1",
+                            "--format", "json").stdout)  # fmt: skip
+    assert one["layers"] == [1] and one["first"] == [got["first"][1]]
+
+
+def gemma3_long(into):
+    """The tiny Gemma 3 with 8,192 positions and a sliding window of 512 on layers 0 and 2."""
+    import shutil
+
+    folder = into / "gemma3-long"
+    shutil.copytree(FIXTURES / "gemma3-tiny", folder)
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    config.update(max_position_embeddings=8192, sliding_window=512)
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    return folder
+
+
+def test_gemma3_sliding_and_global_layers_show_as_such_at_8192_tokens(tmp_path):
+    folder = gemma3_long(tmp_path)
+    text = " ".join(["the cat sat on the mat"] * 1400)
+    wanted = Wanted((0, 1, 2, 3), (0, 1, 2), resolution=64)
+    config = AttentionConfig(mask=("none",), source=Pretrained(str(folder)))
+    streamed = run_long(text, config, Limits(max_tokens=8192, truncate=True), wanted, stream=True)
+    T = len(streamed.tokens)
+    assert T == 8192 and streamed.layer_specs == (("window=512",), ("causal",), ("window=512",))
+    f = T // 64
+    r, c = np.indices((64, 64))
+    for n in range(3):
+        m = streamed.maps[(n, 0)]
+        assert m.grid.f == f and m.values.shape == (64, 64)
+        far = r - c > 512 // f  # blocks whose keys all lie more than 512 before the queries
+        if n == 1:  # global: every key at or before the query is seen
+            assert not m.hidden[r >= c].any() and m.values[far].min() > 0
+        else:  # sliding: only the blocks on and just below the diagonal are seen
+            assert m.hidden[far].all() and (m.values[far] == 0).all()
+            assert not m.hidden[r == c].any()
+    out = tmp_path / "gemma3.png"
+    result = invoke("heatmap", text, "--model", folder, "--max-tokens", "8192", "--truncate",
+                    "--stream", "--layer", "all", "--head", "0,1", "-o", out)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,7 +1,7 @@
 """The attention-sink curve: per layer and head, the share of each query's weight that goes
 to the first token, averaged over the queries that see a key. Over a long text a trained
 decoder's heads put most of their weight there from the second or third layer on (Xiao et
-al., 2024, "Efficient Streaming Language Models with Attention Sinks")."""
+al., 2023, "Efficient Streaming Language Models with Attention Sinks")."""
 
 from __future__ import annotations
 
