@@ -20,7 +20,7 @@ import numpy as np
 from .errors import Interrupted, RunError
 from .models.tokenizer import PIECE
 from .pipeline import Limits, check_budget
-from .survey import Tally, key_kinds, tally
+from .survey import STREAMED_ROWS, Tally, key_kinds, streamed_tally, tally
 from .trace import AttentionConfig
 from .words import merge_words, word_groups, word_texts
 
@@ -64,6 +64,9 @@ class Runner:
         ready: list[tuple[int, list[int], list[Any]]] = []
         for n, text in enumerate(texts):
             got = self._encoded(text)
+            if got == "memory" and text is not None:
+                out.append(self._streamed(text))  # a Tally, or why not even streamed
+                continue
             out.append(got if isinstance(got, str) else "")
             if not isinstance(got, str):
                 ready.append((n, *got))
@@ -131,10 +134,41 @@ class Runner:
         if not text.strip():
             return "empty"
         trace = self._run(text)
+        if trace == "memory":
+            return self._streamed(text)
         if isinstance(trace, str):
             return trace
         return self._tally(trace.layer_weights, trace.layer_allowed, list(trace.texts),
                            [t.special for t in trace.tokens])  # fmt: skip
+
+    def _streamed(self, text: str) -> Tally | str:
+        """The sums of a text whose dense run is over the budget, streamed (its row measures
+        as its weights are computed), or "memory" when merging pieces into words (which
+        needs the weights whole) or when not even the stream fits."""
+        from . import longrun
+
+        c = self.source.config
+        if self.source.words:
+            return "memory"
+        if self.ck is None:
+            from .tokens import tokenize
+
+            s = c.seeded
+            assert s is not None
+            tokens = tokenize(text, s.tokenizer, bos=s.bos, pad_to=s.pad_to)
+            heads, layers = s.heads, 1
+        else:
+            ids, tokens = self.ck.encode(text)
+            heads, layers = self.ck.heads, self.ck.layers
+        wanted = longrun.Wanted(tuple(range(heads)), tuple(range(layers)), None,
+                                measures=STREAMED_ROWS)  # fmt: skip
+        budget = self.source.budget - self.ck.kept_bytes(c.dtype) if self.ck else self.source.budget
+        try:
+            if self.ck is None:
+                return streamed_tally(longrun.seeded(tokens, c, wanted, budget))
+            return streamed_tally(longrun.checkpoint(self.ck, ids, tokens, c, wanted, budget))
+        except longrun.TooSmall:
+            return "memory"
 
     def _run(self, text: str) -> Any:
         """The Trace of ``text`` (every layer's weights), or why it cannot be run."""

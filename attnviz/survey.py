@@ -107,6 +107,38 @@ def tally_values(values: dict[str, np.ndarray], rows: dict[str, np.ndarray], arg
     return Tally(sums, counted, _offsets(argmax, has))
 
 
+STREAMED_ROWS = (
+    "keys",
+    "first",
+    "separator",
+    "punctuation",
+    "previous",
+    "next",
+    "self",
+    "entropy",
+    "distance",
+    "max",
+    "argmax",
+)  # what a streamed text measures
+
+
+def streamed_tally(run: Any) -> Tally:
+    """One streamed text's sums (``attnviz.longrun.Streamed`` with the ``STREAMED_ROWS`` of
+    every layer and head): the sums ``tally`` makes of the dense weights."""
+    T, H, layers = len(run.tokens), run.heads, run.layers
+    i = np.arange(T)
+
+    def stacked(m: str) -> np.ndarray:  # (L, H, T)
+        return np.stack([np.stack([run.rows[(n, h)][m] for h in range(H)]) for n in layers])
+
+    has = np.stack([run.rows[(n, 0)]["keys"] > 0 for n in layers])  # (L, T)
+    values = {m: stacked(m) for m in ("first", "separator", "punctuation", "previous", "next",
+                                       "self", "entropy", "distance")}  # fmt: skip
+    values["confidence"] = np.maximum(stacked("max"), 0)  # a row with no key: 0, not −∞
+    rows = {m: has for m in values} | {"previous": has & (i > 0), "next": has & (i < T - 1)}
+    return tally_values(values, rows, stacked("argmax"), has)
+
+
 def _offsets(argmax: np.ndarray, has: np.ndarray) -> np.ndarray:
     """(L, H, 2·OFFSETS + 1): per head, the rows whose largest weight is at each offset."""
     L, H, T = argmax.shape

@@ -342,3 +342,24 @@ def test_gemma3_sliding_and_global_layers_show_as_such_at_8192_tokens(tmp_path):
                     "--stream", "--layer", "all", "--head", "0,1", "-o", out)  # fmt: skip
     assert result.exit_code == 0, result.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("name", ["llama-tiny", "gemma3-tiny", "bert-tiny", "seeded"])
+def test_a_survey_streams_a_text_over_its_budget_to_the_dense_sums(name):
+    """A text whose dense run is over the budget is measured from the stream, not skipped."""
+    from attnviz.corpus import Runner, Source
+
+    config = seeded_config(("causal",)) if name == "seeded" else model_config(name, "float64")
+    text = TEXTS[2]
+    dense = Runner(Source(config, False, 4096, 2**40)).measure_many([text])[0]
+    tight = Runner(Source(config, False, 4096, 2**40))
+    tight._fits = lambda *args: False  # as if the dense run were over the budget
+    streamed = tight.measure(text)
+    assert not isinstance(streamed, str) and not isinstance(dense, str)
+    for m in dense.sums:
+        np.testing.assert_allclose(streamed.sums[m], dense.sums[m], atol=1e-9, rtol=0, err_msg=m)
+        np.testing.assert_array_equal(streamed.rows[m], dense.rows[m])
+    np.testing.assert_array_equal(streamed.offsets, dense.offsets)
+    again = tight.measure_many([text, None])  # the packed way (a checkpoint that packs)
+    assert again[1] == "bad" and again[0].sums["entropy"].tobytes() == streamed.sums[
+        "entropy"].tobytes()  # fmt: skip
