@@ -108,8 +108,8 @@ def export(
 HEATMAP_FORMATS = ("table", "heat", "top", "json", "csv")
 ScaleOpt = Annotated[
     str | None,
-    typer.Option("--scale", help="Colour scale: fixed (0 to 1) | head (each head's max).",
-                 show_default="fixed; head for a pooled map"),
+    typer.Option("--scale", help="Colour scale: fixed (0 to 1) | head (each head's max) | "
+                 "log (from about 1/T to 1).", show_default="fixed; log for a pooled map"),
 ]  # fmt: skip
 
 

@@ -66,6 +66,8 @@ def run_or_stream(
                           "tokenizers make whole words (or characters): give a --model")  # fmt: skip
     progress.step("computing attention")
     asked = stream or getattr(o, "stream", False) or None
+    if asked and wanted is not None:  # refused before any work
+        _needs_whole(o, asked)
     trace = run_long(text, the_config or config(o), limits(o, extra_bytes), wanted, asked)
     if isinstance(trace, Streamed):
         _streamed_alone(o, trace, asked)
@@ -86,14 +88,19 @@ def run_or_stream(
 
 def _streamed_alone(o: Options, trace: Streamed, asked: bool | None) -> None:
     """Refuse what needs a run's weights whole; say why a run was streamed."""
-    for flag, given in (("--hide-special", o.hide_special), ("--words", getattr(o, "words", 0))):
-        if given:
-            raise ConfigError(f"{flag} needs the weights of the run whole, and this run of "
-                              f"{len(trace.tokens)} tokens is streamed: leave {flag} out, or "
-                              "show a shorter text")  # fmt: skip
+    _needs_whole(o, asked)
     if not asked:
         note(f"streamed: the dense run of {len(trace.tokens)} tokens would be over "
              "--memory-budget, so the weights were pooled as they were computed")  # fmt: skip
+
+
+def _needs_whole(o: Options, asked: bool | None) -> None:
+    """Refuse --hide-special and --words on a streamed run: they renormalise its weights."""
+    for flag, given in (("--hide-special", o.hide_special), ("--words", getattr(o, "words", 0))):
+        if given:
+            raise ConfigError(f"{flag} needs the weights of the run whole, and this run is "
+                              f"streamed: leave {flag} out, or show a shorter text"
+                              + ("" if asked else " (or raise --memory-budget)"))  # fmt: skip
 
 
 def _renderers(view: Any) -> tuple[Callable[..., Any], Callable[..., None]]:
