@@ -19,6 +19,7 @@ import numpy as np
 
 from .errors import ConfigError
 from .stream import Tile
+from .trace import Crop
 
 POOLS = ("mean", "max")
 
@@ -39,14 +40,10 @@ def cell_size(Tq: int, Tk: int, resolution: int) -> int:
 
 
 @dataclass(frozen=True)
-class Grid:
-    """Cells of ``f`` x ``f`` tokens over queries q0..q1−1 and keys k0..k1−1 (the last row and
-    column of cells may be smaller)."""
+class Grid(Crop):
+    """Cells of ``f`` x ``f`` tokens over the crop's queries q0..q1−1 and keys k0..k1−1 (the
+    last row and column of cells may be smaller)."""
 
-    q0: int
-    q1: int
-    k0: int
-    k1: int
     f: int
 
     @property

@@ -67,6 +67,16 @@ def head_map(trace: Run, h: int, crop: Crop | None = None, layer: int | None = N
     return Map(w[rows, cols], ~allowed[rows, cols], None, grid, how)  # in the run's dtype
 
 
+def cell_of(trace: Run, crop: Crop | None, resolution: int) -> int:
+    """The tokens a side of the cells ``head_map`` makes (1: exact cells); a streamed run's
+    maps share one grid."""
+    if isinstance(trace, Streamed):
+        return next(iter(trace.maps.values())).grid.f
+    T = len(trace.tokens)
+    r = crop or Crop(0, T, 0, T)
+    return cell_size(r.q1 - r.q0, r.k1 - r.k0, resolution)
+
+
 def dense(trace: Run) -> Trace | None:
     """The run's Trace, or None for a streamed run (it kept maps, not weights)."""
     return trace if isinstance(trace, Trace) else None
@@ -112,11 +122,7 @@ class HeatmapView:
     @property
     def cell(self) -> int:
         """Tokens a cell side (1: exact cells)."""
-        if isinstance(self.trace, Streamed):
-            return self.map(self.heads[0]).grid.f
-        T = len(self.trace.tokens)
-        r = self.crop or Crop(0, T, 0, T)
-        return cell_size(r.q1 - r.q0, r.k1 - r.k0, self.resolution)
+        return cell_of(self.trace, self.crop, self.resolution)
 
     @property
     def shown_scale(self) -> str:
@@ -163,8 +169,8 @@ class HeatmapView:
         trace = self.exact()
         if trace is not None:
             return strongest(trace.weights[h], trace.allowed, queries, keys, k)
-        g = _exact(self.map(h)).grid
-        m = self.map(h)
+        m = _exact(self.map(h))
+        g = m.grid
         rows = strongest(m.values, ~m.hidden, range(g.q1 - g.q0), range(g.k1 - g.k0), k)
         return [(i + g.q0, [(j + g.k0, w) for j, w in best]) for i, best in rows]
 
@@ -313,7 +319,7 @@ class ModelView(_EveryLayer):
     @property
     def cell(self) -> int:
         """Tokens a cell side (1: exact cells)."""
-        return self.map(0, self.heads[0]).grid.f
+        return cell_of(self.trace, None, self.resolution)
 
     @property
     def title(self) -> str:
