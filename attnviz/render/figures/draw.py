@@ -112,7 +112,9 @@ def add_hidden_legend(fig: Figure, theme: str, label: str, font: float, loc: str
         handles.append(Patch(facecolor="none", edgecolor=colors.BOUNDARY[theme],
                              hatch=PARTLY_HATCH, hatchcolor=colors.HATCH[theme], linewidth=0.8,
                              label=partly))  # fmt: skip
-    fig.legend(handles=handles, loc=loc, frameon=False, fontsize=font * 0.85)  # type: ignore[call-overload]
+    # one row: the room the layout leaves for the legend
+    fig.legend(handles=handles, loc=loc, frameon=False, fontsize=font * 0.85,  # type: ignore[call-overload]
+               ncol=len(handles))  # fmt: skip
 
 
 def add_title(fig: Figure, lines: str, font: float, height: float) -> None:
