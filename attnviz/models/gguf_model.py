@@ -1,0 +1,386 @@
+"""A GGUF file as a checkpoint: the config.json its metadata stands for, its tensors under
+the names the families' forward passes read, and the tokenizer it carries.
+
+llama.cpp's converter changes some tensors on the way in; they are changed back here, as
+transformers' GGUF loading does: a Llama's W_Q and W_K rows are reordered for llama.cpp's
+rotary kernel (each head's two halves interleaved), Gemma's norm weights are stored as 1 + w,
+and GPT-NeoX's fused Q, K, V rows are stored query block, key block, value block rather than
+head by head.
+"""
+
+from __future__ import annotations
+
+import functools
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..trace import LARGEST
+from .files import _finite, need
+from .gguf_file import GGUF, TensorInfo, dequantised, type_name
+
+# llama.cpp's architecture -> the family (config.json's model_type) that runs it
+ARCHITECTURES = {"llama": "llama", "mistral": "mistral", "qwen2": "qwen2", "qwen3": "qwen3",
+                 "gemma3": "gemma3_text", "gptneox": "gpt_neox"}  # fmt: skip
+_DECODER = {
+    "input_layernorm": "attn_norm", "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k",
+    "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output",
+    "self_attn.q_norm": "attn_q_norm", "self_attn.k_norm": "attn_k_norm",
+    "post_attention_layernorm": "ffn_norm", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
+    "mlp.down_proj": "ffn_down",
+}  # fmt: skip
+_GEMMA3 = {**_DECODER, "post_attention_layernorm": "post_attention_norm",
+           "pre_feedforward_layernorm": "ffn_norm", "post_feedforward_layernorm": "post_ffw_norm"}  # fmt: skip
+_NEOX = {
+    "input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_norm",
+    "attention.query_key_value": "attn_qkv", "attention.dense": "attn_output",
+    "mlp.dense_h_to_4h": "ffn_up", "mlp.dense_4h_to_h": "ffn_down",
+}  # fmt: skip
+_TOP = {"embed_tokens": "token_embd", "norm": "output_norm", "lm_head": "output",
+        "embed_in": "token_embd", "final_layer_norm": "output_norm", "embed_out": "output"}  # fmt: skip
+LAYERS = {"gemma3_text": _GEMMA3, "gpt_neox": _NEOX}  # the others: _DECODER
+_AHEAD = ThreadPoolExecutor(1, thread_name_prefix="gguf-ahead")  # the next layer's tensors
+
+
+def is_gguf(path: Path) -> bool:
+    """Whether ``path`` is a file that starts as a GGUF file does (an Ollama blob has no
+    extension)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"GGUF"
+    except OSError:
+        return False
+
+
+def _fail(g: GGUF, what: str) -> ConfigError:
+    return ConfigError(f"`model` {str(g.path)!r}: {what}")
+
+
+def _whole(g: GGUF, key: str, default: int | None = None, least: int = 1) -> int:
+    """A whole-number entry of the metadata, checked to be of a size that can be run."""
+    value = g.metadata.get(key, default)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise _fail(g, f"metadata {key!r} must be a whole number, not {_short(value)}")
+    if not least <= value <= LARGEST:
+        raise _fail(g, f"metadata {key!r} is {value:,}, not a size that can be run "
+                       f"({least} to {LARGEST:,})")  # fmt: skip
+    return int(value)
+
+
+def _positive(g: GGUF, key: str, default: float) -> float:
+    value = g.metadata.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1e300:
+        raise _fail(g, f"metadata {key!r} must be a number > 0, not {_short(value)}")
+    return float(value)
+
+
+def _short(value: Any) -> str:
+    return f"an array of {len(value)}" if isinstance(value, (list, np.ndarray)) else repr(value)
+
+
+def architecture(g: GGUF) -> tuple[str, str]:
+    """The file's architecture, and the family that runs it."""
+    arch = g.metadata.get("general.architecture")
+    if arch not in ARCHITECTURES:
+        names = ", ".join(ARCHITECTURES)
+        raise _fail(g, f"architecture {arch!r} is not supported (attnviz runs {names})")
+    return arch, ARCHITECTURES[arch]
+
+
+def config_of(g: GGUF) -> dict[str, Any]:
+    """The config.json the metadata stands for, as transformers' GGUF loading reads it, and
+    the file's quantisation under "gguf"."""
+    arch, model_type = architecture(g)
+    a = arch + "."
+    heads = _whole(g, a + "attention.head_count")
+    hidden = _whole(g, a + "embedding_length")
+    head_dim = _whole(g, a + "attention.key_length", max(hidden // heads, 1))
+    c: dict[str, Any] = {
+        "model_type": model_type,
+        "hidden_size": hidden,
+        "num_hidden_layers": _whole(g, a + "block_count"),
+        "num_attention_heads": heads,
+        "num_key_value_heads": _whole(g, a + "attention.head_count_kv", heads),
+        "head_dim": head_dim,
+        "max_position_embeddings": _whole(g, a + "context_length", 2048),
+        "intermediate_size": _whole(g, a + "feed_forward_length", 4 * hidden),
+        "rms_norm_eps": _positive(g, a + "attention.layer_norm_rms_epsilon", 1e-6),
+        "rope_theta": _positive(g, a + "rope.freq_base", 10000.0),
+        "vocab_size": len(g.metadata.get("tokenizer.ggml.tokens") or ()),
+        "gguf": {"architecture": arch, "quantization": quantization(g)},
+    }
+    if model_type == "gemma3_text":
+        c["hidden_activation"] = "gelu_pytorch_tanh"
+        c["sliding_window"] = _whole(g, a + "attention.sliding_window", 4096)
+    turned = _whole(g, a + "rope.dimension_count", head_dim)
+    if model_type != "gpt_neox" and turned != head_dim:
+        raise _fail(g, f"rope over {turned} of a head's {head_dim} dimensions is not supported")
+    if model_type == "gpt_neox":
+        c["layer_norm_eps"] = _positive(g, a + "attention.layer_norm_epsilon", 1e-5)
+        c["rotary_emb_base"] = c.pop("rope_theta")
+        c["rotary_pct"] = turned / head_dim
+        c["use_parallel_residual"] = bool(g.metadata.get(a + "use_parallel_residual", True))
+    scaling = _rope_scaling(g, a)
+    if scaling:
+        c["rope_scaling"] = scaling
+    return c
+
+
+def _rope_scaling(g: GGUF, a: str) -> dict[str, Any]:
+    """rope_scaling of the metadata ("linear" with its factor), and the per-frequency factors
+    of a rope_freqs tensor (Llama 3.1's scaling, as llama.cpp's converter writes it)."""
+    kind = g.metadata.get(a + "rope.scaling.type", "none")
+    s: dict[str, Any] = {}
+    if kind not in ("none", "linear"):
+        raise _fail(g, f"rope scaling {kind!r} is not supported (attnviz runs none, linear)")
+    if kind == "linear":
+        s = {"rope_type": "linear", "factor": _positive(g, a + "rope.scaling.factor", 1.0)}
+    if "rope_freqs.weight" in g.tensors:
+        factors = g.read(g.tensors["rope_freqs.weight"]).ravel()
+        if not np.isfinite(factors).all() or not (factors > 0).all():
+            raise _fail(g, "tensor 'rope_freqs.weight' must hold numbers > 0")
+        s = {"rope_type": "default", **s, "freq_factors": factors.tolist()}
+    return s
+
+
+def quantization(g: GGUF) -> str:
+    """The file's quantisation as llama.cpp names it ("Q4_1", "Q4_K_M"): general.file_type,
+    else the type most of its matrices have."""
+    file_type = g.metadata.get("general.file_type")
+    try:
+        return (
+            str(need("gguf").LlamaFileType(file_type).name)
+            .removeprefix("MOSTLY_")
+            .replace("ALL_F32", "F32")
+        )
+    except ValueError:
+        kinds = [t.kind for t in g.tensors.values() if len(t.shape) > 1]
+        return type_name(max(set(kinds), key=kinds.count)) if kinds else "F32"
+
+
+class GGUFTensors:
+    """The tensors of a GGUF file under the names of transformers' checkpoints, as float32:
+    each dequantised when asked for (an embedding only in the rows asked for), never kept.
+    While a layer runs, the next layer's tensors are dequantised in the background (a forward
+    pass asks for the layers in order), so that a layer's float32 weights, and the next's, are
+    all that is held."""
+
+    def __init__(self, g: GGUF, config: dict[str, Any]) -> None:
+        self.g, self.config = g, config
+        self.model_type = config["model_type"]
+        self.layers = LAYERS.get(self.model_type, _DECODER)
+        self.ahead: dict[str, Future[np.ndarray]] = {}  # the next layer's, being dequantised
+        self.next_layer = -1  # the layer whose tensors were last sent ahead
+
+    def gguf_name(self, name: str) -> str | None:
+        """The file's name of the tensor ``name`` ("layers.3.self_attn.q_proj.weight" ->
+        "blk.3.attn_q.weight"), or None when there is no such kind of tensor."""
+        stem, _, kind = name.rpartition(".")
+        if stem.startswith("layers."):
+            _, n, rest = stem.split(".", 2)
+            leaf = self.layers.get(rest)
+            return None if leaf is None else f"blk.{n}.{leaf}.{kind}"
+        return None if stem not in _TOP else f"{_TOP[stem]}.{kind}"
+
+    def _info(self, name: str) -> TensorInfo | None:
+        found = self.gguf_name(name)
+        return None if found is None else self.g.tensors.get(found)
+
+    def has(self, name: str) -> bool:
+        return self._info(name) is not None
+
+    def shape(self, name: str) -> list[int]:
+        info = self._info(name)
+        if info is None:
+            raise _fail(self.g, f"the file has no tensor for {name!r}")
+        return list(info.shape)
+
+    @functools.cache  # noqa: B019 (it lives as long as its checkpoint)
+    def layer_elements(self) -> int:
+        """The most numbers one layer's tensors hold, from the header."""
+        per: dict[str, int] = {}
+        for info in self.g.tensors.values():
+            if info.name.startswith("blk."):
+                n = info.name.split(".")[1]
+                per[n] = per.get(n, 0) + info.elements
+        return max(per.values(), default=0)
+
+    def __call__(self, name: str, rows: list[int] | None = None) -> np.ndarray:
+        info = self._info(name)
+        if info is None:
+            raise _fail(self.g, f"the file has no tensor for {name!r}")
+        if rows:
+            if max(rows) >= info.shape[0]:
+                raise _fail(self.g, f"tensor {info.name!r} of shape {list(info.shape)} has no "
+                                    f"row {max(rows)}, an id the tokenizer gives")  # fmt: skip
+            return self._load(info, rows)
+        ahead = self.ahead.pop(info.name, None)
+        self._send_ahead(info.name)
+        return ahead.result() if ahead is not None else self._load(info)
+
+    def _load(self, info: TensorInfo, rows: list[int] | None = None) -> np.ndarray:
+        """The tensor (its ``rows``) as transformers has it: rows in its order, norms as w."""
+        w = self.g.read(info, self._order(info) if rows is None else rows)
+        if self.model_type == "gemma3_text" and info.name.endswith("norm.weight"):
+            w -= 1  # stored as 1 + w
+        return _finite(w, self.g.path, info.name)
+
+    def _send_ahead(self, name: str) -> None:
+        """When layer n is asked for, layer n + 1's tensors start to be dequantised."""
+        parts = name.split(".")
+        if parts[0] == "blk" and int(parts[1]) + 1 > self.next_layer:
+            self.prefetch(int(parts[1]) + 1)
+
+    def prefetch(self, n: int) -> None:
+        """Layer n's tensors dequantised in the background (layer 0's while the tokenizer is
+        built)."""
+        self.next_layer, prefix = n, f"blk.{n}."
+        for info in self.g.tensors.values():
+            if info.name.startswith(prefix) and info.name not in self.ahead:
+                self.ahead[info.name] = _AHEAD.submit(self._load, info)
+
+    def _order(self, info: TensorInfo) -> list[int] | None:
+        """The rows of ``info`` in transformers' order, when llama.cpp reordered them."""
+        leaf = info.name.split(".")[-2]
+        H, Dh = self.config["num_attention_heads"], self.config["head_dim"]
+        if self.model_type in ("llama", "mistral") and leaf in ("attn_q", "attn_k"):
+            heads = H if leaf == "attn_q" else self.config["num_key_value_heads"]
+            half = info.shape[0] // heads // 2  # (heads, 2, half) stored as (heads, half, 2)
+            return np.arange(info.shape[0]).reshape(heads, half, 2).swapaxes(1, 2).ravel().tolist()
+        if self.model_type == "gpt_neox" and leaf == "attn_qkv":  # (3, H, Dh) -> (H, 3, Dh)
+            return np.arange(info.shape[0]).reshape(3, H, Dh).swapaxes(0, 1).ravel().tolist()
+        return None
+
+
+def check(g: GGUF, config: dict[str, Any], tensors: GGUFTensors) -> None:
+    """What must hold before anything runs: an embedding with a row for every token of the
+    vocabulary, and tensors of types gguf can dequantise (one block of each tried)."""
+    if not tensors.has("embed_tokens.weight") and not tensors.has("embed_in.weight"):
+        raise _fail(g, "the file has no token_embd.weight")
+    rows = g.tensors["token_embd.weight"].shape[0]
+    if config["vocab_size"] != rows:
+        raise _fail(g, f"its vocabulary has {config['vocab_size']:,} tokens but token_embd.weight "
+                       f"{rows:,} rows")  # fmt: skip
+    for kind, info in {t.kind: t for t in g.tensors.values()}.items():
+        size = need("gguf").GGML_QUANT_SIZES[kind][1]
+        dequantised(np.frombuffer(g.buf, np.uint8, size, info.start).reshape(1, -1), kind,
+                    g.path, info.name)  # fmt: skip
+
+
+# --- the tokenizer ----------------------------------------------------------------------------
+
+CONTROL, USER_DEFINED = 3, 4  # tokenizer.ggml.token_type
+LLAMA3_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
+    r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+
+
+def _splits() -> dict[str, str]:
+    """tokenizer.ggml.pre -> the split of words the merges were learned on (transformers'
+    table; the names not here split as GPT-2 does)."""
+    from .tokenizer import QWEN2_SPLIT
+
+    llama3 = ("llama3", "llama-v3", "llama-bpe", "falcon3", "smaug-bpe", "dbrx", "pixtral")
+    return {**dict.fromkeys(llama3, LLAMA3_SPLIT),
+            **dict.fromkeys(("qwen2", "deepseek-r1-qwen", "megrez"), QWEN2_SPLIT)}  # fmt: skip
+
+
+@functools.cache
+def _byte_alphabet() -> dict[int, str]:
+    """GPT-2's map of the 256 bytes to printable characters: the printable ones to themselves,
+    the others, in order, to U+0100 on."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
+            *range(ord("®"), ord("ÿ") + 1)]  # fmt: skip
+    others = [b for b in range(256) if b not in keep]
+    return {**{b: chr(b) for b in keep}, **{b: chr(256 + n) for n, b in enumerate(others)}}
+
+
+def tokenizer_of(g: GGUF) -> Any:
+    """The byte-level BPE tokenizer the metadata describes (tokenizer.ggml.model "gpt2"), as
+    transformers builds it from a GGUF file: the vocabulary in the byte alphabet, the merges,
+    the split of words its pre-tokenizer names, control tokens special, user-defined ones
+    added, and BOS/EOS around the text when add_bos_token/add_eos_token say so."""
+    t = need("tokenizers")
+    m = g.metadata
+    model = m.get("tokenizer.ggml.model")
+    if model != "gpt2":
+        raise _fail(g, f"its tokenizer {model!r} is not supported (attnviz reads byte-level "
+                       "BPE vocabularies, tokenizer.ggml.model 'gpt2')")  # fmt: skip
+    tokens, merges = m.get("tokenizer.ggml.tokens"), m.get("tokenizer.ggml.merges") or []
+    if not isinstance(tokens, list) or not tokens or not isinstance(merges, list):
+        raise _fail(g, "its metadata has no tokenizer.ggml.tokens list")
+    alphabet = _byte_alphabet()
+    letters = set(alphabet.values())
+    spelled = [w if set(w) <= letters else "".join(alphabet[b] for b in w.encode()) for w in tokens]
+    vocab = {w: i for i, w in enumerate(spelled)}
+    pairs = [tuple(p.split(" ", 1)) for p in merges if isinstance(p, str) and " " in p]
+    tok = t.Tokenizer(t.models.BPE(vocab, pairs, dropout=None, continuing_subword_prefix="",
+                                   end_of_word_suffix="", fuse_unk=False))  # fmt: skip
+    split = _splits().get(str(m.get("tokenizer.ggml.pre")))
+    byte_level = t.pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=split is None)
+    tok.pre_tokenizer = (
+        byte_level if split is None else t.pre_tokenizers.Sequence([
+            t.pre_tokenizers.Split(t.Regex(split), behavior="isolated"), byte_level])
+    )  # fmt: skip
+    tok.decoder = t.decoders.ByteLevel()
+    _added(t, tok, tokens, m.get("tokenizer.ggml.token_type"), letters)
+    tok.post_processor = _around(t, g, tokens)
+    return tok
+
+
+def _added(t: Any, tok: Any, tokens: list[str], types: Any, letters: set[str]) -> None:
+    """Control tokens as special tokens (those spelled in the byte alphabet: another is a
+    mislabel of llama.cpp's), user-defined ones as plain added tokens."""
+    if types is None or len(types) != len(tokens):
+        return
+    control = [w for w, k in zip(tokens, types, strict=True) if k == CONTROL and set(w) <= letters]
+    user = [w for w, k in zip(tokens, types, strict=True) if k == USER_DEFINED]
+    tok.add_special_tokens([t.AddedToken(w, normalized=False, special=True) for w in control])
+    tok.add_tokens([t.AddedToken(w, normalized=False, special=False) for w in user])
+
+
+def _around(t: Any, g: GGUF, tokens: list[str]) -> Any:
+    """The post-processor: BOS before the text with add_bos_token, EOS after it with
+    add_eos_token (both default false, as llama.cpp's byte-level vocabularies have them)."""
+    ends = []
+    for flag, key in (("add_bos_token", "bos_token_id"), ("add_eos_token", "eos_token_id")):
+        n = None
+        if g.metadata.get(f"tokenizer.ggml.{flag}"):
+            n = _whole(g, f"tokenizer.ggml.{key}", least=0)
+            if n >= len(tokens):
+                raise _fail(
+                    g, f"metadata tokenizer.ggml.{key} {n} is not a token of its vocabulary"
+                )
+        ends.append(n)
+    (bos, eos), specials = ends, [(tokens[n], n) for n in ends if n is not None]
+    single = [*([tokens[bos]] if bos is not None else []), "$A",
+              *([tokens[eos]] if eos is not None else [])]  # fmt: skip
+    return t.processors.TemplateProcessing(single=single, pair=[*single, "$B:1"],
+                                           special_tokens=specials)  # fmt: skip
+
+
+def opened(path: Path) -> tuple[GGUF, dict[str, Any], GGUFTensors, Any]:
+    """The opened file, its config, tensors and tokenizer, every check made; opened once for
+    the options' checks and the run (again when the file has changed)."""
+    stat = path.stat()
+    return _open(path.resolve(), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=2)
+def _open(path: Path, mtime: int, size: int) -> tuple[GGUF, dict[str, Any], GGUFTensors, Any]:
+    g = GGUF.open(path)
+    config = config_of(g)
+    tensors = GGUFTensors(g, config)
+    check(g, config, tensors)
+    tensors.prefetch(0)
+    return g, config, tensors, tokenizer_of(g)
+
+
+def spec_path(spec: str) -> Path | None:
+    """The GGUF file ``spec`` names, or None when it names none."""
+    path = Path(spec).expanduser()
+    return path if path.is_file() and is_gguf(path) else None
