@@ -210,7 +210,7 @@ def write_config(folder, **changes):
         (None, ["--model", "no/such-model"], "not in the Hugging Face cache"),
         (None, ["--model", "./no-such-folder"], "'./no-such-folder': no such folder"),
         (None, ["--model", "no/such/folder/"], "'no/such/folder/': no such folder"),
-        (None, ["--model", BERT + "/config.json"], "is a file, not a folder"),
+        (None, ["--model", BERT + "/config.json"], "is a file, neither a folder nor a GGUF file"),
         ("t5", [], "model_type 't5' is not supported; attnviz runs bert"),
         ("no-config", [], "has no config.json"),
         ("no-weights", [], "no model.safetensors"),

@@ -67,7 +67,9 @@ def find_model(spec: str) -> Path:
             raise ConfigError(f"`model` {spec!r}: the folder has no config.json")
         return folder
     if _is_path(spec):
-        what = "is a file, not a folder" if folder.exists() else "no such folder"
+        what = (
+            "is a file, neither a folder nor a GGUF file" if folder.exists() else "no such folder"
+        )
         raise ConfigError(f"`model` {spec!r}: {what} ({folder.resolve()})")
     repo = cache_root() / ("models--" + spec.strip("/").replace("/", "--"))
     snap = _snapshot(repo) if repo.is_dir() else None

@@ -144,6 +144,9 @@ class GGUF:
             what = "a big-endian file" if version.to_bytes(4, "big")[0] else f"version {version}"
             raise c.fail(f"{what}; attnviz reads little-endian versions 2 and 3")
         n_tensors, n_keys = c.scalar("<Q", "the tensor count"), c.scalar("<Q", "the key count")
+        if n_tensors * 32 + n_keys * 13 > len(buf) - c.pos:  # the least an entry takes
+            raise c.fail(f"it claims {n_tensors:,} tensors and {n_keys:,} metadata entries, "
+                         "more than the file holds")  # fmt: skip
         metadata = {}
         for _ in range(n_keys):
             key = c.string("a metadata key")

@@ -23,8 +23,8 @@ from .files import _finite, need
 from .gguf_file import GGUF, TensorInfo, dequantised, type_name
 
 # llama.cpp's architecture -> the family (config.json's model_type) that runs it
-ARCHITECTURES = {"llama": "llama", "mistral": "mistral", "qwen2": "qwen2", "qwen3": "qwen3",
-                 "gemma3": "gemma3_text", "gptneox": "gpt_neox"}  # fmt: skip
+ARCHITECTURES = {"llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3", "gemma3": "gemma3_text",
+                 "gptneox": "gpt_neox"}  # Mistral's files are "llama"  # fmt: skip
 _DECODER = {
     "input_layernorm": "attn_norm", "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k",
     "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output",
@@ -113,8 +113,7 @@ def config_of(g: GGUF) -> dict[str, Any]:
         "gguf": {"architecture": arch, "quantization": quantization(g)},
     }
     if model_type == "gemma3_text":
-        c["hidden_activation"] = "gelu_pytorch_tanh"
-        c["sliding_window"] = _whole(g, a + "attention.sliding_window", 4096)
+        c.update(_gemma3(g, a, c["num_hidden_layers"], head_dim))
     turned = _whole(g, a + "rope.dimension_count", head_dim)
     if model_type != "gpt_neox" and turned != head_dim:
         raise _fail(g, f"rope over {turned} of a head's {head_dim} dimensions is not supported")
@@ -126,6 +125,21 @@ def config_of(g: GGUF) -> dict[str, Any]:
     scaling = _rope_scaling(g, a)
     if scaling:
         c["rope_scaling"] = scaling
+    return c
+
+
+def _gemma3(g: GGUF, a: str, L: int, head_dim: int) -> dict[str, Any]:
+    """Gemma 3's settings as llama.cpp runs it: the window of the sliding layers; which layers
+    slide (sliding_window_pattern: every n-th layer global, or a flag per layer; by default
+    every sixth); the scores scaled by attention.scale, else by 1/√(a head's width)."""
+    c: dict[str, Any] = {"hidden_activation": "gelu_pytorch_tanh",
+                         "sliding_window": _whole(g, a + "attention.sliding_window", 4096)}  # fmt: skip
+    pattern = g.metadata.get(a + "attention.sliding_window_pattern", 6)
+    if isinstance(pattern, np.ndarray) and pattern.dtype == bool and len(pattern) == L:
+        c["layer_types"] = ["sliding_attention" if s else "full_attention" for s in pattern]
+    else:
+        c["sliding_window_pattern"] = _whole(g, a + "attention.sliding_window_pattern", 6)
+    c["query_pre_attn_scalar"] = _positive(g, a + "attention.scale", head_dim**-0.5) ** -2
     return c
 
 
@@ -229,24 +243,34 @@ class GGUFTensors:
         return _finite(w, self.g.path, info.name)
 
     def _send_ahead(self, name: str) -> None:
-        """When layer n is asked for, layer n + 1's tensors start to be dequantised."""
+        """When layer n is asked for, layer n + 1's tensors start to be dequantised; what was
+        sent ahead for other layers (by a pass that has ended) is dropped."""
         parts = name.split(".")
-        if parts[0] == "blk" and int(parts[1]) + 1 > self.next_layer:
-            self.prefetch(int(parts[1]) + 1)
+        if parts[0] != "blk":
+            return
+        n = int(parts[1])
+        keep = (f"blk.{n}.", f"blk.{n + 1}.")
+        for stale in [k for k in self.ahead if not k.startswith(keep)]:
+            self.ahead.pop(stale).cancel()
+        if self.next_layer != n + 1:
+            self.prefetch(n + 1)
 
     def prefetch(self, n: int) -> None:
         """Layer n's tensors dequantised in the background (layer 0's while the tokenizer is
-        built)."""
+        built); of the last layer only the attention's: its MLP changes no attention."""
         self.next_layer, prefix = n, f"blk.{n}."
+        last = n == self.config["num_hidden_layers"] - 1
         for info in self.g.tensors.values():
-            if info.name.startswith(prefix) and info.name not in self.ahead:
+            if not info.name.startswith(prefix) or info.name in self.ahead:
+                continue
+            if not last or info.name.split(".")[2].startswith("attn"):
                 self.ahead[info.name] = _AHEAD.submit(self._load, info)
 
     def _order(self, info: TensorInfo) -> list[int] | None:
         """The rows of ``info`` in transformers' order, when llama.cpp reordered them."""
         leaf = info.name.split(".")[-2]
         H, Dh = self.config["num_attention_heads"], self.config["head_dim"]
-        if self.model_type in ("llama", "mistral") and leaf in ("attn_q", "attn_k"):
+        if self.model_type == "llama" and leaf in ("attn_q", "attn_k"):
             heads = H if leaf == "attn_q" else self.config["num_key_value_heads"]
             half = info.shape[0] // heads // 2  # (heads, 2, half) stored as (heads, half, 2)
             return np.arange(info.shape[0]).reshape(heads, half, 2).swapaxes(1, 2).ravel().tolist()
@@ -381,6 +405,7 @@ def _open(path: Path, mtime: int, size: int) -> tuple[GGUF, dict[str, Any], GGUF
 
 
 def spec_path(spec: str) -> Path | None:
-    """The GGUF file ``spec`` names, or None when it names none."""
+    """The GGUF file ``spec`` names (a file named .gguf, or one that starts as GGUF files do),
+    or None when it names none."""
     path = Path(spec).expanduser()
-    return path if path.is_file() and is_gguf(path) else None
+    return path if path.is_file() and (path.suffix.lower() == ".gguf" or is_gguf(path)) else None
