@@ -102,6 +102,25 @@ def test_the_files_tokenizer_gives_transformers_ids(smollm2_gguf):
         assert ours.encode(text).ids == theirs.encode(text).ids, text
 
 
+@pytest.mark.parametrize("arch, ids", [("llama", "spm-ids.json"), ("gemma3", "spm-gemma-ids.json")])
+def test_a_sentencepiece_vocabulary_gives_transformers_ids(tmp_path, arch, ids):
+    """A SentencePiece vocabulary trained by the sentencepiece library (tests/fixtures/make.py
+    --spm), written as llama.cpp lists one: its merges made from the scores (Llama's way: a
+    "▁" before the first word) or from the order of the tokens (Gemma's: spaces as "▁"), byte
+    fallback, BOS added; against the ids transformers' GGUF loading gives."""
+    from fixtures.gguf_files import write_tokenizer_gguf
+
+    from attnviz.models.gguf_file import GGUF
+    from attnviz.models.gguf_tokenizer import tokenizer_of
+
+    vocab = json.loads((FIXTURES / "spm-vocab.json").read_text(encoding="utf-8"))
+    expected = json.loads((FIXTURES / ids).read_text(encoding="utf-8"))
+    tok = tokenizer_of(GGUF.open(write_tokenizer_gguf(tmp_path / "v.gguf", arch, vocab)))
+    for text, want in zip(expected["texts"], expected["ids"], strict=True):
+        assert tok.encode(text).ids == want, text
+    assert any(i < 260 for w in expected["ids"] for i in w[1:])  # byte fallback was used
+
+
 def test_an_ollama_blob_without_an_extension_is_the_same_model(written, tmp_path):
     blob = tmp_path / "sha256-3f1c0d2e"
     shutil.copy(written["qwen2-tiny"], blob)

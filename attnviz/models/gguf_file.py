@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..trace import LARGEST
 from .files import need
 
 MAGIC = b"GGUF"
@@ -156,6 +157,27 @@ class GGUF:
         data = -(-c.pos // align) * align
         return cls(path, metadata, _placed(c, infos, data, align), buf)
 
+    def fail(self, what: str) -> ConfigError:
+        """The error of a file whose contents cannot be run."""
+        return ConfigError(f"`model` {str(self.path)!r}: {what}")
+
+    def whole(self, key: str, default: int | None = None, least: int = 1) -> int:
+        """A whole-number entry of the metadata, checked to be of a size that can be run."""
+        value = self.metadata.get(key, default)
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            raise self.fail(f"metadata {key!r} must be a whole number, not {_short(value)}")
+        if not least <= value <= LARGEST:
+            raise self.fail(f"metadata {key!r} is {value:,}, not a size that can be run "
+                            f"({least} to {LARGEST:,})")  # fmt: skip
+        return int(value)
+
+    def positive(self, key: str, default: float) -> float:
+        """A number > 0 of the metadata."""
+        value = self.metadata.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1e300:
+            raise self.fail(f"metadata {key!r} must be a number > 0, not {_short(value)}")
+        return float(value)
+
     def read(self, info: TensorInfo, rows: list[int] | None = None) -> np.ndarray:
         """The tensor as float32 (only its ``rows``, outermost axis), dequantised by gguf."""
         raw = np.frombuffer(self.buf, np.uint8, info.nbytes, info.start)
@@ -163,6 +185,10 @@ class GGUF:
         shape = info.shape if rows is None else (len(rows), *info.shape[1:])
         raw = raw.reshape(-1, rowbytes) if rows is None else raw.reshape(-1, rowbytes)[rows]
         return dequantised(raw, info.kind, self.path, info.name).reshape(shape)
+
+
+def _short(value: Any) -> str:
+    return f"an array of {len(value)}" if isinstance(value, (list, np.ndarray)) else repr(value)
 
 
 def _info(c: _Cursor) -> tuple[str, tuple[int, ...], int, int]:

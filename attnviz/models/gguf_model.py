@@ -17,10 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..trace import LARGEST
 from .files import _finite, need
 from .gguf_file import GGUF, TensorInfo, dequantised, type_name
+from .gguf_tokenizer import tokenizer_of
 
 # llama.cpp's architecture -> the family (config.json's model_type) that runs it
 ARCHITECTURES = {"llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3", "gemma3": "gemma3_text",
@@ -55,38 +54,12 @@ def is_gguf(path: Path) -> bool:
         return False
 
 
-def _fail(g: GGUF, what: str) -> ConfigError:
-    return ConfigError(f"`model` {str(g.path)!r}: {what}")
-
-
-def _whole(g: GGUF, key: str, default: int | None = None, least: int = 1) -> int:
-    """A whole-number entry of the metadata, checked to be of a size that can be run."""
-    value = g.metadata.get(key, default)
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise _fail(g, f"metadata {key!r} must be a whole number, not {_short(value)}")
-    if not least <= value <= LARGEST:
-        raise _fail(g, f"metadata {key!r} is {value:,}, not a size that can be run "
-                       f"({least} to {LARGEST:,})")  # fmt: skip
-    return int(value)
-
-
-def _positive(g: GGUF, key: str, default: float) -> float:
-    value = g.metadata.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1e300:
-        raise _fail(g, f"metadata {key!r} must be a number > 0, not {_short(value)}")
-    return float(value)
-
-
-def _short(value: Any) -> str:
-    return f"an array of {len(value)}" if isinstance(value, (list, np.ndarray)) else repr(value)
-
-
 def architecture(g: GGUF) -> tuple[str, str]:
     """The file's architecture, and the family that runs it."""
     arch = g.metadata.get("general.architecture")
     if arch not in ARCHITECTURES:
         names = ", ".join(ARCHITECTURES)
-        raise _fail(g, f"architecture {arch!r} is not supported (attnviz runs {names})")
+        raise g.fail(f"architecture {arch!r} is not supported (attnviz runs {names})")
     return arch, ARCHITECTURES[arch]
 
 
@@ -95,30 +68,30 @@ def config_of(g: GGUF) -> dict[str, Any]:
     the file's quantisation under "gguf"."""
     arch, model_type = architecture(g)
     a = arch + "."
-    heads = _whole(g, a + "attention.head_count")
-    hidden = _whole(g, a + "embedding_length")
-    head_dim = _whole(g, a + "attention.key_length", max(hidden // heads, 1))
+    heads = g.whole(a + "attention.head_count")
+    hidden = g.whole(a + "embedding_length")
+    head_dim = g.whole(a + "attention.key_length", max(hidden // heads, 1))
     c: dict[str, Any] = {
         "model_type": model_type,
         "hidden_size": hidden,
-        "num_hidden_layers": _whole(g, a + "block_count"),
+        "num_hidden_layers": g.whole(a + "block_count"),
         "num_attention_heads": heads,
-        "num_key_value_heads": _whole(g, a + "attention.head_count_kv", heads),
+        "num_key_value_heads": g.whole(a + "attention.head_count_kv", heads),
         "head_dim": head_dim,
-        "max_position_embeddings": _whole(g, a + "context_length", 2048),
-        "intermediate_size": _whole(g, a + "feed_forward_length", 4 * hidden),
-        "rms_norm_eps": _positive(g, a + "attention.layer_norm_rms_epsilon", 1e-6),
-        "rope_theta": _positive(g, a + "rope.freq_base", 10000.0),
+        "max_position_embeddings": g.whole(a + "context_length", 2048),
+        "intermediate_size": g.whole(a + "feed_forward_length", 4 * hidden),
+        "rms_norm_eps": g.positive(a + "attention.layer_norm_rms_epsilon", 1e-6),
+        "rope_theta": g.positive(a + "rope.freq_base", 10000.0),
         "vocab_size": len(g.metadata.get("tokenizer.ggml.tokens") or ()),
         "gguf": {"architecture": arch, "quantization": quantization(g)},
     }
     if model_type == "gemma3_text":
         c.update(_gemma3(g, a, c["num_hidden_layers"], head_dim))
-    turned = _whole(g, a + "rope.dimension_count", head_dim)
+    turned = g.whole(a + "rope.dimension_count", head_dim)
     if model_type != "gpt_neox" and turned != head_dim:
-        raise _fail(g, f"rope over {turned} of a head's {head_dim} dimensions is not supported")
+        raise g.fail(f"rope over {turned} of a head's {head_dim} dimensions is not supported")
     if model_type == "gpt_neox":
-        c["layer_norm_eps"] = _positive(g, a + "attention.layer_norm_epsilon", 1e-5)
+        c["layer_norm_eps"] = g.positive(a + "attention.layer_norm_epsilon", 1e-5)
         c["rotary_emb_base"] = c.pop("rope_theta")
         c["rotary_pct"] = turned / head_dim
         c["use_parallel_residual"] = bool(g.metadata.get(a + "use_parallel_residual", True))
@@ -133,13 +106,13 @@ def _gemma3(g: GGUF, a: str, L: int, head_dim: int) -> dict[str, Any]:
     slide (sliding_window_pattern: every n-th layer global, or a flag per layer; by default
     every sixth); the scores scaled by attention.scale, else by 1/√(a head's width)."""
     c: dict[str, Any] = {"hidden_activation": "gelu_pytorch_tanh",
-                         "sliding_window": _whole(g, a + "attention.sliding_window", 4096)}  # fmt: skip
+                         "sliding_window": g.whole(a + "attention.sliding_window", 4096)}  # fmt: skip
     pattern = g.metadata.get(a + "attention.sliding_window_pattern", 6)
     if isinstance(pattern, np.ndarray) and pattern.dtype == bool and len(pattern) == L:
         c["layer_types"] = ["sliding_attention" if s else "full_attention" for s in pattern]
     else:
-        c["sliding_window_pattern"] = _whole(g, a + "attention.sliding_window_pattern", 6)
-    c["query_pre_attn_scalar"] = _positive(g, a + "attention.scale", head_dim**-0.5) ** -2
+        c["sliding_window_pattern"] = g.whole(a + "attention.sliding_window_pattern", 6)
+    c["query_pre_attn_scalar"] = g.positive(a + "attention.scale", head_dim**-0.5) ** -2
     return c
 
 
@@ -149,13 +122,13 @@ def _rope_scaling(g: GGUF, a: str) -> dict[str, Any]:
     kind = g.metadata.get(a + "rope.scaling.type", "none")
     s: dict[str, Any] = {}
     if kind not in ("none", "linear"):
-        raise _fail(g, f"rope scaling {kind!r} is not supported (attnviz runs none, linear)")
+        raise g.fail(f"rope scaling {kind!r} is not supported (attnviz runs none, linear)")
     if kind == "linear":
-        s = {"rope_type": "linear", "factor": _positive(g, a + "rope.scaling.factor", 1.0)}
+        s = {"rope_type": "linear", "factor": g.positive(a + "rope.scaling.factor", 1.0)}
     if "rope_freqs.weight" in g.tensors:
         factors = g.read(g.tensors["rope_freqs.weight"]).ravel()
         if not np.isfinite(factors).all() or not (factors > 0).all():
-            raise _fail(g, "tensor 'rope_freqs.weight' must hold numbers > 0")
+            raise g.fail("tensor 'rope_freqs.weight' must hold numbers > 0")
         s = {"rope_type": "default", **s, "freq_factors": factors.tolist()}
     return s
 
@@ -209,7 +182,7 @@ class GGUFTensors:
     def shape(self, name: str) -> list[int]:
         info = self._info(name)
         if info is None:
-            raise _fail(self.g, f"the file has no tensor for {name!r}")
+            raise self.g.fail(f"the file has no tensor for {name!r}")
         return list(info.shape)
 
     @functools.cache  # noqa: B019 (it lives as long as its checkpoint)
@@ -225,10 +198,10 @@ class GGUFTensors:
     def __call__(self, name: str, rows: list[int] | None = None) -> np.ndarray:
         info = self._info(name)
         if info is None:
-            raise _fail(self.g, f"the file has no tensor for {name!r}")
+            raise self.g.fail(f"the file has no tensor for {name!r}")
         if rows:
             if max(rows) >= info.shape[0]:
-                raise _fail(self.g, f"tensor {info.name!r} of shape {list(info.shape)} has no "
+                raise self.g.fail(f"tensor {info.name!r} of shape {list(info.shape)} has no "
                                     f"row {max(rows)}, an id the tokenizer gives")  # fmt: skip
             return self._load(info, rows)
         ahead = self.ahead.pop(info.name, None)
@@ -283,108 +256,15 @@ def check(g: GGUF, config: dict[str, Any], tensors: GGUFTensors) -> None:
     """What must hold before anything runs: an embedding with a row for every token of the
     vocabulary, and tensors of types gguf can dequantise (one block of each tried)."""
     if not tensors.has("embed_tokens.weight") and not tensors.has("embed_in.weight"):
-        raise _fail(g, "the file has no token_embd.weight")
+        raise g.fail("the file has no token_embd.weight")
     rows = g.tensors["token_embd.weight"].shape[0]
     if config["vocab_size"] != rows:
-        raise _fail(g, f"its vocabulary has {config['vocab_size']:,} tokens but token_embd.weight "
+        raise g.fail(f"its vocabulary has {config['vocab_size']:,} tokens but token_embd.weight "
                        f"{rows:,} rows")  # fmt: skip
     for kind, info in {t.kind: t for t in g.tensors.values()}.items():
         size = need("gguf").GGML_QUANT_SIZES[kind][1]
         dequantised(np.frombuffer(g.buf, np.uint8, size, info.start).reshape(1, -1), kind,
                     g.path, info.name)  # fmt: skip
-
-
-# --- the tokenizer ----------------------------------------------------------------------------
-
-CONTROL, USER_DEFINED = 3, 4  # tokenizer.ggml.token_type
-LLAMA3_SPLIT = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
-    r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
-
-
-def _splits() -> dict[str, str]:
-    """tokenizer.ggml.pre -> the split of words the merges were learned on (transformers'
-    table; the names not here split as GPT-2 does)."""
-    from .tokenizer import QWEN2_SPLIT
-
-    llama3 = ("llama3", "llama-v3", "llama-bpe", "falcon3", "smaug-bpe", "dbrx", "pixtral")
-    return {**dict.fromkeys(llama3, LLAMA3_SPLIT),
-            **dict.fromkeys(("qwen2", "deepseek-r1-qwen", "megrez"), QWEN2_SPLIT)}  # fmt: skip
-
-
-@functools.cache
-def _byte_alphabet() -> dict[int, str]:
-    """GPT-2's map of the 256 bytes to printable characters: the printable ones to themselves,
-    the others, in order, to U+0100 on."""
-    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
-            *range(ord("®"), ord("ÿ") + 1)]  # fmt: skip
-    others = [b for b in range(256) if b not in keep]
-    return {**{b: chr(b) for b in keep}, **{b: chr(256 + n) for n, b in enumerate(others)}}
-
-
-def tokenizer_of(g: GGUF) -> Any:
-    """The byte-level BPE tokenizer the metadata describes (tokenizer.ggml.model "gpt2"), as
-    transformers builds it from a GGUF file: the vocabulary in the byte alphabet, the merges,
-    the split of words its pre-tokenizer names, control tokens special, user-defined ones
-    added, and BOS/EOS around the text when add_bos_token/add_eos_token say so."""
-    t = need("tokenizers")
-    m = g.metadata
-    model = m.get("tokenizer.ggml.model")
-    if model != "gpt2":
-        raise _fail(g, f"its tokenizer {model!r} is not supported (attnviz reads byte-level "
-                       "BPE vocabularies, tokenizer.ggml.model 'gpt2')")  # fmt: skip
-    tokens, merges = m.get("tokenizer.ggml.tokens"), m.get("tokenizer.ggml.merges") or []
-    if not isinstance(tokens, list) or not tokens or not isinstance(merges, list):
-        raise _fail(g, "its metadata has no tokenizer.ggml.tokens list")
-    alphabet = _byte_alphabet()
-    letters = set(alphabet.values())
-    spelled = [w if set(w) <= letters else "".join(alphabet[b] for b in w.encode()) for w in tokens]
-    vocab = {w: i for i, w in enumerate(spelled)}
-    pairs = [tuple(p.split(" ", 1)) for p in merges if isinstance(p, str) and " " in p]
-    tok = t.Tokenizer(t.models.BPE(vocab, pairs, dropout=None, continuing_subword_prefix="",
-                                   end_of_word_suffix="", fuse_unk=False))  # fmt: skip
-    split = _splits().get(str(m.get("tokenizer.ggml.pre")))
-    byte_level = t.pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=split is None)
-    tok.pre_tokenizer = (
-        byte_level if split is None else t.pre_tokenizers.Sequence([
-            t.pre_tokenizers.Split(t.Regex(split), behavior="isolated"), byte_level])
-    )  # fmt: skip
-    tok.decoder = t.decoders.ByteLevel()
-    _added(t, tok, tokens, m.get("tokenizer.ggml.token_type"), letters)
-    tok.post_processor = _around(t, g, tokens)
-    return tok
-
-
-def _added(t: Any, tok: Any, tokens: list[str], types: Any, letters: set[str]) -> None:
-    """Control tokens as special tokens (those spelled in the byte alphabet: another is a
-    mislabel of llama.cpp's), user-defined ones as plain added tokens."""
-    if types is None or len(types) != len(tokens):
-        return
-    control = [w for w, k in zip(tokens, types, strict=True) if k == CONTROL and set(w) <= letters]
-    user = [w for w, k in zip(tokens, types, strict=True) if k == USER_DEFINED]
-    tok.add_special_tokens([t.AddedToken(w, normalized=False, special=True) for w in control])
-    tok.add_tokens([t.AddedToken(w, normalized=False, special=False) for w in user])
-
-
-def _around(t: Any, g: GGUF, tokens: list[str]) -> Any:
-    """The post-processor: BOS before the text with add_bos_token, EOS after it with
-    add_eos_token (both default false, as llama.cpp's byte-level vocabularies have them)."""
-    ends = []
-    for flag, key in (("add_bos_token", "bos_token_id"), ("add_eos_token", "eos_token_id")):
-        n = None
-        if g.metadata.get(f"tokenizer.ggml.{flag}"):
-            n = _whole(g, f"tokenizer.ggml.{key}", least=0)
-            if n >= len(tokens):
-                raise _fail(
-                    g, f"metadata tokenizer.ggml.{key} {n} is not a token of its vocabulary"
-                )
-        ends.append(n)
-    (bos, eos), specials = ends, [(tokens[n], n) for n in ends if n is not None]
-    single = [*([tokens[bos]] if bos is not None else []), "$A",
-              *([tokens[eos]] if eos is not None else [])]  # fmt: skip
-    return t.processors.TemplateProcessing(single=single, pair=[*single, "$B:1"],
-                                           special_tokens=specials)  # fmt: skip
 
 
 def opened(path: Path) -> tuple[GGUF, dict[str, Any], GGUFTensors, Any]:
