@@ -97,8 +97,9 @@ PLANT_STRENGTH = _opt("plant_strength", float, 1.0,
                       api="plant_strength", seeded=True)  # fmt: skip
 MODEL = _opt("model", str | None, None,
              "Run a local checkpoint instead of seeded weights: a folder in the Hugging Face "
-             "layout, or a model id in the local cache (needs attnviz[models]; the README lists "
-             "the families attnviz runs).", api="model", show_default=False)  # fmt: skip
+             "layout, a GGUF file (llama.cpp's, Ollama's), or a model id in the local cache "
+             "(needs attnviz[models]; the README lists the families attnviz runs).",
+             api="model", show_default=False)  # fmt: skip
 LAYER = _opt("layer", str | None, None,
              "With --model: the layer to show (default the last); heatmap takes 'all'.",
              api="layer", show_default=False)  # fmt: skip
