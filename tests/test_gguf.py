@@ -378,6 +378,7 @@ def broken(written, tmp_path_factory):
         "absurd tensor count": (_patched(good, d / "count.gguf", b"GGUF", 4, "<Q", 1 << 60),
                                 "more than the file holds"),
         "big-endian": (d / "big.gguf", "big-endian"),
+        "arrays nested deep": (d / "nested.gguf", "nests arrays more than 4 deep"),
         "unknown architecture": (write_gguf(FIXTURES / "qwen2-tiny", d / "arch.gguf", arch="mamba"),
                                  "architecture 'mamba' is not supported"),
         "vocabulary and embedding differ": (
@@ -389,12 +390,16 @@ def broken(written, tmp_path_factory):
     (d / "meta.gguf").write_bytes(data[:3000])  # in the vocabulary
     (d / "data.gguf").write_bytes(data[: len(data) - 100])
     (d / "big.gguf").write_bytes(b"GGUF" + struct.pack(">I", 3) + data[8:])
+    nested = struct.pack("<IQ", 9, 1) * 100_000  # an array of an array of ... 100,000 deep
+    (d / "nested.gguf").write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + _string_at(b"x")
+                                    + struct.pack("<I", 9) + nested)  # fmt: skip
     return files
 
 
 BROKEN = ["empty", "magic only", "cut in the metadata", "cut in the data", "offset past the end",
           "unknown type", "type gguf cannot read", "absurd array", "absurd string",
           "absurd layers", "absurd dimensions", "absurd tensor count", "big-endian",
+          "arrays nested deep",
           "unknown architecture", "vocabulary and embedding differ"]  # fmt: skip
 
 

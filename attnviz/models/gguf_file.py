@@ -28,6 +28,7 @@ from .files import need
 MAGIC = b"GGUF"
 VERSIONS = (2, 3)
 MAX_DIMS = 4  # GGML_MAX_DIMS
+MAX_DEPTH = 4  # arrays of arrays of ...: the files in use have none
 # metadata value types (gguf's GGUFValueType): struct formats of the fixed-size ones
 SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q",
            11: "<q", 12: "<d"}  # fmt: skip
@@ -78,7 +79,8 @@ class _Cursor:
         except UnicodeDecodeError:
             raise self.fail(f"{what} is not UTF-8") from None
 
-    def value(self, kind: int, what: str) -> Any:
+    def value(self, kind: int, what: str, depth: int = 0) -> Any:
+        """One metadata value of type ``kind`` (arrays of arrays at most MAX_DEPTH deep)."""
         if kind in SCALARS:
             return self.scalar(SCALARS[kind], what)
         if kind == STRING:
@@ -86,6 +88,8 @@ class _Cursor:
         if kind != ARRAY:
             raise self.fail(f"{what} has the unknown value type {kind}")
         item, count = self.scalar("<I", what), self.scalar("<Q", what)
+        if depth >= MAX_DEPTH:
+            raise self.fail(f"{what} nests arrays more than {MAX_DEPTH} deep")
         least = struct.calcsize(SCALARS[item]) if item in SCALARS else 8
         if count * least > len(self.buf) - self.pos:
             raise self.fail(f"{what} claims {count:,} items, more than the file holds")
@@ -94,7 +98,7 @@ class _Cursor:
             return np.frombuffer(self.buf, SCALARS[item], count, at).copy()
         if item == STRING:
             return self.strings(count, what)
-        return [self.value(item, what) for _ in range(count)]
+        return [self.value(item, what, depth + 1) for _ in range(count)]
 
     def strings(self, count: int, what: str) -> list[str]:
         """``count`` strings one after the other (a vocabulary: the loop kept tight)."""
