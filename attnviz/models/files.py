@@ -210,7 +210,7 @@ class Tensors:
         for prefix in self.prefixes:
             path = self.files.get(prefix + name)
             if path is not None:
-                return _finite(self._read(path, prefix + name, rows), path, prefix + name)
+                return finite(self._read(path, prefix + name, rows), path, prefix + name)
         raise ConfigError(f"`model`: the checkpoint has no tensor {name!r}")
 
     def _read(self, path: Path, name: str, rows: list[int] | None) -> np.ndarray:
@@ -235,7 +235,7 @@ class Tensors:
         return np.concatenate([part[i : i + 1] for i in rows]).astype(np.float32)
 
 
-def _finite(a: np.ndarray, path: Path, name: str) -> np.ndarray:
+def finite(a: np.ndarray, path: Path, name: str) -> np.ndarray:
     """``a``, or ConfigError when it holds NaN or an infinity (its sum tells, without a
     second array: the sum of finite weights is far from float32's overflow)."""
     if a.size and not np.isfinite(np.add.reduce(a, axis=None)) and not np.isfinite(a).all():

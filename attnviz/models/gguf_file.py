@@ -36,6 +36,16 @@ STRING, ARRAY = 8, 9
 CHUNK = 8192  # blocks dequantised at a time: small enough to stay in cache, big enough for NumPy
 
 
+def is_gguf(path: Path) -> bool:
+    """Whether ``path`` is a file that starts as a GGUF file does (an Ollama blob has no
+    extension)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == MAGIC
+    except OSError:
+        return False
+
+
 @dataclass(frozen=True)
 class TensorInfo:
     """Where a tensor's bytes are and how they are stored: its shape in NumPy's order

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .files import _finite, need
-from .gguf_file import GGUF, TensorInfo, dequantised, type_name
+from .files import finite, need
+from .gguf_file import GGUF, TensorInfo, dequantised, is_gguf, type_name
 from .gguf_tokenizer import tokenizer_of
 
 # llama.cpp's architecture -> the family (config.json's model_type) that runs it
@@ -42,16 +42,6 @@ _TOP = {"embed_tokens": "token_embd", "norm": "output_norm", "lm_head": "output"
         "embed_in": "token_embd", "final_layer_norm": "output_norm", "embed_out": "output"}  # fmt: skip
 LAYERS = {"gemma3_text": _GEMMA3, "gpt_neox": _NEOX}  # the others: _DECODER
 _AHEAD = ThreadPoolExecutor(1, thread_name_prefix="gguf-ahead")  # the next layer's tensors
-
-
-def is_gguf(path: Path) -> bool:
-    """Whether ``path`` is a file that starts as a GGUF file does (an Ollama blob has no
-    extension)."""
-    try:
-        with open(path, "rb") as f:
-            return f.read(4) == b"GGUF"
-    except OSError:
-        return False
 
 
 def architecture(g: GGUF) -> tuple[str, str]:
@@ -138,11 +128,8 @@ def quantization(g: GGUF) -> str:
     else the type most of its matrices have."""
     file_type = g.metadata.get("general.file_type")
     try:
-        return (
-            str(need("gguf").LlamaFileType(file_type).name)
-            .removeprefix("MOSTLY_")
-            .replace("ALL_F32", "F32")
-        )
+        name = str(need("gguf").LlamaFileType(file_type).name)
+        return "F32" if name == "ALL_F32" else name.removeprefix("MOSTLY_")
     except ValueError:
         kinds = [t.kind for t in g.tensors.values() if len(t.shape) > 1]
         return type_name(max(set(kinds), key=kinds.count)) if kinds else "F32"
@@ -213,7 +200,7 @@ class GGUFTensors:
         w = self.g.read(info, self._order(info) if rows is None else rows)
         if self.model_type == "gemma3_text" and info.name.endswith("norm.weight"):
             w -= 1  # stored as 1 + w
-        return _finite(w, self.g.path, info.name)
+        return finite(w, self.g.path, info.name)
 
     def _send_ahead(self, name: str) -> None:
         """When layer n is asked for, layer n + 1's tensors start to be dequantised; what was
@@ -261,8 +248,9 @@ def check(g: GGUF, config: dict[str, Any], tensors: GGUFTensors) -> None:
     if config["vocab_size"] != rows:
         raise g.fail(f"its vocabulary has {config['vocab_size']:,} tokens but token_embd.weight "
                        f"{rows:,} rows")  # fmt: skip
+    sizes = need("gguf").GGML_QUANT_SIZES
     for kind, info in {t.kind: t for t in g.tensors.values()}.items():
-        size = need("gguf").GGML_QUANT_SIZES[kind][1]
+        size = sizes[kind][1]
         dequantised(np.frombuffer(g.buf, np.uint8, size, info.start).reshape(1, -1), kind,
                     g.path, info.name)  # fmt: skip
 
