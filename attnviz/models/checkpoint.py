@@ -19,34 +19,14 @@ from ..masks import build_mask, parse_masks
 from ..tokens import Token
 from ..trace import AttentionConfig, ModelInfo, Pretrained, Trace
 from . import gguf_model
+from .config import read_config
 from .families import FAMILIES, Family
-from .files import Tensors, TensorSource, find_model, read_json, setting
+from .files import Tensors, TensorSource, find_model, setting
 from .layers import Allowed, LayerRun, Params
+from .seq2seq import KINDS
 from .tokenizer import ModelToken, count, encode, load_tokenizer, over
 
 SHORT = 256  # tokens: a text whose matrices BLAS gains nothing from sharing between threads
-
-
-def open_config(spec: str) -> dict[str, Any]:
-    """The config of the checkpoint ``spec``: a folder's config.json, or what a GGUF file's
-    metadata stands for."""
-    path = gguf_model.spec_path(spec)
-    if path is not None:
-        return gguf_model.opened(path)[1]
-    return read_config(spec, find_model(spec))
-
-
-def read_config(spec: str, folder: Path) -> dict[str, Any]:
-    """config.json of the checkpoint in ``folder``, checked to be of a supported family."""
-    config = read_json(folder / "config.json", "config.json")
-    kind = config.get("model_type") if isinstance(config, dict) else None
-    if not isinstance(kind, str) or kind not in FAMILIES:
-        runs = "; ".join(f"{f.model_type} ({f.about})" for f in FAMILIES.values())
-        raise ConfigError(
-            f"`model` {spec!r}: model_type {kind!r} is not supported; attnviz runs {runs}"
-        )
-    assert isinstance(config, dict)
-    return config
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,6 +57,10 @@ class Checkpoint:
             raise ConfigError(f"`model` {spec!r}: its {ck.heads} heads do not split into "
                               f"{ck.kv_heads} key/value groups")  # fmt: skip
         _ = ck.head_dim  # ConfigError unless config.json gives it or the heads divide the width
+        s2s = ck.family.seq2seq
+        if s2s and s2s.decoder_heads and setting(config, s2s.decoder_heads) != ck.heads:
+            raise ConfigError(f"`model` {spec!r}: a decoder with other heads than its encoder's "
+                              "is not supported")  # fmt: skip
         return ck
 
     @property
@@ -120,7 +104,14 @@ class Checkpoint:
 
     @property
     def max_positions(self) -> int:
-        return setting(self.config, self.family.positions)
+        return setting(self.config, self.family.positions, self.family.positions_default)
+
+    @property
+    def decoder_layers(self) -> int:
+        """An encoder-decoder's decoder layers (as many as the encoder's unless it says)."""
+        s2s = self.family.seq2seq
+        assert s2s is not None
+        return setting(self.config, s2s.decoder_layers, self.layers)
 
     def kept_bytes(self, dtype: str) -> int:
         """What a run that keeps the tensors from text to text (or step to step) holds: every
@@ -178,6 +169,27 @@ class Checkpoint:
         return ConfigError(f"`model`: the tensors in {str(self.folder)!r} do not fit its "
                            f"{what} ({e})")  # fmt: skip
 
+    def check_kind(self, pre: Pretrained) -> None:
+        """ConfigError when ``pre`` names a target or a kind of attention and the checkpoint is
+        not an encoder-decoder."""
+        for key in ("target", "attention"):
+            if getattr(pre, key) is not None and self.family.seq2seq is None:
+                raise ConfigError(f"`{key}` is an encoder-decoder's (t5, bart, marian); "
+                                  f"{pre.model!r} is a {self.family.model_type}")  # fmt: skip
+
+    def encode_target(self, text: str) -> tuple[list[int], list[ModelToken]]:
+        """An encoder-decoder's decoder ids and tokens for the target ``text``, teacher-forced
+        as in training: the decoder's start token, then the target's tokens."""
+        start = setting(self.config, "decoder_start_token_id", 0, least=0)
+        ids, tokens = encode(self.target_tokenizer, text)
+        raw = self.target_tokenizer.id_to_token(start) or f"<{start}>"
+        return [start, *ids], [ModelToken(raw, raw, 0, 0, True), *tokens]
+
+    @property
+    def target_tokenizer(self) -> Any:
+        """The tokenizer of an encoder-decoder's target (Marian's own; else the source's)."""
+        return getattr(self.tokenizer, "target", self.tokenizer)
+
     def over(self, text: str, limit: int) -> int | None:
         """Where a prefix of ``text`` of more than ``limit`` tokens ends (None: it has no more)."""
         return over(self.tokenizer, text, limit)
@@ -215,13 +227,80 @@ class Checkpoint:
         return self._trace(shown, np.stack(weights), tokens, ids, c, truncated,
                            (layer_allowed, tuple(specs) if differ else ()))  # fmt: skip
 
+    def run_seq2seq(self, source: tuple[list[int], list[ModelToken]],
+                    target: tuple[list[int], list[ModelToken]] | None, config: AttentionConfig,
+                    truncated: int = 0, every_kind: bool = False) -> list[Trace]:  # fmt: skip
+        """An encoder-decoder's forward pass over the ``source`` (ids, tokens) and, teacher-
+        forced, the ``target``'s: the Trace of the kind of attention ``config`` names
+        (encoder, decoder, or cross by default) in its layer (the last by default); with
+        ``every_kind``, the Traces of every kind the run has (the encoder's alone without a
+        target), the named kind's in its layer, the others' in their last."""
+        pre, s2s = config.pretrained, self.family.seq2seq
+        assert pre is not None and s2s is not None
+        kind = pre.attention or ("encoder" if every_kind and target is None else "cross")
+        if target is None and kind != "encoder":
+            raise ConfigError(f"`attention` {kind}: an encoder-decoder's {kind} attention reads "
+                              "a target: give `target`, or `attention` encoder")  # fmt: skip
+        if config.mask != ("none",):
+            raise ConfigError("`mask`: an encoder-decoder runs with its own masks (none over "
+                              "the source, causal over the target)")  # fmt: skip
+        layer = self.seq2seq_layer(kind, pre)
+        start = [setting(self.config, "decoder_start_token_id", 0, least=0)]
+        tgt = target[0] if target is not None else start
+        try:
+            with self._blas_held(max(len(source[0]), len(tgt))):
+                run = s2s.run(self.params(config.dtype), source[0], tgt, config.scaled,
+                              self.decoder_layers)  # fmt: skip
+        except (ValueError, IndexError) as e:
+            if isinstance(e, ConfigError):
+                raise
+            raise self.misfit(e) from None
+        kinds = [kind] if not every_kind else ["encoder"] if target is None else list(KINDS)
+        return [self._kind_trace(run, k, layer if k == kind else None, source, target, config,
+                                 truncated) for k in kinds]  # fmt: skip
+
+    def seq2seq_layer(self, kind: str, pre: Pretrained) -> int:
+        """The layer shown of an encoder-decoder's ``kind`` of attention, checked."""
+        L = self.layers if kind == "encoder" else self.decoder_layers
+        if pre.layer is not None and pre.layer >= L:
+            raise ConfigError(f"no layer {pre.layer}: the {kind} attention of {pre.model!r} has "
+                              f"layers 0 to {L - 1}")  # fmt: skip
+        return L - 1 if pre.layer is None else pre.layer
+
+    def _kind_trace(self, run: Any, kind: str, layer: int | None,
+                    source: tuple[list[int], list[ModelToken]],
+                    target: tuple[list[int], list[ModelToken]] | None, config: AttentionConfig,
+                    truncated: int) -> Trace:  # fmt: skip
+        """The Trace of ``kind`` of an encoder-decoder's ``run`` in ``layer`` (None: its last)."""
+        runs = run.runs[kind]
+        layer = len(runs) - 1 if layer is None else layer
+        assert config.pretrained is not None
+        c = replace(config, mask=("causal",) if kind == "decoder" else ("none",),
+                    source=replace(config.pretrained, layer=layer, attention=kind))  # fmt: skip
+        queries = source if kind == "encoder" else target
+        assert queries is not None
+        keys = source if kind == "cross" else None
+        return self._trace(runs[layer], np.stack([r.weights for r in runs]), queries[1],
+                           queries[0], c, truncated, (None, ()), kind=kind, keys=keys,
+                           memory=run.memory if keys else None, bias=run.biases.get(kind))  # fmt: skip
+
     def _trace(self, r: LayerRun, layer_weights: np.ndarray, tokens: list[ModelToken],
                ids: list[int], c: AttentionConfig, truncated: int,
-               masks: tuple[np.ndarray | None, tuple[tuple[str, ...], ...]]) -> Trace:  # fmt: skip
+               masks: tuple[np.ndarray | None, tuple[tuple[str, ...], ...]], kind: str = "",
+               keys: tuple[list[int], list[ModelToken]] | None = None,
+               memory: np.ndarray | None = None, bias: np.ndarray | None = None) -> Trace:  # fmt: skip
         """The Trace of layer run ``r``, every layer's weights (L, H, T, T) and, when they
-        differ, masks (L, T, T) and mask specs beside it."""
+        differ, masks (L, T, T) and mask specs beside it; of an encoder-decoder, the ``kind``
+        of attention, and cross-attention's ``keys`` (ids, tokens) and ``memory`` (S, D)."""
         assert c.pretrained is not None
         w_q, w_k, w_v, b_q, b_k, b_v = r.w.per_head
+        key_tokens = (
+            tuple(Token(t.text, t.start, t.end, t.special) for t in keys[1]) if keys else ()
+        )
+        if keys:  # cross-attention: every target token sees the whole source
+            allowed = np.ones((len(ids), len(keys[0])), bool)
+        else:
+            allowed = build_mask(c.mask, np.zeros(len(ids), dtype=bool))
         return Trace(
             tokens=tuple(Token(t.text, t.start, t.end, t.special) for t in tokens),
             config=c,
@@ -230,7 +309,7 @@ class Checkpoint:
             w_k=w_k,
             w_v=w_v,
             w_o=r.w.w_o,
-            allowed=build_mask(c.mask, np.zeros(len(ids), dtype=bool)),
+            allowed=allowed,
             weights=r.weights,
             head_outputs=r.head_outputs,
             output=r.output,
@@ -250,10 +329,17 @@ class Checkpoint:
                 layer_allowed=masks[0],
                 qk_norm=self.family.qk_norm,
                 layer_masks=masks[1],
+                attention=kind,
+                key_raw=tuple(t.raw for t in keys[1]) if keys else (),
+                key_ids=tuple(keys[0]) if keys else (),
+                position_bias=bias is not None,
             ),
             scale=r.scale,
             q_rot=r.q_rot,
             k_rot=r.k_rot,
+            bias=bias,  # type: ignore[arg-type]  # None: zero
+            key_tokens=key_tokens,
+            memory=memory,
         )
 
 
@@ -264,18 +350,3 @@ def combined(own: str, asked: tuple[str, ...]) -> tuple[str, ...]:
     if any(s.startswith("window=") for s in specs):
         specs = [s for s in specs if s != "causal"]
     return parse_masks(specs or ["none"])
-
-
-def heads_of(spec: str) -> tuple[int, int]:
-    """The number of heads of the checkpoint ``spec``, and of its key/value heads, from its
-    config.json alone."""
-    config = open_config(spec)
-    family = FAMILIES[config["model_type"]]
-    heads = setting(config, family.heads)
-    return heads, heads if family.kv_heads is None else setting(config, family.kv_heads, heads)
-
-
-def layers_of(spec: str) -> int:
-    """The number of layers of the checkpoint ``spec``, from its config.json alone."""
-    config = open_config(spec)
-    return setting(config, FAMILIES[config["model_type"]].layers)

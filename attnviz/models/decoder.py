@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .files import setting
-from .layers import QK, Allowed, Cache, LayerRun, LayerWeights, Params, attend, rms_norm
+from .layers import QK, Allowed, Cache, LayerRun, LayerWeights, Params, attend, linear, rms_norm
 from .rope import Rope, rope, settings
 
 
@@ -110,13 +110,6 @@ def _weights(p: Params, b: str) -> LayerWeights:
     return LayerWeights.from_projections(qkv, p.heads, w_o, b_o, p.kv_heads)
 
 
-def _linear(p: Params, name: str, x: np.ndarray) -> np.ndarray:
-    """x @ Wᵀ (+ b when the checkpoint has one)."""
-    y = x @ p(name + ".weight").T
-    bias = p.maybe(name + ".bias")
-    return y if bias is None else y + bias
-
-
 def _turner(norm: Callable[[np.ndarray, str], np.ndarray], b: str, r: Rope,
             tables: tuple[np.ndarray, np.ndarray], qk_norm: bool) -> QK:  # fmt: skip
     """Layer ``b``'s map from projected Q and K (H, T, Dh) to those its scores use."""
@@ -166,8 +159,8 @@ def forward(
             break  # the last MLP changes no attention
         h = norm(x, b + ("pre_feedforward_layernorm" if style.gemma else "post_attention_layernorm")
                  + ".weight")  # fmt: skip
-        h = _linear(p, b + "mlp.down_proj", act(_linear(p, b + "mlp.gate_proj", h))
-                    * _linear(p, b + "mlp.up_proj", h))  # fmt: skip
+        h = linear(p, b + "mlp.down_proj", act(linear(p, b + "mlp.gate_proj", h))
+                    * linear(p, b + "mlp.up_proj", h))  # fmt: skip
         x = x + (norm(h, b + "post_feedforward_layernorm.weight") if style.gemma else h)
     if cache and cache.full:
         cache.hidden = norm(x, "norm.weight")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from . import bert, decoder, gpt2, neox
+from . import bart, bert, decoder, gpt2, neox, seq2seq, t5
 from .layers import LayerRun
 from .tokenizer import as_trained, qwen2
 from .tokenizer import neox as neox_tokenizer
@@ -45,6 +45,8 @@ class Family:
     qk_norm: bool = False  # an RMSNorm of each head's query and key (Qwen3, Gemma 3)
     lm_head: tuple[str, ...] = ()  # the output embedding, then the input one (tied); () none
     packs: bool = False  # forward takes ``positions``: texts packed into one run (survey)
+    seq2seq: seq2seq.Seq2Seq | None = None  # an encoder-decoder's forward pass and head
+    positions_default: int | None = None  # the positions when config.json names none (T5)
 
     def adjust_tokenizer(self, tok: Any, found: dict[str, Any]) -> None:
         """Set the tokenizer up as transformers does: by the class tokenizer_config.json names
@@ -62,6 +64,16 @@ def _rotary(model_type: str, about: str, style: decoder.Style, adjust: Adjust) -
         positions="max_position_embeddings", kv_heads="num_key_value_heads", head_dim="head_dim",
         qk_norm=style.qk_norm, lm_head=("lm_head.weight", "embed_tokens.weight"),
     )  # fmt: skip
+
+
+T5 = seq2seq.Seq2Seq(t5.forward, t5.logits, "num_decoder_layers")
+BART = seq2seq.Seq2Seq(bart.forward, bart.logits, "decoder_layers", "decoder_attention_heads")
+
+
+def _encoder_decoder(model_type: str, about: str, kind: seq2seq.Seq2Seq, **keys: Any) -> Family:
+    """An encoder-decoder: ``forward`` is its decoder-only pass, which it has not."""
+    return Family(model_type, about, seq2seq.no_forward, as_trained, masks=_every("none"),
+                  prefixes=("", "model."), seq2seq=kind, **keys)  # fmt: skip
 
 
 FAMILIES = {
@@ -89,6 +101,13 @@ FAMILIES = {
             layers="num_hidden_layers", positions="max_position_embeddings",
             lm_head=("embed_out.weight", "embed_in.weight"),
         ),
+        _encoder_decoder("t5", "T5, T5 v1.1, Flan-T5 (encoder-decoder)", T5,
+                         heads="num_heads", hidden="d_model", layers="num_layers",
+                         positions="n_positions", positions_default=512, head_dim="d_kv"),
+        *(_encoder_decoder(kind, about + " (encoder-decoder)", BART,
+                           heads="encoder_attention_heads", hidden="d_model",
+                           layers="encoder_layers", positions="max_position_embeddings")
+          for kind, about in (("bart", "BART"), ("marian", "Marian (Opus-MT)"))),
     )
 }  # fmt: skip
 

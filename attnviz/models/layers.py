@@ -85,6 +85,13 @@ class Params:
         return ACTIVATIONS[name]
 
 
+def linear(p: Params, name: str, x: np.ndarray) -> np.ndarray:
+    """x @ Wᵀ (+ b when the checkpoint has one) of the nn.Linear ``name``."""
+    y = x @ p(name + ".weight").T
+    bias = p.maybe(name + ".bias")
+    return y if bias is None else y + bias
+
+
 def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
     """(x − mean) / √(var + eps) · weight + bias over the last axis (biased variance)."""
     mean = x.mean(axis=-1, keepdims=True)
@@ -193,6 +200,7 @@ ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "gelu_fast": _gelu_tanh,
     "relu": lambda x: np.maximum(x, 0),
     "silu": _silu,
+    "swish": _silu,
 }
 
 
@@ -326,16 +334,26 @@ def attend(
     scale: float,
     turn: QK | None = None,
     cache: tuple[Cache, int] | None = None,
+    memory: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
 ) -> LayerRun:
     """One layer's multi-head attention over x (T, D), with attnviz's kernel; ``turn`` maps
     the projected Q and K to those the scores use (q/k norms, rotary embeddings). With
     ``cache`` (the cache and the layer), the queries of x also attend to the keys and values
     of the tokens before them, and x's are added to them; ``allowed`` is then (T, t + T).
     ``allowed`` None: every query sees every key; a ``Streaming``: the weights go to its
-    reducers block by block, never whole."""
+    reducers block by block, never whole. ``memory`` (S, D): cross-attention, the keys and
+    values made of it (an encoder's output), not of x; ``bias`` (H, T, S): added to the
+    scaled scores (T5's relative positions)."""
     H, Dh, T, r = w.heads, w.head_dim, x.shape[0], w.group
-    qkv = (x @ w.qkv + w.b_qkv).reshape(T, -1, Dh).swapaxes(0, 1)  # (H+2G,T,Dh)
-    q, k, v = qkv[:H], qkv[H : H + H // r], qkv[H + H // r :]
+    if memory is None:
+        qkv = (x @ w.qkv + w.b_qkv).reshape(T, -1, Dh).swapaxes(0, 1)  # (H+2G,T,Dh)
+        q, k, v = qkv[:H], qkv[H : H + H // r], qkv[H + H // r :]
+    else:
+        n, S = H * Dh, memory.shape[0]
+        q = (x @ w.qkv[:, :n] + w.b_qkv[:n]).reshape(T, H, Dh).swapaxes(0, 1)  # (H,T,Dh)
+        kv = (memory @ w.qkv[:, n:] + w.b_qkv[n:]).reshape(S, -1, Dh).swapaxes(0, 1)  # (2G,S,Dh)
+        k, v = kv[: H // r], kv[H // r :]
     q_rot, k_rot = turn(q, k) if turn else (None, None)  # each distinct key head turned once
     q_used, k_used = q if q_rot is None else q_rot, k if k_rot is None else k_rot
     if isinstance(allowed, stream.Streaming):
@@ -350,7 +368,7 @@ def attend(
             if cache is None and k_rot is not None:
                 k_rot = k_used  # the Trace's keys: one per query head
         weights, head_outputs = scaled_dot_product_attention(
-            q_used, k_used, v, allowed, scaled=scaled, scale=scale
+            q_used, k_used, v, allowed, scaled=scaled, scale=scale, bias=bias
         )
     output = concat_heads(head_outputs) @ w.w_o + w.b_o  # (T,H*Dh) @ (H*Dh,D) -> (T,D)
     return LayerRun(x, w, scale, weights, head_outputs, output, q_rot, k_rot)

@@ -19,6 +19,7 @@ from typing import Any
 from ..errors import ConfigError
 from .files import need, read_json
 
+METASPACE = "▁"  # SentencePiece's mark of a word's start (T5, Marian, Llama)
 JOIN = "‿"  # marks a piece that continues the word before it: "tired" -> "ti" "‿re" "‿d"
 
 
@@ -87,6 +88,11 @@ def load_tokenizer(folder: Path, adjust: Callable[[Any, dict[str, Any]], None]) 
             raise ConfigError(f"`model`: cannot read tokenizer.json ({e})") from None
     elif (folder / "vocab.txt").is_file():
         tok = _from_vocab(tokenizers, folder / "vocab.txt", found)
+    elif (folder / "source.spm").is_file():  # Marian's: SentencePiece and vocab.json
+        from .spm import marian
+
+        defaults = {"eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}
+        return marian(folder, found, {k: special(found, k, d) for k, d in defaults.items()})
     else:
         raise ConfigError(f"`model`: no tokenizer.json (or vocab.txt) in {str(folder)!r}")
     tok.no_padding()
@@ -114,10 +120,13 @@ def encode(tok: Any, text: str, limit: int | None = None) -> tuple[list[int], li
             joined = raw.startswith(prefix)
             piece = raw[len(prefix) :] if joined else raw
             tokens.append(ModelToken(raw, JOIN + piece if joined else piece, start, end, False))
+        elif raw and not raw.strip(METASPACE):  # SentencePiece's word start on its own: the
+            tokens.append(ModelToken(raw, raw, start, start, False))  # next piece joins it
         else:  # byte-level BPE: the text itself; a leading space starts a word
             span = text[start:end]
             piece = span.strip() or span
-            joined = (
+            after_mark = bool(tokens) and not tokens[-1].special and tokens[-1].text == METASPACE
+            joined = after_mark or (
                 n > 0 and not span[:1].isspace() and start > 0 and not text[start - 1].isspace()
             )
             tokens.append(ModelToken(raw, JOIN + piece if joined else piece, start, end, False))
