@@ -51,6 +51,7 @@ _WHERE = {
     "Limits": "pipeline",
     "attend": "pipeline",
     "run": "pipeline",
+    "run_kinds": "pipeline",
 }
 
 __all__ = [
@@ -81,6 +82,7 @@ __all__ = [
     "rollout",
     "rollout_figure",
     "run",
+    "run_kinds",
     "save",
     "save_figure",
     "save_json",
@@ -96,7 +98,7 @@ if TYPE_CHECKING:
     from .errors import AttnvizError, ConfigError, RunError
     from .export import load, save, save_json, save_npz
     from .masks import build_mask, parse_masks
-    from .pipeline import Limits, attend, run
+    from .pipeline import Limits, attend, run, run_kinds
     from .render.figures import (
         Style,
         compare_figure,

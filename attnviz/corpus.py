@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import Interrupted, RunError
+from .errors import ConfigError, Interrupted, RunError
 from .models.tokenizer import PIECE
 from .pipeline import Limits, check_budget
 from .survey import STREAMED_ROWS, Tally, key_kinds, streamed_tally, tally
@@ -53,6 +53,10 @@ class Runner:
             from .models import Checkpoint
 
             self.ck = Checkpoint.open(source.config.pretrained.model)
+            self.ck.check_kind(source.config.pretrained)
+            if self.ck.family.seq2seq is not None:
+                raise ConfigError("`model`: a survey of an encoder-decoder's attention is not "
+                                  "supported yet")  # fmt: skip
 
     def measure_many(self, texts: list[str | None]) -> list[Tally | str]:
         """Each text's sums (or why it is skipped). A model whose forward pass takes

@@ -37,6 +37,9 @@ MODEL_KEYS = ("layer_weights", "b_q", "b_k", "b_v", "b_o", "raw_tokens", "model_
 # q/k norms), and each layer's own mask when its layers differ
 ROTATED_KEYS = ("q_rot", "k_rot")
 LAYER_MASKS = "layer_allowed"
+# written only for cross-attention: the source's tokens (its keys), as shown and as the model
+# spells them, and the encoder's output the keys and values are made of
+CROSS_KEYS = ("key_tokens", "key_raw", "memory")
 EXPORT_FORMATS = (".npz", ".json")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold: no clock in the file
 
@@ -124,6 +127,8 @@ def _config_json(trace: Trace) -> str:
         d["special_hidden"] = trace.special_hidden
     if trace.pieces_merged:
         d["pieces_merged"] = trace.pieces_merged
+    if trace.key_tokens:
+        d["key_spans"] = [[t.start, t.end] for t in trace.key_tokens]
     return json.dumps(d, ensure_ascii=False)
 
 
@@ -137,8 +142,13 @@ def save_npz(trace: Trace, path: str | os.PathLike[str]) -> None:
     arrays: dict[str, np.ndarray] = {"tokens": np.array(trace.texts, dtype=str)}
     arrays.update({name: getattr(trace, name) for name in NPZ_KEYS[1:-1]})
     arrays["config"] = np.array(_config_json(trace))
-    if trace.config.planted:
+    if trace.config.planted or (trace.model is not None and trace.model.position_bias):
         arrays[BIAS_KEY] = np.ascontiguousarray(trace.bias)
+    if trace.memory is not None and trace.model is not None:
+        arrays["key_tokens"] = np.array(trace.key_texts, dtype=str)
+        arrays["key_raw"] = np.array(trace.model.key_raw, dtype=str)
+        arrays["key_ids"] = np.array(trace.model.key_ids, dtype=np.int64)
+        arrays["memory"] = trace.memory
     if trace.model is not None:
         arrays["layer_weights"] = trace.model.layer_weights
         arrays.update({b: np.ascontiguousarray(getattr(trace, b)) for b in MODEL_KEYS[1:5]})
@@ -155,6 +165,9 @@ def save_npz(trace: Trace, path: str | os.PathLike[str]) -> None:
         about = {"model_type": trace.model.model_type, "config": trace.model.config,
                  "kv_heads": trace.kv_heads, "qk_norm": trace.model.qk_norm,
                  "layer_masks": [list(m) for m in trace.model.layer_masks]}  # fmt: skip
+        if trace.model.attention:
+            about |= {"attention": trace.model.attention,
+                      "position_bias": trace.model.position_bias}  # fmt: skip
         arrays["model_config"] = np.array(json.dumps(about, ensure_ascii=False))
     with atomic_open(path) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
         for name in arrays:
@@ -227,9 +240,14 @@ def _model_info(npz: Any, name: str, arrays: dict[str, Any]) -> ModelInfo:
     made = "prompt_ids" in npz.files and "chosen_prob" in npz.files
     generation = (len(npz["prompt_ids"]), tuple(float(p) for p in npz["chosen_prob"])
                   ) if made else (0, ())  # fmt: skip
+    cross = "memory" in npz.files and all(k in npz.files for k in (*CROSS_KEYS, "key_ids"))
+    key_raw = tuple(str(t) for t in npz["key_raw"]) if cross else ()
+    key_ids = tuple(int(i) for i in npz["key_ids"]) if cross else ()
     return ModelInfo(name, info["model_type"], info["config"], raw, npz["layer_weights"], ids,
                      int(info.get("kv_heads", 0)), masks, bool(info.get("qk_norm", False)),
-                     tuple(tuple(m) for m in info.get("layer_masks", ())), *generation)  # fmt: skip
+                     tuple(tuple(m) for m in info.get("layer_masks", ())), *generation,
+                     attention=str(info.get("attention", "")), key_raw=key_raw, key_ids=key_ids,
+                     position_bias=bool(info.get("position_bias", False)))  # fmt: skip
 
 
 def _check_members(path: str | os.PathLike[str], memory_budget: int) -> None:
@@ -289,6 +307,12 @@ def _load(path: str | os.PathLike[str], memory_budget: int) -> Trace:
         elif config.get("plant"):
             raise ConfigError("missing bias, which a run with planted heads has")
         spans = config.pop("token_spans")
+        key_spans = config.pop("key_spans", None)
+        if key_spans is not None:
+            if "memory" not in npz.files or "key_tokens" not in npz.files:
+                raise ConfigError("missing memory or key_tokens, which cross-attention has")
+            arrays["memory"] = npz["memory"]
+            arrays["key_tokens"] = _tokens([str(t) for t in npz["key_tokens"]], key_spans)
         truncated = int(config.pop("truncated", 0))
         special_hidden = int(config.pop("special_hidden", 0))
         pieces_merged = int(config.pop("pieces_merged", 0))

@@ -86,6 +86,16 @@ class Streamed:
     def texts(self) -> list[str]:
         return [t.text for t in self.tokens]
 
+    key_texts = texts  # the keys are the queries' tokens (no cross-attention is streamed)
+
+    @property
+    def keys_count(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def attention(self) -> str:
+        return ""
+
     def kv_group(self, h: int) -> tuple[int, list[int]]:
         """The key/value head query head h reads, and every query head of its group."""
         size = self.heads // self.kv_heads

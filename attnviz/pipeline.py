@@ -103,6 +103,21 @@ def run(text: str, config: AttentionConfig, limits: Limits = Limits()) -> Trace:
     return trace
 
 
+def run_kinds(text: str, config: AttentionConfig, limits: Limits = Limits()) -> list[Trace]:
+    """An encoder-decoder's run of the source ``text`` (and ``config``'s target): the Traces
+    of its encoder's, decoder's and cross-attention (only the encoder's without a target),
+    from one forward pass; ``config``'s kind of attention in its layer, the others' last."""
+    got = _prepared(text, config, limits)
+    if got.ck is None or got.ck.family.seq2seq is None:
+        raise ConfigError("the three kinds of attention are an encoder-decoder's (t5, bart, "
+                          "marian): give one as `model`")  # fmt: skip
+    got.check(limits)
+    assert got.ids is not None
+    traces: list[Trace] = got.ck.run_seq2seq((got.ids, got.tokens), got.target, config,
+                                             got.truncated, every_kind=True)  # fmt: skip
+    return traces
+
+
 def run_long(
     text: str, config: AttentionConfig, limits: Limits = Limits(), wanted: Wanted | None = None,
     stream: bool | None = None,
@@ -147,6 +162,7 @@ class _Prepared:
     heads: int = 0  # of the seeded model
     d_model: int = 0
     dtype: str = "float64"
+    target: tuple[list[int], Any] | None = None  # an encoder-decoder's target: ids, tokens
 
     def check(self, limits: Limits) -> None:
         """RunError when the dense run is over the budget."""
@@ -162,6 +178,9 @@ class _Prepared:
 
             return run_seeded(self.tokens, config, self.truncated)
         assert self.ids is not None
+        if self.ck.family.seq2seq is not None:
+            return self.ck.run_seq2seq((self.ids, self.tokens), self.target, config,
+                                       self.truncated)[0]  # fmt: skip
         return self.ck.run(self.ids, self.tokens, config, self.truncated)
 
     def streamed(self, config: AttentionConfig, wanted: Wanted, budget: int | None) -> Streamed:
@@ -169,6 +188,8 @@ class _Prepared:
 
         if self.ck is None:
             return longrun.seeded(self.tokens, config, wanted, budget, self.truncated)
+        if self.ck.family.seq2seq is not None:
+            raise ConfigError("an encoder-decoder's run is not streamed: give a shorter text")
         assert self.ids is not None
         return longrun.checkpoint(self.ck, self.ids, self.tokens, config, wanted, budget,
                                   self.truncated)  # fmt: skip
@@ -219,6 +240,7 @@ def _encoded(text: str, config: AttentionConfig, limits: Limits) -> _Prepared:
     if not text.strip():
         raise ConfigError("the text is empty: there is nothing to attend to")
     ck = Checkpoint.open(config.pretrained.model)
+    ck.check_kind(config.pretrained)
     limit, what = (
         ck.max_positions,
         f"the {ck.max_positions} positions of {config.pretrained.model!r}",
@@ -233,7 +255,19 @@ def _encoded(text: str, config: AttentionConfig, limits: Limits) -> _Prepared:
     else:
         ids, tokens = ck.encode(text[:end], limit)
         truncated = ck.count(text) - limit
-    return _Prepared(tokens, truncated, ck, ids, dtype=config.dtype)
+    target = _target(ck, config.pretrained.target, limit, what)
+    return _Prepared(tokens, truncated, ck, ids, dtype=config.dtype, target=target)
+
+
+def _target(ck: Any, text: str | None, limit: int, what: str) -> tuple[list[int], Any] | None:
+    """An encoder-decoder's target ids and tokens (its decoder's start token first), refused
+    when longer than ``limit``; None without a target."""
+    if text is None:
+        return None
+    ids, tokens = ck.encode_target(text)
+    if len(ids) > limit:
+        raise ConfigError(f"the target has {len(ids)} tokens, more than {what}")
+    return ids, tokens
 
 
 def attend(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -123,46 +124,55 @@ def rollout(layer_weights: np.ndarray) -> np.ndarray:
 def hide_special(trace: Trace) -> Trace:
     """``trace`` without its special tokens ([CLS], [SEP], <bos>, <pad>) as queries or keys:
     every row renormalised over the keys that remain (as a softmax over them alone would
-    give), head outputs and output recomputed from them, ``special_hidden`` counting them."""
+    give), head outputs and output recomputed from them, ``special_hidden`` counting them
+    (cross-attention's: the target's and the source's)."""
     from dataclasses import replace
 
     from .attention import concat_heads
 
     keep = np.array([not t.special for t in trace.tokens])
-    if keep.all():
+    keep_k = np.array([not t.special for t in trace.key_tokens]) if trace.key_tokens else keep
+    if keep.all() and keep_k.all():
         return trace
-    if not keep.any():
+    if not keep.any() or not keep_k.any():
         raise ConfigError("`hide_special` would hide every token: the text has only special ones")
-    rows = np.flatnonzero(keep)
+    rows, cols = np.flatnonzero(keep), np.flatnonzero(keep_k)
 
-    def renormalised(w: np.ndarray) -> np.ndarray:  # (..., T, T) -> (..., T', T')
-        w = w[..., rows[:, None], rows]
+    def renormalised(w: np.ndarray) -> np.ndarray:  # (..., T, S) -> (..., T', S')
+        w = w[..., rows[:, None], cols]
         total = w.sum(axis=-1, keepdims=True)
         return np.divide(w, total, out=np.zeros_like(w), where=total > 0)
 
+    def kept(items: Sequence[Any], which: np.ndarray) -> tuple[Any, ...]:
+        return tuple(x for x, k in zip(items, which, strict=True) if k) if items else ()
+
     weights = renormalised(trace.weights)
     zero = np.broadcast_to(np.zeros((), dtype=trace.weights.dtype), weights.shape)  # no memory
-    v = np.stack([trace.v(h)[rows] for h in range(trace.heads)])  # (H,T',Dh)
-    head_outputs = weights @ v  # (H,T',T') @ (H,T',Dh)
+    v = np.stack([trace.v(h)[cols] for h in range(trace.heads)])  # (H,S',Dh)
+    head_outputs = weights @ v  # (H,T',S') @ (H,S',Dh)
     model = trace.model and replace(
-        trace.model,
-        raw_tokens=tuple(r for r, k in zip(trace.model.raw_tokens, keep, strict=True) if k),
-        ids=tuple(i for i, k in zip(trace.model.ids, keep, strict=True) if k)
-        if trace.model.ids
-        else (),
+        trace.model, raw_tokens=kept(trace.model.raw_tokens, keep),
+        ids=kept(trace.model.ids, keep), key_raw=kept(trace.model.key_raw, keep_k),
+        key_ids=kept(trace.model.key_ids, keep_k),
         layer_weights=renormalised(trace.model.layer_weights),
-    )
+    )  # fmt: skip
+    own = trace.config.planted or (trace.model is not None and trace.model.position_bias)
+    cross = trace.memory is not None
     return replace(
         trace,
-        tokens=tuple(t for t in trace.tokens if not t.special),
+        tokens=kept(trace.tokens, keep),
         x=trace.x[rows],
-        allowed=trace.allowed[rows[:, None], rows],
+        allowed=trace.allowed[rows[:, None], cols],
         weights=weights,
         head_outputs=head_outputs,
         output=concat_heads(head_outputs) @ trace.w_o + trace.b_o,
-        bias=trace.bias[:, rows[:, None], rows] if trace.config.planted else zero,
+        bias=trace.bias[:, rows[:, None], cols] if own else zero,
         model=model,
-        special_hidden=trace.special_hidden + int((~keep).sum()),
+        special_hidden=trace.special_hidden + int((~keep).sum()) + cross * int((~keep_k).sum()),
+        key_tokens=kept(trace.key_tokens, keep_k),
+        memory=None if trace.memory is None else trace.memory[cols],
+        q_rot=None if trace.q_rot is None else trace.q_rot[:, rows],
+        k_rot=None if trace.k_rot is None else trace.k_rot[:, cols],
     )
 
 
@@ -170,38 +180,59 @@ def words(trace: Trace) -> Trace:
     """``trace`` at the level of words, as Clark et al. (2019) make it: the pieces of a word
     (``attnviz.words.word_groups``) merged, attention *to* a word the sum over its pieces,
     *from* a word the mean over its pieces (its vectors and outputs the mean too; every
-    layer's weights alike), ``pieces_merged`` counting the pieces that joined a word."""
+    layer's weights alike), ``pieces_merged`` counting the pieces that joined a word (of
+    cross-attention: the target's words down, the source's across)."""
     from dataclasses import replace
 
-    from .words import merge_words, word_groups, word_texts
+    from .words import merge_words, word_groups
 
     groups = word_groups(trace.texts, [t.special for t in trace.tokens])
-    if len(groups) == len(trace.tokens):
+    cross = trace.memory is not None
+    keys = word_groups(trace.key_texts, [t.special for t in trace.key_tokens]) if cross else groups
+    if len(groups) == len(trace.tokens) and len(keys) == trace.keys_count:
         return trace
-    member = np.zeros((len(groups), len(trace.tokens)))
-    for g, pieces in enumerate(groups):
-        member[g, pieces] = 1.0
-    mean = member / member.sum(axis=1, keepdims=True)  # (W, T)
     dtype = trace.weights.dtype
-    weights, allowed = merge_words(trace.weights, trace.allowed, groups)
-    texts = word_texts(trace.texts, groups)
-    tokens = tuple(Token(text, trace.tokens[g[0]].start, trace.tokens[g[-1]].end,
-                         len(g) == 1 and trace.tokens[g[0]].special)
-                   for text, g in zip(texts, groups, strict=True))  # fmt: skip
+    weights, allowed = merge_words(trace.weights, trace.allowed, groups, keys)
     model = trace.model and replace(
-        trace.model, ids=(), layer_weights=merge_words(trace.model.layer_weights, trace.allowed,
-                                                       groups)[0].astype(dtype),
+        trace.model, ids=(), key_ids=(), position_bias=False,
+        layer_weights=merge_words(trace.model.layer_weights, trace.allowed, groups,
+                                  keys)[0].astype(dtype),
         raw_tokens=tuple("".join(trace.model.raw_tokens[n] for n in g) for g in groups),
+        key_raw=tuple("".join(trace.model.key_raw[n] for n in g) for g in keys) if cross else (),
         layer_allowed=None if trace.model.layer_allowed is None
         else merge_words(trace.model.layer_allowed, trace.model.layer_allowed, groups)[1],
     )  # fmt: skip
+    mean = _mean(groups, len(trace.tokens))  # (W, T)
+    merged = len(trace.tokens) - len(groups) + (trace.keys_count - len(keys) if cross else 0)
     return replace(
-        trace, tokens=tokens, x=(mean @ trace.x).astype(dtype), allowed=allowed,
-        weights=weights.astype(dtype), head_outputs=(mean @ trace.head_outputs).astype(dtype),
+        trace, tokens=_word_tokens(trace.tokens, groups), x=(mean @ trace.x).astype(dtype),
+        allowed=allowed, weights=weights.astype(dtype),
+        head_outputs=(mean @ trace.head_outputs).astype(dtype),
         output=(mean @ trace.output).astype(dtype), q_rot=None, k_rot=None,
         bias=np.broadcast_to(np.zeros((), dtype), weights.shape),  # no planted head: zero
-        model=model, pieces_merged=trace.pieces_merged + len(trace.tokens) - len(groups),
+        model=model, pieces_merged=trace.pieces_merged + merged,
+        key_tokens=_word_tokens(trace.key_tokens, keys) if cross else (),
+        memory=(_mean(keys, trace.keys_count) @ trace.memory).astype(dtype) if cross else None,
     )  # fmt: skip
+
+
+def _mean(groups: list[list[int]], T: int) -> np.ndarray:
+    """(W, T): each word's mean over its pieces."""
+    member = np.zeros((len(groups), T))
+    for g, pieces in enumerate(groups):
+        member[g, pieces] = 1.0
+    return member / member.sum(axis=1, keepdims=True)
+
+
+def _word_tokens(tokens: Sequence[Token], groups: list[list[int]]) -> tuple[Token, ...]:
+    """The words' tokens: each its pieces' texts joined, from its first piece's start to its
+    last's end."""
+    from .words import word_texts
+
+    texts = word_texts([t.text for t in tokens], groups)
+    return tuple(Token(text, tokens[g[0]].start, tokens[g[-1]].end,
+                       len(g) == 1 and tokens[g[0]].special)
+                 for text, g in zip(texts, groups, strict=True))  # fmt: skip
 
 
 HEAD_METRICS = (
@@ -211,6 +242,42 @@ HEAD_METRICS = (
 
 
 STATS_MEASURES = ("keys", "entropy", "distance", "self", "previous", "first", "same", "max")
+# cross-attention's: a target token's alignment over the source (no self, no distance)
+CROSS_METRICS = ("entropy", "normalized_entropy", "end", "first", "max_weight", "keys_90")
+
+
+def metrics_of(numbers: dict[str, np.ndarray]) -> tuple[str, ...]:
+    """The metrics ``numbers`` holds: cross-attention's, or the heads' of self-attention."""
+    return CROSS_METRICS if "end" in numbers else HEAD_METRICS
+
+
+def _keys_90(w: np.ndarray) -> np.ndarray:
+    """(h, T): the keys that together hold 90% of each row's weight."""
+    top = -np.sort(-w, axis=-1)  # (h,T,S) each row's weights, largest first
+    return (np.cumsum(top, axis=-1) < 0.9 - 1e-12).sum(axis=-1) + 1.0
+
+
+def cross_stats(trace: Trace, heads: list[int]) -> dict[str, np.ndarray]:
+    """Cross-attention's numbers per head (len(heads),), over every target row: the alignment
+    ``entropy`` (nats) and ``normalized_entropy`` (÷ log S), the share on the source's end
+    token (``end``: its last, </s> in T5, BART and Marian; where an idle head parks its
+    weight) and on its first (``first``), the largest weight (``max_weight``) and the source
+    tokens for 90% of the weight (``keys_90``)."""
+    w = trace.weights[heads].astype(np.float64)  # (h,T,S)
+    rows = _has_key(trace.allowed)
+    entropy = row_entropy(w)
+    S = w.shape[-1]
+    return {
+        "entropy": _row_mean(entropy, rows),
+        "normalized_entropy": _row_mean(entropy / np.log(S), rows)
+        if S > 1
+        else np.zeros(len(heads)),
+        "end": _row_mean(w[..., -1], rows),
+        "first": _row_mean(w[..., 0], rows),
+        "max_weight": _row_mean(w.max(axis=-1), rows),
+        "keys_90": _row_mean(_keys_90(w), rows),
+        "rows": np.full(len(heads), int(rows.sum())),
+    }
 
 
 def token_codes(texts: Sequence[str]) -> np.ndarray:
@@ -251,16 +318,16 @@ def head_stats(trace: Trace, heads: list[int] | None = None) -> dict[str, np.nda
     the first token (``first``), on earlier occurrences of the query's token (``same``; only
     rows whose token occurred before enter it, and it is 0 when none did), the largest
     weight of the row (``max_weight``), and the number of keys that together hold 90% of
-    the row's weight (``keys_90``).
+    the row's weight (``keys_90``); of cross-attention, ``cross_stats``.
     ``rows`` says how many rows entered the means: rows with no allowed key are left out.
     """
     chosen = list(range(trace.heads)) if heads is None else list(heads)
+    if trace.memory is not None:
+        return cross_stats(trace, chosen)
     codes = token_codes(trace.texts)
     per_head = [of_matrix(trace.weights[h], trace.allowed, Keys(codes), STATS_MEASURES)
                 for h in chosen]  # fmt: skip
     numbers = head_numbers(per_head, codes)
     w = trace.weights[chosen].astype(np.float64)  # (h,T,T)
-    top = -np.sort(-w, axis=-1)  # (h,T,T) each row's weights, largest first
-    keys_90 = (np.cumsum(top, axis=-1) < 0.9 - 1e-12).sum(axis=-1) + 1.0  # (h,T)
-    numbers["keys_90"] = _row_mean(keys_90, _has_key(trace.allowed))
+    numbers["keys_90"] = _row_mean(_keys_90(w), _has_key(trace.allowed))
     return {m: numbers[m] for m in (*HEAD_METRICS, "rows")}

@@ -23,6 +23,7 @@ from .tokens import TOKENIZERS, Token
 POSITIONS = ("sinusoidal", "none")
 DTYPES = ("float64", "float32")
 PATTERNS = ("previous", "self", "first", "uniform", "same")  # of planted heads (seeded.py)
+ATTENTIONS = ("encoder", "decoder", "cross")  # the kinds of attention of an encoder-decoder
 
 
 LARGEST = 2**31 - 1  # the largest whole number an option takes: sizes past it cannot be run
@@ -113,6 +114,8 @@ class Pretrained:
     model: str
     layer: int | None = None
     quant: str | None = None
+    target: str | None = None  # an encoder-decoder's: the text its decoder reads
+    attention: str | None = None  # ... and the kind shown (None: "cross"), one of ATTENTIONS
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():
@@ -121,6 +124,12 @@ class Pretrained:
             whole("layer", self.layer, 0)
         if self.quant is not None and not isinstance(self.quant, str):
             raise ConfigError(f"quant must be a quantisation's name, not {self.quant!r}")
+        if self.target is not None and (
+            not isinstance(self.target, str) or not self.target.strip()
+        ):
+            raise ConfigError(f"`target` must be a text, not {self.target!r}")
+        if self.attention is not None:
+            one_of("attention", self.attention, ATTENTIONS)
 
     @property
     def name(self) -> str:
@@ -182,8 +191,9 @@ class AttentionConfig:
     def to_dict(self) -> dict[str, Any]:
         """The options as JSON-ready values, flat: the source's, then mask, scaled, dtype."""
         d: dict[str, Any] = {f.name: getattr(self.source, f.name) for f in fields(self.source)}
-        if d.get("quant", "") is None:  # a folder's run: no quantisation to name
-            del d["quant"]
+        for key in ("quant", "target", "attention"):  # a folder's, a decoder's: none
+            if d.get(key, "") is None:
+                del d[key]
         if self.seeded:
             d["plant"] = list(self.seeded.plant)
         return {**d, "mask": list(self.mask), "scaled": self.scaled, "dtype": self.dtype}
@@ -243,6 +253,12 @@ class ModelInfo:
     layer_masks: tuple[tuple[str, ...], ...] = ()  # each layer's mask specs, when they differ
     prompt_tokens: int = 0  # of a generation: the tokens of the prompt (the rest generated)
     chosen_prob: tuple[float, ...] = ()  # ... and the probability of each generated token
+    # of an encoder-decoder: the kind of attention shown ("encoder", "decoder" or "cross"),
+    # and the source's tokens as the model spells them and their ids (a cross Trace's keys)
+    attention: str = ""
+    key_raw: tuple[str, ...] = ()
+    key_ids: tuple[int, ...] = ()
+    position_bias: bool = False  # ``bias`` is the model's own bias on the scores (T5)
 
 
 @dataclass(frozen=True, eq=False)
@@ -251,7 +267,11 @@ class Trace:
 
     x (T, D); w_q, w_k, w_v (H, D, Dh); w_o (H*Dh, D); allowed (T, T) bool;
     weights (H, T, T); head_outputs (H, T, Dh); output (T, D); bias (H, T, T), the position
-    bias of planted heads (zero for the others; None when building means zero everywhere).
+    bias of planted heads (zero for the others; None when building means zero everywhere),
+    or a checkpoint's own (T5's relative positions).
+    Cross-attention (an encoder-decoder's): the queries are the T ``tokens`` (the target's),
+    the keys and values are made of ``memory`` (S, D), the encoder's output over the S
+    ``key_tokens`` (the source's): allowed, weights and bias are (.., T, S).
     ``scale`` is the factor on the scores when the run is scaled: 1/√d_k unless the model
     says otherwise (GPT-2's scale_attn_by_inverse_layer_idx).
     The T x T intermediates of one head are recomputed on demand: scores(h), scaled(h),
@@ -284,12 +304,17 @@ class Trace:
     # (rotary embeddings, q/k norms): (H, T, Dh); None: Q = X·W_Q + b_Q and K likewise
     q_rot: np.ndarray | None = None
     k_rot: np.ndarray | None = None
+    key_tokens: tuple[Token, ...] = ()  # cross-attention: the keys' tokens, the source's
+    memory: np.ndarray | None = None  # ... and the encoder's output they are made of (S, D)
 
     def __post_init__(self) -> None:
         if not isinstance(self.w_q, np.ndarray) or self.w_q.ndim != 3:
             shape = getattr(self.w_q, "shape", type(self.w_q).__name__)
             raise ConfigError(f"w_q has shape {shape}, expected (heads, d_model, d_k)")
         T, (H, D, Dh) = len(self.tokens), self.w_q.shape
+        S = len(self.key_tokens) if self.key_tokens else T  # the keys'
+        if (self.memory is None) != (not self.key_tokens):
+            raise ConfigError("a cross-attention Trace needs both key_tokens and memory")
         seeded = self.config.seeded
         if seeded is not None and (H, D) != (seeded.heads, seeded.d_model):
             raise ConfigError(
@@ -299,7 +324,7 @@ class Trace:
         if self.scale is None:
             object.__setattr__(self, "scale", 1.0 / float(np.sqrt(max(Dh, 1))))
         zero = np.zeros((), dtype=self.config.dtype)
-        for name, dims in (("bias", (H, T, T)), ("b_q", (H, Dh)), ("b_k", (H, Dh)),
+        for name, dims in (("bias", (H, T, S)), ("b_q", (H, Dh)), ("b_k", (H, Dh)),
                             ("b_v", (H, Dh)), ("b_o", (D,))):  # fmt: skip
             if getattr(self, name) is None:  # zero, without the memory
                 object.__setattr__(self, name, np.broadcast_to(zero, dims))
@@ -309,19 +334,20 @@ class Trace:
             "w_k": (H, D, Dh),
             "w_v": (H, D, Dh),
             "w_o": (H * Dh, D),
-            "allowed": (T, T),
-            "weights": (H, T, T),
+            "allowed": (T, S),
+            "weights": (H, T, S),
             "head_outputs": (H, T, Dh),
             "output": (T, D),
-            "bias": (H, T, T),
+            "bias": (H, T, S),
             "b_q": (H, Dh),
             "b_k": (H, Dh),
             "b_v": (H, Dh),
             "b_o": (D,),
         }
-        expected.update({"q_rot": (H, T, Dh), "k_rot": (H, T, Dh)})
+        expected.update({"q_rot": (H, T, Dh), "k_rot": (H, S, Dh), "memory": (S, D)})
         rotated = ("q_rot", "k_rot") if self.q_rot is not None or self.k_rot is not None else ()
-        for name in (*_ARRAYS, *rotated):
+        cross = ("memory",) if self.memory is not None else ()
+        for name in (*_ARRAYS, *rotated, *cross):
             array = getattr(self, name)
             if not isinstance(array, np.ndarray) or array.shape != expected[name]:
                 shape = getattr(array, "shape", type(array).__name__)
@@ -356,12 +382,33 @@ class Trace:
         return self.x @ self.w_q[h] + self.b_q[h]
 
     def k(self, h: int) -> np.ndarray:
-        """K = X·W_K[h] (+ b_K[h]): (T, Dh)."""
-        return self.x @ self.w_k[h] + self.b_k[h]
+        """K = X·W_K[h] (+ b_K[h]): (T, Dh); of cross-attention, memory·W_K[h]: (S, Dh)."""
+        return self.keys_of @ self.w_k[h] + self.b_k[h]
 
     def v(self, h: int) -> np.ndarray:
-        """V = X·W_V[h] (+ b_V[h]): (T, Dh)."""
-        return self.x @ self.w_v[h] + self.b_v[h]
+        """V = X·W_V[h] (+ b_V[h]): (T, Dh); of cross-attention, memory·W_V[h]: (S, Dh)."""
+        return self.keys_of @ self.w_v[h] + self.b_v[h]
+
+    @property
+    def keys_of(self) -> np.ndarray:
+        """What the keys and values are made of: x, or cross-attention's memory (S, D)."""
+        return self.x if self.memory is None else self.memory
+
+    @property
+    def keys_count(self) -> int:
+        """The number of keys: the source's tokens of cross-attention, else T."""
+        return len(self.key_tokens) if self.key_tokens else len(self.tokens)
+
+    @property
+    def key_texts(self) -> list[str]:
+        """The keys' token texts: the source's of cross-attention, else ``texts``."""
+        return [t.text for t in self.key_tokens] if self.key_tokens else self.texts
+
+    @property
+    def attention(self) -> str:
+        """The kind of attention shown: "encoder", "decoder" or "cross" of an encoder-decoder,
+        "" of the others."""
+        return self.model.attention if self.model else ""
 
     @property
     def layer_weights(self) -> np.ndarray:
@@ -401,7 +448,8 @@ class Trace:
     def biased(self, h: int) -> np.ndarray:
         """scaled + the position bias of head h (the scaled scores of an unplanted head): (T, T)."""
         s = self.scaled(h)
-        return s + self.bias[h] if h in self.config.planted else s
+        own = self.model is not None and self.model.position_bias
+        return s + self.bias[h] if own or h in self.config.planted else s
 
     def masked(self, h: int) -> np.ndarray:
         """masked = biased where allowed, −∞ elsewhere, of head h: (T, T)."""

@@ -32,21 +32,33 @@ def word_groups(texts: Sequence[str], special: Sequence[bool]) -> list[list[int]
     return groups
 
 
-def merge_words(w: np.ndarray, allowed: np.ndarray, groups: list[list[int]]
-                ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def merge_words(w: np.ndarray, allowed: np.ndarray, groups: list[list[int]],
+                key_groups: list[list[int]] | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Word-level attention as Clark et al. make it: attention *to* a word is the sum over its
-    pieces, attention *from* a word the mean over its pieces. ``w`` (..., T, T), ``allowed``
-    (..., T, T) -> (..., W, W) each; a word may attend to another when any of its pieces may
-    attend to any of the other's."""
-    T = w.shape[-1]
+    pieces, attention *from* a word the mean over its pieces. ``w`` (..., T, S), ``allowed``
+    (..., T, S) -> (..., W, V) each, W the words of the queries (``groups``), V those of the
+    keys (``key_groups``; None: the queries'); a word may attend to another when any of its
+    pieces may attend to any of the other's."""
+    queries = _member(groups, w.shape[-2])  # (W, T)
+    keys = queries if key_groups is None else _member(key_groups, w.shape[-1])  # (V, S)
+    to = w.astype(np.float64) @ keys.T  # (..., T, V)
+    merged = (queries / queries.sum(axis=1, keepdims=True)) @ to  # (..., W, V)
+    return merged, (queries @ allowed.astype(np.float64) @ keys.T) > 0
+
+
+def _member(groups: list[list[int]], T: int) -> np.ndarray:
+    """(W, T): 1 where token t is a piece of word w."""
     member = np.zeros((len(groups), T))
     for g, pieces in enumerate(groups):
         member[g, pieces] = 1.0
-    to = w.astype(np.float64) @ member.T  # (..., T, W)
-    merged = (member / member.sum(axis=1, keepdims=True)) @ to  # (..., W, W)
-    return merged, (member @ allowed.astype(np.float64) @ member.T) > 0
+    return member
 
 
 def word_texts(texts: Sequence[str], groups: list[list[int]]) -> list[str]:
-    """Each word's text: its pieces joined, their ‿ marks dropped."""
-    return [texts[g[0]] + "".join(texts[n].removeprefix("‿") for n in g[1:]) for g in groups]
+    """Each word's text: its pieces joined, their ‿ marks dropped, and SentencePiece's word
+    start (▁) when it is a piece of its own before the others."""
+    first = [texts[g[0]] if len(g) == 1 or texts[g[0]] != "▁" else "" for g in groups]
+    return [
+        f + "".join(texts[n].removeprefix("‿") for n in g[1:])
+        for f, g in zip(first, groups, strict=True)
+    ]
