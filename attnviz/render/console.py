@@ -14,10 +14,10 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from ..trace import Crop
+from ..views.blocks import BlocksView
 from ..views.compare import CompareView
 from ..views.generation import GenerationView
-from ..views.heatmap import HeatmapView, ModelView, RolloutView, heatmap_view, pooled_line
+from ..views.heatmap import HeatmapView, ModelView, RolloutView, heatmap_view, pooled_line, whole
 from ..views.labels import head_label, shorten, strings
 from ..views.scaling import ScalingView
 from ..views.sink import SinkView
@@ -78,8 +78,7 @@ def _cells(view: HeatmapView, h: int) -> tuple[np.ndarray, np.ndarray] | None:
 def _heat(console: Console, view: HeatmapView, cmap: str) -> Group:
     """The view's heads in the heat form, pooled to fit the terminal where they do not."""
     trace, crop = view.trace, view.crop
-    T = len(trace.tokens)
-    r = crop or Crop(0, T, 0, T)
+    r = crop or whole(trace)
     fitted = view
     if view.exact() is not None:  # a streamed run's maps were made at the terminal's width
         cells = terminal.heat_resolution(console.width, trace.texts[r.q0 : r.q1], r.k1 - r.k0,
@@ -106,6 +105,14 @@ def show_model(console: Console, view: ModelView, fmt: str, cmap: str) -> None:
     console.print(terminal.model_view(layers, names, view.trace.texts, cmap=cmap,
                                       width=console.width, system=_system(console),
                                       lang=view.lang))  # fmt: skip
+
+
+def show_blocks(console: Console, view: BlocksView, fmt: str, cmap: str) -> None:
+    """An encoder-decoder's blocks: each kind of attention's model view under its title."""
+    for block in view.blocks:
+        console.print(Text(block.title, style="dim"))
+        show_model(console, block, fmt, cmap)
+        console.print()
 
 
 def show_rollout(console: Console, view: RolloutView, fmt: str, cmap: str, top: int = 3) -> None:
@@ -159,14 +166,15 @@ def show_steps(
     console: Console, view: StepsView, fmt: str, cmap: str, precision: int = 2, columns: int = 8
 ) -> None:
     """Every stage as a table, then, with a query, its row by hand."""
-    texts = view.trace.texts
+    texts, keys = view.trace.texts, view.trace.key_texts
     for stage in view.stages:
         console.print(terminal.stage_table(stage, texts, precision=precision, columns=columns,
-                                           cmap=cmap, lang=view.lang, system=_system(console)))  # fmt: skip
+                                           cmap=cmap, lang=view.lang, system=_system(console),
+                                           key_texts=keys))  # fmt: skip
         console.print()
     if view.row is not None:
         console.print(terminal.worked_row_tables(view.row, texts, precision=precision,
-                                                 columns=columns, lang=view.lang))  # fmt: skip
+                                                 columns=columns, lang=view.lang, key_texts=keys))  # fmt: skip
 
 
 def show_sink(console: Console, view: SinkView, fmt: str, cmap: str) -> None:
@@ -215,7 +223,7 @@ def show_generation(
 def _show_layers(console: Console, view: GenerationView, fmt: str, cmap: str) -> None:
     """--layer all: per head, the token's row in every layer; as heat blocks when asked or
     when a table does not fit."""
-    keys, system = view.trace.texts[: view.query + 1], _system(console)
+    keys, system = view.keys_of(view.query), _system(console)
     heat = fmt == "heat"
     for panel in view.layer_panels():
         table = terminal.layer_rows(panel, keys, cmap=cmap, system=system, lang=view.lang)

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..trace import LARGEST, cells
+from ..views.blocks import BlocksView
 from ..views.compare import CompareView
 from ..views.generation import GenerationView
 from ..views.heatmap import HeatmapView, ModelView
@@ -91,33 +92,41 @@ def heatmap_views(view: HeatmapView) -> list[dict[str, Any]]:
     """The one view of a heatmap: a panel per selected head."""
     view = _exact(view)
     q, k = cells(view.crop)
-    texts = view.trace.texts
+    texts, keys = view.trace.texts, view.trace.key_texts
     panels = [
-        panel(p.title, p.weights, p.hidden, texts[q], texts[k], head=p.head,
+        panel(p.title, p.weights, p.hidden, texts[q], keys[k], head=p.head,
               row0=p.row0 or 0, col0=p.col0 or 0)
         for p in view.panels()
     ]  # fmt: skip
     return [{"name": "", "panels": panels}]
 
 
-def model_views(view: ModelView) -> list[dict[str, Any]]:
-    """The model view: one view per layer (a selector picks the layer)."""
+def model_views(view: ModelView, named: bool = False) -> list[dict[str, Any]]:
+    """The model view: one view per layer (a selector picks the layer); ``named``: its views'
+    names say the kind of attention (an encoder-decoder's blocks)."""
     _exact(view)
     trace, lang = view.exact(), view.lang
     if trace is None:
         raise ConfigError("the page of every layer needs each layer's weights: a streamed run "
                           "kept pooled maps; write a figure (-o .png, .svg, .pdf)")  # fmt: skip
-    hidden, texts = ~trace.layer_allowed, trace.texts  # (L,T,T)
+    hidden, texts, keys = ~trace.layer_allowed, trace.texts, trace.key_texts  # (L,T,S)
+    kind = strings(lang)[f"attn_{trace.attention}"] + " · " if named and trace.attention else ""
     return [
         {
-            "name": strings(lang)["layer"].format(n=n),
+            "name": kind + strings(lang)["layer"].format(n=n),
             "panels": [
-                panel(head_label(trace, h, lang), w[h], hidden[n], texts, texts, head=h)
+                panel(head_label(trace, h, lang), w[h], hidden[n], texts, keys, head=h)
                 for h in view.heads
             ],
         }
         for n, w in enumerate(trace.layer_weights)
     ]
+
+
+def blocks_views(view: BlocksView) -> list[dict[str, Any]]:
+    """An encoder-decoder's blocks: a view per kind of attention and layer ("cross-attention ·
+    layer 2"), a selector picks one."""
+    return [v for block in view.blocks for v in model_views(block, named=True)]
 
 
 def compare_views(view: CompareView) -> list[dict[str, Any]]:
@@ -148,14 +157,14 @@ def compare_views(view: CompareView) -> list[dict[str, Any]]:
 
 def steps_views(view: StepsView) -> list[dict[str, Any]]:
     """One view: a panel per stage of the head (signed scales but for the weights)."""
-    texts = view.trace.texts
+    texts, keys = view.trace.texts, view.trace.key_texts
     panels = []
     for st in view.stages:
         n_rows, n_cols = st.values.shape
         r0 = st.row0 or 0
-        rows = texts[r0 : r0 + n_rows]
+        rows = (keys if st.keys else texts)[r0 : r0 + n_rows]
         c0 = 0 if st.kind == "matrix" else st.col0 or 0
-        cols = [str(c) for c in range(n_cols)] if st.kind == "matrix" else texts[c0 : c0 + n_cols]
+        cols = [str(c) for c in range(n_cols)] if st.kind == "matrix" else keys[c0 : c0 + n_cols]
         limit = 1.0 if st.kind == "weights" else signed_limit(st.values)  # −∞ becomes null
         panels.append(panel(st.title, st.values, st.hidden, rows, cols, head=view.head,
                             signed=st.kind != "weights", limit=limit, row0=r0, col0=c0,
@@ -171,10 +180,11 @@ def generation_views(view: GenerationView) -> list[dict[str, Any]]:
     layers = [str(n) for n in range(L)]
     views = []
     for q in range(P, len(texts)):
-        rows = trace.layer_weights[:, :, q, : q + 1]  # (L,H,q+1)
-        hidden = ~trace.layer_allowed[:, q, : q + 1]  # (L,q+1)
-        panels = [panel(head_label(trace, h, view.lang), rows[:, h], hidden, layers,
-                        texts[: q + 1], head=h, row_name=s["layer_word"])
+        keys = view.keys_of(q)  # the source's, or the tokens so far
+        rows = trace.layer_weights[:, :, q, : len(keys)]  # (L,H,k)
+        hidden = ~trace.layer_allowed[:, q, : len(keys)]  # (L,k)
+        panels = [panel(head_label(trace, h, view.lang), rows[:, h], hidden, layers, keys,
+                        head=h, row_name=s["layer_word"])
                   for h in view.heads]  # fmt: skip
         views.append({"name": f"{q} {visible(texts[q])}", "panels": panels})
     return views
@@ -193,7 +203,8 @@ def survey_views(view: SurveyView) -> list[dict[str, Any]]:
     return [{"name": "", "panels": panels}]
 
 
-PageView = HeatmapView | ModelView | CompareView | StepsView | GenerationView | SurveyView
+PageView = (HeatmapView | ModelView | BlocksView | CompareView | StepsView | GenerationView
+            | SurveyView)  # fmt: skip
 
 
 def _page_parts(view: PageView) -> tuple[str, Sequence[str], list[dict[str, Any]]]:
@@ -202,6 +213,8 @@ def _page_parts(view: PageView) -> tuple[str, Sequence[str], list[dict[str, Any]
         return "heatmap", view.trace.texts, heatmap_views(view)
     if isinstance(view, ModelView):
         return "model", view.trace.texts, model_views(view)
+    if isinstance(view, BlocksView):
+        return "model", view.trace.texts, blocks_views(view)
     if isinstance(view, CompareView):
         return "compare", view.cmp.a.texts, compare_views(view)
     if isinstance(view, GenerationView):

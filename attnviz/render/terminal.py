@@ -84,7 +84,7 @@ def caption(trace: Run, h: int, lang: str = "en", crop: Crop | None = None, pool
 def _cut(trace: Run, crop: Crop | None) -> tuple[range, range]:
     """The query and key indices a view shows: the crop's, or every token's."""
     if crop is None:
-        return range(len(trace.tokens)), range(len(trace.tokens))
+        return range(len(trace.tokens)), range(trace.keys_count)
     return range(crop.q0, crop.q1), range(crop.k0, crop.k1)
 
 
@@ -117,13 +117,14 @@ def weight_table(
     """
     s = strings(lang)
     queries, keys = _cut(trace, crop)
-    corner = f"{s['query']} \\ {s['key']} "
+    cross = trace.attention == "cross"  # the target down, the source across
+    corner = f"{s['target' if cross else 'query']} \\ {s['source' if cross else 'key']} "
     rows = [shorten(trace.tokens[i].text, 12) for i in queries]
     if crop:
         digits = len(str(queries[-1]))
         rows = [f"{i:>{digits}} {row}" for i, row in zip(queries, rows, strict=True)]
     left = max(cell_len(corner), *(cell_len(r) + 1 for r in rows))
-    heads = [shorten(trace.tokens[j].text, 6) for j in keys]
+    heads = [shorten(trace.key_texts[j], 6) for j in keys]
     widths = [max(6, cell_len(x) + 2, len(str(j)) + 2) for x, j in zip(heads, keys, strict=True)]
     text = Text(no_wrap=True, overflow="ignore")
     if crop:
@@ -134,7 +135,7 @@ def weight_table(
     text.append(corner + " " * (left - cell_len(corner)), style="dim")
     new = _generated_from(trace)
     for j, head, width in zip(keys, heads, widths, strict=True):
-        look = GENERATED_STYLE if new is not None and j >= new else "bold"
+        look = GENERATED_STYLE if new is not None and j >= new and not cross else "bold"
         text.append(" " * (width - 1 - cell_len(head)) + head + " ", style=look)
     if matrix is None:
         assert isinstance(trace, Trace), "a streamed run's cells come as its ``matrix``"
@@ -392,28 +393,32 @@ def _number(value: float, precision: int) -> str:
 
 def stage_table(
     stage: Stage, texts: Sequence[str], *, precision: int, columns: int, cmap: str,
-    lang: str = "en", system: str = "truecolor",
+    lang: str = "en", system: str = "truecolor", key_texts: Sequence[str] | None = None,
 ) -> Group:  # fmt: skip
     """One stage as a titled table, its shape below; wide matrices show their first columns.
-    A stage cut to a crop (``row0``, ``col0``) numbers its tokens as in the whole text."""
+    A stage cut to a crop (``row0``, ``col0``) numbers its tokens as in the whole text;
+    ``key_texts``: the keys' tokens when they are not the queries' (cross-attention)."""
     s = strings(lang)
     values = stage.values
     square = stage.kind != "matrix"
+    keys = texts if key_texts is None else key_texts
     n_cols = values.shape[1] if square else min(columns, values.shape[1])
     table = Table(box=None, pad_edge=False, header_style="bold", padding=(0, 0, 0, 1))
     table.add_column("", no_wrap=True)
-    rows = range(len(texts))[stage.row0 or 0 :][: values.shape[0]]
-    cols = range(len(texts))[stage.col0 or 0 :][:n_cols]
+    row_texts = keys if stage.keys else texts
+    rows = range(len(row_texts))[stage.row0 or 0 :][: values.shape[0]]
+    cols = range(len(keys))[stage.col0 or 0 :][:n_cols]
     if not square:
         headers = [str(c) for c in range(n_cols)]
     elif stage.col0 is None:
-        headers = [shorten(texts[j], 6) for j in cols]
+        headers = [shorten(keys[j], 6) for j in cols]
     else:
-        headers = [f"{j}\n{shorten(texts[j], 6)}" for j in cols]
+        headers = [f"{j}\n{shorten(keys[j], 6)}" for j in cols]
     for header in headers:
         table.add_column(Text(header), justify="right", no_wrap=True)
     for i, r in enumerate(rows):
-        label = shorten(texts[r], 12) if stage.row0 is None else f"{r} {shorten(texts[r], 12)}"
+        text = shorten(row_texts[r], 12)
+        label = text if stage.row0 is None else f"{r} {text}"
         cells: list[Text] = [Text(label, style="bold")]
         for j in range(n_cols):
             v = float(values[i, j])
@@ -432,12 +437,15 @@ def stage_table(
 
 
 def worked_row_tables(
-    row: WorkedRow, texts: Sequence[str], *, precision: int, columns: int, lang: str = "en"
-) -> Group:
+    row: WorkedRow, texts: Sequence[str], *, precision: int, columns: int, lang: str = "en",
+    key_texts: Sequence[str] | None = None,
+) -> Group:  # fmt: skip
     """The row by hand: per key the score, scaled score, mask, exp and weight, with sums;
-    then the weighted sum of the V rows that gives the head's output for this query."""
+    then the weighted sum of the V rows that gives the head's output for this query;
+    ``key_texts``: the keys' tokens when they are not the queries' (cross-attention)."""
     s = strings(lang)
     title = s["worked_row"].format(i=row.query, token=visible(texts[row.query]), h=row.head)
+    texts = texts if key_texts is None else key_texts  # from here on, the keys
     table = Table(box=None, pad_edge=False, header_style="bold")
     bias = [] if row.bias is None else [(s["bias"], "right")]
     for name, justify in (
@@ -495,7 +503,9 @@ def stats_table(
     Each column is as wide as the longest word of its header (or its longest number), so
     that the table fits 80 columns. With ``config``, a line names the planted heads; with
     ``kv``, a column gives each head's key/value head (grouped-query attention)."""
-    from ..stats import HEAD_METRICS
+    from ..stats import metrics_of
+
+    metrics = metrics_of(stats)
 
     s = strings(lang)
     table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 1, 0, 0))
@@ -503,15 +513,15 @@ def stats_table(
     if kv is not None:
         table.add_column(s["kv"], justify="right")
     numbers = {m: ["—" if v != v else f"{v:.3f}" for v in stats[m].tolist()]  # NaN: unmeasured
-               for m in HEAD_METRICS}  # fmt: skip
+               for m in metrics}  # fmt: skip
     widths = {}
-    for m in HEAD_METRICS:
+    for m in metrics:
         header = s.get(f"t_{m}", s[f"m_{m}"])
         widths[m] = max(6, *(len(w) + 1 for w in numbers[m]), *map(cell_len, header.split()))
         table.add_column(Text(header), justify="right", width=widths[m])
     for n, h in enumerate(heads):
         cells: list[Text] = [Text(str(h))] + ([Text(str(kv[n]))] if kv is not None else [])
-        for m in HEAD_METRICS:
+        for m in metrics:
             column = stats[m]
             if np.isnan(column).any():
                 cells.append(Text(numbers[m][n].rjust(widths[m]), style="dim"))
@@ -524,8 +534,8 @@ def stats_table(
         table.add_row(*cells)
     rows = int(stats["rows"][0]) if len(heads) else 0
     lines: list[Table | Text] = [table, Text(s["stats_caption"].format(rows=rows), style="dim")]
-    lines.append(Text(s["t_shares"], style="dim"))
-    if any(np.isnan(stats[m]).any() for m in HEAD_METRICS):
+    lines.append(Text(s["t_shares" if "self" in metrics else "t_cross"], style="dim"))
+    if any(np.isnan(stats[m]).any() for m in metrics):
         lines.append(Text(s["streamed_keys_90"], style="dim"))
     planted = [
         f"{h} {pattern_label(config, h, lang)}" for h in heads if config and h in config.planted
@@ -540,6 +550,7 @@ def top_lines(trace: Run, rows: Strongest, caption_line: Text) -> Group:
     query: readable in a terminal at any length (``12 sat  ->  11 cat 0.61 · 0 The 0.22``:
     each key with its index, since a text repeats its words)."""
     labels = [shorten(t.text, 12) for t in trace.tokens]
+    keys = [shorten(t, 12) for t in trace.key_texts]
     width = len(str(rows[-1][0])) if rows else 1
     pad = max((cell_len(labels[i]) for i, _ in rows), default=0)
     lines: list[Text] = [caption_line]
@@ -551,7 +562,7 @@ def top_lines(trace: Run, rows: Strongest, caption_line: Text) -> Group:
             if n:
                 line.append(" · ", style="dim")
             line.append(f"{j} ", style="dim")
-            line.append(labels[j])
+            line.append(keys[j])
             line.append(f" {weight:.2f}")
         if not best:
             line.append(HIDDEN_CELL, style="dim")

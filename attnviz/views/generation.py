@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..trace import Crop, Trace
-from .heatmap import HeatmapView
+from .heatmap import HeatmapView, key_names
 from .labels import head_label, plain, strings, trace_line, visible
 from .panel import Panel
 
@@ -69,7 +69,8 @@ class GenerationView:
         s = strings(self.lang)
         chosen = s["greedy"] if self.sampling.get("temperature", 0) == 0 else ", ".join(
             f"{k} {v}" for k, v in self.sampling.items() if v is not None)  # fmt: skip
-        return s["generated"].format(n=len(self.steps), p=self.prompt_tokens, how=chosen)
+        said = "translated" if self.trace.attention else "generated"  # an encoder-decoder's
+        return s[said].format(n=len(self.steps), p=self.prompt_tokens, how=chosen)
 
     @property
     def whole(self) -> HeatmapView:
@@ -80,26 +81,36 @@ class GenerationView:
     def generated_rows(self) -> HeatmapView:
         """The rows of the generated tokens (queries), over every key."""
         T = len(self.trace.tokens)
-        return HeatmapView(self.trace, self.heads, Crop(self.prompt_tokens, T, 0, T),
-                           lang=self.lang)  # fmt: skip
+        return HeatmapView(self.trace, self.heads, Crop(self.prompt_tokens, T, 0,
+                                                        self.trace.keys_count), lang=self.lang)  # fmt: skip
+
+    def keys_of(self, q: int) -> list[str]:
+        """The keys of token q's row: the source's tokens (cross-attention), else the tokens up
+        to q."""
+        texts = self.trace.key_texts
+        return texts if self.trace.attention == "cross" else texts[: q + 1]
 
     def layer_panels(self) -> Iterator[Panel]:
         """--layer all: a panel per head, the attention row of ``query`` in every layer
         (layers down, the tokens up to it across), under each layer's mask."""
         q, trace = self.query, self.trace
-        rows = trace.layer_weights[:, :, q, : q + 1]  # (L, H, q+1)
-        hidden = ~trace.layer_allowed[:, q, : q + 1]
+        k = len(self.keys_of(q))  # the source's, or the tokens so far
+        rows = trace.layer_weights[:, :, q, :k]  # (L, H, k)
+        hidden = ~trace.layer_allowed[:, q, :k]
         names = tuple(str(n) for n in range(rows.shape[0]))
         for h in self.heads:
             yield Panel(h, head_label(trace, h, self.lang), rows[:, h], hidden,
-                        boundary=self.prompt_tokens, row_names=names)  # fmt: skip
+                        boundary=self.prompt_tokens, row_names=names,
+                        key_names=key_names(trace))  # fmt: skip
 
     def _layers_json(self) -> dict[str, Any]:
         """--layer all's numbers: the tokens up to ``query``, and its rows (layers, heads,
         keys), what each layer's mask allows of them (layers, keys)."""
         q, panels = self.query, list(self.layer_panels())
+        cross = {"key_tokens": self.keys_of(q)} if self.trace.attention == "cross" else {}
         return {
             "tokens": self.trace.texts[: q + 1],
+            **cross,
             "config": self.trace.config.to_dict(),
             "heads": self.heads,
             "query": q,

@@ -58,8 +58,7 @@ def head_map(trace: Run, h: int, crop: Crop | None = None, layer: int | None = N
         return trace.maps[(trace.layers[-1] if layer is None else layer, h)]
     w = trace.weights[h] if layer is None else trace.layer_weights[layer, h]  # (T,T) views
     allowed = trace.allowed if layer is None else trace.layer_allowed[layer]
-    T = len(trace.tokens)
-    r = crop or Crop(0, T, 0, T)
+    r = crop or whole(trace)
     grid = Grid(r.q0, r.q1, r.k0, r.k1, cell_size(r.q1 - r.q0, r.k1 - r.k0, resolution))
     if grid.f > 1:
         return pool(w, allowed, grid, how)
@@ -72,9 +71,18 @@ def cell_of(trace: Run, crop: Crop | None, resolution: int) -> int:
     maps share one grid."""
     if isinstance(trace, Streamed):
         return next(iter(trace.maps.values())).grid.f
-    T = len(trace.tokens)
-    r = crop or Crop(0, T, 0, T)
+    r = crop or whole(trace)
     return cell_size(r.q1 - r.q0, r.k1 - r.k0, resolution)
+
+
+def key_names(trace: Run) -> tuple[str, ...] | None:
+    """The keys' token texts when they are not the queries' (cross-attention's source)."""
+    return tuple(trace.key_texts) if isinstance(trace, Trace) and trace.key_tokens else None
+
+
+def whole(trace: Run) -> Crop:
+    """The crop of every query and key of a run."""
+    return Crop(0, len(trace.tokens), 0, trace.keys_count)
 
 
 def dense(trace: Run) -> Trace | None:
@@ -82,16 +90,18 @@ def dense(trace: Run) -> Trace | None:
     return trace if isinstance(trace, Trace) else None
 
 
-def map_panel(m: Map, h: int, title: str, scale: str, boundary: int | None = None) -> Panel:
+def map_panel(m: Map, h: int, title: str, scale: str, boundary: int | None = None,
+              keys: tuple[str, ...] | None = None) -> Panel:  # fmt: skip
     """The Panel of a Map (its first query and key in the whole text when it is cut); on the
-    log scale, its floor by the keys it covers."""
+    log scale, its floor by the keys it covers; ``keys``: the keys' tokens when they are not
+    the queries' (cross-attention's source)."""
     g = m.grid
     floor = log_floor(g.k1 - g.k0) if scale == "log" else None
     T = None if g.f == 1 else (g.q1 - g.q0, g.k1 - g.k0)
     cut = (g.q0, g.k0) if (g.q0, g.k0) != (0, 0) or g.f > 1 else (None, None)
     return Panel(h, title, m.values, m.hidden, limit=limit(m.values, scale), row0=cut[0],
                  col0=cut[1], boundary=boundary, cell=g.f, partly=m.partly, span=T,
-                 pool=m.how, floor=floor, by_head=scale == "head")  # fmt: skip
+                 pool=m.how, floor=floor, by_head=scale == "head", key_names=keys)  # fmt: skip
 
 
 def pooled_line(cell: int, how: str, lang: str) -> str:
@@ -131,8 +141,7 @@ class HeatmapView:
     @property
     def side(self) -> int:
         """The larger side of a panel, in tokens."""
-        T = len(self.trace.tokens)
-        r = self.crop or Crop(0, T, 0, T)
+        r = self.crop or whole(self.trace)
         return max(r.q1 - r.q0, r.k1 - r.k0)
 
     def masked(self) -> tuple[bool, bool]:
@@ -155,7 +164,7 @@ class HeatmapView:
         boundary = self.trace.model.prompt_tokens if self.trace.model else 0
         for h in self.heads:
             yield map_panel(self.map(h), h, head_label(self.trace, h, self.lang),
-                            self.shown_scale, boundary or None)  # fmt: skip
+                            self.shown_scale, boundary or None, key_names(self.trace))  # fmt: skip
 
     def exact(self) -> Trace | None:
         """The dense Trace, or None when the run kept no weights but maps."""
@@ -163,8 +172,7 @@ class HeatmapView:
 
     def strongest(self, h: int, k: int) -> Strongest:
         """Head ``h``'s ``k`` strongest keys of each query shown (among the keys shown)."""
-        T = len(self.trace.tokens)
-        crop = self.crop or Crop(0, T, 0, T)
+        crop = self.crop or whole(self.trace)
         queries, keys = range(crop.q0, crop.q1), range(crop.k0, crop.k1)
         trace = self.exact()
         if trace is not None:
@@ -183,8 +191,10 @@ class HeatmapView:
         at a time). A streamed run's pooled maps give ``pooled`` (the cell's side in tokens
         and the pooling), ``hidden`` and ``partly`` per cell, and the cells' values."""
         cut = cells(self.crop)
-        head = {"tokens": self.trace.texts, "config": self.trace.config.to_dict(),
-                "heads": self.heads, **({"window": self.crop.to_dict()} if self.crop else {})}  # fmt: skip
+        keys = key_names(self.trace)  # cross-attention's: the source's tokens
+        head = {"tokens": self.trace.texts, **({"key_tokens": list(keys)} if keys else {}),
+                "config": self.trace.config.to_dict(), "heads": self.heads,
+                **({"window": self.crop.to_dict()} if self.crop else {})}  # fmt: skip
         trace = self.exact()
         if trace is not None:
             return {**head, "allowed": trace.allowed[cut],
@@ -202,7 +212,7 @@ class HeatmapView:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["head", "query_index", "query", "key_index", "key", "weight", "allowed"])
-        texts = self.trace.texts
+        texts, key_texts = self.trace.texts, self.trace.key_texts
         for h in self.heads:
             m = _exact(self.map(h)) if self.exact() is None else head_map(self.trace, h, self.crop)
             q0, k0 = m.grid.q0, m.grid.k0
@@ -210,7 +220,8 @@ class HeatmapView:
                 i = q0 + a
                 for b, w in enumerate(row.tolist()):
                     j = k0 + b
-                    writer.writerow([h, i, texts[i], j, texts[j], repr(w), int(not m.hidden[a, b])])
+                    writer.writerow([h, i, texts[i], j, key_texts[j], repr(w),
+                                     int(not m.hidden[a, b])])  # fmt: skip
                 yield out.getvalue()
                 out.seek(0)
                 out.truncate()
@@ -333,9 +344,11 @@ class ModelView(_EveryLayer):
     def panels(self) -> Iterator[Panel]:
         """A Panel per layer and head, in reading order, each under its layer's mask; only the
         first row names its heads."""
+        keys = key_names(self.trace)
         for n in range(self.layers):
             for h, title in zip(self.heads, self.head_titles, strict=True):
-                yield map_panel(self.map(n, h), h, title if n == 0 else "", self.shown_scale)
+                yield map_panel(self.map(n, h), h, title if n == 0 else "", self.shown_scale,
+                                keys=keys)  # fmt: skip
 
     def masked(self) -> tuple[bool, bool]:
         """Whether the mask of some layer hides a cell, and (pooled) some block in part."""

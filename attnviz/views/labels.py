@@ -96,6 +96,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "attention_weights": "attention weights",
         "query": "query",
         "key": "key",
+        "target_query": "target (query)",
+        "source_key": "source (key)",
+        "target": "target",
+        "source": "source",
+        "attn_encoder": "encoder self-attention",
+        "attn_decoder": "decoder self-attention",
+        "attn_cross": "cross-attention",
+        "t5_unscaled": "scores not divided by √d_k (T5)",
         "head": "head",
         "heads": "heads",
         "heads_of": "{heads} of {n}",
@@ -182,6 +190,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "html_survey": "hover a cell for its value and the head's label; click a grid to "
         "enlarge it, Escape to return",
         "generated": "{n} tokens generated after {p} ({how})",
+        "translated": "{n} target tokens generated from the source ({how})",
         "every_layer_of": "every layer of token {q} «{token}» (step {step} of {n})",
         "survey_of": "survey of {name} ({shape})",
         "texts_used": "{n} texts",
@@ -250,12 +259,18 @@ STRINGS: dict[str, dict[str, str]] = {
         "m_first": "on first",
         "m_max_weight": "largest weight",
         "m_keys_90": "keys for 90%",
+        "m_end": "on the source's end",
+        "t_cross": "entropy: of a target token's alignment over the source; end, first: the "
+        "share of weight on the source's last token (its </s>) and its first",
         "stats_caption": "means over the {rows} query rows that see a key",
         "stats_shading": "each column shaded from its smallest to its largest value",
         # planted heads
         "stage_bias": "position bias",
         "f_bias": "biased = scaled + b(i − j)",
         "f_masked_biased": "masked = biased, −∞ where hidden",
+        "f_t5_scaled": "scaled = scores (T5 does not divide by √d_k)",
+        "stage_t5_bias": "relative position bias (T5)",
+        "f_t5_bias": "biased = scaled + b[bucket(j − i)]",
         "bias": "+ bias",
         "plant_strength": "plant strength {k:g}",
         "p_previous": "previous",
@@ -266,6 +281,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "m_same": "on same token",
         "planted": "planted heads",
         "window": "window: queries {q0}–{q1}, keys {k0}–{k1} of {T}",
+        "window_cross": "window: target {q0}–{q1} of {T}, source {k0}–{k1} of {S}",
         "layer": "layer {n}",
         "html_enlarge": "click or Enter to enlarge",
         "html_all": "all heads",
@@ -279,6 +295,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "t_self": "self",
         "t_previous": "previous",
         "t_first": "first",
+        "t_end": "end",
         "t_same": "same",
         "t_shares": "self, previous, first, same: the share of weight on the query itself, on "
         "the token before it, on the first token (the attention sink of many decoders), on "
@@ -288,6 +305,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "attention_weights": "pesos de atención",
         "query": "consulta",
         "key": "clave",
+        "target_query": "destino (consulta)",
+        "source_key": "origen (clave)",
+        "target": "destino",
+        "source": "origen",
+        "attn_encoder": "autoatención del codificador",
+        "attn_decoder": "autoatención del decodificador",
+        "attn_cross": "atención cruzada",
+        "t5_unscaled": "puntajes sin dividir por √d_k (T5)",
         "head": "cabeza",
         "heads": "cabezas",
         "heads_of": "{heads} de {n}",
@@ -376,6 +401,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "html_survey": "pasa el ratón por una celda para ver su valor y la etiqueta de la "
         "cabeza; haz clic en una cuadrícula para ampliarla, Escape para volver",
         "generated": "{n} tokens generados tras {p} ({how})",
+        "translated": "{n} tokens del destino generados a partir del origen ({how})",
         "every_layer_of": "todas las capas del token {q} «{token}» (paso {step} de {n})",
         "survey_of": "estudio de {name} ({shape})",
         "texts_used": "{n} textos",
@@ -445,11 +471,17 @@ STRINGS: dict[str, dict[str, str]] = {
         "m_first": "en el primero",
         "m_max_weight": "mayor peso",
         "m_keys_90": "claves para el 90%",
+        "m_end": "en el final del origen",
+        "t_cross": "entropía: del alineamiento de un token del destino sobre el origen; final, "
+        "primero: la parte del peso en el último token del origen (su </s>) y en el primero",
         "stats_caption": "medias de las {rows} filas de consulta que ven alguna clave",
         "stats_shading": "cada columna sombreada de su menor a su mayor valor",
         "stage_bias": "sesgo de posición",
         "f_bias": "con sesgo = escalado + b(i − j)",
         "f_masked_biased": "con máscara = con sesgo, −∞ si oculto",
+        "f_t5_scaled": "escalado = puntajes (T5 no divide por √d_k)",
+        "stage_t5_bias": "sesgo de posición relativa (T5)",
+        "f_t5_bias": "con sesgo = escalado + b[cubo(j − i)]",
         "bias": "+ sesgo",
         "plant_strength": "intensidad de los patrones {k:g}",
         "p_previous": "anterior",
@@ -460,6 +492,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "m_same": "en el mismo token",
         "planted": "cabezas con patrón",
         "window": "ventana: consultas {q0}–{q1}, claves {k0}–{k1} de {T}",
+        "window_cross": "ventana: destino {q0}–{q1} de {T}, origen {k0}–{k1} de {S}",
         "layer": "capa {n}",
         "html_enlarge": "clic o Intro para ampliar",
         "html_all": "todas las cabezas",
@@ -472,6 +505,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "t_self": "propio",
         "t_previous": "anterior",
         "t_first": "primero",
+        "t_end": "final",
         "t_same": "igual",
         "t_shares": "propio, anterior, primero, igual: la parte del peso en la consulta misma, "
         "en el token anterior, en el primero (el «sumidero de atención» de muchos "
@@ -534,12 +568,18 @@ def layers_mask_text(trace: Any, lang: str = "en") -> str:
     )
 
 
-def crop_text(crop: Any, T: int, lang: str = "en") -> str:
-    """ "window: queries 10–19, keys 0–19 of 500" (inclusive ends), or "" for the whole run."""
-    if crop is None or crop.covers(T):
+def crop_text(crop: Any, T: int, lang: str = "en", S: int | None = None) -> str:
+    """ "window: queries 10–19, keys 0–19 of 500" (inclusive ends), or "" for the whole run;
+    ``S``: cross-attention's source tokens (the keys), when they are not the T queries."""
+    if crop is None or (crop.q0, crop.q1, crop.k0, crop.k1) == (0, T, 0, T if S is None else S):
         return ""
     ends = {"q0": crop.q0, "q1": crop.q1 - 1, "k0": crop.k0, "k1": crop.k1 - 1}
-    return strings(lang)["window"].format(**ends, T=T)
+    return strings(lang)["window" if S is None else "window_cross"].format(**ends, T=T, S=S)
+
+
+def _sources(trace: Any) -> int | None:
+    """The number of source tokens of a cross-attention run (its keys), else None."""
+    return trace.keys_count if getattr(trace, "attention", "") == "cross" else None
 
 
 def heads_text(shown: Sequence[int] | None, n: int, lang: str = "en") -> str:
@@ -574,7 +614,10 @@ def trace_line(
     if c.pretrained is not None:
         layer = c.pretrained.layer
         where = [] if every_layer or layer is None else [s["layer"].format(n=layer)]
-        parts = [visible(c.pretrained.name), *where, *parts]
+        kind = [s[f"attn_{trace.attention}"]] if trace.attention else []
+        parts = [visible(c.pretrained.name), *kind, *where, *parts]
+        if trace.model is not None and trace.model.model_type == "t5" and c.scaled:
+            parts.append(s["t5_unscaled"])
     else:
         parts += [f"{s['seed']} {c.seeded.seed}", f"{s['tokenizer']} {c.seeded.tokenizer}"]
         if c.seeded.plant and c.seeded.plant_strength != 1:
@@ -584,8 +627,8 @@ def trace_line(
     T = len(trace.tokens)
     if trace.truncated:
         parts.append(s["truncated"].format(n=T, cut=trace.truncated))
-    if crop_text(crop, T, lang):
-        parts.append(crop_text(crop, T, lang))
+    if crop_text(crop, T, lang, _sources(trace)):
+        parts.append(crop_text(crop, T, lang, _sources(trace)))
     if trace.special_hidden:
         parts.append(s["special_hidden"].format(n=trace.special_hidden))
     if trace.pieces_merged:
@@ -617,10 +660,11 @@ def head_caption(trace: Any, h: int, lang: str = "en", crop: Any = None) -> str:
         "" if entropy is None else f"{s['entropy']} {entropy:.2f} {s['nats']}",
         f"{s['mask']} {mask_text(c.mask, lang)}",
         "" if c.scaled else s["unscaled"],
-        crop_text(crop, len(trace.tokens), lang),
+        crop_text(crop, len(trace.tokens), lang, _sources(trace)),
         s["special_hidden"].format(n=trace.special_hidden) if trace.special_hidden else "",
         s["pieces_merged"].format(n=trace.pieces_merged) if trace.pieces_merged else "",
     ]
     if c.pretrained is not None and c.pretrained.layer is not None:
-        parts[:0] = [visible(c.pretrained.name), s["layer"].format(n=c.pretrained.layer)]
+        kind = [s[f"attn_{trace.attention}"]] if trace.attention else []
+        parts[:0] = [visible(c.pretrained.name), *kind, s["layer"].format(n=c.pretrained.layer)]
     return " · ".join(part for part in parts if part)

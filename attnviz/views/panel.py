@@ -34,6 +34,7 @@ class Panel:
     col0: int | None = None  # ... and of the first key shown
     boundary: int | None = None  # the first generated token (in the whole text), when any
     row_names: tuple[str, ...] | None = None  # rows that are not tokens (a token's layers)
+    key_names: tuple[str, ...] | None = None  # the keys' tokens when not the queries' (cross)
     cell: int = 1  # tokens a cell side: 1, or f > 1 for a pooled panel
     partly: np.ndarray | None = None  # (R, C) of a pooled panel: blocks the mask hides in part
     span: tuple[int, int] | None = None  # (Tq, Tk) tokens a pooled panel covers
@@ -49,6 +50,8 @@ class Panel:
     def generated_from(self, axis: str) -> int | None:
         """The panel's first row ("y") or column ("x") of a generated token, None if none."""
         if self.boundary is None or (axis == "y" and self.row_names is not None):
+            return None
+        if axis == "x" and self.key_names is not None:  # the keys are the source's: none made
             return None
         first = (self.row0 if axis == "y" else self.col0) or 0
         return max(self.boundary - first, 0)

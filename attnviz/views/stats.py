@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..longrun import Streamed
-from ..stats import HEAD_METRICS, head_numbers, head_stats, token_codes
+from ..stats import HEAD_METRICS, head_numbers, head_stats, metrics_of, token_codes
 from ..trace import Trace, select_heads
 from .labels import strings, trace_line
 
@@ -35,19 +35,25 @@ class StatsView:
         t = self.trace
         return [t.kv_group(h)[0] for h in self.heads] if t.kv_heads < t.heads else None
 
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """The metrics shown: cross-attention's (``CROSS_METRICS``), or the heads'."""
+        return metrics_of(self.numbers)
+
     def to_json(self) -> dict[str, Any]:
         kv = {} if self.kv is None else {"kv": self.kv}
-        return {"tokens": self.trace.texts, "config": self.trace.config.to_dict(),
+        keys = {"key_tokens": self.trace.key_texts} if self.trace.attention == "cross" else {}
+        return {"tokens": self.trace.texts, **keys, "config": self.trace.config.to_dict(),
                 "heads": self.heads, **kv,
-                **{m: _listed(self.numbers[m]) for m in (*HEAD_METRICS, "rows")}}  # fmt: skip
+                **{m: _listed(self.numbers[m]) for m in (*self.metrics, "rows")}}  # fmt: skip
 
     def to_csv(self) -> str:
         """head, (kv,) every metric, rows: one line per head, the numbers written in full."""
         kv = self.kv
-        lines = [",".join(("head", *(["kv"] if kv else []), *HEAD_METRICS, "rows"))]
+        lines = [",".join(("head", *(["kv"] if kv else []), *self.metrics, "rows"))]
         for n, h in enumerate(self.heads):
             values = ("" if np.isnan(v) else repr(v)
-                      for v in (float(self.numbers[m][n]) for m in HEAD_METRICS))  # fmt: skip
+                      for v in (float(self.numbers[m][n]) for m in self.metrics))  # fmt: skip
             group = [str(kv[n])] if kv else []
             lines.append(",".join((str(h), *group, *values, str(int(self.numbers["rows"][n])))))
         return "\n".join(lines) + "\n"

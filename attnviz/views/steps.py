@@ -66,11 +66,15 @@ def head_stages(trace: Trace, h: int, lang: str = "en", crop: Crop | None = None
     scaled = s["f_scaled"].format(d_k=trace.d_k)
     if trace.scale != 1 / np.sqrt(trace.d_k):  # a model with its own factor (GPT-2's, by layer)
         scaled = s["f_scaled_by"].format(k=trace.scale)
+    t5 = trace.model is not None and trace.model.model_type == "t5"
+    scaled = s["f_t5_scaled"] if t5 else scaled  # T5 scales its scores by nothing
     scaled = scaled if trace.config.scaled else s["skipped"]
     last = trace.heads - 1
-    planted = h in trace.config.planted
-    # a planted head adds its position bias to the scaled scores: stage 3b, shown as b(i − j)
-    bias = [Stage("3b", s["stage_bias"], s["f_bias"], trace.bias[h], "square")] if planted else []
+    planted = adds_bias(trace, h)
+    # a planted head adds its position bias to the scaled scores: stage 3b, shown as b(i − j);
+    # T5 adds the bias its first layer learnt for the bucket of j − i
+    about = ("stage_t5_bias", "f_t5_bias") if trace.model is not None else ("stage_bias", "f_bias")
+    bias = [Stage("3b", s[about[0]], s[about[1]], trace.bias[h], "square")] if planted else []
     masked = s["f_masked_biased" if planted else "f_masked"]
 
     stages = [
@@ -94,6 +98,11 @@ def head_stages(trace: Trace, h: int, lang: str = "en", crop: Crop | None = None
     return [crop_stage(st, crop) for st in stages] if crop else stages
 
 
+def adds_bias(trace: Trace, h: int) -> bool:
+    """Whether head h adds a bias to its scaled scores (a planted head's, or T5's own)."""
+    return h in trace.config.planted or bool(trace.model and trace.model.position_bias)
+
+
 def _projections(trace: Trace, h: int, s: dict[str, str]) -> list[Stage]:
     """Stage 1, Q, K and V of head h; with grouped-query attention, K and V are those of the
     key/value head h shares with its group, and say so."""
@@ -105,11 +114,12 @@ def _projections(trace: Trace, h: int, s: dict[str, str]) -> list[Stage]:
     def b(m: str, i: int) -> str:  # a checkpoint's projections may have biases
         return f" + b_{m}[{i}]" if np.any(getattr(trace, f"b_{m.lower()}")) else ""
 
+    e = "E" if trace.memory is not None else "X"  # cross-attention: the encoder's output E
     return [
         Stage("1", s["stage_q"], f"Q = X·W_Q[{h}]{b('Q', h)}", trace.q(h), "matrix"),
-        Stage("1", s["stage_k"] + kv, f"K = X·W_K[{n}]{b('K', n)}", trace.k(h), "matrix",
+        Stage("1", s["stage_k"] + kv, f"K = {e}·W_K[{n}]{b('K', n)}", trace.k(h), "matrix",
               keys=True),
-        Stage("1", s["stage_v"] + kv, f"V = X·W_V[{n}]{b('V', n)}", trace.v(h), "matrix",
+        Stage("1", s["stage_v"] + kv, f"V = {e}·W_V[{n}]{b('V', n)}", trace.v(h), "matrix",
               keys=True),
     ]  # fmt: skip
 
@@ -158,7 +168,7 @@ def worked_row(trace: Trace, h: int, i: int) -> WorkedRow:
     if not 0 <= i < T:
         raise ConfigError(f"no query {i}: this text has tokens 0 to {T - 1}")
     scaled = trace.scaled(h)[i].astype(np.float64)
-    bias = trace.bias[h, i].astype(np.float64) if h in trace.config.planted else None
+    bias = trace.bias[h, i].astype(np.float64) if adds_bias(trace, h) else None
     biased = scaled if bias is None else scaled + bias
     allowed = trace.allowed[i]
     top = biased[allowed].max() if allowed.any() else 0.0
@@ -202,8 +212,10 @@ class StepsView:
     def to_json(self) -> dict[str, Any]:
         """Tokens, config, head, (crop,) every stage (number, name, formula, shape, values with
         −∞ as null) and, with a query, the worked row."""
+        keys = self.trace.key_tokens and {"key_tokens": self.trace.key_texts}
         data: dict[str, Any] = {
             "tokens": self.trace.texts,
+            **(keys or {}),
             "config": self.trace.config.to_dict(),
             "head": self.head,
             **({"window": self.crop.to_dict()} if self.crop else {}),

@@ -5,6 +5,7 @@ Matplotlib is imported inside the drawing functions only, so that importing this
 """
 
 from ...views.panel import Panel
+from .blocks import draw_blocks
 from .compare import compare_figure, draw_compare
 from .draw import boundary_segments, cell_text, hidden_runs
 from .heatmap import (
@@ -33,6 +34,7 @@ __all__ = [
     "cell_text",
     "check_figure_options",
     "compare_figure",
+    "draw_blocks",
     "draw_compare",
     "draw_generation",
     "draw_heatmap",

@@ -258,7 +258,9 @@ def _key_labels(
     if numbered:
         keys = index_labels(Tk, axis_points, font * 0.85) if labels != "none" else ([], [])
     else:
-        key_texts = crop_texts(texts, panel.col0, Tk)
+        key_texts = crop_texts(
+            texts if panel.key_names is None else panel.key_names, panel.col0, Tk
+        )
         keys = tick_labels(key_texts, axis_points, font * 0.85, labels, panel.col0)
     first = None if numbered else panel.generated_from("x")
     new = None if first is None else (first, colors.GENERATED[theme])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -62,11 +62,14 @@ def draw_heatmap(view: HeatmapView, style: Style = DEFAULT_STYLE) -> Figure:
     """The figure of a HeatmapView."""
     trace, crop, s = view.trace, view.crop, strings(view.lang)
     hidden, partly = view.masked()
+    cross = trace.attention == "cross"  # the target's tokens down, the source's across
+    measured = crop_texts_both(trace.texts, crop) if not cross else [*trace.texts, *trace.key_texts]
     return panel_grid(
         view.panels(), len(view.heads), grid(len(view.heads), style.p.max_cols)[1], trace.texts,
-        crop_texts_both(trace.texts, crop), view.side, view.title, bar_label(view, s), hidden,
+        measured, view.side, view.title, bar_label(view, s), hidden,
         lang=view.lang, style=style, indexed=crop is not None or view.cell > 1, partly=partly,
         floor=log_floor(view.side) if view.shown_scale == "log" else None,
+        axes=(s["target_query"], s["source_key"]) if cross else None,
     )  # fmt: skip
 
 
@@ -97,6 +100,8 @@ def panel_grid(
     gathered: bool = False,
     partly: bool = False,
     floor: float | None = None,
+    axes: tuple[str, str] | None = None,
+    into: Callable[[float, float], Any] | None = None,
 ) -> Figure:
     """Panels in a grid of ``cols`` columns, laid out from measured label widths, with the
     colour bar [0, 1] on the right and the title on top (the style's, or ``heading``).
@@ -108,7 +113,10 @@ def panel_grid(
     as many as give the largest panels on a page of fixed size (slides), else the preset's;
     ``gathered``: the masks of all panels drawn as one hatch and one outline (many panels);
     ``partly``: some pooled block is hidden in part (its mark gets a legend entry);
-    ``floor``: the colour bar on a log scale from it to 1."""
+    ``floor``: the colour bar on a log scale from it to 1; ``axes``: the query and key
+    titles when not "query" and "key" (cross-attention's target and source); ``into``: given
+    the figure's width and height (inches), the figure (or a SubFigure) to draw on, or None
+    to measure only (panel_grid then returns None)."""
     from matplotlib import rc_context
     from matplotlib.figure import Figure
 
@@ -132,8 +140,12 @@ def panel_grid(
         require_readable(box.panel, style.preset)
         if style.annotate is None:
             style = replace(style, annotate=auto_annotate(p.font, box.panel * 72, side))
-        fig = Figure(figsize=(box.width, box.height), dpi=p.dpi)
-        _draw_grid(fig, box, panels, n_panels, texts, style, p.font, s, row_titles, gathered)
+        fig = Figure(figsize=(box.width, box.height), dpi=p.dpi) if into is None else \
+            into(box.width, box.height)  # fmt: skip
+        if fig is None:
+            return None  # type: ignore[return-value]  # measured
+        named = s if axes is None else {**s, "query": axes[0], "key": axes[1]}
+        _draw_grid(fig, box, panels, n_panels, texts, style, p.font, named, row_titles, gathered)
         colorbar(fig, fig.add_axes(box.colorbar_rect(em)), style.cmap, floor or 0, 1, bar_label,
                  cax=True, log=floor is not None)  # fmt: skip
         if any_hidden or partly:
@@ -193,18 +205,21 @@ def model_figure(
     return draw_model(model_view(trace, heads, scale=scale, lang=lang), Style(**style))
 
 
-def draw_model(view: ModelView, style: Style = DEFAULT_STYLE) -> Figure:
-    """The figure of a ModelView."""
+def draw_model(view: ModelView, style: Style = DEFAULT_STYLE,
+               into: Callable[[float, float], Any] | None = None) -> Figure:  # fmt: skip
+    """The figure of a ModelView (``into``: as panel_grid's)."""
     s, L, texts = strings(view.lang), view.layers, view.trace.texts
     hidden, partly = view.masked()
+    cross = view.trace.attention == "cross"  # the target's tokens down, the source's across
     return panel_grid(
-        view.panels(), L * len(view.heads), len(view.heads), texts, texts, len(texts),
+        view.panels(), L * len(view.heads), len(view.heads), texts,
+        [*texts, *view.trace.key_texts] if cross else texts, max(len(texts), view.trace.keys_count),
         view.title, bar_label(view, s), hidden, lang=view.lang, style=style, partly=partly,
         indexed=view.cell > 1, floor=log_floor(len(texts)) if view.shown_scale == "log" else None,
         row_titles=[s["layer"].format(n=n) for n in range(L)],
         titles=view.head_titles[1:],  # the first, "head 0", has the row labels' room on its left
         panel_size=min(style.p.panel, max(0.7, 14 / len(view.heads)), max(0.7, 9 / L)),
-        gathered=True,
+        gathered=True, axes=(s["target_query"], s["source_key"]) if cross else None, into=into,
     )  # fmt: skip
 
 
@@ -233,9 +248,9 @@ def draw_generation(view: GenerationView, style: Style = DEFAULT_STYLE) -> Figur
         titled = style if style.title is not None else replace(style, title=view.title)
         return draw_heatmap(view.whole, titled)
     s, panels, q = strings(view.lang), list(view.layer_panels()), view.query
-    keys, L, n = view.trace.texts[: q + 1], panels[0].weights.shape[0], len(panels)
+    keys, L, n = view.keys_of(q), panels[0].weights.shape[0], len(panels)
     return panel_grid(
-        panels, n, 0, keys, keys, max(L, q + 1), view.title, s["weight"],
+        panels, n, 0, keys, keys, max(L, len(keys)), view.title, s["weight"],
         bool(panels[0].hidden.any()), lang=view.lang, style=style,
         row_titles=[s["layer_word"]] * n, titles=[p.title for p in panels],
     )  # fmt: skip

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...trace import Crop, Trace
+from ...views.heatmap import key_names
 from ...views.labels import strings
 from ...views.panel import Panel
 from ...views.steps import Stage, StepsView, steps_view
@@ -52,16 +53,22 @@ def stage_title(stage: Stage, max_chars: float) -> str:
     return "\n".join([*name, *formula_lines(stage.formula, max_chars)])
 
 
-def stage_panel(stage: Stage, head: int, title: str = "") -> Panel:
-    """A T x T stage as a Panel: weights on [0, 1], signed stages on a symmetric scale."""
+def stage_panel(stage: Stage, head: int, title: str = "",
+                keys: tuple[str, ...] | None = None) -> Panel:  # fmt: skip
+    """A T x T stage as a Panel: weights on [0, 1], signed stages on a symmetric scale;
+    ``keys``: the keys' tokens when they are not the queries' (cross-attention's source), the
+    rows of K and V and the columns of the T x S stages."""
     values = stage.values.astype(np.float64)
     hidden = np.zeros(values.shape, dtype=bool) if stage.hidden is None else stage.hidden
     title = title or f"{stage.number}. {stage.name}\n{stage.formula}"
+    rows, cols = (keys, None) if stage.keys else (None, keys)
     if stage.kind == "weights":
-        return Panel(head, title, values, hidden, row0=stage.row0, col0=stage.col0)
+        return Panel(head, title, values, hidden, row0=stage.row0, col0=stage.col0,
+                     row_names=rows, key_names=cols)  # fmt: skip
     top = max(float(np.abs(values[~hidden]).max(initial=0.0)), 1e-12)
     signed = np.where(hidden, 0.0, values)
-    return Panel(head, title, signed, hidden, top, True, stage.row0, stage.col0)
+    return Panel(head, title, signed, hidden, top, True, stage.row0, stage.col0,
+                 row_names=rows, key_names=cols)  # fmt: skip
 
 
 def steps_figure(
@@ -90,6 +97,8 @@ def draw_steps(view: StepsView, style: Style = DEFAULT_STYLE) -> Figure:
     # every stage labels its rows where the figure can grow to hold them (screen), and where a
     # crop gives the keys' rows other tokens than the queries'
     own_rows = p.width is None or (crop is not None and (crop.k0, crop.k1) != (crop.q0, crop.q1))
+    keys = key_names(view.trace)  # cross-attention: K, V and the columns are the source's
+    own_rows = own_rows or keys is not None
     em = p.font / 72
     with rc_context(theme_rc(style.theme, p.font)):
         box, titles = _steps_layout(view, style, own_rows)
@@ -106,7 +115,7 @@ def draw_steps(view: StepsView, style: Style = DEFAULT_STYLE) -> Figure:
         canvas = panel_canvas(fig)
         for n, (stage, title) in enumerate(zip(stages, titles, strict=True)):
             r, c = divmod(n, box.cols)
-            panel = stage_panel(stage, view.head, title)
+            panel = stage_panel(stage, view.head, title, keys)
             shape = " × ".join(str(d) for d in stage.shape)
             draw_panel(
                 canvas, panel, texts, cmap=DIVERGING_CMAP if panel.signed else style.cmap,
