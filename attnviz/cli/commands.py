@@ -16,8 +16,9 @@ from ..longrun import Streamed
 from ..trace import Trace
 from ..views.labels import visible
 from .app import app, console, read_text, warn
-from .emit import emit, run, run_or_stream
+from .emit import blocks, emit, run, run_or_stream
 from .options import (
+    ATTENTION,
     BOS,
     CROP,
     DTYPE,
@@ -45,6 +46,7 @@ from .options import (
     config,
     crop,
     cropped,
+    encoder_decoder,
     format_option,
     head_list,
     heads_count,
@@ -155,6 +157,8 @@ def heatmap(
                           "every layer shows each weight: write a figure (-o .png, .svg, .pdf)"
                           )  # fmt: skip
     heads = head_list(head, *heads_count(o))
+    if every and o.attention is None and encoder_decoder(o):
+        return emit(blocks(o, text_of(text, o), heads, scale), o, shown)
     layers = layers_count(o) if every else 1
     memory = output_memory(o, "heatmap", shown, layers * len(heads), len(heads))
     keep = wanted(o, heads, shown, layers=layers, every_layer=every, measures=CAPTION)
@@ -405,7 +409,7 @@ def rollout(
 
 
 GENERATE_FORMATS = ("top", "table", "heat", "json")
-GENERATE_RUN = (TEXT_FILE, MODEL, LAYER, DTYPE, MEMORY_BUDGET, MAX_BYTES)
+GENERATE_RUN = (TEXT_FILE, MODEL, LAYER, ATTENTION, DTYPE, MEMORY_BUDGET, MAX_BYTES)
 NewTokensOpt = Annotated[int, typer.Option(help="Tokens to generate, at most.")]
 TemperatureOpt = Annotated[
     float, typer.Option(help="0: the most probable token (greedy); above: sample, hotter is "

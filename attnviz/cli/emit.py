@@ -73,17 +73,36 @@ def run_or_stream(
         _streamed_alone(o, trace, asked)
         return trace
     _warn_blind_queries(trace)
-    if o.hide_special and not any(t.special for t in trace.tokens):
+    return _as_asked(o, trace)
+
+
+def _as_asked(o: Options, trace: Trace) -> Trace:
+    """``trace`` with --hide-special and --words applied."""
+    specials = [t.special for t in (*trace.tokens, *trace.key_tokens)]
+    if o.hide_special and not any(specials):
         warn("--hide-special: this run has no special tokens, so nothing is hidden")
     elif o.hide_special:
         from ..stats import hide_special
 
         trace = hide_special(trace)
-    if words:
+    if getattr(o, "words", False):
         from ..stats import words as merged
 
         trace = merged(trace)
     return trace
+
+
+def blocks(o: Options, text: str, heads: list[int], scale: str | None) -> Any:
+    """--layer all of an encoder-decoder: the model views of its kinds of attention (its
+    encoder's, decoder's and cross), from one forward pass."""
+    from ..pipeline import run_kinds
+    from ..views.blocks import blocks_view
+
+    if o.stream:
+        raise ConfigError("--stream: an encoder-decoder's run is not streamed")
+    progress.step("computing attention")
+    traces = [_as_asked(o, t) for t in run_kinds(text, config(o), limits(o))]
+    return blocks_view(traces, heads, scale=scale, lang=o.lang)
 
 
 def _streamed_alone(o: Options, trace: Streamed, asked: bool | None) -> None:
@@ -111,6 +130,7 @@ def _renderers(view: Any) -> tuple[Callable[..., Any], Callable[..., None]]:
     kinds: dict[str, tuple[Callable[..., Any], Callable[..., None]]] = {
              "HeatmapView": (figures.draw_heatmap, shows.show_heatmap),
              "ModelView": (figures.draw_model, shows.show_model),
+             "BlocksView": (figures.draw_blocks, shows.show_blocks),
              "RolloutView": (figures.draw_rollout, shows.show_rollout),
              "CompareView": (figures.draw_compare, shows.show_compare),
              "StepsView": (figures.draw_steps, shows.show_steps),

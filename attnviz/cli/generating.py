@@ -69,6 +69,11 @@ def generation_view(o: Options, text: str, n: int, sampling: dict[str, Any], hea
         raise ConfigError(f"--layer takes a layer number or 'all', not {o.layer!r}")
     chosen = Sampling(**sampling)
     ck = Checkpoint.open(o.model)
+    if o.attention is not None and ck.family.seq2seq is None:
+        raise ConfigError(f"--attention is an encoder-decoder's; {o.model!r} is a "
+                          f"{ck.family.model_type}")  # fmt: skip
+    if ck.family.seq2seq is not None:
+        return _translation(o, ck, text, n, chosen, head, live, step)
     layer = None if o.layer is None or all_layers(o) else int(o.layer)
     if layer is not None and layer >= ck.layers:  # checked before the generation, not after
         raise ConfigError(f"no layer {layer}: {o.model!r} has layers 0 to {ck.layers - 1}")
@@ -79,19 +84,7 @@ def generation_view(o: Options, text: str, n: int, sampling: dict[str, Any], hea
     prompt, tokens = ck.encode(text)
     dtype = o.dtype or "float32"
     check_length(ck, prompt, n)
-    # a generation keeps every layer's tensors, and the output embedding, from step to step
-    vocab = next(((ck.tensors.shape(n) or [0])[0] for n in ck.family.lm_head
-                  if ck.tensors.has(n)), 0)  # fmt: skip
-    kept = ck.kept_bytes(dtype) + ck.d_model * vocab * np.dtype(dtype).itemsize
-    head_bytes = ck.d_model * vocab * 4  # the output embedding's 32-bit copy while it is converted
-    budget = Limits(memory_budget=size(o.memory_budget), extra_bytes=lambda T: kept + head_bytes)
-    try:
-        check_budget(budget, ck.heads, ck.d_model, dtype, len(prompt) + n, ck.layers,
-                     ck.tensors.layer_elements())  # fmt: skip
-    except RunError as e:  # the ways out of generate
-        raise RunError(str(e).split(": try")[0] + f", {kept / 2**30:.1f} GiB of it the weights "
-                       "kept from step to step: raise `memory_budget`, or ask for fewer "
-                       "`max_new_tokens`") from None  # fmt: skip
+    _check_budget(o, ck, dtype, len(prompt) + n)
     progress.step("generating")
     g = generate(ck, prompt, n, chosen, dtype, on_token=_stream(ck, text, live))
     if live:
@@ -106,6 +99,29 @@ def generation_view(o: Options, text: str, n: int, sampling: dict[str, Any], hea
     steps = [_choice(ck, t, label.text, p, top, before)
              for t, label, p, top, before in zip(g.generated, new, g.chosen_prob, g.top,
                                                  _befores(ck, text, g.generated), strict=True)]  # fmt: skip
+    return _view(o, trace, heads, steps, chosen, g.stopped, step)
+
+
+def _check_budget(o: Options, ck: Any, dtype: str, T: int) -> None:
+    """RunError when a generation of T tokens in all is over --memory-budget: it keeps every
+    layer's tensors, and the output embedding, from step to step."""
+    names = (*ck.family.lm_head, "lm_head.weight", "shared.weight")  # an encoder-decoder's
+    vocab = next(((ck.tensors.shape(n) or [0])[0] for n in names if ck.tensors.has(n)), 0)
+    kept = ck.kept_bytes(dtype) + ck.d_model * vocab * np.dtype(dtype).itemsize
+    head_bytes = ck.d_model * vocab * 4  # the output embedding's 32-bit copy while it is converted
+    budget = Limits(memory_budget=size(o.memory_budget), extra_bytes=lambda _: kept + head_bytes)
+    try:
+        check_budget(budget, ck.heads, ck.d_model, dtype, T, ck.layers,
+                     ck.tensors.layer_elements())  # fmt: skip
+    except RunError as e:  # the ways out of generate
+        raise RunError(str(e).split(": try")[0] + f", {kept / 2**30:.1f} GiB of it the weights "
+                       "kept from step to step: raise `memory_budget`, or ask for fewer "
+                       "`max_new_tokens`") from None  # fmt: skip
+
+
+def _view(o: Options, trace: Any, heads: list[int], steps: list[StepChoice], chosen: Any,
+          stopped: bool, step: int | None) -> GenerationView:  # fmt: skip
+    """The view of a generation's run: how its tokens were chosen, --step checked."""
     how: dict[str, Any] = {"temperature": chosen.temperature}
     if chosen.temperature:
         how |= {"top_k": chosen.top_k, "top_p": chosen.top_p, "seed": chosen.seed}
@@ -113,4 +129,50 @@ def generation_view(o: Options, text: str, n: int, sampling: dict[str, Any], hea
         raise ConfigError(f"--step {step}: the generation stopped at its end-of-text token after "
                           f"{len(steps)} tokens; give --step 1 to {len(steps)}")  # fmt: skip
     every = all_layers(o) and not is_page(o)  # the page plays every layer of every step
-    return GenerationView(trace, heads, steps, how, g.stopped, o.lang, every, step)
+    return GenerationView(trace, heads, steps, how, stopped, o.lang, every, step)
+
+
+def _translation(o: Options, ck: Any, text: str, n: int, chosen: Any, head: str | None,
+                 live: bool, step: int | None) -> GenerationView:  # fmt: skip
+    """An encoder-decoder writes the target of the source ``text``, then the view of its
+    attention (--attention, cross by default) over the source and the target written."""
+    from ..models.translate import labels, translate
+
+    pre = _target_run(o, ck, text, n)
+    source, tokens = ck.encode(text)
+    heads, dtype = head_list(head, ck.heads, ck.kv_heads), o.dtype or "float32"
+    _check_budget(o, ck, dtype, len(source) + n)
+    progress.step("generating")
+    g = translate(ck, source, n, chosen, dtype, on_token=_stream(ck, "", live))
+    if live:
+        sys.stdout.write("\n\n")
+    new = labels(ck, g.generated)
+    config = AttentionConfig(mask=("none",), dtype=dtype, source=replace(
+        pre, target=ck.target_tokenizer.decode(g.generated, skip_special_tokens=True) or " "))  # fmt: skip
+    progress.step("computing attention")
+    start = ck.encode_target("")[1][0]  # the decoder's start token
+    trace = ck.run_seq2seq((source, tokens), (g.ids, [start, *new]), config)[0]
+    trace = replace(trace, model=replace(trace.model, prompt_tokens=1,
+                                         chosen_prob=tuple(g.chosen_prob)))  # fmt: skip
+    steps = [_choice(ck, t, label.text, p, top, " ")
+             for t, label, p, top in zip(g.generated, new, g.chosen_prob, g.top, strict=True)]  # fmt: skip
+    return _view(o, trace, heads, steps, chosen, g.stopped, step)
+
+
+def _target_run(o: Options, ck: Any, text: str, n: int) -> Pretrained:
+    """The options of the run of an encoder-decoder's generation, checked before it runs:
+    its kind of attention (decoder or cross) and layer, the source's length and ``n``."""
+    kind = (o.attention or "cross").strip().lower()
+    if kind == "encoder":
+        raise ConfigError("--attention encoder reads the source alone: generate shows the "
+                          "target it writes (decoder or cross)")  # fmt: skip
+    if ck.over(text, ck.max_positions) is not None:
+        raise ConfigError(f"the source has more tokens than the {ck.max_positions} positions "
+                          f"of {o.model!r}: shorten it")  # fmt: skip
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n < ck.max_positions:
+        raise ConfigError(f"--max-new-tokens must be a whole number from 1 to "
+                          f"{ck.max_positions - 1}, not {n!r}")  # fmt: skip
+    layer = None if o.layer is None or all_layers(o) else int(o.layer)
+    pre = Pretrained(o.model, layer, attention=kind)
+    ck.seq2seq_layer(kind, pre)  # a layer it has
+    return pre

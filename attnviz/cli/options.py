@@ -20,6 +20,7 @@ from ..errors import ConfigError
 from ..pipeline import Limits
 from ..tokens import TOKENIZERS
 from ..trace import (
+    ATTENTIONS,
     DTYPES,
     PATTERNS,
     POSITIONS,
@@ -103,6 +104,13 @@ MODEL = _opt("model", str | None, None,
 LAYER = _opt("layer", str | None, None,
              "With --model: the layer to show (default the last); heatmap takes 'all'.",
              api="layer", show_default=False)  # fmt: skip
+TARGET = _opt("target", str | None, None,
+              "With an encoder-decoder --model (T5, BART, Marian): the target text its decoder "
+              "reads, teacher-forced (the text is the source).", api="target", show_default=False)  # fmt: skip
+ATTENTION = _opt("attention", str | None, None,
+                 f"With an encoder-decoder --model: the attention shown, {' | '.join(ATTENTIONS)} "
+                 "(the decoder's over the source) [default: cross].", api="attention",
+                 show_default=False)  # fmt: skip
 HIDE_SPECIAL = _opt("hide_special", bool, False,
                     "Leave special tokens ([CLS], [SEP], <bos>, <pad>) out of the picture; rows "
                     "are renormalised over the tokens that remain.", api="hide_special")  # fmt: skip
@@ -134,7 +142,8 @@ WORDS = _opt("words", bool, False, "With --model: merge word pieces into words (
 
 # The options of every command that computes.
 RUN = (TEXT_FILE, HEADS, D_MODEL, SEED, MASK, TOKENIZER, POSITIONS_, UNSCALED, DTYPE, BOS,
-       PAD_TO, PLANT, PLANT_STRENGTH, MODEL, LAYER, HIDE_SPECIAL, MAX_TOKENS, TRUNCATE,
+       PAD_TO, PLANT, PLANT_STRENGTH, MODEL, LAYER, TARGET, ATTENTION, HIDE_SPECIAL, MAX_TOKENS,
+       TRUNCATE,
        MEMORY_BUDGET, MAX_BYTES)  # fmt: skip
 
 _FIGURES = frozenset({FIGURE})
@@ -276,6 +285,9 @@ def source(o: Options) -> Seeded | Pretrained:
     if o.model is None:
         if o.layer is not None and not all_layers(o):
             raise ConfigError("--layer chooses a layer of a --model; seeded runs have one")
+        for opt in (TARGET, ATTENTION):
+            if getattr(o, opt.name) is not None:
+                raise ConfigError(f"{opt.flag} is an encoder-decoder's (a --model such as T5)")
         values = {opt.api: getattr(o, opt.name) for opt in RUN if opt.seeded}
         seeded = Seeded(**{**values, "plant": tuple(values["plant"] or ())})
         if "plant_strength" in o.given and not seeded.plant:
@@ -290,7 +302,8 @@ def source(o: Options) -> Seeded | Pretrained:
         if not o.layer.strip().isdigit():
             raise ConfigError(f"--layer takes a layer number or 'all', not {o.layer!r}")
         layer = int(o.layer)
-    return Pretrained(o.model, layer)
+    attention = o.attention.strip().lower() if o.attention is not None else None
+    return Pretrained(o.model, layer, target=o.target, attention=attention)
 
 
 def config(o: Options) -> AttentionConfig:
@@ -308,9 +321,18 @@ def heads_count(o: Options) -> tuple[int, int]:
     src = config(o).source
     if isinstance(src, Seeded):
         return src.heads, src.heads
-    from ..models.checkpoint import heads_of
+    from ..models.config import heads_of
 
     return heads_of(src.model)
+
+
+def encoder_decoder(o: Options) -> bool:
+    """Whether the run's --model is an encoder-decoder (T5, BART, Marian)."""
+    if o.model is None:
+        return False
+    from ..models.config import is_encoder_decoder
+
+    return is_encoder_decoder(o.model)
 
 
 def layers_count(o: Options) -> int:
@@ -318,7 +340,7 @@ def layers_count(o: Options) -> int:
     src = config(o).source
     if isinstance(src, Seeded):
         return 1
-    from ..models.checkpoint import layers_of
+    from ..models.config import layers_of
 
     return layers_of(src.model)
 

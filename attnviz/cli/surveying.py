@@ -162,7 +162,7 @@ def _induction(c: AttentionConfig, seed: int) -> dict[str, np.ndarray]:
 def _name(c: AttentionConfig) -> str:
     """What ran: the checkpoint's name, or the seeded model's settings."""
     if c.pretrained is not None:
-        from ..models.checkpoint import open_config
+        from ..models.config import open_config
 
         about = open_config(c.pretrained.model).get("gguf")  # a GGUF file: its quantisation
         quant = about["quantization"] if isinstance(about, dict) else None
