@@ -157,7 +157,7 @@ def _with_config(tmp_path, name, **changes):
     [
         ("llama-tiny", {"rope_scaling": {"rope_type": "yarn", "factor": 4.0}},
          "rope scaling 'yarn' is not supported (attnviz runs default, linear, llama3)"),
-        ("llama-tiny", {"model_type": "t5"}, "gemma3_text (Gemma 3 (text)); gpt_neox"),
+        ("llama-tiny", {"model_type": "xlnet"}, "gemma3_text (Gemma 3 (text)); gpt_neox"),
         ("llama-tiny", {"num_key_value_heads": 4}, "its 6 heads do not split into 4"),
         ("gemma3-tiny", {"attn_logit_softcapping": 50.0}, "soft-capping is not supported"),
         ("gemma3-tiny", {"layer_types": ["full_attention"]}, "layer_types must list 3"),

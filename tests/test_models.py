@@ -211,7 +211,7 @@ def write_config(folder, **changes):
         (None, ["--model", "./no-such-folder"], "'./no-such-folder': no such folder"),
         (None, ["--model", "no/such/folder/"], "'no/such/folder/': no such folder"),
         (None, ["--model", BERT + "/config.json"], "is a file, neither a folder nor a GGUF file"),
-        ("t5", [], "model_type 't5' is not supported; attnviz runs bert"),
+        ("xlnet", [], "model_type 'xlnet' is not supported; attnviz runs bert"),
         ("no-config", [], "has no config.json"),
         ("no-weights", [], "no model.safetensors"),
         ("no-tokenizer", [], "no tokenizer.json"),
@@ -228,8 +228,8 @@ def test_model_errors_exit_2_with_one_line(tmp_path, setup, args, message):
     if setup:
         shutil.copytree(GPT2 if setup == "no-tokenizer" else BERT, folder)
         args = ["--model", str(folder)]
-    if setup == "t5":
-        write_config(folder, model_type="t5")
+    if setup == "xlnet":
+        write_config(folder, model_type="xlnet")
     elif setup == "no-config":
         (folder / "config.json").unlink()
     elif setup == "no-weights":

@@ -95,6 +95,8 @@ CASES = {
     },
     "model": {"seeded": ([], ["--model", BERT, "--mask", "causal"])},  # compare: A causal, B none
     "layer": ([], ["--layer", "0"]),
+    "target": ([], ["--target", "le chat"]),  # acts on an encoder-decoder: test_seq2seq.py
+    "attention": ([], ["--attention", "encoder"]),
     "hide_special": ([], ["--hide-special"]),
     "max_tokens": ([], ["--max-tokens", "2"]),
     "truncate": (["--max-tokens", "3"], ["--truncate"]),
