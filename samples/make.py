@@ -25,6 +25,7 @@ PLANTED = (
 )
 SINK_TEXT = "The cat sat on the mat because it was tired."
 PROMPT = "The capital of France is"
+SOURCE, TARGET = "The cat sat on the mat.", "Le chat est assis sur le tapis."  # a translation
 FIGURES = [
     'attnviz heatmap "The cat sat on the mat" -o samples/cat.png',
     'attnviz heatmap "The cat sat on the mat because it was tired" --theme dark'
@@ -45,6 +46,10 @@ FIGURES = [
     f'attnviz heatmap "{SINK_TEXT}" --model "$SMOLLM2" --layer all -o samples/sink.png',
     f'attnviz heatmap "{SINK_TEXT}" --model "$SMOLLM2_GGUF" --layer 20 --head kv=1 --preset slides'
     " -o samples/gguf.png",
+    f'attnviz heatmap "{SOURCE}" --model tests/fixtures/bart-tiny --target "{TARGET}" --head 2 --words'
+    " --preset slides -o samples/cross.png",
+    f'attnviz heatmap "{SOURCE}" --model tests/fixtures/t5-tiny --target "{TARGET}" --layer all'
+    " -o samples/blocks.png",
     f'attnviz generate "{PROMPT}" --model "$SMOLLM2" --max-new-tokens 8 --head 0,4'
     " -o samples/generate.png",
     f'attnviz generate "{PROMPT}" --model "$SMOLLM2" --max-new-tokens 8 --layer all --step 1'
@@ -75,6 +80,10 @@ TERMINAL = {
     " --head kv=1",
     "samples/gguf-top.txt": 'attnviz heatmap "The capital of France is Paris." --model'
     ' "$SMOLLM2_GGUF" --layer 2 --head 1 --format top',
+    "samples/cross-top.txt": f'attnviz heatmap "{SOURCE}" --model tests/fixtures/marian-tiny'
+    f' --target "{TARGET}" --head 1 --words --format top',
+    "samples/cross-stats.txt": f'attnviz stats "{SOURCE}" --model tests/fixtures/bart-tiny'
+    f' --target "{TARGET}"',
     "samples/generate-top.txt": f'attnviz generate "{PROMPT}" --model "$SMOLLM2"'
     " --max-new-tokens 8 --head 4 --show-probs",
     "samples/survey.txt": 'attnviz survey --model "$MINILM" --file samples/texts/sentences.txt',
