@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections import Counter, deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain, islice
 from typing import Any
 
@@ -20,7 +20,7 @@ import numpy as np
 from .errors import ConfigError, Interrupted, RunError
 from .models.tokenizer import PIECE
 from .pipeline import Limits, check_budget
-from .survey import STREAMED_ROWS, Tally, key_kinds, streamed_tally, tally
+from .survey import STREAMED_ROWS, Tally, cross_tally, key_kinds, streamed_tally, tally
 from .trace import AttentionConfig
 from .words import merge_words, word_groups, word_texts
 
@@ -54,9 +54,9 @@ class Runner:
 
             self.ck = Checkpoint.open(source.config.pretrained.model)
             self.ck.check_kind(source.config.pretrained)
-            if self.ck.family.seq2seq is not None:
-                raise ConfigError("`model`: a survey of an encoder-decoder's attention is not "
-                                  "supported yet")  # fmt: skip
+            if source.config.pretrained.target is not None:
+                raise ConfigError("`target`: a survey of an encoder-decoder reads each line's "
+                                  "target after a tab (source<TAB>target)")  # fmt: skip
 
     def measure_many(self, texts: list[str | None]) -> list[Tally | str]:
         """Each text's sums (or why it is skipped). A model whose forward pass takes
@@ -132,11 +132,14 @@ class Runner:
 
     def measure(self, text: str | None) -> Tally | str:
         """One text's sums, or why it is skipped: "bad" (not a text), "empty", "long" (over
-        the model's positions or ``max_tokens``), "memory" (over the budget)."""
+        the model's positions or ``max_tokens``), "memory" (over the budget); of an
+        encoder-decoder, "target" (a line with no target after its tab)."""
         if text is None:
             return "bad"
         if not text.strip():
             return "empty"
+        if self.ck is not None and self.ck.family.seq2seq is not None:
+            return self._pair(text)
         trace = self._run(text)
         if trace == "memory":
             return self._streamed(text)
@@ -144,6 +147,45 @@ class Runner:
             return trace
         return self._tally(trace.layer_weights, trace.layer_allowed, list(trace.texts),
                            [t.special for t in trace.tokens])  # fmt: skip
+
+    def _pair(self, line: str) -> Tally | str:
+        """The sums of an encoder-decoder's line, source<TAB>target (the source alone for the
+        encoder's attention), of the kind of attention the run names (cross by default)."""
+        c, ck = self.source.config, self.ck
+        assert c.pretrained is not None
+        kind = c.pretrained.attention or "cross"
+        source, _, target = line.partition("\t")
+        if kind != "encoder" and not target.strip():
+            return "target"
+        limit = min(self.source.max_tokens, ck.max_positions)
+        if not source.strip() or ck.over(source, limit) is not None:
+            return "empty" if not source.strip() else "long"
+        src = ck.encode(source)
+        tgt = ck.encode_target(target) if kind != "encoder" else None
+        T = max(len(src[0]), len(tgt[0]) if tgt else 0)
+        if tgt is not None and len(tgt[0]) > limit:
+            return "long"
+        if not self._fits(ck.heads, ck.d_model, T, ck.layers, ck.tensors.layer_elements(),
+                          ck.kept_bytes(c.dtype)):  # fmt: skip
+            return "memory"
+        run = replace(c, source=replace(c.pretrained, attention=kind))
+        trace = ck.run_seq2seq(src, tgt, run, kept=self.kept)[0]
+        if kind != "cross":
+            return self._tally(trace.layer_weights, trace.layer_allowed, list(trace.texts),
+                               [t.special for t in trace.tokens])  # fmt: skip
+        return self._cross_tally(trace)
+
+    def _cross_tally(self, trace: Any) -> Tally:
+        """A pair's cross-attention sums, pieces merged into words on both axes with words."""
+        w, texts = trace.layer_weights, trace.key_texts
+        special = [t.special for t in trace.key_tokens]
+        if self.source.words:
+            groups = word_groups(trace.texts, [t.special for t in trace.tokens])
+            keys = word_groups(texts, special)
+            w = merge_words(w, np.ones(w.shape[-2:], bool), groups, keys)[0]
+            texts = word_texts(texts, keys)
+            special = [len(g) == 1 and special[g[0]] for g in keys]
+        return cross_tally(w, *key_kinds(texts, special))
 
     def _streamed(self, text: str) -> Tally | str:
         """The sums of a text whose dense run is over the budget, streamed (its row measures

@@ -189,7 +189,8 @@ class _Prepared:
         if self.ck is None:
             return longrun.seeded(self.tokens, config, wanted, budget, self.truncated)
         if self.ck.family.seq2seq is not None:
-            raise ConfigError("an encoder-decoder's run is not streamed: give a shorter text")
+            raise ConfigError("an encoder-decoder's run is shown whole, never streamed (nor "
+                              "measured by sink, which streams)")  # fmt: skip
         assert self.ids is not None
         return longrun.checkpoint(self.ck, self.ids, self.tokens, config, wanted, budget,
                                   self.truncated)  # fmt: skip

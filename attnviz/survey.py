@@ -25,6 +25,9 @@ from .words import is_punctuation
 # at the head's most frequent offset (``positional``, its offset in ``offset``)
 MEASURES = ("first", "separator", "punctuation", "previous", "next", "self", "entropy",
             "distance", "confidence", "positional")  # fmt: skip
+# of cross-attention, a target token's over the source: no previous, next, self, distance or
+# position (``separator`` is the share on the source's end token, its </s>)
+CROSS_MEASURES = ("first", "separator", "punctuation", "entropy", "confidence")
 OFFSETS = 8  # the offsets counted for ``positional``: -8 to +8
 SHARE, POSITIONAL, INDUCTION = 0.5, 0.9, 0.4  # the thresholds of the labels
 LABELS = {"first": "sink", "separator": "separator", "punctuation": "punctuation",
@@ -91,6 +94,25 @@ def tally(w: np.ndarray, allowed: np.ndarray, separator: np.ndarray, punctuation
         w.argmax(axis=-1),
         has,
     )
+
+
+def cross_tally(w: np.ndarray, separator: np.ndarray, punctuation: np.ndarray) -> Tally:
+    """One pair's sums of cross-attention: ``w`` (L, H, T, S), the target's rows over the
+    source's keys, ``separator`` and ``punctuation`` (S,) bool, the source's keys that are;
+    the measures of self-attention alone (previous, next, self, distance, positional) are
+    counted over no row."""
+    w = w.astype(np.float64)
+    has = np.ones(w.shape[::2], dtype=bool)  # (L, T): every target token sees the source
+    none = np.zeros_like(has)
+    values = {
+        "first": w[..., 0], "separator": w[..., separator].sum(axis=-1),
+        "punctuation": w[..., punctuation].sum(axis=-1), "entropy": row_entropy(w),
+        "confidence": w.max(axis=-1),
+    }  # fmt: skip
+    zero = np.zeros(w.shape[:-1])
+    values |= {m: zero for m in ("previous", "next", "self", "distance")}
+    rows = {m: has if m in CROSS_MEASURES else none for m in values}
+    return tally_values(values, rows, w.argmax(axis=-1), none)
 
 
 def tally_values(values: dict[str, np.ndarray], rows: dict[str, np.ndarray], argmax: np.ndarray,

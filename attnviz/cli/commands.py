@@ -257,6 +257,9 @@ def compare(
     if a.config == b.config:  # the model's own mask may make B's mask A's
         raise ConfigError(f"runs A and B are the same run (mask {mask_text(a.config.mask)}): "
                           "give --against another mask, or unscaled")  # fmt: skip
+    if a.scale == 1 and not b.config.scaled and a.model and a.model.model_type == "t5":
+        raise ConfigError("--against unscaled: T5 does not divide its scores by √d_k, so runs "
+                          "A and B are the same run")  # fmt: skip
     view = compare_view(compare_runs(a, b), heads, crop=crop(o, len(a.tokens)), lang=o.lang)
     emit(view, o, shown)
 
@@ -597,6 +600,9 @@ def lesson(
 
     fmt = destination(o, format)
     one_layer(o)
+    if encoder_decoder(o):
+        raise ConfigError("lesson compares one self-attention masked and unmasked; an "
+                          "encoder-decoder's three kinds are heatmap --layer all's")  # fmt: skip
     heads = head_list(str(head), *heads_count(o))
     source = text_of(text, o)
     memory = output_memory(o, "lesson", None, 0, heads_count(o)[0])  # the page of every head

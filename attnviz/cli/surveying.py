@@ -17,7 +17,7 @@ import numpy as np
 from ..corpus import Source, default_jobs, survey
 from ..errors import ConfigError
 from ..trace import AttentionConfig
-from ..views.labels import visible
+from ..views.labels import strings, visible
 from ..views.survey import SurveyView
 from .app import progress
 from .options import Options, config, size
@@ -123,13 +123,25 @@ def survey_view(o: Options, jsonl: bool, limit: int | None, words: bool, inducti
                           f"{_why(skipped, jsonl)}")  # fmt: skip
     means = totals.tally.means()
     scores = _induction(c, o.seed) if induction else None
-    return SurveyView(_name(c), means, labels(means, scores["induction"] if scores else None),
-                      totals.used, skipped, words, scores, o.lang)  # fmt: skip
+    kind = _kind(c)
+    name = _name(c) + (f", {strings(o.lang)['attn_' + kind]}" if kind else "")
+    return SurveyView(name, means, labels(means, scores["induction"] if scores else None),
+                      totals.used, skipped, words, scores, o.lang, kind)  # fmt: skip
+
+
+def _kind(c: AttentionConfig) -> str:
+    """The kind of attention an encoder-decoder's survey measures (cross by default); ""."""
+    from ..models.config import is_encoder_decoder
+
+    if c.pretrained is None or not is_encoder_decoder(c.pretrained.model):
+        return ""
+    return c.pretrained.attention or "cross"
 
 
 WHY = {"bad": "not text (NUL bytes, invalid UTF-8, over 1 MiB)",
        "empty": "empty", "long": "over --max-tokens or the model's positions",
-       "memory": "over --memory-budget"}  # fmt: skip
+       "memory": "over --memory-budget",
+       "target": "without a target after a tab (source<TAB>target; or --attention encoder)"}  # fmt: skip
 
 
 def _why(skipped: dict[str, int], jsonl: bool) -> str:

@@ -229,12 +229,14 @@ class Checkpoint:
 
     def run_seq2seq(self, source: tuple[list[int], list[ModelToken]],
                     target: tuple[list[int], list[ModelToken]] | None, config: AttentionConfig,
-                    truncated: int = 0, every_kind: bool = False) -> list[Trace]:  # fmt: skip
+                    truncated: int = 0, every_kind: bool = False,
+                    kept: dict[str, Any] | None = None) -> list[Trace]:  # fmt: skip
         """An encoder-decoder's forward pass over the ``source`` (ids, tokens) and, teacher-
         forced, the ``target``'s: the Trace of the kind of attention ``config`` names
         (encoder, decoder, or cross by default) in its layer (the last by default); with
         ``every_kind``, the Traces of every kind the run has (the encoder's alone without a
-        target), the named kind's in its layer, the others' in their last."""
+        target), the named kind's in its layer, the others' in their last; ``kept``: tensors
+        kept from run to run (a survey's)."""
         pre, s2s = config.pretrained, self.family.seq2seq
         assert pre is not None and s2s is not None
         kind = pre.attention or ("encoder" if every_kind and target is None else "cross")
@@ -249,7 +251,7 @@ class Checkpoint:
         tgt = target[0] if target is not None else start
         try:
             with self._blas_held(max(len(source[0]), len(tgt))):
-                run = s2s.run(self.params(config.dtype), source[0], tgt, config.scaled,
+                run = s2s.run(self.params(config.dtype, kept), source[0], tgt, config.scaled,
                               self.decoder_layers)  # fmt: skip
         except (ValueError, IndexError) as e:
             if isinstance(e, ConfigError):

@@ -420,4 +420,7 @@ def rollout_view(trace: Trace, *, lang: str = "en") -> RolloutView:
     from ..stats import rollout
 
     strings(lang)
+    if trace.attention == "cross":
+        raise ConfigError("the rollout multiplies a self-attention's layers, and cross-attention "
+                          "maps the target onto the source: give `attention` encoder or decoder")  # fmt: skip
     return RolloutView(trace, rollout(trace.layer_weights), lang)

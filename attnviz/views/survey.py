@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..survey import MEASURES
+from ..survey import CROSS_MEASURES, MEASURES
 from .labels import strings, visible
 
 
@@ -28,6 +28,7 @@ class SurveyView:
     words: bool = False
     induction: dict[str, np.ndarray] | None = None
     lang: str = "en"
+    attention: str = ""  # an encoder-decoder's kind of attention surveyed ("" for the others)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -36,8 +37,10 @@ class SurveyView:
 
     @property
     def measures(self) -> dict[str, np.ndarray]:
-        """Every measure shown, in order: the corpus's, then the induction scores."""
-        return {m: self.means[m] for m in MEASURES} | (self.induction or {})
+        """Every measure shown, in order: the corpus's (cross-attention's, those that mean
+        something of a target token over the source), then the induction scores."""
+        shown = CROSS_MEASURES if self.attention == "cross" else MEASURES
+        return {m: self.means[m] for m in shown} | (self.induction or {})
 
     @property
     def title(self) -> str:
