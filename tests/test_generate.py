@@ -387,13 +387,13 @@ def test_a_step_past_the_end_of_text_is_refused_after_the_generation(tmp_path):
 
 @pytest.mark.parametrize("seed", range(5))
 def test_the_most_probable_are_those_a_full_sort_gives(seed):
-    from attnviz.models.generate import _most_probable
+    from attnviz.models.generate import most_probable
 
     rng = np.random.default_rng(seed)
     p = rng.integers(0, 6, 40) / 10  # many ties
     for k in (1, 3, 5, 40, 50):
         expected = np.argsort(-p, kind="stable")[:k]
-        np.testing.assert_array_equal(_most_probable(p, k), expected)
+        np.testing.assert_array_equal(most_probable(p, k), expected)
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -402,19 +402,19 @@ def test_the_probabilities_in_one_buffer_are_the_softmax_of_the_logits(seed):
     kernel's softmax gives of the float64 logits, bit for bit (a -inf logit included), and
     logits with no finite largest value go to the softmax itself."""
     from attnviz.attention import softmax
-    from attnviz.models.generate import _probabilities
+    from attnviz.models.generate import probabilities
 
     rng = np.random.default_rng(seed)
     buffer = np.empty(5000)
     for _ in range(3):  # the buffer used again
         logits = (rng.standard_normal(5000) * 10 ** rng.uniform(0, 3)).astype(np.float32)
         logits[rng.integers(0, 5000, 3)] = -np.inf
-        got = _probabilities(logits, buffer)
+        got = probabilities(logits, buffer)
         assert got is buffer
         assert np.array_equal(got, softmax(logits.astype(np.float64)))
     for odd in ([0.0, np.nan, 1.0], [-np.inf] * 3):
         odd = np.array(odd, np.float32)
-        assert np.array_equal(_probabilities(odd, np.empty(3)), softmax(odd.astype(np.float64)))
+        assert np.array_equal(probabilities(odd, np.empty(3)), softmax(odd.astype(np.float64)))
 
 
 @pytest.mark.parametrize("room", [0, 4, 40])

@@ -131,7 +131,7 @@ def _transposed(a: np.ndarray, rows: int = 512) -> np.ndarray:
 def eos_ids(ck: Checkpoint) -> set[int]:
     """The end-of-text ids of config.json and generation_config.json."""
     found: set[int] = set()
-    for source in (ck.config, _generation_config(ck)):
+    for source in (ck.config, generation_config(ck)):
         value = source.get("eos_token_id")
         for v in value if isinstance(value, list) else [value]:
             if isinstance(v, int) and not isinstance(v, bool):
@@ -139,7 +139,7 @@ def eos_ids(ck: Checkpoint) -> set[int]:
     return found
 
 
-def _generation_config(ck: Checkpoint) -> dict[str, Any]:
+def generation_config(ck: Checkpoint) -> dict[str, Any]:
     path = ck.folder / "generation_config.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
@@ -216,8 +216,8 @@ def generate(
     buffer = np.empty(len(logits), np.float64)
     for _ in range(n):
         token = sampling.choose(logits, rng)
-        p = _probabilities(logits, buffer)
-        best = _most_probable(p, top)
+        p = probabilities(logits, buffer)
+        best = most_probable(p, top)
         g.generated.append(token)
         g.chosen_prob.append(float(p[token]))
         g.top.append([(int(i), float(p[i])) for i in best])
@@ -232,7 +232,7 @@ def generate(
     return g
 
 
-def _probabilities(logits: np.ndarray, out: np.ndarray) -> np.ndarray:
+def probabilities(logits: np.ndarray, out: np.ndarray) -> np.ndarray:
     """The softmax of the logits in float64, the numbers of ``softmax(logits.astype(float64))``
     computed in ``out``, one buffer for every step: a fresh array of the vocabulary's size
     faults its pages in again at each step."""
@@ -245,7 +245,7 @@ def _probabilities(logits: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def _most_probable(p: np.ndarray, k: int) -> np.ndarray:
+def most_probable(p: np.ndarray, k: int) -> np.ndarray:
     """The ``k`` most probable ids, most probable first (ties: the lower id first); a
     partition, then a sort of those k only (a sort of the whole vocabulary took a tenth
     of a step)."""

@@ -3,9 +3,9 @@ target so far at each step, its next token chosen from the language-model head, 
 transformers' ``generate`` chooses it (greedy or sampled; the checkpoint's forced first and
 last tokens, and its banned single tokens, as its generation_config.json says).
 
-Each step runs the decoder over every target token so far (no key/value cache): a target of
-n tokens costs n passes of up to n tokens, which for the tens of tokens a translation has is
-far less than the encoder's reading of the tensors, kept from step to step.
+Each step runs the whole pass again, the encoder over the source and the decoder over the
+target so far (no key/value cache): a target of n tokens costs n passes, each of tens of
+tokens for a sentence; the tensors are read and converted once, kept from step to step.
 """
 
 from __future__ import annotations
@@ -20,16 +20,16 @@ from .files import setting
 from .generate import (
     Generation,
     Sampling,
-    _generation_config,
-    _most_probable,
-    _probabilities,
     eos_ids,
+    generation_config,
+    most_probable,
+    probabilities,
 )
 
 
 def _forced(ck: Checkpoint, key: str) -> int | None:
     """A forced token id of generation_config.json (or config.json): None when it has none."""
-    for source in (_generation_config(ck), ck.config):
+    for source in (generation_config(ck), ck.config):
         value = source.get(key)
         if isinstance(value, int) and not isinstance(value, bool):
             return value
@@ -38,7 +38,7 @@ def _forced(ck: Checkpoint, key: str) -> int | None:
 
 def _banned(ck: Checkpoint) -> list[int]:
     """The single tokens generation_config.json bans (bad_words_ids of one token: Marian's pad)."""
-    found = _generation_config(ck).get("bad_words_ids") or ck.config.get("bad_words_ids") or []
+    found = generation_config(ck).get("bad_words_ids") or ck.config.get("bad_words_ids") or []
     return [w[0] for w in found if isinstance(w, list) and len(w) == 1 and isinstance(w[0], int)]
 
 
@@ -65,7 +65,7 @@ def translate(
         run = s2s.run(params, source, g.ids, True, ck.decoder_layers)
         assert run.hidden is not None
         logits = s2s.logits(params, run.hidden[-1:])[0]
-        p = _probabilities(logits, np.empty(len(logits), np.float64))
+        p = probabilities(logits, np.empty(len(logits), np.float64))
         forced = first if step == 0 and first is not None else last if step == n - 1 else None
         if forced is not None and 0 <= forced < len(logits):
             token = forced
@@ -73,7 +73,7 @@ def translate(
             token = sampling.choose(_without(logits, banned), rng)
         g.generated.append(token)
         g.chosen_prob.append(float(p[token]))
-        g.top.append([(int(i), float(p[i])) for i in _most_probable(p, top)])
+        g.top.append([(int(i), float(p[i])) for i in most_probable(p, top)])
         if on_token is not None:
             on_token(token)
         if token in stop:
