@@ -293,6 +293,10 @@ def test_marian_without_its_sentencepiece_files_is_refused(tmp_path):
     (folder / "target.spm").write_bytes(b"\xff\xff\xff")
     with pytest.raises(ConfigError, match="not a SentencePiece model"):
         Checkpoint.open(str(folder))
+    # well-formed protobuf: a piece "a", and a normaliser's charsmap that is not one
+    (folder / "target.spm").write_bytes(b"\x0a\x03\x0a\x01a" + b"\x1a\x0b\x12\x09\x01\x02garbage")
+    with pytest.raises(ConfigError, match=r"not a SentencePiece model.*charsmap"):
+        Checkpoint.open(str(folder))
 
 
 def test_the_model_view_shows_the_three_blocks_as_transformers_computes_them():

@@ -162,7 +162,7 @@ class Marian:
         self.specials = re.compile("|".join(map(re.escape, found))) if found else None
 
     def encode(self, text: str, add_special_tokens: bool = True) -> Any:
-        code = re.match(r">>.*?<<", text)  # a language code, cut off before SentencePiece
+        code = re.match(r">>.*?<<", text, re.S)  # a language code, cut off before SentencePiece
         at = code.end() if code else 0
         tokens = [code.group()] if code else []
         offsets, mask = [(0, at)] if code else [], [0] if code else []
@@ -252,6 +252,13 @@ def marian(folder: Path, settings: dict[str, Any], specials: dict[str, str]) -> 
     for name in ("source.spm", "target.spm"):
         if not (folder / name).is_file():
             raise ConfigError(f"`model`: no tokenizer.json, and no {name} in {str(folder)!r}")
-        made.append(Marian(unigram(read(folder / name), name), vocab, specials))
+        model = read(folder / name)
+        try:
+            cut = unigram(model, name)
+        except ConfigError:
+            raise
+        except Exception as e:  # the library's own error types: a charsmap it cannot read
+            raise ConfigError(f"`model`: {name} is not a SentencePiece model ({e})") from None
+        made.append(Marian(cut, vocab, specials))
     made[0].target = made[1]  # type: ignore[attr-defined]
     return made[0]
