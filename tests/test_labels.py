@@ -76,3 +76,15 @@ def test_config_against_unscaled_keeps_the_mask():
 )
 def test_visible(raw, shown):
     assert visible(raw) == shown
+
+
+def test_a_title_part_longer_than_the_line_is_broken_between_its_words():
+    from attnviz.render.figures.layout import wrap
+
+    note = "7 pieces merged into words (to a word: the sum; from: the mean)"
+    lines = wrap(f"bart-tiny · layer 2 · {note}", 40).split("\n")
+    assert lines[0] == "bart-tiny · layer 2" and all(len(line) <= 40 for line in lines)
+    assert " ".join(lines[1:]) == note  # nothing lost, the words whole
+    assert (
+        wrap("a · b", 40) == "a · b" and wrap("averyveryverylongword", 5) == "averyveryverylongword"
+    )

@@ -382,13 +382,17 @@ def grid_layout(
 
 def wrap(text: str, max_chars: float) -> str:
     """Break each " · "-separated line of a title into lines of at most ``max_chars``
-    characters."""
+    characters; a part longer than that alone is broken between its words."""
+    import textwrap
+
     lines: list[str] = []
     for line in text.split("\n"):
         start = len(lines)
         for part in line.split(" · "):
             if len(lines) > start and len(lines[-1]) + 3 + len(part) <= max_chars:
                 lines[-1] += " · " + part
+            elif len(part) > max_chars:
+                lines += textwrap.wrap(part, int(max_chars), break_long_words=False) or [part]
             else:
                 lines.append(part)
     return "\n".join(lines)
