@@ -475,3 +475,16 @@ def test_rollout_of_the_decoders_self_attention():
     assert result.exit_code == 0, result.output
     flow = np.array(json.loads(result.stdout)["rollout"])
     assert np.allclose(np.triu(flow, 1), 0) and np.allclose(flow.sum(-1), 1)  # causal, rows
+
+
+def test_a_window_of_cross_attention_is_bounded_by_the_source_across():
+    args = ["heatmap", PAIRS[0][0], "--model", T5, "--target", PAIRS[0][1], "--head", "0"]
+    S = len(expected("t5-tiny", 0)["source"])
+    over = runner.invoke(app, [*args, "--keys", f"2:{S + 3}"])
+    assert over.exit_code == 2 and "--keys" in over.stderr and f"{S} tokens" in over.stderr
+    cut = runner.invoke(app, [*args, "--queries", "3:8", "--keys", "1:4", "--format", "json"])
+    assert cut.exit_code == 0, cut.output
+    data = json.loads(cut.stdout)
+    assert data["window"] == {"queries": [3, 8], "keys": [1, 4]}
+    np.testing.assert_allclose(data["weights"][0], expected("t5-tiny", 0)["cross"][-1, 0, 3:8, 1:4],
+                               atol=1e-5)  # fmt: skip

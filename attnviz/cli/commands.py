@@ -167,7 +167,7 @@ def heatmap(
     cells = 512 if dense_terminal else keep.resolution or 512  # the terminal fits a dense run
     look = {"scale": scale, "lang": o.lang, "pool": o.pool, "resolution": cells}
     view = model_view(trace, heads, **look) if every else \
-        heatmap_view(trace, heads, crop=crop(o, len(trace.tokens)), **look)  # fmt: skip
+        heatmap_view(trace, heads, crop=crop(o, len(trace.tokens), trace.keys_count), **look)  # fmt: skip
     _pooling_acted(o, shown, view)
     if every:
         emit(view, o, shown)
@@ -260,7 +260,9 @@ def compare(
     if a.scale == 1 and not b.config.scaled and a.model and a.model.model_type == "t5":
         raise ConfigError("--against unscaled: T5 does not divide its scores by √d_k, so runs "
                           "A and B are the same run")  # fmt: skip
-    view = compare_view(compare_runs(a, b), heads, crop=crop(o, len(a.tokens)), lang=o.lang)
+    view = compare_view(
+        compare_runs(a, b), heads, crop=crop(o, len(a.tokens), a.keys_count), lang=o.lang
+    )
     emit(view, o, shown)
 
 
@@ -306,7 +308,9 @@ def steps(
         raise ConfigError("--columns must be at least 1 and --precision between 0 and 12")
     head_list(str(head), *heads_count(o))
     trace = run(o, text_of(text, o), extra_bytes=output_memory(o, "steps", shown, 1, 10))
-    view = steps_view(trace, head, crop=crop(o, len(trace.tokens)), lang=o.lang, query=query)
+    view = steps_view(
+        trace, head, crop=crop(o, len(trace.tokens), trace.keys_count), lang=o.lang, query=query
+    )
     emit(view, o, shown, precision=precision, columns=columns)
 
 

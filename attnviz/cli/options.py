@@ -542,26 +542,31 @@ def _span(option: str, spec: str, T: int | None) -> tuple[int, int]:
 
 
 def parse_crop(
-    T: int | None, window: str | None = None, queries: str | None = None, keys: str | None = None
-) -> Crop:
+    T: int | None, window: str | None = None, queries: str | None = None,
+    keys: str | None = None, S: int | None = None,
+) -> Crop:  # fmt: skip
     """The Crop of ``--window A:B`` (queries and keys A..B−1), or of ``--queries A:B`` and
     ``--keys A:B`` (each axis on its own; the whole axis when not given). Either part of A:B
     may be left out: ``:20``, ``480:``. With T None, only the form of the specs is checked
-    (before anything is computed)."""
+    (before anything is computed). ``S``: the keys when they are not the T queries (cross-
+    attention's source)."""
     if window is not None and (queries is not None or keys is not None):
         raise ConfigError("give --window, or --queries and --keys, not both")
-    q = k = _span("--window", window, T) if window is not None else (0, T or 0)
+    S = T if S is None else S
+    q = _span("--window", window, T) if window is not None else (0, T or 0)
+    k = _span("--window", window, S) if window is not None else (0, S or 0)
     if queries is not None:
         q = _span("--queries", queries, T)
     if keys is not None:
-        k = _span("--keys", keys, T)
+        k = _span("--keys", keys, S)
     return Crop(*q, *k)
 
 
-def crop(o: Options, T: int) -> Crop | None:
-    """The crop of a run of T tokens; None when it is the whole run."""
-    part = parse_crop(T, o.window, o.queries, o.keys)
-    return None if part.covers(T) else part
+def crop(o: Options, T: int, S: int | None = None) -> Crop | None:
+    """The crop of a run of T queries (and S keys; None: T); None when it is the whole run."""
+    part = parse_crop(T, o.window, o.queries, o.keys, S)
+    whole = (0, T, 0, T if S is None else S)
+    return None if (part.q0, part.q1, part.k0, part.k1) == whole else part
 
 
 # --- the API's words, in flags ------------------------------------------------------------------

@@ -63,7 +63,7 @@ def draw_heatmap(view: HeatmapView, style: Style = DEFAULT_STYLE) -> Figure:
     trace, crop, s = view.trace, view.crop, strings(view.lang)
     hidden, partly = view.masked()
     cross = trace.attention == "cross"  # the target's tokens down, the source's across
-    measured = crop_texts_both(trace.texts, crop) if not cross else [*trace.texts, *trace.key_texts]
+    measured = crop_texts_both(trace.texts, crop, trace.key_texts if cross else None)
     return panel_grid(
         view.panels(), len(view.heads), grid(len(view.heads), style.p.max_cols)[1], trace.texts,
         measured, view.side, view.title, bar_label(view, s), hidden,
@@ -213,7 +213,8 @@ def draw_model(view: ModelView, style: Style = DEFAULT_STYLE,
     cross = view.trace.attention == "cross"  # the target's tokens down, the source's across
     return panel_grid(
         view.panels(), L * len(view.heads), len(view.heads), texts,
-        [*texts, *view.trace.key_texts] if cross else texts, max(len(texts), view.trace.keys_count),
+        crop_texts_both(texts, None, view.trace.key_texts if cross else None),
+        max(len(texts), view.trace.keys_count),
         view.title, bar_label(view, s), hidden, lang=view.lang, style=style, partly=partly,
         indexed=view.cell > 1, floor=log_floor(len(texts)) if view.shown_scale == "log" else None,
         row_titles=[s["layer"].format(n=n) for n in range(L)],

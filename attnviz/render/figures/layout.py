@@ -145,11 +145,13 @@ def crop_texts(texts: Sequence[str], start: int | None, n: int) -> Sequence[str]
     return texts if start is None else texts[start : start + n]
 
 
-def crop_texts_both(texts: Sequence[str], crop: Any) -> Sequence[str]:
-    """The texts on either axis of ``crop`` (all outside one): what the labels measure."""
+def crop_texts_both(texts: Sequence[str], crop: Any, keys: Sequence[str] | None = None
+                    ) -> Sequence[str]:  # fmt: skip
+    """The texts on either axis of ``crop`` (all outside one): what the labels measure;
+    ``keys``: the keys' texts when they are not the queries' (cross-attention's source)."""
     if crop is None:
-        return texts
-    return [*texts[crop.queries], *texts[crop.keys]]
+        return texts if keys is None else [*texts, *keys]
+    return [*texts[crop.queries], *(texts if keys is None else keys)[crop.keys]]
 
 
 # Fonts Matplotlib falls back to, in order, for what the default font (DejaVu Sans) lacks,
