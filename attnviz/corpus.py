@@ -177,15 +177,12 @@ class Runner:
 
     def _cross_tally(self, trace: Any) -> Tally:
         """A pair's cross-attention sums, pieces merged into words on both axes with words."""
-        w, texts = trace.layer_weights, trace.key_texts
-        special = [t.special for t in trace.key_tokens]
         if self.source.words:
-            groups = word_groups(trace.texts, [t.special for t in trace.tokens])
-            keys = word_groups(texts, special)
-            w = merge_words(w, np.ones(w.shape[-2:], bool), groups, keys)[0]
-            texts = word_texts(texts, keys)
-            special = [len(g) == 1 and special[g[0]] for g in keys]
-        return cross_tally(w, *key_kinds(texts, special))
+            from .stats import words
+
+            trace = words(trace)
+        special = [t.special for t in trace.key_tokens]
+        return cross_tally(trace.layer_weights, *key_kinds(trace.key_texts, special))
 
     def _streamed(self, text: str) -> Tally | str:
         """The sums of a text whose dense run is over the budget, streamed (its row measures

@@ -218,9 +218,9 @@ def words(trace: Trace) -> Trace:
 
 def _mean(groups: list[list[int]], T: int) -> np.ndarray:
     """(W, T): each word's mean over its pieces."""
-    member = np.zeros((len(groups), T))
-    for g, pieces in enumerate(groups):
-        member[g, pieces] = 1.0
+    from .words import membership
+
+    member = membership(groups, T)
     return member / member.sum(axis=1, keepdims=True)
 
 

@@ -102,7 +102,8 @@ def cross_tally(w: np.ndarray, separator: np.ndarray, punctuation: np.ndarray) -
     the measures of self-attention alone (previous, next, self, distance, positional) are
     counted over no row."""
     w = w.astype(np.float64)
-    has = np.ones(w.shape[::2], dtype=bool)  # (L, T): every target token sees the source
+    L, _, T, _ = w.shape
+    has = np.ones((L, T), dtype=bool)  # every target token sees the source
     none = np.zeros_like(has)
     values = {
         "first": w[..., 0], "separator": w[..., separator].sum(axis=-1),

@@ -39,14 +39,14 @@ def merge_words(w: np.ndarray, allowed: np.ndarray, groups: list[list[int]],
     (..., T, S) -> (..., W, V) each, W the words of the queries (``groups``), V those of the
     keys (``key_groups``; None: the queries'); a word may attend to another when any of its
     pieces may attend to any of the other's."""
-    queries = _member(groups, w.shape[-2])  # (W, T)
-    keys = queries if key_groups is None else _member(key_groups, w.shape[-1])  # (V, S)
+    queries = membership(groups, w.shape[-2])  # (W, T)
+    keys = queries if key_groups is None else membership(key_groups, w.shape[-1])  # (V, S)
     to = w.astype(np.float64) @ keys.T  # (..., T, V)
     merged = (queries / queries.sum(axis=1, keepdims=True)) @ to  # (..., W, V)
     return merged, (queries @ allowed.astype(np.float64) @ keys.T) > 0
 
 
-def _member(groups: list[list[int]], T: int) -> np.ndarray:
+def membership(groups: list[list[int]], T: int) -> np.ndarray:
     """(W, T): 1 where token t is a piece of word w."""
     member = np.zeros((len(groups), T))
     for g, pieces in enumerate(groups):

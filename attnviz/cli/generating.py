@@ -150,8 +150,7 @@ def _translation(o: Options, ck: Any, text: str, n: int, chosen: Any, head: str 
     config = AttentionConfig(mask=("none",), dtype=dtype, source=replace(
         pre, target=ck.target_tokenizer.decode(g.generated, skip_special_tokens=True) or " "))  # fmt: skip
     progress.step("computing attention")
-    start = ck.encode_target("")[1][0]  # the decoder's start token
-    trace = ck.run_seq2seq((source, tokens), (g.ids, [start, *new]), config)[0]
+    trace = ck.run_seq2seq((source, tokens), (g.ids, [ck.start_token(), *new]), config)[0]
     trace = replace(trace, model=replace(trace.model, prompt_tokens=1,
                                          chosen_prob=tuple(g.chosen_prob)))  # fmt: skip
     steps = [_choice(ck, t, label.text, p, top, " ")

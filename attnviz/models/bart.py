@@ -16,8 +16,8 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..masks import build_mask
-from .layers import Params, attend, layer_norm, linear
-from .seq2seq import Seq2SeqRun, weights
+from .layers import Params, attend, layer_norm, linear, projections
+from .seq2seq import Seq2SeqRun
 
 BART_ATTENTION = ("q_proj", "k_proj", "v_proj", "out_proj")
 
@@ -55,14 +55,14 @@ def _mlp(p: Params, b: str, x: np.ndarray, act: Callable[[np.ndarray], np.ndarra
     return _norm(p, x + linear(p, b + "fc2", act(linear(p, b + "fc1", x))), b + "final_layer_norm")
 
 
-def forward(p: Params, source: list[int], target: list[int], scaled: bool, decoder_layers: int,
-         ) -> Seq2SeqRun:  # fmt: skip
+def forward(p: Params, source: list[int], target: list[int], scaled: bool,
+            decoder_layers: int) -> Seq2SeqRun:  # fmt: skip
     """BART's (or Marian's) encoder over ``source`` and decoder over ``target``, every layer."""
     act, out, scale = p.activation("activation_function", "gelu"), Seq2SeqRun(), p.head_dim**-0.5
     x = _embed(p, "encoder", source)
     for n in range(p.layers):
         b = f"encoder.layers.{n}."
-        run = attend(x, weights(p, b + "self_attn.", BART_ATTENTION), None, scaled, scale)
+        run = attend(x, projections(p, b + "self_attn.", BART_ATTENTION), None, scaled, scale)
         out.runs["encoder"].append(run)
         x = _mlp(p, b, _norm(p, x + run.output, b + "self_attn_layer_norm"), act)
     out.memory = memory = x
@@ -70,9 +70,9 @@ def forward(p: Params, source: list[int], target: list[int], scaled: bool, decod
     causal = build_mask(("causal",), np.zeros(len(target), dtype=bool))
     for n in range(decoder_layers):
         b = f"decoder.layers.{n}."
-        run = attend(y, weights(p, b + "self_attn.", BART_ATTENTION), causal, scaled, scale)
+        run = attend(y, projections(p, b + "self_attn.", BART_ATTENTION), causal, scaled, scale)
         y = _norm(p, y + run.output, b + "self_attn_layer_norm")
-        w = weights(p, b + "encoder_attn.", BART_ATTENTION)
+        w = projections(p, b + "encoder_attn.", BART_ATTENTION)
         cross = attend(y, w, None, scaled, scale, memory=memory)
         y = _mlp(p, b, _norm(p, y + cross.output, b + "encoder_attn_layer_norm"), act)
         out.runs["decoder"].append(run)

@@ -180,10 +180,18 @@ class Checkpoint:
     def encode_target(self, text: str) -> tuple[list[int], list[ModelToken]]:
         """An encoder-decoder's decoder ids and tokens for the target ``text``, teacher-forced
         as in training: the decoder's start token, then the target's tokens."""
-        start = setting(self.config, "decoder_start_token_id", 0, least=0)
         ids, tokens = encode(self.target_tokenizer, text)
-        raw = self.target_tokenizer.id_to_token(start) or f"<{start}>"
-        return [start, *ids], [ModelToken(raw, raw, 0, 0, True), *tokens]
+        return [self.decoder_start, *ids], [self.start_token(), *tokens]
+
+    @property
+    def decoder_start(self) -> int:
+        """An encoder-decoder's decoder start token id: the first of every target."""
+        return setting(self.config, "decoder_start_token_id", 0, least=0)
+
+    def start_token(self) -> ModelToken:
+        """The decoder's start token, as labels show it."""
+        raw = self.target_tokenizer.id_to_token(self.decoder_start) or f"<{self.decoder_start}>"
+        return ModelToken(raw, raw, 0, 0, True)
 
     @property
     def target_tokenizer(self) -> Any:
@@ -247,8 +255,7 @@ class Checkpoint:
             raise ConfigError("`mask`: an encoder-decoder runs with its own masks (none over "
                               "the source, causal over the target)")  # fmt: skip
         layer = self.seq2seq_layer(kind, pre)
-        start = [setting(self.config, "decoder_start_token_id", 0, least=0)]
-        tgt = target[0] if target is not None else start
+        tgt = target[0] if target is not None else [self.decoder_start]
         try:
             with self._blas_held(max(len(source[0]), len(tgt))):
                 run = s2s.run(self.params(config.dtype, kept), source[0], tgt, config.scaled,

@@ -18,14 +18,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError
 from .files import setting
-from .layers import QK, Allowed, Cache, LayerRun, LayerWeights, Params, attend, linear, rms_norm
+from .layers import QK, Allowed, Cache, LayerRun, Params, attend, linear, projections, rms_norm
 from .rope import Rope, rope, settings
 
 
@@ -97,19 +96,6 @@ def ropes(config: dict[str, Any], model_type: str, L: int, head_dim: int) -> lis
     return [by_kind[k] for k in layer_kinds(config, model_type, L)]
 
 
-def _weights(p: Params, b: str) -> LayerWeights:
-    """Layer ``b``'s attention weights (nn.Linear stores (out, in): transposed here)."""
-    qkv = []
-    for name in ("q_proj", "k_proj", "v_proj"):
-        w = p(b + f"self_attn.{name}.weight").T
-        bias = p.maybe(b + f"self_attn.{name}.bias")
-        qkv.append((w, np.zeros(w.shape[1], w.dtype) if bias is None else bias))
-    w_o = p(b + "self_attn.o_proj.weight").T
-    b_o = p.maybe(b + "self_attn.o_proj.bias")
-    b_o = np.zeros(w_o.shape[1], w_o.dtype) if b_o is None else b_o
-    return LayerWeights.from_projections(qkv, p.heads, w_o, b_o, p.kv_heads)
-
-
 def _turner(norm: Callable[[np.ndarray, str], np.ndarray], b: str, r: Rope,
             tables: tuple[np.ndarray, np.ndarray], qk_norm: bool) -> QK:  # fmt: skip
     """Layer ``b``'s map from projected Q and K (H, T, Dh) to those its scores use."""
@@ -149,7 +135,7 @@ def forward(
     for n in range(p.layers):
         b = f"layers.{n}."
         turn = _turner(norm, b, turns[n], tables[id(turns[n])], style.qk_norm)
-        w = p.once(b, partial(_weights, p, b))
+        w = projections(p, b + "self_attn.", ("q_proj", "k_proj", "v_proj", "o_proj"))
         run = attend(norm(x, b + "input_layernorm.weight"), w, allowed[n], scaled, scale, turn,
                      (cache, n) if cache else None)  # fmt: skip
         yield run

@@ -92,6 +92,22 @@ def linear(p: Params, name: str, x: np.ndarray) -> np.ndarray:
     return y if bias is None else y + bias
 
 
+def projections(p: Params, b: str, names: tuple[str, str, str, str]) -> LayerWeights:
+    """The attention weights under prefix ``b``, its Q, K, V and output projections named
+    ``names`` (nn.Linear stores (out, in): transposed here; a bias missing is zero); made once
+    when tensors are kept (``Params.once``)."""
+
+    def made() -> LayerWeights:
+        parts = []
+        for name in names:
+            w = p(f"{b}{name}.weight").T
+            bias = p.maybe(f"{b}{name}.bias")
+            parts.append((w, np.zeros(w.shape[1], w.dtype) if bias is None else bias))
+        return LayerWeights.from_projections(parts[:3], p.heads, *parts[3], p.kv_heads)
+
+    return p.once(b, made)
+
+
 def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
     """(x − mean) / √(var + eps) · weight + bias over the last axis (biased variance)."""
     mean = x.mean(axis=-1, keepdims=True)

@@ -1,5 +1,5 @@
 """What the encoder-decoders (T5 in ``t5``, BART and Marian in ``bart``) share: the record
-of a family's forward pass and head, the runs of a pass, and the attention's weights.
+of a family's forward pass and head, and the runs of a pass.
 
 Three kinds of attention: the encoder's self-attention over the source (S tokens, no mask),
 the decoder's causal self-attention over the target (T tokens), and the decoder's
@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..trace import ATTENTIONS
-from .layers import LayerRun, LayerWeights, Params
+from .layers import LayerRun, Params
 
 KINDS = ATTENTIONS  # the encoder's, the decoder's, the decoder's over the encoder's
 
@@ -32,17 +32,6 @@ class Seq2SeqRun:
     memory: np.ndarray | None = None
     hidden: np.ndarray | None = None
     biases: dict[str, np.ndarray] = field(default_factory=dict)
-
-
-def weights(p: Params, b: str, names: tuple[str, str, str, str]) -> LayerWeights:
-    """An attention's weights under prefix ``b`` (nn.Linear's (out, in): transposed), its
-    projections named ``names`` (q, k, v, out); a bias missing is zero."""
-    parts = []
-    for name in names:
-        w = p(f"{b}{name}.weight").T
-        bias = p.maybe(f"{b}{name}.bias")
-        parts.append((w, np.zeros(w.shape[1], w.dtype) if bias is None else bias))
-    return LayerWeights.from_projections(parts[:3], p.heads, *parts[3], p.kv_heads)
 
 
 @dataclass(frozen=True)

@@ -150,6 +150,8 @@ class Marian:
 
     def __init__(self, spm: Any, vocab: dict[str, int], specials: dict[str, str]) -> None:
         self.spm, self.vocab = spm, vocab
+        self.target = self  # the tokenizer of the target (target.spm's), set by ``marian``
+        self.limit: int | None = None  # the tokens a text is cut to (enable_truncation)
         self.inverse = {i: p for p, i in vocab.items()}
         self.unk = vocab.get(specials["unk_token"], 0)
         self.eos_token = specials["eos_token"]
@@ -192,8 +194,6 @@ class Marian:
         tokens += enc.tokens
         offsets += [(s + a, e + a) for s, e in enc.offsets]
         mask += [0] * len(enc.tokens)
-
-    limit: int | None = None
 
     def no_truncation(self) -> None:
         self.limit = None
@@ -260,5 +260,5 @@ def marian(folder: Path, settings: dict[str, Any], specials: dict[str, str]) -> 
         except Exception as e:  # the library's own error types: a charsmap it cannot read
             raise ConfigError(f"`model`: {name} is not a SentencePiece model ({e})") from None
         made.append(Marian(cut, vocab, specials))
-    made[0].target = made[1]  # type: ignore[attr-defined]
+    made[0].target = made[1]
     return made[0]

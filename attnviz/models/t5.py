@@ -15,8 +15,8 @@ from collections.abc import Callable
 import numpy as np
 
 from ..masks import build_mask
-from .layers import Params, attend, linear, rms_norm
-from .seq2seq import Seq2SeqRun, weights
+from .layers import Params, attend, linear, projections, rms_norm
+from .seq2seq import Seq2SeqRun
 
 
 def buckets(relative: np.ndarray, bidirectional: bool, n: int, max_distance: int) -> np.ndarray:
@@ -67,8 +67,8 @@ def _t5_act(p: Params) -> Callable[[np.ndarray], np.ndarray]:
 ATTENTION = ("q", "k", "v", "o")
 
 
-def forward(p: Params, source: list[int], target: list[int], scaled: bool, decoder_layers: int,
-       ) -> Seq2SeqRun:  # fmt: skip
+def forward(p: Params, source: list[int], target: list[int], scaled: bool,
+            decoder_layers: int) -> Seq2SeqRun:  # fmt: skip
     """T5's encoder over ``source`` and its decoder over ``target``, every layer."""
     eps, act, out = p.number("layer_norm_epsilon", 1e-6), _t5_act(p), Seq2SeqRun()
 
@@ -79,7 +79,7 @@ def forward(p: Params, source: list[int], target: list[int], scaled: bool, decod
     out.biases["encoder"] = bias = position_bias(p, "encoder", len(source), len(source))
     for n in range(p.layers):
         b = f"encoder.block.{n}.layer."
-        w = weights(p, b + "0.SelfAttention.", ATTENTION)
+        w = projections(p, b + "0.SelfAttention.", ATTENTION)
         run = attend(norm(x, b + "0.layer_norm.weight"), w, None, scaled, 1.0, bias=bias)
         out.runs["encoder"].append(run)
         x = x + run.output
@@ -90,10 +90,10 @@ def forward(p: Params, source: list[int], target: list[int], scaled: bool, decod
     causal = build_mask(("causal",), np.zeros(len(target), dtype=bool))
     for n in range(decoder_layers):
         b = f"decoder.block.{n}.layer."
-        w = weights(p, b + "0.SelfAttention.", ATTENTION)
+        w = projections(p, b + "0.SelfAttention.", ATTENTION)
         run = attend(norm(y, b + "0.layer_norm.weight"), w, causal, scaled, 1.0, bias=bias)
         y = y + run.output
-        w = weights(p, b + "1.EncDecAttention.", ATTENTION)
+        w = projections(p, b + "1.EncDecAttention.", ATTENTION)
         cross = attend(norm(y, b + "1.layer_norm.weight"), w, None, scaled, 1.0, memory=memory)
         y = y + cross.output
         y = y + _t5_mlp(p, b + "2.DenseReluDense.", norm(y, b + "2.layer_norm.weight"), act)

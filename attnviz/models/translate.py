@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from .checkpoint import Checkpoint
-from .files import setting
 from .generate import (
     Generation,
     Sampling,
@@ -52,9 +51,9 @@ def translate(
     sampling = sampling or Sampling()
     s2s = ck.family.seq2seq
     assert s2s is not None
-    params = ck.params(dtype, kept={})
-    start = setting(ck.config, "decoder_start_token_id", 0, least=0)
-    g = Generation([start], kept=params.kept or {})
+    kept: dict[str, Any] = {}  # the tensors, read and converted once for every step
+    params = ck.params(dtype, kept)
+    g = Generation([ck.decoder_start], kept=kept)
     stop, rng = eos_ids(ck), np.random.default_rng(sampling.seed)
     first, last, banned = (
         _forced(ck, "forced_bos_token_id"),
