@@ -52,6 +52,11 @@ _WHERE = {
     "attend": "pipeline",
     "run": "pipeline",
     "run_kinds": "pipeline",
+    "figure": "notebook",
+    "inline": "notebook",
+    "png": "notebook",
+    "show": "notebook",
+    "view": "notebook",
 }
 
 __all__ = [
@@ -73,12 +78,15 @@ __all__ = [
     "build_mask",
     "compare",
     "compare_figure",
+    "figure",
     "head_stats",
     "heatmap_figure",
     "hide_special",
+    "inline",
     "load",
     "model_figure",
     "parse_masks",
+    "png",
     "rollout",
     "rollout_figure",
     "run",
@@ -88,9 +96,11 @@ __all__ = [
     "save_json",
     "save_npz",
     "scaled_dot_product_attention",
+    "show",
     "softmax",
     "steps_figure",
     "tokenize",
+    "view",
 ]
 
 if TYPE_CHECKING:
@@ -98,6 +108,7 @@ if TYPE_CHECKING:
     from .errors import AttnvizError, ConfigError, RunError
     from .export import load, save, save_json, save_npz
     from .masks import build_mask, parse_masks
+    from .notebook import figure, inline, png, show, view
     from .pipeline import Limits, attend, run, run_kinds
     from .render.figures import (
         Style,

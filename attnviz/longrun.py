@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import stream
+from .display import Page
 from .errors import ConfigError
 from .masks import Mask
 from .pooling import Cropper, Grid, Map, Pooler, cell_size, check_pool
@@ -58,7 +59,7 @@ class Wanted:
 
 
 @dataclass(frozen=True, eq=False)
-class Streamed:
+class Streamed(Page):
     """What a streamed run kept. ``maps[(n, h)]``: layer n, head h's Map (pooled, or exact
     cells when the grid's cells are single tokens); ``rows[(n, h)]``: its row measures (T,)
     each; ``layer_specs``: each layer's mask specs. Like a Trace it says its tokens, config

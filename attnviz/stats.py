@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .display import Page
 from .errors import ConfigError
 from .rowstats import Keys, earlier_copy, of_matrix
 from .scaling import jacobian_norm
@@ -59,7 +60,7 @@ def median_jacobian(weights: np.ndarray, allowed: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class Comparison:
+class Comparison(Page):
     """Two runs of the same text and weights that differ in one thing (the mask, or scaling).
 
     Per head (H,): ``tv_distance``, the mean total variation distance between A's and B's rows

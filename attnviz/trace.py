@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import attention
+from .display import Page
 from .errors import ConfigError
 from .masks import parse_masks
 from .tokens import TOKENIZERS, Token
@@ -262,7 +263,7 @@ class ModelInfo:
 
 
 @dataclass(frozen=True, eq=False)
-class Trace:
+class Trace(Page):
     """Everything a renderer may show about one run. Arrays are read-only.
 
     x (T, D); w_q, w_k, w_v (H, D, Dh); w_o (H*Dh, D); allowed (T, T) bool;

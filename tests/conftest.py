@@ -23,3 +23,19 @@ def smollm2_dir(tmp_path_factory):
     if gguf_file() is None:
         pytest.skip(f"REAL DECODER TESTS SKIPPED: {INSTALL_SMOLLM2}")
     return smollm2_folder(tmp_path_factory.mktemp("models") / "smollm2")  # titles say "smollm2"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for the tests of a module (a skip without one)."""
+    from browser import find_browser
+
+    chromium, sync_playwright = find_browser()
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=chromium,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--disable-sync"],
+        )  # fmt: skip
+        yield b
+        b.close()

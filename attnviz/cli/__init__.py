@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "view"]
 
 
 def main() -> None:
@@ -19,6 +19,36 @@ def main() -> None:
 
     __getattr__("app")  # the commands registered on the app before it runs
     run()
+
+
+def view(args: list[str]) -> Any:
+    """The view the command line ``args`` (the command, then its arguments) shows, written
+    and printed nowhere; its errors raised, in the command line's words."""
+    import typer
+
+    from ..errors import ConfigError, RunError
+    from .app import check_line
+    from .emit import keeping
+    from .options import in_flags
+
+    group: Any = typer.main.get_command(__getattr__("app"))
+    shows = sorted(set(group.commands) - {"tokens", "export", "lesson"})  # these only write
+    if not args or args[0] not in shows:
+        raise ConfigError((f"{args[0]!r} is not a command with a view" if args else "no command")
+                          + f": give one of {', '.join(shows)}")  # fmt: skip
+    check_line(group, args)
+    command = group.commands[args[0]]
+    with keeping() as kept:
+        try:
+            with command.make_context(args[0], args[1:]) as ctx:
+                command.invoke(ctx)
+        except typer.TyperException as e:  # a usage error
+            raise ConfigError(e.format_message()) from None
+        except typer.Exit:  # --help: printed
+            return None
+        except (ConfigError, RunError) as e:
+            raise type(e)(in_flags(str(e))) from None
+    return kept[0]
 
 
 def __getattr__(name: str) -> Any:

@@ -132,11 +132,7 @@ class _Group(TyperGroup):
         kwargs["standalone_mode"] = False
         _warned.clear()
         try:
-            _check_decodable(argv)
-            if argv and argv[0] in self.commands:
-                twice = _repeated_option(self.commands[argv[0]], argv[1:])
-                if twice:
-                    raise ConfigError(f"{twice} is given more than once: give it once")
+            check_line(self, argv)
             with warnings.catch_warnings(), progress:
                 warnings.showwarning = _show_warning
                 code = super().main(argv, *pos, **kwargs)
@@ -149,6 +145,16 @@ class _Group(TyperGroup):
         if code == 130:  # typer turns Ctrl-C into exit code 130 itself
             _error(*_interrupted("interrupted"))
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def check_line(group: Any, argv: list[str]) -> None:
+    """ConfigError for what click would take silently: bytes that are not UTF-8, an option
+    that takes one value given twice."""
+    _check_decodable(argv)
+    if argv and argv[0] in group.commands:
+        twice = _repeated_option(group.commands[argv[0]], argv[1:])
+        if twice:
+            raise ConfigError(f"{twice} is given more than once: give it once")
 
 
 _signalled: list[int] = []  # the signal that stopped the run, when one did

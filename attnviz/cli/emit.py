@@ -5,8 +5,9 @@ the sinks asked for — the page or the figure of -o, and the --format on standa
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -122,23 +123,17 @@ def _needs_whole(o: Options, asked: bool | None) -> None:
                               + ("" if asked else " (or raise --memory-budget)"))  # fmt: skip
 
 
-def _renderers(view: Any) -> tuple[Callable[..., Any], Callable[..., None]]:
-    """The figure and the terminal printer of a view."""
+def _printer(view: Any) -> Callable[..., None]:
+    """The terminal printer of a view."""
     from ..render import console as shows
-    from ..render import figures
 
-    kinds: dict[str, tuple[Callable[..., Any], Callable[..., None]]] = {
-             "HeatmapView": (figures.draw_heatmap, shows.show_heatmap),
-             "ModelView": (figures.draw_model, shows.show_model),
-             "BlocksView": (figures.draw_blocks, shows.show_blocks),
-             "RolloutView": (figures.draw_rollout, shows.show_rollout),
-             "CompareView": (figures.draw_compare, shows.show_compare),
-             "StepsView": (figures.draw_steps, shows.show_steps),
-             "StatsView": (figures.draw_stats, shows.show_stats),
-             "GenerationView": (figures.draw_generation, shows.show_generation),
-             "SurveyView": (figures.draw_survey, shows.show_survey),
-             "ScalingView": (figures.draw_scaling, shows.show_scaling),
-             "SinkView": (figures.draw_sink, shows.show_sink)}  # fmt: skip
+    kinds: dict[str, Callable[..., None]] = {
+             "HeatmapView": shows.show_heatmap, "ModelView": shows.show_model,
+             "BlocksView": shows.show_blocks, "RolloutView": shows.show_rollout,
+             "CompareView": shows.show_compare, "StepsView": shows.show_steps,
+             "StatsView": shows.show_stats, "GenerationView": shows.show_generation,
+             "SurveyView": shows.show_survey, "ScalingView": shows.show_scaling,
+             "SinkView": shows.show_sink}  # fmt: skip
     return kinds[type(view).__name__]
 
 
@@ -146,13 +141,29 @@ def _wrote(path: Any) -> None:
     print(f"wrote {visible(str(path))}", file=sys.stderr)
 
 
+_kept: list[list[Any]] = []  # attnviz.view: while it runs a command, its view is kept here
+
+
+@contextlib.contextmanager
+def keeping() -> Iterator[list[Any]]:
+    """Commands run here keep their view in the list given, and write and print nothing."""
+    _kept.append([])
+    try:
+        yield _kept[-1]
+    finally:
+        _kept.pop()
+
+
 def emit(
     view: Any, o: Options, shown: str | None, exports: tuple[str, ...] = (), **terminal: Any
 ) -> None:
     """Write ``view`` as the page or figure of -o (or, for a suffix in ``exports``, its run:
     generate's), and print it as ``shown`` (a --format); ``terminal``: what the terminal
-    printer takes besides (top, precision, columns)."""
-    draw, show = _renderers(view)
+    printer takes besides (top, precision, columns). Under ``keeping``, keep it only."""
+    if _kept:
+        _kept[-1].append(view)
+        return
+    show = _printer(view)
     if o.output is not None and o.output.suffix.lower() in exports:
         from ..export import save_generation
 
@@ -167,7 +178,7 @@ def emit(
         write_text(o.output, page(view, cmap=o.cmap, theme=o.theme, title=o.title))
         _wrote(o.output)
     elif o.output is not None:
-        from ..render.figures import save_figure
+        from ..render.figures import draw, save_figure
 
         progress.step("laying out the figure")
         figure = draw(view, style(o))

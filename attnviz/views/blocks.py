@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..display import Page
 from ..errors import ConfigError
 from ..trace import Trace
 from .heatmap import ModelView, model_view
@@ -18,7 +19,7 @@ from .labels import heads_text, plain, strings, visible
 
 
 @dataclass(frozen=True, eq=False)
-class BlocksView:
+class BlocksView(Page):
     """The model views of an encoder-decoder's kinds of attention, in the order encoder,
     decoder, cross (the encoder's alone when the run has no target)."""
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..display import Page
 from ..stats import Comparison
 from ..trace import AttentionConfig, Crop, cells, select_heads
 from .labels import head_label, mask_text, strings, trace_line
@@ -29,7 +30,7 @@ DIFFERENCE_FLOOR = 0.01  # the smallest half-range of the B − A colour scale
 
 
 @dataclass(frozen=True, eq=False)
-class CompareView:
+class CompareView(Page):
     """Runs A and B of the same text, the selected heads, cut to ``crop`` or whole. The summary
     numbers are those of the whole run; the panels and the output difference, the crop's."""
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..display import Page
 from ..trace import Crop, Trace
 from .heatmap import HeatmapView, key_names
 from .labels import head_label, plain, strings, trace_line, visible
@@ -27,7 +28,7 @@ class StepChoice:
 
 
 @dataclass(frozen=True, eq=False)
-class GenerationView:
+class GenerationView(Page):
     """The attention of a generated text: ``trace`` runs the prompt and the generated tokens
     (its ``model.prompt_tokens`` the prompt's length), ``steps`` what each step chose,
     ``sampling`` how ("greedy", or its temperature, top-k, top-p and seed), ``stopped``

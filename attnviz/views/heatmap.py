@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..display import Page, Picture
 from ..errors import ConfigError
 from ..longrun import Streamed
 from ..pooling import Grid, Map, cell_size, check_pool, pool
@@ -111,7 +112,7 @@ def pooled_line(cell: int, how: str, lang: str) -> str:
 
 
 @dataclass(frozen=True, eq=False)
-class HeatmapView:
+class HeatmapView(Page):
     """The selected heads of a run; ``scale`` "fixed" colours [0, 1], "head" each panel to its
     own largest weight, "log" on a log scale (None: fixed, or log for pooled maps: the mean
     weights of a long run are small, about 1 / T);
@@ -299,7 +300,7 @@ class _EveryLayer:
 
 
 @dataclass(frozen=True, eq=False)
-class ModelView(_EveryLayer):
+class ModelView(_EveryLayer, Page):
     """Every layer (rows) × every selected head (columns) of a run: a checkpoint's layers, or a
     seeded run's one; panels of more than ``resolution`` cells a side pooled by ``pool``."""
 
@@ -392,7 +393,7 @@ def model_view(
 
 
 @dataclass(frozen=True, eq=False)
-class RolloutView(_EveryLayer):
+class RolloutView(_EveryLayer, Picture):
     """The attention rollout of a run (``attnviz.stats.rollout``) as one panel; cells no path
     of attention reaches (exactly 0) are hidden."""
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..display import Picture
 from ..scaling import MEASURES, Sweep
 from .labels import strings
 
 
 @dataclass(frozen=True, eq=False)
-class ScalingView:
+class ScalingView(Picture):
     """A sweep over d_k, with the language of its labels."""
 
     sweep: Sweep

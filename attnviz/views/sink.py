@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..display import Picture
 from ..longrun import Streamed
 from .labels import strings, trace_line
 
@@ -18,7 +19,7 @@ SINK_MEASURES = ("keys", "first")  # the row measures the curve needs
 
 
 @dataclass(frozen=True, eq=False)
-class SinkView:
+class SinkView(Picture):
     """``shares`` (layers, heads): the mean first-token share of each head of each layer in
     ``layers``; ``uniform``, what a head spreading its weight evenly over the keys it sees
     would put there (the mean of 1 / keys)."""

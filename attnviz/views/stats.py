@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..display import Picture
 from ..longrun import Streamed
 from ..stats import HEAD_METRICS, head_numbers, head_stats, metrics_of, token_codes
 from ..trace import Trace, select_heads
@@ -16,7 +17,7 @@ from .labels import strings, trace_line
 
 
 @dataclass(frozen=True, eq=False)
-class StatsView:
+class StatsView(Picture):
     """The statistics of the selected heads of a run: ``numbers`` has one array per metric
     (heads,), and ``rows``, how many query rows entered the means."""
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..display import Page
 from ..errors import ConfigError
 from ..scaling import jacobian_norm
 from ..trace import Crop, Trace
@@ -193,7 +194,7 @@ def json_values(stage: Stage) -> list[object]:
 
 
 @dataclass(frozen=True, eq=False)
-class StepsView:
+class StepsView(Page):
     """Every stage of one head, cut to ``crop`` or whole, and, with a query, its row by hand."""
 
     trace: Trace

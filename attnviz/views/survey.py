@@ -9,12 +9,13 @@ from typing import Any
 
 import numpy as np
 
+from ..display import Page
 from ..survey import CROSS_MEASURES, MEASURES
 from .labels import strings, visible
 
 
 @dataclass(frozen=True, eq=False)
-class SurveyView:
+class SurveyView(Page):
     """``name``: what ran (a checkpoint's name, or the seeded model's settings); ``means``:
     each measure (L, H), and ``offset``, each head's most frequent offset; ``used`` texts
     measured, ``skipped`` by reason; ``words``: pieces merged into words; ``induction``:

@@ -4,6 +4,10 @@ Matplotlib is imported inside the drawing functions only, so that importing this
 ``attnviz`` does) costs nothing on the terminal path.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from ...views.panel import Panel
 from .blocks import draw_blocks
 from .compare import compare_figure, draw_compare
@@ -25,6 +29,9 @@ from .stats import draw_stats, stats_figure
 from .steps import draw_steps, stage_panel, steps_figure
 from .survey import draw_survey
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 __all__ = [
     "FIGURE_FORMATS",
     "PRESETS",
@@ -34,6 +41,7 @@ __all__ = [
     "cell_text",
     "check_figure_options",
     "compare_figure",
+    "draw",
     "draw_blocks",
     "draw_compare",
     "draw_generation",
@@ -55,3 +63,19 @@ __all__ = [
     "steps_figure",
     "tick_labels",
 ]
+
+
+DRAWERS = {"HeatmapView": draw_heatmap, "ModelView": draw_model, "BlocksView": draw_blocks,
+           "RolloutView": draw_rollout, "CompareView": draw_compare, "StepsView": draw_steps,
+           "StatsView": draw_stats, "GenerationView": draw_generation,
+           "SurveyView": draw_survey, "ScalingView": draw_scaling, "SinkView": draw_sink}  # fmt: skip
+
+
+def draw(view: Any, style: Style | None = None) -> Figure:
+    """The figure of any view, as ``-o x.png`` draws it."""
+    from ...errors import ConfigError
+
+    drawer: Any = DRAWERS.get(type(view).__name__)
+    if drawer is None:
+        raise ConfigError(f"a {type(view).__name__} is not a view attnviz draws")
+    return drawer(view, style or Style())

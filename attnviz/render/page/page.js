@@ -5,6 +5,7 @@
   const grid = document.getElementById("grid");
   const tip = document.getElementById("tip");
   let view = D.start, head = -1, hi = -1, big = null;
+  const frame = window.frameElement;  // inline in a notebook: the frame of this page, or null
   document.getElementById("title").textContent = D.title;
 
   function el(tag, cls, text) {
@@ -22,7 +23,8 @@
   function fmt(v) { return (v < 0 ? "\u2212" : "") + Math.abs(v).toFixed(4); }
 
   function cellSize(p) {  // [width, height] of a cell: square for tokens x tokens
-    const room = big !== null ? Math.min(window.innerWidth * 0.8, window.innerHeight * 0.75) : 260;
+    const tall = frame ? 600 : window.innerHeight * 0.75;  // a frame is as tall as its page
+    const room = big !== null ? Math.min(window.innerWidth * 0.8, tall) : 260;
     const w = Math.max(2, Math.floor(room / p.cols.length)), h = Math.max(2, Math.floor(room / p.rows.length));
     return p.tokens ? [Math.min(w, h), Math.min(w, h)] : [w, Math.min(h, Math.max(w, 18))];
   }
@@ -165,8 +167,10 @@
     tip.textContent = (p.row_name || T.query) + ": " + q + "\n" + (p.col_name || (p.tokens ? T.key : T.column)) + ": " + k + "\n" +
       (v === null ? T.hidden : (p.value_name || (p.signed ? T.value : T.weight)) + ": " + fmt(v)) +
       (p.notes ? "\n" + p.notes[i][j] : "");
-    tip.style.left = (ev.clientX + 14) + "px"; tip.style.top = (ev.clientY + 14) + "px";
-    tip.style.display = "block";
+    tip.style.display = "block";  // beside the pointer, on the side where it fits
+    const x = ev.clientX + 14 + tip.offsetWidth > window.innerWidth ? ev.clientX - 14 - tip.offsetWidth : ev.clientX + 14;
+    const y = ev.clientY + 14 + tip.offsetHeight > window.innerHeight ? ev.clientY - 14 - tip.offsetHeight : ev.clientY + 14;
+    tip.style.left = Math.max(0, x) + "px"; tip.style.top = Math.max(0, y) + "px";
   });
   grid.addEventListener("mouseleave", function () { tip.style.display = "none"; if (hi !== -1) { hi = -1; redraw(); } });
 
@@ -218,5 +222,11 @@
   }
   controls.append(el("span", "note", D.kind === "survey" ? T.html_survey : T.html_show));
   window.addEventListener("resize", function () { if (big !== null) redraw(); });
+  if (frame) {  // the frame takes the page's height, as it changes
+    new ResizeObserver(function () {
+      const b = document.body.getBoundingClientRect(), m = parseFloat(getComputedStyle(document.body).marginBottom);
+      frame.style.height = Math.ceil(b.bottom + window.scrollY + m) + "px";
+    }).observe(document.body);
+  }
   build();
 })();
