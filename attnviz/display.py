@@ -19,10 +19,10 @@ def label(obj: Any) -> str:
 
 
 class Shown:
-    """Its text in IPython: one line (the dataclass's repr holds every array)."""
+    """Its repr, and its text in a notebook: one line (a dataclass's would hold every array)."""
 
-    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        p.text(label(self))
+    def __repr__(self) -> str:
+        return label(self)
 
 
 class Page(Shown):

@@ -58,7 +58,7 @@ class Wanted:
             raise ConfigError(f"unknown row measures: {', '.join(unknown)}")
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Streamed(Page):
     """What a streamed run kept. ``maps[(n, h)]``: layer n, head h's Map (pooled, or exact
     cells when the grid's cells are single tokens); ``rows[(n, h)]``: its row measures (T,)

@@ -59,7 +59,7 @@ def median_jacobian(weights: np.ndarray, allowed: np.ndarray) -> np.ndarray:
                      for w in weights])  # fmt: skip
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Comparison(Page):
     """Two runs of the same text and weights that differ in one thing (the mask, or scaling).
 

@@ -262,7 +262,7 @@ class ModelInfo:
     position_bias: bool = False  # ``bias`` is the model's own bias on the scores (T5)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Trace(Page):
     """Everything a renderer may show about one run. Arrays are read-only.
 

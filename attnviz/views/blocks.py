@@ -18,7 +18,7 @@ from .heatmap import ModelView, model_view
 from .labels import heads_text, plain, strings, visible
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class BlocksView(Page):
     """The model views of an encoder-decoder's kinds of attention, in the order encoder,
     decoder, cross (the encoder's alone when the run has no target)."""

@@ -29,7 +29,7 @@ def run_label(config: AttentionConfig, lang: str = "en") -> str:
 DIFFERENCE_FLOOR = 0.01  # the smallest half-range of the B − A colour scale
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class CompareView(Page):
     """Runs A and B of the same text, the selected heads, cut to ``crop`` or whole. The summary
     numbers are those of the whole run; the panels and the output difference, the crop's."""

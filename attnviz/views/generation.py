@@ -27,7 +27,7 @@ class StepChoice:
     top: tuple[tuple[str, float], ...]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class GenerationView(Page):
     """The attention of a generated text: ``trace`` runs the prompt and the generated tokens
     (its ``model.prompt_tokens`` the prompt's length), ``steps`` what each step chose,

@@ -111,7 +111,7 @@ def pooled_line(cell: int, how: str, lang: str) -> str:
     return "" if cell == 1 else s["pooled"].format(f=cell, how=s[f"pool_{how}"])
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class HeatmapView(Page):
     """The selected heads of a run; ``scale`` "fixed" colours [0, 1], "head" each panel to its
     own largest weight, "log" on a log scale (None: fixed, or log for pooled maps: the mean
@@ -299,7 +299,7 @@ class _EveryLayer:
         return int(self.trace.layer_weights.shape[0])
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class ModelView(_EveryLayer, Page):
     """Every layer (rows) × every selected head (columns) of a run: a checkpoint's layers, or a
     seeded run's one; panels of more than ``resolution`` cells a side pooled by ``pool``."""
@@ -392,7 +392,7 @@ def model_view(
                      resolution)  # fmt: skip
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class RolloutView(_EveryLayer, Picture):
     """The attention rollout of a run (``attnviz.stats.rollout``) as one panel; cells no path
     of attention reaches (exactly 0) are hidden."""

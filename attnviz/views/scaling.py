@@ -11,7 +11,7 @@ from ..scaling import MEASURES, Sweep
 from .labels import strings
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class ScalingView(Picture):
     """A sweep over d_k, with the language of its labels."""
 

@@ -18,7 +18,7 @@ from .labels import strings, trace_line
 SINK_MEASURES = ("keys", "first")  # the row measures the curve needs
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class SinkView(Picture):
     """``shares`` (layers, heads): the mean first-token share of each head of each layer in
     ``layers``; ``uniform``, what a head spreading its weight evenly over the keys it sees

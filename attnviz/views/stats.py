@@ -16,7 +16,7 @@ from ..trace import Trace, select_heads
 from .labels import strings, trace_line
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class StatsView(Picture):
     """The statistics of the selected heads of a run: ``numbers`` has one array per metric
     (heads,), and ``rows``, how many query rows entered the means."""

@@ -193,7 +193,7 @@ def json_values(stage: Stage) -> list[object]:
     return [[None if v == -np.inf else v for v in row] for row in stage.values.tolist()]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class StepsView(Page):
     """Every stage of one head, cut to ``crop`` or whole, and, with a query, its row by hand."""
 

@@ -14,7 +14,7 @@ from ..survey import CROSS_MEASURES, MEASURES
 from .labels import strings, visible
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class SurveyView(Page):
     """``name``: what ran (a checkpoint's name, or the seeded model's settings); ``means``:
     each measure (L, H), and ``offset``, each head's most frequent offset; ``used`` texts
