@@ -12,6 +12,7 @@ line's start-up pay only for what they touch.
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -122,6 +123,12 @@ if TYPE_CHECKING:
     from .stats import Comparison, compare, head_stats, hide_special, rollout
     from .tokens import Token, tokenize
     from .trace import AttentionConfig, Crop, ModelInfo, Pretrained, Seeded, Trace
+
+
+if "IPython" in sys.modules:  # in a notebook, the figures attnviz returns show as PNGs
+    from .display import figures_shown
+
+    figures_shown()
 
 
 def __getattr__(name: str) -> Any:

@@ -41,3 +41,32 @@ class Picture(Shown):
         from . import png
 
         return png(self)
+
+
+def kernel() -> Any:
+    """The IPython kernel this runs in (a notebook's), or None."""
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell if shell is not None and "IPKernelApp" in shell.config else None
+
+
+def figures_shown() -> None:
+    """In a notebook, a Matplotlib Figure a cell returns shows as its PNG, as ``-o x.png``
+    writes it (Matplotlib's inline backend registers a Figure's PNG only once pyplot is
+    imported, and attnviz draws without pyplot); a PNG already registered stays."""
+    shell = kernel()
+    if shell is None:
+        return
+    formatter = shell.display_formatter.formatters["image/png"]
+    try:
+        formatter.lookup_by_type("matplotlib.figure.Figure")
+    except KeyError:
+        formatter.for_type_by_name("matplotlib.figure", "Figure", _png)
+
+
+def _png(fig: Any) -> bytes:
+    from . import png
+
+    return png(fig)

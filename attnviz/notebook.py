@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .display import kernel
 from .errors import ConfigError
 from .longrun import Streamed
 from .render import colors
@@ -71,10 +72,9 @@ def inline(
 
 def figure(obj: Any, **style: Any) -> Figure:
     """The Matplotlib figure of ``obj`` (a Trace, a Comparison or any view), as ``-o x.png``
-    draws it; ``style``: the keywords of ``attnviz.Style``. A notebook shows it as a PNG."""
+    draws it; ``style``: the keywords of ``attnviz.Style``."""
     from .render.figures import Style, draw
 
-    _figures_shown()
     if _is_figure(obj):
         if style:
             raise ConfigError("this Figure is drawn already: give its style when it is made")
@@ -114,30 +114,6 @@ def _style(make: Any, style: dict[str, Any]) -> Any:
     return make(**style)
 
 
-def _shell() -> Any:
-    """The IPython kernel this runs in (a notebook's), or None."""
-    import sys
-
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None else None
-    return shell if shell is not None and "IPKernelApp" in shell.config else None
-
-
-def _figures_shown() -> None:
-    """In a notebook, a Figure returned by a cell shows as a PNG, as one made with pyplot does
-    (Matplotlib's inline backend registers that only when pyplot is imported)."""
-    shell = _shell()
-    if shell is None:
-        return
-    formatter = shell.display_formatter.formatters["image/png"]
-    try:
-        formatter.lookup_by_type("matplotlib.figure.Figure")
-    except KeyError:
-        from IPython.core.pylabtools import print_figure
-
-        formatter.for_type_by_name("matplotlib.figure", "Figure", print_figure)
-
-
 def show(obj: Any, **style: Any) -> Path | None:
     """Show ``obj`` now: in a notebook, in the output of the cell that runs (where the rich
     display would not: a loop, a function); elsewhere, in the web browser, from a file in the
@@ -147,7 +123,7 @@ def show(obj: Any, **style: Any) -> Path | None:
 
     drawn = not isinstance(_view(obj), PAGES)
     look = {} if drawn else _style(_look, style)
-    if _shell() is not None:
+    if kernel() is not None:
         import IPython.display
 
         from .display import label

@@ -177,6 +177,13 @@ def main() -> None:
         print(command)
     screenshot("samples/cat.html", "samples/page.png")
     print("screenshot of samples/cat.html > samples/page.png")
+    notebook = importlib.util.spec_from_file_location("notebook", HERE / "notebook.py")
+    assert notebook is not None and notebook.loader is not None
+    module = importlib.util.module_from_spec(notebook)
+    notebook.loader.exec_module(module)
+    module.build()
+    module.screenshot()
+    print("samples/notebook.ipynb, and its screenshot > samples/notebook.png")
     for path, command in TERMINAL.items():
         (HERE.parent / path).write_text(f"$ {command}\n{run(command)}", encoding="utf-8")
         print(command, ">", path)

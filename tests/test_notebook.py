@@ -2,6 +2,7 @@
 against the files the command line writes; then a notebook run by a real kernel (ipykernel,
 through nbclient), written as a page by nbconvert and opened in headless Chromium."""
 
+import base64
 import html.parser
 import json
 import shlex
@@ -92,10 +93,15 @@ def test_each_view_shows_inline_the_page_its_command_writes(kind, tmp_path):
 
 def test_a_trace_and_a_comparison_show_their_heatmap_and_their_comparison(tmp_path):
     trace = attnviz.attend(SENTENCE)
-    assert srcdoc(trace._repr_html_()) == written(f'heatmap "{SENTENCE}"', tmp_path / "a.html").decode()
+    assert (
+        srcdoc(trace._repr_html_())
+        == written(f'heatmap "{SENTENCE}"', tmp_path / "a.html").decode()
+    )
     unmasked = attnviz.attend(SENTENCE, mask="none")
     cmp = attnviz.compare(trace, unmasked)
-    assert srcdoc(cmp._repr_html_()) == written(f'compare "{SENTENCE}"', tmp_path / "b.html").decode()
+    assert (
+        srcdoc(cmp._repr_html_()) == written(f'compare "{SENTENCE}"', tmp_path / "b.html").decode()
+    )
     loaded = tmp_path / "run.npz"
     attnviz.save(trace, loaded)
     assert attnviz.load(loaded)._repr_html_() == trace._repr_html_()
@@ -122,7 +128,9 @@ def test_figure_is_the_figure_of_the_command_and_takes_the_style(tmp_path):
     assert attnviz.png(fig) == written(line, tmp_path / "h.png")
     with pytest.raises(attnviz.ConfigError, match="this Figure is drawn already"):
         attnviz.figure(fig, cmap="magma")
-    with pytest.raises(attnviz.ConfigError, match="dpi= is not an option here: give annotate, cmap"):
+    with pytest.raises(
+        attnviz.ConfigError, match="dpi= is not an option here: give annotate, cmap"
+    ):
         attnviz.figure(trace, dpi=300)
     with pytest.raises(attnviz.ConfigError, match="unknown theme 'sepia'"):
         attnviz.figure(trace, theme="sepia")
@@ -148,7 +156,7 @@ def test_hostile_tokens_and_titles_stay_inside_the_frame():
     inner = srcdoc(fragment)  # one iframe, its srcdoc whole: no quote or tag got out
     assert inner == page(heatmap_view(trace), title=title)
     assert Tags(fragment).tags[0][1]["title"] == title
-    for text in ("<img src=x", "</script><script>", "\u2028", "onload=\"alert"):
+    for text in ("<img src=x", "</script><script>", "\u2028", 'onload="alert'):
         assert text not in inner.split('<script id="data"')[1]  # the data: escaped JSON
 
 
@@ -156,7 +164,9 @@ def hostile(trace):
     """``trace`` with the tokens a stranger's NPZ file could hold."""
     texts = ["</script><script>alert(1)</script>", "<img src=x onerror=alert(2)>", "a\u2028b",
              "\u2029</iframe>"]  # fmt: skip
-    return replace(trace, tokens=tuple(replace(t, text=x) for t, x in zip(trace.tokens, texts)))
+    return replace(
+        trace, tokens=tuple(replace(t, text=x) for t, x in zip(trace.tokens, texts, strict=True))
+    )
 
 
 def test_view_takes_a_command_line_and_refuses_what_it_cannot_keep(tmp_path):
@@ -196,7 +206,9 @@ def test_show_outside_a_notebook_opens_the_page_or_the_figure_in_the_browser(mon
     finally:
         for p in opened:
             Path(p.removeprefix("file://")).unlink()
-    with pytest.raises(attnviz.ConfigError, match="preset= is not an option here: give cmap, theme, title"):
+    with pytest.raises(
+        attnviz.ConfigError, match="preset= is not an option here: give cmap, theme, title"
+    ):
         attnviz.show(trace, preset="slides")
     assert len(opened) == 2
 
@@ -207,6 +219,7 @@ CELLS = [
     "import attnviz\ntrace = attnviz.attend('The cat sat on the mat', heads=4, d_model=16)\ntrace",
     "attnviz.view('compare \"The cat sat on the mat\" --heads 4 --d-model 16 --head 0,1')",
     "attnviz.figure(trace, preset='paper')",
+    "attnviz.heatmap_figure(trace)",  # a Figure, with no pyplot imported
     "from dataclasses import replace\n"
     "texts = ['</script><script>alert(1)</script>', '<img src=x onerror=alert(2)>', 'a\\u2028b',"
     " '\\u2029</iframe>']\n"
@@ -243,7 +256,9 @@ def test_a_kernel_shows_each_view_inline_and_each_draws_in_chromium(browser, tmp
     trace = attnviz.attend(SENTENCE, heads=4, d_model=16)
     shown = outputs(nb, "text/html")
     assert shown[0] == attnviz.inline(trace) and len(shown) == 4
-    assert len(outputs(nb, "image/png")) == 1  # the figure, as a PNG
+    pngs = [base64.b64decode(p) for p in outputs(nb, "image/png")]  # the figures
+    line = f'heatmap "{SENTENCE}" --heads 4 --d-model 16'
+    assert len(pngs) == 2 and pngs[1] == written(line, tmp_path / "h.png")
     view = Page(browser, out, width=1100)
     frames = [f for f in view.page.frames if f.parent_frame is not None]
     assert len(frames) == 4
@@ -251,7 +266,9 @@ def test_a_kernel_shows_each_view_inline_and_each_draws_in_chromium(browser, tmp
     heat = frames[0]
     assert heat.locator("canvas[data-rows]").count() == 4
     assert colours(heat.locator("canvas[data-rows]").first) > 3
-    assert hover(view.page, heat, 0, (5, 1), 6).endswith(f"attention weight: {trace.weights[0, 5, 1]:.4f}")
+    assert hover(view.page, heat, 0, (5, 1), 6).endswith(
+        f"attention weight: {trace.weights[0, 5, 1]:.4f}"
+    )
     assert heat.evaluate("document.documentElement.scrollHeight <= window.innerHeight + 1")
     # the comparison beside it works on its own: its toggle, its tooltip, its canvases
     cmp = frames[1]
@@ -267,7 +284,7 @@ def test_a_kernel_shows_each_view_inline_and_each_draws_in_chromium(browser, tmp
         assert frame.locator("h1").text_content() == "</script><img src=x onerror=alert(3)>\u2028"
         assert frame.locator("img").count() == 0 and frame.locator("script").count() == 2
         assert colours(frame.locator("canvas[data-rows]").first) > 3
-    assert view.page.locator("img").count() == 1  # the figure's, nbconvert's own <img>
+    assert view.page.locator("img").count() == 2  # the figures', nbconvert's own <img>
     view.page.wait_for_timeout(200)
     view.clean()  # no console error, no request, no dialog
 
@@ -304,7 +321,9 @@ def test_the_sample_notebook_holds_what_its_cells_give_today(tmp_path):
         for a, b in zip(old.outputs, new.outputs, strict=True):
             assert a.get("text") == b.get("text"), old.source
             data_a, data_b = a.get("data", {}), b.get("data", {})
-            assert sorted(data_a) == sorted(data_b) and data_a.get("text/plain") == data_b.get("text/plain")
+            assert sorted(data_a) == sorted(data_b) and data_a.get("text/plain") == data_b.get(
+                "text/plain"
+            )
             if "text/html" in data_a:
                 same_page(srcdoc(data_a["text/html"]), srcdoc(data_b["text/html"]))
             if "image/png" in data_a:
@@ -336,7 +355,6 @@ def close(a, b):
 
 
 def png_size(data):
-    import base64
     import struct
 
     raw = base64.b64decode(data)
