@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import shlex
 import tempfile
+from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from .views.blocks import BlocksView
 from .views.compare import CompareView, compare_view
 from .views.generation import GenerationView
 from .views.heatmap import HeatmapView, ModelView, heatmap_view
+from .views.labels import strings
 from .views.steps import StepsView
 from .views.survey import SurveyView
 
@@ -53,21 +55,20 @@ def _page_view(obj: Any) -> PageView:
     return view
 
 
-def _attribute(text: str) -> str:
-    """Text for a double-quoted HTML attribute: the page itself, in srcdoc."""
-    return text.replace("&", "&amp;").replace('"', "&quot;")
-
-
 def inline(
     obj: Any, *, cmap: str = colors.DEFAULT_CMAP, theme: str = "light", title: str | None = None
 ) -> str:
     """The HTML a notebook shows for ``obj`` (a Trace, a Comparison or a view with a page): its
-    page in a frame as wide as the cell, as tall as the page."""
+    page in a frame as wide as the cell, as tall as the page, after a line saying what it is
+    (which the page removes when its script runs)."""
     view = _page_view(obj)
     text = page(view, cmap=cmap, theme=theme, title=title)  # each checked there
-    name = _attribute(title if title is not None else view.title)
-    return (f'<iframe title="{name}" srcdoc="{_attribute(text)}" '
-            f'style="width: 100%; height: {HEIGHT}px; border: 0"></iframe>')  # fmt: skip
+    name = title if title is not None else view.title
+    note = strings(view.lang)["html_inline"].format(title=name)
+    # the note is what a viewer that strips frames and scripts shows; the page removes it
+    return (f'<div><p data-attnviz="note" style="font: 13px sans-serif; color: #666">'
+            f'{escape(note)}</p><iframe title="{escape(name)}" srcdoc="{escape(text)}" '
+            f'style="width: 100%; height: {HEIGHT}px; border: 0"></iframe></div>')  # fmt: skip
 
 
 def figure(obj: Any, **style: Any) -> Figure:

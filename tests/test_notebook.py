@@ -75,10 +75,16 @@ class Tags(html.parser.HTMLParser):
 
 
 def srcdoc(fragment):
-    """The page inside an inline output, which must be one iframe and nothing else."""
+    """The page inside an inline output, which must be a line of text and one iframe."""
     tags = Tags(fragment)
-    assert [t for t, _ in tags.tags] == ["iframe", "/iframe"] and "".join(tags.data) == ""
-    return tags.tags[0][1]["srcdoc"]
+    assert [t for t, _ in tags.tags] == ["div", "p", "/p", "iframe", "/iframe", "/div"]
+    assert tags.tags[1][1]["data-attnviz"] == "note"
+    return tags.tags[3][1]["srcdoc"]
+
+
+def note(fragment):
+    """The line a viewer shows that strips frames and scripts."""
+    return "".join(Tags(fragment).data)
 
 
 @pytest.mark.parametrize("kind", sorted(PAGES))
@@ -89,6 +95,7 @@ def test_each_view_shows_inline_the_page_its_command_writes(kind, tmp_path):
     inline = view._repr_html_()
     assert srcdoc(inline) == written(line, tmp_path / "page.html").decode("utf-8")
     assert inline == view._repr_html_()  # the same bytes every time: no id, no date
+    assert note(inline).startswith(view.title + ": an interactive page")
 
 
 def test_a_trace_and_a_comparison_show_their_heatmap_and_their_comparison(tmp_path):
@@ -155,7 +162,8 @@ def test_hostile_tokens_and_titles_stay_inside_the_frame():
     fragment = attnviz.inline(trace, title=title)
     inner = srcdoc(fragment)  # one iframe, its srcdoc whole: no quote or tag got out
     assert inner == page(heatmap_view(trace), title=title)
-    assert Tags(fragment).tags[0][1]["title"] == title
+    assert Tags(fragment).tags[3][1]["title"] == title
+    assert note(fragment).startswith(title + ": an interactive page, which shows where")
     for text in ("<img src=x", "</script><script>", "\u2028", 'onload="alert'):
         assert text not in inner.split('<script id="data"')[1]  # the data: escaped JSON
 
@@ -285,6 +293,7 @@ def test_a_kernel_shows_each_view_inline_and_each_draws_in_chromium(browser, tmp
         assert frame.locator("img").count() == 0 and frame.locator("script").count() == 2
         assert colours(frame.locator("canvas[data-rows]").first) > 3
     assert view.page.locator("img").count() == 2  # the figures', nbconvert's own <img>
+    assert view.page.locator("[data-attnviz]").count() == 0  # each page removed its line
     view.page.wait_for_timeout(200)
     view.clean()  # no console error, no request, no dialog
 

@@ -187,6 +187,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "greedy": "greedy",
         "html_step": "generated token",
         "html_play": "play the generation",
+        "html_inline": "{title}: an interactive page, which shows where the notebook runs "
+        "its outputs' scripts (run the cell, or trust the notebook)",
         "html_survey": "hover a cell for its value and the head's label; click a grid to "
         "enlarge it, Escape to return",
         "generated": "{n} tokens generated after {p} ({how})",
@@ -399,6 +401,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "greedy": "voraz",
         "html_step": "token generado",
         "html_play": "reproducir la generación",
+        "html_inline": "{title}: una página interactiva, que se ve donde el cuaderno ejecuta "
+        "los scripts de sus salidas (ejecute la celda o confíe en el cuaderno)",
         "html_survey": "pasa el ratón por una celda para ver su valor y la etiqueta de la "
         "cabeza; haz clic en una cuadrícula para ampliarla, Escape para volver",
         "generated": "{n} tokens generados tras {p} ({how})",

@@ -222,7 +222,9 @@
   }
   controls.append(el("span", "note", D.kind === "survey" ? T.html_survey : T.html_show));
   window.addEventListener("resize", function () { if (big !== null) redraw(); });
-  if (frame) {  // the frame takes the page's height, as it changes
+  if (frame) {  // the frame takes the page's height, as it changes; the line before it goes
+    const note = frame.previousElementSibling;
+    if (note && note.dataset.attnviz === "note") note.remove();
     new ResizeObserver(function () {
       const b = document.body.getBoundingClientRect(), m = parseFloat(getComputedStyle(document.body).marginBottom);
       frame.style.height = Math.ceil(b.bottom + window.scrollY + m) + "px";
