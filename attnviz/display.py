@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .errors import ConfigError
+
 
 def label(obj: Any) -> str:
     """One line that says what ``obj`` is."""
@@ -26,12 +28,29 @@ class Shown:
 
 
 class Page(Shown):
-    """Shown as its interactive page, inline."""
+    """Shown as its interactive page, inline; as its figure where it has no page (a streamed
+    run's pooled heatmap)."""
 
-    def _repr_html_(self) -> str:
-        from . import inline  # attnviz.notebook's, at display time
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        from . import inline, png  # attnviz.notebook's, at display time
 
-        return inline(self)
+        try:
+            return {"text/html": inline(self)}
+        except ConfigError:
+            pass
+        try:
+            return {"image/png": png(self)}
+        except ConfigError as e:  # one line, as the command line says it: no traceback
+            return {"text/plain": f"attnviz: error: {e}"}
+
+    def _repr_html_(self) -> str | None:
+        """The inline page, or None where there is none (IPython then shows another form)."""
+        from . import inline
+
+        try:
+            return inline(self)
+        except ConfigError:
+            return None
 
 
 class Picture(Shown):

@@ -114,6 +114,16 @@ def test_a_trace_and_a_comparison_show_their_heatmap_and_their_comparison(tmp_pa
     assert attnviz.load(loaded)._repr_html_() == trace._repr_html_()
 
 
+def test_a_streamed_runs_pooled_heatmap_has_no_page_and_shows_its_figure(tmp_path):
+    line = f"heatmap --file {ROOT}/samples/texts/en-long.txt --stream --head 0,1 --resolution 160"
+    view = attnviz.view(line)
+    assert view._repr_html_() is None  # the page would need every cell, which was pooled
+    bundle = view._repr_mimebundle_()
+    assert list(bundle) == ["image/png"] and bundle["image/png"] == written(
+        line, tmp_path / "s.png"
+    )
+
+
 @pytest.mark.parametrize("kind", sorted(PICTURES))
 def test_a_view_with_no_page_shows_the_figure_its_command_writes(kind, tmp_path):
     view = attnviz.view(PICTURES[kind])
