@@ -378,3 +378,11 @@ def png_size(data):
 
     raw = base64.b64decode(data)
     return struct.unpack(">II", raw[16:24])  # IHDR: width, height
+
+
+def test_the_readme_notebook_example_runs():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## In a notebook\n\n```python\n", 1)[1].split("```", 1)[0]
+    names: dict = {}
+    exec(compile(block, "README.md", "exec"), names)
+    assert names["trace"].weights.shape == (4, 6, 6)
