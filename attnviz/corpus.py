@@ -9,6 +9,7 @@ The workers import this module, not the command line's: a worker starts on what 
 from __future__ import annotations
 
 import os
+import threading
 from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -258,6 +259,18 @@ def _chunk(texts: list[str | None]) -> list[Tally | str]:
     return _RUNNER.measure_many(texts)
 
 
+_LOCK = threading.Lock()  # a Dask worker's threads share its one runner, a chunk at a time
+
+
+def on_worker(source: Source, texts: list[str | None]) -> list[Tally | str]:
+    """A chunk's results on a Dask worker: its runner of ``source`` started once, as a --jobs
+    worker's is."""
+    with _LOCK:
+        if _RUNNER is None or _RUNNER.source != source:
+            _start(source)
+        return _chunk(texts)
+
+
 def _chunks(texts: Iterator[str | None]) -> Iterator[list[str | None]]:
     chunk: list[str | None] = []
     for text in texts:
@@ -283,13 +296,20 @@ def default_jobs() -> int:
     return min(cores(), MAX_DEFAULT)
 
 
-def results(source: Source, texts: Iterator[str | None], jobs: int) -> Iterator[Tally | str]:
+def results(source: Source, texts: Iterator[str | None], jobs: int,
+            scheduler: str | None = None) -> Iterator[Tally | str]:  # fmt: skip
     """Each text's sums (or why it was skipped), in the corpus's order, on ``jobs`` cores.
     This process alone when ``jobs`` is 1 or the corpus is AHEAD chunks or fewer (a worker
     takes longer to start than they take to run); else this process and ``jobs`` − 1
     workers. One BLAS thread in each, always: OpenBLAS on two threads sums some products in
-    another order (seen on an AMD EPYC), and the bits must not depend on ``jobs``."""
+    another order (seen on an AMD EPYC), and the bits must not depend on ``jobs``. With a
+    ``scheduler``'s address, the chunks go to that Dask cluster's workers instead."""
     chunks = _chunks(texts)
+    if scheduler is not None:
+        from . import cluster
+
+        yield from cluster.results(on_worker, source, chunks, scheduler)
+        return
     first = list(islice(chunks, AHEAD + 1)) if jobs > 1 else []
     if len(first) <= AHEAD:  # the same chunks as the workers get: the same packs, the same bits
         with blas_threads(1):
@@ -356,13 +376,14 @@ class Totals:
         return self.tally.texts if self.tally else 0
 
 
-def survey(source: Source, texts: Iterator[str | None], jobs: int, bar: Any = None) -> Totals:
-    """Run and measure every text; ``bar`` hears of each. Ctrl-C ends it with Interrupted,
-    saying how many texts were done."""
+def survey(source: Source, texts: Iterator[str | None], jobs: int, bar: Any = None,
+           scheduler: str | None = None) -> Totals:  # fmt: skip
+    """Run and measure every text (on the Dask cluster of ``scheduler``, when given); ``bar``
+    hears of each. Ctrl-C ends it with Interrupted, saying how many texts were done."""
     totals = Totals(None, Counter())
     assert totals.skipped is not None
     try:
-        for result in results(source, texts, jobs):
+        for result in results(source, texts, jobs, scheduler):
             if isinstance(result, str):
                 totals.skipped[result] += 1
             elif totals.tally is None:

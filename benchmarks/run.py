@@ -624,6 +624,43 @@ def rows_survey(repeat: int, out: Path) -> list[dict]:
     return rows
 
 
+def rows_cluster(repeat: int, out: Path) -> list[dict]:
+    """``survey --scheduler`` of the trained MiniLM over 2,000 sentences on a Dask LocalCluster
+    of two worker processes (one thread each, on this machine's two cores) against ``--jobs
+    2``: the cluster's overhead; and the client's peak RSS of 2,000 against 20,000 sentences
+    (the corpus streamed to the cluster in bounded chunks: it should not grow)."""
+    folder = trained_minilm()
+    try:
+        import distributed
+    except ImportError:
+        return []
+    if folder is None:
+        return []
+    corpora = {}
+    for n in (2000, 20000):
+        corpora[n] = out / f"corpus-{n}.txt"
+        subprocess.run([PY, str(HERE / "corpus.py"), str(n), str(corpora[n])], check=True)
+
+    def ours(n: int, *more: str) -> list[str]:
+        return [*CLI, "survey", "--model", str(folder), "--file", str(corpora[n]), "--format",
+                "json", *more]  # fmt: skip
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:  # fmt: skip
+        at = ("--scheduler", cluster.scheduler_address)
+        jobs, spread = map(summary, timed_pair(ours(2000, "--jobs", "2"), ours(2000, *at), repeat))
+        small, big = probed(ours(2000, *at), 1)[1], probed(ours(20000, *at), 1)[1]
+    return [
+        {"case": "attnviz survey --jobs 2 (2,000 sentences, MiniLM)", **jobs},
+        {"case": "attnviz survey --scheduler (LocalCluster, 2 workers; 2,000 sentences)", **spread,
+         "ratio": spread["median"] / jobs["median"], "against": "--jobs 2", "target": 1.2},
+        {"case": "attnviz survey --scheduler of 20,000 sentences: client's peak RSS",
+         "median": 0.0, "min": 0.0, "max": 0.0, "ratio": big / small,
+         "against": "2,000 sentences", "target": 1.1,
+         "notes": f"peak RSS {small:.2f} GB and {big:.2f} GB"},
+    ]  # fmt: skip
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -675,7 +712,7 @@ def show(rows: list[dict]) -> None:
 
 
 SECTIONS = ("startup", "figure", "kernel", "long", "stream", "model", "decoders", "gguf",
-            "generate", "survey")  # fmt: skip
+            "generate", "survey", "cluster")  # fmt: skip
 
 
 def main() -> None:
@@ -703,6 +740,7 @@ def main() -> None:
             "gguf": lambda: rows_gguf(2 if args.quick else 7, out),
             "generate": lambda: rows_generate(1 if args.quick else 3, out),
             "survey": lambda: rows_survey(1 if args.quick else 3, out),
+            "cluster": lambda: rows_cluster(1 if args.quick else 3, out),
         }
         rows = [row for name in SECTIONS if name in only for row in sections[name]()]
     if args.json:

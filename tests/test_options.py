@@ -131,6 +131,7 @@ CASES = {
     "words": {"model": ([], ["--words"]), "seeded": ([], ["--words"])},
     "induction": {"model": ([], ["--induction"]), "seeded": ([], ["--induction"])},
     "jobs": ([], ["--jobs", "2"]),
+    "scheduler": ([], ["--scheduler", "nowhere"]),  # a real cluster's: test_cluster.py
     "dk": ([], ["--dk", "32"]),
     "rows": ([], ["--rows", "300"]),
     "stream": ([], ["--stream"]),

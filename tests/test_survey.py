@@ -206,7 +206,7 @@ def test_jobs_default_to_a_process_per_core_at_most_eight(monkeypatch, tmp_path)
     from attnviz import corpus
 
     asked = []
-    monkeypatch.setattr(corpus, "results", lambda source, texts, jobs: asked.append(jobs)
+    monkeypatch.setattr(corpus, "results", lambda source, texts, jobs, scheduler: asked.append(jobs)
                         or iter([]))  # fmt: skip
     for have, jobs in ((1, 1), (3, 3), (64, 8)):
         monkeypatch.setattr(corpus, "cores", lambda have=have: have)

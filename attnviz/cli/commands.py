@@ -506,6 +506,14 @@ JobsOpt = Annotated[
 ]  # fmt: skip
 
 
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(envvar="DASK_SCHEDULER_ADDRESS", show_default=False,
+                 help="Run on the Dask cluster of this scheduler (tcp://HOST:8786; or "
+                 "DASK_SCHEDULER_ADDRESS); its workers open --model from the same path."),
+]  # fmt: skip
+
+
 @app.command(short_help="What every head does over a corpus: the measures of the papers.")
 @takes(SURVEY_RUN, LOOK, (WORDS,))
 def survey(
@@ -514,6 +522,7 @@ def survey(
     limit: LimitOpt = None,
     induction: InductionOpt = False,
     jobs: JobsOpt = None,
+    scheduler: SchedulerOpt = None,
     *,
     o: Options,
 ) -> None:
@@ -525,13 +534,15 @@ def survey(
     Example: attnviz survey --model minilm --file corpus.txt
 
     Example: attnviz survey --model smollm2 --file corpus.txt --induction --format csv
+
+    Example: attnviz survey --model /shared/minilm --file corpus.txt --scheduler tcp://h:8786
     """
     from .surveying import survey_view
 
     acts: dict[str, frozenset[str] | str] = {"labels": "the survey figure has no token labels",
                                              "cmap": frozenset({FIGURE, PAGE})}  # fmt: skip
     shown = outputs(o, format, SURVEY_FORMATS, html=True, acts=acts)
-    emit(survey_view(o, jsonl, limit, o.words, induction, jobs), o, shown)
+    emit(survey_view(o, jsonl, limit, o.words, induction, jobs, scheduler), o, shown)
 
 
 SCALING_FORMATS = ("table", "json", "csv")

@@ -106,17 +106,22 @@ def _checked(o: Options, limit: int | None, words: bool, induction: bool, jobs: 
 
 
 def survey_view(o: Options, jsonl: bool, limit: int | None, words: bool, induction: bool,
-                jobs: int | None) -> SurveyView:  # fmt: skip
-    """Measure the corpus of --file; the view of its means, labels and skips."""
+                jobs: int | None, scheduler: str | None = None) -> SurveyView:  # fmt: skip
+    """Measure the corpus of --file (on the Dask cluster of ``scheduler``, when given); the
+    view of its means, labels and skips."""
     from ..survey import labels
 
+    if scheduler is not None and jobs is not None:
+        raise ConfigError("--jobs counts this machine's cores; a --scheduler's cluster (or "
+                          "DASK_SCHEDULER_ADDRESS's) runs on its workers: give one of them")  # fmt: skip
     run_o = _checked(o, limit, words, induction, jobs).having(layer=None)  # every layer
     c = config(run_o)
     if induction and c.pretrained is not None:
         _decoder(c.pretrained.model)
     source = Source(c, words, o.max_tokens, size(o.memory_budget))
     with _bar(o.file, limit) as bar:
-        totals = survey(source, lines(o.file, jsonl, limit), jobs or default_jobs(), bar)
+        totals = survey(source, lines(o.file, jsonl, limit), jobs or default_jobs(), bar,
+                        scheduler.strip() or None if scheduler is not None else None)  # fmt: skip
     skipped = dict(totals.skipped or {})
     if totals.tally is None:
         raise ConfigError(f"no text of --file {visible(str(o.file))!r} could be measured: "
