@@ -267,8 +267,25 @@ def on_worker(source: Source, texts: list[str | None]) -> list[Tally | str]:
     worker's is."""
     with _LOCK:
         if _RUNNER is None or _RUNNER.source != source:
+            _usual_malloc()
             _start(source)
         return _chunk(texts)
+
+
+def _usual_malloc() -> None:
+    """Undo a fixed MALLOC_TRIM_THRESHOLD_ (Dask's nanny gives its workers 64 KiB): glibc then
+    no longer raises its mmap threshold, and every array over 128 KiB is mapped and zeroed
+    afresh; a survey took 2.5 times as long, most of it in the kernel. Linux's glibc only."""
+    if "MALLOC_TRIM_THRESHOLD_" not in os.environ:
+        return
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    libc.mallopt(-3, 64 << 20)  # M_MMAP_THRESHOLD: arrays under 64 MiB from the heap
+    libc.mallopt(-1, 128 << 20)  # M_TRIM_THRESHOLD: keep up to 128 MiB freed for the next text
 
 
 def _chunks(texts: Iterator[str | None]) -> Iterator[list[str | None]]:

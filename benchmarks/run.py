@@ -645,8 +645,13 @@ def rows_cluster(repeat: int, out: Path) -> list[dict]:
         return [*CLI, "survey", "--model", str(folder), "--file", str(corpora[n]), "--format",
                 "json", *more]  # fmt: skip
 
+    env = dict(os.environ)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", dashboard_address=None) as cluster:  # fmt: skip
+        # the cluster leaves its workers' settings in this process's environment (one BLAS
+        # thread, MALLOC_TRIM_THRESHOLD_): the commands timed here run without them
+        os.environ.clear()
+        os.environ.update(env)
         at = ("--scheduler", cluster.scheduler_address)
         jobs, spread = map(summary, timed_pair(ours(2000, "--jobs", "2"), ours(2000, *at), repeat))
         small, big = probed(ours(2000, *at), 1)[1], probed(ours(20000, *at), 1)[1]

@@ -121,7 +121,7 @@ def survey_view(o: Options, jsonl: bool, limit: int | None, words: bool, inducti
     source = Source(c, words, o.max_tokens, size(o.memory_budget))
     with _bar(o.file, limit) as bar:
         totals = survey(source, lines(o.file, jsonl, limit), jobs or default_jobs(), bar,
-                        scheduler.strip() or None if scheduler is not None else None)  # fmt: skip
+                        scheduler)  # fmt: skip
     skipped = dict(totals.skipped or {})
     if totals.tally is None:
         raise ConfigError(f"no text of --file {visible(str(o.file))!r} could be measured: "
