@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -574,6 +575,23 @@ def rows_generate(repeat: int, out: Path) -> list[dict]:
     return rows
 
 
+def survey_commands(
+    folder: Path, out: Path, sizes: tuple[int, ...]
+) -> tuple[Callable[..., list[str]], dict]:
+    """Corpora of ``sizes`` sentences (benchmarks/corpus.py), and the survey command of the
+    MiniLM ``folder`` over the corpus of n sentences: ``ours(n, *more)``."""
+    corpora = {}
+    for n in sizes:
+        corpora[n] = out / f"corpus-{n}.txt"
+        subprocess.run([PY, str(HERE / "corpus.py"), str(n), str(corpora[n])], check=True)
+
+    def ours(n: int, *more: str) -> list[str]:
+        return [*CLI, "survey", "--model", str(folder), "--file", str(corpora[n]), "--format",
+                "json", *more]  # fmt: skip
+
+    return ours, corpora
+
+
 def rows_survey(repeat: int, out: Path) -> list[dict]:
     """``attnviz survey`` of the trained MiniLM over 1,000 sentences (benchmarks/corpus.py)
     against a transformers + PyTorch loop computing the same measures from
@@ -582,14 +600,7 @@ def rows_survey(repeat: int, out: Path) -> list[dict]:
     folder = trained_minilm()
     if folder is None:
         return []
-    corpora = {}
-    for n in (1000, 10000):
-        corpora[n] = out / f"corpus-{n}.txt"
-        subprocess.run([PY, str(HERE / "corpus.py"), str(n), str(corpora[n])], check=True)
-
-    def ours(n: int, *more: str) -> list[str]:
-        return [*CLI, "survey", "--model", str(folder), "--file", str(corpora[n]), "--format",
-                "json", *more]  # fmt: skip
+    ours, corpora = survey_commands(folder, out, (1000, 10000))
 
     from attnviz.corpus import default_jobs
 
@@ -636,15 +647,7 @@ def rows_cluster(repeat: int, out: Path) -> list[dict]:
         return []
     if folder is None:
         return []
-    corpora = {}
-    for n in (2000, 20000):
-        corpora[n] = out / f"corpus-{n}.txt"
-        subprocess.run([PY, str(HERE / "corpus.py"), str(n), str(corpora[n])], check=True)
-
-    def ours(n: int, *more: str) -> list[str]:
-        return [*CLI, "survey", "--model", str(folder), "--file", str(corpora[n]), "--format",
-                "json", *more]  # fmt: skip
-
+    ours, _ = survey_commands(folder, out, (2000, 20000))
     env = dict(os.environ)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", dashboard_address=None) as cluster:  # fmt: skip
