@@ -27,6 +27,10 @@ PATTERNS = ("previous", "self", "first", "uniform", "same")  # of planted heads 
 ATTENTIONS = ("encoder", "decoder", "cross")  # the kinds of attention of an encoder-decoder
 
 
+# A planted head's scores grow with its strength: at 1e6 they stay finite in float32 for any
+# length and width that can be run, and its weights have long stopped changing (exactly
+# one-hot in float64 from a few hundred on: e^-745 is 0)
+MAX_PLANT_STRENGTH = 1e6
 LARGEST = 2**31 - 1  # the largest whole number an option takes: sizes past it cannot be run
 
 
@@ -98,6 +102,10 @@ class Seeded:
             raise ConfigError(f"plant strength must be a number, not {strength!r}")
         if not (np.isfinite(strength) and strength >= 0):
             raise ConfigError(f"plant strength must be a finite number >= 0, not {strength!r}")
+        if strength > MAX_PLANT_STRENGTH:
+            raise ConfigError(f"plant strength {strength:g} is too large: at most "
+                              f"{MAX_PLANT_STRENGTH:g} (a planted head's weights stop changing long "
+                              "before; far larger strengths overflow)")  # fmt: skip
         object.__setattr__(self, "plant_strength", float(strength))
 
     @property

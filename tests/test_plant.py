@@ -1,6 +1,7 @@
 """Planted heads: known patterns from W_Q, W_K and a relative-position bias b(i − j)."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -14,6 +15,8 @@ import attnviz
 from attnviz import AttentionConfig, Seeded, run
 from attnviz.cli import app
 from attnviz.errors import ConfigError
+from attnviz.export import trace_json
+from attnviz.trace import MAX_PLANT_STRENGTH
 
 runner = CliRunner()
 ALL = ("0=previous", "1=self", "2=first", "3=same", "4=uniform")
@@ -134,6 +137,39 @@ def test_strength_scales_the_bias_and_zero_makes_every_planted_head_uniform():
         np.testing.assert_allclose(zero.weights[h], uniform, atol=1e-12)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    strength=st.floats(0, MAX_PLANT_STRENGTH) | st.just(MAX_PLANT_STRENGTH),
+    words=st.lists(st.sampled_from(VOCAB[:5]), min_size=1, max_size=40),
+    dtype=st.sampled_from(["float64", "float32"]),
+    scaled=st.booleans(),
+    positions=st.sampled_from(["sinusoidal", "none"]),
+)
+def test_any_strength_allowed_gives_finite_weights_and_no_warning(
+    strength, words, dtype, scaled, positions
+):
+    source = Seeded(heads=5, d_model=40, plant=ALL, plant_strength=strength, positions=positions)
+    config = AttentionConfig(dtype=dtype, scaled=scaled, source=source)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an overflow or 0/0 is a RuntimeWarning
+        trace = run(" ".join(words), config)
+        json.dumps(trace_json(trace), allow_nan=False)  # raises on NaN or Infinity
+        stages = [trace.masked(h) for h in range(5)]
+    for a in (*stages, trace.weights, trace.output):
+        assert not np.isnan(a).any() and not np.isposinf(a).any()  # masked: -inf
+    np.testing.assert_allclose(trace.weights.sum(-1), 1, rtol=1e-5)
+    assert (trace.weights[:, ~trace.allowed] == 0).all()
+
+
+def test_a_strength_past_the_largest_is_refused_naming_it():
+    result = runner.invoke(app, ["heatmap", "the the the cat", "--plant", "0=same",
+                                 "--plant-strength", "1e307", "--format", "json"])  # fmt: skip
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "at most 1e+06" in result.stderr and "warning" not in result.stderr
+    assert runner.invoke(app, ["heatmap", "the the the cat", "--plant", "0=same",
+                               "--plant-strength", "1e6", "--format", "json"]).exit_code == 0  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "plant, strength, message",
     [
@@ -144,6 +180,7 @@ def test_strength_scales_the_bias_and_zero_makes_every_planted_head_uniform():
         (("1=self", "1=first"), 1.0, "planted twice"),
         ((), -1.0, "finite number >= 0"),
         ((), float("inf"), "finite number >= 0"),
+        ((), 1e6 * (1 + 1e-15), "at most 1e\\+06"),
     ],
 )
 def test_bad_plants_are_config_errors(plant, strength, message):
