@@ -76,17 +76,39 @@ def test_numbers_are_one_size_across_a_figures_panels(tmp_path):
     assert len(sizes) == 6 * 7 // 2 + 36 + 36 and len(set(sizes)) == 1
 
 
+def check_steps_slide(fig, view, tmp_path):
+    """The stages on a slide: the masked scores and the weights large (each at least 28% of
+    its height), the others small but at least a quarter of their size; every formula whole on
+    one line of its title; every token labelled on the large ones; nothing overlapping."""
+    from test_heatmap import overlaps
+
+    boxes, height = saved(fig, tmp_path)
+    kinds = [stage.kind for stage in view.stages]
+    assert len(boxes) == len(kinds)
+    large = [b.height for b, k in zip(boxes, kinds, strict=True) if k in ("masked", "weights")]
+    small = [b.height for b, k in zip(boxes, kinds, strict=True) if k not in ("masked", "weights")]
+    assert len(large) == 2 and min(large) >= 0.28 * height
+    assert min(small) >= 0.25 * min(large) and max(small) < 0.5 * min(large)
+    titles = [ax.get_title() for ax in panels_of(fig)]
+    for title, stage in zip(titles, view.stages, strict=True):
+        assert title.split("\n")[-1] == stage.formula  # whole, on its own line
+        assert (
+            "\n".join(title.split("\n")[:-1]).replace("\n", " ") == f"{stage.number}. {stage.name}"
+        )
+    keys = labels_of(fig, "key-label")
+    assert keys.count(view.trace.texts[-1]) >= 2  # the masked scores' and the weights' keys
+    assert overlaps(fig) == []
+
+
 @pytest.mark.parametrize("lang, text", [("en", "The cat sat on the mat"),
+                                        ("es", "La atención es todo lo que necesitas"),
                                         ("es", "¿Qué es la atención?")])  # fmt: skip
-def test_steps_on_a_slide_fits_and_labels_its_tokens(tmp_path, lang, text):
-    """Ten stages on a slide: each panel at least 18% of its height (two rows of titles,
-    labels and bars between them), every token of a short sentence labelled, the weights
-    numbered."""
+def test_steps_on_a_slide_makes_the_weights_large(tmp_path, lang, text):
+    from attnviz.views.steps import steps_view
+
     trace = attend(text)
     fig = steps_figure(trace, 0, preset="slides", lang=lang)
-    boxes, height = saved(fig, tmp_path)
-    assert len(boxes) == 10 and all(b.height >= 0.18 * height for b in boxes)
-    assert labels_of(fig, "query-label") == trace.texts * 2  # each row of stages, every token
+    check_steps_slide(fig, steps_view(trace, 0, lang=lang), tmp_path)
     numbers = [
         t for t in fig.findobj() if getattr(t, "get_gid", None) and t.get_gid() == "cell-numbers"
     ]
@@ -95,16 +117,13 @@ def test_steps_on_a_slide_fits_and_labels_its_tokens(tmp_path, lang, text):
 
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_the_twelve_stages_of_a_rotary_model_fit_a_slide(tmp_path, lang):
-    """Q′ and K′ make twelve stages: two rows of six on a slide, each panel at least 15% of
-    its height, every token labelled in both rows."""
+    """Q′ and K′ make twelve stages, all before the mask: the small row holds seven."""
     from pathlib import Path
 
     from attnviz import AttentionConfig, Pretrained, run
+    from attnviz.views.steps import steps_view
 
     folder = Path(__file__).resolve().parent / "fixtures" / "llama-tiny"
     trace = run("The cat sat on the mat", AttentionConfig(source=Pretrained(str(folder))))
     fig = steps_figure(trace, 4, preset="slides", lang=lang)
-    boxes, height = saved(fig, tmp_path)
-    assert len(boxes) == 12 and all(b.height >= 0.15 * height for b in boxes)
-    assert len({round(b.y0) for b in boxes}) == 2  # two rows
-    assert labels_of(fig, "query-label") == trace.texts * 2
+    check_steps_slide(fig, steps_view(trace, 4, lang=lang), tmp_path)

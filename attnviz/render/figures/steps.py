@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import textwrap
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +19,7 @@ from .compare import DIVERGING_CMAP
 from .draw import add_hidden_legend, add_title, colorbar, draw_panel, panel_canvas
 from .layout import (
     DEFAULT_STYLE,
+    MIN_PANEL,
     GridLayout,
     Preset,
     Style,
@@ -46,10 +49,12 @@ def formula_lines(formula: str, max_chars: float) -> list[str]:
     return lines
 
 
-def stage_title(stage: Stage, max_chars: float) -> str:
-    """ "2. attention scores" over its formula, each on lines of at most ``max_chars``; the
-    formula is broken only where it reads as two (``formula_lines``)."""
-    name = textwrap.wrap(f"{stage.number}. {stage.name}", max(int(max_chars), 12))
+def stage_title(stage: Stage, max_chars: float, name_chars: float | None = None) -> str:
+    """ "2. attention scores" over its formula, each on lines of at most ``max_chars`` (the
+    name, of ``name_chars`` when given); the formula is broken only where it reads as two
+    (``formula_lines``)."""
+    chars = max_chars if name_chars is None else name_chars
+    name = textwrap.wrap(f"{stage.number}. {stage.name}", max(int(min(chars, 999)), 12))
     return "\n".join([*name, *formula_lines(stage.formula, max_chars)])
 
 
@@ -65,7 +70,7 @@ def stage_panel(stage: Stage, head: int, title: str = "",
     if stage.kind == "weights":
         return Panel(head, title, values, hidden, row0=stage.row0, col0=stage.col0,
                      row_names=rows, key_names=cols)  # fmt: skip
-    top = max(float(np.abs(values[~hidden]).max(initial=0.0)), 1e-12)
+    top = float(np.abs(values[~hidden]).max(initial=0.0)) or 1.0  # all 0 (W_Q = 0): ±1
     signed = np.where(hidden, 0.0, values)
     return Panel(head, title, signed, hidden, top, True, stage.row0, stage.col0,
                  row_names=rows, key_names=cols)  # fmt: skip
@@ -101,26 +106,27 @@ def draw_steps(view: StepsView, style: Style = DEFAULT_STYLE) -> Figure:
     own_rows = own_rows or keys is not None
     em = p.font / 72
     with rc_context(theme_rc(style.theme, p.font)):
-        box, titles = _steps_layout(view, style, own_rows)
+        places, titles = _layout(view, style, own_rows)
+        width, height = places[0][0].width, places[0][0].height
         heading = style.title if style.title is not None else view.title
-        lines = wrap(heading, box.width * 72 / (0.6 * p.font * 1.1))
+        lines = wrap(heading, width * 72 / (0.6 * p.font * 1.1))
         if "\n" in lines:
-            box, titles = _steps_layout(view, style, own_rows, lines.count("\n") + 1)
-        require_readable(box.panel, style.preset)
-        annotate = style.annotate
-        if annotate is None:
-            side = max(crop.q1 - crop.q0, crop.k1 - crop.k0) if crop else len(texts)
-            annotate = auto_annotate(p.font, box.panel * 72, side)
-        fig = Figure(figsize=(box.width, box.height), dpi=p.dpi)
+            places, titles = _layout(view, style, own_rows, lines.count("\n") + 1)
+        require_readable(min(place[0].panel for place in places), style.preset)
+        side = max(crop.q1 - crop.q0, crop.k1 - crop.k0) if crop else len(texts)
+        fig = Figure(figsize=(width, height), dpi=p.dpi)
         canvas = panel_canvas(fig)
-        for n, (stage, title) in enumerate(zip(stages, titles, strict=True)):
-            r, c = divmod(n, box.cols)
+        for n, (stage, title, place) in enumerate(zip(stages, titles, places, strict=True)):
+            box, r, c, labelled = place
             panel = stage_panel(stage, view.head, title, keys)
             shape = " × ".join(str(d) for d in stage.shape)
+            annotate = style.annotate
+            if annotate is None:
+                annotate = auto_annotate(p.font, box.panel * 72, side)
             draw_panel(
                 canvas, panel, texts, cmap=DIVERGING_CMAP if panel.signed else style.cmap,
                 theme=style.theme, annotate=annotate and stage.kind == "weights", font=p.font,
-                axis_points=box.panel * 72, show_rows=own_rows or c == 0, show_cols=True, s=s,
+                axis_points=box.panel * 72, show_rows=own_rows or c == 0, show_cols=labelled, s=s,
                 query_title=(s["key"] if stage.keys else True) if c == 0 else False,
                 key_title=f"({shape})", title_size=p.font * 0.85, labels=style.labels,
                 rect=box.panel_rect(r, c), name=f"panel {n}", numbered=stage.kind == "matrix",
@@ -131,7 +137,7 @@ def draw_steps(view: StepsView, style: Style = DEFAULT_STYLE) -> Figure:
             bar.ax.tick_params(labelsize=p.font * 0.7)
         if any(stage.hidden is not None and stage.hidden.any() for stage in stages):
             add_hidden_legend(fig, style.theme, s["hidden"] + " (−∞)", p.font, "lower right")
-        add_title(fig, lines, p.font, box.height)
+        add_title(fig, lines, p.font, height)
     return fig
 
 
@@ -140,6 +146,129 @@ def _preset(style: Style) -> Preset:
     stages with their titles, labels and bars leave their panels room."""
     p = style.p
     return p if p.height is None else replace(p, font=0.8 * p.font)
+
+
+# the grid a stage's panel is in, its row and column, whether its keys are labelled
+Place = tuple[GridLayout, int, int, bool]
+SMALL = 0.3  # on a slide, the small panels' side at least this part of the large ones'
+
+
+def _layout(
+    view: StepsView, style: Style, own_rows: bool, title_lines: int = 1
+) -> tuple[list[Place], list[str]]:
+    """Where each stage goes, and its title: on a slide (large masked scores and weights,
+    small projections), else a grid of equal panels."""
+    if style.p.height is not None and any(s.kind == "weights" for s in view.stages):
+        return _slide_layout(view, style, own_rows, title_lines)
+    box, titles = _steps_layout(view, style, own_rows, title_lines)
+    return [(box, *divmod(n, box.cols), True) for n in range(len(view.stages))], titles
+
+
+def _slide_layout(
+    view: StepsView, style: Style, own_rows: bool, title_lines: int
+) -> tuple[list[Place], list[str]]:
+    """A slide read left to right, top to bottom: the stages before the mask small in a row
+    (or two) at the top; below them the masked scores and the weights, the stages that matter, large;
+    the stages after the weights small, down the right side or beside the large ones. Every formula whole on a line of its own (a
+    name broken between words to its width). The large panels are the largest that leave
+    the small ones at least half their size."""
+    p = _preset(style)
+    assert p.width is not None and p.height is not None
+    W, H, size, stages = p.width, p.height, p.font * 0.85, view.stages
+    big = [n for n, stage in enumerate(stages) if stage.kind in ("masked", "weights")]
+    groups = [stages[: big[0]], stages[big[0] : big[-1] + 1], stages[big[-1] + 1 :]]
+    titles = [stage_title(stage, float("inf"), 99 if n in big else max(len(stage.formula), 22))
+              for n, stage in enumerate(stages)]  # fmt: skip
+    texts, crop = view.trace.texts, view.crop
+    side = max(crop.q1 - crop.q0, crop.k1 - crop.k0) if crop else len(texts)
+    numbers = text_width(["0000"], size)  # a matrix's keys are its columns' numbers
+    starts = (0, big[0], big[-1] + 1)
+    kept = [
+        [t.split("\n") for t in titles[n0 : n0 + len(g)]]
+        for n0, g in zip(starts, groups, strict=True)
+    ]
+
+    def grid(g: int, w: float | None, h: float | None, cols: int, labels: float,
+             panel: float = p.panel, heading: int | None = None) -> GridLayout:  # fmt: skip
+        keys = labels if g == 1 else numbers  # the small T x T stages' keys are read below
+        return grid_layout(replace(p, width=w, height=h, panel=panel), -(-len(groups[g]) // cols),
+                           cols, labels, keys,
+                           (title_lines if g == 0 else 0) if heading is None else heading,
+                           title_rows=max((len(t) for t in kept[g]), default=1),
+                           title_width=_title_room(kept[g], size, cols),
+                           each=True, own_rows=own_rows)  # fmt: skip
+
+    labels = fitted_labels(crop_texts_both(texts, crop), side, len(texts), size, style.labels,
+                           crop is not None,
+                           lambda w: grid(1, None, None, len(groups[1]), w, 2.0))[0]  # fmt: skip
+
+    def column() -> GridLayout | None:  # the stages after the weights down the right side
+        if not groups[2]:
+            return None
+        side = grid(2, W, H, 1, labels, heading=title_lines).panel  # as tall as the slide allows
+        natural = grid(2, None, None, 1, labels, side, title_lines)
+        return replace(natural, height=H, top=natural.top + (H - natural.height) / 2)
+
+    right = column()
+    Placed = list[tuple[GridLayout | None, float, float]]
+
+    def best(g: int, w: float, h: float, counts: Iterable[int]) -> GridLayout | None:
+        """Group g's grid of the most room in w x h, of ``counts`` columns."""
+        grids = [grid(g, w, h, c, labels) for c in counts] if groups[g] else []
+        return max(grids, key=lambda box: box.panel, default=None)
+
+    def arranged(b: float, beside: bool) -> tuple[Placed, list[float]]:
+        """Each group's grid and where it goes: the stages after the weights down the right
+        side, or (``beside``) right of the large panels; and the side each small group
+        would have with the height of the slide (how large its titles' width lets it be)."""
+        low = grid(1, None, None, len(groups[1]), labels, b)
+        room = W if beside or right is None else W - right.width
+        n, y = len(groups[0]), H - low.height  # the small row, or two when one does not fit
+        rows = {n, -(-n // 2)}
+        top, top_cap = best(0, room, y, rows), best(0, room, H, rows)
+        caps = [top_cap.panel if top_cap else 0.0]
+        if not beside:
+            return [(top, 0.0, 0.0), (low, (room - low.width) / 2, y), (right, room, 0.0)], caps
+        counts = range(1, len(groups[2]) + 1)
+        after, after_cap = (
+            best(2, W - low.width, low.height, counts),
+            best(2, W - low.width, H, counts),
+        )
+        caps.append(after_cap.panel if after_cap else 0.0)
+        return [(top, 0.0, 0.0), (low, 0.0, y), (after, low.width, y)], caps
+
+    def worth(b: float, beside: bool) -> float:
+        """The large panels' side, when they fit and leave each small one SMALL of it (or
+        as large as its titles' width lets it be)."""
+        ((top, _, _), (low, x, _), (after, _, _)), caps = arranged(b, beside)
+        assert low is not None
+        if low.height >= H or x < 0 or low.width >= W:
+            return 0.0
+        for box, cap in zip((top, after), caps, strict=False):  # no cap: none after
+            if box is not None and box.panel < min(SMALL * b, 0.98 * cap):
+                return 0.0
+        return b
+
+    at = arranged(*max(((float(b), m) for b in np.linspace(MIN_PANEL, H, 80)
+                        for m in (False, True)), key=lambda bm: worth(*bm)))[0]  # fmt: skip
+    top = at[0][0]
+    places: list[Place] = []
+    for (box, dx, dy), group in zip(at, groups, strict=True):
+        if box is not None:
+            moved = replace(box, width=W, height=H, left=box.left + dx, top=box.top + dy)
+            # above the masked scores, a small T x T stage is read by the labels below it
+            places += [(moved, *divmod(n, box.cols), box is not top or stage.kind == "matrix")
+                       for n, stage in enumerate(group)]  # fmt: skip
+    return places, titles
+
+
+def _title_room(titles: list[list[str]], size: float, cols: int) -> float:
+    """The title width a row of panels must make room for: two neighbours' titles meet
+    halfway, so the widest mean of two neighbours' widths (in a column, the widest)."""
+    widths = [text_width(lines, size) for lines in titles]
+    if cols == 1 or len(widths) < 2:
+        return max(widths, default=0.0)
+    return max((a + b) / 2 for a, b in itertools.pairwise(widths))
 
 
 def _steps_layout(
