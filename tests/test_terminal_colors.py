@@ -84,30 +84,48 @@ def lightness(rgb):
 @pytest.mark.parametrize("name", ["viridis", "magma", "cividis", "Greys", "RdBu_r"])
 def test_256_colours_keep_the_maps_order_and_stay_near_it(name):
     """Along the map, the palette colour gets lighter where the map does and darker where it
-    does (RdBu_r: up, then down); each is within a small distance of the map's colour."""
+    does (RdBu_r: up, then down), from each entry to the one 12 further on (an 8-bit map's
+    lightness wobbles from one entry to the next); each is within a small distance of the
+    map's colour."""
     table = colors.lut(name)
     steps = colors.xterm_steps(name)
     assert steps.shape == (256,) and all(16 <= n <= 255 for n in steps)
-    for i in range(1, 256):
-        map_up = lightness(table[i]) >= lightness(table[i - 1])
-        a, b = lightness(xterm_rgb(int(steps[i - 1]))), lightness(xterm_rgb(int(steps[i])))
-        assert (b >= a) if map_up else (b <= a), (name, i)
+    for i in range(256 - 12):
+        j = i + 12
+        map_change = lightness(table[j]) - lightness(table[i])
+        a, b = lightness(xterm_rgb(int(steps[i]))), lightness(xterm_rgb(int(steps[j])))
+        assert (b >= a) if map_change > 1 else (b <= a) if map_change < -1 else True, (name, i)
     far = max(math.dist(srgb_to_lab(table[i]), srgb_to_lab(xterm_rgb(int(steps[i]))))
               for i in range(256))  # fmt: skip
-    assert far < 35  # CIELAB units: the palette's widest gap in these maps is about 32
+    # CIELAB units: the palette's widest gap in these maps is about 32, and a colour for each
+    # step of 0.05 takes some a little further
+    assert far < 40
     assert len(set(steps[[colors.index(n / 10) for n in range(11)]].tolist())) >= 8
 
 
+@pytest.mark.parametrize("name", ["viridis", "magma", "plasma", "inferno"])
+def test_in_256_colours_every_step_of_a_twentieth_has_its_own_colour(name):
+    """Lightness only goes up along these maps: the 21 weights 0, 0.05 ... 1 get 21 palette
+    colours, lighter and lighter."""
+    steps = colors.xterm_steps(name)
+    twentieths = [int(steps[min(int(n / 20 * 256), 255)]) for n in range(21)]
+    assert len(set(twentieths)) == 21
+    light = [lightness(xterm_rgb(n)) for n in twentieths]
+    assert light == sorted(light)
+
+
 def test_a_grey_map_gets_the_palettes_nearest_greys():
-    """Where the palette is dense (the 24 greys and the cube's), the order costs nothing: each
-    colour of Greys is on the nearest palette colour, found here by a slow search."""
+    """Where the palette is dense (the 24 greys and the cube's), the order costs almost
+    nothing: each colour of Greys is within 1.5 CIELAB units of as near as the nearest palette
+    colour, found here by a slow search (near white, where the palette has few colours, a
+    colour for each step of 0.05 costs a little)."""
     table, steps = colors.lut("Greys"), colors.xterm_steps("Greys")
     for i in range(0, 256, 5):
         lab = srgb_to_lab(table[i])
         best = min(range(16, 256), key=lambda n: math.dist(lab, srgb_to_lab(xterm_rgb(n))))
         assert (
             math.dist(lab, srgb_to_lab(xterm_rgb(int(steps[i]))))
-            <= math.dist(lab, srgb_to_lab(xterm_rgb(best))) + 1.0
+            <= math.dist(lab, srgb_to_lab(xterm_rgb(best))) + 1.5
         )
 
 

@@ -124,26 +124,73 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
 @cache
 def xterm_steps(name: str = DEFAULT_CMAP) -> np.ndarray:
     """For each of a colour map's 256 colours, an xterm palette colour (16-255): the nearest
-    as the eye sees them (CIELAB) such that lightness goes up and down where the map's does,
-    so that the order of the weights still reads with 256 colours. (Rich's own rounding
-    puts viridis from 0.14 to 0.31 on one slate grey; the nearest colour alone steps back
-    in lightness where the palette is thin.) A shortest path over the map's entries."""
+    as the eye sees them (CIELAB) such that lightness goes up and down where the map's does
+    (over 17 entries: an 8-bit map's lightness wobbles from one entry to the next),
+    so that the order of the weights still reads with 256 colours, and such that every step
+    of 0.05 from 0 to 1 changes colour. (Rich's own rounding puts viridis from 0.14 to 0.31
+    on one slate grey; the nearest colour alone steps back in lightness where the palette is
+    thin.) A shortest path over the map's entries, whose states say whether the colour has
+    changed since the last step of 0.05."""
     lab = _lab(lut(name).astype(float))
     numbers = np.arange(16, 256)
     palette = _lab(np.array([xterm_rgb(int(n)) for n in numbers], dtype=float))
     order = np.argsort(palette[:, 0], kind="stable")  # the palette by lightness
     numbers, palette = numbers[order], palette[order]
     cost = ((lab[:, None, :] - palette[None, :, :]) ** 2).sum(axis=2)  # (256, 240)
-    total, back = cost[0], np.zeros(cost.shape, dtype=int)
-    k = np.arange(len(numbers))
+    marks = {index(n / 20) for n in range(1, 21)}  # the entries of 0.05, 0.10, ... 1
+    # total[f, j]: the least cost of a path ending on palette colour j, f: changed since a mark
+    total = np.stack([cost[0], np.full(len(numbers), np.inf)])
+    back = np.zeros((256, 2, len(numbers), 2), dtype=int)  # (previous f, previous j)
+    stay = np.stack(np.meshgrid([0, 1], np.arange(len(numbers)), indexing="ij"), axis=-1)
+    trend = _smoothed(lab[:, 0])  # the map's lightness, its 8-bit rounding's wobble evened
     for i in range(1, 256):
-        up = lab[i, 0] >= lab[i - 1, 0]  # then the palette colour may not get darker
-        prev = total if up else total[::-1]
-        best = np.minimum.accumulate(prev)
-        arg = np.maximum.accumulate(np.where(prev == best, k, 0))
-        best, arg = (best, arg) if up else (best[::-1], len(k) - 1 - arg[::-1])
-        total, back[i] = best + cost[i], arg
-    path = [int(total.argmin())]
+        up = trend[i] > trend[i - 1]  # lighter: the palette colour may not get darker
+        if trend[i] == trend[i - 1]:  # as light: the same colour
+            total, back[i] = total + cost[i], stay
+        elif up:
+            total, back[i] = _step(total, cost[i])
+        else:
+            total, back[i] = _step(total[:, ::-1], cost[i, ::-1])
+            total, back[i] = total[:, ::-1], _reversed(back[i])
+        if i in marks:  # the colour must have changed since the last mark: start again
+            total, back[i, 0] = np.stack([total[1], np.full(len(numbers), np.inf)]), back[i, 1]
+    f, j = 0, int(total[0].argmin())
+    path = [j]
     for i in range(255, 0, -1):
-        path.append(int(back[i, path[-1]]))
+        f, j = (int(x) for x in back[i, f, j])
+        path.append(j)
     return numbers[path[::-1]]
+
+
+def _smoothed(light: np.ndarray, half: int = 8) -> np.ndarray:
+    """``light`` averaged over the 2·half + 1 entries around each (fewer at the ends)."""
+    padded = np.concatenate([np.full(half, light[0]), light, np.full(half, light[-1])])
+    return np.convolve(padded, np.ones(2 * half + 1) / (2 * half + 1), mode="valid")
+
+
+def _step(total: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One entry of xterm_steps' path, lightness going up (j may only grow): stay on j (its
+    flag kept) or come from a darker colour (changed). Returns the totals and, for each
+    state, the state it came from."""
+    k = np.arange(total.shape[1])
+    either = total.min(axis=0)
+    came = np.where(total[0] <= total[1], 0, 1)  # the flag of the better of the two at j
+    # the best of either over j' < j: exclusive running minimum, and where it is
+    prev = np.concatenate([[np.inf], np.minimum.accumulate(either)[:-1]])
+    where = np.concatenate([[0], np.maximum.accumulate(np.where(
+        either == np.minimum.accumulate(either), k, 0))[:-1]])  # fmt: skip
+    moved = prev < total[1]
+    new = np.stack([total[0], np.where(moved, prev, total[1])]) + cost
+    back = np.zeros((2, len(k), 2), dtype=int)
+    back[0, :, 0], back[0, :, 1] = 0, k
+    back[1, :, 0] = np.where(moved, came[where], 1)
+    back[1, :, 1] = np.where(moved, where, k)
+    return new, back
+
+
+def _reversed(back: np.ndarray) -> np.ndarray:
+    """``_step``'s states of a path run over the palette reversed, in its own order."""
+    n = back.shape[1]
+    out = back[:, ::-1].copy()
+    out[..., 1] = n - 1 - out[..., 1]
+    return out
