@@ -10,9 +10,7 @@ import contextlib
 import json
 import math
 import os
-import secrets
 import stat
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -104,6 +102,8 @@ def atomic_open(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
 
 def _temporary_name(p: Path) -> str:
     """A new name beside ``p``, short enough for any file system (255 bytes)."""
+    import secrets
+
     return str(p.parent / f".{p.name[:40]}.{secrets.token_hex(6)}.tmp")
 
 
@@ -139,6 +139,8 @@ def save_npz(trace: Trace, path: str | os.PathLike[str]) -> None:
     The zip is written here rather than with ``np.savez``, which stamps the current time
     into each entry: these entries carry a fixed time, so the same run gives the same bytes.
     """
+    import zipfile  # (only an NPZ needs it)
+
     arrays: dict[str, np.ndarray] = {"tokens": np.array(trace.texts, dtype=str)}
     arrays.update({name: getattr(trace, name) for name in NPZ_KEYS[1:-1]})
     arrays["config"] = np.array(_config_json(trace))
@@ -254,6 +256,8 @@ def _check_members(path: str | os.PathLike[str], memory_budget: int) -> None:
     """ConfigError unless ``path`` is a zip of .npy arrays that fit the bytes their members
     unpack to, and those add up to no more than ``memory_budget`` (a zip bomb is refused
     before anything is unpacked: the members' sizes are read from the zip's directory)."""
+    import zipfile  # (only an NPZ needs it)
+
     with zipfile.ZipFile(path) as z:
         total = sum(info.file_size for info in z.infolist())
         if total > memory_budget:

@@ -15,7 +15,6 @@ import numpy as np
 from .display import Page
 from .errors import ConfigError
 from .rowstats import Keys, earlier_copy, of_matrix
-from .scaling import jacobian_norm
 from .tokens import Token
 from .trace import Trace
 
@@ -51,6 +50,8 @@ def median_jacobian(weights: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     """Per head, the median over the queries that have an allowed key of ‖diag(p) − p pᵀ‖_F,
     the norm of the softmax's Jacobian at row p (what a gradient is multiplied by on its way
     back to the scores; see ``attnviz.scaling``): (H, T, T) -> (H,)."""
+    from .scaling import jacobian_norm  # (the rest of scaling is the sweep's)
+
     rows = _has_key(allowed)
     if not rows.any():
         return np.zeros(weights.shape[0])

@@ -411,7 +411,6 @@ def outputs(
     An option given where it acts on nothing that is written is refused; ``acts`` says where
     the command's own options act, and overrides the options' own (a string: never, and why).
     ``default``: the format without -o; ``exports``: the suffixes -o writes the run to."""
-    from ..export import check_output
     from ..render import colors
     from ..views.labels import strings
 
@@ -433,6 +432,8 @@ def outputs(
         if name in o.given and not set(place) & writes:
             raise ConfigError(f"{flag} changes nothing in {_said(writes) or 'this run'}: it "
                               f"acts on {_said(place)}")  # fmt: skip
+    if o.output is not None:
+        from ..export import check_output
     if exporting:
         check_output(o.output, exports)
     elif o.output is not None:

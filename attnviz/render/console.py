@@ -7,6 +7,7 @@ Rich is imported here; Matplotlib never is.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rich.cells import cell_len
@@ -14,17 +15,20 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from ..views.blocks import BlocksView
-from ..views.compare import CompareView
-from ..views.generation import GenerationView
-from ..views.heatmap import HeatmapView, ModelView, RolloutView, heatmap_view, pooled_line, whole
+from ..views.heatmap import heatmap_view, pooled_line, whole
 from ..views.labels import head_label, shorten, strings
-from ..views.scaling import ScalingView
-from ..views.sink import SinkView
-from ..views.stats import StatsView
-from ..views.steps import StepsView
-from ..views.survey import SurveyView
 from . import terminal
+
+if TYPE_CHECKING:  # the views' types: printing one view imports no other
+    from ..views.blocks import BlocksView
+    from ..views.compare import CompareView
+    from ..views.generation import GenerationView
+    from ..views.heatmap import HeatmapView, ModelView, RolloutView
+    from ..views.scaling import ScalingView
+    from ..views.sink import SinkView
+    from ..views.stats import StatsView
+    from ..views.steps import StepsView
+    from ..views.survey import SurveyView
 
 
 def _system(console: Console) -> str:

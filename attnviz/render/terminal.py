@@ -7,6 +7,7 @@ User text reaches the terminal only through ``visible`` (control characters show
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rich.cells import cell_len
@@ -16,10 +17,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from ..stats import Comparison
-from ..tokens import Token
-from ..trace import AttentionConfig, Crop, Trace
-from ..views.heatmap import Run, Strongest
+from ..trace import Trace
 from ..views.labels import (
     head_caption,
     pattern_label,
@@ -27,10 +25,16 @@ from ..views.labels import (
     strings,
     visible,
 )
-from ..views.panel import Panel
-from ..views.scaling import ScalingView
-from ..views.steps import Stage, WorkedRow
 from . import colors
+
+if TYPE_CHECKING:  # the views' types: a table of one view imports no other
+    from ..stats import Comparison
+    from ..tokens import Token
+    from ..trace import AttentionConfig, Crop
+    from ..views.heatmap import Run, Strongest
+    from ..views.panel import Panel
+    from ..views.scaling import ScalingView
+    from ..views.steps import Stage, WorkedRow
 
 HIDDEN_CELL = "·"
 SHADES = " ░▒▓█"  # the heat view's blocks without colour (NO_COLOR, pipes) or with 16 colours
