@@ -93,12 +93,14 @@ class Weights:
 def seeded_weights(heads: int, d_model: int, seed: int) -> Weights:
     """W_Q, W_K, W_V with entries N(0, 1/D) and W_O with entries N(0, 1/(H*Dh)), all float64."""
     d_k = d_model // heads
-    w_q, w_k, w_v = (
-        _rng(seed, _WEIGHT_STREAM, i).standard_normal((heads, d_model, d_k)) / np.sqrt(d_model)
-        for i in range(3)
-    )
-    w_o = _rng(seed, _WEIGHT_STREAM, 3).standard_normal((heads * d_k, d_model))
-    return Weights(w_q, w_k, w_v, w_o / np.sqrt(heads * d_k))
+
+    def normal(i: int, shape: tuple[int, ...], fan_in: int) -> np.ndarray:
+        w = _rng(seed, _WEIGHT_STREAM, i).standard_normal(shape)
+        w /= np.sqrt(fan_in)  # in place: the same numbers as w / √fan_in, no copy
+        return w
+
+    w_q, w_k, w_v = (normal(i, (heads, d_model, d_k), d_model) for i in range(3))
+    return Weights(w_q, w_k, w_v, normal(3, (heads * d_k, d_model), heads * d_k))
 
 
 # --- planted heads ----------------------------------------------------------------------------
@@ -186,7 +188,7 @@ def position_bias(
 def _weights(c: Seeded, dtype: np.dtype) -> tuple[np.ndarray, ...]:
     """W_Q, W_K, W_V and W_O of ``c`` (its planted heads in place), in ``dtype``."""
     w = planted_weights(seeded_weights(c.heads, c.d_model, c.seed), c.planted, c.plant_strength)
-    return tuple(a.astype(dtype) for a in (w.w_q, w.w_k, w.w_v, w.w_o))
+    return tuple(a.astype(dtype, copy=False) for a in (w.w_q, w.w_k, w.w_v, w.w_o))
 
 
 def run_seeded(tokens: Sequence[Token], config: AttentionConfig, truncated: int = 0,

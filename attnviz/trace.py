@@ -16,16 +16,11 @@ from typing import Any
 import numpy as np
 
 from . import attention
+from .choices import ATTENTIONS, DTYPES, PATTERNS, POSITIONS
 from .display import Page
 from .errors import ConfigError
 from .masks import parse_masks
 from .tokens import TOKENIZERS, Token
-
-POSITIONS = ("sinusoidal", "none")
-DTYPES = ("float64", "float32")
-PATTERNS = ("previous", "self", "first", "uniform", "same")  # of planted heads (seeded.py)
-ATTENTIONS = ("encoder", "decoder", "cross")  # the kinds of attention of an encoder-decoder
-
 
 # A planted head's scores grow with its strength: at 1e6 they stay finite in float32 for any
 # length and width that can be run, and its weights have long stopped changing (exactly

@@ -261,7 +261,7 @@ def test_ctrl_c_anywhere_exits_130_in_one_line(monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("attnviz.cli.emit.run_long", interrupted)
+    monkeypatch.setattr("attnviz.pipeline.run_long", interrupted)
     result = runner.invoke(app, ["heatmap", TEXT])
     assert result.exit_code == 130 and result.stderr == "attnviz: error: interrupted\n"
 

@@ -96,3 +96,30 @@ def test_a_survey_worker_starts_without_the_command_line():
                              "print(type(app).__name__, 'attnviz.cli.commands' in sys.modules)"],
                             capture_output=True, text=True, check=True)  # fmt: skip
     assert loaded.stdout.split() == ["Typer", "True"]
+
+
+def loaded_by(args: list[str]) -> set[str]:
+    """The modules the console script has loaded once it has run ``args``."""
+    import subprocess
+    import sys
+
+    code = ("import sys, atexit; from attnviz.cli import main; sys.argv = ['attnviz', *sys.argv[1:]]; "
+            "import os; os._exit = lambda code: (print(' '.join(sorted(sys.modules)), "
+            "file=sys.stderr), sys.exit(code)); main()")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    return set(done.stderr.split())
+
+
+def test_the_help_loads_no_numpy_and_a_table_no_other_view():
+    """``attnviz --help`` is written without NumPy (it takes less time than importing it);
+    a command builds only its own options, and a heatmap's table loads no other command's
+    view, Matplotlib or the export module (the streaming modules it does: a text may need to
+    be streamed, which is known once it is read)."""
+    help_ = loaded_by(["--help"])
+    assert "attnviz.cli.commands" in help_ and "numpy" not in help_
+    table = loaded_by(["heatmap", "The cat sat on the mat", "--format", "table"])
+    assert {"numpy", "attnviz.views.heatmap", "attnviz.render.console"} <= table
+    others = {"attnviz.views.steps", "attnviz.views.compare", "attnviz.views.stats",
+              "attnviz.views.generation", "attnviz.views.survey", "attnviz.export",
+              "matplotlib"}  # fmt: skip
+    assert not others & table

@@ -12,8 +12,6 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import ConfigError
-from ..longrun import Streamed
-from ..trace import Trace
 from ..views.labels import visible
 from .app import app, console, read_text, warn
 from .emit import blocks, emit, run, run_or_stream
@@ -163,6 +161,8 @@ def heatmap(
     memory = output_memory(o, "heatmap", shown, layers * len(heads), len(heads))
     keep = wanted(o, heads, shown, layers=layers, every_layer=every, measures=CAPTION)
     trace = run_or_stream(o, text_of(text, o), extra_bytes=memory, wanted=keep)
+    from ..trace import Trace
+
     dense_terminal = o.output is None and o.resolution is None and isinstance(trace, Trace)
     cells = 512 if dense_terminal else keep.resolution or 512  # the terminal fits a dense run
     look = {"scale": scale, "lang": o.lang, "pool": o.pool, "resolution": cells}
@@ -382,6 +382,8 @@ def sink(
     if o.layer is not None:  # one layer's heads
         keep = replace(keep, layers=(int(o.layer),))
     trace = run_or_stream(o, text_of(text, o), wanted=keep, stream=True)
+    from ..longrun import Streamed
+
     assert isinstance(trace, Streamed)
     emit(sink_view(trace, heads, lang=o.lang), o, shown)
 

@@ -8,17 +8,16 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from ..longrun import Streamed, Wanted
-from ..pipeline import run_long
-from ..trace import AttentionConfig, Trace
 from ..views.labels import visible, write_json
 from .app import console, note, progress, warn
 from .options import Options, config, is_page, limits, style
+
+if TYPE_CHECKING:  # (imported where used: the help of the command line loads no NumPy)
+    from ..longrun import Streamed, Wanted
+    from ..trace import AttentionConfig, Trace
 
 
 def terminal_safe(text: str) -> str:
@@ -31,6 +30,8 @@ def terminal_safe(text: str) -> str:
 
 def _warn_blind_queries(trace: Trace) -> None:
     """Say so when the mask leaves real queries with no key to attend to (their weights are 0)."""
+    import numpy as np
+
     blind = ~trace.allowed.any(axis=1) & ~np.array([t.special for t in trace.tokens])
     if blind.all():
         warn("the mask hides every key from every query: every weight is 0")
@@ -46,6 +47,8 @@ def run(
 ) -> Trace:
     """The run of ``text`` the options (or ``the_config``) describe, within their limits
     (``extra_bytes(T)``: what the output will take); --hide-special and --words applied."""
+    from ..trace import Trace
+
     trace = run_or_stream(o, text, the_config, extra_bytes)
     assert isinstance(trace, Trace)
     return trace
@@ -61,6 +64,9 @@ def run_or_stream(
 ) -> Trace | Streamed:
     """``run``, streamed (keeping what ``wanted`` says) with --stream (or ``stream``) or where
     the dense run would be over --memory-budget; ``wanted`` None: never streamed."""
+    from ..longrun import Streamed
+    from ..pipeline import run_long
+
     words = getattr(o, "words", False)  # the option of heatmap and stats
     if words and o.model is None:
         raise ConfigError("--words merges the word pieces of a --model's tokenizer; the seeded "

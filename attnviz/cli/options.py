@@ -12,25 +12,18 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ..choices import ATTENTIONS, DTYPES, PATTERNS, POSITIONS
 from ..errors import ConfigError
-from ..pipeline import Limits
 from ..tokens import TOKENIZERS
-from ..trace import (
-    ATTENTIONS,
-    DTYPES,
-    PATTERNS,
-    POSITIONS,
-    AttentionConfig,
-    Crop,
-    Pretrained,
-    Seeded,
-    select_heads,
-)
 from ..views.labels import visible
+
+if TYPE_CHECKING:  # (imported where used: the help of the command line loads no NumPy)
+    from ..pipeline import Limits
+    from ..trace import AttentionConfig, Crop, Pretrained, Seeded
 
 FIGURE, PAGE, EXPORT = "figure", "page", "export"  # what -o writes; others are --format's
 
@@ -240,6 +233,29 @@ def _given(ctx: typer.Context, name: str) -> bool:
     return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
 
 
+class _Command:
+    """A command as Typer sees it: its own parameters and those of its options' groups
+    (made when Typer first asks: the commands not run are never built), called with them
+    as ``o: Options``."""
+
+    def __init__(self, fn: Command, opts: list[Opt]) -> None:
+        functools.update_wrapper(self, fn)
+        self.fn, self.opts = fn, opts
+
+    @functools.cached_property
+    def __signature__(self) -> inspect.Signature:
+        own = [p for p in inspect.signature(self.fn, eval_str=True).parameters.values()
+               if p.name != "o"]  # fmt: skip
+        context = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
+        return inspect.Signature(own + [opt.parameter() for opt in self.opts] + [context])
+
+    def __call__(self, **kwargs: Any) -> None:
+        ctx = kwargs.pop("ctx")
+        given = frozenset(n for n in ctx.params if _given(ctx, n))
+        values = {opt.name: kwargs.pop(opt.name) for opt in self.opts}
+        self.fn(**kwargs, o=Options(values, given))
+
+
 def takes(*groups: Sequence[Opt]) -> Callable[[Command], Command]:
     """A command that takes these groups of options: Typer sees each as a parameter; the
     command gets their values in one ``o: Options`` argument (with every given option of the
@@ -247,20 +263,7 @@ def takes(*groups: Sequence[Opt]) -> Callable[[Command], Command]:
     opts = [opt for group in groups for opt in group]
 
     def decorate(fn: Command) -> Command:
-        own = [p for p in inspect.signature(fn, eval_str=True).parameters.values()
-               if p.name != "o"]  # fmt: skip
-        context = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
-
-        @functools.wraps(fn)
-        def command(**kwargs: Any) -> None:
-            ctx = kwargs.pop("ctx")
-            given = frozenset(n for n in ctx.params if _given(ctx, n))
-            values = {opt.name: kwargs.pop(opt.name) for opt in opts}
-            fn(**kwargs, o=Options(values, given))
-
-        params = own + [opt.parameter() for opt in opts] + [context]
-        command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-        return command
+        return _Command(fn, opts)
 
     return decorate
 
@@ -282,6 +285,8 @@ def one_layer(o: Options) -> None:
 def source(o: Options) -> Seeded | Pretrained:
     """The seeded model's options, or the checkpoint's; an option of the one given with the
     other is refused."""
+    from ..trace import Pretrained, Seeded
+
     if o.model is None:
         if o.layer is not None and not all_layers(o):
             raise ConfigError("--layer chooses a layer of a --model; seeded runs have one")
@@ -308,6 +313,8 @@ def source(o: Options) -> Seeded | Pretrained:
 
 def config(o: Options) -> AttentionConfig:
     """The configuration of the run the options describe."""
+    from ..trace import AttentionConfig
+
     return AttentionConfig(
         mask=tuple(o.mask or ["none" if o.model else "causal"]),
         scaled=not o.unscaled,
@@ -318,6 +325,8 @@ def config(o: Options) -> AttentionConfig:
 
 def heads_count(o: Options) -> tuple[int, int]:
     """The number of heads of the run, and of its key/value heads (the options checked first)."""
+    from ..trace import Seeded
+
     src = config(o).source
     if isinstance(src, Seeded):
         return src.heads, src.heads
@@ -337,6 +346,8 @@ def encoder_decoder(o: Options) -> bool:
 
 def layers_count(o: Options) -> int:
     """The number of layers of the run: one for the seeded model."""
+    from ..trace import Seeded
+
     src = config(o).source
     if isinstance(src, Seeded):
         return 1
@@ -358,12 +369,16 @@ def size(text: str, flag: str = "--memory-budget") -> int:
 
 
 def limits(o: Options, extra_bytes: Callable[[int], int] | None = None) -> Limits:
+    from ..pipeline import Limits
+
     return Limits(o.max_tokens, o.truncate, size(o.memory_budget), extra_bytes)
 
 
 def head_list(spec: str | None, n_heads: int, kv_heads: int | None = None) -> list[int]:
     """The heads of "0,3" (None: all), or of "kv=1", the group that shares key/value head 1,
     checked against the number of heads (and of key/value heads)."""
+    from ..trace import select_heads
+
     if spec is None:
         return select_heads(None, n_heads)
     kv = kv_heads or n_heads
@@ -551,6 +566,8 @@ def parse_crop(
     may be left out: ``:20``, ``480:``. With T None, only the form of the specs is checked
     (before anything is computed). ``S``: the keys when they are not the T queries (cross-
     attention's source)."""
+    from ..trace import Crop
+
     if window is not None and (queries is not None or keys is not None):
         raise ConfigError("give --window, or --queries and --keys, not both")
     S = T if S is None else S

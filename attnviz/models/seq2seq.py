@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..choices import ATTENTIONS
 from ..errors import ConfigError
-from ..trace import ATTENTIONS
 from .layers import LayerRun, Params
 
 KINDS = ATTENTIONS  # the encoder's, the decoder's, the decoder's over the encoder's

@@ -8,8 +8,6 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-
 # Bidirectional controls can reorder what follows them on screen (the "Trojan Source" trick).
 _BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
@@ -43,6 +41,8 @@ def json_text(data: Any, **options: Any) -> str:
 
 def plain(data: Any) -> Any:
     """``data`` with every NumPy array in it a (nested) list: what ``json`` can write."""
+    import numpy as np  # (here, so that the command line's help loads no NumPy)
+
     if isinstance(data, np.ndarray):
         return data.tolist()
     if isinstance(data, dict):
@@ -55,6 +55,8 @@ def plain(data: Any) -> Any:
 def write_json(data: Any, write: Callable[[str], object]) -> None:
     """Write the text ``json_text(plain(data))`` is, a piece at a time: an array is written a
     row at a time, so neither its text nor its numbers as Python floats are ever held whole."""
+    import numpy as np
+
     if isinstance(data, np.ndarray) and data.ndim > 1:
         items: Any = data
     elif isinstance(data, (list, tuple)) and any(isinstance(v, (np.ndarray, dict)) for v in data):
