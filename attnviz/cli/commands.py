@@ -41,6 +41,7 @@ from .options import (
     TextArg,
     TopOpt,
     all_layers,
+    at_least_one,
     config,
     crop,
     cropped,
@@ -136,14 +137,21 @@ def heatmap(
 
     Example: attnviz heatmap --file book.txt --max-tokens 70000 --stream -o book.png
     """
-    from ..views.heatmap import check_scale, heatmap_view, model_view
-    from .streaming import wanted
+    shown = _heatmap_checked(o, format, scale, top)
+    view = _heatmap_view(o, text, head, scale, shown)
+    terminal: dict[str, Any] = {} if all_layers(o) else {"top": top}  # a layer's table
+    emit(view, o, shown, **terminal)
+
+
+def _heatmap_checked(o: Options, format: str | None, scale: str | None, top: int) -> str | None:
+    """heatmap's options checked before any work: the --format shown."""
+    from ..views.heatmap import check_scale
 
     acts = {"scale": frozenset({FIGURE, "table", "heat"}), "top": frozenset({"top"})}
     shown = outputs(o, format, HEATMAP_FORMATS, html=True, acts=acts)
     check_scale(scale)
     parse_crop(None, o.window, o.queries, o.keys)
-    _at_least_one(top)
+    at_least_one(top)
     every = all_layers(o)
     if every and (shown in ("top", "csv") or cropped(o)):
         raise ConfigError(
@@ -154,25 +162,32 @@ def heatmap(
         raise ConfigError("--stream keeps a pooled map of each layer and head, and the page of "
                           "every layer shows each weight: write a figure (-o .png, .svg, .pdf)"
                           )  # fmt: skip
+    return shown
+
+
+def _heatmap_view(o: Options, text: str | None, head: str | None, scale: str | None,
+                  shown: str | None) -> Any:  # fmt: skip
+    """What heatmap shows: the heads of one layer, of every layer (--layer all), or an
+    encoder-decoder's three kinds of attention in every layer; streamed when it must be."""
+    from ..trace import Trace
+    from ..views.heatmap import heatmap_view, model_view
+    from .streaming import wanted
+
+    every = all_layers(o)
     heads = head_list(head, *heads_count(o))
     if every and o.attention is None and encoder_decoder(o):
-        return emit(blocks(o, text_of(text, o), heads, scale), o, shown)
+        return blocks(o, text_of(text, o), heads, scale)
     layers = layers_count(o) if every else 1
     memory = output_memory(o, "heatmap", shown, layers * len(heads), len(heads))
     keep = wanted(o, heads, shown, layers=layers, every_layer=every, measures=CAPTION)
     trace = run_or_stream(o, text_of(text, o), extra_bytes=memory, wanted=keep)
-    from ..trace import Trace
-
     dense_terminal = o.output is None and o.resolution is None and isinstance(trace, Trace)
     cells = 512 if dense_terminal else keep.resolution or 512  # the terminal fits a dense run
     look = {"scale": scale, "lang": o.lang, "pool": o.pool, "resolution": cells}
     view = model_view(trace, heads, **look) if every else \
         heatmap_view(trace, heads, crop=crop(o, len(trace.tokens), trace.keys_count), **look)  # fmt: skip
     _pooling_acted(o, shown, view)
-    if every:
-        emit(view, o, shown)
-    else:
-        emit(view, o, shown, top=top)
+    return view
 
 
 CAPTION = ("keys", "entropy")  # what a streamed run measures for the heads' captions
@@ -189,26 +204,6 @@ def _pooling_acted(o: Options, shown: str | None, view: Any) -> None:
                           f"weight; add --stream, or leave {given[0]} out")  # fmt: skip
     if "--pool" in given and o.output is not None and view.cell == 1:
         warn("--pool: every cell of this figure is one query and one key: nothing is pooled")
-
-
-def _check_step(o: Options, shown: str | None, step: int | None, n: int) -> None:
-    """--layer all and --step where generate honours them (the page plays every layer and
-    every step: --step is the one it opens at)."""
-    every = all_layers(o)
-    if every and shown == "top":
-        raise ConfigError("--layer all shows one generated token in every layer (--format "
-                          "table, heat or json, or -o): --format top lists them in one layer")  # fmt: skip
-    if is_page(o) and o.layer is not None and not every:
-        raise ConfigError("the page plays every layer of each generated token: leave --layer "
-                          "out")  # fmt: skip
-    if step is not None and not 1 <= step <= max(n, 1):
-        raise ConfigError(f"--step counts the generated tokens from 1 to --max-new-tokens "
-                          f"({n}), not {step}")  # fmt: skip
-
-
-def _at_least_one(top: int) -> None:
-    if top < 1:
-        raise ConfigError(f"--top must be at least 1, not {top}")
 
 
 COMPARE_FORMATS = ("table", "heat", "json")
@@ -240,14 +235,21 @@ def compare(
 
     Example: attnviz compare "The cat sat on the mat" --against unscaled -o unscaled.png
     """
+    shown = outputs(o, format, COMPARE_FORMATS, html=True)
+    one_layer(o)
+    parse_crop(None, o.window, o.queries, o.keys)
+    emit(_compare_view(o, text, against, head, shown), o, shown)
+
+
+def _compare_view(o: Options, text: str | None, against: list[str] | None, head: str | None,
+                  shown: str | None) -> Any:  # fmt: skip
+    """Runs A and B of the same text, and the view of the two and B − A; refused when
+    they are the same run."""
     from ..stats import compare as compare_runs
     from ..trace import config_against
     from ..views.compare import compare_view
     from ..views.labels import mask_text
 
-    shown = outputs(o, format, COMPARE_FORMATS, html=True)
-    one_layer(o)
-    parse_crop(None, o.window, o.queries, o.keys)
     config_a = config(o)
     config_b = config_against(config_a, against or ["none"])
     heads = head_list(head, *heads_count(o))
@@ -260,10 +262,8 @@ def compare(
     if a.scale == 1 and not b.config.scaled and a.model and a.model.model_type == "t5":
         raise ConfigError("--against unscaled: T5 does not divide its scores by √d_k, so runs "
                           "A and B are the same run")  # fmt: skip
-    view = compare_view(
-        compare_runs(a, b), heads, crop=crop(o, len(a.tokens), a.keys_count), lang=o.lang
-    )
-    emit(view, o, shown)
+    crop_ = crop(o, len(a.tokens), a.keys_count)
+    return compare_view(compare_runs(a, b), heads, crop=crop_, lang=o.lang)
 
 
 STEPS_FORMATS = ("table", "json")
@@ -299,6 +299,16 @@ def steps(
     """
     from ..views.steps import steps_view
 
+    shown = _steps_checked(o, format, head, columns, precision)
+    trace = run(o, text_of(text, o), extra_bytes=output_memory(o, "steps", shown, 1, 10))
+    crop_ = crop(o, len(trace.tokens), trace.keys_count)
+    view = steps_view(trace, head, crop=crop_, lang=o.lang, query=query)
+    emit(view, o, shown, precision=precision, columns=columns)
+
+
+def _steps_checked(o: Options, format: str | None, head: int, columns: int,
+                   precision: int) -> str | None:  # fmt: skip
+    """steps' options checked before any work: the --format shown."""
     acts = {"query": frozenset({"table", "json"}), "columns": frozenset({"table"}),
             "precision": frozenset({"table"})}  # fmt: skip
     shown = outputs(o, format, STEPS_FORMATS, html=True, acts=acts)
@@ -307,11 +317,7 @@ def steps(
     if columns < 1 or not 0 <= precision <= 12:
         raise ConfigError("--columns must be at least 1 and --precision between 0 and 12")
     head_list(str(head), *heads_count(o))
-    trace = run(o, text_of(text, o), extra_bytes=output_memory(o, "steps", shown, 1, 10))
-    view = steps_view(
-        trace, head, crop=crop(o, len(trace.tokens), trace.keys_count), lang=o.lang, query=query
-    )
-    emit(view, o, shown, precision=precision, columns=columns)
+    return shown
 
 
 STATS_FORMATS = ("table", "json", "csv")
@@ -367,8 +373,7 @@ def sink(
 
     Example: attnviz sink --file book.txt --model SmolLM2-135M --max-tokens 8192 -o sink.png
     """
-    from ..views.sink import SINK_MEASURES, sink_view
-    from .streaming import wanted
+    from ..views.sink import sink_view
 
     acts: dict[str, frozenset[str] | str] = {"annotate": "the sink figure draws lines",
                                              "labels": "the sink figure draws lines",
@@ -376,16 +381,23 @@ def sink(
     shown = outputs(o, format, SINK_FORMATS, acts=acts)
     one_layer(o)
     heads = head_list(head, *heads_count(o))
-    layers = layers_count(o)
-    keep = wanted(o, heads, shown, layers=layers, every_layer=True, measures=SINK_MEASURES,
-                  maps=False)  # fmt: skip
+    emit(sink_view(_sink_run(o, text, heads, shown), heads, lang=o.lang), o, shown)
+
+
+def _sink_run(o: Options, text: str | None, heads: list[int], shown: str | None) -> Any:
+    """The streamed run of sink: each query's share on the first token, in every layer (or
+    --layer's), no maps."""
+    from ..longrun import Streamed
+    from ..views.sink import SINK_MEASURES
+    from .streaming import wanted
+
+    keep = wanted(o, heads, shown, layers=layers_count(o), every_layer=True,
+                  measures=SINK_MEASURES, maps=False)  # fmt: skip
     if o.layer is not None:  # one layer's heads
         keep = replace(keep, layers=(int(o.layer),))
     trace = run_or_stream(o, text_of(text, o), wanted=keep, stream=True)
-    from ..longrun import Streamed
-
     assert isinstance(trace, Streamed)
-    emit(sink_view(trace, heads, lang=o.lang), o, shown)
+    return trace
 
 
 ROLLOUT_FORMATS = ("table", "top", "json")
@@ -412,7 +424,7 @@ def rollout(
 
     shown = outputs(o, format, ROLLOUT_FORMATS, acts={"top": frozenset({"top"})})
     one_layer(o)
-    _at_least_one(top)
+    at_least_one(top)
     trace = run(o, text_of(text, o), extra_bytes=output_memory(o, "rollout", shown, 1, 1))
     emit(rollout_view(trace, lang=o.lang), o, shown, top=top)
 
@@ -458,34 +470,20 @@ def generate(
     *,
     o: Options,
 ) -> None:
-    """A decoder continues the text (greedy, or seeded sampling), and shows what each generated
-    token attends to: its strongest keys (top), or the attention of the whole sequence with
-    the line between the prompt and the generated tokens (table, heat, -o figure); --layer
-    all: one generated token's attention in every layer; -o .html a page that plays the
-    generation; -o .npz or .json writes the run.
+    """A decoder continues the text (greedy, or seeded sampling); what each generated token
+    attends to: its strongest keys (top), or the whole sequence's attention, the prompt's
+    end marked (table, heat, figure); --layer all: one token in every layer; -o .html plays
+    the generation; -o .npz or .json writes the run.
 
     Example: attnviz generate "The capital of France is" --model smollm2 --max-new-tokens 8
 
     Example: attnviz generate "The capital of France is" --model smollm2 --layer all -o p.png
     """
-    from .generating import EXPORTS, generation_view
+    from .generating import EXPORTS, checked, generation_view
 
-    acts = {"top": frozenset({"top"}), "show_probs": frozenset({"top", "table", "heat"}),
-            "head": frozenset({"top", "table", "heat", "json", FIGURE, PAGE, "export.json"}),
-            "step": frozenset({"table", "heat", "json", FIGURE, PAGE})}  # fmt: skip
-    if step is not None and not all_layers(o) and not is_page(o):
-        raise ConfigError("--step chooses the generated token that --layer all shows: give "
-                          "--layer all too")  # fmt: skip
-    shown = outputs(o, format, GENERATE_FORMATS, html=True, acts=acts,
-                    default="table" if all_layers(o) else "top", exports=EXPORTS)  # fmt: skip
-    _at_least_one(top)
-    _check_step(o, shown, step, max_new_tokens)
-    if "seed" in o.given and not temperature:
-        raise ConfigError("--seed seeds the sampling: give a --temperature above 0 too")
+    shown, live = checked(o, format, GENERATE_FORMATS, top, step, max_new_tokens, temperature)
     sampling = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed}
-    live = sys.stdout.isatty() and shown in ("top", "table", "heat")
-    view = generation_view(o, text_of(text, o), max_new_tokens, sampling, head, live,
-                           step)  # fmt: skip
+    view = generation_view(o, text_of(text, o), max_new_tokens, sampling, head, live, step)
     emit(view, o, shown, EXPORTS, top=top, show_probs=show_probs)
 
 
@@ -584,21 +582,18 @@ def scaling(
     emit(ScalingView(sweep(dk or DKS, rows, keys, seed), o.lang), o, shown)
 
 
+LessonFormatOpt = Annotated[
+    str | None,
+    typer.Option("--format", help="With -o FOLDER/: the pages as png (default) or svg files.",
+                 show_default=False),
+]  # fmt: skip
+LessonHeadOpt = Annotated[int, typer.Option("--head", help="The head the steps pages follow.")]
+
+
 @app.command(short_help="A whole class in one file: every step, every head, why √d_k.")
 @takes(RUN, LOOK)
 def lesson(
-    text: TextArg = None,
-    format: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            help="With -o FOLDER/: the pages as png (default) or svg files.",
-            show_default=False,
-        ),
-    ] = None,
-    head: Annotated[int, typer.Option("--head", help="The head the steps pages follow.")] = 0,
-    *,
-    o: Options,
+    text: TextArg = None, format: LessonFormatOpt = None, head: LessonHeadOpt = 0, *, o: Options
 ) -> None:
     """A class in one file at slide size (16:9), one idea per page: the text and settings, the
     tokens, Q/K/V, scores, scaling, the mask, softmax, a head's output, multi-head and W_O,
@@ -607,27 +602,14 @@ def lesson(
 
     Example: attnviz lesson "The cat sat on the mat" -o lesson.pdf --lang es
     """
-    from ..render.figures import Style
-    from ..render.figures.lesson import Lesson, lesson_pages, write_lesson
-    from ..scaling import sweep
-    from ..stats import compare as compare_runs
-    from ..views.labels import trace_line
-    from .app import progress
-    from .lessons import commands, destination, runs
+    from ..render.figures.lesson import write_lesson
+    from .lessons import destination, pages
 
     fmt = destination(o, format)
     one_layer(o)
     if encoder_decoder(o):
         raise ConfigError("lesson compares one self-attention masked and unmasked; an "
                           "encoder-decoder's three kinds are heatmap --layer all's")  # fmt: skip
-    heads = head_list(str(head), *heads_count(o))
-    source = text_of(text, o)
-    memory = output_memory(o, "lesson", None, 0, heads_count(o)[0])  # the page of every head
-    trace, masked, scaled = runs(o, source, memory)
-    against = "causal" if masked[0].config.mask == ("none",) else "none"
-    style = Style(o.annotate, o.cmap, o.theme, "slides", None, o.labels)
-    lesson_ = Lesson(source, trace, compare_runs(*masked), compare_runs(*scaled), sweep(), heads[0],
-                     trace_line(trace, o.lang), commands(o, source, heads[0], against))  # fmt: skip
-    progress.step("drawing the pages")
-    for name in write_lesson(lesson_pages(lesson_, style, o.lang), o.output, fmt, o.dpi):
+    first = head_list(str(head), *heads_count(o))[0]
+    for name in write_lesson(pages(o, text_of(text, o), first), o.output, fmt, o.dpi):
         print(f"wrote {visible(name)}", file=sys.stderr)

@@ -14,9 +14,53 @@ from ..pipeline import Limits, check_budget
 from ..trace import AttentionConfig, Pretrained
 from ..views.generation import GenerationView, StepChoice
 from .app import progress
-from .options import Options, all_layers, head_list, is_page, size
+from .options import (
+    FIGURE,
+    PAGE,
+    Options,
+    all_layers,
+    at_least_one,
+    head_list,
+    is_page,
+    outputs,
+    size,
+)
 
 EXPORTS = (".npz", ".json")
+
+
+def checked(o: Options, format: str | None, formats: tuple[str, ...], top: int,
+            step: int | None, n: int, temperature: float) -> tuple[str | None, bool]:  # fmt: skip
+    """generate's options checked before any work: the --format shown (of ``formats``), and
+    whether the tokens are shown as they come (on a terminal)."""
+    acts = {"top": frozenset({"top"}), "show_probs": frozenset({"top", "table", "heat"}),
+            "head": frozenset({"top", "table", "heat", "json", FIGURE, PAGE, "export.json"}),
+            "step": frozenset({"table", "heat", "json", FIGURE, PAGE})}  # fmt: skip
+    if step is not None and not all_layers(o) and not is_page(o):
+        raise ConfigError("--step chooses the generated token that --layer all shows: give "
+                          "--layer all too")  # fmt: skip
+    shown = outputs(o, format, formats, html=True, acts=acts,
+                    default="table" if all_layers(o) else "top", exports=EXPORTS)  # fmt: skip
+    at_least_one(top)
+    _check_step(o, shown, step, n)
+    if "seed" in o.given and not temperature:
+        raise ConfigError("--seed seeds the sampling: give a --temperature above 0 too")
+    return shown, sys.stdout.isatty() and shown in ("top", "table", "heat")
+
+
+def _check_step(o: Options, shown: str | None, step: int | None, n: int) -> None:
+    """--layer all and --step where generate honours them (the page plays every layer and
+    every step: --step is the one it opens at)."""
+    every = all_layers(o)
+    if every and shown == "top":
+        raise ConfigError("--layer all shows one generated token in every layer (--format "
+                          "table, heat or json, or -o): --format top lists them in one layer")  # fmt: skip
+    if is_page(o) and o.layer is not None and not every:
+        raise ConfigError("the page plays every layer of each generated token: leave --layer "
+                          "out")  # fmt: skip
+    if step is not None and not 1 <= step <= max(n, 1):
+        raise ConfigError(f"--step counts the generated tokens from 1 to --max-new-tokens "
+                          f"({n}), not {step}")  # fmt: skip
 
 
 def _stream(ck: Any, prompt: str, live: bool) -> Any:

@@ -4,6 +4,7 @@ without the scaling), and the command lines that remake each page."""
 from __future__ import annotations
 
 import shlex
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from ..errors import ConfigError, RunError
 from ..export import check_output
 from ..trace import config_against
 from .emit import run
-from .options import LOOK, RUN, Options, config
+from .options import LOOK, RUN, Options, config, heads_count, output_memory
 
 LESSON_FORMATS = ("png", "svg")
 
@@ -101,3 +102,24 @@ def commands(o: Options, text: str, head: int, masks: str) -> list[str]:
     for numbers, command in pages:
         lines += [f"# {numbers}", " ".join(command.split())]
     return lines
+
+
+def pages(o: Options, text: str, head: int) -> Iterator[Any]:
+    """The lesson of ``text`` laid out, page by page: the run the options describe, the same
+    masked against unmasked and scaled against unscaled, the steps of ``head``; each page
+    drawn when it is asked for (written before the next is drawn)."""
+    from ..render.figures import Style
+    from ..render.figures.lesson import Lesson, lesson_pages
+    from ..scaling import sweep
+    from ..stats import compare as compare_runs
+    from ..views.labels import trace_line
+    from .app import progress
+
+    memory = output_memory(o, "lesson", None, 0, heads_count(o)[0])  # the page of every head
+    trace, masked, scaled = runs(o, text, memory)
+    against = "causal" if masked[0].config.mask == ("none",) else "none"
+    style = Style(o.annotate, o.cmap, o.theme, "slides", None, o.labels)
+    lesson = Lesson(text, trace, compare_runs(*masked), compare_runs(*scaled), sweep(), head,
+                    trace_line(trace, o.lang), commands(o, text, head, against))  # fmt: skip
+    progress.step("drawing the pages")
+    return lesson_pages(lesson, style, o.lang)

@@ -374,6 +374,12 @@ def limits(o: Options, extra_bytes: Callable[[int], int] | None = None) -> Limit
     return Limits(o.max_tokens, o.truncate, size(o.memory_budget), extra_bytes)
 
 
+def at_least_one(top: int) -> None:
+    """--top: at least one key a query."""
+    if top < 1:
+        raise ConfigError(f"--top must be at least 1, not {top}")
+
+
 def head_list(spec: str | None, n_heads: int, kv_heads: int | None = None) -> list[int]:
     """The heads of "0,3" (None: all), or of "kv=1", the group that shares key/value head 1,
     checked against the number of heads (and of key/value heads)."""
