@@ -158,7 +158,8 @@ def _layout(
 ) -> tuple[list[Place], list[str]]:
     """Where each stage goes, and its title: on a slide (large masked scores and weights,
     small projections), else a grid of equal panels."""
-    if style.p.height is not None and any(s.kind == "weights" for s in view.stages):
+    kinds = [stage.kind for stage in view.stages]  # a slide of the whole computation:
+    if style.p.height is not None and "weights" in kinds and kinds[0] not in ("masked", "weights"):
         return _slide_layout(view, style, own_rows, title_lines)
     box, titles = _steps_layout(view, style, own_rows, title_lines)
     return [(box, *divmod(n, box.cols), True) for n in range(len(view.stages))], titles
