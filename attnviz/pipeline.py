@@ -8,16 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import attention
 from .errors import ConfigError, RunError
-from .longrun import Streamed, TooSmall, Wanted
 from .masks import parse_masks
 from .tokens import Token, count_tokens, tokenize
 from .trace import AttentionConfig, Seeded, Trace, whole
+
+if TYPE_CHECKING:  # (imported where a run is streamed: a dense one loads none of it)
+    from .longrun import Streamed
+    from .wanted import Wanted
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,8 @@ def run_long(
             return got.dense(config)
     if wanted is None:
         raise ConfigError("a streamed run needs `wanted`: the maps and measures it keeps")
+    from .longrun import TooSmall
+
     budget = limits.memory_budget
     if budget is not None and limits.extra_bytes is not None:
         budget -= limits.extra_bytes(0)

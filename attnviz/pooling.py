@@ -13,13 +13,15 @@ Shapes: Tq queries and Tk keys covered, R x C cells, f tokens a cell side.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import ConfigError
-from .stream import Tile
 from .trace import Crop
+
+if TYPE_CHECKING:  # (a dense run loads no streaming)
+    from .stream import Tile
 
 POOLS = ("mean", "max")
 

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .stream import Tile
+if TYPE_CHECKING:  # (a dense run loads no streaming)
+    from .stream import Tile
+
 
 ROW_MEASURES = ("keys", "entropy", "distance", "self", "previous", "next", "first", "same",
                 "separator", "punctuation", "max", "argmax")  # fmt: skip

@@ -113,15 +113,15 @@ def loaded_by(args: list[str]) -> set[str]:
 def test_the_help_loads_no_numpy_and_a_table_no_other_view():
     """``attnviz --help`` is written without NumPy (it takes less time than importing it);
     a command builds only its own options, and a heatmap's table loads no other command's
-    view, Matplotlib or the export module (the streaming modules it does: a text may need to
-    be streamed, which is known once it is read)."""
+    view, Matplotlib, the export module or the streaming of a run (only what a streamed
+    run would keep, said before the text is read)."""
     help_ = loaded_by(["--help"])
     assert "attnviz.cli.commands" in help_ and "numpy" not in help_
     table = loaded_by(["heatmap", "The cat sat on the mat", "--format", "table"])
     assert {"numpy", "attnviz.views.heatmap", "attnviz.render.console"} <= table
     others = {"attnviz.views.steps", "attnviz.views.compare", "attnviz.views.stats",
               "attnviz.views.generation", "attnviz.views.survey", "attnviz.export",
-              "matplotlib"}  # fmt: skip
+              "matplotlib", "attnviz.longrun", "attnviz.stream"}  # fmt: skip
     assert not others & table
 
 

@@ -16,8 +16,9 @@ from .app import console, note, progress, warn
 from .options import Options, config, is_page, limits, style
 
 if TYPE_CHECKING:  # (imported where used: the help of the command line loads no NumPy)
-    from ..longrun import Streamed, Wanted
+    from ..longrun import Streamed
     from ..trace import AttentionConfig, Trace
+    from ..wanted import Wanted
 
 
 def terminal_safe(text: str) -> str:
@@ -64,8 +65,8 @@ def run_or_stream(
 ) -> Trace | Streamed:
     """``run``, streamed (keeping what ``wanted`` says) with --stream (or ``stream``) or where
     the dense run would be over --memory-budget; ``wanted`` None: never streamed."""
-    from ..longrun import Streamed
     from ..pipeline import run_long
+    from ..trace import Trace
 
     words = getattr(o, "words", False)  # the option of heatmap and stats
     if words and o.model is None:
@@ -76,7 +77,7 @@ def run_or_stream(
     if asked and wanted is not None:  # refused before any work
         _needs_whole(o, asked)
     trace = run_long(text, the_config or config(o), limits(o, extra_bytes), wanted, asked)
-    if isinstance(trace, Streamed):
+    if not isinstance(trace, Trace):  # streamed
         _streamed_alone(o, trace, asked)
         return trace
     _warn_blind_queries(trace)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..longrun import Wanted
+from ..wanted import Wanted
 from .app import console, progress
 from .options import FIGURE, Options, crop, written
 

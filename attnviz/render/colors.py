@@ -86,11 +86,13 @@ def rgb(table: np.ndarray, value: float) -> tuple[int, int, int]:
     return int(r), int(g), int(b)
 
 
+@cache
 def luminance(color: tuple[int, int, int]) -> float:
-    """Relative luminance (WCAG 2) of an sRGB colour, 0 (black) to 1 (white)."""
-    c = np.array(color) / 255.0
-    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    return float(lin @ [0.2126, 0.7152, 0.0722])
+    """Relative luminance (WCAG 2) of an sRGB colour, 0 (black) to 1 (white); in plain
+    Python and remembered: a table asks it of every cell."""
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+           for c in (v / 255.0 for v in color)]  # fmt: skip
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
 
 
 def ink(color: tuple[int, int, int]) -> str:

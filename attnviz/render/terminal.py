@@ -6,6 +6,7 @@ User text reaches the terminal only through ``visible`` (control characters show
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -71,9 +72,15 @@ def _style(color: tuple[int, int, int] | int) -> str:
 
 def _cell_style(cmap: str, value: float, system: str) -> Style:
     """A number on its colour, in the ink that reads on it; plain with 16 colours or none."""
+    return _entry_style(cmap, colors.index(value), system)
+
+
+@functools.cache
+def _entry_style(cmap: str, entry: int, system: str) -> Style:
+    """``_cell_style`` of the map's colour ``entry`` (made once: Rich's styles do not change)."""
     if system not in ("truecolor", "256"):
         return Style()
-    color = _paint(cmap, value, system)
+    color = _paint(cmap, entry / 256, system)
     rgb = colors.xterm_rgb(color) if isinstance(color, int) else color
     return Style(color=colors.ink(rgb), bgcolor=_style(color))
 

@@ -10,17 +10,25 @@ import csv
 import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..display import Page, Picture
 from ..errors import ConfigError
-from ..longrun import Streamed
 from ..pooling import Grid, Map, cell_size, check_pool, pool
 from ..trace import Crop, Trace, cells, select_heads
 from .labels import head_label, plain, strings, trace_line
 from .panel import MAX_CELLS, Panel, limit, log_floor
+
+if TYPE_CHECKING:  # (a dense run's view loads no streaming)
+    from typing import TypeAlias
+
+    from ..longrun import Streamed
+
+    Run: TypeAlias = (
+        Trace | Streamed
+    )  # a run a view shows: its weights, or what a streamed run kept
 
 SCALES = ("fixed", "head", "log")
 Strongest = list[tuple[int, list[tuple[int, float]]]]  # per query: (key, weight), strongest first
@@ -47,15 +55,12 @@ def check_scale(scale: str | None) -> str | None:
     return scale
 
 
-Run = Trace | Streamed  # a run a view shows: its weights, or what a streamed run kept of them
-
-
 def head_map(trace: Run, h: int, crop: Crop | None = None, layer: int | None = None,
              resolution: int = MAX_CELLS, how: str = "mean") -> Map:  # fmt: skip
     """Head h's attention in ``layer`` (None: the one the run shows) over ``crop`` (None:
     whole) as a view shows it: exact cells, or pooled by ``how`` to at most ``resolution``
     cells a side. A streamed run's map is the one it kept."""
-    if isinstance(trace, Streamed):
+    if not isinstance(trace, Trace):
         return trace.maps[(trace.layers[-1] if layer is None else layer, h)]
     w = trace.weights[h] if layer is None else trace.layer_weights[layer, h]  # (T,T) views
     allowed = trace.allowed if layer is None else trace.layer_allowed[layer]
@@ -70,7 +75,7 @@ def head_map(trace: Run, h: int, crop: Crop | None = None, layer: int | None = N
 def cell_of(trace: Run, crop: Crop | None, resolution: int) -> int:
     """The tokens a side of the cells ``head_map`` makes (1: exact cells); a streamed run's
     maps share one grid."""
-    if isinstance(trace, Streamed):
+    if not isinstance(trace, Trace):
         return next(iter(trace.maps.values())).grid.f
     r = crop or whole(trace)
     return cell_size(r.q1 - r.q0, r.k1 - r.k0, resolution)
@@ -269,7 +274,7 @@ def heatmap_view(
 def _shown(trace: Run, heads: Sequence[int] | None) -> list[int]:
     """The heads ``heads`` (None: all) of the run; of a streamed run, those it kept."""
     chosen = select_heads(heads, trace.heads)
-    if isinstance(trace, Streamed):
+    if not isinstance(trace, Trace):
         missing = [h for h in chosen if h not in trace.shown]
         if missing:
             raise ConfigError(f"the streamed run kept heads {list(trace.shown)}, not {missing[0]}")
@@ -294,7 +299,7 @@ class _EveryLayer:
 
     @property
     def layers(self) -> int:
-        if isinstance(self.trace, Streamed):
+        if not isinstance(self.trace, Trace):
             return len(self.trace.layers)
         return int(self.trace.layer_weights.shape[0])
 
@@ -367,7 +372,7 @@ class ModelView(_EveryLayer, Page):
         pooled maps (``layer_weights``, ``layer_hidden``, ``layer_partly``)."""
         data = HeatmapView(self.trace, self.heads, pool=self.pool,
                            resolution=self.resolution).json_data()  # fmt: skip
-        if isinstance(self.trace, Streamed):
+        if not isinstance(self.trace, Trace):
             per_layer = [map_json([self.map(n, h) for h in self.heads]) for n in range(self.layers)]
             data["layer_weights"] = np.stack([d["weights"] for d in per_layer])
             if "hidden" in per_layer[0]:
