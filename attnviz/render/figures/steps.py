@@ -169,10 +169,11 @@ def _slide_layout(
     view: StepsView, style: Style, own_rows: bool, title_lines: int
 ) -> tuple[list[Place], list[str]]:
     """A slide read left to right, top to bottom: the stages before the mask small in a row
-    (or two) at the top; below them the masked scores and the weights, the stages that matter, large;
-    the stages after the weights small, down the right side or beside the large ones. Every formula whole on a line of its own (a
-    name broken between words to its width). The large panels are the largest that leave
-    the small ones at least half their size."""
+    (or two) at the top; below them the masked scores and the weights, the stages that
+    matter, large; the stages after the weights small, down the right side or beside the
+    large ones. Every formula whole on a line of its own (a name broken between words to
+    its width). The large panels are the largest that leave each small one SMALL of their
+    side, or as large as its titles' width lets it be."""
     p = _preset(style)
     assert p.width is not None and p.height is not None
     W, H, size, stages = p.width, p.height, p.font * 0.85, view.stages
@@ -206,8 +207,8 @@ def _slide_layout(
     def column() -> GridLayout | None:  # the stages after the weights down the right side
         if not groups[2]:
             return None
-        side = grid(2, W, H, 1, labels, heading=title_lines).panel  # as tall as the slide allows
-        natural = grid(2, None, None, 1, labels, side, title_lines)
+        tallest = grid(2, W, H, 1, labels, heading=title_lines).panel  # the slide's height
+        natural = grid(2, None, None, 1, labels, tallest, title_lines)
         return replace(natural, height=H, top=natural.top + (H - natural.height) / 2)
 
     right = column()
