@@ -190,6 +190,7 @@ class Runner:
         as its weights are computed), or "memory" when merging pieces into words (which
         needs the weights whole) or when not even the stream fits."""
         from . import longrun
+        from .wanted import Wanted
 
         c = self.source.config
         if self.source.words:
@@ -204,8 +205,7 @@ class Runner:
         else:
             ids, tokens = self.ck.encode(text)
             heads, layers = self.ck.heads, self.ck.layers
-        wanted = longrun.Wanted(tuple(range(heads)), tuple(range(layers)), None,
-                                measures=STREAMED_ROWS)  # fmt: skip
+        wanted = Wanted(tuple(range(heads)), tuple(range(layers)), None, measures=STREAMED_ROWS)
         budget = self.source.budget - self.ck.kept_bytes(c.dtype) if self.ck else self.source.budget
         try:
             if self.ck is None:

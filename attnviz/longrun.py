@@ -26,9 +26,7 @@ from .pooling import Cropper, Grid, Map, Pooler, cell_size
 from .rowstats import Keys, RowStats
 from .tokens import PAD, Token
 from .trace import AttentionConfig, Crop, ModelInfo
-from .wanted import (
-    Wanted as Wanted,  # what a streamed run keeps (its own module: a dense run reads no more)
-)
+from .wanted import Wanted
 
 
 @dataclass(frozen=True, eq=False, repr=False)

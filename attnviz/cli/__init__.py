@@ -26,8 +26,10 @@ def main() -> None:
 def _only(app: Any, argv: list[str]) -> None:
     """When the line names a command, only that command is built: Typer builds every
     command's options before it runs one (a sixth of a table's start)."""
+    from typer.main import get_command_name
+
     words = [a for a in argv if a != "--debug"]
-    named = {(c.name or c.callback.__name__.replace("_", "-")): c for c in app.registered_commands}
+    named = {c.name or get_command_name(c.callback.__name__): c for c in app.registered_commands}
     if words and words[0] in named:
         app.registered_commands = [named[words[0]]]
 

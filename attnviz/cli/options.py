@@ -454,21 +454,28 @@ def outputs(
             raise ConfigError(f"{flag} changes nothing in {_said(writes) or 'this run'}: it "
                               f"acts on {_said(place)}")  # fmt: skip
     if o.output is not None:
-        from ..export import check_output
-    if exporting:
-        check_output(o.output, exports)
-    elif o.output is not None:
-        from ..render.figures import FIGURE_FORMATS, check_figure_options
-
-        suffix = o.output.suffix.lower().lstrip(".")
-        if suffix in ("json", "csv") and not exports:  # -o x.json: numbers are for stdout
-            raise ConfigError(f"-o writes a figure (.png, .svg, .pdf); for {suffix.upper()} use "
-                              f"--format {suffix} > {visible(str(o.output))}")  # fmt: skip
-        check_output(o.output, FIGURE_FORMATS + ((".html",) if html else ()) + exports)
-        check_figure_options(dpi=o.dpi, theme=o.theme, preset=o.preset, labels=o.labels)
+        _check_written(o, exports, exporting, html)
     strings(o.lang)
     colors.lut(o.cmap)
     return shown
+
+
+def _check_written(o: Options, exports: tuple[str, ...], exporting: bool, html: bool) -> None:
+    """-o checked: a run's export, or a figure (or page) with the options of how it looks."""
+    from ..export import check_output
+
+    assert o.output is not None
+    if exporting:
+        check_output(o.output, exports)
+        return
+    from ..render.figures import FIGURE_FORMATS, check_figure_options
+
+    suffix = o.output.suffix.lower().lstrip(".")
+    if suffix in ("json", "csv") and not exports:  # -o x.json: numbers are for stdout
+        raise ConfigError(f"-o writes a figure (.png, .svg, .pdf); for {suffix.upper()} use "
+                          f"--format {suffix} > {visible(str(o.output))}")  # fmt: skip
+    check_output(o.output, FIGURE_FORMATS + ((".html",) if html else ()) + exports)
+    check_figure_options(dpi=o.dpi, theme=o.theme, preset=o.preset, labels=o.labels)
 
 
 def is_page(o: Options) -> bool:

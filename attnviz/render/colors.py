@@ -178,9 +178,9 @@ def _step(total: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     either = total.min(axis=0)
     came = np.where(total[0] <= total[1], 0, 1)  # the flag of the better of the two at j
     # the best of either over j' < j: exclusive running minimum, and where it is
-    prev = np.concatenate([[np.inf], np.minimum.accumulate(either)[:-1]])
-    where = np.concatenate([[0], np.maximum.accumulate(np.where(
-        either == np.minimum.accumulate(either), k, 0))[:-1]])  # fmt: skip
+    running = np.minimum.accumulate(either)
+    prev = np.concatenate([[np.inf], running[:-1]])
+    where = np.concatenate([[0], np.maximum.accumulate(np.where(either == running, k, 0))[:-1]])
     moved = prev < total[1]
     new = np.stack([total[0], np.where(moved, prev, total[1])]) + cost
     back = np.zeros((2, len(k), 2), dtype=int)

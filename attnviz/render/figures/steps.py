@@ -179,7 +179,8 @@ def _slide_layout(
     W, H, size, stages = p.width, p.height, p.font * 0.85, view.stages
     big = [n for n, stage in enumerate(stages) if stage.kind in ("masked", "weights")]
     groups = [stages[: big[0]], stages[big[0] : big[-1] + 1], stages[big[-1] + 1 :]]
-    titles = [stage_title(stage, float("inf"), 99 if n in big else max(len(stage.formula), 22))
+    whole = float("inf")  # the large panels' names unbroken, the others' to their formula's width
+    titles = [stage_title(stage, whole, whole if n in big else max(len(stage.formula), 22))
               for n, stage in enumerate(stages)]  # fmt: skip
     texts, crop = view.trace.texts, view.crop
     side = max(crop.q1 - crop.q0, crop.k1 - crop.k0) if crop else len(texts)
