@@ -419,3 +419,18 @@ def test_a_file_that_is_not_gguf_is_named_as_neither(tmp_path):
     path.write_bytes(b"PK\x03\x04 not a model")
     result = runner.invoke(app, ["heatmap", "The cat", "--model", str(path)])
     assert result.exit_code == 2 and "neither a folder nor a GGUF file" in result.stderr
+
+
+@pytest.mark.parametrize("tokens", [[["a"], ["b"]], ["a", 7], []])
+def test_a_vocabulary_of_other_than_strings_is_refused_by_name(tmp_path, tokens):
+    """Arrays of arrays (or of numbers) where the tokens' strings should be: the file named,
+    no TypeError of an unhashable token."""
+    from attnviz.errors import ConfigError
+    from attnviz.models.gguf_file import GGUF
+    from attnviz.models.gguf_tokenizer import tokenizer_of
+
+    path = tmp_path / "odd.gguf"
+    g = GGUF(path, {"tokenizer.ggml.model": "gpt2", "tokenizer.ggml.tokens": tokens}, {}, None)
+    with pytest.raises(ConfigError, match=r"no tokenizer\.ggml\.tokens list of strings") as e:
+        tokenizer_of(g)
+    assert str(path) in str(e.value)

@@ -47,8 +47,8 @@ def tokenizer_of(g: GGUF) -> Any:
     if model not in ("gpt2", "llama"):
         raise g.fail(f"its tokenizer {model!r} is not supported (attnviz reads byte-level BPE, "
                      "'gpt2', and SentencePiece, 'llama', vocabularies)")  # fmt: skip
-    if not isinstance(tokens, list) or not tokens:
-        raise g.fail("its metadata has no tokenizer.ggml.tokens list")
+    if not isinstance(tokens, list) or not tokens or not all(isinstance(w, str) for w in tokens):
+        raise g.fail("its metadata has no tokenizer.ggml.tokens list of strings")
     tok, letters = _byte_level(t, g, tokens) if model == "gpt2" else _sentencepiece(t, g, tokens)
     _added(t, tok, tokens, m.get("tokenizer.ggml.token_type"), letters)
     tok.post_processor = _around(t, g, tokens, bos=model == "llama")
@@ -63,8 +63,11 @@ def _byte_level(t: Any, g: GGUF, tokens: list[str]) -> tuple[Any, set[str] | Non
         raise g.fail("its metadata's tokenizer.ggml.merges is not a list")
     alphabet = _byte_alphabet()
     letters = set(alphabet.values())
-    spelled = [w if set(w) <= letters else "".join(alphabet[b] for b in w.encode()) for w in tokens]
-    vocab = {w: i for i, w in enumerate(spelled)}
+    spelled = tokens  # as llama.cpp writes them: in the byte alphabet, checked all at once
+    if not set("".join(tokens)) <= letters:
+        spelled = [w if set(w) <= letters else "".join(alphabet[b] for b in w.encode())
+                   for w in tokens]  # fmt: skip
+    vocab = dict(zip(spelled, range(len(spelled)), strict=True))
     pairs = [tuple(p.split(" ", 1)) for p in merges if isinstance(p, str) and " " in p]
     tok = t.Tokenizer(t.models.BPE(vocab, pairs, dropout=None, continuing_subword_prefix="",
                                    end_of_word_suffix="", fuse_unk=False))  # fmt: skip
