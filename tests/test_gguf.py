@@ -434,3 +434,18 @@ def test_a_vocabulary_of_other_than_strings_is_refused_by_name(tmp_path, tokens)
     with pytest.raises(ConfigError, match=r"no tokenizer\.ggml\.tokens list of strings") as e:
         tokenizer_of(g)
     assert str(path) in str(e.value)
+
+
+def test_a_merge_of_a_token_the_vocabulary_lacks_is_refused_by_name(tmp_path):
+    """tokenizers' own error (found by flipping bytes of a file's merges) as the file's, not
+    an internal error."""
+    from attnviz.errors import ConfigError
+    from attnviz.models.gguf_file import GGUF
+    from attnviz.models.gguf_tokenizer import tokenizer_of
+
+    path = tmp_path / "odd.gguf"
+    meta = {"tokenizer.ggml.model": "gpt2", "tokenizer.ggml.tokens": ["a", "b", "ab"],
+            "tokenizer.ggml.merges": ["a b", "a c\x7f"]}  # fmt: skip
+    with pytest.raises(ConfigError, match="tokenizer cannot be built from its metadata") as e:
+        tokenizer_of(GGUF(path, meta, {}, None))
+    assert str(path) in str(e.value) and "out of vocabulary" in str(e.value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from ..errors import ConfigError
 from .files import need
 from .gguf_file import GGUF
 
@@ -49,9 +50,16 @@ def tokenizer_of(g: GGUF) -> Any:
                      "'gpt2', and SentencePiece, 'llama', vocabularies)")  # fmt: skip
     if not isinstance(tokens, list) or not tokens or not all(isinstance(w, str) for w in tokens):
         raise g.fail("its metadata has no tokenizer.ggml.tokens list of strings")
-    tok, letters = _byte_level(t, g, tokens) if model == "gpt2" else _sentencepiece(t, g, tokens)
-    _added(t, tok, tokens, m.get("tokenizer.ggml.token_type"), letters)
-    tok.post_processor = _around(t, g, tokens, bos=model == "llama")
+    try:
+        tok, letters = (
+            _byte_level(t, g, tokens) if model == "gpt2" else _sentencepiece(t, g, tokens)
+        )
+        _added(t, tok, tokens, m.get("tokenizer.ggml.token_type"), letters)
+        tok.post_processor = _around(t, g, tokens, bos=model == "llama")
+    except ConfigError:
+        raise
+    except Exception as e:  # the library's own errors: a merge of a token the vocabulary lacks
+        raise g.fail(f"its tokenizer cannot be built from its metadata ({e})") from None
     return tok
 
 
