@@ -15,6 +15,9 @@ import pytest
 from typer.testing import CliRunner
 
 from attnviz.cli import app
+from attnviz.errors import ConfigError
+from attnviz.models.gguf_file import GGUF
+from attnviz.models.gguf_tokenizer import tokenizer_of
 from attnviz.pipeline import run
 from attnviz.trace import AttentionConfig, Pretrained
 
@@ -425,10 +428,6 @@ def test_a_file_that_is_not_gguf_is_named_as_neither(tmp_path):
 def test_a_vocabulary_of_other_than_strings_is_refused_by_name(tmp_path, tokens):
     """Arrays of arrays (or of numbers) where the tokens' strings should be: the file named,
     no TypeError of an unhashable token."""
-    from attnviz.errors import ConfigError
-    from attnviz.models.gguf_file import GGUF
-    from attnviz.models.gguf_tokenizer import tokenizer_of
-
     path = tmp_path / "odd.gguf"
     g = GGUF(path, {"tokenizer.ggml.model": "gpt2", "tokenizer.ggml.tokens": tokens}, {}, None)
     with pytest.raises(ConfigError, match=r"no tokenizer\.ggml\.tokens list of strings") as e:
@@ -439,10 +438,6 @@ def test_a_vocabulary_of_other_than_strings_is_refused_by_name(tmp_path, tokens)
 def test_a_merge_of_a_token_the_vocabulary_lacks_is_refused_by_name(tmp_path):
     """tokenizers' own error (found by flipping bytes of a file's merges) as the file's, not
     an internal error."""
-    from attnviz.errors import ConfigError
-    from attnviz.models.gguf_file import GGUF
-    from attnviz.models.gguf_tokenizer import tokenizer_of
-
     path = tmp_path / "odd.gguf"
     meta = {"tokenizer.ggml.model": "gpt2", "tokenizer.ggml.tokens": ["a", "b", "ab"],
             "tokenizer.ggml.merges": ["a b", "a c\x7f"]}  # fmt: skip
