@@ -238,6 +238,16 @@ def cut(text: str, tokenizer: str, bos: bool, pad_to: int | None,
     return tokens[:limit], count_tokens(text, tokenizer) + bos - limit
 
 
+def model_tokens(text: str, model: str, limits: Limits) -> tuple[list[int], list[Any], int]:
+    """The ids and tokens a checkpoint's tokenizer makes of ``text`` within ``limits`` (and
+    its positions), and how many were cut."""
+    from .trace import Pretrained
+
+    p = _encoded(text, AttentionConfig(source=Pretrained(model)), limits)
+    assert p.ids is not None
+    return p.ids, p.tokens, p.truncated
+
+
 def _encoded(text: str, config: AttentionConfig, limits: Limits) -> _Prepared:
     """Open the checkpoint and encode the text within the limits."""
     from .models import Checkpoint

@@ -66,6 +66,7 @@ FIGURES = [
 ]
 TERMINAL = {
     "samples/tokens.txt": 'attnviz tokens "¿Qué es la atención?"',
+    "samples/tokens-gguf.txt": 'attnviz tokens "The café isn\'t open." --model "$SMOLLM2_GGUF"',
     "samples/cat-table.txt": 'attnviz heatmap "The cat sat on the mat" --head 0',
     "samples/compare.txt": 'attnviz compare "The cat sat on the mat" --head 0',
     "samples/steps-query.txt": 'attnviz steps "The cat sat on the mat" --head 0 --query 3'

@@ -105,6 +105,34 @@ def test_the_files_tokenizer_gives_transformers_ids(smollm2_gguf):
         assert ours.encode(text).ids == theirs.encode(text).ids, text
 
 
+def table_rows(stdout):
+    """The rows of ``tokens --model``'s table, as (index, id, piece, start, end); the token
+    between id and piece may be blank (a space)."""
+    lines = stdout.splitlines()
+    assert lines[0].split() == ["#", "id", "token", "piece", "start", "end"]
+    return [(int(f[0]), int(f[1]), f[-3], int(f[-2]), int(f[-1]))
+            for f in (line.split() for line in lines[1:])]  # fmt: skip
+
+
+@pytest.mark.parametrize("n", range(len(SMOLLM2_TEXTS)))
+def test_tokens_of_the_file_are_transformers_ids_pieces_and_offsets(smollm2_gguf, n):
+    """``tokens --model file.gguf`` against the tokenizer transformers built from the file."""
+    import tokenizers
+
+    theirs = tokenizers.Tokenizer.from_str(
+        gzip.decompress((SMOLLM2 / "tokenizer.json.gz").read_bytes()).decode("utf-8")
+    ).encode(SMOLLM2_TEXTS[n])
+    result = runner.invoke(app, ["tokens", SMOLLM2_TEXTS[n], "--model", str(smollm2_gguf)],
+                           env={"COLUMNS": "200", "NO_COLOR": "1"})  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = table_rows(result.stdout)
+    transformers = np.load(FIXTURES / f"smollm2-{n}.npz")["ids"].tolist()  # its GGUF loading
+    assert [r[1] for r in rows] == theirs.ids == transformers
+    assert [r[2] for r in rows] == theirs.tokens
+    assert [r[3:] for r in rows] == [tuple(o) for o in theirs.offsets]
+    assert [r[0] for r in rows] == list(range(len(theirs.ids)))
+
+
 @pytest.mark.parametrize("arch, ids", [("llama", "spm-ids.json"), ("gemma3", "spm-gemma-ids.json")])
 def test_a_sentencepiece_vocabulary_gives_transformers_ids(tmp_path, arch, ids):
     """A SentencePiece vocabulary trained by the sentencepiece library (tests/fixtures/make.py

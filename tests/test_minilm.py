@@ -154,3 +154,37 @@ def test_the_model_view_of_every_layer_keeps_its_texts_apart(preset):
     fig = attnviz.model_figure(trace, preset=preset)
     assert overlaps(fig) == []
     assert fig.get_size_inches()[1] * fig.dpi <= (750 if preset == "slides" else 10_000)
+
+
+@needs_minilm
+@pytest.mark.parametrize("n", range(3))
+def test_tokens_with_the_model_are_its_ids_and_vocabulary_pieces(n):
+    """``tokens --model``: the ids AutoTokenizer gave (the fixture), each the line of the
+    folder's vocab.txt its piece is on; the first text's offsets as the text has them."""
+    result = cli("tokens", TEXTS[n], "--model", FOLDER)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["#", "id", "token", "piece", "start", "end"]
+    rows = [line.split() for line in lines[1:]]
+    ids = [int(r[1]) for r in rows]
+    assert ids == np.load(FIXTURES / f"minilm-{n}.npz")["ids"].tolist()
+    vocab = (FOLDER / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    assert [r[-3] for r in rows] == [vocab[i] for i in ids]
+    if n == 0:  # "The cat sat on the mat."
+        spans = [(0, 0), (0, 3), (4, 7), (8, 11), (12, 14), (15, 18), (19, 22), (22, 23), (0, 0)]
+        assert [(int(r[-2]), int(r[-1])) for r in rows] == spans
+
+
+@needs_minilm
+def test_tokens_with_a_model_refuses_the_seeded_options_and_obeys_the_limit():
+    for flag in (["--tokenizer", "char"], ["--bos"], ["--pad-to", "9"]):
+        result = cli("tokens", "a b", "--model", FOLDER, *flag)
+        assert result.exit_code == 2 and "option of the seeded model" in result.output, flag
+    result = cli("tokens", "one two three four", "--model", FOLDER, "--max-tokens", "3")
+    assert result.exit_code == 2 and "--truncate" in result.output
+    result = cli("tokens", "one two three four", "--model", FOLDER, "--max-tokens", "3",
+                 "--truncate")  # fmt: skip
+    assert result.exit_code == 0
+    pieces = [line.split()[-3] for line in result.stdout.splitlines()[1:]]
+    assert pieces == ["[CLS]", "one", "[SEP]"]
+    assert "cut to 3 tokens (3 more in the text)" in result.stderr

@@ -51,6 +51,7 @@ from .options import (
     heads_count,
     is_page,
     layers_count,
+    no_seeded,
     one_layer,
     output_memory,
     outputs,
@@ -66,18 +67,23 @@ def text_of(text: str | None, o: Options) -> str:
 
 
 @app.command(short_help="How a text is split into tokens: index, token, start, end.")
-@takes((TEXT_FILE, TOKENIZER, BOS, PAD_TO, MAX_TOKENS, TRUNCATE, MAX_BYTES))
+@takes((TEXT_FILE, TOKENIZER, BOS, PAD_TO, MODEL, MAX_TOKENS, TRUNCATE, MAX_BYTES))
 def tokens(text: TextArg = None, *, o: Options) -> None:
-    """Show how a text is split into tokens: index, token, start, end.
+    """Show how a text is split into tokens: index, token, start, end; with --model, by
+    the checkpoint's tokenizer, each token's id and vocabulary piece too.
 
     Example: attnviz tokens "¿Qué es la atención?"
     """
-    from ..pipeline import Limits, cut
+    from ..pipeline import Limits, cut, model_tokens
     from ..render.terminal import tokens_table
 
-    words, truncated = cut(text_of(text, o), o.tokenizer, o.bos, o.pad_to,
-                           Limits(o.max_tokens, o.truncate))  # fmt: skip
-    console().print(tokens_table(words))
+    limits, ids = Limits(o.max_tokens, o.truncate), None
+    if o.model is None:
+        words, truncated = cut(text_of(text, o), o.tokenizer, o.bos, o.pad_to, limits)
+    else:
+        no_seeded(o)
+        ids, words, truncated = model_tokens(text_of(text, o), o.model, limits)
+    console().print(tokens_table(words, ids))
     if truncated:
         print(f"cut to {len(words)} tokens ({truncated} more in the text)", file=sys.stderr)
 

@@ -282,6 +282,14 @@ def one_layer(o: Options) -> None:
         raise ConfigError("--layer all is heatmap's model view; give a layer number here")
 
 
+def no_seeded(o: Options) -> None:
+    """Refuse, beside a --model, an option of the seeded model given on the line."""
+    for opt in RUN:
+        if opt.seeded and opt.name in o.given:
+            raise ConfigError(f"{opt.flag} is an option of the seeded model, not of a --model "
+                              "checkpoint: leave it out")  # fmt: skip
+
+
 def source(o: Options) -> Seeded | Pretrained:
     """The seeded model's options, or the checkpoint's; an option of the one given with the
     other is refused."""
@@ -298,10 +306,7 @@ def source(o: Options) -> Seeded | Pretrained:
         if "plant_strength" in o.given and not seeded.plant:
             raise ConfigError("--plant-strength scales planted heads: give --plant too")
         return seeded
-    for opt in RUN:
-        if opt.seeded and opt.name in o.given:
-            raise ConfigError(f"{opt.flag} is an option of the seeded model, not of a --model "
-                              "checkpoint: leave it out")  # fmt: skip
+    no_seeded(o)
     layer = None
     if o.layer is not None and not all_layers(o):
         if not o.layer.strip().isdigit():

@@ -29,6 +29,7 @@ from ..views.labels import (
 from . import colors
 
 if TYPE_CHECKING:  # the views' types: a table of one view imports no other
+    from ..models.tokenizer import ModelToken
     from ..stats import Comparison
     from ..tokens import Token
     from ..trace import AttentionConfig, Crop
@@ -43,16 +44,25 @@ SHADES = " ░▒▓█"  # the heat view's blocks without colour (NO_COLOR, pip
 # "truecolor", "256", "16" or "" (none)
 
 
-def tokens_table(tokens: Sequence[Token]) -> Table:
-    """One row per token: index, token (shown literally), start, end."""
+def tokens_table(tokens: Sequence[Token | ModelToken], ids: Sequence[int] | None = None) -> Table:
+    """One row per token: index, token (shown literally), start, end; a checkpoint's tokens
+    (``ids`` given) with their id and the piece its vocabulary spells ("Ġcat")."""
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("#", justify="right", style="dim")
+    if ids is not None:
+        table.add_column("id", justify="right")
     table.add_column("token")
+    if ids is not None:
+        table.add_column("piece")
     table.add_column("start", justify="right")
     table.add_column("end", justify="right")
     for i, t in enumerate(tokens):
-        label = Text(visible(t.text), style="italic" if t.special else "")
-        table.add_row(str(i), label, str(t.start), str(t.end))
+        style = "italic" if t.special else ""
+        label: list[Text | str] = [Text(visible(t.text), style=style)]
+        if ids is not None:
+            piece = Text(visible(getattr(t, "raw", t.text)), style=style)
+            label = [str(ids[i]), *label, piece]
+        table.add_row(str(i), *label, str(t.start), str(t.end))
     return table
 
 
