@@ -127,3 +127,39 @@ def test_the_twelve_stages_of_a_rotary_model_fit_a_slide(tmp_path, lang):
     trace = run("The cat sat on the mat", AttentionConfig(source=Pretrained(str(folder))))
     fig = steps_figure(trace, 4, preset="slides", lang=lang)
     check_steps_slide(fig, steps_view(trace, 4, lang=lang), tmp_path)
+
+
+@pytest.mark.parametrize("text, crop", [
+    ("The old cat slept on the warm red mat", (2, 5, 0, 9)),  # 3 queries of 9 keys
+    ("The old cat slept on the warm red mat", (0, 9, 2, 5)),  # 9 queries of 3 keys
+    ("The old cat slept on the warm red mat while the children read", (2, 7, 0, 13)),
+])  # fmt: skip
+def test_a_crop_on_a_slide_keeps_the_weights_cells_square_and_large(tmp_path, text, crop):
+    """A crop of q x k: the masked scores and the weights are rectangles of square cells, as
+    large as the slide lets them be (drawn in square boxes, a 3 x 9 crop's cells were three
+    times as tall as wide, its panels a tenth of the slide's width, and 5 x 13 was refused),
+    cells no smaller than the whole text's, every key labelled on them, each small stage
+    readable, nothing overlapping."""
+    from test_heatmap import overlaps
+
+    from attnviz import Crop
+    from attnviz.views.steps import steps_view
+
+    q0, q1, k0, k1 = crop
+    trace = attend(text)
+    fig = steps_figure(trace, 0, preset="slides", crop=Crop(*crop))
+    boxes, _ = saved(fig, tmp_path)
+    kinds = [stage.kind for stage in steps_view(trace, 0, crop=Crop(*crop)).stages]
+    large = [b for b, k in zip(boxes, kinds, strict=True) if k in ("masked", "weights")]
+    small = [b for b, k in zip(boxes, kinds, strict=True) if k not in ("masked", "weights")]
+    whole, _ = saved(steps_figure(trace, 0, preset="slides"), tmp_path)
+    T = len(trace.texts)
+    uncropped = min(b.width / T for b, k in zip(whole, kinds, strict=True) if k == "weights")
+    for box in large:
+        cell_w, cell_h = box.width / (k1 - k0), box.height / (q1 - q0)
+        assert abs(cell_w - cell_h) <= 1.0, (cell_w, cell_h)  # pixels: square
+        assert cell_w >= uncropped  # fewer cells, none smaller than the whole text's
+    assert min(min(b.width, b.height) for b in small) >= 0.5 * 100  # MIN_PANEL, in pixels
+    keys = labels_of(fig, "key-label")
+    assert all(keys.count(f"{i} {w}") >= 2 for i, w in enumerate(text.split()) if k0 <= i < k1)
+    assert overlaps(fig) == []

@@ -190,6 +190,7 @@ def draw_panel(
     numbered: bool = False,
     number_chars: int | None = None,
     marks: MaskMarks | None = None,
+    sides: tuple[float, float] | None = None,
 ) -> Any:
     """Draw one panel on ``ax``: the image, the hatched hidden cells, their outline, its title
     and the labels, with the "query" title beside the row labels and the "key" title below
@@ -198,7 +199,8 @@ def draw_panel(
     ``numbered``: the columns are numbered (a matrix's), not tokens; ``number_chars``: the
     width the cells' numbers are sized for (default 4 for a signed panel, 3 else), one size
     across the panels of a figure; ``marks``: gathers the mask's hatch and outline, for the
-    caller to draw with other panels'.
+    caller to draw with other panels'; ``sides``: the panel's width and height in points when
+    it is not square (``axis_points``, its longer side, sizes the numbers in its cells).
 
     Without ``rect`` the panel fills ``ax``, its own Axes. With ``rect`` (left, bottom, width,
     height in ``ax``'s axes fractions) it takes that part of ``ax``, a canvas that many panels
@@ -220,27 +222,29 @@ def draw_panel(
     # (a layout engine measures them as fast as any text, and an axis costs more than a panel)
     ax.set_axis_off()
     size = font if title_size is None else title_size
-    _panel_title(ax, panel, frame, size, show_rows, font, axis_points, name)
+    across, down = sides or (axis_points, axis_points)
+    _panel_title(ax, panel, frame, size, show_rows, font, (across, down), name)
     if show_cols:
-        _key_labels(ax, panel, texts, frame, cells, font, axis_points, labels, numbered,
+        _key_labels(ax, panel, texts, frame, cells, font, across, labels, numbered,
                     s["key"] if key_title is True else key_title or None, size, name, theme)  # fmt: skip
     if show_rows:
-        _row_labels(ax, panel, texts, frame, cells, font, axis_points, labels,
+        _row_labels(ax, panel, texts, frame, cells, font, down, labels,
                     s["query"] if query_title is True else query_title or None, name, theme)  # fmt: skip
     return image
 
 
 def _panel_title(
     ax: Axes, panel: Panel, frame: Any, size: float, labelled: bool, font: float,
-    axis_points: float, name: str,
+    sides: tuple[float, float], name: str,
 ) -> None:  # fmt: skip
-    """The panel's title, above it on the baseline; one wider than the panel is lifted clear
-    of the first row's label (``labelled``: the rows have labels)."""
+    """The panel's title, above it on the baseline; one wider than the panel (``sides``: its
+    width and height in points) is lifted clear of the first row's label (``labelled``: the
+    rows have labels)."""
     from matplotlib.transforms import offset_copy
 
     lift = 0.0
-    if labelled and text_width(panel.title.split("\n"), size) * 72 > axis_points:
-        lift = max(0.0, (1.2 * font * 0.85 - axis_points / panel.shape[0]) / 2)
+    if labelled and text_width(panel.title.split("\n"), size) * 72 > sides[0]:
+        lift = max(0.0, (1.2 * font * 0.85 - sides[1] / panel.shape[0]) / 2)
     at = offset_copy(frame, fig=ax.get_figure(root=True), y=6 + lift, units="points")
     ax.text(0.5, 1, panel.title, transform=at, ha="center", va="baseline", fontsize=size,
             gid="panel-title", label=name)  # fmt: skip

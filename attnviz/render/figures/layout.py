@@ -252,7 +252,9 @@ def _text_width(text: str, font: float, fonts: tuple[tuple[str, ...], ...]) -> f
 
 @dataclass(frozen=True)
 class GridLayout:
-    """Where a grid of square panels goes, in inches: the figure, each panel, the colour bar.
+    """Where a grid of panels goes, in inches: the figure, each panel, the colour bar. A panel
+    is square, ``panel`` a side, or (``aspect``: its width and height as parts of ``panel``)
+    the rectangle of a crop's square cells, ``panel`` its longer side.
 
     Computed from measured label widths, so that the figure is drawn once, at save time,
     with no layout engine drawing it beforehand to measure it.
@@ -268,32 +270,41 @@ class GridLayout:
     rows: int
     cols: int
     overhang: float = 0.0  # of the last column's titles, beyond the grid
+    aspect: tuple[float, float] = (1.0, 1.0)
+
+    @property
+    def panel_w(self) -> float:
+        return self.panel * self.aspect[0]
+
+    @property
+    def panel_h(self) -> float:
+        return self.panel * self.aspect[1]
 
     def panel_rect(self, r: int, c: int) -> tuple[float, float, float, float]:
         """[left, bottom, width, height] of panel (r, c) in figure fractions."""
-        x = self.left + c * (self.panel + self.wgap)
-        y = self.top + r * (self.panel + self.hgap) + self.panel
+        x = self.left + c * (self.panel_w + self.wgap)
+        y = self.top + r * (self.panel_h + self.hgap) + self.panel_h
         return (
             x / self.width,
             1 - y / self.height,
-            self.panel / self.width,
-            self.panel / self.height,
+            self.panel_w / self.width,
+            self.panel_h / self.height,
         )
 
     @property
     def grid_w(self) -> float:
-        return self.cols * self.panel + (self.cols - 1) * self.wgap
+        return self.cols * self.panel_w + (self.cols - 1) * self.wgap
 
     @property
     def grid_h(self) -> float:
-        return self.rows * self.panel + (self.rows - 1) * self.hgap
+        return self.rows * self.panel_h + (self.rows - 1) * self.hgap
 
     def panel_bar_rect(self, r: int, c: int, em: float) -> tuple[float, float, float, float]:
         """The colour bar of panel (r, c) alone (``each``), right of it, 80% of its height."""
-        x = self.left + c * (self.panel + self.wgap) + self.panel + 0.8 * em
-        y = self.top + r * (self.panel + self.hgap) + 0.9 * self.panel
+        x = self.left + c * (self.panel_w + self.wgap) + self.panel_w + 0.8 * em
+        y = self.top + r * (self.panel_h + self.hgap) + 0.9 * self.panel_h
         return (x / self.width, 1 - y / self.height, 0.8 * em / self.width,
-                0.8 * self.panel / self.height)  # fmt: skip
+                0.8 * self.panel_h / self.height)  # fmt: skip
 
     def colorbar_rect(self, em: float, n: int = 0) -> tuple[float, float, float, float]:
         """Bar ``n`` right of the grid (the first nearest), 80% of its height, centred on it."""
@@ -335,8 +346,10 @@ def grid_layout(
     title_width: float = 0.0,
     each: bool = False,
     own_rows: bool = True,
+    aspect: tuple[float, float] = (1.0, 1.0),
 ) -> GridLayout:
-    """Lay out ``rows`` x ``cols`` square panels with query labels ``row_labels`` wide on the
+    """Lay out ``rows`` x ``cols`` square panels (``aspect``: a panel's width and height as
+    parts of its longer side, GridLayout's ``panel``) with query labels ``row_labels`` wide on the
     left, key labels ``col_labels`` tall below (inches), a title of ``title_lines`` lines,
     panel titles of ``title_rows`` lines and ``title_width`` inches (a panel narrower than
     its title gets wider gaps), and ``bars`` colour bars on the right; ``below`` inches and
@@ -361,25 +374,27 @@ def grid_layout(
     def spread(panel: float) -> tuple[float, float, float, float]:
         return _spread(panel, cols, gap, title_width, em, left - pad)
 
+    wide, high = aspect
     panel = p.panel
     if p.width is not None:
         room = p.width - left - right
-        panel = (room - (cols - 1) * gap) / cols
-        if panel < title_width:  # the largest panel whose spread fits: spread grows with it
-            lo, hi = 0.0, panel
+        w = (room - (cols - 1) * gap) / cols  # a panel's width
+        if w < title_width:  # the largest panel whose spread fits: spread grows with it
+            lo, hi = 0.0, w
             for _ in range(40):
                 mid = (lo + hi) / 2
                 lo, hi = (mid, hi) if spread(mid)[0] <= room else (lo, mid)
-            panel = lo
+            w = lo
+        panel = w / wide
         if p.height is not None:
-            panel = min(panel, (p.height - fixed_h) / tall)
+            panel = min(panel, (p.height - fixed_h) / (tall * high))
     panel = max(panel, 0.4)
-    used, wgap, over, lift = spread(panel)
+    used, wgap, over, lift = spread(panel * wide)
     width = p.width or left + right + used
-    height = p.height or fixed_h + tall * panel
+    height = p.height or fixed_h + tall * panel * high
     left += lift + (width - left - right - used) / 2  # centre what a fixed size leaves over
-    top += (height - fixed_h - tall * panel) / 2
-    return GridLayout(width, height, panel, left, top, wgap, hgap, rows, cols, over)
+    top += (height - fixed_h - tall * panel * high) / 2
+    return GridLayout(width, height, panel, left, top, wgap, hgap, rows, cols, over, aspect)
 
 
 def wrap(text: str, max_chars: float) -> str:

@@ -130,6 +130,7 @@ def draw_steps(view: StepsView, style: Style = DEFAULT_STYLE) -> Figure:
                 query_title=(s["key"] if stage.keys else True) if c == 0 else False,
                 key_title=f"({shape})", title_size=p.font * 0.85, labels=style.labels,
                 rect=box.panel_rect(r, c), name=f"panel {n}", numbered=stage.kind == "matrix",
+                sides=(box.panel_w * 72, box.panel_h * 72),
             )  # fmt: skip
             lo, hi = (-panel.limit, panel.limit) if panel.signed else (0.0, 1.0)
             bar = colorbar(fig, fig.add_axes(box.panel_bar_rect(r, c, em)),
@@ -191,6 +192,10 @@ def _slide_layout(
         for n0, g in zip(starts, groups, strict=True)
     ]
 
+    rows, cols = stages[big[0]].values.shape  # the large panels' cells square: a crop's
+    aspect = (cols / max(rows, cols), rows / max(rows, cols))  # rectangle, its long side b
+    mean = float(np.sqrt(aspect[0] * aspect[1]))  # the side of a square of its area, per b
+
     def grid(g: int, w: float | None, h: float | None, cols: int, labels: float,
              panel: float = p.panel, heading: int | None = None) -> GridLayout:  # fmt: skip
         keys = labels if g == 1 else numbers  # the small T x T stages' keys are read below
@@ -199,7 +204,7 @@ def _slide_layout(
                            (title_lines if g == 0 else 0) if heading is None else heading,
                            title_rows=max((len(t) for t in kept[g]), default=1),
                            title_width=_title_room(kept[g], size, cols),
-                           each=True, own_rows=own_rows)  # fmt: skip
+                           each=True, own_rows=own_rows, aspect=aspect if g == 1 else (1.0, 1.0))  # fmt: skip
 
     labels = fitted_labels(crop_texts_both(texts, crop), side, len(texts), size, style.labels,
                            crop is not None,
@@ -248,7 +253,7 @@ def _slide_layout(
         if low.height >= H or x < 0 or low.width >= W:
             return 0.0
         for box, cap in zip((top, after), caps, strict=False):  # no cap: none after
-            if box is not None and box.panel < min(SMALL * b, 0.98 * cap):
+            if box is not None and box.panel < max(min(SMALL * b * mean, 0.98 * cap), MIN_PANEL):
                 return 0.0
         return b
 
