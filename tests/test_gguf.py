@@ -133,6 +133,27 @@ def test_tokens_of_the_file_are_transformers_ids_pieces_and_offsets(smollm2_gguf
     assert [r[0] for r in rows] == list(range(len(theirs.ids)))
 
 
+def test_a_token_of_a_space_alone_is_labelled_as_one(smollm2_gguf):
+    """SmolLM2 gives the space before a digit a token of its own ("Ġ", by transformers'
+    tokenizer of the file): its label is ␣, not a blank, in a run and among the candidates
+    generate shows; no other token's label has one."""
+    import tokenizers
+
+    from attnviz.models import Checkpoint
+    from attnviz.models.generate import pieces
+
+    text = "It is 5: 3  spaces"
+    theirs = tokenizers.Tokenizer.from_str(
+        gzip.decompress((SMOLLM2 / "tokenizer.json.gz").read_bytes()).decode("utf-8")
+    ).encode(text)
+    ck = Checkpoint.open(str(smollm2_gguf))
+    ids, tokens = ck.encode(text)
+    assert ids == theirs.ids and theirs.tokens.count("Ġ") == 3
+    labels = [t.text for t in tokens]
+    assert [w == "␣" for w in labels] == [r == "Ġ" for r in theirs.tokens]
+    assert [t.text for t in pieces(ck, ids)] == labels
+
+
 @pytest.mark.parametrize("arch, ids", [("llama", "spm-ids.json"), ("gemma3", "spm-gemma-ids.json")])
 def test_a_sentencepiece_vocabulary_gives_transformers_ids(tmp_path, arch, ids):
     """A SentencePiece vocabulary trained by the sentencepiece library (tests/fixtures/make.py

@@ -20,7 +20,7 @@ from ..masks import build_mask
 from .checkpoint import Checkpoint
 from .families import FAMILIES
 from .layers import Cache, Params
-from .tokenizer import JOIN, ModelToken
+from .tokenizer import JOIN, ModelToken, shown
 
 
 @dataclass(frozen=True)
@@ -264,7 +264,7 @@ def pieces(ck: Checkpoint, tokens: list[int], before: str = " ") -> list[ModelTo
     for token in tokens:
         raw = ck.tokenizer.id_to_token(token) or f"<{token}>"
         text = raw if raw in specials else ck.tokenizer.decode([token])
-        word = text.strip() or text
+        word = shown(text)
         starts = raw in specials or text[:1].isspace() or before[-1:].isspace()
         out.append(ModelToken(raw, word if starts else JOIN + word, 0, 0, raw in specials))
         before = text

@@ -21,6 +21,7 @@ from .files import need, read_json
 
 METASPACE = "▁"  # SentencePiece's mark of a word's start (T5, Marian, Llama)
 JOIN = "‿"  # marks a piece that continues the word before it: "tired" -> "ti" "‿re" "‿d"
+SPACE = "␣"  # a token of spaces alone, as a label shows it (a blank label reads as none)
 
 
 @dataclass(frozen=True)
@@ -124,13 +125,19 @@ def encode(tok: Any, text: str, limit: int | None = None) -> tuple[list[int], li
             tokens.append(ModelToken(raw, raw, start, start, False))  # next piece joins it
         else:  # byte-level BPE: the text itself; a leading space starts a word
             span = text[start:end]
-            piece = span.strip() or span
+            piece = shown(span)
             after_mark = bool(tokens) and not tokens[-1].special and tokens[-1].text == METASPACE
             joined = after_mark or (
                 n > 0 and not span[:1].isspace() and start > 0 and not text[start - 1].isspace()
             )
             tokens.append(ModelToken(raw, JOIN + piece if joined else piece, start, end, False))
     return list(enc.ids), tokens
+
+
+def shown(span: str) -> str:
+    """A byte-level piece as a label shows it: without the spaces around it, or, of spaces
+    alone, each as ␣."""
+    return span.strip() or span.replace(" ", SPACE)
 
 
 PIECE = 1 << 16  # characters of a long text tokenised at a time
