@@ -349,8 +349,8 @@ def grid_layout(
     aspect: tuple[float, float] = (1.0, 1.0),
 ) -> GridLayout:
     """Lay out ``rows`` x ``cols`` square panels (``aspect``: a panel's width and height as
-    parts of its longer side, GridLayout's ``panel``) with query labels ``row_labels`` wide on the
-    left, key labels ``col_labels`` tall below (inches), a title of ``title_lines`` lines,
+    parts of its longer side, GridLayout's ``panel``) with query labels ``row_labels`` wide
+    on the left, key labels ``col_labels`` tall below (inches), a title of ``title_lines`` lines,
     panel titles of ``title_rows`` lines and ``title_width`` inches (a panel narrower than
     its title gets wider gaps), and ``bars`` colour bars on the right; ``below`` inches and
     ``below_panels`` panel heights are kept free under the grid (for compare's bars). With

@@ -204,7 +204,8 @@ def _slide_layout(
                            (title_lines if g == 0 else 0) if heading is None else heading,
                            title_rows=max((len(t) for t in kept[g]), default=1),
                            title_width=_title_room(kept[g], size, cols),
-                           each=True, own_rows=own_rows, aspect=aspect if g == 1 else (1.0, 1.0))  # fmt: skip
+                           each=True, own_rows=own_rows,
+                           aspect=aspect if g == 1 else (1.0, 1.0))  # fmt: skip
 
     labels = fitted_labels(crop_texts_both(texts, crop), side, len(texts), size, style.labels,
                            crop is not None,
