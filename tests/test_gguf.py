@@ -87,16 +87,21 @@ def test_the_q4_1_file_continues_as_transformers_does(smollm2_gguf):
     assert g.ids == expected["ids"].tolist()
 
 
+def theirs_tokenizer():
+    """The tokenizer transformers built from the file (fixtures/smollm2/tokenizer.json.gz)."""
+    import tokenizers
+
+    return tokenizers.Tokenizer.from_str(
+        gzip.decompress((SMOLLM2 / "tokenizer.json.gz").read_bytes()).decode("utf-8")
+    )
+
+
 def test_the_files_tokenizer_gives_transformers_ids(smollm2_gguf):
     """The vocabulary, merges and special tokens the file carries, against the tokenizer
     transformers built from the same file (committed as fixtures/smollm2/tokenizer.json.gz)."""
-    import tokenizers
-
     from attnviz.models.checkpoint import Checkpoint
 
-    theirs = tokenizers.Tokenizer.from_str(
-        gzip.decompress((SMOLLM2 / "tokenizer.json.gz").read_bytes()).decode("utf-8")
-    )
+    theirs = theirs_tokenizer()
     ours = Checkpoint.open(str(smollm2_gguf)).tokenizer
     texts = [*json.loads((FIXTURES / "tokenizer-ids.json").read_text(encoding="utf-8"))["texts"],
              *SMOLLM2_TEXTS, "<|im_start|>user\nHi<|im_end|>", "  two  spaces\t\ttabs",
@@ -106,8 +111,8 @@ def test_the_files_tokenizer_gives_transformers_ids(smollm2_gguf):
 
 
 def table_rows(stdout):
-    """The rows of ``tokens --model``'s table, as (index, id, piece, start, end); the token
-    between id and piece may be blank (a space)."""
+    """The rows of ``tokens --model``'s table, as (index, id, piece, start, end), read from
+    both ends of a line."""
     lines = stdout.splitlines()
     assert lines[0].split() == ["#", "id", "token", "piece", "start", "end"]
     return [(int(f[0]), int(f[1]), f[-3], int(f[-2]), int(f[-1]))
@@ -117,11 +122,7 @@ def table_rows(stdout):
 @pytest.mark.parametrize("n", range(len(SMOLLM2_TEXTS)))
 def test_tokens_of_the_file_are_transformers_ids_pieces_and_offsets(smollm2_gguf, n):
     """``tokens --model file.gguf`` against the tokenizer transformers built from the file."""
-    import tokenizers
-
-    theirs = tokenizers.Tokenizer.from_str(
-        gzip.decompress((SMOLLM2 / "tokenizer.json.gz").read_bytes()).decode("utf-8")
-    ).encode(SMOLLM2_TEXTS[n])
+    theirs = theirs_tokenizer().encode(SMOLLM2_TEXTS[n])
     result = runner.invoke(app, ["tokens", SMOLLM2_TEXTS[n], "--model", str(smollm2_gguf)],
                            env={"COLUMNS": "200", "NO_COLOR": "1"})  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -137,15 +138,11 @@ def test_a_token_of_a_space_alone_is_labelled_as_one(smollm2_gguf):
     """SmolLM2 gives the space before a digit a token of its own ("Ġ", by transformers'
     tokenizer of the file): its label is ␣, not a blank, in a run and among the candidates
     generate shows; no other token's label has one."""
-    import tokenizers
-
     from attnviz.models import Checkpoint
     from attnviz.models.generate import pieces
 
     text = "It is 5: 3  spaces"
-    theirs = tokenizers.Tokenizer.from_str(
-        gzip.decompress((SMOLLM2 / "tokenizer.json.gz").read_bytes()).decode("utf-8")
-    ).encode(text)
+    theirs = theirs_tokenizer().encode(text)
     ck = Checkpoint.open(str(smollm2_gguf))
     ids, tokens = ck.encode(text)
     assert ids == theirs.ids and theirs.tokens.count("Ġ") == 3
