@@ -66,8 +66,13 @@ def text_of(text: str | None, o: Options) -> str:
     return read_text(text, o.file, size(o.max_bytes, "--max-bytes"))
 
 
+TOKENS_MODEL = replace(MODEL, help="Split the text with a local checkpoint's own tokenizer: a "
+                      "folder in the Hugging Face layout, a GGUF file or a model id in the local "
+                      "cache, as --model of the other commands.")  # fmt: skip
+
+
 @app.command(short_help="How a text is split into tokens: index, token, start, end.")
-@takes((TEXT_FILE, TOKENIZER, BOS, PAD_TO, MODEL, MAX_TOKENS, TRUNCATE, MAX_BYTES))
+@takes((TEXT_FILE, TOKENIZER, BOS, PAD_TO, TOKENS_MODEL, MAX_TOKENS, TRUNCATE, MAX_BYTES))
 def tokens(text: TextArg = None, *, o: Options) -> None:
     """Show how a text is split into tokens: index, token, start, end; with --model, by
     the checkpoint's tokenizer, each token's id and vocabulary piece too.
