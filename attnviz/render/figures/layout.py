@@ -348,14 +348,14 @@ def grid_layout(
     own_rows: bool = True,
     aspect: tuple[float, float] = (1.0, 1.0),
 ) -> GridLayout:
-    """Lay out ``rows`` x ``cols`` square panels (``aspect``: a panel's width and height as
-    parts of its longer side, GridLayout's ``panel``) with query labels ``row_labels`` wide
-    on the left, key labels ``col_labels`` tall below (inches), a title of ``title_lines`` lines,
-    panel titles of ``title_rows`` lines and ``title_width`` inches (a panel narrower than
-    its title gets wider gaps), and ``bars`` colour bars on the right; ``below`` inches and
-    ``below_panels`` panel heights are kept free under the grid (for compare's bars). With
-    ``each``, every panel has its own key labels, key title and colour bar (steps' stages),
-    and, with ``own_rows``, its own row labels."""
+    """Lay out ``rows`` x ``cols`` panels, square or (``aspect``: a panel's width and height
+    as parts of its longer side, GridLayout's ``panel``) not, with query labels ``row_labels``
+    wide on the left, key labels ``col_labels`` tall below (inches), a title of
+    ``title_lines`` lines, panel titles of ``title_rows`` lines and ``title_width`` inches (a
+    panel narrower than its title gets wider gaps), and ``bars`` colour bars on the right;
+    ``below`` inches and ``below_panels`` panel heights are kept free under the grid (for
+    compare's bars). With ``each``, every panel has its own key labels, key title and colour
+    bar (steps' stages), and, with ``own_rows``, its own row labels."""
     em = p.font / 72
     pad = 0.5 * em
     left = pad + 1.6 * em + row_labels + 0.4 * em  # axis title, tick labels

@@ -192,9 +192,9 @@ def _slide_layout(
         for n0, g in zip(starts, groups, strict=True)
     ]
 
-    rows, cols = stages[big[0]].values.shape  # the large panels' cells square: a crop's
-    aspect = (cols / max(rows, cols), rows / max(rows, cols))  # rectangle, its long side b
-    mean = float(np.sqrt(aspect[0] * aspect[1]))  # the side of a square of its area, per b
+    tq, tk = stages[big[0]].values.shape  # the large panels' cells square: a crop's
+    aspect = (tk / max(tq, tk), tq / max(tq, tk))  # rectangle, its long side b
+    area_side = float(np.sqrt(aspect[0] * aspect[1]))  # a square of its area's side, per b
 
     def grid(g: int, w: float | None, h: float | None, cols: int, labels: float,
              panel: float = p.panel, heading: int | None = None) -> GridLayout:  # fmt: skip
@@ -254,7 +254,8 @@ def _slide_layout(
         if low.height >= H or x < 0 or low.width >= W:
             return 0.0
         for box, cap in zip((top, after), caps, strict=False):  # no cap: none after
-            if box is not None and box.panel < max(min(SMALL * b * mean, 0.98 * cap), MIN_PANEL):
+            least = max(min(SMALL * b * area_side, 0.98 * cap), MIN_PANEL)
+            if box is not None and box.panel < least:
                 return 0.0
         return b
 
