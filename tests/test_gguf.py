@@ -463,6 +463,19 @@ def test_a_broken_file_is_one_line_exit_2_and_nothing_written(broken, tmp_path, 
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
+def test_weights_of_inf_and_minus_inf_are_one_line_naming_the_tensor(written, tmp_path):
+    """Found by flipping bytes of a file: their sum, NaN, came with NumPy's warning before
+    the error."""
+    path = tmp_path / "inf.gguf"
+    data = bytearray(written["qwen2-tiny"].read_bytes())
+    at = GGUF.open(written["qwen2-tiny"]).tensors["blk.1.attn_k.weight"].start
+    data[at : at + 8] = struct.pack("<2f", np.inf, -np.inf)
+    path.write_bytes(bytes(data))
+    result = runner.invoke(app, ["heatmap", "The cat sat", "--model", str(path)])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "inf.gguf: tensor 'blk.1.attn_k.weight' holds NaN or infinite" in result.stderr
+
+
 def test_a_file_that_is_not_gguf_is_named_as_neither(tmp_path):
     path = tmp_path / "weights.bin"
     path.write_bytes(b"PK\x03\x04 not a model")

@@ -237,7 +237,9 @@ class Tensors:
 
 def finite(a: np.ndarray, path: Path, name: str) -> np.ndarray:
     """``a``, or ConfigError when it holds NaN or an infinity (its sum tells, without a
-    second array: the sum of finite weights is far from float32's overflow)."""
-    if a.size and not np.isfinite(np.add.reduce(a, axis=None)) and not np.isfinite(a).all():
+    second array; when it is not finite, the weights themselves are looked at)."""
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, or a sum past float32's
+        total = np.add.reduce(a, axis=None)
+    if a.size and not np.isfinite(total) and not np.isfinite(a).all():
         raise ConfigError(f"`model`: {path.name}: tensor {name!r} holds NaN or infinite values")
     return a
