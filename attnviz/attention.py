@@ -30,17 +30,18 @@ def apply_mask(s: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
 
 
 def softmax(masked: np.ndarray) -> np.ndarray:
-    """Softmax along the last axis, max-subtracted; a row that is all −∞ gives all zeros."""
+    """Softmax along the last axis, max-subtracted; a row that is all −∞ gives all zeros, a
+    row with NaN or +∞ (scores that overflowed) NaN."""
     row_max = masked.max(axis=-1, keepdims=True)
-    finite = np.isfinite(row_max)
-    every = bool(finite.all())  # every row has a key, and a total of at least e⁰ = 1
-    e = masked - (row_max if every else np.where(finite, row_max, 0))  # no key: keep the −∞
+    keyless = row_max == -np.inf
+    every = not keyless.any()  # every row has a key, and a total of at least e⁰ = 1
+    e = masked - (row_max if every else np.where(keyless, 0, row_max))  # no key: keep the −∞
     np.exp(e, out=e)  # exp(−∞) is exactly 0
     total = e.sum(axis=-1, keepdims=True)
     if every:
         e /= total  # in place: no fresh pages to fault
         return e
-    return np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+    return np.divide(e, total, out=np.zeros_like(e), where=~keyless)
 
 
 def concat_heads(head_outputs: np.ndarray) -> np.ndarray:

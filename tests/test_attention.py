@@ -108,6 +108,15 @@ def test_softmax_of_a_row_of_minus_infinity_is_zero():
     assert softmax(row).tolist() == [[0.0, 0.0], [1.0, 0.0]]
 
 
+def test_softmax_of_scores_that_overflowed_is_nan_not_zero():
+    """NaN (inf − inf) or +∞ in a row is a row the numbers lost, not a row without keys: it
+    stays NaN for the checks after it to see, beside a row of −∞ that is all zeros."""
+    rows = np.array([[np.nan, 0.0], [np.inf, 0.0], [-np.inf, -np.inf], [0.0, 0.0]])
+    with np.errstate(invalid="ignore"):
+        w = softmax(rows)
+    assert np.isnan(w[:2]).all() and w[2:].tolist() == [[0.0, 0.0], [0.5, 0.5]]
+
+
 def straightforward(q, k, v, allowed, scaled=True, bias=None):
     """The textbook NumPy version the blocked kernel must equal."""
     s = q @ k.swapaxes(-2, -1)

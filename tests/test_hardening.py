@@ -268,14 +268,21 @@ def _cut(folder):
     (folder / "model.safetensors").write_bytes(data[: len(data) // 2])
 
 
-def _nan(folder):
-    from hostile import _header
+def _values(*values):
+    """The first weights of layer 0's W_Q set to ``values`` (float32)."""
 
-    n, header, _ = _header(folder / "model.safetensors")
-    start = header["encoder.layer.0.attention.self.query.weight"]["data_offsets"][0]
-    data = bytearray((folder / "model.safetensors").read_bytes())
-    data[8 + n + start : 8 + n + start + 4] = b"\x00\x00\xc0\x7f"  # a float32 NaN
-    (folder / "model.safetensors").write_bytes(bytes(data))
+    def apply(folder):
+        import struct
+
+        from hostile import _header
+
+        n, header, _ = _header(folder / "model.safetensors")
+        start = 8 + n + header[Q]["data_offsets"][0]
+        data = bytearray((folder / "model.safetensors").read_bytes())
+        data[start : start + 4 * len(values)] = struct.pack(f"<{len(values)}f", *values)
+        (folder / "model.safetensors").write_bytes(bytes(data))
+
+    return apply
 
 
 def _index(shard):
@@ -297,7 +304,11 @@ CHECKPOINT_CASES = [
     ("int8 weights", _set(Q, dtype="I8", shape=[32, 128]), f"tensor '{Q}' is I8"),
     ("wrong shape", _set(Q, shape=[16, 64]), "do not fit its config.json"),
     ("a file cut short", _cut, "not a valid safetensors file"),
-    ("NaN weights", _nan, f"tensor '{Q}' holds NaN or infinite values"),
+    ("NaN weights", _values(float("nan")), f"tensor '{Q}' holds NaN or infinite values"),
+    # their sum is NaN with NumPy's "invalid value" warning: the one line only
+    ("inf and -inf weights", _values(float("inf"), -float("inf")), f"tensor '{Q}' holds NaN"),
+    ("weights whose products overflow", _values(*[3e38] * 128), "layer 0's attention overflows "
+     "float32 (its numbers are not finite): --dtype float64 may hold them"),
     ("tokenizer.json garbage", _write_file("tokenizer.json", b"\x00garbage"),
      "cannot read tokenizer.json"),
     ("tokenizer.json empty", _write_file("tokenizer.json", b""), "cannot read tokenizer.json"),

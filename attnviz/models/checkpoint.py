@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -142,9 +143,12 @@ class Checkpoint:
         n, D = len(ids), self.d_model
         try:
             with self._blas_held(n):
-                for r in self.family.forward(params, ids, masks, scaled, **more):
+                layers = self.family.forward(params, ids, masks, scaled, **more)
+                for at, r in enumerate(iter(partial(_quietly, layers), None)):
                     if r.x.shape != (n, D) or r.output.shape != (n, D) or r.weights.ndim != 3:
                         raise ValueError(f"a layer made {r.output.shape} of {r.x.shape}")
+                    if not np.isfinite(r.output).all():
+                        raise self.overflowed(at, params.dtype)
                     yield r
         except (ValueError, IndexError) as e:
             if isinstance(e, ConfigError):
@@ -162,6 +166,13 @@ class Checkpoint:
         from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
         return threadpool_limits(limits=1, user_api="blas")
+
+    def overflowed(self, layer: int, dtype: str) -> ConfigError:
+        """The error of a layer whose numbers are not finite: its weights, finite each, make
+        sums past what ``dtype`` holds (inf − inf, then NaN, in the scores)."""
+        more = ": --dtype float64 may hold them" if dtype != "float64" else ""
+        return ConfigError(f"`model` {str(self.folder)!r}: layer {layer}'s attention overflows "
+                           f"{dtype} (its numbers are not finite){more}")  # fmt: skip
 
     def misfit(self, e: Exception) -> ConfigError:
         """The error of tensors that do not fit config.json (NumPy's error of their shapes)."""
@@ -359,3 +370,10 @@ def combined(own: str, asked: tuple[str, ...]) -> tuple[str, ...]:
     if any(s.startswith("window=") for s in specs):
         specs = [s for s in specs if s != "causal"]
     return parse_masks(specs or ["none"])
+
+
+def _quietly(layers: Iterator[LayerRun]) -> LayerRun | None:
+    """The next layer of a forward pass (None after the last), NumPy's warnings of overflow
+    held: a layer that overflows is refused after it, in one line of its own."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return next(layers, None)
