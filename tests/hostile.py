@@ -1,6 +1,7 @@
-"""Hostile checkpoints and NPZ files made from the fixtures by seeded mutations, and a driver
-that runs attnviz on each under a memory ceiling: ``python tests/hostile.py checkpoints SEED
-SECONDS`` prints one JSON line per case (what was mutated, the exit code, standard error).
+"""Hostile checkpoints, GGUF files and NPZ files made from the fixtures by seeded mutations,
+and a driver that runs attnviz on each under a memory ceiling: ``python tests/hostile.py
+checkpoints SEED SECONDS`` prints one JSON line per case (what was mutated, the exit code,
+standard error); ``gguf`` does the same with GGUF files, ``npz`` with NPZ files.
 
 A mutation is what a broken download or a hostile file brings: config values of the wrong type
 or range, a safetensors header whose length or offsets lie, another dtype, a wrong shape, NaN
@@ -240,5 +241,59 @@ def npz(seed: int, seconds: float) -> None:
             print(json.dumps({"outcome": outcome}), flush=True)
 
 
+GGUF_FILES = [("qwen2-tiny", "F32"), ("llama-tiny", "F16"), ("gemma3-tiny", "Q4_0"),
+              ("pythia-tiny", "Q8_0")]  # fmt: skip
+
+
+def _gguf_bytes(rng: random.Random, data: bytearray, header: int) -> str:
+    """1 to 4 bytes of a GGUF file changed, nine in ten in its first ``header`` bytes (the
+    metadata and the tensors' entries), or the file cut short."""
+    if rng.random() < 0.15:
+        cut = rng.randrange(len(data))
+        del data[cut:]
+        return f"cut at byte {cut}"
+    changed = []
+    for _ in range(rng.randint(1, 4)):
+        at = rng.randrange(header if rng.random() < 0.9 else len(data))
+        data[at] = rng.choice([0, 255, rng.randrange(256), data[at] ^ 1 << rng.randrange(8)])
+        changed.append(f"{at} = {data[at]}")
+    return "bytes " + ", ".join(changed)
+
+
+def gguf_files(seed: int, seconds: float) -> None:
+    """Mutated GGUF files (tiny checkpoints written as llama.cpp's converter writes them) run
+    through heatmap, until ``seconds``."""
+    from fixtures.gguf_files import write_gguf
+    from typer.testing import CliRunner
+
+    from attnviz.cli import app
+    from attnviz.models.gguf_file import GGUF
+
+    rng, runner = random.Random(seed), CliRunner()
+    with tempfile.TemporaryDirectory() as tmp:
+        sources = []
+        for name, qtype in GGUF_FILES:
+            path = write_gguf(FIXTURES / name, Path(tmp) / f"{name}.gguf", qtype=qtype)
+            header = min(t.start for t in GGUF.open(path).tensors.values())
+            sources.append((f"{name} {qtype}", path.read_bytes(), header))
+        resource.setrlimit(resource.RLIMIT_AS, (CEILING, CEILING))
+        end, n = time.monotonic() + seconds, 0
+        while time.monotonic() < end:
+            name, good, header = rng.choice(sources)
+            data = bytearray(good)
+            what = _gguf_bytes(rng, data, header)
+            path, out = Path(tmp) / f"{n}.gguf", Path(tmp) / f"{n}.png"  # a new name: a new file
+            path.write_bytes(bytes(data))
+            result = runner.invoke(app, ["heatmap", "a cat sat", "--model", str(path), "-o",
+                                         str(out)])  # fmt: skip
+            print(json.dumps({"file": name, "mutation": what, "code": result.exit_code,
+                              "stderr": result.stderr, "written": out.exists()}), flush=True)  # fmt: skip
+            path.unlink()
+            out.unlink(missing_ok=True)
+            n += 1
+
+
 if __name__ == "__main__":
-    {"checkpoints": checkpoints, "npz": npz}[sys.argv[1]](int(sys.argv[2]), float(sys.argv[3]))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # the fixtures' writers
+    runs = {"checkpoints": checkpoints, "npz": npz, "gguf": gguf_files}
+    runs[sys.argv[1]](int(sys.argv[2]), float(sys.argv[3]))

@@ -212,6 +212,18 @@ def test_hostile_checkpoints_end_in_a_clean_exit_2_or_run():
     assert sum(c["code"] == 2 for c in cases) > len(cases) / 2  # most mutations break a folder
 
 
+def test_hostile_gguf_files_end_in_a_clean_exit_2_or_run():
+    """Bytes of GGUF files changed at random (mostly in the metadata and the tensors'
+    entries), or the files cut: a run, or one line and exit 2 with nothing written."""
+    pytest.importorskip("gguf")
+    cases = fuzz("gguf", 15)
+    assert len(cases) >= 40, len(cases)
+    bad = [c for c in cases if c["code"] not in (0, 2) or "internal error" in c["stderr"]
+           or (c["code"] == 2 and (c["stderr"].count("\n") != 1 or c["written"]))]  # fmt: skip
+    assert not bad, bad[:3]
+    assert sum(c["code"] == 2 for c in cases) > len(cases) / 2  # most changes break a file
+
+
 def test_hostile_npz_files_end_in_config_error():
     cases = fuzz("npz", 15)
     assert len(cases) >= 200, len(cases)
