@@ -430,6 +430,8 @@ def broken(written, tmp_path_factory):
         "arrays nested deep": (d / "nested.gguf", "nests arrays more than 4 deep"),
         "unknown architecture": (write_gguf(FIXTURES / "qwen2-tiny", d / "arch.gguf", arch="mamba"),
                                  "architecture 'mamba' is not supported"),
+        "no architecture": (_patched(good, d / "noarch.gguf", _string_at(b"general.architecture"),
+                                     -1, "<B", ord("x")), "names no general.architecture"),
         "vocabulary and embedding differ": (
             write_gguf(FIXTURES / "qwen2-tiny", d / "vocab.gguf", drop_tokens=1),
             "its vocabulary has 399 tokens but token_embd.weight 400 rows"),
@@ -449,7 +451,7 @@ BROKEN = ["empty", "magic only", "cut in the metadata", "cut in the data", "offs
           "unknown type", "type gguf cannot read", "absurd array", "absurd string",
           "absurd layers", "absurd dimensions", "absurd tensor count", "big-endian",
           "arrays nested deep",
-          "unknown architecture", "vocabulary and embedding differ"]  # fmt: skip
+          "unknown architecture", "no architecture", "vocabulary and embedding differ"]  # fmt: skip
 
 
 @pytest.mark.parametrize("case", BROKEN)

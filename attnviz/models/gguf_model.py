@@ -49,6 +49,8 @@ def architecture(g: GGUF) -> tuple[str, str]:
     arch = g.metadata.get("general.architecture")
     if arch not in ARCHITECTURES:
         names = ", ".join(ARCHITECTURES)
+        if arch is None:
+            raise g.fail(f"its metadata names no general.architecture (attnviz runs {names})")
         raise g.fail(f"architecture {arch!r} is not supported (attnviz runs {names})")
     return arch, ARCHITECTURES[arch]
 
