@@ -432,6 +432,9 @@ def broken(written, tmp_path_factory):
                                  "architecture 'mamba' is not supported"),
         "no architecture": (_patched(good, d / "noarch.gguf", _string_at(b"general.architecture"),
                                      -1, "<B", ord("x")), "names no general.architecture"),
+        "a tensor missing": (_patched(good, d / "missing.gguf", b"blk.0.attn_norm.weight", -8,
+                                      "<B", ord("x")),
+                             "no tensor 'blk.0.attn_norm.weight' (transformers' 'layers.0.input_"),
         "vocabulary and embedding differ": (
             write_gguf(FIXTURES / "qwen2-tiny", d / "vocab.gguf", drop_tokens=1),
             "its vocabulary has 399 tokens but token_embd.weight 400 rows"),
@@ -451,7 +454,8 @@ BROKEN = ["empty", "magic only", "cut in the metadata", "cut in the data", "offs
           "unknown type", "type gguf cannot read", "absurd array", "absurd string",
           "absurd layers", "absurd dimensions", "absurd tensor count", "big-endian",
           "arrays nested deep",
-          "unknown architecture", "no architecture", "vocabulary and embedding differ"]  # fmt: skip
+          "unknown architecture", "no architecture", "a tensor missing",
+          "vocabulary and embedding differ"]  # fmt: skip
 
 
 @pytest.mark.parametrize("case", BROKEN)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ConfigError
 from .files import finite, need
 from .gguf_file import GGUF, TensorInfo, dequantised, is_gguf, type_name
 from .gguf_tokenizer import tokenizer_of
@@ -165,13 +166,19 @@ class GGUFTensors:
         found = self.gguf_name(name)
         return None if found is None else self.g.tensors.get(found)
 
+    def missing(self, name: str) -> ConfigError:
+        """The error of a tensor the family reads and the file lacks, by the file's name."""
+        found = self.gguf_name(name)
+        return self.g.fail(f"the file has no tensor {found or name!r}"
+                           + (f" (transformers' {name!r})" if found else ""))  # fmt: skip
+
     def has(self, name: str) -> bool:
         return self._info(name) is not None
 
     def shape(self, name: str) -> list[int]:
         info = self._info(name)
         if info is None:
-            raise self.g.fail(f"the file has no tensor for {name!r}")
+            raise self.missing(name)
         return list(info.shape)
 
     @functools.cache  # noqa: B019 (it lives as long as its checkpoint)
@@ -187,7 +194,7 @@ class GGUFTensors:
     def __call__(self, name: str, rows: list[int] | None = None) -> np.ndarray:
         info = self._info(name)
         if info is None:
-            raise self.g.fail(f"the file has no tensor for {name!r}")
+            raise self.missing(name)
         if rows:
             if max(rows) >= info.shape[0]:
                 raise self.g.fail(f"tensor {info.name!r} of shape {list(info.shape)} has no "
