@@ -350,6 +350,27 @@ def test_a_malformed_checkpoint_is_one_line_and_exit_2(what, mutate, words, tmp_
     refused(["heatmap", "a cat", "--model", str(folder), "--format", "json"], words)
 
 
+def test_logits_that_overflow_are_refused_not_sampled(tmp_path):
+    """A final norm of huge weights (finite, every layer's attention finite) makes logits past
+    float32: one line naming them, not a token drawn from NaN probabilities."""
+    import shutil
+    import struct
+
+    from hostile import _header
+
+    folder = tmp_path / "model"
+    shutil.copytree(FIXTURES / "llama-tiny", folder)
+    n, header, _ = _header(folder / "model.safetensors")
+    start, end = header["model.norm.weight"]["data_offsets"]
+    assert header["model.norm.weight"]["dtype"] == "BF16"
+    data = bytearray((folder / "model.safetensors").read_bytes())
+    data[8 + n + start : 8 + n + end] = struct.pack("<f", 3e38)[2:] * ((end - start) // 2)
+    (folder / "model.safetensors").write_bytes(bytes(data))
+    refused(["generate", "a cat", "--model", str(folder), "--max-new-tokens", "2"],
+            "the LM head (the next token's logits) overflows float32 (its numbers are not "
+            "finite): --dtype float64 may hold them")  # fmt: skip
+
+
 def test_an_empty_vocab_txt_is_refused(tmp_path):
     import shutil
 

@@ -148,7 +148,7 @@ class Checkpoint:
                     if r.x.shape != (n, D) or r.output.shape != (n, D) or r.weights.ndim != 3:
                         raise ValueError(f"a layer made {r.output.shape} of {r.x.shape}")
                     if not np.isfinite(r.output).all():
-                        raise self.overflowed(at, params.dtype)
+                        raise self.overflowed(f"layer {at}'s attention", params.dtype)
                     yield r
         except (ValueError, IndexError) as e:
             if isinstance(e, ConfigError):
@@ -167,12 +167,12 @@ class Checkpoint:
 
         return threadpool_limits(limits=1, user_api="blas")
 
-    def overflowed(self, layer: int, dtype: str) -> ConfigError:
-        """The error of a layer whose numbers are not finite: its weights, finite each, make
-        sums past what ``dtype`` holds (inf − inf, then NaN, in the scores)."""
+    def overflowed(self, what: str, dtype: str) -> ConfigError:
+        """The error of numbers that are not finite (``what``: "layer 3's attention"): weights,
+        finite each, make sums past what ``dtype`` holds (inf − inf, then NaN, in the scores)."""
         more = ": --dtype float64 may hold them" if dtype != "float64" else ""
-        return ConfigError(f"`model` {str(self.folder)!r}: layer {layer}'s attention overflows "
-                           f"{dtype} (its numbers are not finite){more}")  # fmt: skip
+        return ConfigError(f"`model` {str(self.folder)!r}: {what} overflows {dtype} (its "
+                           f"numbers are not finite){more}")  # fmt: skip
 
     def misfit(self, e: Exception) -> ConfigError:
         """The error of tensors that do not fit config.json (NumPy's error of their shapes)."""
