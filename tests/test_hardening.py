@@ -350,25 +350,45 @@ def test_a_malformed_checkpoint_is_one_line_and_exit_2(what, mutate, words, tmp_
     refused(["heatmap", "a cat", "--model", str(folder), "--format", "json"], words)
 
 
-def test_logits_that_overflow_are_refused_not_sampled(tmp_path):
-    """A final norm of huge weights (finite, every layer's attention finite) makes logits past
-    float32: one line naming them, not a token drawn from NaN probabilities."""
-    import shutil
+def _fill(folder, name, value):
+    """Every weight of the tensor ``name`` (F32 or BF16) of model.safetensors set to ``value``."""
     import struct
 
     from hostile import _header
 
+    n, header, _ = _header(folder / "model.safetensors")
+    (start, end), dtype = header[name]["data_offsets"], header[name]["dtype"]
+    width = {"F32": 4, "BF16": 2}[dtype]
+    data = bytearray((folder / "model.safetensors").read_bytes())
+    one = struct.pack("<f", value)[4 - width :]  # a BF16 is a float32's upper half
+    data[8 + n + start : 8 + n + end] = one * ((end - start) // width)
+    (folder / "model.safetensors").write_bytes(bytes(data))
+
+
+def test_logits_that_overflow_are_refused_not_sampled(tmp_path):
+    """A final norm of huge weights (finite, every layer's attention finite) makes logits past
+    float32: one line naming them, not a token drawn from NaN probabilities."""
+    import shutil
+
     folder = tmp_path / "model"
     shutil.copytree(FIXTURES / "llama-tiny", folder)
-    n, header, _ = _header(folder / "model.safetensors")
-    start, end = header["model.norm.weight"]["data_offsets"]
-    assert header["model.norm.weight"]["dtype"] == "BF16"
-    data = bytearray((folder / "model.safetensors").read_bytes())
-    data[8 + n + start : 8 + n + end] = struct.pack("<f", 3e38)[2:] * ((end - start) // 2)
-    (folder / "model.safetensors").write_bytes(bytes(data))
+    _fill(folder, "model.norm.weight", 3e38)
     refused(["generate", "a cat", "--model", str(folder), "--max-new-tokens", "2"],
             "the LM head (the next token's logits) overflows float32 (its numbers are not "
             "finite): --dtype float64 may hold them")  # fmt: skip
+
+
+def test_an_encoder_decoder_that_overflows_names_the_kind_and_layer(tmp_path):
+    """Teacher-forced, then translating."""
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(FIXTURES / "bart-tiny", folder)
+    _fill(folder, "model.encoder.layers.0.self_attn.q_proj.weight", 3e38)
+    for args in (["heatmap", "The cat.", "--target", "Le chat."],
+                 ["generate", "The cat.", "--max-new-tokens", "2"]):  # fmt: skip
+        refused([*args, "--model", str(folder)], "the encoder attention of layer 0 overflows "
+                "float32 (its numbers are not finite): --dtype float64 may hold them")  # fmt: skip
 
 
 def test_an_empty_vocab_txt_is_refused(tmp_path):

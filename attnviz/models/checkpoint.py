@@ -6,7 +6,7 @@ Shapes: L layers, H heads (G for keys and values), T tokens, D hidden size, Dh a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from functools import partial
@@ -24,7 +24,7 @@ from .config import read_config
 from .families import FAMILIES, Family
 from .files import Tensors, TensorSource, find_model, setting
 from .layers import Allowed, LayerRun, Params
-from .seq2seq import KINDS
+from .seq2seq import KINDS, Seq2SeqRun
 from .tokenizer import ModelToken, count, encode, load_tokenizer, over
 
 SHORT = 256  # tokens: a text whose matrices BLAS gains nothing from sharing between threads
@@ -269,8 +269,8 @@ class Checkpoint:
         tgt = target[0] if target is not None else [self.decoder_start]
         try:
             with self._blas_held(max(len(source[0]), len(tgt))):
-                run = s2s.run(self.params(config.dtype, kept), source[0], tgt, config.scaled,
-                              self.decoder_layers)  # fmt: skip
+                run = self.seq2seq_pass(self.params(config.dtype, kept), source[0], tgt,
+                                        config.scaled)  # fmt: skip
         except (ValueError, IndexError) as e:
             if isinstance(e, ConfigError):
                 raise
@@ -278,6 +278,29 @@ class Checkpoint:
         kinds = [kind] if not every_kind else ["encoder"] if target is None else list(KINDS)
         return [self._kind_trace(run, k, layer if k == kind else None, source, target, config,
                                  truncated) for k in kinds]  # fmt: skip
+
+    def seq2seq_pass(self, params: Params, source: list[int], target: list[int],
+                     scaled: bool) -> Seq2SeqRun:  # fmt: skip
+        """An encoder-decoder's forward pass, NumPy's warnings of overflow held: a layer of
+        any kind whose numbers are not finite is refused, in one line of its own."""
+        s2s = self.family.seq2seq
+        assert s2s is not None
+        with np.errstate(over="ignore", invalid="ignore"):
+            run = s2s.run(params, source, target, scaled, self.decoder_layers)
+        for kind, runs in run.runs.items():
+            bad = [n for n, r in enumerate(runs) if not np.isfinite(r.output).all()]
+            if bad:
+                raise self.overflowed(f"the {kind} attention of layer {bad[0]}", params.dtype)
+        return run
+
+    def logits(self, make: Callable[..., np.ndarray], *args: Any) -> np.ndarray:
+        """The next token's logits ``make(*args)`` gives, NumPy's warnings of overflow held;
+        refused when they are not finite (never a token drawn from NaN)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = make(*args)
+        if not np.isfinite(z).all():
+            raise self.overflowed("the LM head (the next token's logits)", str(z.dtype))
+        return z
 
     def seq2seq_layer(self, kind: str, pre: Pretrained) -> int:
         """The layer shown of an encoder-decoder's ``kind`` of attention, checked."""

@@ -179,10 +179,7 @@ class Decoder:
         assert self.cache.hidden is not None
         if self.cache.hidden.shape != (len(ids), self.ck.d_model):
             raise self.ck.misfit(ValueError(f"the last hidden state is {self.cache.hidden.shape}"))
-        with np.errstate(over="ignore", invalid="ignore"):
-            logits = self.cache.hidden[-1] @ self.head  # (D,) @ (D,V)
-        if not np.isfinite(logits).all():
-            raise self.ck.overflowed("the LM head (the next token's logits)", self.params.dtype)
+        logits = self.ck.logits(np.matmul, self.cache.hidden[-1], self.head)  # (D,) @ (D,V)
         if self.softcap is not None:
             logits = np.tanh(logits / self.softcap) * self.softcap
         self.cache.start = T

@@ -61,9 +61,9 @@ def translate(
         _banned(ck),
     )
     for step in range(n):
-        run = s2s.run(params, source, g.ids, True, ck.decoder_layers)
+        run = ck.seq2seq_pass(params, source, g.ids, True)
         assert run.hidden is not None
-        logits = s2s.logits(params, run.hidden[-1:])[0]
+        logits = ck.logits(s2s.logits, params, run.hidden[-1:])[0]
         p = probabilities(logits, np.empty(len(logits), np.float64))
         forced = first if step == 0 and first is not None else last if step == n - 1 else None
         if forced is not None and 0 <= forced < len(logits):
