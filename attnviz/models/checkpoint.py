@@ -22,7 +22,7 @@ from ..trace import AttentionConfig, ModelInfo, Pretrained, Trace
 from . import gguf_model
 from .config import read_config
 from .families import FAMILIES, Family
-from .files import Tensors, TensorSource, find_model, setting
+from .files import Tensors, TensorSource, find_model, overflow_held, setting
 from .layers import Allowed, LayerRun, Params
 from .seq2seq import KINDS, Seq2SeqRun
 from .tokenizer import ModelToken, count, encode, load_tokenizer, over
@@ -281,11 +281,11 @@ class Checkpoint:
 
     def seq2seq_pass(self, params: Params, source: list[int], target: list[int],
                      scaled: bool) -> Seq2SeqRun:  # fmt: skip
-        """An encoder-decoder's forward pass, NumPy's warnings of overflow held: a layer of
-        any kind whose numbers are not finite is refused, in one line of its own."""
+        """An encoder-decoder's forward pass: a layer of any kind whose numbers are not finite
+        is refused."""
         s2s = self.family.seq2seq
         assert s2s is not None
-        with np.errstate(over="ignore", invalid="ignore"):
+        with overflow_held():
             run = s2s.run(params, source, target, scaled, self.decoder_layers)
         for kind, runs in run.runs.items():
             bad = [n for n, r in enumerate(runs) if not np.isfinite(r.output).all()]
@@ -294,9 +294,9 @@ class Checkpoint:
         return run
 
     def logits(self, make: Callable[..., np.ndarray], *args: Any) -> np.ndarray:
-        """The next token's logits ``make(*args)`` gives, NumPy's warnings of overflow held;
-        refused when they are not finite (never a token drawn from NaN)."""
-        with np.errstate(over="ignore", invalid="ignore"):
+        """The next token's logits ``make(*args)`` gives, refused when they are not finite
+        (never a token drawn from NaN)."""
+        with overflow_held():
             z = make(*args)
         if not np.isfinite(z).all():
             raise self.overflowed("the LM head (the next token's logits)", str(z.dtype))
@@ -396,7 +396,7 @@ def combined(own: str, asked: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _quietly(layers: Iterator[LayerRun]) -> LayerRun | None:
-    """The next layer of a forward pass (None after the last), NumPy's warnings of overflow
-    held: a layer that overflows is refused after it, in one line of its own."""
-    with np.errstate(over="ignore", invalid="ignore"):
+    """The next layer of a forward pass (None after the last), overflow's warnings held for
+    that step alone (a generator's errstate would hold them in its caller's code too)."""
+    with overflow_held():
         return next(layers, None)

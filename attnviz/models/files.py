@@ -235,10 +235,16 @@ class Tensors:
         return np.concatenate([part[i : i + 1] for i in rows]).astype(np.float32)
 
 
+def overflow_held() -> np.errstate:
+    """NumPy's warnings of overflow (inf − inf, a sum past the dtype) held: the numbers that
+    come of it are looked at after, and refused in one line of their own."""
+    return np.errstate(over="ignore", invalid="ignore")
+
+
 def finite(a: np.ndarray, path: Path, name: str) -> np.ndarray:
     """``a``, or ConfigError when it holds NaN or an infinity (its sum tells, without a
     second array; when it is not finite, the weights themselves are looked at)."""
-    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, or a sum past float32's
+    with overflow_held():
         total = np.add.reduce(a, axis=None)
     if a.size and not np.isfinite(total) and not np.isfinite(a).all():
         raise ConfigError(f"`model`: {path.name}: tensor {name!r} holds NaN or infinite values")
